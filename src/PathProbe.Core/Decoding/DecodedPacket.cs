@@ -1,0 +1,146 @@
+using System.Runtime.CompilerServices;
+using PathProbe.Primitives;
+
+namespace PathProbe.Decoding;
+
+/// <summary>What the decoder found in one frame. A ref struct because <see cref="Payload"/> points into the
+/// frame (or the reassembly buffer) and is only valid until the next frame is decoded. Reset per frame.</summary>
+public ref struct DecodedPacket
+{
+    public Timestamp Time;
+    public int LinkType;
+    public int CapturedLength;
+    public int WireLength;
+    /// <summary>Number of 802.1Q/802.1ad tags stripped.</summary>
+    public byte VlanTags;
+    public ushort VlanId;
+
+    // ---- network layer -------------------------------------------------------------------------
+    /// <summary>4, 6, or 0 when the frame carried no IP.</summary>
+    public byte IpVersion;
+    public IpAddress Src;
+    public IpAddress Dst;
+    /// <summary>Upper-layer protocol after IPv6 extension headers (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, ...).</summary>
+    public byte Protocol;
+    /// <summary>Size of the IP packet on the wire per its header: IPv4 total length, IPv6 40 + payload length.
+    /// For a reassembled datagram this is the size of the whole reassembled datagram.</summary>
+    public int IpPacketLength;
+    /// <summary>IPv4 header incl. options, or IPv6 fixed header plus extension headers.</summary>
+    public int IpHeaderLength;
+    public byte Ttl;
+    /// <summary>IPv4 identification, or the IPv6 fragment header identification (0 without one).</summary>
+    public uint IpId;
+    public bool DontFragment;
+    public bool IpChecksumBad;
+    /// <summary>Set when this packet came out of IP reassembly (the frame was its last missing fragment).</summary>
+    public bool Reassembled;
+    /// <summary>Number of fragments that made up a reassembled datagram.</summary>
+    public int FragmentCount;
+
+    // ---- transport -----------------------------------------------------------------------------
+    public ushort SrcPort;
+    public ushort DstPort;
+
+    public uint Seq;
+    public uint Ack;
+    public TcpFlags TcpFlags;
+    /// <summary>Raw (unscaled) TCP window.</summary>
+    public ushort Window;
+    public int TcpHeaderLength;
+    public TcpOptions TcpOptions;
+
+    public int UdpLength;
+
+    public byte IcmpType;
+    public byte IcmpCode;
+    /// <summary>Next-hop MTU of ICMPv4 type 3 code 4 (RFC 1191) or the MTU of ICMPv6 Packet Too Big; -1 otherwise.</summary>
+    public int IcmpMtu;
+    /// <summary>The packet quoted inside an ICMP error (destination unreachable, time exceeded, too big, ...).</summary>
+    public QuotedPacket Quoted;
+
+    /// <summary>Transport payload: TCP/UDP data, or the ICMP body after the 8-byte ICMP header.
+    /// Limited to what was captured.</summary>
+    public ReadOnlySpan<byte> Payload;
+    /// <summary>Payload length according to the headers (may exceed Payload.Length when the frame was cut by the snap length).</summary>
+    public int PayloadWireLength;
+
+    public readonly bool IsTcp => Protocol == IpProtocols.Tcp && IpVersion != 0;
+    public readonly bool IsUdp => Protocol == IpProtocols.Udp && IpVersion != 0;
+    public readonly bool IsIcmp => IpVersion != 0 && (Protocol == IpProtocols.Icmp || Protocol == IpProtocols.IcmpV6);
+}
+
+public static class IpProtocols
+{
+    public const byte HopByHop = 0;
+    public const byte Icmp = 1;
+    public const byte Tcp = 6;
+    public const byte Udp = 17;
+    public const byte Routing = 43;
+    public const byte Fragment = 44;
+    public const byte Esp = 50;
+    public const byte Ah = 51;
+    public const byte IcmpV6 = 58;
+    public const byte NoNext = 59;
+    public const byte DestinationOptions = 60;
+    public const byte Mobility = 135;
+}
+
+[Flags]
+public enum TcpFlags : ushort
+{
+    None = 0,
+    Fin = 0x001,
+    Syn = 0x002,
+    Rst = 0x004,
+    Psh = 0x008,
+    Ack = 0x010,
+    Urg = 0x020,
+    Ece = 0x040,
+    Cwr = 0x080,
+    Ae = 0x100, // RFC 3540 nonce sum / AccECN
+}
+
+/// <summary>Up to four SACK blocks (left, right) as 8 uints; a TCP option can carry at most 4 (RFC 2018).</summary>
+[InlineArray(8)]
+public struct SackEdges
+{
+    private uint _e0;
+}
+
+/// <summary>TCP options PathProbe uses (RFC 9293 3.2, RFC 7323, RFC 2018).</summary>
+public struct TcpOptions
+{
+    /// <summary>Maximum segment size option, 0 when absent.</summary>
+    public ushort Mss;
+    /// <summary>Window scale shift, -1 when absent.</summary>
+    public sbyte WindowScale;
+    public bool SackPermitted;
+    public byte SackBlockCount;
+    public SackEdges Sack;
+    public bool HasTimestamps;
+    public uint TsVal;
+    public uint TsEcr;
+
+    public readonly uint SackLeft(int i) => Sack[2 * i];
+    public readonly uint SackRight(int i) => Sack[2 * i + 1];
+}
+
+/// <summary>The IP + transport header quoted in an ICMP error (RFC 792, RFC 4443 2.4), enough to find the flow.</summary>
+public struct QuotedPacket
+{
+    public bool Present;
+    public byte IpVersion;
+    public IpAddress Src;
+    public IpAddress Dst;
+    public byte Protocol;
+    /// <summary>Total length of the offending IP packet as its header says.</summary>
+    public int IpPacketLength;
+    public bool DontFragment;
+    public uint IpId;
+    /// <summary>Ports are 0 when the quote is too short to hold them (RFC 792 only guarantees 8 bytes).</summary>
+    public bool HasPorts;
+    public ushort SrcPort;
+    public ushort DstPort;
+    public bool HasTcpSeq;
+    public uint TcpSeq;
+}
