@@ -62,12 +62,13 @@ public readonly record struct IncompleteDatagram(
 /// </summary>
 public sealed class IpReassembler
 {
-    public IpReassembler(ReassemblyOptions? options = null) => throw new NotImplementedException();
+    // Contract only; the implementation lands separately. Construction works so decoders can be tested meanwhile.
+    public IpReassembler(ReassemblyOptions? options = null) { }
 
-    public ReassemblyCounters Counters => throw new NotImplementedException();
+    public ReassemblyCounters Counters { get; } = new();
 
     /// <summary>Records kept of incomplete datagrams (bounded by <see cref="ReassemblyOptions.MaxIncompleteRecords"/>).</summary>
-    public IReadOnlyList<IncompleteDatagram> Incomplete => throw new NotImplementedException();
+    public IReadOnlyList<IncompleteDatagram> Incomplete { get; } = Array.Empty<IncompleteDatagram>();
 
     /// <param name="offset">Byte offset of <paramref name="data"/> in the datagram's payload.</param>
     /// <param name="datagram">On Completed: the whole reassembled payload (transport header onward).</param>
