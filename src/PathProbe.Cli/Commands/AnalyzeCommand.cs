@@ -1,0 +1,113 @@
+using System.CommandLine;
+using PathProbe.Flows;
+using PathProbe.Pipeline;
+using PathProbe.Reports;
+
+namespace PathProbe.Cli.Commands;
+
+/// <summary><c>pathprobe analyze FILE... [--json]</c>: offline analysis of capture files.</summary>
+public static class AnalyzeCommand
+{
+    /// <summary>The capture analysed when no file is named: the incident PathProbe exists for.</summary>
+    public const string BundledCapture = "smtp-mru1424-sender.pcap";
+
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var files = new Argument<string[]>("FILE")
+        {
+            Description = "pcap or pcapng files, optionally .gz compressed. Each is analysed on its own (one vantage point each). " +
+                          $"Without a file, the bundled capture {BundledCapture} is analysed.",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var json = new Option<bool>("--json") { Description = "Write one JSON document (schema pathprobe.analysis/1) to standard output instead of the text report." };
+        var output = new Option<string?>("--output", "-o") { Description = "Write the report to this file instead of standard output." };
+        var maxFlows = new Option<int>("--max-flows")
+        {
+            Description = "Flows tracked at once; the least recently active flow is evicted (and counted) when full.",
+            DefaultValueFactory = _ => new FlowTableOptions().MaxFlows,
+        };
+        var flowRows = new Option<int>("--flow-rows")
+        {
+            Description = "Flow rows in the text report (the largest flows are shown; --json lists all).",
+            DefaultValueFactory = _ => 50,
+        };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress on standard error." };
+
+        var cmd = new Command("analyze", "Analyse capture files and report flows, anomalies and findings.")
+        {
+            files, json, output, maxFlows, flowRows, quiet,
+        };
+        cmd.SetAction((parse, cancel) => Task.FromResult(Run(
+            parse.GetValue(files) ?? Array.Empty<string>(), parse.GetValue(json), parse.GetValue(output),
+            parse.GetValue(maxFlows), parse.GetValue(flowRows), parse.GetValue(quiet), stdout, stderr, cancel)));
+        return cmd;
+    }
+
+    internal static int Run(string[] files, bool json, string? outputPath, int maxFlows, int flowRows, bool quiet,
+        TextWriter stdout, TextWriter stderr, CancellationToken cancel)
+    {
+        if (maxFlows < 1) { stderr.WriteLine("pathprobe: --max-flows must be at least 1"); return Program.ExitUsage; }
+        if (files.Length == 0)
+        {
+            string bundled = Path.Combine(AppContext.BaseDirectory, "captures", BundledCapture);
+            if (!File.Exists(bundled))
+            {
+                stderr.WriteLine($"pathprobe: no file given and the bundled capture is missing ({bundled}); name a capture: pathprobe analyze FILE");
+                return Program.ExitUsage;
+            }
+            files = new[] { bundled };
+            if (!json && !quiet) stderr.WriteLine($"pathprobe: no file given; analysing the bundled capture {BundledCapture} (the MRU 1424 incident, sender's view)");
+        }
+
+        var options = new AnalysisOptions { Flows = new FlowTableOptions { MaxFlows = maxFlows } };
+        var analyses = new List<CaptureAnalysis>(files.Length);
+        bool showProgress = !quiet && !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error);
+        int nextFlowId = 1;
+        for (int i = 0; i < files.Length; i++)
+        {
+            Action<AnalysisProgress>? progress = showProgress ? p => ShowProgress(stderr, p) : null;
+            var a = FileAnalyzer.Analyze(files[i], options, i, nextFlowId, progress, cancel);
+            if (showProgress) stderr.Write("\r\u001b[K");
+            nextFlowId += a.Flows.Count + (int)a.FlowsNotReported;
+            analyses.Add(a);
+            if (a.Input.Error is not null) stderr.WriteLine($"pathprobe: {(a.Input.Unreadable ? "error" : "warning")}: {a.Input.Error}");
+            if (cancel.IsCancellationRequested) break;
+        }
+
+        try
+        {
+            using var file = outputPath is null ? null : new FileStream(outputPath, FileMode.Create, FileAccess.Write);
+            if (json)
+            {
+                if (file is not null) JsonReport.Write(file, analyses);
+                else
+                {
+                    stdout.Flush();
+                    using var ms = new MemoryStream();
+                    JsonReport.Write(ms, analyses);
+                    stdout.Write(System.Text.Encoding.UTF8.GetString(ms.GetBuffer(), 0, (int)ms.Length));
+                    stdout.WriteLine();
+                }
+            }
+            else
+            {
+                using var w = file is null ? null : new StreamWriter(file);
+                TextReport.Write(w ?? stdout, analyses, new TextReport.Options { MaxFlowRows = Math.Max(0, flowRows) });
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"pathprobe: cannot write the report to '{outputPath}': {e.Message}");
+            return Program.ExitUsage;
+        }
+
+        if (analyses.Any(a => a.Input.Unreadable)) return Program.ExitUsage;
+        return analyses.Any(a => a.Findings.Any(f => f.Severity == Findings.Severity.Critical)) ? Program.ExitCritical : Program.ExitOk;
+    }
+
+    private static void ShowProgress(TextWriter stderr, AnalysisProgress p)
+    {
+        string pct = p.Length > 0 ? $"{100.0 * p.Position / p.Length:0}%" : "";
+        stderr.Write($"\r\u001b[Kanalysing {Path.GetFileName(p.Path)}: {pct} {p.Packets:#,0} packets");
+    }
+}

@@ -1,0 +1,86 @@
+using PathProbe.Primitives;
+
+namespace PathProbe.Flows;
+
+public enum FlowProtocol : byte { Tcp, Udp, Icmp }
+
+/// <summary>How a flow left the table.</summary>
+public enum FlowEnd : byte
+{
+    /// <summary>Still in the table at the end of input.</summary>
+    Open,
+    /// <summary>Both sides sent FIN.</summary>
+    Fin,
+    /// <summary>A RST was seen.</summary>
+    Reset,
+    /// <summary>Idle for longer than the protocol's timeout (capture time).</summary>
+    IdleTimeout,
+    /// <summary>Pushed out because the table was full.</summary>
+    Evicted,
+}
+
+/// <summary>Per-direction counters of a flow. A struct stored inside <see cref="Flow"/>: no allocation to update.</summary>
+public struct DirectionStats
+{
+    public long Packets;
+    /// <summary>Transport payload bytes according to the headers.</summary>
+    public long PayloadBytes;
+    /// <summary>Frame bytes on the wire (what tshark's conversation table counts).</summary>
+    public long FrameBytes;
+    /// <summary>MSS option of this side's SYN, 0 when not seen.</summary>
+    public int Mss;
+    /// <summary>Window scale of this side's SYN, -1 when not seen.</summary>
+    public int WindowScale;
+    /// <summary>Largest transport payload in one packet.</summary>
+    public int MaxSegment;
+    /// <summary>Largest IP packet (per its header length).</summary>
+    public int MaxIpPacket;
+    /// <summary>Largest frame captured (may exceed the MTU when the capture host offloads segmentation).</summary>
+    public int MaxFrame;
+    public long DfPackets;
+    public long Fragmented;
+    public Timestamp First;
+    public Timestamp Last;
+    public bool SynSeen;
+    public bool FinSeen;
+    public bool RstSeen;
+}
+
+/// <summary>
+/// One bidirectional conversation. Allocated once per flow (never per packet). "Client" is the side that
+/// sent the first SYN, else the side that is not on a well-known port, else the first sender.
+/// </summary>
+public sealed class Flow
+{
+    public int Id { get; internal set; }
+    public FlowKey Key { get; internal set; }
+    public FlowProtocol Protocol { get; internal set; }
+    public IpAddress ClientAddress { get; internal set; }
+    public IpAddress ServerAddress { get; internal set; }
+    public ushort ClientPort { get; internal set; }
+    public ushort ServerPort { get; internal set; }
+    /// <summary>True when the canonical key's A side is the client.</summary>
+    public bool ClientIsA { get; internal set; }
+    /// <summary>"smtp", "dns" or null, from the ports until protocol analyzers decide.</summary>
+    public string? Application { get; set; }
+    public FlowEnd EndReason { get; internal set; }
+    /// <summary>Index of the input (capture file) the flow came from.</summary>
+    public int InputIndex { get; internal set; }
+
+    public DirectionStats ClientToServer;
+    public DirectionStats ServerToClient;
+
+    public Timestamp Start => ClientToServer.Packets == 0 ? ServerToClient.First :
+        ServerToClient.Packets == 0 || ClientToServer.First <= ServerToClient.First ? ClientToServer.First : ServerToClient.First;
+    public Timestamp End => ClientToServer.Last >= ServerToClient.Last ? ClientToServer.Last : ServerToClient.Last;
+    public long Packets => ClientToServer.Packets + ServerToClient.Packets;
+
+    // Intrusive LRU list links, ordered by last packet time (FlowTable owns them).
+    internal Flow? Older;
+    internal Flow? Newer;
+    internal Timestamp LastSeen;
+
+    public string ClientEndpoint => ClientAddress.ToEndpointString(ClientPort);
+    public string ServerEndpoint => ServerAddress.ToEndpointString(ServerPort);
+    public string ProtocolName => Protocol switch { FlowProtocol.Tcp => "tcp", FlowProtocol.Udp => "udp", _ => "icmp" };
+}

@@ -1,0 +1,269 @@
+using System.Runtime.CompilerServices;
+using PathProbe.Decoding;
+using PathProbe.Primitives;
+
+namespace PathProbe.Flows;
+
+public sealed class FlowTableOptions
+{
+    /// <summary>Flows held at once; when full the least recently active flow is evicted (counted).</summary>
+    public int MaxFlows { get; init; } = 262_144;
+    /// <summary>Idle time after which a TCP flow is closed (capture time).</summary>
+    public TimeSpan TcpIdleTimeout { get; init; } = TimeSpan.FromMinutes(10);
+    /// <summary>Idle time after which a UDP or ICMP flow is closed (capture time).</summary>
+    public TimeSpan OtherIdleTimeout { get; init; } = TimeSpan.FromMinutes(2);
+    /// <summary>Closed flows kept for the report; beyond this they are only counted.</summary>
+    public int MaxReportedFlows { get; init; } = 100_000;
+}
+
+/// <summary>
+/// Bidirectional flow table keyed by the canonical 5-tuple. Bounded: at most <see cref="FlowTableOptions.MaxFlows"/>
+/// live flows, idle expiry on capture time, least-recently-active eviction. Two intrusive LRU lists (TCP and the rest)
+/// make expiry O(1) per packet. Steady state allocates nothing: only a new flow allocates its record.
+/// </summary>
+public sealed class FlowTable
+{
+    private readonly FlowTableOptions _options;
+    private readonly Dictionary<FlowKey, Flow> _live;
+    private readonly List<Flow> _closed = new();
+    private readonly long _tcpIdleNanos;
+    private readonly long _otherIdleNanos;
+    private Flow? _tcpOldest, _tcpNewest, _otherOldest, _otherNewest;
+    private int _nextId;
+
+    public FlowTable(FlowTableOptions? options = null, int firstFlowId = 1)
+    {
+        _nextId = firstFlowId;
+        _options = options ?? new FlowTableOptions();
+        _live = new Dictionary<FlowKey, Flow>(Math.Min(_options.MaxFlows, 65_536));
+        _tcpIdleNanos = (long)_options.TcpIdleTimeout.TotalNanoseconds;
+        _otherIdleNanos = (long)_options.OtherIdleTimeout.TotalNanoseconds;
+    }
+
+    public int LiveCount => _live.Count;
+    public long FlowsCreated { get; private set; }
+    public int NextFlowId => _nextId;
+    public long Evicted { get; private set; }
+    public long Expired { get; private set; }
+    /// <summary>Closed flows that were not kept because <see cref="FlowTableOptions.MaxReportedFlows"/> was reached.</summary>
+    public long NotReported { get; private set; }
+    /// <summary>Input index stamped on flows created from now on.</summary>
+    public int InputIndex { get; set; }
+
+    /// <summary>Finds or creates the flow of <paramref name="p"/> and updates its counters.
+    /// Returns null for packets that belong to no flow (no IP).</summary>
+    public Flow? Update(ref DecodedPacket p, out bool fromClient)
+    {
+        fromClient = false;
+        FlowProtocol proto;
+        ushort sp = 0, dp = 0;
+        if (p.IsTcp) { proto = FlowProtocol.Tcp; sp = p.SrcPort; dp = p.DstPort; }
+        else if (p.IsUdp) { proto = FlowProtocol.Udp; sp = p.SrcPort; dp = p.DstPort; }
+        else if (p.IsIcmp) proto = FlowProtocol.Icmp;
+        else return null;
+
+        ExpireIdle(p.Time);
+
+        var key = FlowKey.Create(p.Src, sp, p.Dst, dp, p.Protocol, out bool aToB);
+        if (_live.TryGetValue(key, out Flow? flow))
+        {
+            // Port reuse: a fresh SYN on a finished TCP conversation starts a new flow (as Wireshark's tcp.stream does).
+            if (proto == FlowProtocol.Tcp && (p.TcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn &&
+                (flow.EndReason is FlowEnd.Fin or FlowEnd.Reset))
+            {
+                Unlink(flow);
+                Close(flow, flow.EndReason);
+                flow = NewFlow(ref p, key, proto, aToB);
+                _live[key] = flow;
+            }
+            else
+            {
+                Touch(flow);
+            }
+        }
+        else
+        {
+            if (_live.Count >= _options.MaxFlows) EvictOldest();
+            flow = NewFlow(ref p, key, proto, aToB);
+            _live.Add(key, flow);
+        }
+
+        flow.LastSeen = p.Time;
+        fromClient = aToB == flow.ClientIsA;
+        ref DirectionStats d = ref fromClient ? ref flow.ClientToServer : ref flow.ServerToClient;
+        UpdateDirection(ref d, ref p, flow);
+        return flow;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void UpdateDirection(ref DirectionStats d, ref DecodedPacket p, Flow flow)
+    {
+        if (d.Packets == 0) d.First = p.Time;
+        d.Packets++;
+        d.Last = p.Time;
+        d.FrameBytes += p.WireLength;
+        d.PayloadBytes += p.PayloadWireLength;
+        if (p.PayloadWireLength > d.MaxSegment) d.MaxSegment = p.PayloadWireLength;
+        if (p.IpPacketLength > d.MaxIpPacket && !p.Reassembled) d.MaxIpPacket = p.IpPacketLength;
+        if (p.WireLength > d.MaxFrame) d.MaxFrame = p.WireLength;
+        if (p.DontFragment) d.DfPackets++;
+        if (p.Reassembled) d.Fragmented++;
+        if (flow.Protocol == FlowProtocol.Tcp)
+        {
+            var f = p.TcpFlags;
+            if ((f & TcpFlags.Syn) != 0)
+            {
+                d.SynSeen = true;
+                if (p.TcpOptions.Mss != 0) d.Mss = p.TcpOptions.Mss;
+                d.WindowScale = p.TcpOptions.WindowScale;
+            }
+            if ((f & TcpFlags.Fin) != 0)
+            {
+                d.FinSeen = true;
+                if (flow.ClientToServer.FinSeen && flow.ServerToClient.FinSeen && flow.EndReason == FlowEnd.Open)
+                    flow.EndReason = FlowEnd.Fin;
+            }
+            if ((f & TcpFlags.Rst) != 0)
+            {
+                d.RstSeen = true;
+                if (flow.EndReason == FlowEnd.Open) flow.EndReason = FlowEnd.Reset;
+            }
+        }
+    }
+
+    private Flow NewFlow(ref DecodedPacket p, in FlowKey key, FlowProtocol proto, bool aToB)
+    {
+        bool srcIsClient = DecideSrcIsClient(ref p, proto);
+        var flow = new Flow
+        {
+            Id = _nextId++,
+            Key = key,
+            Protocol = proto,
+            ClientAddress = srcIsClient ? p.Src : p.Dst,
+            ServerAddress = srcIsClient ? p.Dst : p.Src,
+            ClientPort = srcIsClient ? p.SrcPort : p.DstPort,
+            ServerPort = srcIsClient ? p.DstPort : p.SrcPort,
+            ClientIsA = srcIsClient == aToB,
+            InputIndex = InputIndex,
+        };
+        flow.ClientToServer.WindowScale = -1;
+        flow.ServerToClient.WindowScale = -1;
+        if (proto == FlowProtocol.Icmp)
+        {
+            flow.ClientPort = 0;
+            flow.ServerPort = 0;
+        }
+        flow.Application = ApplicationByPort(proto, flow.ServerPort);
+        FlowsCreated++;
+        Link(flow);
+        return flow;
+    }
+
+    /// <summary>Client/server orientation: a SYN's sender is the client, a SYN-ACK's the server; otherwise the
+    /// side on the well-known (or lower, registered) port is the server; failing that the first sender is the client.</summary>
+    private static bool DecideSrcIsClient(ref DecodedPacket p, FlowProtocol proto)
+    {
+        if (proto == FlowProtocol.Tcp && (p.TcpFlags & TcpFlags.Syn) != 0)
+            return (p.TcpFlags & TcpFlags.Ack) == 0;
+        if (proto == FlowProtocol.Icmp)
+        {
+            // Echo reply (0 / 129) comes from the "server"; everything else is sent by its initiator.
+            return !(p.IcmpType == 0 && p.Protocol == IpProtocols.Icmp || p.IcmpType == 129 && p.Protocol == IpProtocols.IcmpV6);
+        }
+        bool srcKnown = IsServicePort(p.SrcPort), dstKnown = IsServicePort(p.DstPort);
+        if (srcKnown != dstKnown) return dstKnown;
+        if (srcKnown && dstKnown) return p.DstPort <= p.SrcPort; // e.g. 53 <-> 53: lower port side serves
+        return true;
+    }
+
+    private static bool IsServicePort(ushort port) => port is > 0 and < 1024 or 2525 or 5353 or 8025 or 3306 or 5432;
+
+    internal static string? ApplicationByPort(FlowProtocol proto, ushort serverPort) => serverPort switch
+    {
+        25 or 465 or 587 or 2525 when proto == FlowProtocol.Tcp => "smtp",
+        53 when proto != FlowProtocol.Icmp => "dns",
+        _ => null,
+    };
+
+    // ---- LRU maintenance ---------------------------------------------------------------------------------------
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Touch(Flow f)
+    {
+        bool tcp = f.Protocol == FlowProtocol.Tcp;
+        if ((tcp ? _tcpNewest : _otherNewest) == f) return;
+        Unlink(f);
+        Link(f);
+    }
+
+    private void Link(Flow f)
+    {
+        if (f.Protocol == FlowProtocol.Tcp)
+        {
+            f.Older = _tcpNewest; f.Newer = null;
+            if (_tcpNewest != null) _tcpNewest.Newer = f; else _tcpOldest = f;
+            _tcpNewest = f;
+        }
+        else
+        {
+            f.Older = _otherNewest; f.Newer = null;
+            if (_otherNewest != null) _otherNewest.Newer = f; else _otherOldest = f;
+            _otherNewest = f;
+        }
+    }
+
+    private void Unlink(Flow f)
+    {
+        bool tcp = f.Protocol == FlowProtocol.Tcp;
+        if (f.Older != null) f.Older.Newer = f.Newer; else if (tcp) _tcpOldest = f.Newer; else _otherOldest = f.Newer;
+        if (f.Newer != null) f.Newer.Older = f.Older; else if (tcp) _tcpNewest = f.Older; else _otherNewest = f.Older;
+        f.Older = f.Newer = null;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ExpireIdle(Timestamp now)
+    {
+        long t = now.UnixNanoseconds;
+        while (_tcpOldest != null && t - _tcpOldest.LastSeen.UnixNanoseconds > _tcpIdleNanos) Retire(_tcpOldest, FlowEnd.IdleTimeout);
+        while (_otherOldest != null && t - _otherOldest.LastSeen.UnixNanoseconds > _otherIdleNanos) Retire(_otherOldest, FlowEnd.IdleTimeout);
+    }
+
+    private void EvictOldest()
+    {
+        Flow? victim = _tcpOldest;
+        if (victim == null || (_otherOldest != null && _otherOldest.LastSeen < victim.LastSeen)) victim = _otherOldest;
+        if (victim == null) return;
+        Evicted++;
+        Retire(victim, FlowEnd.Evicted);
+    }
+
+    private void Retire(Flow f, FlowEnd reason)
+    {
+        Unlink(f);
+        _live.Remove(f.Key);
+        if (reason == FlowEnd.IdleTimeout) Expired++;
+        // A flow that already ended by FIN/RST keeps that reason; idle expiry just removes it.
+        Close(f, f.EndReason is FlowEnd.Fin or FlowEnd.Reset ? f.EndReason : reason);
+    }
+
+    private void Close(Flow f, FlowEnd reason)
+    {
+        f.EndReason = reason;
+        if (_closed.Count < _options.MaxReportedFlows) _closed.Add(f);
+        else NotReported++;
+    }
+
+
+    /// <summary>End of input: every live flow is closed with its current state (Open, Fin or Reset).</summary>
+    public void Finish()
+    {
+        while (_tcpOldest != null) { var f = _tcpOldest; Unlink(f); _live.Remove(f.Key); Close(f, f.EndReason); }
+        while (_otherOldest != null) { var f = _otherOldest; Unlink(f); _live.Remove(f.Key); Close(f, f.EndReason); }
+    }
+
+    /// <summary>Flows that have left the table, in the order they left; after <see cref="Finish"/>, all flows.</summary>
+    public IReadOnlyList<Flow> ClosedFlows => _closed;
+
+    /// <summary>Live flows (for snapshots); enumerates the table.</summary>
+    public IEnumerable<Flow> LiveFlows => _live.Values;
+}

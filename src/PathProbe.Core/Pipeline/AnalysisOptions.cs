@@ -1,0 +1,10 @@
+using PathProbe.Decoding.Reassembly;
+using PathProbe.Flows;
+
+namespace PathProbe.Pipeline;
+
+public sealed class AnalysisOptions
+{
+    public FlowTableOptions Flows { get; init; } = new();
+    public ReassemblyOptions Reassembly { get; init; } = new();
+}

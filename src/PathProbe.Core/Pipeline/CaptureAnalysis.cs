@@ -1,0 +1,22 @@
+using PathProbe.Decoding;
+using PathProbe.Decoding.Reassembly;
+using PathProbe.Findings;
+using PathProbe.Flows;
+
+namespace PathProbe.Pipeline;
+
+/// <summary>The result of analysing one input: immutable once produced.</summary>
+public sealed class CaptureAnalysis
+{
+    public required InputSummary Input { get; init; }
+    public required DecodeCounters Decode { get; init; }
+    public required ReassemblyCounters Fragments { get; init; }
+    public required IReadOnlyList<IncompleteDatagram> IncompleteDatagrams { get; init; }
+    public required IReadOnlyList<Flow> Flows { get; init; }
+    public required long FlowsEvicted { get; init; }
+    public required long FlowsNotReported { get; init; }
+    /// <summary>IP packets decoded (including datagrams completed by reassembly).</summary>
+    public required long Decoded { get; init; }
+    public required long FragmentsHeld { get; init; }
+    public List<Finding> Findings { get; } = new();
+}

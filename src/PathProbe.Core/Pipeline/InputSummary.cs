@@ -1,0 +1,30 @@
+using PathProbe.Capture;
+using PathProbe.Primitives;
+
+namespace PathProbe.Pipeline;
+
+/// <summary>What was read from one input and how reading ended.</summary>
+public sealed class InputSummary
+{
+    public required string Path { get; init; }
+    /// <summary>"pcap", "pcapng" or "live"; null when the input could not be opened.</summary>
+    public string? Format { get; set; }
+    public bool Compressed { get; set; }
+    public CaptureInfo? Info { get; set; }
+    public SortedSet<int> LinkTypes { get; } = new();
+    public long Packets { get; set; }
+    /// <summary>Frame bytes on the wire (sum of original lengths).</summary>
+    public long Bytes { get; set; }
+    /// <summary>Frame bytes actually captured.</summary>
+    public long CapturedBytes { get; set; }
+    public Timestamp? FirstTime { get; set; }
+    public Timestamp? LastTime { get; set; }
+    /// <summary>Reading stopped before a clean end (file cut or damaged).</summary>
+    public bool Truncated { get; set; }
+    /// <summary>Why reading stopped early or why the input could not be read at all; null on a clean end.</summary>
+    public string? Error { get; set; }
+    /// <summary>Byte offset (of the decompressed stream) where reading stopped early, -1 otherwise.</summary>
+    public long StopOffset { get; set; } = -1;
+    /// <summary>The input could not be opened or is not a capture: nothing was analysed.</summary>
+    public bool Unreadable { get; set; }
+}

@@ -1,0 +1,212 @@
+using System.Text.Json;
+using PathProbe.Capture;
+using PathProbe.Findings;
+using PathProbe.Flows;
+using PathProbe.Pipeline;
+using PathProbe.Primitives;
+
+namespace PathProbe.Reports;
+
+/// <summary>
+/// Writes the "pathprobe.analysis/1" JSON document (see README "JSON output"). Fields are only ever added,
+/// never renamed or removed, so scripts written against version 1 keep working.
+/// </summary>
+public static class JsonReport
+{
+    public const string Schema = "pathprobe.analysis/1";
+
+    public static void Write(Stream output, IReadOnlyList<CaptureAnalysis> analyses, bool indented = true)
+    {
+        using var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = indented });
+        w.WriteStartObject();
+        w.WriteString("schema", Schema);
+
+        w.WriteStartArray("inputs");
+        foreach (var a in analyses) WriteInput(w, a.Input);
+        w.WriteEndArray();
+
+        WriteStats(w, analyses);
+
+        w.WriteStartArray("flows");
+        foreach (var a in analyses)
+            foreach (var f in a.Flows) WriteFlow(w, f);
+        w.WriteEndArray();
+
+        w.WriteStartArray("findings");
+        foreach (var a in analyses)
+            foreach (var f in a.Findings) WriteFinding(w, f);
+        w.WriteEndArray();
+
+        w.WriteEndObject();
+        w.Flush();
+    }
+
+    private static void WriteInput(Utf8JsonWriter w, InputSummary i)
+    {
+        w.WriteStartObject();
+        w.WriteString("path", i.Path);
+        if (i.Format is null) w.WriteNull("format"); else w.WriteString("format", i.Format);
+        w.WriteBoolean("compressed", i.Compressed);
+        w.WriteStartArray("linkTypes");
+        foreach (int lt in i.LinkTypes) w.WriteStringValue(LinkTypes.Name(lt));
+        w.WriteEndArray();
+        w.WriteNumber("packets", i.Packets);
+        w.WriteNumber("bytes", i.Bytes);
+        w.WriteNumber("capturedBytes", i.CapturedBytes);
+        WriteTime(w, "firstTime", i.FirstTime);
+        WriteTime(w, "lastTime", i.LastTime);
+        w.WriteBoolean("truncated", i.Truncated);
+        if (i.StopOffset >= 0) w.WriteNumber("stopOffset", i.StopOffset);
+        if (i.Error is null) w.WriteNull("error"); else w.WriteString("error", i.Error);
+        if (i.Info is { } info)
+        {
+            w.WriteStartArray("interfaces");
+            foreach (var itf in info.Interfaces)
+            {
+                w.WriteStartObject();
+                w.WriteString("linkType", LinkTypes.Name(itf.LinkType));
+                w.WriteNumber("snapLength", itf.SnapLength);
+                if (itf.Name is not null) w.WriteString("name", SafeText.Clean(itf.Name));
+                if (itf.Description is not null) w.WriteString("description", SafeText.Clean(itf.Description));
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            if (info.Comments.Count > 0)
+            {
+                w.WriteStartArray("comments");
+                foreach (var c in info.Comments) w.WriteStringValue(SafeText.Clean(c));
+                w.WriteEndArray();
+            }
+        }
+        w.WriteEndObject();
+    }
+
+    private static void WriteStats(Utf8JsonWriter w, IReadOnlyList<CaptureAnalysis> analyses)
+    {
+        var t = Totals.Of(analyses);
+        w.WriteStartObject("stats");
+        w.WriteNumber("packets", t.Packets);
+        w.WriteNumber("decoded", t.Decoded);
+        w.WriteNumber("notIp", t.NotIp);
+        w.WriteNumber("snapTruncated", t.SnapTruncated);
+        w.WriteNumber("ipv4ChecksumErrors", t.Ipv4ChecksumErrors);
+        w.WriteStartObject("malformed");
+        foreach (var kv in t.Malformed) w.WriteNumber(kv.Key, kv.Value);
+        w.WriteEndObject();
+        w.WriteStartObject("unsupportedLinkTypes");
+        foreach (var kv in t.Unsupported) w.WriteNumber(LinkTypes.Name(kv.Key), kv.Value);
+        w.WriteEndObject();
+        w.WriteStartObject("fragments");
+        w.WriteNumber("seen", t.Fragments.Fragments);
+        w.WriteNumber("datagramsCompleted", t.Fragments.Completed);
+        w.WriteNumber("incomplete", t.Fragments.Incomplete);
+        w.WriteNumber("timedOut", t.Fragments.TimedOut);
+        w.WriteNumber("openAtEnd", t.Fragments.OpenAtEnd);
+        w.WriteNumber("overlaps", t.Fragments.Overlaps);
+        w.WriteNumber("duplicates", t.Fragments.Duplicates);
+        w.WriteNumber("oversize", t.Fragments.Oversize);
+        w.WriteNumber("droppedMemoryBound", t.Fragments.DroppedMemoryBound);
+        w.WriteEndObject();
+        w.WriteNumber("flows", t.Flows);
+        w.WriteNumber("flowsEvicted", t.FlowsEvicted);
+        w.WriteNumber("flowsNotListed", t.FlowsNotReported);
+        w.WriteEndObject();
+    }
+
+    private static void WriteFlow(Utf8JsonWriter w, Flow f)
+    {
+        w.WriteStartObject();
+        w.WriteNumber("id", f.Id);
+        w.WriteNumber("input", f.InputIndex);
+        w.WriteString("protocol", f.ProtocolName);
+        w.WriteString("client", f.Protocol == FlowProtocol.Icmp ? f.ClientAddress.ToString() : f.ClientEndpoint);
+        w.WriteString("server", f.Protocol == FlowProtocol.Icmp ? f.ServerAddress.ToString() : f.ServerEndpoint);
+        w.WriteString("start", f.Start.ToIso8601());
+        w.WriteString("end", f.End.ToIso8601());
+        w.WriteString("state", EndName(f.EndReason));
+        Pair(w, "packets", f.ClientToServer.Packets, f.ServerToClient.Packets);
+        Pair(w, "payloadBytes", f.ClientToServer.PayloadBytes, f.ServerToClient.PayloadBytes);
+        Pair(w, "frameBytes", f.ClientToServer.FrameBytes, f.ServerToClient.FrameBytes);
+        w.WriteStartObject("mss");
+        NullableInt(w, "c2s", f.ClientToServer.Mss);
+        NullableInt(w, "s2c", f.ServerToClient.Mss);
+        w.WriteEndObject();
+        Pair(w, "maxSegment", f.ClientToServer.MaxSegment, f.ServerToClient.MaxSegment);
+        Pair(w, "maxIpPacket", f.ClientToServer.MaxIpPacket, f.ServerToClient.MaxIpPacket);
+        Pair(w, "maxFrame", f.ClientToServer.MaxFrame, f.ServerToClient.MaxFrame);
+        Pair(w, "dfPackets", f.ClientToServer.DfPackets, f.ServerToClient.DfPackets);
+        if (f.Application is null) w.WriteNull("application"); else w.WriteString("application", f.Application);
+        w.WriteEndObject();
+    }
+
+    public static string EndName(FlowEnd e) => e switch
+    {
+        FlowEnd.Fin => "closed",
+        FlowEnd.Reset => "reset",
+        FlowEnd.IdleTimeout => "idle-timeout",
+        FlowEnd.Evicted => "evicted",
+        _ => "open",
+    };
+
+    private static void WriteFinding(Utf8JsonWriter w, Finding f)
+    {
+        w.WriteStartObject();
+        w.WriteString("kind", f.Kind);
+        w.WriteString("severity", Finding.SeverityName(f.Severity));
+        w.WriteStartArray("flows");
+        foreach (int id in f.Flows) w.WriteNumberValue(id);
+        w.WriteEndArray();
+        w.WriteString("time", f.Time.ToIso8601());
+        w.WriteString("summary", f.Summary);
+        w.WritePropertyName("evidence");
+        WriteEvidence(w, f.Evidence);
+        if (f.Advice is null) w.WriteNull("advice"); else w.WriteString("advice", f.Advice);
+        w.WriteEndObject();
+    }
+
+    private static void WriteEvidence(Utf8JsonWriter w, Evidence e)
+    {
+        w.WriteStartObject();
+        foreach (var kv in e) { w.WritePropertyName(kv.Key); WriteValue(w, kv.Value); }
+        w.WriteEndObject();
+    }
+
+    private static void WriteValue(Utf8JsonWriter w, object? v)
+    {
+        switch (v)
+        {
+            case null: w.WriteNullValue(); break;
+            case string s: w.WriteStringValue(s); break;
+            case bool b: w.WriteBooleanValue(b); break;
+            case int i: w.WriteNumberValue(i); break;
+            case long l: w.WriteNumberValue(l); break;
+            case double d: w.WriteNumberValue(Math.Round(d, 6)); break;
+            case Timestamp t: w.WriteStringValue(t.ToIso8601()); break;
+            case Evidence nested: WriteEvidence(w, nested); break;
+            case System.Collections.IEnumerable list:
+                w.WriteStartArray();
+                foreach (var item in list) WriteValue(w, item);
+                w.WriteEndArray();
+                break;
+            default: w.WriteStringValue(v.ToString()); break;
+        }
+    }
+
+    private static void Pair(Utf8JsonWriter w, string name, long c2s, long s2c)
+    {
+        w.WriteStartObject(name);
+        w.WriteNumber("c2s", c2s);
+        w.WriteNumber("s2c", s2c);
+        w.WriteEndObject();
+    }
+
+    private static void NullableInt(Utf8JsonWriter w, string name, int v)
+    {
+        if (v == 0) w.WriteNull(name); else w.WriteNumber(name, v);
+    }
+
+    private static void WriteTime(Utf8JsonWriter w, string name, Timestamp? t)
+    {
+        if (t is { } v) w.WriteString(name, v.ToIso8601()); else w.WriteNull(name);
+    }
+}

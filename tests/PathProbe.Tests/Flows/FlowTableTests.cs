@@ -1,0 +1,139 @@
+using PathProbe.Decoding;
+using PathProbe.Flows;
+using PathProbe.Primitives;
+
+namespace PathProbe.Tests.Flows;
+
+public sealed class FlowTableTests
+{
+    private static readonly IpAddress Client = IpAddress.Parse("198.51.100.10");
+    private static readonly IpAddress Server = IpAddress.Parse("203.0.113.25");
+
+    private static Flow? Tcp(FlowTable t, IpAddress src, ushort sp, IpAddress dst, ushort dp, TcpFlags flags, long timeMs,
+        out bool fromClient, int payload = 0, ushort mss = 0)
+    {
+        var p = new DecodedPacket
+        {
+            Time = new Timestamp(timeMs * 1_000_000), IpVersion = 4, Src = src, Dst = dst, Protocol = IpProtocols.Tcp,
+            SrcPort = sp, DstPort = dp, TcpFlags = flags, PayloadWireLength = payload, IpPacketLength = 40 + payload,
+            WireLength = 54 + payload, DontFragment = true,
+        };
+        p.TcpOptions.Mss = mss;
+        p.TcpOptions.WindowScale = -1;
+        return t.Update(ref p, out fromClient);
+    }
+
+    private static Flow? Udp(FlowTable t, IpAddress src, ushort sp, IpAddress dst, ushort dp, long timeMs)
+    {
+        var p = new DecodedPacket { Time = new Timestamp(timeMs * 1_000_000), IpVersion = 4, Src = src, Dst = dst, Protocol = IpProtocols.Udp, SrcPort = sp, DstPort = dp, WireLength = 80 };
+        return t.Update(ref p, out _);
+    }
+
+    [Fact]
+    public void Update_BothDirections_SameFlowOrientedBySyn()
+    {
+        var t = new FlowTable();
+        var f1 = Tcp(t, Client, 40312, Server, 25, TcpFlags.Syn, 0, out bool c1, mss: 1460);
+        var f2 = Tcp(t, Server, 25, Client, 40312, TcpFlags.Syn | TcpFlags.Ack, 1, out bool c2, mss: 1400);
+        var f3 = Tcp(t, Client, 40312, Server, 25, TcpFlags.Ack, 2, out bool c3, payload: 100);
+        Assert.Same(f1, f2);
+        Assert.Same(f1, f3);
+        Assert.True(c1); Assert.False(c2); Assert.True(c3);
+        Assert.Equal(Client, f1!.ClientAddress);
+        Assert.Equal((ushort)25, f1.ServerPort);
+        Assert.Equal(2, f1.ClientToServer.Packets);
+        Assert.Equal(1, f1.ServerToClient.Packets);
+        Assert.Equal(1460, f1.ClientToServer.Mss);
+        Assert.Equal(1400, f1.ServerToClient.Mss);
+        Assert.Equal(100, f1.ClientToServer.MaxSegment);
+        Assert.Equal(140, f1.ClientToServer.MaxIpPacket);
+        Assert.Equal("smtp", f1.Application);
+        Assert.Equal(1, t.LiveCount);
+    }
+
+    [Fact]
+    public void Update_SynAckSeenFirst_SenderIsServer()
+    {
+        var t = new FlowTable();
+        var f = Tcp(t, Server, 25, Client, 40312, TcpFlags.Syn | TcpFlags.Ack, 0, out bool fromClient);
+        Assert.False(fromClient);
+        Assert.Equal(Server, f!.ServerAddress);
+    }
+
+    [Fact]
+    public void Update_MidStreamWithoutSyn_WellKnownPortIsServer()
+    {
+        var t = new FlowTable();
+        var f = Tcp(t, Server, 25, Client, 40312, TcpFlags.Ack, 0, out bool fromClient, payload: 10);
+        Assert.False(fromClient);
+        Assert.Equal(Client, f!.ClientAddress);
+        var dns = Udp(t, Client, 5353 + 1, Server, 53, 0);
+        Assert.Equal((ushort)53, dns!.ServerPort);
+        Assert.Equal("dns", dns.Application);
+    }
+
+    [Fact]
+    public void Update_TableFull_EvictsLeastRecentlyActiveAndCounts()
+    {
+        var t = new FlowTable(new FlowTableOptions { MaxFlows = 2 });
+        var a = Tcp(t, Client, 1001, Server, 25, TcpFlags.Syn, 0, out _);
+        var b = Tcp(t, Client, 1002, Server, 25, TcpFlags.Syn, 1, out _);
+        Tcp(t, Client, 1001, Server, 25, TcpFlags.Ack, 2, out _); // a is now the most recent
+        var c = Tcp(t, Client, 1003, Server, 25, TcpFlags.Syn, 3, out _);
+        Assert.Equal(1, t.Evicted);
+        Assert.Equal(2, t.LiveCount);
+        Assert.Equal(FlowEnd.Evicted, b!.EndReason);
+        Assert.Contains(b, t.ClosedFlows);
+        Assert.DoesNotContain(a, t.ClosedFlows);
+        t.Finish();
+        Assert.Equal(3, t.ClosedFlows.Count);
+        Assert.Equal(FlowEnd.Open, c!.EndReason);
+    }
+
+    [Fact]
+    public void Update_IdleLongerThanTimeout_ExpiresOnCaptureTime()
+    {
+        var t = new FlowTable(new FlowTableOptions { OtherIdleTimeout = TimeSpan.FromSeconds(10), TcpIdleTimeout = TimeSpan.FromSeconds(100) });
+        var u = Udp(t, Client, 33333, Server, 53, 0);
+        var tcp = Tcp(t, Client, 40000, Server, 25, TcpFlags.Syn, 0, out _);
+        Udp(t, Client, 33334, Server, 53, 11_000); // 11 s later: the first UDP flow has idled out, TCP has not
+        Assert.Equal(FlowEnd.IdleTimeout, u!.EndReason);
+        Assert.Equal(1, t.Expired);
+        Assert.Equal(FlowEnd.Open, tcp!.EndReason);
+        Assert.Equal(2, t.LiveCount);
+    }
+
+    [Fact]
+    public void Update_NewSynAfterFin_StartsNewFlow()
+    {
+        var t = new FlowTable();
+        var first = Tcp(t, Client, 40312, Server, 25, TcpFlags.Syn, 0, out _);
+        Tcp(t, Client, 40312, Server, 25, TcpFlags.Fin | TcpFlags.Ack, 1, out _);
+        Tcp(t, Server, 25, Client, 40312, TcpFlags.Fin | TcpFlags.Ack, 2, out _);
+        Assert.Equal(FlowEnd.Fin, first!.EndReason);
+        var second = Tcp(t, Client, 40312, Server, 25, TcpFlags.Syn, 3, out _);
+        Assert.NotSame(first, second);
+        Assert.Equal(first.Id + 1, second!.Id);
+        Assert.Contains(first, t.ClosedFlows);
+    }
+
+    [Fact]
+    public void Update_Rst_EndsAsReset()
+    {
+        var t = new FlowTable();
+        var f = Tcp(t, Client, 40312, Server, 25, TcpFlags.Syn, 0, out _);
+        Tcp(t, Server, 25, Client, 40312, TcpFlags.Rst | TcpFlags.Ack, 1, out _);
+        Assert.Equal(FlowEnd.Reset, f!.EndReason);
+        Assert.True(f.ServerToClient.RstSeen);
+    }
+
+    [Fact]
+    public void FlowKey_BothDirections_SameKeyAndHash()
+    {
+        var k1 = FlowKey.Create(Client, 40312, Server, 25, 6, out bool ab1);
+        var k2 = FlowKey.Create(Server, 25, Client, 40312, 6, out bool ab2);
+        Assert.Equal(k1, k2);
+        Assert.Equal(k1.GetHashCode(), k2.GetHashCode());
+        Assert.NotEqual(ab1, ab2);
+    }
+}
