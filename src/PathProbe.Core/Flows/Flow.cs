@@ -80,6 +80,19 @@ public sealed class Flow
     internal Flow? Newer;
     internal Timestamp LastSeen;
 
+    /// <summary>Clears the record for reuse by the flow table.</summary>
+    internal void Reset()
+    {
+        Application = null;
+        EndReason = FlowEnd.Open;
+        ClientToServer = default;
+        ServerToClient = default;
+        ClientToServer.WindowScale = -1;
+        ServerToClient.WindowScale = -1;
+        Older = Newer = null;
+        LastSeen = default;
+    }
+
     public string ClientEndpoint => ClientAddress.ToEndpointString(ClientPort);
     public string ServerEndpoint => ServerAddress.ToEndpointString(ServerPort);
     public string ProtocolName => Protocol switch { FlowProtocol.Tcp => "tcp", FlowProtocol.Udp => "udp", _ => "icmp" };

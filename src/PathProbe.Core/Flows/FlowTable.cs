@@ -26,6 +26,8 @@ public sealed class FlowTable
     private readonly FlowTableOptions _options;
     private readonly Dictionary<FlowKey, Flow> _live;
     private readonly List<Flow> _closed = new();
+    // Flows that closed after the report limit was reached are recycled, so a long capture runs in constant memory.
+    private readonly Stack<Flow> _free = new();
     private readonly long _tcpIdleNanos;
     private readonly long _otherIdleNanos;
     private Flow? _tcpOldest, _tcpNewest, _otherOldest, _otherNewest;
@@ -134,20 +136,17 @@ public sealed class FlowTable
     private Flow NewFlow(ref DecodedPacket p, in FlowKey key, FlowProtocol proto, bool aToB)
     {
         bool srcIsClient = DecideSrcIsClient(ref p, proto);
-        var flow = new Flow
-        {
-            Id = _nextId++,
-            Key = key,
-            Protocol = proto,
-            ClientAddress = srcIsClient ? p.Src : p.Dst,
-            ServerAddress = srcIsClient ? p.Dst : p.Src,
-            ClientPort = srcIsClient ? p.SrcPort : p.DstPort,
-            ServerPort = srcIsClient ? p.DstPort : p.SrcPort,
-            ClientIsA = srcIsClient == aToB,
-            InputIndex = InputIndex,
-        };
-        flow.ClientToServer.WindowScale = -1;
-        flow.ServerToClient.WindowScale = -1;
+        var flow = _free.Count > 0 ? _free.Pop() : new Flow();
+        flow.Reset();
+        flow.Id = _nextId++;
+        flow.Key = key;
+        flow.Protocol = proto;
+        flow.ClientAddress = srcIsClient ? p.Src : p.Dst;
+        flow.ServerAddress = srcIsClient ? p.Dst : p.Src;
+        flow.ClientPort = srcIsClient ? p.SrcPort : p.DstPort;
+        flow.ServerPort = srcIsClient ? p.DstPort : p.SrcPort;
+        flow.ClientIsA = srcIsClient == aToB;
+        flow.InputIndex = InputIndex;
         if (proto == FlowProtocol.Icmp)
         {
             flow.ClientPort = 0;
@@ -250,7 +249,11 @@ public sealed class FlowTable
     {
         f.EndReason = reason;
         if (_closed.Count < _options.MaxReportedFlows) _closed.Add(f);
-        else NotReported++;
+        else
+        {
+            NotReported++;
+            _free.Push(f);
+        }
     }
 
 

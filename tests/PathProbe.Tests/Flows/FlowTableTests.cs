@@ -137,3 +137,30 @@ public sealed class FlowTableTests
         Assert.NotEqual(ab1, ab2);
     }
 }
+
+public sealed class FlowTableRecyclingTests
+{
+    [Fact]
+    public void Update_ReportLimitReached_RecyclesClosedFlowsWithoutAllocating()
+    {
+        var t = new FlowTable(new FlowTableOptions { MaxReportedFlows = 0 });
+        var c = IpAddress.Parse("198.51.100.10");
+        var s = IpAddress.Parse("203.0.113.25");
+        void Conversation(ushort port, long ms)
+        {
+            var p = new DecodedPacket { Time = new Timestamp(ms * 1_000_000), IpVersion = 4, Src = c, Dst = s, Protocol = IpProtocols.Tcp, SrcPort = port, DstPort = 25, TcpFlags = TcpFlags.Syn };
+            t.Update(ref p, out _);
+            p.TcpFlags = TcpFlags.Rst;
+            t.Update(ref p, out _);
+            p.TcpFlags = TcpFlags.Syn; // port reuse closes the reset flow and starts a new one
+            t.Update(ref p, out _);
+        }
+        for (int i = 0; i < 100; i++) Conversation((ushort)(1000 + i % 10), i); // warm up: table and free list at size
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1000; i++) Conversation((ushort)(1000 + i % 10), 100 + i);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+        Assert.True(t.NotReported >= 1000);
+        Assert.Empty(t.ClosedFlows);
+    }
+}
