@@ -56,3 +56,44 @@ public class IpReassemblerPropertyTests
                 && r.Counters.Overlaps == 0 && r.Counters.Inconsistent == 0 && r.Counters.BadFragments == 0;
         });
 }
+
+public class IpReassemblerHostileInputTests
+{
+    /// <summary>One arbitrary fragment: which of a few datagrams, where, how long, whether more follow, when.</summary>
+    public readonly record struct Op(int Id, int Offset, int Length, bool More, int Seconds, byte Fill);
+
+    private static Gen<Op> OpGen =>
+        from id in Gen.Choose(0, 5)
+        from offset in Gen.OneOf(Gen.Choose(0, 16).Select(u => u * 8), Gen.Choose(0, 65535), Gen.Choose(8180, 8191).Select(u => u * 8))
+        from length in Gen.OneOf(Gen.Choose(0, 3).Select(u => u * 8), Gen.Choose(0, 2000))
+        from more in Gen.Elements(true, true, false)
+        from seconds in Gen.Choose(0, 100)
+        from fill in Gen.Choose(0, 2)
+        select new Op(id, offset, length, more, seconds, (byte)fill);
+
+    [Property(MaxTest = 300)]
+    public Property Add_ArbitraryFragments_StaysWithinBoundsAndNeverThrows() =>
+        Prop.ForAll(Arb.From(Gen.ArrayOf(OpGen, 60).Resize(60)), ops =>
+        {
+            var options = new ReassemblyOptions { MaxBytes = 96 * 1024, MaxDatagrams = 4, Timeout = TimeSpan.FromSeconds(30), MaxFragmentsPerDatagram = 32 };
+            var r = new IpReassembler(options);
+            var data = new byte[2000];
+            int time = 0;
+            foreach (var op in ops)
+            {
+                time += op.Seconds % 7; // capture time mostly moves forward
+                data.AsSpan().Fill(op.Fill);
+                var key = op.Id % 2 == 0 ? R.V4((uint)op.Id) : R.V6((uint)op.Id);
+                var res = r.Add(key, op.Offset, op.More, data.AsSpan(0, op.Length), R.T(time), out var datagram, out int count);
+                if (res == ReassemblyResult.Completed && (count < 1 || datagram.Length < op.Length)) return false;
+                if (r.BytesHeld > options.MaxBytes || r.OpenDatagrams > options.MaxDatagrams || r.BytesHeld < 0) return false;
+            }
+            r.Finish();
+            var c = r.Counters;
+            return r.BytesHeld == 0 && r.OpenDatagrams == 0 && c.Fragments == ops.Length
+                && r.Incomplete.Count(x => x.Reason == IncompleteReason.TimedOut) == c.TimedOut
+                && r.Incomplete.Count(x => x.Reason == IncompleteReason.OpenAtEnd) == c.OpenAtEnd
+                && r.Incomplete.Count(x => x.Reason == IncompleteReason.Evicted) <= c.DroppedMemoryBound
+                && r.Incomplete.All(x => x.BytesReceived >= 0 && x.FragmentsReceived >= 1 && x.FragmentsReceived <= options.MaxFragmentsPerDatagram);
+        });
+}

@@ -135,7 +135,8 @@ public sealed class IpReassembler
 
     private const int MinBufferSize = 2048;
     private const int MaxBufferSize = 65536;
-    private const int InitialFragmentSlots = 8;
+    // Enough for a 64 KiB datagram over 1500-byte links (45 fragments) without growing; 512 bytes per entry.
+    private const int InitialFragmentSlots = 64;
     private const int MaxPooledEntries = 1024;
 
     private readonly ReassemblyOptions _options;
@@ -463,7 +464,8 @@ public sealed class IpReassembler
         {
             if (Count == Starts.Length)
             {
-                // Grows by doubling only up to MaxFragmentsPerDatagram; the arrays stay with the pooled entry.
+                // Grows by doubling, at most to MaxFragmentsPerDatagram (checked by the caller): per datagram
+                // 8 bytes x that limit, outside MaxBytes but bounded by MaxDatagrams.
                 Array.Resize(ref Starts, Count * 2);
                 Array.Resize(ref Ends, Count * 2);
             }
@@ -487,6 +489,12 @@ public sealed class IpReassembler
 
         public void Reset()
         {
+            if (Starts.Length > InitialFragmentSlots)
+            {
+                // Only a datagram of tiny fragments grows these; do not keep that memory in the free list.
+                Starts = new int[InitialFragmentSlots];
+                Ends = new int[InitialFragmentSlots];
+            }
             Key = default;
             Buffer = null!;
             Count = Covered = MaxEnd = 0;
