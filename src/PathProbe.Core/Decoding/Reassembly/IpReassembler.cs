@@ -113,7 +113,8 @@ public readonly record struct IncompleteDatagram(
 /// for both families: a fragment identical in offset, length and bytes counts <see cref="ReassemblyCounters.Duplicates"/>
 /// and is ignored; any other overlap (teardrop, rewritten bytes, re-fragmented copy) drops the datagram and counts
 /// <see cref="ReassemblyCounters.Overlaps"/>. Dropped datagrams are not listed in <see cref="Incomplete"/>: they
-/// did arrive, but were refused. Later fragments of a dropped datagram open a new entry, as on Linux.</para>
+/// did arrive, but were refused. Later fragments of a dropped datagram, like a late duplicate of a completed
+/// one, open a new entry, as on Linux; it ends as timed out or open at end.</para>
 /// <para>Memory. Each datagram holds one pooled buffer (grown by doubling up to 64 KiB, exact when the
 /// last fragment came first) and a sorted array of fragment ranges, so a fragment costs O(log n) to place and
 /// at most O(n) to insert with n bounded by <see cref="ReassemblyOptions.MaxFragmentsPerDatagram"/>. The bound
@@ -170,6 +171,12 @@ public sealed class IpReassembler
     /// <summary>Bytes of buffer currently held by open datagrams (what <see cref="ReassemblyOptions.MaxBytes"/> bounds).</summary>
     public long BytesHeld => _bytesHeld;
 
+    /// <summary>
+    /// Adds one fragment. <see cref="ReassemblyResult.Completed"/>: <paramref name="datagram"/> holds the whole payload,
+    /// in a buffer of this reassembler valid until the next call (or, for an atomic fragment, <paramref name="data"/> itself).
+    /// <see cref="ReassemblyResult.Dropped"/>: the fragment, and for overlap/oversize/inconsistency the whole datagram,
+    /// was refused; the reason is counted in <see cref="Counters"/>. Never throws on packet content.
+    /// </summary>
     /// <param name="offset">Byte offset of <paramref name="data"/> in the datagram's payload.</param>
     /// <param name="datagram">On Completed: the whole reassembled payload (transport header onward).</param>
     public ReassemblyResult Add(in FragmentKey key, int offset, bool moreFragments, ReadOnlySpan<byte> data, Timestamp time,
@@ -228,14 +235,18 @@ public sealed class IpReassembler
             int i = entry.LowerBound(offset);
             if (i < entry.Count && entry.Starts[i] == offset && entry.Ends[i] == end)
             {
-                if (data.SequenceEqual(entry.Buffer.AsSpan(offset, data.Length)) && (moreFragments || entry.Total >= 0))
+                // Same range. An exact duplicate (a retransmission, or a capture seeing both directions of a
+                // tunnel) is ignored; different bytes are an overlap; the same bytes newly claiming to be the last
+                // fragment (MF cleared) disagree on the end. A last fragment resent with MF set is tolerated, as Linux does.
+                bool sameBytes = data.SequenceEqual(entry.Buffer.AsSpan(offset, data.Length));
+                if (sameBytes && (moreFragments || entry.Total >= 0))
                 {
                     Counters.Duplicates++;
                     entry.LastSeen = time;
                     return ReassemblyResult.Dropped;
                 }
-                if (!data.SequenceEqual(entry.Buffer.AsSpan(offset, data.Length))) Counters.Overlaps++;
-                else Counters.Inconsistent++; // same bytes, but now claims to be the last
+                if (sameBytes) Counters.Inconsistent++;
+                else Counters.Overlaps++;
                 Discard(entry);
                 return ReassemblyResult.Dropped;
             }
