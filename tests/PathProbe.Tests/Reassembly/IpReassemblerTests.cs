@@ -442,4 +442,53 @@ public class IpReassemblerTests
         Assert.Equal(0, allocated);
         Assert.Equal(400, r.Counters.Completed);
     }
+
+    [Fact]
+    public void Add_SameRangeNowClaimingToBeLast_DropsAsInconsistent()
+    {
+        var r = new IpReassembler();
+        r.Add(V4(), 1480, true, P3000.AsSpan(1480, 1480));
+        Assert.Equal(ReassemblyResult.Dropped, r.Add(V4(), 1480, false, P3000.AsSpan(1480, 1480)).Result);
+        Assert.Equal(1, r.Counters.Inconsistent);
+        Assert.Equal(0, r.OpenDatagrams);
+    }
+
+    [Fact]
+    public void Add_LastFragmentResentWithMoreFlag_TreatedAsDuplicate()
+    {
+        var r = new IpReassembler();
+        r.AddSlice(V4(), P3000, 2960, 40);
+        Assert.Equal(ReassemblyResult.Dropped, r.Add(V4(), 2960, true, P3000.AsSpan(2960, 40)).Result);
+        Assert.Equal(1, r.Counters.Duplicates);
+        r.AddSlice(V4(), P3000, 0, 1480);
+        Assert.Equal(P3000, r.AddSlice(V4(), P3000, 1480, 1480).Datagram);
+    }
+
+    [Fact]
+    public void Add_DatagramOutgrowingMaxBytesAlone_DroppedAndRecordedAsEvicted()
+    {
+        var r = new IpReassembler(new ReassemblyOptions { MaxBytes = 2048 });
+        Assert.Equal(ReassemblyResult.Held, r.Add(V4(), 0, true, new byte[1480]).Result);
+        Assert.Equal(ReassemblyResult.Dropped, r.Add(V4(), 1480, true, new byte[1480]).Result);
+        Assert.Equal(1, r.Counters.DroppedMemoryBound);
+        Assert.Equal(0, r.BytesHeld);
+        var rec = Assert.Single(r.Incomplete);
+        Assert.Equal(IncompleteReason.Evicted, rec.Reason);
+        Assert.Equal(1, rec.FragmentsReceived);
+    }
+
+    [Fact]
+    public void Expire_CaptureTimeGoingBackwards_KeepsDatagram()
+    {
+        var r = new IpReassembler();
+        r.Add(V4(), 0, true, new byte[8], T(1000));
+        r.Add(V4(2), 0, true, new byte[8], T(10)); // older timestamp, created later
+        r.Expire(T(500));
+        Assert.Equal(2, r.OpenDatagrams);
+        r.Expire(new PathProbe.Primitives.Timestamp(long.MaxValue));
+        Assert.Equal(2, r.Counters.TimedOut);
+        r.Add(V4(3), 0, true, new byte[8], new PathProbe.Primitives.Timestamp(long.MinValue));
+        r.Expire(new PathProbe.Primitives.Timestamp(long.MaxValue)); // no overflow on extreme times
+        Assert.Equal(3, r.Counters.TimedOut);
+    }
 }
