@@ -106,6 +106,10 @@ public static class JsonReport
         w.WriteNumber("duplicates", t.Fragments.Duplicates);
         w.WriteNumber("oversize", t.Fragments.Oversize);
         w.WriteNumber("droppedMemoryBound", t.Fragments.DroppedMemoryBound);
+        w.WriteNumber("inconsistent", t.Fragments.Inconsistent);
+        w.WriteNumber("tooManyFragments", t.Fragments.TooManyFragments);
+        w.WriteNumber("badFragments", t.Fragments.BadFragments);
+        w.WriteNumber("atomicFragments", t.Fragments.AtomicFragments);
         w.WriteEndObject();
         w.WriteNumber("flows", t.Flows);
         w.WriteNumber("flowsEvicted", t.FlowsEvicted);

@@ -36,7 +36,9 @@ public static class TextReport
         o.WriteLine(fr.Fragments == 0
             ? "Fragments  none"
             : $"Fragments  {N(fr.Fragments)} seen, {N(fr.Completed)} datagrams reassembled, {N(fr.Incomplete)} incomplete " +
-              $"({N(fr.TimedOut)} timed out, {N(fr.OpenAtEnd)} open at end), {N(fr.Overlaps)} overlaps, {N(fr.Duplicates)} duplicates, {N(fr.Oversize)} oversize");
+              $"({N(fr.TimedOut)} timed out, {N(fr.OpenAtEnd)} open at end), {N(fr.Overlaps)} overlaps, {N(fr.Duplicates)} duplicates, {N(fr.Oversize)} oversize" +
+              (fr.DroppedMemoryBound + fr.Inconsistent + fr.TooManyFragments + fr.BadFragments > 0
+                  ? $", dropped: {N(fr.DroppedMemoryBound)} memory bound, {N(fr.Inconsistent)} inconsistent, {N(fr.TooManyFragments)} too many fragments, {N(fr.BadFragments)} bad" : ""));
         o.WriteLine($"Flows      {N(t.Flows)}" + (t.FlowsEvicted > 0 ? $", {N(t.FlowsEvicted)} evicted because the flow table was full" : "") +
                     (t.FlowsNotReported > 0 ? $", {N(t.FlowsNotReported)} not listed (report limit)" : ""));
 

@@ -38,6 +38,10 @@ public sealed class Totals
             t.Fragments.Duplicates += f.Duplicates;
             t.Fragments.Oversize += f.Oversize;
             t.Fragments.DroppedMemoryBound += f.DroppedMemoryBound;
+            t.Fragments.Inconsistent += f.Inconsistent;
+            t.Fragments.TooManyFragments += f.TooManyFragments;
+            t.Fragments.BadFragments += f.BadFragments;
+            t.Fragments.AtomicFragments += f.AtomicFragments;
         }
         return t;
     }
