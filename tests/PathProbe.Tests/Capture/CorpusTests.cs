@@ -23,6 +23,10 @@ public partial class CorpusTests(ITestOutputHelper output)
         return dir;
     }
 
+    private static string EpochText(long nanos) =>
+        (nanos / 1_000_000_000).ToString(System.Globalization.CultureInfo.InvariantCulture) + "." +
+        (nanos % 1_000_000_000).ToString("D9", System.Globalization.CultureInfo.InvariantCulture);
+
     [GeneratedRegex(@"^\s*(EPB|SPB|PB):\s*(\d+)", RegexOptions.Multiline)]
     private static partial Regex PacketBlockCount();
 
@@ -32,7 +36,7 @@ public partial class CorpusTests(ITestOutputHelper output)
     [Theory]
     [InlineData("output_le")]
     [InlineData("output_be")]
-    public void Open_PcapNgGeneratorFiles_FrameCountsMatchDescriptionAndTshark(string variant)
+    public void Open_PcapNgGeneratorFiles_FrameCountsAndTimesMatchDescriptionAndTshark(string variant)
     {
         string? dir = Corpus(Path.Combine("pcapng-test-generator", variant));
         if (dir is null) return;
@@ -52,9 +56,15 @@ public partial class CorpusTests(ITestOutputHelper output)
             if (!source.End.IsClean) failures.Add($"{rel}: {source.End}");
             if (Tshark.Installed)
             {
-                var (tf, clean, errors) = Tshark.CountFrames(file);
-                line += $"; tshark {tf}{(clean ? "" : " (" + errors + ")")}";
-                if (tf != frames.Count) failures.Add(line);
+                var (times, clean, errors) = Tshark.PacketTimes(file);
+                line += $"; tshark {times.Count}{(clean ? "" : " (" + errors + ")")}";
+                if (times.Count != frames.Count) failures.Add(line);
+                for (int i = 0; i < Math.Min(times.Count, frames.Count); i++)
+                {
+                    // tshark prints no time for SPBs; PathProbe gives them time 0.
+                    string ours = frames[i].Nanos == 0 && times[i].Length == 0 ? "" : EpochText(frames[i].Nanos);
+                    if (ours != times[i]) failures.Add($"{rel} frame {i + 1}: time {ours}, tshark {times[i]}");
+                }
             }
             output.WriteLine(line);
         }

@@ -116,11 +116,22 @@ internal static class Tshark
     /// custom blocks (CB/DCB) as "frames"; they have no encapsulation, so only records with frame.encap_type count.</summary>
     public static (int Frames, bool Clean, string Errors) CountFrames(string file)
     {
-        var (stdout, stderr, exit) = RunFull("-n", "-r", file, "-T", "fields", "-e", "frame.encap_type");
-        int frames = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+        var (times, clean, errors) = PacketTimes(file);
+        return (times.Count, clean, errors);
+    }
+
+    /// <summary>frame.time_epoch of each packet record (empty for packets without a time, e.g. SPBs).</summary>
+    public static (List<string> Times, bool Clean, string Errors) PacketTimes(string file)
+    {
+        var (stdout, stderr, exit) = RunFull("-n", "-r", file, "-T", "fields", "-e", "frame.encap_type", "-e", "frame.time_epoch");
+        var times = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => l.Split('\t'))
+            .Where(f => f[0].Length > 0)
+            .Select(f => f.Length > 1 ? f[1] : "")
+            .ToList();
         string errors = string.Join(" ", stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Where(l => !l.StartsWith("Running as user", StringComparison.Ordinal)));
-        return (frames, exit == 0 && errors.Length == 0, errors);
+        return (times, exit == 0 && errors.Length == 0, errors);
     }
 
     public static (string Stdout, int ExitCode) Run(params string[] args)
