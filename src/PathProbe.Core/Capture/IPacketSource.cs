@@ -65,6 +65,10 @@ public sealed class CaptureInterface
     public string? Description { get; init; }
     /// <summary>Ticks per second of this interface's timestamps (pcapng if_tsresol; 10^6 by default).</summary>
     public long TicksPerSecond { get; init; } = 1_000_000;
+    /// <summary>pcapng if_tsoffset: seconds added to every timestamp of this interface (already applied to frames).</summary>
+    public long TimestampOffsetSeconds { get; init; }
+    /// <summary>0-based pcapng section that described this interface (0 for pcap).</summary>
+    public int Section { get; init; }
 }
 
 /// <summary>The input is not a capture PathProbe can read, or cannot be opened. The message is for the user.</summary>

@@ -1,0 +1,469 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
+using PathProbe.Primitives;
+
+namespace PathProbe.Capture;
+
+/// <summary>
+/// pcapng files (draft-ietf-opsawg-pcapng): any number of sections, each with its own byte order and interfaces.
+/// Packets come from enhanced (EPB), simple (SPB) and obsolete packet blocks (PB); every other block is skipped
+/// and counted in <see cref="CaptureInfo.SkippedBlocks"/>.
+/// <see cref="RawFrame.InterfaceIndex"/> is a running index over all IDBs of the file (interface numbering restarts
+/// per section in the format, not here), matching <see cref="CaptureInfo.Interfaces"/>.
+/// A packet naming an interface its section has not described is Corrupt (as Wireshark does): its link type and
+/// time base are unknown, so nothing after it can be trusted either.
+/// <see cref="RawFrame.Data"/> is valid until the next <see cref="CaptureReader.TryRead"/>.
+/// </summary>
+internal sealed class PcapNgReader : CaptureReader
+{
+    // Generic block (§4.1): type, total length, body, total length.
+    private const int BlockHeaderLength = 8;
+    private const int MinBlockLength = 12;
+    /// <summary>Largest block believed; Wireshark's limit is of the same order.</summary>
+    internal const int MaxBlockLength = 64 << 20;
+
+    private const uint SectionHeaderType = 0x0A0D0D0A;
+    private const uint InterfaceDescriptionType = 1;
+    private const uint ObsoletePacketType = 2;
+    private const uint SimplePacketType = 3;
+    private const uint EnhancedPacketType = 6;
+    private const uint ByteOrderMagic = 0x1A2B3C4D;
+
+    // SHB (§4.2)
+    private const int ShbByteOrderOffset = 8;
+    private const int ShbMajorOffset = 12;
+    private const int ShbMinorOffset = 14;
+    private const int ShbOptionsOffset = 24;
+    private const int ShbMinLength = 28;
+    // IDB (§4.3)
+    private const int IdbLinkTypeOffset = 8;
+    private const int IdbSnapLenOffset = 12;
+    private const int IdbOptionsOffset = 16;
+    private const int IdbMinLength = 20;
+    // EPB (§4.4)
+    private const int EpbInterfaceOffset = 8;
+    private const int EpbTsHighOffset = 12;
+    private const int EpbTsLowOffset = 16;
+    private const int EpbCapLenOffset = 20;
+    private const int EpbOrigLenOffset = 24;
+    private const int EpbDataOffset = 28;
+    private const int EpbMinLength = 32;
+    // SPB (§4.5)
+    private const int SpbOrigLenOffset = 8;
+    private const int SpbDataOffset = 12;
+    private const int SpbMinLength = 16;
+    // PB (Appendix, obsolete): 16-bit interface id and drops count instead of a 32-bit interface id.
+    private const int PbInterfaceOffset = 8;
+    private const int PbTsHighOffset = 12;
+    private const int PbTsLowOffset = 16;
+    private const int PbCapLenOffset = 20;
+    private const int PbOrigLenOffset = 24;
+    private const int PbDataOffset = 28;
+    private const int PbMinLength = 32;
+
+    // Options (§3.5)
+    private const ushort OptEndOfOpt = 0;
+    private const ushort OptComment = 1;
+    private const ushort IfName = 2;
+    private const ushort IfDescription = 3;
+    private const ushort IfTsResol = 9;
+    private const ushort IfTsOffset = 14;
+
+    private struct Interface
+    {
+        public int LinkType;
+        public uint SnapLength;
+        public ulong TicksPerSecond;
+        public long OffsetSeconds;
+    }
+
+    private Interface[] _interfaces = new Interface[4];
+    private int _interfaceCount;      // across the file
+    private int _sectionFirst;        // global index of the current section's interface 0
+    private bool _bigEndian;
+    private long _block;              // 1-based number of the block being read
+
+    public PcapNgReader(Stream stream, ReadOnlySpan<byte> head, string name, bool compressed, int bufferSize)
+        : base(stream, head, bufferSize, new CaptureInfo { Path = name, Format = "pcapng", Compressed = compressed })
+    {
+    }
+
+    /// <summary>Reads the first section header (failures throw), then the blocks up to the first packet so that
+    /// <see cref="CaptureInfo.Interfaces"/> is known right after opening (failures there go to End).</summary>
+    internal void ReadFileHeader()
+    {
+        EnsureHeader(ShbByteOrderOffset + 4, "pcapng section header block");
+        uint bom = BinaryPrimitives.ReadUInt32BigEndian(Peek(ShbByteOrderOffset, 4));
+        if (bom != ByteOrderMagic && bom != BinaryPrimitives.ReverseEndianness(ByteOrderMagic))
+            throw new CaptureFormatException(string.Create(CultureInfo.InvariantCulture,
+                $"'{DisplayName}' is not a capture file: it starts like a pcapng section header block but its byte-order magic is {bom:x8} (expected 1a2b3c4d in either byte order)"));
+        bool be = bom == ByteOrderMagic;
+        uint length = U32(Peek(4, 4), be);
+        if (length < ShbMinLength || length % 4 != 0 || length > MaxBlockLength)
+            throw new CaptureFormatException(string.Create(CultureInfo.InvariantCulture,
+                $"'{DisplayName}' is not a usable pcapng file: the first section header block has an invalid length of {length} bytes"));
+        EnsureHeader((int)length, "pcapng section header block");
+        _block = 1;
+        if (!ReadSectionHeader((int)length))
+            throw new CaptureFormatException($"'{DisplayName}' is not a usable pcapng file: {End.Reason}");
+
+        // Prime the interfaces: process blocks until the first packet block.
+        while (End.Kind == SourceEndKind.None && Ensure(BlockHeaderLength, "block", _block + 1, cleanEndAllowed: true))
+        {
+            uint type = U32(Peek(0, 4), _bigEndian);
+            if (type is EnhancedPacketType or SimplePacketType or ObsoletePacketType)
+                break;
+            if (!ReadBlock(out _, out _))
+                break;
+        }
+    }
+
+    protected override bool ReadNext(out RawFrame frame)
+    {
+        frame = default;
+        while (true)
+        {
+            if (!ReadBlock(out frame, out bool gotFrame))
+                return false;
+            if (gotFrame)
+                return true;
+        }
+    }
+
+    /// <summary>Reads one block. Returns false when reading stopped (End set).</summary>
+    private bool ReadBlock(out RawFrame frame, out bool gotFrame)
+    {
+        frame = default;
+        gotFrame = false;
+        long number = _block + 1;
+        if (!Ensure(BlockHeaderLength, "block", number, cleanEndAllowed: true))
+            return false;
+
+        // The SHB type is a byte-order palindrome; its own byte order comes from its byte-order magic.
+        if (BinaryPrimitives.ReadUInt32LittleEndian(Peek(0, 4)) == SectionHeaderType)
+        {
+            if (!Ensure(ShbByteOrderOffset + 4, "section header block", number, cleanEndAllowed: false))
+                return false;
+            uint bom = BinaryPrimitives.ReadUInt32BigEndian(Peek(ShbByteOrderOffset, 4));
+            if (bom != ByteOrderMagic && bom != BinaryPrimitives.ReverseEndianness(ByteOrderMagic))
+                return Corrupt(string.Create(CultureInfo.InvariantCulture,
+                    $"section header block {number} has byte-order magic {bom:x8} (expected 1a2b3c4d in either byte order)"));
+            uint shbLength = U32(Peek(4, 4), bom == ByteOrderMagic);
+            if (!CheckLength(shbLength, ShbMinLength, "section header block", number))
+                return false;
+            if (!Ensure((int)shbLength, "section header block", number, cleanEndAllowed: false))
+                return false;
+            _block = number;
+            return ReadSectionHeader((int)shbLength);
+        }
+
+        uint type = U32(Peek(0, 4), _bigEndian);
+        uint length = U32(Peek(4, 4), _bigEndian);
+        string what = BlockName(type);
+        if (!CheckLength(length, MinBlockLength, what, number))
+            return false;
+        int len = (int)length;
+        if (!Ensure(len, what, number, cleanEndAllowed: false))
+            return false;
+        if (U32(Peek(len - 4, 4), _bigEndian) != length)
+            return Corrupt(string.Create(CultureInfo.InvariantCulture,
+                $"{what} {number} has trailing length {U32(Peek(len - 4, 4), _bigEndian)}, leading length {length}"));
+        _block = number;
+
+        switch (type)
+        {
+            case EnhancedPacketType:
+                gotFrame = ReadEnhancedPacket(len, number, out frame);
+                return gotFrame;
+            case SimplePacketType:
+                gotFrame = ReadSimplePacket(len, number, out frame);
+                return gotFrame;
+            case ObsoletePacketType:
+                gotFrame = ReadObsoletePacket(len, number, out frame);
+                return gotFrame;
+            case InterfaceDescriptionType:
+                if (!ReadInterfaceDescription(len, number))
+                    return false;
+                break;
+            default:
+                // NRB, ISB, DSB, custom, systemd journal, ...: not needed for packet analysis.
+                Info.SkippedBlocks++;
+                break;
+        }
+        Advance(len);
+        return true;
+    }
+
+    private bool CheckLength(uint length, int min, string what, long number)
+    {
+        if (length >= min && length % 4 == 0 && length <= MaxBlockLength)
+            return true;
+        return Corrupt(string.Create(CultureInfo.InvariantCulture,
+            $"{what} {number} has an invalid total length of {length} bytes (must be a multiple of 4, at least {min}, at most {MaxBlockLength})"));
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool Corrupt(string reason)
+    {
+        SetEnd(SourceEndKind.Corrupt, Offset, reason);
+        return false;
+    }
+
+    private static string BlockName(uint type) => type switch
+    {
+        InterfaceDescriptionType => "interface description block",
+        ObsoletePacketType => "packet block",
+        SimplePacketType => "simple packet block",
+        EnhancedPacketType => "enhanced packet block",
+        4 => "name resolution block",
+        5 => "interface statistics block",
+        _ => "block",
+    };
+
+    private bool ReadSectionHeader(int length)
+    {
+        var b = Peek(0, length);
+        bool be = BinaryPrimitives.ReadUInt32BigEndian(b[ShbByteOrderOffset..]) == ByteOrderMagic;
+        if (U32(b[(length - 4)..], be) != (uint)length)
+            return Corrupt(string.Create(CultureInfo.InvariantCulture,
+                $"section header block {_block} has trailing length {U32(b[(length - 4)..], be)}, leading length {length}"));
+        int major = U16(b[ShbMajorOffset..], be);
+        int minor = U16(b[ShbMinorOffset..], be);
+        if (major != 1)
+            return Corrupt(string.Create(CultureInfo.InvariantCulture,
+                $"section header block {_block} has version {major}.{minor}; only pcapng 1.x is supported"));
+
+        _bigEndian = be;
+        _sectionFirst = _interfaceCount;
+        if (Info.Sections == 0) Info.BigEndian = be;
+        Info.Sections++;
+
+        var options = new OptionReader(b[ShbOptionsOffset..(length - 4)], be);
+        while (options.TryNext(out ushort code, out var value))
+        {
+            if (code == OptComment)
+                AddComment(value);
+        }
+        Advance(length);
+        return true;
+    }
+
+    private bool ReadInterfaceDescription(int length, long number)
+    {
+        if (length < IdbMinLength)
+            return Corrupt(string.Create(CultureInfo.InvariantCulture,
+                $"interface description block {number} is {length} bytes long, less than the minimum {IdbMinLength}"));
+        var b = Peek(0, length);
+        var itf = new Interface
+        {
+            LinkType = U16(b[IdbLinkTypeOffset..], _bigEndian),
+            SnapLength = U32(b[IdbSnapLenOffset..], _bigEndian),
+            TicksPerSecond = 1_000_000,
+        };
+        string? name = null, description = null;
+        var options = new OptionReader(b[IdbOptionsOffset..(length - 4)], _bigEndian);
+        while (options.TryNext(out ushort code, out var value))
+        {
+            switch (code)
+            {
+                case OptComment:
+                    AddComment(value);
+                    break;
+                case IfName:
+                    name = Text(value);
+                    break;
+                case IfDescription:
+                    description = Text(value);
+                    break;
+                case IfTsResol when value.Length >= 1:
+                    // §4.3: MSB clear = negative power of 10, set = negative power of 2.
+                    int exponent = value[0] & 0x7F;
+                    bool power2 = (value[0] & 0x80) != 0;
+                    if (power2 ? exponent > 63 : exponent > 19)
+                        return Corrupt(string.Create(CultureInfo.InvariantCulture,
+                            $"interface description block {number} has if_tsresol {(power2 ? "2" : "10")}^-{exponent}, finer than 64-bit timestamps can hold"));
+                    itf.TicksPerSecond = power2 ? 1UL << exponent : Pow10(exponent);
+                    break;
+                case IfTsOffset when value.Length >= 8:
+                    itf.OffsetSeconds = _bigEndian ? BinaryPrimitives.ReadInt64BigEndian(value) : BinaryPrimitives.ReadInt64LittleEndian(value);
+                    break;
+            }
+        }
+
+        if (_interfaceCount == _interfaces.Length)
+            Array.Resize(ref _interfaces, _interfaces.Length * 2);
+        _interfaces[_interfaceCount++] = itf;
+
+        var info = new CaptureInterface
+        {
+            LinkType = itf.LinkType,
+            SnapLength = (int)Math.Min(itf.SnapLength, int.MaxValue),
+            Name = name,
+            Description = description,
+            TicksPerSecond = (long)Math.Min(itf.TicksPerSecond, long.MaxValue),
+            TimestampOffsetSeconds = itf.OffsetSeconds,
+            Section = Info.Sections - 1,
+        };
+        Info.Interfaces.Add(info);
+        if (Info.Interfaces.Count == 1)
+        {
+            Info.SnapLength = info.SnapLength;
+            Info.TimestampResolution = DescribeResolution(itf.TicksPerSecond);
+        }
+        return true;
+    }
+
+    private bool ReadEnhancedPacket(int length, long number, out RawFrame frame)
+    {
+        frame = default;
+        if (length < EpbMinLength)
+            return Corrupt(string.Create(CultureInfo.InvariantCulture,
+                $"enhanced packet block {number} is {length} bytes long, less than the minimum {EpbMinLength}"));
+        var b = Peek(0, length);
+        uint id = U32(b[EpbInterfaceOffset..], _bigEndian);
+        ulong ticks = ((ulong)U32(b[EpbTsHighOffset..], _bigEndian) << 32) | U32(b[EpbTsLowOffset..], _bigEndian);
+        uint capLen = U32(b[EpbCapLenOffset..], _bigEndian);
+        uint origLen = U32(b[EpbOrigLenOffset..], _bigEndian);
+        return MakeFrame(id, ticks, capLen, origLen, EpbDataOffset, length, "enhanced packet block", number, out frame);
+    }
+
+    private bool ReadObsoletePacket(int length, long number, out RawFrame frame)
+    {
+        frame = default;
+        if (length < PbMinLength)
+            return Corrupt(string.Create(CultureInfo.InvariantCulture,
+                $"packet block {number} is {length} bytes long, less than the minimum {PbMinLength}"));
+        var b = Peek(0, length);
+        uint id = U16(b[PbInterfaceOffset..], _bigEndian);
+        ulong ticks = ((ulong)U32(b[PbTsHighOffset..], _bigEndian) << 32) | U32(b[PbTsLowOffset..], _bigEndian);
+        uint capLen = U32(b[PbCapLenOffset..], _bigEndian);
+        uint origLen = U32(b[PbOrigLenOffset..], _bigEndian);
+        return MakeFrame(id, ticks, capLen, origLen, PbDataOffset, length, "packet block", number, out frame);
+    }
+
+    private bool MakeFrame(uint id, ulong ticks, uint capLen, uint origLen, int dataOffset, int length, string what, long number, out RawFrame frame)
+    {
+        frame = default;
+        if (id >= (uint)(_interfaceCount - _sectionFirst))
+            return Corrupt(string.Create(CultureInfo.InvariantCulture,
+                $"{what} {number} refers to interface {id}, but its section describes only {_interfaceCount - _sectionFirst}"));
+        if (capLen > (uint)(length - dataOffset - 4))
+            return Corrupt(string.Create(CultureInfo.InvariantCulture,
+                $"{what} {number} claims {capLen} captured bytes but the block holds only {length - dataOffset - 4}"));
+        int global = _sectionFirst + (int)id;
+        ref readonly Interface itf = ref _interfaces[global];
+        int original = (int)Math.Min(Math.Max(origLen, capLen), int.MaxValue);
+        frame = new RawFrame(Peek(dataOffset, (int)capLen), original, ToTimestamp(ticks, itf.TicksPerSecond, itf.OffsetSeconds), itf.LinkType, global);
+        Advance(length);
+        return true;
+    }
+
+    private bool ReadSimplePacket(int length, long number, out RawFrame frame)
+    {
+        frame = default;
+        if (length < SpbMinLength)
+            return Corrupt(string.Create(CultureInfo.InvariantCulture,
+                $"simple packet block {number} is {length} bytes long, less than the minimum {SpbMinLength}"));
+        if (_interfaceCount == _sectionFirst)
+            return Corrupt(string.Create(CultureInfo.InvariantCulture,
+                $"simple packet block {number} comes before any interface description block of its section"));
+        ref readonly Interface itf = ref _interfaces[_sectionFirst];
+        uint origLen = U32(Peek(SpbOrigLenOffset, 4), _bigEndian);
+        // §4.5: captured length = min(original length, snaplen, room in the block); SPBs carry no timestamp.
+        uint capLen = Math.Min(origLen, (uint)(length - SpbDataOffset - 4));
+        if (itf.SnapLength != 0) capLen = Math.Min(capLen, itf.SnapLength);
+        int original = (int)Math.Min(origLen, int.MaxValue);
+        frame = new RawFrame(Peek(SpbDataOffset, (int)capLen), original, default, itf.LinkType, _sectionFirst);
+        Advance(length);
+        return true;
+    }
+
+    /// <summary>Exact conversion of <paramref name="ticks"/> at <paramref name="ticksPerSecond"/> to nanoseconds since
+    /// the epoch, saturating outside Timestamp's range (years 1677..2262).</summary>
+    internal static Timestamp ToTimestamp(ulong ticks, ulong ticksPerSecond, long offsetSeconds)
+    {
+        ulong seconds, fractionNanos;
+        if (ticksPerSecond == 1_000_000)
+        {
+            seconds = ticks / 1_000_000;
+            fractionNanos = ticks % 1_000_000 * 1_000;
+        }
+        else if (ticksPerSecond == Timestamp.NanosPerSecond)
+        {
+            seconds = ticks / Timestamp.NanosPerSecond;
+            fractionNanos = ticks % Timestamp.NanosPerSecond;
+        }
+        else
+        {
+            seconds = ticks / ticksPerSecond;
+            ulong rem = ticks % ticksPerSecond;
+            // rem * 10^9 may exceed 64 bits when ticksPerSecond > ~1.8e10: go through 128 bits.
+            fractionNanos = (ulong)(Math.BigMul(rem, (ulong)Timestamp.NanosPerSecond) / ticksPerSecond);
+        }
+        Int128 nanos = ((Int128)seconds + offsetSeconds) * Timestamp.NanosPerSecond + fractionNanos;
+        if (nanos > long.MaxValue) return new Timestamp(long.MaxValue);
+        if (nanos < long.MinValue) return new Timestamp(long.MinValue);
+        return new Timestamp((long)nanos);
+    }
+
+    private static ulong Pow10(int exponent)
+    {
+        ulong v = 1;
+        for (int i = 0; i < exponent; i++) v *= 10;
+        return v;
+    }
+
+    internal static string DescribeResolution(ulong ticksPerSecond) => ticksPerSecond switch
+    {
+        1 => "seconds",
+        1_000 => "milliseconds",
+        1_000_000 => "microseconds",
+        1_000_000_000 => "nanoseconds",
+        _ when (ticksPerSecond & (ticksPerSecond - 1)) == 0 =>
+            "2^-" + System.Numerics.BitOperations.Log2(ticksPerSecond).ToString(CultureInfo.InvariantCulture) + " s",
+        _ => "1/" + ticksPerSecond.ToString(CultureInfo.InvariantCulture) + " s",
+    };
+
+    private void AddComment(ReadOnlySpan<byte> value)
+    {
+        string text = Text(value);
+        if (text.Length > 0) Info.Comments.Add(text);
+    }
+
+    /// <summary>UTF-8 option text without control characters (line breaks and tabs become spaces) and without the
+    /// NUL padding some writers include.</summary>
+    internal static string Text(ReadOnlySpan<byte> value)
+    {
+        string s = Encoding.UTF8.GetString(value);
+        var sb = new StringBuilder(s.Length);
+        foreach (char c in s)
+        {
+            if (c is '\n' or '\r' or '\t') sb.Append(' ');
+            else if (!char.IsControl(c)) sb.Append(c);
+        }
+        return sb.ToString().Trim();
+    }
+
+    /// <summary>Walks a pcapng option list (§3.5). Stops at opt_endofopt or at the first malformed option (the rest of
+    /// an option list is not needed to read packets, so a bad one is not worth rejecting the block for).</summary>
+    private ref struct OptionReader(ReadOnlySpan<byte> options, bool bigEndian)
+    {
+        private ReadOnlySpan<byte> _rest = options;
+
+        public bool TryNext(out ushort code, out ReadOnlySpan<byte> value)
+        {
+            value = default;
+            code = 0;
+            if (_rest.Length < 4) return false;
+            code = U16(_rest, bigEndian);
+            int length = U16(_rest[2..], bigEndian);
+            if (code == OptEndOfOpt || 4 + length > _rest.Length) return false;
+            value = _rest.Slice(4, length);
+            int padded = 4 + ((length + 3) & ~3);
+            _rest = padded >= _rest.Length ? default : _rest[padded..];
+            return true;
+        }
+    }
+}
