@@ -62,7 +62,7 @@ public class IcmpReaderTests
         var p = new DecodedPacket();
         const string hex =
             "6000 0000 0040 3a 40 20010db80000000000000000000000fe 20010db8000000000000000000000001 " +
-            "02 00 0000 00000500 " +                                                                        // Packet Too Big, MTU 1280
+            "02 00 7002 00000500 " +                                                                        // Packet Too Big, MTU 1280
             "6000 0000 0584 3c 40 20010db8000000000000000000000001 20010db8000000000000000000000002 " +     // quoted: 1452 bytes
             "06 00 0104 00000000 " +                                                                        // destination options → TCP
             "c001 024b a1b2c3d4";
