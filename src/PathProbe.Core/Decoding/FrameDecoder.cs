@@ -16,7 +16,20 @@ namespace PathProbe.Decoding;
 /// <see cref="DecodeCounters.MalformedTotal"/> stays a count of anomalies in the malformed table only).
 /// <see cref="MalformedReason.BadIpv4Options"/>, <see cref="MalformedReason.BadTcpOption"/> and
 /// <see cref="MalformedReason.TruncatedIcmpQuote"/>/<see cref="MalformedReason.BadIcmpQuote"/> are counted but the
-/// packet is still returned as <see cref="DecodeStatus.Ok"/>.</para>
+/// packet is still returned as <see cref="DecodeStatus.Ok"/>. <see cref="DecodeCounters.IpPackets"/> counts every
+/// frame with a usable IP header, fragments included. When the transport header is malformed the network-layer
+/// fields stay filled.</para>
+/// <para>Fragments (IPv4 MF or offset, IPv6 fragment header other than an atomic fragment): the network-layer fields
+/// are filled (<see cref="DecodedPacket.IsFragment"/>, <see cref="DecodedPacket.MoreFragments"/>,
+/// <see cref="DecodedPacket.FragmentOffset"/>, <see cref="DecodedPacket.IpId"/>; <see cref="DecodedPacket.Protocol"/>
+/// is the IPv4 protocol or the IPv6 fragment header's next header; <see cref="DecodedPacket.IpPacketLength"/> is the
+/// fragment's own size). While the datagram is incomplete the result is <see cref="DecodeStatus.FragmentHeld"/> with
+/// empty transport fields and payload. The fragment that completes it is decoded from the reassembled datagram:
+/// <see cref="DecodedPacket.Reassembled"/>, <see cref="DecodedPacket.FragmentCount"/>, IpPacketLength = this
+/// fragment's IP header length (IPv6: including the fragment header) + reassembled payload length, and
+/// <see cref="DecodedPacket.Payload"/> points into the reassembler's buffer. A fragment cut by the snap length is
+/// reported as FragmentHeld but not stored (its bytes are incomplete); an impossible one (a non-last fragment
+/// not a multiple of 8 bytes, or past 65535) is <see cref="MalformedReason.BadFragment"/>.</para>
 /// </remarks>
 public sealed partial class FrameDecoder
 {

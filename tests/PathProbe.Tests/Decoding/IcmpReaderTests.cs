@@ -173,3 +173,49 @@ public class IcmpReaderTests
         Assert.Equal(1, h.Counters.Malformed(MalformedReason.TruncatedIcmpHeader));
     }
 }
+
+public class Icmpv6ReaderTests
+{
+    private const string Router = "20010db80000000000000000000000fe ";
+    private const string Host = "20010db8000000000000000000000001 ";
+    private const string Peer = "20010db8000000000000000000000002 ";
+
+    [Fact]
+    public void Decode_DestinationUnreachable_QuotesUdp()
+    {
+        var h = new DecoderHarness();
+        var p = new DecodedPacket();
+        const string hex = "6000 0000 003c 3a 40 " + Router + Host + "01 04 0000 00000000 " + // port unreachable
+                           "6000 0000 000c 11 40 " + Host + Peer + "14e9 0035 000c 0000 61626364";
+        Assert.Equal(DecodeStatus.Ok, h.Decode(LinkTypes.Ipv6, hex, ref p));
+        Assert.Equal(1, p.IcmpType);
+        Assert.Equal(4, p.IcmpCode);
+        Assert.Equal(-1, p.IcmpMtu);
+        Assert.True(p.Quoted.Present);
+        Assert.Equal(IpProtocols.Udp, p.Quoted.Protocol);
+        Assert.Equal(52, p.Quoted.IpPacketLength);
+        Assert.Equal(5353, p.Quoted.SrcPort);
+        Assert.Equal(53, p.Quoted.DstPort);
+    }
+
+    [Fact]
+    public void Decode_EchoRequest_IsNotAnError()
+    {
+        var h = new DecoderHarness();
+        var p = new DecodedPacket();
+        Assert.Equal(DecodeStatus.Ok, h.Decode(LinkTypes.Ipv6, "6000 0000 000c 3a 40 " + Host + Peer + "80 00 0000 0001 0001 70696e67", ref p));
+        Assert.Equal(128, p.IcmpType);
+        Assert.False(p.Quoted.Present);
+        Assert.Equal("ping"u8.ToArray(), p.Payload.ToArray());
+    }
+
+    [Fact]
+    public void Decode_Icmpv4ProtocolInsideIpv6_IsNotDecodedAsIcmp()
+    {
+        var h = new DecoderHarness();
+        var p = new DecodedPacket();
+        Assert.Equal(DecodeStatus.Ok, h.Decode(LinkTypes.Ipv6, "6000 0000 0008 01 40 " + Host + Peer + "03 04 0000 0000 0590", ref p));
+        Assert.Equal(-1, p.IcmpMtu);
+        Assert.Equal(8, p.Payload.Length);
+    }
+}

@@ -137,3 +137,33 @@ public class Ipv6ReaderTests
         Assert.Equal(0xb9, p.TrafficClass);
     }
 }
+
+public class Ipv6LengthTests
+{
+    private const string Addrs = "20010db8000000000000000000000001 20010db8000000000000000000000002 ";
+
+    [Fact]
+    public void Decode_PayloadLengthZeroWithoutJumbo_TakesLengthFromFrameAsTso()
+    {
+        var h = new DecoderHarness();
+        var p = new DecodedPacket();
+        // Linux BIG TCP / GSO super-frames seen on the sender carry payload length 0.
+        const string hex = "6000 0000 0000 06 40 " + Addrs + "c001 024b 11223344 00000000 50 10 faf0 0000 0000 48454c4f";
+        Assert.Equal(DecodeStatus.Ok, h.Decode(LinkTypes.Ipv6, hex, ref p, wireLength: 70000));
+        Assert.Equal(70000, p.IpPacketLength);
+        Assert.Equal(70000 - 60, p.PayloadWireLength);
+        Assert.Equal(4, p.Payload.Length);
+    }
+
+    [Fact]
+    public void Decode_PayloadLengthZeroNoNextHeader_IsAnEmptyPacket()
+    {
+        var h = new DecoderHarness();
+        var p = new DecodedPacket();
+        // 40-byte IPv6 header + 6 bytes of Ethernet padding.
+        Assert.Equal(DecodeStatus.Ok, h.Decode(LinkTypes.Ethernet, Vectors.EthDstSrc + "86dd 6000 0000 0000 3b 40 " + Addrs + "000000000000", ref p));
+        Assert.Equal(40, p.IpPacketLength);
+        Assert.Equal(0, p.Payload.Length);
+        Assert.Equal(IpProtocols.NoNext, p.Protocol);
+    }
+}
