@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using PathProbe.Capture;
 using PathProbe.Decoding.Reassembly;
+using PathProbe.Primitives;
 
 namespace PathProbe.Decoding;
 
@@ -40,6 +41,7 @@ public sealed partial class FrameDecoder
     private readonly DecodeCounters _counters;
     // The key is passed to the reassembler by reference from a field, not a local: a ref to a local would limit
     // the returned datagram span to this method (C# ref safety: IpReassembler.Add's key is not `scoped in`).
+    // A field is fine because a decoder, like a packet source, is used by one thread.
     private FragmentKey _fragmentKey;
 
     public FrameDecoder(IpReassembler reassembler, DecodeCounters counters)
@@ -102,7 +104,7 @@ public sealed partial class FrameDecoder
         return DecodeStatus.Malformed;
     }
 
-    private DecodeStatus DecodeIpv4(ReadOnlySpan<byte> data, int wireLength, Primitives.Timestamp time, ref DecodedPacket packet)
+    private DecodeStatus DecodeIpv4(ReadOnlySpan<byte> data, int wireLength, Timestamp time, ref DecodedPacket packet)
     {
         var ip = new Ipv4Reader();
         MalformedReason r = ip.Read(data, wireLength);
@@ -127,7 +129,7 @@ public sealed partial class FrameDecoder
         if (ip.IsFragment)
         {
             _fragmentKey = new FragmentKey(ip.Src, ip.Dst, ip.Identification, ip.Protocol, 4);
-            return AddFragment( ip.FragmentOffset, ip.MoreFragments, ip.Payload, ip.PayloadWireLength, time, ref packet);
+            return AddFragment(ip.FragmentOffset, ip.MoreFragments, ip.Payload, ip.PayloadWireLength, time, ref packet);
         }
         return DecodeTransport(ip.Payload, ip.PayloadWireLength, ref packet);
     }
@@ -139,7 +141,7 @@ public sealed partial class FrameDecoder
         packet.IpChecksumBad = true;
     }
 
-    private DecodeStatus DecodeIpv6(ReadOnlySpan<byte> data, int wireLength, Primitives.Timestamp time, ref DecodedPacket packet)
+    private DecodeStatus DecodeIpv6(ReadOnlySpan<byte> data, int wireLength, Timestamp time, ref DecodedPacket packet)
     {
         var ip = new Ipv6Reader();
         MalformedReason r = ip.Read(data, wireLength);
@@ -163,17 +165,18 @@ public sealed partial class FrameDecoder
             // RFC 8200 4.5 keys on (src, dst, id) and takes the next header from the offset-0 fragment; every stack
             // seen in practice repeats it in all fragments, so it is part of the key as for IPv4.
             _fragmentKey = new FragmentKey(ip.Src, ip.Dst, ip.FragmentId, ip.NextHeader, 6);
-            return AddFragment( ip.FragmentOffset, ip.MoreFragments, ip.Payload, ip.PayloadWireLength, time, ref packet);
+            return AddFragment(ip.FragmentOffset, ip.MoreFragments, ip.Payload, ip.PayloadWireLength, time, ref packet);
         }
         return DecodeTransport(ip.Payload, ip.PayloadWireLength, ref packet);
     }
 
     /// <summary>
-    /// Hands the fragment identified by <see cref="_fragmentKey"/> to the reassembler. The network-layer fields are already filled; the transport fields stay
-    /// empty unless this fragment completes the datagram, which is then decoded from the reassembled payload.
+    /// Hands the fragment identified by <see cref="_fragmentKey"/> to the reassembler. The network-layer fields are
+    /// already filled; the transport fields stay empty unless this fragment completes the datagram, which is then
+    /// decoded from the reassembled payload.
     /// </summary>
     private DecodeStatus AddFragment(int offset, bool more, ReadOnlySpan<byte> data, int dataWireLength,
-        Primitives.Timestamp time, ref DecodedPacket packet)
+        Timestamp time, ref DecodedPacket packet)
     {
         // RFC 8200 4.5 (and RFC 791 by the same arithmetic): a non-last fragment is a multiple of 8 bytes, and no
         // fragment reaches past 65535 bytes of payload.
