@@ -36,6 +36,12 @@ public ref struct DecodedPacket
     public bool Reassembled;
     /// <summary>Number of fragments that made up a reassembled datagram.</summary>
     public int FragmentCount;
+    /// <summary>IPv4 MF flag, or the M flag of the IPv6 fragment header.</summary>
+    public bool MoreFragments;
+    /// <summary>Fragment offset in bytes (IPv4, or the IPv6 fragment header); 0 when not a fragment.</summary>
+    public int FragmentOffset;
+    /// <summary>IPv4 TOS byte or IPv6 traffic class: DSCP in the upper 6 bits, ECN in the lower 2 (RFC 3168).</summary>
+    public byte TrafficClass;
 
     // ---- transport -----------------------------------------------------------------------------
     public ushort SrcPort;
@@ -63,6 +69,10 @@ public ref struct DecodedPacket
     public ReadOnlySpan<byte> Payload;
     /// <summary>Payload length according to the headers (may exceed Payload.Length when the frame was cut by the snap length).</summary>
     public int PayloadWireLength;
+
+    /// <summary>This frame is an IP fragment (not an atomic IPv6 fragment). When it completed a datagram,
+    /// <see cref="Reassembled"/> is set as well.</summary>
+    public readonly bool IsFragment => IpVersion != 0 && (MoreFragments || FragmentOffset != 0);
 
     public readonly bool IsTcp => Protocol == IpProtocols.Tcp && IpVersion != 0;
     public readonly bool IsUdp => Protocol == IpProtocols.Udp && IpVersion != 0;

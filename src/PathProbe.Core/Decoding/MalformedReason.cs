@@ -31,6 +31,8 @@ public enum MalformedReason : byte
     TruncatedIcmpHeader,
     TruncatedIcmpQuote,
     BadRawIpVersion,
+    /// <summary>An ICMP error quotes something that is not an IPv4/IPv6 header (bad version or IHL, endless extension chain).</summary>
+    BadIcmpQuote,
     /// <summary>Marker for array sizing; not a reason.</summary>
     Count,
 }
