@@ -4,8 +4,8 @@ using PathProbe.Decoding;
 namespace PathProbe.Tests.Decoding;
 
 /// <summary>
-/// End-to-end fragment paths through <see cref="PathProbe.Decoding.Reassembly.IpReassembler"/>. They need the
-/// reassembler implementation (its Add throws until it lands), hence the trait; they are not skipped.
+/// End-to-end fragment paths: the decoder hands fragments to <see cref="PathProbe.Decoding.Reassembly.IpReassembler"/>
+/// and decodes the completed datagram's transport header.
 /// </summary>
 public class FragmentDecodeTests
 {
