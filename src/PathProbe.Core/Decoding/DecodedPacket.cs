@@ -36,6 +36,8 @@ public ref struct DecodedPacket
     public bool Reassembled;
     /// <summary>Number of fragments that made up a reassembled datagram.</summary>
     public int FragmentCount;
+    /// <summary>For a reassembled datagram: the IP packet size of its largest fragment on the wire.</summary>
+    public int LargestFragment;
     /// <summary>IPv4 MF flag, or the M flag of the IPv6 fragment header.</summary>
     public bool MoreFragments;
     /// <summary>Fragment offset in bytes (IPv4, or the IPv6 fragment header); 0 when not a fragment.</summary>

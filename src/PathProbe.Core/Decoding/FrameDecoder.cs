@@ -192,6 +192,7 @@ public sealed partial class FrameDecoder
         packet.Reassembled = true;
         packet.FragmentCount = count;
         packet.IpPacketLength = packet.IpHeaderLength + datagram.Length;
+        packet.LargestFragment = packet.IpHeaderLength + _reassembler.LastCompletedLargestFragment;
         if (_fragmentKey.IpVersion == 6)
         {
             // The fragmentable part can start with more extension headers (destination options, RFC 8200 4.1).

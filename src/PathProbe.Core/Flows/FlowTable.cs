@@ -106,7 +106,9 @@ public sealed class FlowTable
         d.FrameBytes += p.WireLength;
         d.PayloadBytes += p.PayloadWireLength;
         if (p.PayloadWireLength > d.MaxSegment) d.MaxSegment = p.PayloadWireLength;
-        if (p.IpPacketLength > d.MaxIpPacket && !p.Reassembled) d.MaxIpPacket = p.IpPacketLength;
+        // The size that crossed the wire: for a reassembled datagram, its largest fragment.
+        int ipSize = p.Reassembled ? p.LargestFragment : p.IpPacketLength;
+        if (ipSize > d.MaxIpPacket) d.MaxIpPacket = ipSize;
         if (p.WireLength > d.MaxFrame) d.MaxFrame = p.WireLength;
         if (p.DontFragment) d.DfPackets++;
         if (p.Reassembled) d.Fragmented++;

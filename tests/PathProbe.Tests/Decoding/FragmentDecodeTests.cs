@@ -45,6 +45,7 @@ public class FragmentDecodeTests
         Assert.True(p.Reassembled);
         Assert.Equal(2, p.FragmentCount);
         Assert.Equal(20 + 32, p.IpPacketLength);
+        Assert.Equal(20 + 16, p.LargestFragment); // both fragments carry 16 payload bytes
         Assert.Equal(5353, p.SrcPort);
         Assert.Equal(53, p.DstPort);
         Assert.Equal(32, p.UdpLength);

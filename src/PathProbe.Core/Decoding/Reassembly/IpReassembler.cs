@@ -158,6 +158,10 @@ public sealed class IpReassembler
         _timeoutNanos = ticks <= 0 ? 0 : ticks > long.MaxValue / 100 ? long.MaxValue : ticks * 100;
     }
 
+    /// <summary>Payload bytes of the largest fragment of the datagram the last <see cref="Add"/> completed
+    /// (what actually crossed the wire in one packet).</summary>
+    public int LastCompletedLargestFragment { get; private set; }
+
     public ReassemblyCounters Counters { get; } = new();
 
     /// <summary>Records kept of incomplete datagrams (bounded by <see cref="ReassemblyOptions.MaxIncompleteRecords"/>).</summary>
@@ -291,6 +295,9 @@ public sealed class IpReassembler
             // No overlaps are ever stored, so covered bytes == total means no holes.
             Counters.Completed++;
             fragmentCount = entry.Count;
+            int largest = 0;
+            for (int i = 0; i < entry.Count; i++) largest = Math.Max(largest, entry.Ends[i] - entry.Starts[i]);
+            LastCompletedLargestFragment = largest;
             byte[] buffer = entry.Buffer;
             datagram = new ReadOnlySpan<byte>(buffer, 0, entry.Total);
             _bytesHeld -= buffer.Length;
