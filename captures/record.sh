@@ -22,6 +22,7 @@ PFX="pp-$$"
 NS_CLI="$PFX-cli"
 NS_RTR="$PFX-rtr"
 NS_SRV="$PFX-srv"
+NS_SW="$PFX-sw"     # L2 switch (bridge) between client and router
 PP_SMTP_SERVER=${PP_SMTP_SERVER:-aiosmtpd}
 PY=/usr/bin/python3
 
@@ -33,6 +34,8 @@ IF_CLI=eth-cli      # client side of link 1
 IF_RC=eth-rtr-cli   # router side of link 1 (facing the client)
 IF_RS=eth-rtr-srv   # router side of link 2 (facing the server)
 IF_SRV=eth-srv      # server side of link 2
+IF_SWC=sw-cli       # switch port facing the client
+IF_SWR=sw-rtr       # switch port facing the router
 
 ALL_CAPTURES=(smtp-healthy-ipv4 smtp-healthy-ipv6 smtp-mru1424 dns-fragmented smtp-random-loss)
 
@@ -84,7 +87,7 @@ teardown() {
   local pid ns
   for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
   PIDS=()
-  for ns in "$NS_CLI" "$NS_RTR" "$NS_SRV"; do
+  for ns in "$NS_CLI" "$NS_SW" "$NS_RTR" "$NS_SRV"; do
     if ip netns list | grep -qw "^$ns"; then
       # anything still running inside one of OUR namespaces was started by us
       for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -s KILL "$pid" 2>/dev/null || true; done
@@ -104,29 +107,41 @@ on_exit() {
 
 # ---------------------------------------------------------------- topology
 # setup_topology CLI_MTU RTR_CLI_MTU RTR_SRV_MTU SRV_MTU
+# Topology:  client --veth-- [switch: bridge] --veth-- router --veth-- server
 # A veth end whose MTU is lower than its peer's silently drops larger frames on
 # receive (kernel is_skb_forwardable()), which is how the MRU mismatch is built.
+# The drop happens inside veth_xmit() of the PEER, and veth_xmit() returns
+# NET_XMIT_DROP to whoever transmitted. If the client were wired straight to
+# the router, the client's TCP would see that as local congestion and retry
+# every 500 ms (TCP_RESOURCE_PROBE_INTERVAL) instead of the exponential RTO
+# back-off seen in the real incident. The L2 switch namespace decouples the
+# client's transmit from the drop, exactly like a real wire does.
 setup_topology() {
   local m_cli=$1 m_rc=$2 m_rs=$3 m_srv=$4 ns ifc
   teardown
-  ip netns add "$NS_CLI"; ip netns add "$NS_RTR"; ip netns add "$NS_SRV"
-  for ns in "$NS_CLI" "$NS_RTR" "$NS_SRV"; do
+  ip netns add "$NS_CLI"; ip netns add "$NS_SW"; ip netns add "$NS_RTR"; ip netns add "$NS_SRV"
+  for ns in "$NS_CLI" "$NS_SW" "$NS_RTR" "$NS_SRV"; do
     nsx "$ns" ip link set lo up
     nsx "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
     # keep IPv6 chatter (router solicitations) out of the captures
     nsx "$ns" sysctl -qw net.ipv6.conf.default.router_solicitations=0 net.ipv6.conf.all.router_solicitations=0
   done
-  ip -n "$NS_CLI" link add "$IF_CLI" type veth peer name "$IF_RC" netns "$NS_RTR"
+  ip -n "$NS_CLI" link add "$IF_CLI" type veth peer name "$IF_SWC" netns "$NS_SW"
+  ip -n "$NS_SW" link add "$IF_SWR" type veth peer name "$IF_RC" netns "$NS_RTR"
+  ip -n "$NS_SW" link add br0 type bridge stp_state 0 forward_delay 0 mcast_snooping 0
+  ip -n "$NS_SW" link set "$IF_SWC" master br0
+  ip -n "$NS_SW" link set "$IF_SWR" master br0
+  nsx "$NS_SW" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
   ip -n "$NS_RTR" link add "$IF_RS" type veth peer name "$IF_SRV" netns "$NS_SRV"
   ip -n "$NS_CLI" link set "$IF_CLI" mtu "$m_cli"
   ip -n "$NS_RTR" link set "$IF_RC" mtu "$m_rc"
   ip -n "$NS_RTR" link set "$IF_RS" mtu "$m_rs"
   ip -n "$NS_SRV" link set "$IF_SRV" mtu "$m_srv"
-  for pair in "$NS_CLI:$IF_CLI" "$NS_RTR:$IF_RC" "$NS_RTR:$IF_RS" "$NS_SRV:$IF_SRV"; do
+  for pair in "$NS_CLI:$IF_CLI" "$NS_SW:$IF_SWC" "$NS_SW:$IF_SWR" "$NS_RTR:$IF_RC" "$NS_RTR:$IF_RS" "$NS_SRV:$IF_SRV"; do
     ns=${pair%%:*}; ifc=${pair#*:}
     # wire-sized frames and software checksums (valid checksums in the pcap)
     nsx "$ns" ethtool -K "$ifc" tso off gso off gro off tx off >/dev/null 2>&1 || true
-    nsx "$ns" sysctl -qw "net.ipv6.conf.$ifc.accept_dad=0"
+    nsx "$ns" sysctl -qw "net.ipv6.conf.$ifc.accept_dad=0" 2>/dev/null || true
   done
   ip -n "$NS_CLI" addr add "$CLI4/24" dev "$IF_CLI"
   ip -n "$NS_CLI" addr add "$CLI6/64" dev "$IF_CLI" nodad
@@ -137,7 +152,7 @@ setup_topology() {
   ip -n "$NS_SRV" addr add "$SRV4/24" dev "$IF_SRV"
   ip -n "$NS_SRV" addr add "$SRV6/64" dev "$IF_SRV" nodad
   ip -n "$NS_SRV" addr add "$DNS4/24" dev "$IF_SRV"
-  for pair in "$NS_CLI:$IF_CLI" "$NS_RTR:$IF_RC" "$NS_RTR:$IF_RS" "$NS_SRV:$IF_SRV"; do
+  for pair in "$NS_CLI:$IF_CLI" "$NS_SW:$IF_SWC" "$NS_SW:$IF_SWR" "$NS_SW:br0" "$NS_RTR:$IF_RC" "$NS_RTR:$IF_RS" "$NS_SRV:$IF_SRV"; do
     ip -n "${pair%%:*}" link set "${pair#*:}" up
   done
   nsx "$NS_RTR" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
@@ -275,7 +290,7 @@ cap_smtp_mru1424() {
   send_mail "$SRV4" 25 --body "Short mail without attachment; fits in small packets."
   sleep 1
   # 2) mail with attachment -> stalls in DATA; swaks gives up after --timeout 20s
-  send_mail "$SRV4" 25 --attach-type application/octet-stream --attach-name report.bin --attach @"$TMP/attach-200k.bin"
+  send_mail "$SRV4" 28 --attach-type application/octet-stream --attach-name report.bin --attach @"$TMP/attach-200k.bin"
   stop_capture "$c1"; stop_capture "$c2"
   teardown
   local big_s big_r rtx
