@@ -251,7 +251,11 @@ send_mail() {
       --server "$server" --port 25 --helo client.example.net \
       --from sender@example.net --to rcpt@example.test \
       --header "Subject: PathProbe capture $SWAKS_N" \
-      --timeout 20s --hide-all "$@" >"$logf" 2>&1 || rc=$?
+      --timeout 20s --hide-all "$@" >"$logf" 2>&1 &
+  # run in the background and wait: a signal to this script then interrupts
+  # the wait at once and the EXIT trap kills swaks by PID
+  local pid=$!; PIDS+=("$pid")
+  wait "$pid" || rc=$?
   log "swaks #$SWAKS_N -> $server exit $rc"
   return 0
 }
