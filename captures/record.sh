@@ -11,8 +11,8 @@
 # nothing from outside the namespaces ends up in a pcap.
 #
 # Environment knobs:
-#   PP_SMTP_SERVER=aiosmtpd   SMTP server to run in the server namespace
-#                             (only aiosmtpd is implemented; see start_smtp_server)
+#   PP_SMTP_SERVER=postfix    SMTP server in the server namespace: postfix
+#                             (default) or aiosmtpd; see start_smtp_server
 #   PP_KEEP_TMP=1             keep the temporary work directory (logs, configs)
 set -euo pipefail
 
@@ -23,7 +23,7 @@ NS_CLI="$PFX-cli"
 NS_RTR="$PFX-rtr"
 NS_SRV="$PFX-srv"
 NS_SW="$PFX-sw"     # L2 switch (bridge) between client and router
-PP_SMTP_SERVER=${PP_SMTP_SERVER:-aiosmtpd}
+PP_SMTP_SERVER=${PP_SMTP_SERVER:-postfix}
 PY=/usr/bin/python3
 
 # Addresses (documentation ranges only)
@@ -40,6 +40,7 @@ IF_SWR=sw-rtr       # switch port facing the router
 ALL_CAPTURES=(smtp-healthy-ipv4 smtp-healthy-ipv6 smtp-mru1424 dns-fragmented smtp-random-loss)
 
 PIDS=()          # background processes we started (killed by PID on exit)
+STOP_CMDS=()     # clean-shutdown commands for servers (run before killing PIDS)
 TMP=""
 
 log()  { printf '[record %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -63,8 +64,11 @@ preflight() {
     command -v "$t" >/dev/null 2>&1 || { missing+=("$t"); pkgs+=("${pkg_of[$t]}"); }
   done
   [[ -x $PY ]] || { missing+=("$PY"); pkgs+=(python3); }
-  if [[ -x $PY ]] && ! $PY -c 'import aiosmtpd' 2>/dev/null; then
+  if [[ $PP_SMTP_SERVER == aiosmtpd ]] && [[ -x $PY ]] && ! $PY -c 'import aiosmtpd' 2>/dev/null; then
     missing+=("aiosmtpd"); pkgs+=(python3-aiosmtpd)
+  fi
+  if [[ $PP_SMTP_SERVER == postfix ]]; then
+    for t in postfix postconf; do command -v $t >/dev/null 2>&1 || { missing+=("$t"); pkgs+=(postfix); }; done
   fi
   if ((${#missing[@]})); then
     log "missing tools: ${missing[*]}"
@@ -84,7 +88,9 @@ stop_pid() {  # stop_pid PID [SIGNAL]: signal one process we started and wait fo
 }
 
 teardown() {
-  local pid ns
+  local pid ns cmd
+  for cmd in "${STOP_CMDS[@]}"; do $cmd >/dev/null 2>&1 || true; done
+  STOP_CMDS=()
   for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
   PIDS=()
   for ns in "$NS_CLI" "$NS_SW" "$NS_RTR" "$NS_SRV"; do
@@ -211,24 +217,78 @@ stop_capture() {  # stop_capture PID : SIGINT so tcpdump flushes and closes the 
 
 # ---------------------------------------------------------------- servers
 # start_smtp_server ADDR : SMTP server on ADDR:25 in the server namespace.
-# Plug in another MTA by adding a case here (it must listen on ADDR:25 and
-# be stoppable by PID; append its PID to PIDS).
+# Plug in another MTA by adding a case here (it must listen on ADDR:25, log to
+# $TMP, append the PIDs it starts to PIDS, and register a stop command in
+# STOP_CMDS if killing by PID is not a clean shutdown).
+SRV_N=0
 start_smtp_server() {
-  local addr=$1 i
+  local addr=$1 i logf
+  SRV_N=$((SRV_N + 1))
   case $PP_SMTP_SERVER in
     aiosmtpd)
+      logf="$TMP/aiosmtpd-$SRV_N.log"
       # aiosmtpd splits -l at the LAST colon, so IPv6 is written without brackets.
       ip netns exec "$NS_SRV" timeout 120 $PY -m aiosmtpd -n -c aiosmtpd.handlers.Sink \
-          -l "$addr:25" >"$TMP/aiosmtpd.log" 2>&1 &
+          -l "$addr:25" >"$logf" 2>&1 &
       PIDS+=($!)
       ;;
-    *) die "unknown PP_SMTP_SERVER=$PP_SMTP_SERVER (implemented: aiosmtpd)";;
+    postfix)
+      local d="$TMP/postfix-$SRV_N"
+      logf="$d/maillog"
+      write_postfix_config "$d" "$addr"
+      nsx "$NS_SRV" postfix -c "$d/conf" check >/dev/null 2>&1 || die "postfix check failed: $(cat "$logf" 2>/dev/null)"
+      ip netns exec "$NS_SRV" timeout 120 postfix -c "$d/conf" start-fg >"$d/start-fg.out" 2>&1 &
+      PIDS+=($!)
+      STOP_CMDS+=("ip netns exec $NS_SRV timeout 10 postfix -c $d/conf stop")
+      ;;
+    *) die "unknown PP_SMTP_SERVER=$PP_SMTP_SERVER (implemented: aiosmtpd, postfix)";;
   esac
-  for i in $(seq 1 50); do
+  for i in $(seq 1 100); do
     nsx "$NS_SRV" ss -Hltn "sport = :25" | grep -q . && return 0
     sleep 0.1
   done
-  die "SMTP server did not come up on $addr:25: $(cat "$TMP/aiosmtpd.log")"
+  die "SMTP server did not come up on $addr:25: $(cat "$logf" 2>/dev/null)"
+}
+
+# write_postfix_config DIR ADDR : a private Postfix instance (own config, queue
+# and data directories) that accepts any recipient @example.test and discards
+# the mail after queueing it, so replies are the real "250 2.0.0 Ok: queued as".
+write_postfix_config() {
+  local d=$1 addr=$2
+  mkdir -p "$d/conf" "$d/spool" "$d/data"
+  chmod 0755 "$d"
+  chown postfix "$d/data"
+  cp /etc/postfix/master.cf "$d/conf/"
+  [[ -e /etc/postfix/dynamicmaps.cf ]] && cp /etc/postfix/dynamicmaps.cf "$d/conf/"
+  [[ -d /etc/postfix/dynamicmaps.cf.d ]] && cp -r /etc/postfix/dynamicmaps.cf.d "$d/conf/"
+  cat >"$d/conf/main.cf" <<EOF
+compatibility_level = 3.6
+queue_directory = $d/spool
+data_directory = $d/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mx.example.test
+mydomain = example.test
+myorigin = example.test
+mydestination = example.test
+inet_interfaces = $([[ $addr == *:* ]] && echo "[$addr]" || echo "$addr")
+inet_protocols = all
+mynetworks = 127.0.0.0/8 198.51.100.0/24 [2001:db8:1::]/64
+local_recipient_maps =
+alias_maps =
+alias_database =
+local_transport = discard:
+default_transport = discard:
+smtpd_banner = \$myhostname ESMTP Postfix
+# no DNS from inside the namespace (there is no resolver there): no PTR lookup
+smtpd_peername_lookup = no
+smtputf8_enable = no
+biff = no
+maillog_file_prefixes = $d
+maillog_file = $d/maillog
+EOF
+  # no chroot: a chroot would need copies of /etc files in the queue directory
+  postconf -c "$d/conf" -F '*/*/chroot = n'
 }
 
 # make_attachment BYTES FILE : deterministic pseudo-random binary data (seeded)
@@ -251,6 +311,7 @@ send_mail() {
       --server "$server" --port 25 --helo client.example.net \
       --from sender@example.net --to rcpt@example.test \
       --header "Subject: PathProbe capture $SWAKS_N" \
+      --header "Message-Id: <pathprobe-$SWAKS_N@client.example.net>" \
       --timeout 20s --hide-all "$@" >"$logf" 2>&1 &
   # run in the background and wait: a signal to this script then interrupts
   # the wait at once and the EXIT trap kills swaks by PID
@@ -418,11 +479,11 @@ EOF
 cap_smtp_random_loss() {
   # Random loss is random: a run is kept only if it shows what the control
   # must show (delivered, full-size frames lost AND recovered, a small packet
-  # lost too). Up to 3 attempts; the last one is kept either way.
+  # lost too). Up to 5 attempts; the last one is kept either way.
   local name=smtp-random-loss f="$TMP/smtp-random-loss.pcap" attempt
   local delivered=0 rtx_full=0 rtx_small=0
   make_attachment 300000 "$TMP/attach-300k.bin"
-  for attempt in 1 2 3; do
+  for attempt in 1 2 3 4 5; do
     log "== $name (attempt $attempt): MTU 1500 everywhere, router drops ~5% of forwarded packets at random"
     setup_topology 1500 1500 1500 1500 4
     nsx "$NS_RTR" nft -f - <<'EOF'
