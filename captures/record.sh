@@ -6,7 +6,7 @@
 #         bash captures/record.sh --list | --help
 #
 # Every capture is made inside throw-away network namespaces
-# (client <-> router <-> server, documentation addresses only) that are
+# (client <-> L2 switch <-> router <-> server, documentation addresses only) that are
 # created for it and deleted afterwards. Nothing leaves this machine and
 # nothing from outside the namespaces ends up in a pcap.
 #
@@ -528,6 +528,7 @@ main() {
   preflight "$@"
   local names=("$@"); ((${#names[@]})) || names=("${ALL_CAPTURES[@]}")
   local n; for n in "${names[@]}"; do n=${n%.pcap}; case $n in smtp-healthy-ipv4|smtp-healthy-ipv6|smtp-mru1424*|dns-fragmented|smtp-random-loss) ;; *) die "unknown capture '$n' (known: ${ALL_CAPTURES[*]})";; esac; done
+  mkdir -p "$OUT_DIR"
   TMP=$(mktemp -d /tmp/pathprobe-record.XXXXXX)
   chmod 0755 "$TMP"
   trap on_exit EXIT
