@@ -1,0 +1,541 @@
+#!/usr/bin/env bash
+# captures/record.sh -- record small, REAL packet captures for PathProbe's test corpus.
+#
+# Usage:  sudo bash captures/record.sh            # re-create all captures
+#         sudo bash captures/record.sh NAME...    # only some (see --list)
+#         bash captures/record.sh --list | --help
+#
+# Every capture is made inside throw-away network namespaces
+# (client <-> L2 switch <-> router <-> server, documentation addresses only) that are
+# created for it and deleted afterwards. Nothing leaves this machine and
+# nothing from outside the namespaces ends up in a pcap.
+#
+# Environment knobs:
+#   PP_SMTP_SERVER=postfix    SMTP server in the server namespace: postfix
+#                             (default) or aiosmtpd; see start_smtp_server
+#   PP_KEEP_TMP=1             keep the temporary work directory (logs, configs)
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+OUT_DIR=${PP_OUT_DIR:-$SCRIPT_DIR}
+PFX="pp-$$"
+NS_CLI="$PFX-cli"
+NS_RTR="$PFX-rtr"
+NS_SRV="$PFX-srv"
+NS_SW="$PFX-sw"     # L2 switch (bridge) between client and router
+PP_SMTP_SERVER=${PP_SMTP_SERVER:-postfix}
+PY=/usr/bin/python3
+
+# Addresses (documentation ranges only)
+CLI4=198.51.100.10   RTR4_C=198.51.100.1   RTR4_S=203.0.113.1   SRV4=203.0.113.25  DNS4=203.0.113.53
+CLI6=2001:db8:1::10  RTR6_C=2001:db8:1::1  RTR6_S=2001:db8:2::1  SRV6=2001:db8:2::25
+# Interface names (each lives in its own namespace)
+IF_CLI=eth-cli      # client side of link 1
+IF_RC=eth-rtr-cli   # router side of link 1 (facing the client)
+IF_RS=eth-rtr-srv   # router side of link 2 (facing the server)
+IF_SRV=eth-srv      # server side of link 2
+IF_SWC=sw-cli       # switch port facing the client
+IF_SWR=sw-rtr       # switch port facing the router
+
+ALL_CAPTURES=(smtp-healthy-ipv4 smtp-healthy-ipv6 smtp-mru1424 dns-fragmented smtp-random-loss)
+
+PIDS=()          # background processes we started (killed by PID on exit)
+STOP_CMDS=()     # clean-shutdown commands for servers (run before killing PIDS)
+TMP=""
+
+log()  { printf '[record %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die()  { log "ERROR: $*"; exit 1; }
+nsx()  { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+usage() {
+  sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  echo "Captures: ${ALL_CAPTURES[*]}"
+  echo "  (smtp-mru1424 writes smtp-mru1424-sender.pcap and smtp-mru1424-receiver.pcap)"
+}
+
+# ---------------------------------------------------------------- preflight
+preflight() {
+  [[ $(id -u) -eq 0 ]] || die "must run as root (network namespaces, tcpdump): sudo bash $0 $*"
+  local missing=() pkgs=()
+  local -A pkg_of=( [ip]=iproute2 [nft]=nftables [ethtool]=ethtool [tcpdump]=tcpdump
+                    [tshark]=tshark [swaks]=swaks [nsd]=nsd [dig]=bind9-dnsutils
+                    [timeout]=coreutils [ss]=iproute2 )
+  for t in "${!pkg_of[@]}"; do
+    command -v "$t" >/dev/null 2>&1 || { missing+=("$t"); pkgs+=("${pkg_of[$t]}"); }
+  done
+  [[ -x $PY ]] || { missing+=("$PY"); pkgs+=(python3); }
+  if [[ $PP_SMTP_SERVER == aiosmtpd ]] && [[ -x $PY ]] && ! $PY -c 'import aiosmtpd' 2>/dev/null; then
+    missing+=("aiosmtpd"); pkgs+=(python3-aiosmtpd)
+  fi
+  if [[ $PP_SMTP_SERVER == postfix ]]; then
+    for t in postfix postconf; do command -v $t >/dev/null 2>&1 || { missing+=("$t"); pkgs+=(postfix); }; done
+  fi
+  if ((${#missing[@]})); then
+    log "missing tools: ${missing[*]}"
+    log "install with: apt-get install $(printf '%s\n' "${pkgs[@]}" | sort -u | tr '\n' ' ')"
+    exit 1
+  fi
+}
+
+# ---------------------------------------------------------------- cleanup
+stop_pid() {  # stop_pid PID [SIGNAL]: signal one process we started and wait for it
+  local pid=$1 sig=${2:-TERM} i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -s "$sig" "$pid" 2>/dev/null || true
+  for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && kill -s KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+teardown() {
+  local pid ns cmd
+  for cmd in "${STOP_CMDS[@]}"; do $cmd >/dev/null 2>&1 || true; done
+  STOP_CMDS=()
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  PIDS=()
+  for ns in "$NS_CLI" "$NS_SW" "$NS_RTR" "$NS_SRV"; do
+    if ip netns list | grep -qw "^$ns"; then
+      # anything still running inside one of OUR namespaces was started by us
+      for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -s KILL "$pid" 2>/dev/null || true; done
+      ip netns del "$ns" 2>/dev/null || true
+    fi
+  done
+}
+
+on_exit() {
+  local rc=$?
+  teardown
+  if [[ -n $TMP && -d $TMP ]]; then
+    if [[ ${PP_KEEP_TMP:-0} == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
+  fi
+  exit $rc
+}
+
+# ---------------------------------------------------------------- topology
+# setup_topology CLI_MTU RTR_CLI_MTU RTR_SRV_MTU SRV_MTU [WARM_FAMILIES]
+# WARM_FAMILIES ("4", "6" or "4 6"): address families whose neighbour caches are
+# warmed before capturing (only the family a capture uses, to keep the other
+# family's neighbour discovery out of the pcap).
+# Topology:  client --veth-- [switch: bridge] --veth-- router --veth-- server
+# A veth end whose MTU is lower than its peer's silently drops larger frames on
+# receive (kernel is_skb_forwardable()), which is how the MRU mismatch is built.
+# The drop happens inside veth_xmit() of the PEER, and veth_xmit() returns
+# NET_XMIT_DROP to whoever transmitted. If the client were wired straight to
+# the router, the client's TCP would see that as local congestion and retry
+# every 500 ms (TCP_RESOURCE_PROBE_INTERVAL) instead of the exponential RTO
+# back-off seen in the real incident. The L2 switch namespace decouples the
+# client's transmit from the drop, exactly like a real wire does.
+setup_topology() {
+  local m_cli=$1 m_rc=$2 m_rs=$3 m_srv=$4 warm=${5:-4 6} ns ifc fam targets=()
+  teardown
+  ip netns add "$NS_CLI"; ip netns add "$NS_SW"; ip netns add "$NS_RTR"; ip netns add "$NS_SRV"
+  for ns in "$NS_CLI" "$NS_SW" "$NS_RTR" "$NS_SRV"; do
+    nsx "$ns" ip link set lo up
+    nsx "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+    # keep IPv6 chatter (router solicitations) out of the captures
+    nsx "$ns" sysctl -qw net.ipv6.conf.default.router_solicitations=0 net.ipv6.conf.all.router_solicitations=0
+    # send the unsolicited MLD reports of a new interface at once (not spread
+    # over ~1 s), so they are over before a capture starts
+    nsx "$ns" sysctl -qw net.ipv6.conf.default.mldv2_unsolicited_report_interval=1 \
+        net.ipv6.conf.default.mldv1_unsolicited_report_interval=1 2>/dev/null || true
+  done
+  ip -n "$NS_CLI" link add "$IF_CLI" type veth peer name "$IF_SWC" netns "$NS_SW"
+  ip -n "$NS_SW" link add "$IF_SWR" type veth peer name "$IF_RC" netns "$NS_RTR"
+  ip -n "$NS_SW" link add br0 type bridge stp_state 0 forward_delay 0 mcast_snooping 0
+  ip -n "$NS_SW" link set "$IF_SWC" master br0
+  ip -n "$NS_SW" link set "$IF_SWR" master br0
+  nsx "$NS_SW" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+  ip -n "$NS_RTR" link add "$IF_RS" type veth peer name "$IF_SRV" netns "$NS_SRV"
+  ip -n "$NS_CLI" link set "$IF_CLI" mtu "$m_cli"
+  ip -n "$NS_RTR" link set "$IF_RC" mtu "$m_rc"
+  ip -n "$NS_RTR" link set "$IF_RS" mtu "$m_rs"
+  ip -n "$NS_SRV" link set "$IF_SRV" mtu "$m_srv"
+  for pair in "$NS_CLI:$IF_CLI" "$NS_SW:$IF_SWC" "$NS_SW:$IF_SWR" "$NS_RTR:$IF_RC" "$NS_RTR:$IF_RS" "$NS_SRV:$IF_SRV"; do
+    ns=${pair%%:*}; ifc=${pair#*:}
+    # wire-sized frames and software checksums (valid checksums in the pcap)
+    nsx "$ns" ethtool -K "$ifc" tso off gso off gro off tx off >/dev/null 2>&1 || true
+    nsx "$ns" sysctl -qw "net.ipv6.conf.$ifc.accept_dad=0" 2>/dev/null || true
+  done
+  ip -n "$NS_CLI" addr add "$CLI4/24" dev "$IF_CLI"
+  ip -n "$NS_CLI" addr add "$CLI6/64" dev "$IF_CLI" nodad
+  ip -n "$NS_RTR" addr add "$RTR4_C/24" dev "$IF_RC"
+  ip -n "$NS_RTR" addr add "$RTR6_C/64" dev "$IF_RC" nodad
+  ip -n "$NS_RTR" addr add "$RTR4_S/24" dev "$IF_RS"
+  ip -n "$NS_RTR" addr add "$RTR6_S/64" dev "$IF_RS" nodad
+  ip -n "$NS_SRV" addr add "$SRV4/24" dev "$IF_SRV"
+  ip -n "$NS_SRV" addr add "$SRV6/64" dev "$IF_SRV" nodad
+  ip -n "$NS_SRV" addr add "$DNS4/24" dev "$IF_SRV"
+  for pair in "$NS_CLI:$IF_CLI" "$NS_SW:$IF_SWC" "$NS_SW:$IF_SWR" "$NS_SW:br0" "$NS_RTR:$IF_RC" "$NS_RTR:$IF_RS" "$NS_SRV:$IF_SRV"; do
+    ip -n "${pair%%:*}" link set "${pair#*:}" up
+  done
+  nsx "$NS_RTR" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+  ip -n "$NS_CLI" route add default via "$RTR4_C"
+  ip -n "$NS_CLI" -6 route add default via "$RTR6_C"
+  ip -n "$NS_SRV" route add default via "$RTR4_S"
+  ip -n "$NS_SRV" -6 route add default via "$RTR6_S"
+  # the incident: no PMTU black-hole detection on the sender (per-netns sysctl)
+  nsx "$NS_CLI" sysctl -qw net.ipv4.tcp_mtu_probing=0
+  # Warm up neighbour caches end to end so the captures start clean: a TCP
+  # connect to a closed port (answered by RST) works for v4 and v6 without ping.
+  for fam in $warm; do [[ $fam == 4 ]] && targets+=("$SRV4") || targets+=("$SRV6"); done
+  local ok=0 i
+  for i in 1 2 3 4 5; do
+    if nsx "$NS_CLI" timeout 5 $PY -c '
+import socket, sys
+for a in sys.argv[1:]:
+    s = socket.socket(socket.AF_INET6 if ":" in a else socket.AF_INET)
+    s.settimeout(1)
+    try:
+        s.connect((a, 9))
+    except ConnectionRefusedError:
+        pass
+' "${targets[@]}" 2>/dev/null; then ok=1; break; fi
+    sleep 0.3
+  done
+  ((ok)) || die "topology not reachable end to end"
+}
+
+# ---------------------------------------------------------------- capture
+# start_capture NS IF FILE ; sets CAP_PID
+start_capture() {
+  local ns=$1 ifc=$2 file=$3 i
+  rm -f "$file"
+  ip netns exec "$ns" tcpdump -i "$ifc" -s 0 -U --immediate-mode -n -Z root -w "$file" 2>"$file.log" &
+  CAP_PID=$!; PIDS+=("$CAP_PID")
+  for i in $(seq 1 50); do grep -q "listening on" "$file.log" 2>/dev/null && break; sleep 0.1; done
+  grep -q "listening on" "$file.log" || die "tcpdump did not start on $ns/$ifc: $(cat "$file.log")"
+  sleep 0.2
+}
+
+stop_capture() {  # stop_capture PID : SIGINT so tcpdump flushes and closes the file
+  # --immediate-mode hands every packet to tcpdump at once (TPACKET_V3 would
+  # otherwise hold up to 1 s of packets in an unretired block, lost on SIGINT);
+  # the pause lets trailing FIN/ACKs arrive.
+  sleep 1
+  stop_pid "$1" INT
+}
+
+# ---------------------------------------------------------------- servers
+# start_smtp_server ADDR : SMTP server on ADDR:25 in the server namespace.
+# Plug in another MTA by adding a case here (it must listen on ADDR:25, log to
+# $TMP, append the PIDs it starts to PIDS, and register a stop command in
+# STOP_CMDS if killing by PID is not a clean shutdown).
+SRV_N=0
+start_smtp_server() {
+  local addr=$1 i logf
+  SRV_N=$((SRV_N + 1))
+  case $PP_SMTP_SERVER in
+    aiosmtpd)
+      logf="$TMP/aiosmtpd-$SRV_N.log"
+      # aiosmtpd splits -l at the LAST colon, so IPv6 is written without brackets.
+      ip netns exec "$NS_SRV" timeout 120 $PY -m aiosmtpd -n -c aiosmtpd.handlers.Sink \
+          -l "$addr:25" >"$logf" 2>&1 &
+      PIDS+=($!)
+      ;;
+    postfix)
+      local d="$TMP/postfix-$SRV_N"
+      logf="$d/maillog"
+      write_postfix_config "$d" "$addr"
+      nsx "$NS_SRV" postfix -c "$d/conf" check >/dev/null 2>&1 || die "postfix check failed: $(cat "$logf" 2>/dev/null)"
+      ip netns exec "$NS_SRV" timeout 120 postfix -c "$d/conf" start-fg >"$d/start-fg.out" 2>&1 &
+      PIDS+=($!)
+      STOP_CMDS+=("ip netns exec $NS_SRV timeout 10 postfix -c $d/conf stop")
+      ;;
+    *) die "unknown PP_SMTP_SERVER=$PP_SMTP_SERVER (implemented: aiosmtpd, postfix)";;
+  esac
+  for i in $(seq 1 100); do
+    nsx "$NS_SRV" ss -Hltn "sport = :25" | grep -q . && return 0
+    sleep 0.1
+  done
+  die "SMTP server did not come up on $addr:25: $(cat "$logf" 2>/dev/null)"
+}
+
+# write_postfix_config DIR ADDR : a private Postfix instance (own config, queue
+# and data directories) that accepts any recipient @example.test and discards
+# the mail after queueing it, so replies are the real "250 2.0.0 Ok: queued as".
+write_postfix_config() {
+  local d=$1 addr=$2
+  mkdir -p "$d/conf" "$d/spool" "$d/data"
+  chmod 0755 "$d"
+  chown postfix "$d/data"
+  cp /etc/postfix/master.cf "$d/conf/"
+  [[ -e /etc/postfix/dynamicmaps.cf ]] && cp /etc/postfix/dynamicmaps.cf "$d/conf/"
+  [[ -d /etc/postfix/dynamicmaps.cf.d ]] && cp -r /etc/postfix/dynamicmaps.cf.d "$d/conf/"
+  cat >"$d/conf/main.cf" <<EOF
+compatibility_level = 3.6
+queue_directory = $d/spool
+data_directory = $d/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mx.example.test
+mydomain = example.test
+myorigin = example.test
+mydestination = example.test
+inet_interfaces = $([[ $addr == *:* ]] && echo "[$addr]" || echo "$addr")
+inet_protocols = all
+mynetworks = 127.0.0.0/8 198.51.100.0/24 [2001:db8:1::]/64
+local_recipient_maps =
+alias_maps =
+alias_database =
+local_transport = discard:
+default_transport = discard:
+smtpd_banner = \$myhostname ESMTP Postfix
+# no DNS from inside the namespace (there is no resolver there): no PTR lookup
+smtpd_peername_lookup = no
+smtputf8_enable = no
+biff = no
+maillog_file_prefixes = $d
+maillog_file = $d/maillog
+EOF
+  # no chroot: a chroot would need copies of /etc files in the queue directory
+  postconf -c "$d/conf" -F '*/*/chroot = n'
+}
+
+# make_attachment BYTES FILE : deterministic pseudo-random binary data (seeded)
+make_attachment() {
+  $PY - "$1" "$2" <<'EOF'
+import random, sys
+n, path = int(sys.argv[1]), sys.argv[2]
+open(path, "wb").write(random.Random(20240101).randbytes(n))
+EOF
+}
+
+# send_mail SERVER_ADDR TIMEOUT_S [swaks args...] : bounded swaks run, output to $TMP/swaks-N.log
+SWAKS_N=0
+send_mail() {
+  local server=$1 tmo=$2; shift 2
+  SWAKS_N=$((SWAKS_N + 1))
+  local logf="$TMP/swaks-$SWAKS_N.log" rc=0
+  local fam=(); [[ $server == *:* ]] && fam=(-6)
+  ip netns exec "$NS_CLI" timeout -s INT -k 5 "$tmo" swaks "${fam[@]}" \
+      --server "$server" --port 25 --helo client.example.net \
+      --from sender@example.net --to rcpt@example.test \
+      --header "Subject: PathProbe capture $SWAKS_N" \
+      --header "Message-Id: <pathprobe-$SWAKS_N@client.example.net>" \
+      --timeout 20s --hide-all "$@" >"$logf" 2>&1 &
+  # run in the background and wait: a signal to this script then interrupts
+  # the wait at once and the EXIT trap kills swaks by PID
+  local pid=$!; PIDS+=("$pid")
+  wait "$pid" || rc=$?
+  log "swaks #$SWAKS_N -> $server exit $rc"
+  return 0
+}
+
+# ---------------------------------------------------------------- helpers for checks
+FAILS=0
+check() {  # check DESCRIPTION CONDITION-RESULT(0/1)
+  if [[ $2 == 1 ]]; then log "  ok:   $1"; else log "  FAIL: $1"; FAILS=$((FAILS + 1)); fi
+}
+tcount() { tshark -r "$1" -Y "$2" 2>/dev/null | wc -l; }
+# smtp_delivered FILE STREAM : 1 if the server answered 250 after its 354 (i.e. to the final ".")
+smtp_delivered() {
+  local n354 n250
+  n354=$(tshark -r "$1" -Y "tcp.stream == $2 && smtp.response.code == 354" -T fields -e frame.number 2>/dev/null | head -1)
+  n250=$(tshark -r "$1" -Y "tcp.stream == $2 && smtp.response.code == 250" -T fields -e frame.number 2>/dev/null | tail -1)
+  [[ -n $n354 && -n $n250 ]] && ((n250 > n354)) && echo 1 || echo 0
+}
+finish_file() {  # move from tmp to the output directory
+  mv -f "$1" "$OUT_DIR/$(basename "$1")"
+  chmod 0644 "$OUT_DIR/$(basename "$1")"
+  log "wrote $OUT_DIR/$(basename "$1") ($(stat -c %s "$OUT_DIR/$(basename "$1")") bytes)"
+}
+
+# ================================================================ captures
+cap_smtp_healthy() {  # cap_smtp_healthy 4|6
+  local fam=$1 name="smtp-healthy-ipv$1" dst f
+  [[ $fam == 4 ]] && dst=$SRV4 || dst=$SRV6
+  f="$TMP/$name.pcap"
+  log "== $name: MTU 1500 everywhere, 200 KB attachment, capture at client"
+  setup_topology 1500 1500 1500 1500 "$fam"
+  start_smtp_server "$dst"
+  make_attachment 200000 "$TMP/attach-200k.bin"
+  start_capture "$NS_CLI" "$IF_CLI" "$f"; local cap=$CAP_PID
+  send_mail "$dst" 40 --attach-type application/octet-stream --attach-name report.bin --attach @"$TMP/attach-200k.bin"
+  stop_capture "$cap"
+  teardown
+  check "$name: 250 reply to the end of DATA" "$(smtp_delivered "$f" 0)"
+  check "$name: full-size (1514-byte) frames present" "$( (( $(tcount "$f" 'frame.len == 1514') > 50 )) && echo 1 || echo 0)"
+  check "$name: no retransmissions" "$( (( $(tcount "$f" 'tcp.analysis.retransmission || tcp.analysis.fast_retransmission') == 0 )) && echo 1 || echo 0)"
+  finish_file "$f"
+}
+
+cap_smtp_mru1424() {
+  local name=smtp-mru1424 fs="$TMP/smtp-mru1424-sender.pcap" fr="$TMP/smtp-mru1424-receiver.pcap"
+  log "== $name: client MTU 1500, router MRU 1424 facing the client, server MTU 1500"
+  setup_topology 1500 1424 1500 1500 4
+  start_smtp_server "$SRV4"
+  make_attachment 200000 "$TMP/attach-200k.bin"
+  start_capture "$NS_CLI" "$IF_CLI" "$fs"; local c1=$CAP_PID
+  start_capture "$NS_SRV" "$IF_SRV" "$fr"; local c2=$CAP_PID
+  # 1) small mail, fits in small packets -> delivered
+  send_mail "$SRV4" 25 --body "Short mail without attachment; fits in small packets."
+  sleep 1
+  # 2) mail with attachment -> stalls in DATA; swaks gives up after --timeout 20s
+  send_mail "$SRV4" 28 --attach-type application/octet-stream --attach-name report.bin --attach @"$TMP/attach-200k.bin"
+  stop_capture "$c1"; stop_capture "$c2"
+  teardown
+  local big_s big_r rtx
+  big_s=$(tcount "$fs" 'frame.len > 1438')
+  big_r=$(tcount "$fr" 'frame.len > 1438')
+  rtx=$(tcount "$fs" 'tcp.analysis.retransmission && frame.len == 1514')
+  check "$name: small mail (tcp.stream 0) got 250 after DATA (sender vantage)" "$(smtp_delivered "$fs" 0)"
+  check "$name: small mail (tcp.stream 0) got 250 after DATA (receiver vantage)" "$(smtp_delivered "$fr" 0)"
+  check "$name: large mail (tcp.stream 1) got NO 250 after DATA" "$( [[ $(smtp_delivered "$fs" 1) == 0 ]] && echo 1 || echo 0)"
+  check "$name: no ICMP at either vantage" "$( (( $(tcount "$fs" icmp) + $(tcount "$fr" icmp) == 0 )) && echo 1 || echo 0)"
+  check "$name: sender sees $rtx retransmitted 1514-byte frames" "$( ((rtx >= 4)) && echo 1 || echo 0)"
+  check "$name: sender sent $big_s frames > 1438 bytes" "$( ((big_s > 0)) && echo 1 || echo 0)"
+  check "$name: receiver saw $big_r frames > 1438 bytes (must be 0)" "$( ((big_r == 0)) && echo 1 || echo 0)"
+  finish_file "$fs"; finish_file "$fr"
+}
+
+cap_dns_fragmented() {
+  local name=dns-fragmented f="$TMP/dns-fragmented.pcap" d="$TMP/nsd"
+  log "== $name: nsd in the server namespace, large TXT answer over UDP, capture at client"
+  setup_topology 1500 1500 1500 1500 4
+  mkdir -p "$d"
+  write_nsd_config "$d"
+  nsd-checkconf "$d/nsd.conf" || die "nsd.conf invalid"
+  ip netns exec "$NS_SRV" timeout 120 nsd -d -c "$d/nsd.conf" >"$d/nsd.out" 2>&1 &
+  PIDS+=($!)
+  local i
+  for i in $(seq 1 50); do nsx "$NS_SRV" ss -Hlun "sport = :53" | grep -q . && break; sleep 0.1; done
+  nsx "$NS_SRV" ss -Hlun "sport = :53" | grep -q . || die "nsd did not start: $(cat "$d/nsd.out" "$d/nsd.log" 2>/dev/null)"
+  start_capture "$NS_CLI" "$IF_CLI" "$f"; local cap=$CAP_PID
+  local q=(timeout 10 dig @"$DNS4" +time=2 +tries=1 +bufsize=4096 +notcp)
+  nsx "$NS_CLI" "${q[@]}" TXT big.example.test >"$TMP/dig-txt.log" 2>&1 || true
+  nsx "$NS_CLI" "${q[@]}" MX example.test >"$TMP/dig-mx.log" 2>&1 || true
+  nsx "$NS_CLI" "${q[@]}" -x "$SRV4" >"$TMP/dig-ptr.log" 2>&1 || true
+  stop_capture "$cap"
+  teardown
+  log "  dig TXT: $(grep -E 'MSG SIZE|status' "$TMP/dig-txt.log" | tr '\n' ' ')"
+  check "$name: IPv4 fragments (MF=1) present" "$( (( $(tcount "$f" 'ip.flags.mf == 1') >= 1 )) && echo 1 || echo 0)"
+  check "$name: reassembled DNS answer with TXT records" "$( (( $(tcount "$f" 'dns.flags.response == 1 && dns.txt && ip.fragment') >= 1 )) && echo 1 || echo 0)"
+  check "$name: MX answer" "$( (( $(tcount "$f" 'dns.flags.response == 1 && dns.qry.type == 15 && dns.count.answers >= 1') >= 1 )) && echo 1 || echo 0)"
+  check "$name: PTR answer" "$( (( $(tcount "$f" 'dns.flags.response == 1 && dns.qry.type == 12 && dns.count.answers >= 1') >= 1 )) && echo 1 || echo 0)"
+  finish_file "$f"
+}
+
+write_nsd_config() {
+  local d=$1
+  cat >"$d/nsd.conf" <<EOF
+server:
+    ip-address: $DNS4
+    port: 53
+    server-count: 1
+    username: ""
+    chroot: ""
+    zonesdir: "$d"
+    zonelistfile: "$d/zone.list"
+    database: ""
+    xfrdfile: "$d/xfrd.state"
+    xfrdir: "$d"
+    pidfile: "$d/nsd.pid"
+    logfile: "$d/nsd.log"
+    ipv4-edns-size: 4096
+    ipv6-edns-size: 4096
+    hide-version: yes
+    verbosity: 1
+remote-control:
+    control-enable: no
+zone:
+    name: example.test
+    zonefile: "$d/example.test.zone"
+zone:
+    name: 113.0.203.in-addr.arpa
+    zonefile: "$d/113.0.203.in-addr.arpa.zone"
+EOF
+  {
+    cat <<EOF
+\$ORIGIN example.test.
+\$TTL 3600
+@       IN SOA ns1.example.test. hostmaster.example.test. 2024010101 3600 900 604800 300
+@       IN NS  ns1.example.test.
+@       IN MX  10 mx.example.test.
+ns1     IN A   $DNS4
+mx      IN A   $SRV4
+mx      IN AAAA $SRV6
+EOF
+    # ~3000 bytes of TXT data: 12 records, each with two 120-byte strings
+    # (deterministic content), so the UDP answer is well above 1500 bytes.
+    local i j s
+    for i in $(seq -w 1 12); do
+      s=""
+      for j in 1 2; do
+        s+=" \"pathprobe-fragment-test-record-$i-part-$j-$(printf 'abcdefghijklmnopqrstuvwxyz0123456789%.0s' 1 2 3 | head -c 72)\""
+      done
+      echo "big     IN TXT$s"
+    done
+  } >"$d/example.test.zone"
+  cat >"$d/113.0.203.in-addr.arpa.zone" <<EOF
+\$ORIGIN 113.0.203.in-addr.arpa.
+\$TTL 3600
+@       IN SOA ns1.example.test. hostmaster.example.test. 2024010101 3600 900 604800 300
+@       IN NS  ns1.example.test.
+25      IN PTR mx.example.test.
+53      IN PTR ns1.example.test.
+EOF
+}
+
+cap_smtp_random_loss() {
+  # Random loss is random: a run is kept only if it shows what the control
+  # must show (delivered, full-size frames lost AND recovered, a small packet
+  # lost too). Up to 5 attempts; the last one is kept either way.
+  local name=smtp-random-loss f="$TMP/smtp-random-loss.pcap" attempt
+  local delivered=0 rtx_full=0 rtx_small=0
+  make_attachment 300000 "$TMP/attach-300k.bin"
+  for attempt in 1 2 3 4 5; do
+    log "== $name (attempt $attempt): MTU 1500 everywhere, router drops ~5% of forwarded packets at random"
+    setup_topology 1500 1500 1500 1500 4
+    nsx "$NS_RTR" nft -f - <<'EOF'
+table inet pathprobe_loss {
+  chain forward {
+    type filter hook forward priority 0; policy accept;
+    numgen random mod 100 < 5 counter drop
+  }
+}
+EOF
+    start_smtp_server "$SRV4"
+    start_capture "$NS_CLI" "$IF_CLI" "$f"; local cap=$CAP_PID
+    send_mail "$SRV4" 50 --attach-type application/octet-stream --attach-name report.bin --attach @"$TMP/attach-300k.bin"
+    stop_capture "$cap"
+    log "  nft drops: $(nsx "$NS_RTR" nft list chain inet pathprobe_loss forward | grep -o 'counter packets [0-9]* bytes [0-9]*')"
+    teardown
+    delivered=$(smtp_delivered "$f" 0)
+    rtx_full=$(tcount "$f" '(tcp.analysis.retransmission || tcp.analysis.fast_retransmission) && frame.len == 1514')
+    rtx_small=$(tcount "$f" '(tcp.analysis.retransmission || tcp.analysis.fast_retransmission || tcp.analysis.spurious_retransmission) && frame.len < 200')
+    log "  delivered=$delivered full-size retransmissions=$rtx_full small retransmissions=$rtx_small"
+    if ((delivered >= 1 && rtx_full >= 1 && rtx_small >= 1)); then break; fi
+  done
+  check "$name: mail delivered (250 after DATA)" "$( ((delivered >= 1)) && echo 1 || echo 0)"
+  check "$name: $rtx_full full-size (1514) retransmissions, and they got through" "$( ((rtx_full >= 1)) && echo 1 || echo 0)"
+  check "$name: $rtx_small small (<200 byte) retransmissions (losses at all sizes)" "$( ((rtx_small >= 1)) && echo 1 || echo 0)"
+  finish_file "$f"
+}
+
+run_capture() {
+  case $1 in
+    smtp-healthy-ipv4) cap_smtp_healthy 4 ;;
+    smtp-healthy-ipv6) cap_smtp_healthy 6 ;;
+    smtp-mru1424|smtp-mru1424-sender|smtp-mru1424-receiver) cap_smtp_mru1424 ;;
+    dns-fragmented)    cap_dns_fragmented ;;
+    smtp-random-loss)  cap_smtp_random_loss ;;
+    *) die "unknown capture '$1' (known: ${ALL_CAPTURES[*]})" ;;
+  esac
+}
+
+main() {
+  case ${1:-} in -h|--help) usage; exit 0;; --list) printf '%s\n' "${ALL_CAPTURES[@]}"; exit 0;; esac
+  preflight "$@"
+  local names=("$@"); ((${#names[@]})) || names=("${ALL_CAPTURES[@]}")
+  local n; for n in "${names[@]}"; do n=${n%.pcap}; case $n in smtp-healthy-ipv4|smtp-healthy-ipv6|smtp-mru1424*|dns-fragmented|smtp-random-loss) ;; *) die "unknown capture '$n' (known: ${ALL_CAPTURES[*]})";; esac; done
+  mkdir -p "$OUT_DIR"
+  TMP=$(mktemp -d /tmp/pathprobe-record.XXXXXX)
+  chmod 0755 "$TMP"
+  trap on_exit EXIT
+  trap 'exit 130' INT TERM
+  for n in "${names[@]}"; do run_capture "${n%.pcap}"; done
+  if ((FAILS)); then log "$FAILS check(s) FAILED"; exit 2; fi
+  log "all checks passed"
+}
+
+main "$@"
