@@ -37,7 +37,7 @@ public sealed class FlowTable
     {
         _nextId = firstFlowId;
         _options = options ?? new FlowTableOptions();
-        _live = new Dictionary<FlowKey, Flow>(Math.Min(_options.MaxFlows, 65_536));
+        _live = new Dictionary<FlowKey, Flow>(Math.Min(_options.MaxFlows, 256));
         _tcpIdleNanos = (long)_options.TcpIdleTimeout.TotalNanoseconds;
         _otherIdleNanos = (long)_options.OtherIdleTimeout.TotalNanoseconds;
     }
