@@ -48,7 +48,7 @@ duration=$(capinfos -u -M "$source_capture" | awk -F': *' '/Capture duration/ { 
 parts=()
 for i in $(seq 1 32); do
   tcprewrite --seed="$i" --fixcsum --infile="$source_capture" --outfile="$work/s$i.pcap"
-  editcap -t $(( (i - 1) * duration )) "$work/s$i.pcap" "$work/t$i.pcap"
+  editcap -F pcap -t $(( (i - 1) * duration )) "$work/s$i.pcap" "$work/t$i.pcap"
   parts+=("$work/t$i.pcap")
 done
 mergecap -a -F pcap -w "$work/block.pcap" "${parts[@]}"
@@ -58,7 +58,7 @@ block_span=$(( 32 * duration ))
 copies=$(( (size_mb * 1024 * 1024 + block_bytes - 1) / block_bytes ))
 cp "$work/block.pcap" "$work/big.pcap"
 for i in $(seq 2 "$copies"); do
-  editcap -t $(( (i - 1) * block_span )) "$work/block.pcap" "$work/shift.pcap"
+  editcap -F pcap -t $(( (i - 1) * block_span )) "$work/block.pcap" "$work/shift.pcap"
   tail -c +25 "$work/shift.pcap" >> "$work/big.pcap"   # pcap records without the 24-byte file header
 done
 rm -f "$work/shift.pcap"

@@ -1,6 +1,7 @@
 using PathProbe.Capture;
 using PathProbe.Decoding;
 using PathProbe.Decoding.Reassembly;
+using PathProbe.Findings;
 using PathProbe.Flows;
 
 namespace PathProbe.Pipeline;
@@ -14,6 +15,8 @@ public sealed class Engine
     private readonly FrameDecoder _decoder;
     private readonly IpReassembler _reassembler;
     private readonly FlowTable _flows;
+    private readonly List<Finding> _findings = new();
+    private int _findingsTaken;
     private long _decoded;
     private long _fragmentsHeld;
 
@@ -29,6 +32,23 @@ public sealed class Engine
     public DecodeCounters Counters => _decoder.Counters;
     public ReassemblyCounters FragmentCounters => _reassembler.Counters;
     public long Decoded => _decoded;
+    public long FragmentsHeld => _fragmentsHeld;
+
+    /// <summary>Findings detected so far, in the order they were detected.</summary>
+    public IReadOnlyList<Finding> Findings => _findings;
+
+    /// <summary>Appends the findings detected since the previous call to <paramref name="into"/> (live output:
+    /// NDJSON, the status line) and returns how many there were.</summary>
+    public int TakeNewFindings(List<Finding> into)
+    {
+        int n = _findings.Count - _findingsTaken;
+        for (int i = _findingsTaken; i < _findings.Count; i++) into.Add(_findings[i]);
+        _findingsTaken = _findings.Count;
+        return n;
+    }
+
+    /// <summary>Detectors report here, at the moment they decide.</summary>
+    internal void Report(Finding finding) => _findings.Add(finding);
 
     public void Process(in RawFrame frame)
     {
@@ -50,7 +70,7 @@ public sealed class Engine
     {
         _reassembler.Finish();
         _flows.Finish();
-        return new CaptureAnalysis
+        var result = new CaptureAnalysis
         {
             Input = input,
             Decode = _decoder.Counters,
@@ -62,5 +82,7 @@ public sealed class Engine
             Decoded = _decoded,
             FragmentsHeld = _fragmentsHeld,
         };
+        result.Findings.AddRange(_findings);
+        return result;
     }
 }
