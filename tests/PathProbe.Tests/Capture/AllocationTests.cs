@@ -5,10 +5,14 @@ using static PathProbe.Tests.Capture.CaptureTestHelpers;
 namespace PathProbe.Tests.Capture;
 
 /// <summary>Steady-state reading and writing allocate nothing per packet (a cheap stand-in for the benchmark).</summary>
+[Collection(PathProbe.Tests.Support.AllocationCollection.Name)]
 public class AllocationTests
 {
     private static long AllocatedWhileReading(byte[] capture, int bufferSize)
     {
+        // Warm-up pass over the whole capture: every code path is jitted (and tiered) before measuring.
+        using (var warm = OpenBytes(capture, bufferSize))
+            while (warm.TryRead(out _)) { }
         using var source = OpenBytes(capture, bufferSize);
         Assert.True(source.TryRead(out _)); // warm-up: JIT, first fill
         long before = GC.GetAllocatedBytesForCurrentThread();

@@ -5,6 +5,7 @@ using PathProbe.Primitives;
 
 namespace PathProbe.Tests.Decoding;
 
+[Collection(PathProbe.Tests.Support.AllocationCollection.Name)]
 public class FrameDecoderTests
 {
     [Fact]

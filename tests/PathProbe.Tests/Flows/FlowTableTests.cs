@@ -138,6 +138,7 @@ public sealed class FlowTableTests
     }
 }
 
+[Collection(PathProbe.Tests.Support.AllocationCollection.Name)]
 public sealed class FlowTableRecyclingTests
 {
     [Fact]

@@ -3,6 +3,7 @@ using static PathProbe.Tests.Reassembly.R;
 
 namespace PathProbe.Tests.Reassembly;
 
+[Collection(PathProbe.Tests.Support.AllocationCollection.Name)]
 public class IpReassemblerTests
 {
     private static readonly byte[] P3000 = Payload(3000);

@@ -1,0 +1,2 @@
+// DNS resolver and mail DNS checks.
+[assembly: System.CLSCompliant(false)]
