@@ -17,6 +17,8 @@ public enum FlowEnd : byte
     IdleTimeout,
     /// <summary>Pushed out because the table was full.</summary>
     Evicted,
+    /// <summary>Replaced by a new connection on the same addresses and ports (a SYN with a new ISN).</summary>
+    Reused,
 }
 
 /// <summary>Per-direction counters of a flow. A struct stored inside <see cref="Flow"/>: no allocation to update.</summary>
@@ -44,6 +46,10 @@ public struct DirectionStats
     public bool SynSeen;
     public bool FinSeen;
     public bool RstSeen;
+    /// <summary>Sequence base of this direction (Wireshark's base_seq): the SYN's sequence number, else the first
+    /// segment's sequence - 1, else the other side's first ACK - 1. Valid when <see cref="BaseSeqSet"/>.</summary>
+    public uint BaseSeq;
+    public bool BaseSeqSet;
 }
 
 /// <summary>
@@ -66,6 +72,8 @@ public sealed class Flow
     public FlowEnd EndReason { get; internal set; }
     /// <summary>Index of the input (capture file) the flow came from.</summary>
     public int InputIndex { get; internal set; }
+    /// <summary>This flow reused the addresses and ports of an earlier one (Wireshark's "port numbers reused").</summary>
+    public bool ReusedPorts { get; internal set; }
 
     public DirectionStats ClientToServer;
     public DirectionStats ServerToClient;
@@ -85,6 +93,7 @@ public sealed class Flow
     {
         Application = null;
         EndReason = FlowEnd.Open;
+        ReusedPorts = false;
         ClientToServer = default;
         ServerToClient = default;
         ClientToServer.WindowScale = -1;

@@ -69,14 +69,16 @@ public sealed class FlowTable
         var key = FlowKey.Create(p.Src, sp, p.Dst, dp, p.Protocol, out bool aToB);
         if (_live.TryGetValue(key, out Flow? flow))
         {
-            // Port reuse: a fresh SYN on a finished TCP conversation starts a new flow (as Wireshark's tcp.stream does).
+            // Port reuse: a pure SYN whose sequence number differs from that side's base starts a new conversation
+            // (Wireshark 4.0's tcp.stream rule; a SYN with the same ISN is a retransmission of the same connect).
             if (proto == FlowProtocol.Tcp && (p.TcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn &&
-                (flow.EndReason is FlowEnd.Fin or FlowEnd.Reset))
+                IsNewIncarnation(flow, aToB, p.Seq))
             {
                 Unlink(flow);
-                Close(flow, flow.EndReason);
+                Close(flow, flow.EndReason == FlowEnd.Open ? FlowEnd.Reused : flow.EndReason);
                 flow = NewFlow(ref p, key, proto, aToB);
                 _live[key] = flow;
+                flow.ReusedPorts = true;
             }
             else
             {
@@ -94,7 +96,29 @@ public sealed class FlowTable
         fromClient = aToB == flow.ClientIsA;
         ref DirectionStats d = ref fromClient ? ref flow.ClientToServer : ref flow.ServerToClient;
         UpdateDirection(ref d, ref p, flow);
+        if (proto == FlowProtocol.Tcp)
+        {
+            // Sequence bases as Wireshark sets them (its §5 rules): this side from its first segment, the other
+            // side from the first ACK it receives when it has none yet.
+            if (!d.BaseSeqSet)
+            {
+                d.BaseSeq = (p.TcpFlags & TcpFlags.Syn) != 0 ? p.Seq : p.Seq - 1;
+                d.BaseSeqSet = true;
+            }
+            ref DirectionStats r = ref fromClient ? ref flow.ServerToClient : ref flow.ClientToServer;
+            if (!r.BaseSeqSet && (p.TcpFlags & TcpFlags.Ack) != 0)
+            {
+                r.BaseSeq = p.Ack - 1;
+                r.BaseSeqSet = true;
+            }
+        }
         return flow;
+    }
+
+    private static bool IsNewIncarnation(Flow flow, bool aToB, uint seq)
+    {
+        ref DirectionStats d = ref aToB == flow.ClientIsA ? ref flow.ClientToServer : ref flow.ServerToClient;
+        return d.BaseSeqSet && d.BaseSeq != seq;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -149,6 +149,7 @@ public static class JsonReport
         FlowEnd.Reset => "reset",
         FlowEnd.IdleTimeout => "idle-timeout",
         FlowEnd.Evicted => "evicted",
+        FlowEnd.Reused => "replaced",
         _ => "open",
     };
 

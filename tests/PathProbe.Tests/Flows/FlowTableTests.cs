@@ -10,12 +10,12 @@ public sealed class FlowTableTests
     private static readonly IpAddress Server = IpAddress.Parse("203.0.113.25");
 
     private static Flow? Tcp(FlowTable t, IpAddress src, ushort sp, IpAddress dst, ushort dp, TcpFlags flags, long timeMs,
-        out bool fromClient, int payload = 0, ushort mss = 0)
+        out bool fromClient, int payload = 0, ushort mss = 0, uint seq = 0)
     {
         var p = new DecodedPacket
         {
             Time = new Timestamp(timeMs * 1_000_000), IpVersion = 4, Src = src, Dst = dst, Protocol = IpProtocols.Tcp,
-            SrcPort = sp, DstPort = dp, TcpFlags = flags, PayloadWireLength = payload, IpPacketLength = 40 + payload,
+            SrcPort = sp, DstPort = dp, TcpFlags = flags, Seq = seq, PayloadWireLength = payload, IpPacketLength = 40 + payload,
             WireLength = 54 + payload, DontFragment = true,
         };
         p.TcpOptions.Mss = mss;
@@ -104,17 +104,30 @@ public sealed class FlowTableTests
     }
 
     [Fact]
-    public void Update_NewSynAfterFin_StartsNewFlow()
+    public void Update_SynWithNewIsnAfterFin_StartsNewFlow()
     {
         var t = new FlowTable();
-        var first = Tcp(t, Client, 40312, Server, 25, TcpFlags.Syn, 0, out _);
-        Tcp(t, Client, 40312, Server, 25, TcpFlags.Fin | TcpFlags.Ack, 1, out _);
-        Tcp(t, Server, 25, Client, 40312, TcpFlags.Fin | TcpFlags.Ack, 2, out _);
+        var first = Tcp(t, Client, 40312, Server, 25, TcpFlags.Syn, 0, out _, seq: 1000);
+        Tcp(t, Client, 40312, Server, 25, TcpFlags.Fin | TcpFlags.Ack, 1, out _, seq: 1001);
+        Tcp(t, Server, 25, Client, 40312, TcpFlags.Fin | TcpFlags.Ack, 2, out _, seq: 7000);
         Assert.Equal(FlowEnd.Fin, first!.EndReason);
-        var second = Tcp(t, Client, 40312, Server, 25, TcpFlags.Syn, 3, out _);
+        var second = Tcp(t, Client, 40312, Server, 25, TcpFlags.Syn, 3, out _, seq: 90000);
         Assert.NotSame(first, second);
         Assert.Equal(first.Id + 1, second!.Id);
+        Assert.True(second.ReusedPorts);
         Assert.Contains(first, t.ClosedFlows);
+    }
+
+    [Fact]
+    public void Update_SynWithSameIsn_IsRetransmissionOfSameFlow()
+    {
+        // Wireshark 4.0: a SYN repeating the ISN stays in the conversation, even after a RST.
+        var t = new FlowTable();
+        var first = Tcp(t, Client, 40312, Server, 25, TcpFlags.Syn, 0, out _, seq: 1000);
+        Tcp(t, Server, 25, Client, 40312, TcpFlags.Rst | TcpFlags.Ack, 1, out _);
+        var again = Tcp(t, Client, 40312, Server, 25, TcpFlags.Syn, 1000, out _, seq: 1000);
+        Assert.Same(first, again);
+        Assert.Equal(2, first!.ClientToServer.Packets);
     }
 
     [Fact]
@@ -147,13 +160,15 @@ public sealed class FlowTableRecyclingTests
         var t = new FlowTable(new FlowTableOptions { MaxReportedFlows = 0 });
         var c = IpAddress.Parse("198.51.100.10");
         var s = IpAddress.Parse("203.0.113.25");
+        uint isn = 1;
         void Conversation(ushort port, long ms)
         {
-            var p = new DecodedPacket { Time = new Timestamp(ms * 1_000_000), IpVersion = 4, Src = c, Dst = s, Protocol = IpProtocols.Tcp, SrcPort = port, DstPort = 25, TcpFlags = TcpFlags.Syn };
+            var p = new DecodedPacket { Time = new Timestamp(ms * 1_000_000), IpVersion = 4, Src = c, Dst = s, Protocol = IpProtocols.Tcp, SrcPort = port, DstPort = 25, TcpFlags = TcpFlags.Syn, Seq = isn += 7919 };
             t.Update(ref p, out _);
             p.TcpFlags = TcpFlags.Rst;
             t.Update(ref p, out _);
-            p.TcpFlags = TcpFlags.Syn; // port reuse closes the reset flow and starts a new one
+            p.TcpFlags = TcpFlags.Syn; // a SYN with a new ISN replaces the flow
+            p.Seq = isn += 7919;
             t.Update(ref p, out _);
         }
         for (int i = 0; i < 100; i++) Conversation((ushort)(1000 + i % 10), i); // warm up: table and free list at size
