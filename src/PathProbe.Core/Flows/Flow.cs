@@ -1,3 +1,4 @@
+using PathProbe.Flows.Tcp;
 using PathProbe.Primitives;
 
 namespace PathProbe.Flows;
@@ -77,6 +78,16 @@ public sealed class Flow
 
     public DirectionStats ClientToServer;
     public DirectionStats ServerToClient;
+
+    /// <summary>TCP analysis state (TCP flows only); kept with the record when it is recycled.</summary>
+    public TcpConnectionState? Tcp { get; private set; }
+
+    internal TcpConnectionState AttachTcp()
+    {
+        if (Tcp is null) Tcp = new TcpConnectionState();
+        else Tcp.Reset();
+        return Tcp;
+    }
 
     public Timestamp Start => ClientToServer.Packets == 0 ? ServerToClient.First :
         ServerToClient.Packets == 0 || ClientToServer.First <= ServerToClient.First ? ClientToServer.First : ServerToClient.First;

@@ -179,6 +179,7 @@ public sealed class FlowTable
             flow.ServerPort = 0;
         }
         flow.Application = ApplicationByPort(proto, flow.ServerPort);
+        if (proto == FlowProtocol.Tcp) flow.AttachTcp();
         FlowsCreated++;
         Link(flow);
         return flow;

@@ -1,3 +1,4 @@
+using PathProbe.Analysis.Tcp;
 using PathProbe.Capture;
 using PathProbe.Decoding;
 using PathProbe.Decoding.Reassembly;
@@ -15,6 +16,7 @@ public sealed class Engine
     private readonly FrameDecoder _decoder;
     private readonly IpReassembler _reassembler;
     private readonly FlowTable _flows;
+    private readonly TcpAnalyzer _tcp = new();
     private readonly List<Finding> _findings = new();
     private int _findingsTaken;
     private long _decoded;
@@ -57,7 +59,8 @@ public sealed class Engine
         {
             case DecodeStatus.Ok:
                 _decoded++;
-                _flows.Update(ref p, out _);
+                Flow? flow = _flows.Update(ref p, out bool fromClient);
+                if (flow is not null && flow.Protocol == FlowProtocol.Tcp) _tcp.Process(flow, fromClient, ref p);
                 break;
             case DecodeStatus.FragmentHeld:
                 _fragmentsHeld++;

@@ -1,0 +1,370 @@
+using System.Runtime.CompilerServices;
+using PathProbe.Decoding;
+using PathProbe.Flows;
+using PathProbe.Flows.Tcp;
+using PathProbe.Primitives;
+
+namespace PathProbe.Analysis.Tcp;
+
+/// <summary>
+/// Per-segment TCP sequence analysis with Wireshark 4.0's definitions (packet-tcp.c tcp_analyze_sequence_number),
+/// so every count can be checked against tshark's tcp.analysis.* fields, plus RTT samples (Karn's rule), bytes in
+/// flight and retransmission series. Single-threaded, no allocation per packet.
+/// </summary>
+public sealed class TcpAnalyzer
+{
+    private const TcpFlags SynFinRst = TcpFlags.Syn | TcpFlags.Fin | TcpFlags.Rst;
+    private const long FastRetransmissionWindow = 20_000_000; // 20 ms, fixed in Wireshark
+    private const long DefaultOutOfOrderThreshold = 3_000_000; // 3 ms when no handshake RTT is known
+
+    /// <summary>Classifies one segment of <paramref name="flow"/> and updates its state. Call after the flow table
+    /// has counted the packet. Returns the analysis flags of the segment.</summary>
+    public TcpAnalysisFlags Process(Flow flow, bool fromClient, ref DecodedPacket p)
+    {
+        var c = flow.Tcp!;
+        TcpEndpointState f = fromClient ? c.Client : c.Server;
+        TcpEndpointState r = fromClient ? c.Server : c.Client;
+        long now = p.Time.UnixNanoseconds;
+        SeqNum seq = p.Seq, ack = p.Ack;
+        int seglen = p.PayloadWireLength;
+        TcpFlags flags = p.TcpFlags;
+        uint window = p.Window;
+        bool noSfr = (flags & SynFinRst) == 0;
+
+        var ta = TcpAnalysisFlags.None;
+        if (flow.ReusedPorts && flow.Packets == 1) ta |= TcpAnalysisFlags.ReusedPorts;
+
+        uint nextSeqBefore = f.NextSeq;
+        uint rLastAckBefore = r.LastAck;
+        bool outstandingBefore = Outstanding(c);
+
+        if ((flags & TcpFlags.Ack) != 0) r.ValidBif = true;
+
+        // A pure SYN repeating the ISN (a different ISN would have started a new flow): Wireshark restores nextseq
+        // to the contiguous edge before analysing it (its issue 17616).
+        if ((flags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn && f.NextSeq != 0)
+            f.NextSeq = f.MaxSeqToBeAcked;
+
+        // 2. zero window probe
+        if (seglen == 1 && seq.Value == f.NextSeq && r.Window == 0)
+        {
+            ta |= TcpAnalysisFlags.ZeroWindowProbe;
+            goto finishedFwd;
+        }
+        // 3. zero window
+        if (window == 0 && noSfr) ta |= TcpAnalysisFlags.ZeroWindow;
+        // 4. lost segment: a hole before this segment
+        if (f.NextSeq != 0 && seq > (SeqNum)f.NextSeq && (flags & TcpFlags.Rst) == 0)
+        {
+            ta |= TcpAnalysisFlags.LostPacket;
+            f.ValidBif = false;
+        }
+        // 5. keep-alive
+        if ((seglen == 0 || seglen == 1) && seq.Value == unchecked(f.NextSeq - 1) && noSfr) ta |= TcpAnalysisFlags.KeepAlive;
+        // 6. window update
+        if (seglen == 0 && window != 0 && window != f.Window && seq.Value == f.NextSeq && ack.Value == f.LastAck && noSfr)
+            ta |= TcpAnalysisFlags.WindowUpdate;
+        // 7. window full (receiver's window as scaled once its first non-SYN ACK was seen)
+        if (seglen > 0 && r.WinScale != -1 && noSfr)
+        {
+            int shift = r.IsFirstAck ? 0 : r.WinScale == -2 ? 0 : r.WinScale;
+            if (unchecked(seq.Value + (uint)seglen) == unchecked(r.LastAck + (r.Window << shift))) ta |= TcpAnalysisFlags.WindowFull;
+        }
+        // 8. keep-alive ACK
+        if (seglen == 0 && window != 0 && window == f.Window && seq.Value == f.NextSeq && ack.Value == f.LastAck &&
+            (r.LastSegmentFlags & TcpAnalysisFlags.KeepAlive) != 0 && noSfr)
+        {
+            ta |= TcpAnalysisFlags.KeepAliveAck;
+            goto finishedFwd;
+        }
+        // 9. zero window probe ACK
+        if (seglen == 0 && window == 0 && window == f.Window && seq.Value == f.NextSeq && ack.Value == f.LastAck &&
+            (r.LastSegmentFlags & TcpAnalysisFlags.ZeroWindowProbe) != 0 && noSfr)
+        {
+            ta |= TcpAnalysisFlags.ZeroWindowProbeAck;
+            goto finishedFwd;
+        }
+        // 10. duplicate ACK
+        if (seglen == 0 && window != 0 && window == f.Window && seq.Value == f.NextSeq && ack.Value == f.LastAck && noSfr)
+        {
+            f.DupAckNum = f.DupAckNum == -1 ? 1 : f.DupAckNum + 1;
+            ta |= TcpAnalysisFlags.DuplicateAck;
+            if (f.DupAckNum > f.Counters.MaxDuplicateAckNumber) f.Counters.MaxDuplicateAckNumber = f.DupAckNum;
+        }
+
+    finishedFwd:
+        if (ack.Value != f.LastAck) f.DupAckNum = 0;
+
+        // 11. ACKed segment that was not captured
+        if (r.MaxSeqToBeAcked != 0 && ack > (SeqNum)r.MaxSeqToBeAcked && (flags & TcpFlags.Ack) != 0)
+        {
+            if (r.MaxSeqToBeAcked > r.NextSeq) // plain unsigned comparison, as in Wireshark
+            {
+                r.MaxSeqToBeAcked = r.NextSeq;
+                ta |= TcpAnalysisFlags.AckLostPacket;
+            }
+            else
+            {
+                if (r.DupAckNum == 0) ta |= TcpAnalysisFlags.AckLostPacket;
+                r.DupAckNum = -1;
+            }
+        }
+
+        // 12. retransmission, fast retransmission, spurious retransmission, out-of-order
+        if (seglen > 0 || (flags & (TcpFlags.Syn | TcpFlags.Fin)) != 0)
+        {
+            bool notAdvanced = f.NextSeq != 0 && seq < (SeqNum)f.NextSeq;
+            if ((ta & TcpAnalysisFlags.KeepAlive) != 0) goto finishedChecking;
+            if (seglen > 1 && unchecked(f.NextSeq - 1) == seq.Value) notAdvanced = false;
+            if (seglen > 0 && r.LastAck != 0 && seq + seglen <= (SeqNum)r.LastAck)
+            {
+                ta |= TcpAnalysisFlags.SpuriousRetransmission;
+                goto finishedChecking;
+            }
+            ulong t = unchecked((ulong)(now - r.LastAckTime));
+            if (notAdvanced && r.DupAckNum >= 2 && r.LastAck == seq.Value && t < FastRetransmissionWindow)
+            {
+                ta |= TcpAnalysisFlags.FastRetransmission;
+                goto finishedChecking;
+            }
+            t = unchecked((ulong)(now - f.NextSeqTime));
+            long ooo = c.TsFirstRtt == 0 ? DefaultOutOfOrderThreshold : c.TsFirstRtt;
+            uint end = unchecked(seq.Value + (uint)seglen + ((flags & (TcpFlags.Syn | TcpFlags.Fin)) != 0 ? 1u : 0u));
+            if (notAdvanced && t < (ulong)ooo && f.NextSeq != end)
+            {
+                ta |= TcpAnalysisFlags.OutOfOrder;
+                goto finishedChecking;
+            }
+            if (notAdvanced) ta |= TcpAnalysisFlags.Retransmission;
+        }
+
+    finishedChecking:
+        // 13. bookkeeping
+        bool retransmitted = (ta & (TcpAnalysisFlags.AnyRetransmission | TcpAnalysisFlags.OutOfOrder)) != 0;
+        uint nextseq = unchecked(seq.Value + (uint)seglen);
+        if (seglen != 0 || (flags & (TcpFlags.Syn | TcpFlags.Fin)) != 0)
+        {
+            if ((flags & (TcpFlags.Syn | TcpFlags.Fin)) != 0) nextseq++;
+            f.PushUnacked(seq.Value, nextseq, now, retransmitted);
+        }
+        if ((SeqNum)nextseq > (SeqNum)f.NextSeq || f.NextSeq == 0)
+        {
+            if ((ta & TcpAnalysisFlags.ZeroWindowProbe) == 0) { f.NextSeq = nextseq; f.NextSeqTime = now; }
+        }
+        if (seq.Value == f.MaxSeqToBeAcked || f.MaxSeqToBeAcked == 0)
+        {
+            if ((ta & TcpAnalysisFlags.ZeroWindowProbe) == 0) f.MaxSeqToBeAcked = f.NextSeq;
+        }
+        f.Window = window;
+        f.LastAck = ack.Value;
+        f.LastAckTime = now;
+        f.LastSegmentFlags = ta;
+
+        // 14. the other side's unacked segments: prune with this ACK, take RTT samples (Karn: none for resent data).
+        bool sampled = PruneAndSample(r, ack.Value, now);
+        // TCP timestamps (RFC 7323 4.1): an ACK that advances echoes the TSval of the data it acknowledges, which is
+        // unambiguous even for resent data; used when the exact-match rule above gave no sample.
+        if (p.TcpOptions.HasTimestamps)
+            TimestampRtt(f, r, ref p, now, !sampled && (flags & TcpFlags.Ack) != 0 && (SeqNum)ack.Value > (SeqNum)rLastAckBefore && rLastAckBefore != 0);
+
+        // 15. bytes in flight
+        if (seglen != 0 && f.UCount > 0 && f.ValidBif) BytesInFlight(f, r, flags);
+
+        // After the analysis, as dissect_tcp does: SYN bookkeeping, initial RTT, options of this packet.
+        if ((flags & TcpFlags.Syn) != 0)
+        {
+            if ((flags & TcpFlags.Ack) == 0)
+            {
+                c.TsMruSyn = now;
+                c.SynCount++;
+                if (c.FirstSynTime == 0) c.FirstSynTime = now;
+                c.LastSynTime = now;
+                if (c.Handshake == TcpHandshake.NotSeen) c.Handshake = TcpHandshake.SynSent;
+            }
+            else
+            {
+                c.SynAckSeen = true;
+                if (c.Handshake < TcpHandshake.SynAckSent) c.Handshake = TcpHandshake.SynAckSent;
+            }
+            f.IsFirstAck = true;
+        }
+        if ((flags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Ack)
+        {
+            if (c.TsMruSyn != 0 && c.TsFirstRtt == 0) c.TsFirstRtt = now - c.TsMruSyn;
+            f.IsFirstAck = false;
+            if (c.Handshake == TcpHandshake.SynAckSent && fromClient) c.Handshake = TcpHandshake.Established;
+        }
+        if ((flags & TcpFlags.Rst) != 0 && !fromClient && !c.SynAckSeen && c.SynCount > 0) c.RefusedByReset = true;
+        if (p.TcpOptions.WindowScale >= 0) f.WinScale = Math.Min((int)p.TcpOptions.WindowScale, 14);
+        f.SackCount = Math.Min((int)p.TcpOptions.SackBlockCount, 3);
+        for (int i = 0; i < f.SackCount; i++) { f.Sack[2 * i] = p.TcpOptions.SackLeft(i); f.Sack[2 * i + 1] = p.TcpOptions.SackRight(i); }
+        if ((flags & TcpFlags.Syn) != 0)
+        {
+            // verify_tcp_window_scaling: a SYN without the option means no scaling for either side.
+            if (f.WinScale == -1) { f.WinScale = -2; r.WinScale = -2; }
+            else if ((flags & TcpFlags.Ack) != 0 && r.WinScale == -2) f.WinScale = -2;
+        }
+
+        Count(ref f.Counters, ta, seglen);
+        TrackSeries(f, ta, seq.Value, now, p.IpPacketLength);
+        if (seglen > 0) f.LastDataTime = now;
+        if (p.IpPacketLength > f.LargestIpPacket) f.LargestIpPacket = p.IpPacketLength;
+
+        // Longest gap with data outstanding, and progress for stall detection.
+        if (c.LastPacketTime != 0 && outstandingBefore && now - c.LastPacketTime > c.LongestGapOutstanding)
+        {
+            c.LongestGapOutstanding = now - c.LastPacketTime;
+            c.LongestGapStart = c.LastPacketTime;
+        }
+        bool progress = f.NextSeq != nextSeqBefore && (SeqNum)f.NextSeq > (SeqNum)nextSeqBefore ||
+                        ((flags & TcpFlags.Ack) != 0 && (SeqNum)ack.Value > (SeqNum)rLastAckBefore && rLastAckBefore != 0);
+        LastProgressBefore = c.LastProgressTime == 0 ? now : c.LastProgressTime;
+        if (progress || c.LastProgressTime == 0) c.LastProgressTime = now;
+        LastPacketBefore = c.LastPacketTime;
+        c.LastPacketTime = now;
+        MadeProgress = progress;
+        return ta;
+    }
+
+    /// <summary>Whether the last processed segment moved the connection forward (new data or a new ACK).</summary>
+    public bool MadeProgress { get; private set; }
+    /// <summary>Progress time of the flow before the last processed segment.</summary>
+    public long LastProgressBefore { get; private set; }
+    /// <summary>Time of the flow's previous packet before the last processed segment (0 = none).</summary>
+    public long LastPacketBefore { get; private set; }
+
+    /// <summary>Data is unacknowledged in either direction.</summary>
+    public static bool Outstanding(TcpConnectionState c) => OutstandingBytes(c.Client, c.Server) > 0 || OutstandingBytes(c.Server, c.Client) > 0;
+
+    /// <summary>Bytes <paramref name="sender"/> sent beyond what <paramref name="receiver"/> acknowledged.</summary>
+    public static long OutstandingBytes(TcpEndpointState sender, TcpEndpointState receiver)
+    {
+        if (sender.NextSeq == 0 || receiver.LastAckTime == 0) return 0;
+        int d = (SeqNum)sender.NextSeq - (SeqNum)receiver.LastAck;
+        return d > 0 ? d : 0;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Count(ref TcpCounters k, TcpAnalysisFlags ta, int seglen)
+    {
+        if (seglen > 0) k.DataSegments++;
+        if (ta == TcpAnalysisFlags.None) return;
+        if ((ta & TcpAnalysisFlags.AnyRetransmission) != 0) k.Retransmissions++;
+        if ((ta & TcpAnalysisFlags.FastRetransmission) != 0) k.FastRetransmissions++;
+        if ((ta & TcpAnalysisFlags.SpuriousRetransmission) != 0) k.SpuriousRetransmissions++;
+        if ((ta & TcpAnalysisFlags.OutOfOrder) != 0) k.OutOfOrder++;
+        if ((ta & TcpAnalysisFlags.DuplicateAck) != 0) k.DuplicateAcks++;
+        if ((ta & TcpAnalysisFlags.LostPacket) != 0) k.LostSegments++;
+        if ((ta & TcpAnalysisFlags.AckLostPacket) != 0) k.AckedUnseen++;
+        if ((ta & TcpAnalysisFlags.ZeroWindow) != 0) k.ZeroWindows++;
+        if ((ta & TcpAnalysisFlags.ZeroWindowProbe) != 0) k.ZeroWindowProbes++;
+        if ((ta & TcpAnalysisFlags.ZeroWindowProbeAck) != 0) k.ZeroWindowProbeAcks++;
+        if ((ta & TcpAnalysisFlags.WindowFull) != 0) k.WindowFull++;
+        if ((ta & TcpAnalysisFlags.WindowUpdate) != 0) k.WindowUpdates++;
+        if ((ta & TcpAnalysisFlags.KeepAlive) != 0) k.KeepAlives++;
+        if ((ta & TcpAnalysisFlags.KeepAliveAck) != 0) k.KeepAliveAcks++;
+    }
+
+    /// <summary>Wireshark's unacked-list pruning (oldest exact match gives the ack RTT), with Karn's rule for the RTT
+    /// statistics: no sample when the acknowledged data was sent more than once.</summary>
+    private static bool PruneAndSample(TcpEndpointState r, uint ack, long now)
+    {
+        int n = r.UCount;
+        if (n == 0) return false;
+        uint[] us = r.USeq!, un = r.UNext!;
+        long[] ut = r.UTime!;
+        bool[] ur = r.URetransmitted!;
+        long sampleTime = 0;
+        int matches = 0;
+        bool anyResent = false;
+        int kept = 0;
+        for (int i = 0; i < n; i++)
+        {
+            uint s = us[i], e = un[i];
+            if (ack == e)
+            {
+                matches++;
+                anyResent |= ur[i];
+                if (sampleTime == 0) sampleTime = ut[i]; // oldest first: the first match is the oldest
+                continue;
+            }
+            if ((SeqNum)ack > (SeqNum)s && (SeqNum)ack <= (SeqNum)e) s = ack;
+            else if (!((SeqNum)e > (SeqNum)ack)) continue; // fully acknowledged
+            us[kept] = s; un[kept] = e; ut[kept] = ut[i]; ur[kept] = ur[i];
+            kept++;
+        }
+        r.UCount = kept;
+        bool sampled = matches == 1 && !anyResent && sampleTime != 0 && now >= sampleTime;
+        if (sampled) r.Rtt.Add(now - sampleTime);
+        if (matches > 0 || kept < n)
+        {
+            // Data of r was acknowledged: the series (if any) ended well, and its packet size was delivered.
+            if (!r.Series.IsEmpty && !r.Series.Acknowledged && (SeqNum)ack > (SeqNum)r.Series.Seq)
+            {
+                r.Series.Acknowledged = true;
+                r.Series.AcknowledgedAt = now;
+                if (r.Series.Resends > r.WorstSeries.Resends) r.WorstSeries = r.Series;
+            }
+        }
+        return sampled;
+    }
+
+    private static void TimestampRtt(TcpEndpointState f, TcpEndpointState r, ref DecodedPacket p, long now, bool sample)
+    {
+        // Remember when this side first sent each TSval (a small ring: enough for the echo to come back).
+        f.TsVals ??= new uint[32];
+        f.TsTimes ??= new long[32];
+        uint tsval = p.TcpOptions.TsVal;
+        int last = (f.TsNext + 31) & 31;
+        if (f.TsTimes[last] == 0 || f.TsVals[last] != tsval)
+        {
+            f.TsVals[f.TsNext] = tsval;
+            f.TsTimes[f.TsNext] = now;
+            f.TsNext = (f.TsNext + 1) & 31;
+        }
+        if (!sample || r.TsTimes is null) return;
+        uint ecr = p.TcpOptions.TsEcr;
+        for (int i = 0; i < 32; i++)
+            if (r.TsTimes[i] != 0 && r.TsVals![i] == ecr)
+            {
+                if (now >= r.TsTimes[i]) r.Rtt.Add(now - r.TsTimes[i]);
+                return;
+            }
+    }
+
+    private static void BytesInFlight(TcpEndpointState f, TcpEndpointState r, TcpFlags flags)
+    {
+        uint first = uint.MaxValue, last = 0;
+        uint baseSeq = f.USeq![0];
+        for (int i = 0; i < f.UCount; i++)
+        {
+            uint s = unchecked(f.USeq[i] - baseSeq), e = unchecked(f.UNext![i] - baseSeq);
+            if (s < first) first = s;
+            if (e > last) last = e;
+        }
+        long inFlight = (long)last - first;
+        for (int i = 0; i < r.SackCount; i++) inFlight -= unchecked(r.Sack[2 * i + 1] - r.Sack[2 * i]);
+        if (inFlight > 0 && inFlight < 2_000_000_000)
+        {
+            if ((flags & (TcpFlags.Syn | TcpFlags.Fin)) != 0) inFlight--;
+            if (inFlight > f.Counters.MaxBytesInFlight) f.Counters.MaxBytesInFlight = inFlight;
+        }
+    }
+
+    private static void TrackSeries(TcpEndpointState f, TcpAnalysisFlags ta, uint seq, long now, int ipSize)
+    {
+        if ((ta & (TcpAnalysisFlags.Retransmission | TcpAnalysisFlags.FastRetransmission)) == 0) return;
+        if (ipSize >= f.LargestIpPacket * 9 / 10) f.Counters.LargeRetransmissions++;
+        if (!f.Series.IsEmpty && !f.Series.Acknowledged && f.Series.Seq == seq)
+        {
+            f.Series.Add(now, ipSize);
+        }
+        else
+        {
+            if (!f.Series.IsEmpty && f.Series.Resends > f.WorstSeries.Resends) f.WorstSeries = f.Series;
+            long original = f.FirstSendOf(seq);
+            f.Series.Start(seq, original != 0 ? original : now, now, ipSize);
+        }
+        if (f.Series.Resends > f.WorstSeries.Resends) f.WorstSeries = f.Series;
+    }
+}

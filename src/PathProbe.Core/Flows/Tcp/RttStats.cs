@@ -1,0 +1,63 @@
+namespace PathProbe.Flows.Tcp;
+
+/// <summary>
+/// RTT samples of one direction: exact min/max/count, the RFC 6298 smoothed RTT and variance (for the RTO), and a
+/// median over the first <see cref="ExactSamples"/> samples exactly, then over a reservoir of that size (an
+/// estimate; the JSON says which). The sample array is allocated on the first sample only.
+/// </summary>
+public sealed class RttStats
+{
+    public const int ExactSamples = 64;
+    private long[]? _samples;
+    private int _stored;
+    private ulong _rng = 0x9E3779B97F4A7C15UL;
+
+    public long Count { get; private set; }
+    public long MinNanos { get; private set; } = long.MaxValue;
+    public long MaxNanos { get; private set; }
+    /// <summary>RFC 6298 SRTT and RTTVAR in nanoseconds (0 before the first sample).</summary>
+    public double SmoothedNanos { get; private set; }
+    public double VarianceNanos { get; private set; }
+
+    public void Add(long nanos)
+    {
+        if (nanos < 0) return;
+        Count++;
+        if (nanos < MinNanos) MinNanos = nanos;
+        if (nanos > MaxNanos) MaxNanos = nanos;
+        if (Count == 1) { SmoothedNanos = nanos; VarianceNanos = nanos / 2.0; }
+        else
+        {
+            VarianceNanos = 0.75 * VarianceNanos + 0.25 * Math.Abs(SmoothedNanos - nanos);
+            SmoothedNanos = 0.875 * SmoothedNanos + 0.125 * nanos;
+        }
+        _samples ??= new long[ExactSamples];
+        if (_stored < ExactSamples) _samples[_stored++] = nanos;
+        else
+        {
+            // Reservoir sampling (Vitter's algorithm R) with a cheap deterministic generator.
+            _rng ^= _rng << 13; _rng ^= _rng >> 7; _rng ^= _rng << 17;
+            ulong j = _rng % (ulong)Count;
+            if (j < ExactSamples) _samples[j] = nanos;
+        }
+    }
+
+    /// <summary>Median of the kept samples (exact when Count ≤ ExactSamples); -1 without samples.</summary>
+    public long MedianNanos()
+    {
+        if (_stored == 0) return -1;
+        var copy = _samples.AsSpan(0, _stored).ToArray();
+        Array.Sort(copy);
+        return _stored % 2 == 1 ? copy[_stored / 2] : (copy[_stored / 2 - 1] + copy[_stored / 2]) / 2;
+    }
+
+    public bool MedianIsExact => Count <= ExactSamples;
+
+    /// <summary>RFC 6298 retransmission timeout with Linux's 200 ms floor; 1 s (RFC 6298 2.1) without samples.</summary>
+    public long RtoNanos => Count == 0 ? 1_000_000_000 : Math.Max(200_000_000, (long)(SmoothedNanos + 4 * VarianceNanos));
+
+    public void Reset()
+    {
+        _stored = 0; Count = 0; MinNanos = long.MaxValue; MaxNanos = 0; SmoothedNanos = 0; VarianceNanos = 0;
+    }
+}

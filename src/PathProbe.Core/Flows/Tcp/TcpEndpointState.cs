@@ -1,0 +1,150 @@
+using System.Runtime.CompilerServices;
+
+namespace PathProbe.Flows.Tcp;
+
+[InlineArray(8)]
+public struct SackRanges
+{
+    private uint _e0;
+}
+
+/// <summary>
+/// One direction of a TCP connection: the sequence-analysis state Wireshark keeps per direction
+/// (tcp_flow_t + tcp_analyze_seq_flow_info_t, see ARCHITECTURE.md and README "TCP analysis"), counters, RTT samples
+/// and retransmission series. Reused with its flow: no allocation per packet; the unacked-segment list grows to
+/// <see cref="MaxUnacked"/> at most.
+/// </summary>
+public sealed class TcpEndpointState
+{
+    /// <summary>Unacknowledged segments kept per direction (Wireshark keeps up to 10000). They only feed RTT samples,
+    /// bytes in flight and retransmission series; the classification itself does not depend on them.</summary>
+    public const int MaxUnacked = 4096;
+
+    // ---- Wireshark's per-direction state ------------------------------------------------------------------------
+    /// <summary>Raw (unscaled) window of the last packet; 0xFFFFFFFF before the first.</summary>
+    public uint Window = uint.MaxValue;
+    /// <summary>-1 unknown (handshake not seen), -2 no scaling, otherwise the shift.</summary>
+    public int WinScale = -1;
+    public bool IsFirstAck;
+    public bool ValidBif = true;
+    public TcpAnalysisFlags LastSegmentFlags;
+    public uint NextSeq;
+    public long NextSeqTime;
+    public uint MaxSeqToBeAcked;
+    public uint LastAck;
+    public long LastAckTime;
+    public int DupAckNum;
+    /// <summary>SACK blocks of this side's latest packet (at most 3 are used, as in Wireshark).</summary>
+    public int SackCount;
+    public SackRanges Sack;
+
+    // Unacked segments, oldest first (parallel arrays, allocated on first use).
+    internal uint[]? USeq;
+    internal uint[]? UNext;
+    internal long[]? UTime;
+    internal bool[]? URetransmitted;
+    internal int UCount;
+    /// <summary>Segments not tracked because the list was full.</summary>
+    public long UnackedOverflow;
+
+    // ---- What PathProbe reports --------------------------------------------------------------------------------
+    public TcpCounters Counters;
+    public readonly RttStats Rtt = new();
+    /// <summary>The retransmission series in progress (or the last one).</summary>
+    public RetransmissionSeries Series;
+    /// <summary>The series with the most resends so far.</summary>
+    public RetransmissionSeries WorstSeries;
+    /// <summary>Largest IP packet this side had acknowledged by the other side (for path-MTU inference).</summary>
+    public int LargestAckedIpPacket;
+    /// <summary>Time of the last data segment from this side (0 = none).</summary>
+    public long LastDataTime;
+    /// <summary>Largest IP packet size this side sent.</summary>
+    public int LargestIpPacket;
+
+    // TCP timestamps (RFC 7323) for RTT samples: when each new TSval was first sent.
+    internal uint[]? TsVals;
+    internal long[]? TsTimes;
+    internal int TsNext;
+
+    internal void Reset()
+    {
+        Window = uint.MaxValue; WinScale = -1; IsFirstAck = false; ValidBif = true; LastSegmentFlags = 0;
+        NextSeq = 0; NextSeqTime = 0; MaxSeqToBeAcked = 0; LastAck = 0; LastAckTime = 0; DupAckNum = 0;
+        SackCount = 0; UCount = 0; UnackedOverflow = 0;
+        Counters = default; Rtt.Reset(); Series = default; WorstSeries = default;
+        LargestAckedIpPacket = 0; LastDataTime = 0; LargestIpPacket = 0; TsNext = 0;
+        if (TsVals is not null) Array.Clear(TsVals);
+    }
+
+    internal void PushUnacked(uint seq, uint next, long time, bool retransmitted)
+    {
+        if (USeq is null)
+        {
+            USeq = new uint[16]; UNext = new uint[16]; UTime = new long[16]; URetransmitted = new bool[16];
+        }
+        if (UCount == USeq.Length)
+        {
+            if (UCount >= MaxUnacked) { UnackedOverflow++; return; }
+            int n = UCount * 2;
+            Array.Resize(ref USeq, n); Array.Resize(ref UNext, n); Array.Resize(ref UTime, n); Array.Resize(ref URetransmitted, n);
+        }
+        USeq[UCount] = seq; UNext![UCount] = next; UTime![UCount] = time; URetransmitted![UCount] = retransmitted;
+        UCount++;
+    }
+
+    /// <summary>Time the segment starting at <paramref name="seq"/> was first sent, or 0.</summary>
+    internal long FirstSendOf(uint seq)
+    {
+        for (int i = 0; i < UCount; i++) if (USeq![i] == seq) return UTime![i];
+        return 0;
+    }
+}
+
+/// <summary>Handshake progress of a TCP flow.</summary>
+public enum TcpHandshake : byte
+{
+    /// <summary>No SYN seen: the capture started mid-connection.</summary>
+    NotSeen,
+    SynSent,
+    SynAckSent,
+    Established,
+}
+
+/// <summary>Per-flow TCP state: both endpoints plus what Wireshark keeps per conversation and what stall and
+/// connect detection need. Attached to its <see cref="Flow"/> and reused with it.</summary>
+public sealed class TcpConnectionState
+{
+    public readonly TcpEndpointState Client = new();
+    public readonly TcpEndpointState Server = new();
+    /// <summary>Time of the most recent pure SYN (0 = none).</summary>
+    public long TsMruSyn;
+    /// <summary>Initial RTT: first non-SYN ACK after the most recent SYN (0 = unknown).</summary>
+    public long TsFirstRtt;
+    public TcpHandshake Handshake;
+    public int SynCount;
+    public long FirstSynTime;
+    public long LastSynTime;
+    public bool SynAckSeen;
+    /// <summary>The server answered the SYN with a RST (connection refused).</summary>
+    public bool RefusedByReset;
+
+    // Stall tracking.
+    public long LastProgressTime;
+    public long LastPacketTime;
+    /// <summary>Longest time between two packets while data was outstanding, and when it started.</summary>
+    public long LongestGapOutstanding;
+    public long LongestGapStart;
+    public int StallsReported;
+    public long StallsNotReported;
+    /// <summary>A stall is in progress (no progress for longer than the threshold).</summary>
+    public bool Stalled;
+
+    internal void Reset()
+    {
+        Client.Reset(); Server.Reset();
+        TsMruSyn = 0; TsFirstRtt = 0; Handshake = TcpHandshake.NotSeen; SynCount = 0; FirstSynTime = 0; LastSynTime = 0;
+        SynAckSeen = false; RefusedByReset = false;
+        LastProgressTime = 0; LastPacketTime = 0; LongestGapOutstanding = 0; LongestGapStart = 0;
+        StallsReported = 0; StallsNotReported = 0; Stalled = false;
+    }
+}
