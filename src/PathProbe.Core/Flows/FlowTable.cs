@@ -272,9 +272,13 @@ public sealed class FlowTable
         Close(f, f.EndReason is FlowEnd.Fin or FlowEnd.Reset ? f.EndReason : reason);
     }
 
+    /// <summary>Called once per flow as it leaves the table (not per packet), before the record can be recycled.</summary>
+    public Action<Flow>? FlowClosing { get; set; }
+
     private void Close(Flow f, FlowEnd reason)
     {
         f.EndReason = reason;
+        FlowClosing?.Invoke(f);
         if (_closed.Count < _options.MaxReportedFlows) _closed.Add(f);
         else
         {

@@ -1,3 +1,4 @@
+using PathProbe.Analysis.Tcp;
 using PathProbe.Decoding.Reassembly;
 using PathProbe.Flows;
 
@@ -7,4 +8,5 @@ public sealed class AnalysisOptions
 {
     public FlowTableOptions Flows { get; init; } = new();
     public ReassemblyOptions Reassembly { get; init; } = new();
+    public StallOptions Stalls { get; init; } = new();
 }

@@ -17,6 +17,8 @@ public sealed class Engine
     private readonly IpReassembler _reassembler;
     private readonly FlowTable _flows;
     private readonly TcpAnalyzer _tcp = new();
+    private readonly TcpFindingDetector _tcpFindings;
+    private long _now;
     private readonly List<Finding> _findings = new();
     private int _findingsTaken;
     private long _decoded;
@@ -28,6 +30,8 @@ public sealed class Engine
         _reassembler = new IpReassembler(options.Reassembly);
         _decoder = new FrameDecoder(_reassembler, new DecodeCounters());
         _flows = new FlowTable(options.Flows, firstFlowId) { InputIndex = inputIndex };
+        _tcpFindings = new TcpFindingDetector(options.Stalls, Report);
+        _flows.FlowClosing = f => _tcpFindings.FlowClosing(f, _now);
     }
 
     public FlowTable Flows => _flows;
@@ -55,12 +59,19 @@ public sealed class Engine
     public void Process(in RawFrame frame)
     {
         var p = new DecodedPacket();
+        long now = frame.Time.UnixNanoseconds;
+        if (now > _now) _now = now;
         switch (_decoder.Decode(frame, ref p))
         {
             case DecodeStatus.Ok:
                 _decoded++;
                 Flow? flow = _flows.Update(ref p, out bool fromClient);
-                if (flow is not null && flow.Protocol == FlowProtocol.Tcp) _tcp.Process(flow, fromClient, ref p);
+                if (flow is not null && flow.Protocol == FlowProtocol.Tcp)
+                {
+                    _tcpFindings.BeforeSegment(flow, now);
+                    _tcp.Process(flow, fromClient, ref p);
+                    _tcpFindings.AfterSegment(flow, _tcp.MadeProgress, (p.TcpFlags & TcpFlags.Rst) != 0, now);
+                }
                 break;
             case DecodeStatus.FragmentHeld:
                 _fragmentsHeld++;

@@ -2,6 +2,7 @@ using System.Text.Json;
 using PathProbe.Capture;
 using PathProbe.Findings;
 using PathProbe.Flows;
+using PathProbe.Flows.Tcp;
 using PathProbe.Pipeline;
 using PathProbe.Primitives;
 
@@ -140,6 +141,81 @@ public static class JsonReport
         Pair(w, "maxFrame", f.ClientToServer.MaxFrame, f.ServerToClient.MaxFrame);
         Pair(w, "dfPackets", f.ClientToServer.DfPackets, f.ServerToClient.DfPackets);
         if (f.Application is null) w.WriteNull("application"); else w.WriteString("application", f.Application);
+        if (f.Protocol == FlowProtocol.Tcp && f.Tcp is { } tcp) WriteTcp(w, f, tcp);
+        w.WriteEndObject();
+    }
+
+    private static void WriteTcp(Utf8JsonWriter w, Flow f, TcpConnectionState tcp)
+    {
+        w.WriteStartObject("tcp");
+        w.WriteString("handshake", tcp.Handshake switch
+        {
+            TcpHandshake.Established => "established",
+            TcpHandshake.SynAckSent => "syn-ack",
+            TcpHandshake.SynSent => "syn-sent",
+            _ => "not-seen",
+        });
+        w.WriteBoolean("reusedPorts", f.ReusedPorts);
+        if (tcp.TsFirstRtt > 0) w.WriteNumber("initialRttMs", Math.Round(tcp.TsFirstRtt / 1e6, 3)); else w.WriteNull("initialRttMs");
+        if (tcp.LongestGapOutstanding > 0)
+        {
+            w.WriteStartObject("longestGapOutstanding");
+            w.WriteNumber("seconds", Math.Round(tcp.LongestGapOutstanding / 1e9, 6));
+            w.WriteString("start", new Timestamp(tcp.LongestGapStart).ToIso8601());
+            w.WriteEndObject();
+        }
+        else w.WriteNull("longestGapOutstanding");
+        WriteEndpoint(w, "c2s", tcp.Client);
+        WriteEndpoint(w, "s2c", tcp.Server);
+        w.WriteEndObject();
+    }
+
+    private static void WriteEndpoint(Utf8JsonWriter w, string name, TcpEndpointState e)
+    {
+        var k = e.Counters;
+        w.WriteStartObject(name);
+        w.WriteNumber("dataSegments", k.DataSegments);
+        w.WriteNumber("retransmissions", k.Retransmissions);
+        w.WriteNumber("fastRetransmissions", k.FastRetransmissions);
+        w.WriteNumber("spuriousRetransmissions", k.SpuriousRetransmissions);
+        w.WriteNumber("outOfOrder", k.OutOfOrder);
+        w.WriteNumber("duplicateAcks", k.DuplicateAcks);
+        w.WriteNumber("maxDuplicateAckNumber", k.MaxDuplicateAckNumber);
+        w.WriteNumber("lostSegments", k.LostSegments);
+        w.WriteNumber("ackedUnseen", k.AckedUnseen);
+        w.WriteNumber("zeroWindows", k.ZeroWindows);
+        w.WriteNumber("zeroWindowProbes", k.ZeroWindowProbes);
+        w.WriteNumber("zeroWindowProbeAcks", k.ZeroWindowProbeAcks);
+        w.WriteNumber("windowFull", k.WindowFull);
+        w.WriteNumber("windowUpdates", k.WindowUpdates);
+        w.WriteNumber("keepAlives", k.KeepAlives);
+        w.WriteNumber("keepAliveAcks", k.KeepAliveAcks);
+        w.WriteNumber("maxBytesInFlight", k.MaxBytesInFlight);
+        if (e.WinScale >= 0) w.WriteNumber("windowScale", e.WinScale); else w.WriteNull("windowScale");
+        w.WriteStartObject("rtt");
+        w.WriteNumber("samples", e.Rtt.Count);
+        if (e.Rtt.Count > 0)
+        {
+            w.WriteNumber("minMs", Math.Round(e.Rtt.MinNanos / 1e6, 3));
+            w.WriteNumber("medianMs", Math.Round(e.Rtt.MedianNanos() / 1e6, 3));
+            w.WriteNumber("maxMs", Math.Round(e.Rtt.MaxNanos / 1e6, 3));
+            w.WriteBoolean("medianExact", e.Rtt.MedianIsExact);
+        }
+        w.WriteEndObject();
+        var s = e.WorstSeries;
+        if (s.Resends > 0)
+        {
+            w.WriteStartObject("longestRetransmissionSeries");
+            w.WriteNumber("resends", s.Resends);
+            w.WriteNumber("ipPacketSize", s.IpPacketSize);
+            w.WriteString("firstSent", new Timestamp(s.First).ToIso8601());
+            w.WriteStartArray("intervalsSeconds");
+            foreach (double d in s.IntervalsSeconds()) w.WriteNumberValue(Math.Round(d, 6));
+            w.WriteEndArray();
+            w.WriteBoolean("backoff", s.LooksLikeBackoff);
+            w.WriteBoolean("acknowledged", s.Acknowledged);
+            w.WriteEndObject();
+        }
         w.WriteEndObject();
     }
 

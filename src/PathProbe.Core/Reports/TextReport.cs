@@ -98,11 +98,12 @@ public static class TextReport
             : flows;
         var rows = new List<string[]>
         {
-            new[] { "ID", "PROTO", "CLIENT", "SERVER", "APP", "DURATION", "PACKETS c>s/s>c", "BYTES c>s/s>c", "MSS c/s", "MAX SEG c/s", "MAX IP c/s", "STATE" },
+            new[] { "ID", "PROTO", "CLIENT", "SERVER", "APP", "DURATION", "PACKETS c>s/s>c", "BYTES c>s/s>c", "RETX c>s/s>c", "RTT ms", "MSS c/s", "MAX SEG c/s", "MAX IP c/s", "STATE" },
         };
         foreach (var f in shown)
         {
             bool icmp = f.Protocol == FlowProtocol.Icmp;
+            bool tcp = f.Protocol == FlowProtocol.Tcp && f.Tcp is not null;
             rows.Add(new[]
             {
                 f.Id.ToString(Inv), f.ProtocolName,
@@ -112,7 +113,9 @@ public static class TextReport
                 Seconds(f.End.UnixNanoseconds - f.Start.UnixNanoseconds),
                 $"{N(f.ClientToServer.Packets)}/{N(f.ServerToClient.Packets)}",
                 $"{Bytes(f.ClientToServer.FrameBytes)}/{Bytes(f.ServerToClient.FrameBytes)}",
-                f.Protocol == FlowProtocol.Tcp ? $"{Opt(f.ClientToServer.Mss)}/{Opt(f.ServerToClient.Mss)}" : "-",
+                tcp ? $"{f.Tcp!.Client.Counters.Retransmissions}/{f.Tcp.Server.Counters.Retransmissions}" : "-",
+                tcp ? Rtt(f.Tcp!) : "-",
+                tcp ? $"{Opt(f.ClientToServer.Mss)}/{Opt(f.ServerToClient.Mss)}" : "-",
                 $"{f.ClientToServer.MaxSegment}/{f.ServerToClient.MaxSegment}",
                 $"{f.ClientToServer.MaxIpPacket}/{f.ServerToClient.MaxIpPacket}",
                 JsonReport.EndName(f.EndReason),
@@ -125,12 +128,19 @@ public static class TextReport
             var sb = new StringBuilder("  ");
             for (int c = 0; c < r.Length; c++)
             {
-                bool right = c is 0 or 5 or 6 or 7;
+                bool right = c is 0 or 5 or 6 or 7 or 8 or 9;
                 sb.Append(right ? r[c].PadLeft(widths[c]) : r[c].PadRight(widths[c]));
                 if (c < r.Length - 1) sb.Append("  ");
             }
             o.WriteLine(sb.ToString().TrimEnd());
         }
+    }
+
+    /// <summary>Median RTT of the direction that sent the most data (its data is what the ACKs time).</summary>
+    private static string Rtt(Flows.Tcp.TcpConnectionState t)
+    {
+        var e = t.Client.Rtt.Count >= t.Server.Rtt.Count ? t.Client.Rtt : t.Server.Rtt;
+        return e.Count == 0 ? "-" : (e.MedianNanos() / 1e6).ToString(e.MedianNanos() < 10_000_000 ? "0.00" : "0", Inv);
     }
 
     private static string Opt(int v) => v == 0 ? "-" : v.ToString(Inv);

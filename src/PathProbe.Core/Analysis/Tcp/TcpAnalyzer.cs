@@ -35,7 +35,8 @@ public sealed class TcpAnalyzer
         if (flow.ReusedPorts && flow.Packets == 1) ta |= TcpAnalysisFlags.ReusedPorts;
 
         uint nextSeqBefore = f.NextSeq;
-        uint rLastAckBefore = r.LastAck;
+        uint fLastAckBefore = f.LastAck;
+        bool fAckedBefore = f.LastAckTime != 0;
         bool outstandingBefore = Outstanding(c);
 
         if ((flags & TcpFlags.Ack) != 0) r.ValidBif = true;
@@ -165,7 +166,7 @@ public sealed class TcpAnalyzer
         // TCP timestamps (RFC 7323 4.1): an ACK that advances echoes the TSval of the data it acknowledges, which is
         // unambiguous even for resent data; used when the exact-match rule above gave no sample.
         if (p.TcpOptions.HasTimestamps)
-            TimestampRtt(f, r, ref p, now, !sampled && (flags & TcpFlags.Ack) != 0 && (SeqNum)ack.Value > (SeqNum)rLastAckBefore && rLastAckBefore != 0);
+            TimestampRtt(f, r, ref p, now, !sampled && (flags & TcpFlags.Ack) != 0 && fAckedBefore && (SeqNum)ack.Value > (SeqNum)fLastAckBefore);
 
         // 15. bytes in flight
         if (seglen != 0 && f.UCount > 0 && f.ValidBif) BytesInFlight(f, r, flags);
@@ -217,7 +218,7 @@ public sealed class TcpAnalyzer
             c.LongestGapStart = c.LastPacketTime;
         }
         bool progress = f.NextSeq != nextSeqBefore && (SeqNum)f.NextSeq > (SeqNum)nextSeqBefore ||
-                        ((flags & TcpFlags.Ack) != 0 && (SeqNum)ack.Value > (SeqNum)rLastAckBefore && rLastAckBefore != 0);
+                        ((flags & TcpFlags.Ack) != 0 && fAckedBefore && (SeqNum)ack.Value > (SeqNum)fLastAckBefore);
         LastProgressBefore = c.LastProgressTime == 0 ? now : c.LastProgressTime;
         if (progress || c.LastProgressTime == 0) c.LastProgressTime = now;
         LastPacketBefore = c.LastPacketTime;

@@ -100,6 +100,17 @@ public sealed class TcpEndpointState
     }
 }
 
+/// <summary>What a stalled flow is waiting for.</summary>
+public enum StallKind : byte
+{
+    /// <summary>Nothing outstanding: one side waits for the other's next message.</summary>
+    Application,
+    /// <summary>Data outstanding and being resent (or, seen from the receiver, missing).</summary>
+    RtoBackoff,
+    /// <summary>The receiver's window is closed.</summary>
+    ZeroWindow,
+}
+
 /// <summary>Handshake progress of a TCP flow.</summary>
 public enum TcpHandshake : byte
 {
@@ -138,6 +149,10 @@ public sealed class TcpConnectionState
     public long StallsNotReported;
     /// <summary>A stall is in progress (no progress for longer than the threshold).</summary>
     public bool Stalled;
+    public long StallStart;
+    public StallKind StallKind;
+    public bool StallSenderIsClient;
+    public long StallOutstanding;
 
     internal void Reset()
     {
@@ -145,6 +160,6 @@ public sealed class TcpConnectionState
         TsMruSyn = 0; TsFirstRtt = 0; Handshake = TcpHandshake.NotSeen; SynCount = 0; FirstSynTime = 0; LastSynTime = 0;
         SynAckSeen = false; RefusedByReset = false;
         LastProgressTime = 0; LastPacketTime = 0; LongestGapOutstanding = 0; LongestGapStart = 0;
-        StallsReported = 0; StallsNotReported = 0; Stalled = false;
+        StallsReported = 0; StallsNotReported = 0; Stalled = false; StallStart = 0; StallOutstanding = 0;
     }
 }
