@@ -18,6 +18,7 @@ public sealed class Engine
     private readonly FlowTable _flows;
     private readonly TcpAnalyzer _tcp = new();
     private readonly TcpFindingDetector _tcpFindings;
+    private readonly RetransmissionStormDetector _storms;
     private long _now;
     private readonly List<Finding> _findings = new();
     private int _findingsTaken;
@@ -31,6 +32,7 @@ public sealed class Engine
         _decoder = new FrameDecoder(_reassembler, new DecodeCounters());
         _flows = new FlowTable(options.Flows, firstFlowId) { InputIndex = inputIndex };
         _tcpFindings = new TcpFindingDetector(options.Stalls, Report);
+        _storms = new RetransmissionStormDetector(options.Storms, Report);
         _flows.FlowClosing = f => _tcpFindings.FlowClosing(f, _now);
     }
 
@@ -69,7 +71,9 @@ public sealed class Engine
                 if (flow is not null && flow.Protocol == FlowProtocol.Tcp)
                 {
                     _tcpFindings.BeforeSegment(flow, now);
-                    _tcp.Process(flow, fromClient, ref p);
+                    var ta = _tcp.Process(flow, fromClient, ref p);
+                    _storms.OnSegment(flow, fromClient, ta, p.PayloadWireLength, p.TcpFlags, p.IpPacketLength, now);
+                    if ((p.TcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn) _storms.OnSyn(p.Src);
                     _tcpFindings.AfterSegment(flow, _tcp.MadeProgress, (p.TcpFlags & TcpFlags.Rst) != 0, now);
                 }
                 break;
@@ -83,6 +87,7 @@ public sealed class Engine
     public CaptureAnalysis Complete(InputSummary input)
     {
         _reassembler.Finish();
+        _storms.Finish();
         _flows.Finish();
         var result = new CaptureAnalysis
         {

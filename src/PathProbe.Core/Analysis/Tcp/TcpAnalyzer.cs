@@ -207,7 +207,7 @@ public sealed class TcpAnalyzer
         }
 
         Count(ref f.Counters, ta, seglen);
-        TrackSeries(f, ta, seq.Value, now, p.IpPacketLength);
+        TrackSeries(flow, fromClient, f, ta, seq.Value, now, p.IpPacketLength, seglen);
         if (seglen > 0) f.LastDataTime = now;
         if (p.IpPacketLength > f.LargestIpPacket) f.LargestIpPacket = p.IpPacketLength;
 
@@ -352,10 +352,19 @@ public sealed class TcpAnalyzer
         }
     }
 
-    private static void TrackSeries(TcpEndpointState f, TcpAnalysisFlags ta, uint seq, long now, int ipSize)
+    /// <summary>A segment is full-size when it carries at least 90% of the MSS the receiver advertised (or, without a
+    /// captured handshake, of the largest segment this side sent so far).</summary>
+    public static bool IsFullSize(Flow flow, bool fromClient, int seglen)
+    {
+        int mss = fromClient ? flow.ServerToClient.Mss : flow.ClientToServer.Mss;
+        if (mss == 0) mss = fromClient ? flow.ClientToServer.MaxSegment : flow.ServerToClient.MaxSegment;
+        return seglen > 0 && seglen >= mss * 9 / 10;
+    }
+
+    private static void TrackSeries(Flow flow, bool fromClient, TcpEndpointState f, TcpAnalysisFlags ta, uint seq, long now, int ipSize, int seglen)
     {
         if ((ta & (TcpAnalysisFlags.Retransmission | TcpAnalysisFlags.FastRetransmission)) == 0) return;
-        if (ipSize >= f.LargestIpPacket * 9 / 10) f.Counters.LargeRetransmissions++;
+        if (IsFullSize(flow, fromClient, seglen)) f.Counters.LargeRetransmissions++;
         if (!f.Series.IsEmpty && !f.Series.Acknowledged && f.Series.Seq == seq)
         {
             f.Series.Add(now, ipSize);
