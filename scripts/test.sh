@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 packages=()
 command -v tshark  >/dev/null 2>&1 || packages+=(tshark)
 command -v mergecap >/dev/null 2>&1 || packages+=(wireshark-common)
+# nsd lives in /usr/sbin, which is not on every PATH (the DNS tests look there too).
+{ command -v nsd >/dev/null 2>&1 || [ -x /usr/sbin/nsd ]; } || packages+=(nsd)
+command -v dig     >/dev/null 2>&1 || packages+=(bind9-dnsutils)
 if [ ${#packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: installing ${packages[*]}"
@@ -14,7 +17,7 @@ if [ ${#packages[@]} -gt 0 ]; then
     apt-get update -qq >/dev/null
     apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
   else
-    echo "test.sh: missing ${packages[*]} (sudo apt-get install ${packages[*]}); the tshark cross-checks will be skipped" >&2
+    echo "test.sh: missing ${packages[*]} (sudo apt-get install ${packages[*]}); the tshark cross-checks and the nsd-backed DNS tests will be skipped" >&2
   fi
 fi
 
