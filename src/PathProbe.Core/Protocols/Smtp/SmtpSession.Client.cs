@@ -40,7 +40,7 @@ public sealed partial class SmtpSession
         if (verb == Verb.Unknown)
         {
             _anomalies.UnknownCommands++;
-            if (verbBytes.IsEmpty && args.IsEmpty) verbText = "";
+            if (verbBytes.IsEmpty) verbText = "(empty)";
         }
 
         switch (verb)

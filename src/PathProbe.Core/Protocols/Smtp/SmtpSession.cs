@@ -70,7 +70,7 @@ public sealed partial class SmtpSession
     /// <summary>Index of the latest transaction (counting those not kept), or -1.</summary>
     public int TransactionIndex { get; private set; } = -1;
     /// <summary>Message bytes sent so far in the current DATA or BDAT (RFC 5321 size).</summary>
-    public long CurrentMessageBytes => _currentTx?.MessageBytes ?? 0;
+    public long CurrentMessageBytes => CurrentTransaction?.MessageBytes ?? 0;
     /// <summary>The transaction the client is sending (MAIL sent, data not finished), or the latest one.</summary>
     public SmtpTransaction? CurrentTransaction => _currentTx ?? (_transactions.Count > 0 ? _transactions[^1] : null);
 
