@@ -1,0 +1,80 @@
+using PathProbe.Decoding;
+using PathProbe.Flows.Streams;
+using PathProbe.Primitives;
+
+namespace PathProbe.Protocols.Smtp;
+
+/// <summary>
+/// One TCP connection's SMTP analysis: a stream reassembler per direction feeding an <see cref="SmtpSession"/>.
+/// Create it when a TCP flow to port 25/587 (or 465 with <c>implicitTls</c>) appears, feed every TCP segment of the
+/// flow in capture order, and call <see cref="Finish"/> at the end of input. Allocates nothing per in-order segment.
+/// </summary>
+public sealed class SmtpConnection
+{
+    public SmtpConnection(Timestamp connectTime, bool implicitTls = false, StreamBudget? budget = null, SmtpLimits? limits = null)
+    {
+        Session = new SmtpSession(connectTime, implicitTls, limits);
+        ClientStream = new TcpStreamReassembler(budget);
+        ServerStream = new TcpStreamReassembler(budget);
+    }
+
+    public SmtpSession Session { get; }
+    public TcpStreamReassembler ClientStream { get; }
+    public TcpStreamReassembler ServerStream { get; }
+
+    /// <summary>Feeds a decoded TCP segment of this flow.</summary>
+    public void OnPacket(in DecodedPacket p, bool fromClient) =>
+        OnSegment(fromClient, p.Seq, p.Ack, p.Payload, p.PayloadWireLength, p.TcpFlags, p.Time);
+
+    /// <summary>Feeds one TCP segment. <paramref name="payload"/> is only read during the call.</summary>
+    public void OnSegment(bool fromClient, uint seq, uint ack, ReadOnlySpan<byte> payload, int payloadWireLength,
+        TcpFlags flags, Timestamp time)
+    {
+        var client = Session.Client;
+        var server = Session.Server;
+        if (fromClient)
+        {
+            ClientStream.Segment(ref client, seq, payload, payloadWireLength, time, flags);
+            if ((flags & TcpFlags.Ack) != 0) ServerStream.PeerAck(ref server, ack, time);
+        }
+        else
+        {
+            ServerStream.Segment(ref server, seq, payload, payloadWireLength, time, flags);
+            if ((flags & TcpFlags.Ack) != 0) ClientStream.PeerAck(ref client, ack, time);
+        }
+
+        if ((flags & TcpFlags.Rst) != 0)
+        {
+            Flush(time);
+            Session.Abort(fromClient ? "reset by the client" : "reset by the server", time);
+        }
+        else if (ClientStream.FinSeen && ServerStream.FinSeen && Session.CloseReason == null)
+        {
+            Flush(time);
+            Session.Close(time);
+        }
+    }
+
+    /// <summary>End of input: buffered data is delivered (holes become gaps) and the session is finished.</summary>
+    public void Finish(Timestamp time)
+    {
+        Flush(time);
+        Session.Finish(time);
+    }
+
+    /// <summary>The TCP layer decided the connection is dead (stalled, idle timeout): the session is aborted with
+    /// <paramref name="reason"/>.</summary>
+    public void Abort(string reason, Timestamp time)
+    {
+        Flush(time);
+        Session.Abort(reason, time);
+    }
+
+    private void Flush(Timestamp time)
+    {
+        var client = Session.Client;
+        var server = Session.Server;
+        ClientStream.Flush(ref client, time);
+        ServerStream.Flush(ref server, time);
+    }
+}

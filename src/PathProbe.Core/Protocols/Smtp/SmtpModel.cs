@@ -1,0 +1,208 @@
+using PathProbe.Primitives;
+
+namespace PathProbe.Protocols.Smtp;
+
+/// <summary>Where an SMTP session is, as seen from the capture. A stall is reported with the phase it stopped in.</summary>
+public enum SmtpPhase : byte
+{
+    /// <summary>TCP connected, no greeting yet.</summary>
+    Connect,
+    /// <summary>Greeting received, no EHLO/HELO yet.</summary>
+    Greeting,
+    /// <summary>EHLO/HELO sent (or answered).</summary>
+    Ehlo,
+    /// <summary>STARTTLS sent, waiting for its 220.</summary>
+    StartTls,
+    /// <summary>Encrypted (after STARTTLS, or implicit TLS): nothing more is decoded.</summary>
+    Tls,
+    /// <summary>AUTH exchange in progress or done.</summary>
+    Auth,
+    /// <summary>No transaction open (after a final reply to the data, RSET, or a failed MAIL).</summary>
+    Ready,
+    /// <summary>MAIL FROM sent.</summary>
+    Mail,
+    /// <summary>RCPT TO sent.</summary>
+    Rcpt,
+    /// <summary>DATA sent, waiting for 354.</summary>
+    DataCommand,
+    /// <summary>354 received: the message is being sent (<see cref="SmtpSession.CurrentMessageBytes"/>).</summary>
+    Data,
+    /// <summary>The terminating dot (or the last BDAT chunk) was sent; waiting for the final reply.</summary>
+    DataSent,
+    /// <summary>BDAT chunks being sent (RFC 3030).</summary>
+    Bdat,
+    /// <summary>QUIT sent.</summary>
+    Quit,
+    /// <summary>The connection ended (<see cref="SmtpSession.Close"/> or <see cref="SmtpSession.Abort"/>).</summary>
+    Closed,
+}
+
+public enum SmtpOutcome : byte
+{
+    /// <summary>Still going (no final reply yet).</summary>
+    InProgress,
+    /// <summary>2xx final reply to the data.</summary>
+    Accepted,
+    /// <summary>A 4xx ended it (MAIL, DATA, final reply, 421, or every recipient refused with 4xx).</summary>
+    Deferred,
+    /// <summary>A 5xx ended it.</summary>
+    Rejected,
+    /// <summary>Ended before a final reply: connection closed or reset, stalled, RSET/QUIT by the client.</summary>
+    Aborted,
+    /// <summary>The capture ended in the middle of it.</summary>
+    Incomplete,
+}
+
+/// <summary>A reply: the code, the RFC 3463 enhanced code when present, and the (cleaned) text of its first line.</summary>
+public sealed record SmtpReply(int Code, string? EnhancedCode, string Text, int Lines, Timestamp Time);
+
+/// <summary>A command and, once it came, its reply. Arguments are kept for EHLO/HELO/MAIL/RCPT/BDAT (cleaned);
+/// AUTH keeps its mechanism only (never credentials); other verbs are kept by name only.</summary>
+public sealed class SmtpCommand
+{
+    /// <summary>Upper-case verb ("MAIL", "X-FOO"); "." for the end of DATA; "" for a reply no command asked for.</summary>
+    public required string Verb { get; init; }
+    public string? Argument { get; init; }
+    public Timestamp Time { get; init; }
+    /// <summary>Intermediate reply (354 to DATA, the last 334 to AUTH).</summary>
+    public SmtpReply? Intermediate { get; internal set; }
+    public SmtpReply? Reply { get; internal set; }
+    /// <summary>Command sent → reply received (capture time), null while unanswered.</summary>
+    public TimeSpan? Latency => Reply == null ? null : TimeSpan.FromTicks((Reply.Time.UnixNanoseconds - Time.UnixNanoseconds) / 100);
+    /// <summary>Index of the transaction the command belongs to, or -1.</summary>
+    public int Transaction { get; init; } = -1;
+
+    public override string ToString() => Reply == null ? $"{Verb} {Argument}" : $"{Verb} {Argument} -> {Reply.Code}";
+}
+
+public sealed class SmtpRecipient
+{
+    public required string Address { get; init; }
+    public string? Parameters { get; init; }
+    public Timestamp Time { get; init; }
+    /// <summary>0 while unanswered.</summary>
+    public int ReplyCode { get; internal set; }
+    public string? EnhancedCode { get; internal set; }
+}
+
+/// <summary>One mail transaction: MAIL FROM to the final reply (or RSET/QUIT/abort).</summary>
+public sealed class SmtpTransaction
+{
+    public int Index { get; init; }
+    public required string Sender { get; init; }
+    /// <summary>MAIL parameters as sent (cleaned), e.g. "SIZE=1234 BODY=8BITMIME".</summary>
+    public string? MailParameters { get; init; }
+    /// <summary>SIZE= of MAIL FROM (RFC 1870), or -1.</summary>
+    public long DeclaredSize { get; init; } = -1;
+    /// <summary>BODY= of MAIL FROM (RFC 6152), or null.</summary>
+    public string? Body { get; init; }
+    public Timestamp MailTime { get; init; }
+    public int MailReplyCode { get; internal set; }
+
+    public List<SmtpRecipient> Recipients { get; } = new();
+    /// <summary>Recipients beyond the per-transaction limit (counted, not kept).</summary>
+    public int RecipientsNotKept { get; internal set; }
+    public int RecipientsAccepted { get; internal set; }
+    public int RecipientsDeferred { get; internal set; }
+    public int RecipientsRejected { get; internal set; }
+
+    /// <summary>DATA or first BDAT sent.</summary>
+    public Timestamp? DataCommandTime { get; internal set; }
+    /// <summary>354 received.</summary>
+    public Timestamp? DataStartTime { get; internal set; }
+    /// <summary>Terminating dot or last BDAT chunk sent.</summary>
+    public Timestamp? DataEndTime { get; internal set; }
+    public bool UsedBdat { get; internal set; }
+    /// <summary>Message size in bytes as RFC 5321 counts it (dot-stuffing undone, terminating "." line excluded),
+    /// so far. Includes gap bytes when <see cref="SizeApproximate"/>.</summary>
+    public long MessageBytes { get; internal set; }
+    public bool SizeApproximate { get; internal set; }
+
+    public SmtpReply? FinalReply { get; internal set; }
+    /// <summary>DATA (or first BDAT) → final reply.</summary>
+    public TimeSpan? DataDuration => FinalReply != null && DataCommandTime is { } d
+        ? TimeSpan.FromTicks((FinalReply.Time.UnixNanoseconds - d.UnixNanoseconds) / 100) : null;
+
+    public SmtpOutcome Outcome { get; internal set; }
+    public string? OutcomeReason { get; internal set; }
+    /// <summary>Session phase when the transaction ended (for an aborted one: where it stalled).</summary>
+    public SmtpPhase EndPhase { get; internal set; }
+    public Timestamp? EndTime { get; internal set; }
+
+    /// <summary>The client has sent MAIL but not yet the end of the data (and no RSET/QUIT).</summary>
+    internal bool ClientOpen;
+    /// <summary>Why the client left the transaction before the end of the data (decided once replies are in).</summary>
+    internal string? EndRequest;
+    /// <summary>Commands of this transaction still waiting for a reply.</summary>
+    internal int PendingReplies;
+}
+
+/// <summary>What the server advertised in its EHLO reply (RFC 5321 4.1.1.1 and the extension RFCs).</summary>
+public sealed class SmtpCapabilities
+{
+    public const int MaxOther = 64;
+    public const int MaxAuthMechanisms = 32;
+
+    public bool Pipelining { get; internal set; }        // RFC 2920
+    public bool Chunking { get; internal set; }          // RFC 3030
+    public bool StartTls { get; internal set; }          // RFC 3207
+    public bool EightBitMime { get; internal set; }      // RFC 6152
+    public bool SmtpUtf8 { get; internal set; }          // RFC 6531
+    public bool EnhancedStatusCodes { get; internal set; } // RFC 2034
+    public bool Dsn { get; internal set; }               // RFC 3461
+    /// <summary>SIZE advertised (RFC 1870).</summary>
+    public bool Size { get; internal set; }
+    /// <summary>SIZE limit in bytes; 0 when advertised without a limit (or "SIZE 0"); -1 when not advertised.</summary>
+    public long SizeLimit { get; internal set; } = -1;
+    public List<string> AuthMechanisms { get; } = new();
+    /// <summary>Other keywords, by name (upper case).</summary>
+    public List<string> Other { get; } = new();
+}
+
+/// <summary>Named anomaly counters (stable names, like Zeek's weirds).</summary>
+public struct SmtpAnomalies
+{
+    /// <summary>Command lines over 1000 bytes or reply lines over 512 bytes incl. CRLF (RFC 5321 4.5.3.1.4/5).</summary>
+    public long LongLines;
+    /// <summary>Lines over the hard cap: only their start was decoded, the rest skipped.</summary>
+    public long TruncatedLines;
+    public long NulBytes;
+    /// <summary>Bytes ≥ 0x80 in command or reply lines (not in message bodies).</summary>
+    public long NonAsciiBytes;
+    /// <summary>Lines ended by LF without CR (commands, replies and DATA).</summary>
+    public long BareLfLines;
+    public long UnparsableReplies;
+    public long RepliesWithoutCommand;
+    /// <summary>A continuation line of a multi-line reply with another code.</summary>
+    public long ReplyCodeMismatches;
+    /// <summary>A reply ended DATA before the terminating dot was seen.</summary>
+    public long RepliesDuringData;
+    public long UnknownCommands;
+    /// <summary>Client bytes after STARTTLS before its reply (command injection, CVE-2011-0411 style).</summary>
+    public long BytesAfterStartTls;
+    /// <summary>AUTH continuation lines skipped (never decoded).</summary>
+    public long AuthLinesSkipped;
+    public long ClientGaps;
+    public long ServerGaps;
+    public long GapBytes;
+    public long CommandsNotKept;
+    public long TransactionsNotKept;
+    /// <summary>Commands not queued for pairing because too many were outstanding.</summary>
+    public long PendingOverflows;
+    public long BdatSizeInvalid;
+}
+
+/// <summary>Bounds of one session's kept state.</summary>
+public sealed record SmtpLimits
+{
+    public static readonly SmtpLimits Default = new();
+    /// <summary>Longest line decoded; longer lines are truncated to this and counted.</summary>
+    public int HardLineCap { get; init; } = 8 * 1024;
+    public int MaxCommands { get; init; } = 1000;
+    public int MaxTransactions { get; init; } = 100;
+    public int MaxRecipients { get; init; } = 100;
+    /// <summary>Commands awaiting a reply (PIPELINING) that are tracked for pairing.</summary>
+    public int MaxPending { get; init; } = 256;
+    /// <summary>Longest kept text (reply text, addresses, names).</summary>
+    public int MaxTextLength { get; init; } = 512;
+}

@@ -1,0 +1,416 @@
+using PathProbe.Primitives;
+
+namespace PathProbe.Protocols.Smtp;
+
+public sealed partial class SmtpSession
+{
+    private enum Verb : byte { Unknown, Helo, Ehlo, Mail, Rcpt, Data, DataEnd, Bdat, Rset, Noop, Quit, StartTls, Auth, Vrfy, Expn, Help }
+
+    /// <summary>DATA body scanner states (RFC 5321 4.1.1.4: the data ends with CRLF "." CRLF).</summary>
+    private enum BodyState : byte { LineStart, Dot, DotCr, Mid }
+
+    private SmtpTransaction? _currentTx;
+    /// <summary>Stands in for transactions past <see cref="SmtpLimits.MaxTransactions"/>, so the state machine
+    /// keeps working without keeping them.</summary>
+    private SmtpTransaction? _scratchTx;
+    private BodyState _bodyState;
+    private bool _bodyPrevCr;
+    private long _bdatRemaining;
+    private bool _bdatLast;
+    private SmtpPhase _phaseBeforeStartTls;
+
+    private void ClientLine(ReadOnlySpan<byte> line, Timestamp time)
+    {
+        if (_clientMode == ClientMode.Auth)
+        {
+            // RFC 4954 4: client responses to 334 challenges are credentials (or "*" to cancel). Never decoded.
+            _anomalies.AuthLinesSkipped++;
+            return;
+        }
+        if (_clientMode == ClientMode.AwaitTls)
+        {
+            // The client must wait for the 220 before starting TLS (RFC 3207 4); plaintext sent before it would be
+            // executed inside the TLS session by a vulnerable server (command injection).
+            _anomalies.BytesAfterStartTls += line.Length + 2;
+            return;
+        }
+
+        var verbBytes = SmtpText.Token(line, out var args);
+        Verb verb = ParseVerb(verbBytes, out string verbText);
+        if (verb == Verb.Unknown)
+        {
+            _anomalies.UnknownCommands++;
+            if (verbBytes.IsEmpty) verbText = "(empty)";
+        }
+
+        switch (verb)
+        {
+            case Verb.Ehlo:
+            case Verb.Helo:
+            {
+                var name = SmtpText.Token(args, out _);
+                EhloName = SmtpText.ToDisplay(name, _limits.MaxTextLength);
+                UsedHelo = verb == Verb.Helo;
+                // RFC 5321 4.1.4: EHLO in the middle of a transaction resets it.
+                if (_currentTx != null) ClientEndsTransaction(_currentTx, $"{verbText} before the end of the data", time);
+                CurrentPhase = SmtpPhase.Ehlo;
+                Record(verb, verbText, KeepArg(args), time, null, null);
+                break;
+            }
+            case Verb.Mail:
+                StartTransaction(args, time);
+                break;
+            case Verb.Rcpt:
+                AddRecipient(args, time);
+                break;
+            case Verb.Data:
+                if (_currentTx != null) _currentTx.DataCommandTime ??= time;
+                CurrentPhase = SmtpPhase.DataCommand;
+                // The body is scanned from the next byte on, before the 354 arrives: a client that does not wait
+                // for it is still counted right. A reply other than 354 switches back to commands; the client
+                // waits for that reply, so no command is misread as body.
+                _clientMode = ClientMode.Body;
+                _bodyState = BodyState.LineStart;
+                _bodyPrevCr = true;
+                Record(verb, verbText, null, time, _currentTx, null);
+                break;
+            case Verb.Bdat:
+                StartBdat(args, verbText, time);
+                break;
+            case Verb.Rset:
+                if (_currentTx != null) ClientEndsTransaction(_currentTx, "client sent RSET", time);
+                CurrentPhase = SmtpPhase.Ready;
+                Record(verb, verbText, null, time, null, null);
+                break;
+            case Verb.Quit:
+                if (_currentTx != null) ClientEndsTransaction(_currentTx, "client sent QUIT", time);
+                CurrentPhase = SmtpPhase.Quit;
+                Record(verb, verbText, null, time, null, null);
+                break;
+            case Verb.StartTls:
+                _phaseBeforeStartTls = CurrentPhase;
+                CurrentPhase = SmtpPhase.StartTls;
+                _clientMode = ClientMode.AwaitTls;
+                Record(verb, verbText, null, time, null, null);
+                break;
+            case Verb.Auth:
+            {
+                // Only the mechanism; the optional initial response (RFC 4954 4) is a credential.
+                var mech = SmtpText.Token(args, out _);
+                AuthMechanism = SmtpText.ToDisplay(mech, 40).ToUpperInvariant();
+                AuthResult = 0;
+                CurrentPhase = SmtpPhase.Auth;
+                _clientMode = ClientMode.Auth;
+                Record(verb, verbText, AuthMechanism, time, null, null);
+                break;
+            }
+            default:
+                // NOOP, VRFY, EXPN, HELP and unknown verbs: by name only (VRFY/EXPN arguments are addresses probed,
+                // unknown ones may be anything).
+                Record(verb, verbText, null, time, null, null);
+                break;
+        }
+    }
+
+    private string? KeepArg(ReadOnlySpan<byte> args) => args.IsEmpty ? null : SmtpText.ToDisplay(SmtpText.Trim(args), _limits.MaxTextLength);
+
+    private static Verb ParseVerb(ReadOnlySpan<byte> v, out string text)
+    {
+        (Verb verb, text) = v.Length switch
+        {
+            4 when SmtpText.EqualsIgnoreCase(v, "EHLO"u8) => (Verb.Ehlo, "EHLO"),
+            4 when SmtpText.EqualsIgnoreCase(v, "HELO"u8) => (Verb.Helo, "HELO"),
+            4 when SmtpText.EqualsIgnoreCase(v, "MAIL"u8) => (Verb.Mail, "MAIL"),
+            4 when SmtpText.EqualsIgnoreCase(v, "RCPT"u8) => (Verb.Rcpt, "RCPT"),
+            4 when SmtpText.EqualsIgnoreCase(v, "DATA"u8) => (Verb.Data, "DATA"),
+            4 when SmtpText.EqualsIgnoreCase(v, "BDAT"u8) => (Verb.Bdat, "BDAT"),
+            4 when SmtpText.EqualsIgnoreCase(v, "RSET"u8) => (Verb.Rset, "RSET"),
+            4 when SmtpText.EqualsIgnoreCase(v, "NOOP"u8) => (Verb.Noop, "NOOP"),
+            4 when SmtpText.EqualsIgnoreCase(v, "QUIT"u8) => (Verb.Quit, "QUIT"),
+            4 when SmtpText.EqualsIgnoreCase(v, "AUTH"u8) => (Verb.Auth, "AUTH"),
+            4 when SmtpText.EqualsIgnoreCase(v, "VRFY"u8) => (Verb.Vrfy, "VRFY"),
+            4 when SmtpText.EqualsIgnoreCase(v, "EXPN"u8) => (Verb.Expn, "EXPN"),
+            4 when SmtpText.EqualsIgnoreCase(v, "HELP"u8) => (Verb.Help, "HELP"),
+            8 when SmtpText.EqualsIgnoreCase(v, "STARTTLS"u8) => (Verb.StartTls, "STARTTLS"),
+            _ => (Verb.Unknown, null!),
+        };
+        if (verb == Verb.Unknown)
+            text = SmtpText.ToDisplay(v, 16).ToUpperInvariant();
+        return verb;
+    }
+
+    // ---- transactions --------------------------------------------------------------------------
+
+    private void StartTransaction(ReadOnlySpan<byte> args, Timestamp time)
+    {
+        if (_currentTx != null) ClientEndsTransaction(_currentTx, "MAIL before the end of the data", time);
+        ParsePath(args, "FROM:"u8, out var path, out var pars, out bool ok);
+        long size = -1;
+        string? body = null;
+        var rest = pars;
+        while (!rest.IsEmpty)
+        {
+            var p = SmtpText.Token(rest, out rest);
+            if (SmtpText.StartsWithIgnoreCase(p, "SIZE="u8)) { if (SmtpText.TryParseDecimal(p[5..], out long s)) size = s; }
+            else if (SmtpText.StartsWithIgnoreCase(p, "BODY="u8)) body = SmtpText.ToDisplay(p[5..], 32).ToUpperInvariant();
+        }
+
+        TransactionIndex++;
+        var tx = new SmtpTransaction
+        {
+            Index = TransactionIndex,
+            Sender = ok ? SmtpText.ToDisplay(path, _limits.MaxTextLength) : "",
+            MailParameters = pars.IsEmpty ? null : SmtpText.ToDisplay(SmtpText.Trim(pars), _limits.MaxTextLength),
+            DeclaredSize = size,
+            Body = body,
+            MailTime = time,
+            ClientOpen = true,
+        };
+        if (_transactions.Count < _limits.MaxTransactions) _transactions.Add(tx);
+        else { _anomalies.TransactionsNotKept++; _scratchTx = tx; }
+        _currentTx = tx;
+        CurrentPhase = SmtpPhase.Mail;
+        Record(Verb.Mail, "MAIL", KeepArg(args), time, tx, null);
+    }
+
+    private void AddRecipient(ReadOnlySpan<byte> args, Timestamp time)
+    {
+        var tx = _currentTx;
+        SmtpRecipient? r = null;
+        if (tx != null)
+        {
+            ParsePath(args, "TO:"u8, out var path, out var pars, out _);
+            if (tx.Recipients.Count < _limits.MaxRecipients)
+            {
+                r = new SmtpRecipient
+                {
+                    Address = SmtpText.ToDisplay(path, _limits.MaxTextLength),
+                    Parameters = pars.IsEmpty ? null : SmtpText.ToDisplay(SmtpText.Trim(pars), _limits.MaxTextLength),
+                    Time = time,
+                };
+                tx.Recipients.Add(r);
+            }
+            else tx.RecipientsNotKept++;
+        }
+        if (CurrentPhase is not (SmtpPhase.DataCommand or SmtpPhase.Data)) CurrentPhase = SmtpPhase.Rcpt;
+        Record(Verb.Rcpt, "RCPT", KeepArg(args), time, tx, r);
+    }
+
+    /// <summary>"FROM:&lt;path&gt; params" (RFC 5321 4.1.1.2). Tolerates a space after the colon and a path
+    /// without angle brackets, as servers do.</summary>
+    private static void ParsePath(ReadOnlySpan<byte> args, ReadOnlySpan<byte> keyword, out ReadOnlySpan<byte> path,
+        out ReadOnlySpan<byte> parameters, out bool ok)
+    {
+        ok = SmtpText.StartsWithIgnoreCase(args, keyword);
+        var s = ok ? SmtpText.TrimStart(args[keyword.Length..]) : args;
+        if (!s.IsEmpty && s[0] == (byte)'<')
+        {
+            int close = s.IndexOf((byte)'>');
+            if (close > 0)
+            {
+                path = s[1..close];
+                parameters = SmtpText.TrimStart(s[(close + 1)..]);
+                return;
+            }
+            s = s[1..];
+        }
+        path = SmtpText.Token(s, out parameters);
+    }
+
+    /// <summary>The client stopped sending this transaction without finishing its data (RSET, QUIT, EHLO, MAIL).
+    /// Once the replies still due have come (PIPELINING), it is deferred or rejected when every recipient was
+    /// refused, else aborted.</summary>
+    private void ClientEndsTransaction(SmtpTransaction tx, string reason, Timestamp time)
+    {
+        tx.ClientOpen = false;
+        if (_currentTx == tx) _currentTx = null;
+        if (tx.Outcome != SmtpOutcome.InProgress) return;
+        tx.EndRequest = reason;
+        TryDecideEnded(tx, time);
+    }
+
+    private void TryDecideEnded(SmtpTransaction tx, Timestamp time)
+    {
+        if (tx.Outcome == SmtpOutcome.InProgress && tx.EndRequest != null && tx.PendingReplies == 0)
+            DecideByRecipients(tx, tx.EndRequest, time);
+    }
+
+    private void DecideByRecipients(SmtpTransaction tx, string reason, Timestamp time)
+    {
+        if (tx.RecipientsAccepted == 0 && tx.RecipientsDeferred > 0)
+            SetOutcome(tx, SmtpOutcome.Deferred, "every recipient deferred; " + reason, time);
+        else if (tx.RecipientsAccepted == 0 && tx.RecipientsRejected > 0)
+            SetOutcome(tx, SmtpOutcome.Rejected, "every recipient rejected; " + reason, time);
+        else
+            SetOutcome(tx, SmtpOutcome.Aborted, reason, time);
+    }
+
+    /// <summary>End of input, close or abort: anything not decided gets <paramref name="outcome"/>.</summary>
+    private void EndTransaction(SmtpTransaction tx, SmtpOutcome outcome, string reason, Timestamp time)
+    {
+        tx.ClientOpen = false;
+        if (_currentTx == tx) _currentTx = null;
+        if (tx.Outcome != SmtpOutcome.InProgress) return;
+        if (outcome == SmtpOutcome.Aborted && tx.DataEndTime == null && tx.PendingReplies == 0 &&
+            tx.RecipientsAccepted == 0 && tx.RecipientsDeferred + tx.RecipientsRejected > 0)
+        {
+            DecideByRecipients(tx, reason, time);
+            return;
+        }
+        SetOutcome(tx, outcome, reason, time);
+    }
+
+    private void SetOutcome(SmtpTransaction tx, SmtpOutcome outcome, string? reason, Timestamp time)
+    {
+        if (tx.Outcome != SmtpOutcome.InProgress) return;
+        tx.Outcome = outcome;
+        tx.OutcomeReason = reason ?? tx.OutcomeReason;
+        tx.EndPhase = CurrentPhase;
+        tx.EndTime = time;
+        tx.ClientOpen = false;
+        if (_currentTx == tx) _currentTx = null;
+    }
+
+    // ---- DATA body (RFC 5321 4.1.1.4, 4.5.2) ---------------------------------------------------
+
+    /// <summary>Scans message bytes for the end of data, counting the size with dot-stuffing undone. Allocates
+    /// nothing. Returns the bytes consumed (stops right after the terminating line).</summary>
+    private int ScanBody(ReadOnlySpan<byte> data, Timestamp time)
+    {
+        long bytes = 0;
+        int i = 0;
+        while (i < data.Length)
+        {
+            switch (_bodyState)
+            {
+                case BodyState.LineStart:
+                    if (data[i] == (byte)'.') { _bodyState = BodyState.Dot; i++; }
+                    else _bodyState = BodyState.Mid;
+                    break;
+                case BodyState.Dot:
+                    if (data[i] == (byte)'\r') { _bodyState = BodyState.DotCr; i++; }
+                    else if (data[i] == (byte)'\n')
+                    {
+                        // "." LF: bare LF end, accepted by many servers (and a smuggling vector); counted.
+                        _anomalies.BareLfLines++;
+                        AddBody(bytes);
+                        EndOfData(time);
+                        return i + 1;
+                    }
+                    else _bodyState = BodyState.Mid; // a stuffed dot: not part of the message
+                    break;
+                case BodyState.DotCr:
+                    if (data[i] == (byte)'\n')
+                    {
+                        AddBody(bytes);
+                        EndOfData(time);
+                        return i + 1;
+                    }
+                    bytes++; // "." CR x: the dot was stuffing, the CR is message content
+                    _bodyPrevCr = true;
+                    _bodyState = BodyState.Mid;
+                    break;
+                default:
+                {
+                    int lf = data[i..].IndexOf((byte)'\n');
+                    if (lf < 0)
+                    {
+                        bytes += data.Length - i;
+                        _bodyPrevCr = data[^1] == (byte)'\r';
+                        i = data.Length;
+                        break;
+                    }
+                    bool cr = lf > 0 ? data[i + lf - 1] == (byte)'\r' : _bodyPrevCr;
+                    if (!cr) _anomalies.BareLfLines++;
+                    bytes += lf + 1;
+                    i += lf + 1;
+                    _bodyPrevCr = false;
+                    _bodyState = BodyState.LineStart;
+                    break;
+                }
+            }
+        }
+        AddBody(bytes);
+        return data.Length;
+    }
+
+    private void AddBody(long bytes)
+    {
+        if (_currentTx != null) _currentTx.MessageBytes += bytes;
+    }
+
+    private void BodyGap(int bytes)
+    {
+        if (_currentTx != null)
+        {
+            _currentTx.MessageBytes += bytes;
+            _currentTx.SizeApproximate = true;
+        }
+        // Position within the line is unknown: resume at the next line start.
+        _bodyState = BodyState.Mid;
+        _bodyPrevCr = false;
+    }
+
+    private void EndOfData(Timestamp time)
+    {
+        _clientMode = ClientMode.Command;
+        var tx = _currentTx;
+        if (tx != null) { tx.DataEndTime = time; tx.ClientOpen = false; }
+        _currentTx = null;
+        CurrentPhase = SmtpPhase.DataSent;
+        Record(Verb.DataEnd, ".", null, time, tx, null);
+    }
+
+    // ---- BDAT (RFC 3030) -------------------------------------------------------------------------
+
+    private void StartBdat(ReadOnlySpan<byte> args, string verbText, Timestamp time)
+    {
+        var sizeTok = SmtpText.Token(args, out var rest);
+        bool last = SmtpText.EqualsIgnoreCase(SmtpText.Trim(rest), "LAST"u8);
+        var tx = _currentTx;
+        if (!SmtpText.TryParseDecimal(sizeTok, out long size))
+        {
+            // The server answers 501 and reads the next line as a command; so do we.
+            _anomalies.BdatSizeInvalid++;
+            Record(Verb.Bdat, verbText, KeepArg(args), time, tx, null);
+            return;
+        }
+        if (tx != null)
+        {
+            tx.DataCommandTime ??= time;
+            tx.UsedBdat = true;
+        }
+        _bdatRemaining = size;
+        _bdatLast = last;
+        CurrentPhase = SmtpPhase.Bdat;
+        Record(Verb.Bdat, verbText, KeepArg(args), time, tx, null, bdatLast: last);
+        if (size > 0) _clientMode = ClientMode.Bdat;
+        else BdatChunkDone(time);
+    }
+
+    private int SkipBdat(ReadOnlySpan<byte> data, Timestamp time)
+    {
+        int n = (int)Math.Min(data.Length, _bdatRemaining);
+        SkipBdat(n, time);
+        return n;
+    }
+
+    private void SkipBdat(long n, Timestamp time)
+    {
+        _bdatRemaining -= n;
+        if (_currentTx != null) _currentTx.MessageBytes += n;
+        if (_bdatRemaining == 0) BdatChunkDone(time);
+    }
+
+    private void BdatChunkDone(Timestamp time)
+    {
+        _clientMode = ClientMode.Command;
+        if (_bdatLast)
+        {
+            var tx = _currentTx;
+            if (tx != null) { tx.DataEndTime = time; tx.ClientOpen = false; }
+            _currentTx = null;
+            CurrentPhase = SmtpPhase.DataSent;
+        }
+    }
+}

@@ -1,0 +1,292 @@
+using PathProbe.Flows.Streams;
+using PathProbe.Primitives;
+
+namespace PathProbe.Protocols.Smtp;
+
+/// <summary>
+/// Decodes one SMTP connection (RFC 5321) from its two reassembled byte streams, fed in capture order.
+/// </summary>
+/// <remarks>
+/// <para>Commands are paired with replies in order through a FIFO, so PIPELINING (RFC 2920) needs nothing special.
+/// DATA counts the message (dot-stuffing undone, RFC 5321 4.5.2) without keeping it; BDAT chunks (RFC 3030) are
+/// skipped by their exact length; after the 220 to STARTTLS (RFC 3207), or from the start for implicit TLS
+/// (port 465, RFC 8314), bytes are only counted. AUTH (RFC 4954) keeps the mechanism and the result: the initial
+/// response and every continuation line are skipped, never decoded.</para>
+/// <para>Hostile input never throws and never grows memory without bound: lines are capped
+/// (<see cref="SmtpLimits.HardLineCap"/>), kept commands, transactions and recipients are capped and the rest
+/// counted. Scanning a message body allocates nothing; kept strings (names, addresses, reply texts) are allocated
+/// once per command and cleaned for display.</para>
+/// <para>Feed it from <see cref="TcpStreamReassembler"/> through <see cref="Client"/> and <see cref="Server"/>, or
+/// call <see cref="OnClientData"/> etc. directly. Not thread-safe.</para>
+/// </remarks>
+public sealed partial class SmtpSession
+{
+    private enum ClientMode : byte { Command, Body, Bdat, Auth, AwaitTls, Tls, Dead }
+
+    /// <summary>Line assembly for one direction. The buffer is allocated on the first line split across segments.</summary>
+    private struct Framer
+    {
+        public byte[]? Buffer;
+        public int Length;
+        /// <summary>Bytes of the current line seen so far, including those beyond the cap.</summary>
+        public long Total;
+        /// <summary>After a gap: the current line's start was lost, so skip to the next line.</summary>
+        public bool SkipToEol;
+
+        public void Reset() { Length = 0; Total = 0; }
+    }
+
+    private readonly SmtpLimits _limits;
+    private readonly Timestamp _connectTime;
+    private ClientMode _clientMode;
+    private bool _serverTls;
+    private bool _serverDead;
+    private Framer _clientFramer;
+    private Framer _serverFramer;
+
+    private readonly List<SmtpCommand> _commands = new();
+    private readonly List<SmtpTransaction> _transactions = new();
+    private SmtpAnomalies _anomalies;
+
+    /// <param name="connectTime">Time the connection was set up (SYN, or first packet): the greeting delay is
+    /// measured from it.</param>
+    /// <param name="implicitTls">TLS from the first byte (SMTP submission over TLS, port 465).</param>
+    public SmtpSession(Timestamp connectTime, bool implicitTls = false, SmtpLimits? limits = null)
+    {
+        _limits = limits ?? SmtpLimits.Default;
+        _connectTime = connectTime;
+        ImplicitTls = implicitTls;
+        if (implicitTls)
+        {
+            _clientMode = ClientMode.Tls;
+            _serverTls = true;
+            CurrentPhase = SmtpPhase.Tls;
+        }
+    }
+
+    // ---- what the engine reads -----------------------------------------------------------------
+    public bool ImplicitTls { get; }
+    public SmtpPhase CurrentPhase { get; private set; }
+    /// <summary>Index of the latest transaction (counting those not kept), or -1.</summary>
+    public int TransactionIndex { get; private set; } = -1;
+    /// <summary>Message bytes sent so far in the current DATA or BDAT (RFC 5321 size).</summary>
+    public long CurrentMessageBytes => CurrentTransaction?.MessageBytes ?? 0;
+    /// <summary>The transaction the client is sending (MAIL sent, data not finished), or the latest one.</summary>
+    public SmtpTransaction? CurrentTransaction => _currentTx ?? (_transactions.Count > 0 ? _transactions[^1] : null);
+
+    /// <summary>First line of the greeting with its code ("220 mx.example ESMTP"), cleaned; null before it.</summary>
+    public string? Banner { get; private set; }
+    public SmtpReply? Greeting { get; private set; }
+    /// <summary>Connect → greeting.</summary>
+    public TimeSpan? GreetingDelay => Greeting == null ? null : TimeSpan.FromTicks((Greeting.Time.UnixNanoseconds - _connectTime.UnixNanoseconds) / 100);
+    /// <summary>Name in the latest EHLO/HELO.</summary>
+    public string? EhloName { get; private set; }
+    public bool UsedHelo { get; private set; }
+    /// <summary>Capabilities of the latest successful EHLO reply.</summary>
+    public SmtpCapabilities? Capabilities { get; private set; }
+    /// <summary>Mechanism of the latest AUTH, and its final reply code (0 while running).</summary>
+    public string? AuthMechanism { get; private set; }
+    public int AuthResult { get; private set; }
+    /// <summary>STARTTLS was accepted (220): everything after is encrypted.</summary>
+    public bool TlsStarted { get; private set; }
+    public Timestamp? TlsStartTime { get; private set; }
+
+    public IReadOnlyList<SmtpCommand> Commands => _commands;
+    public IReadOnlyList<SmtpTransaction> Transactions => _transactions;
+    public SmtpAnomalies Anomalies => _anomalies;
+
+    public long ClientBytes { get; private set; }
+    public long ServerBytes { get; private set; }
+    /// <summary>Bytes after TLS started (not decoded).</summary>
+    public long ClientTlsBytes { get; private set; }
+    public long ServerTlsBytes { get; private set; }
+    public Timestamp? ClientLastTime { get; private set; }
+    public Timestamp? ServerLastTime { get; private set; }
+    /// <summary>Why a direction stopped being decoded (reassembly bound), or null.</summary>
+    public string? ClientAbandoned { get; private set; }
+    public string? ServerAbandoned { get; private set; }
+    public bool Finished { get; private set; }
+    public string? CloseReason { get; private set; }
+
+    // ---- sinks for the stream reassembler -------------------------------------------------------
+
+    /// <summary>Sink for the client → server stream.</summary>
+    public ClientSink Client => new(this);
+    /// <summary>Sink for the server → client stream.</summary>
+    public ServerSink Server => new(this);
+
+    public readonly struct ClientSink(SmtpSession session) : ITcpStreamSink
+    {
+        public void OnData(ReadOnlySpan<byte> data, Timestamp time) => session.OnClientData(data, time);
+        public void OnGap(int bytes, Timestamp time) => session.OnClientGap(bytes, time);
+        public void OnAbandon(string reason) => session.OnClientAbandon(reason);
+    }
+
+    public readonly struct ServerSink(SmtpSession session) : ITcpStreamSink
+    {
+        public void OnData(ReadOnlySpan<byte> data, Timestamp time) => session.OnServerData(data, time);
+        public void OnGap(int bytes, Timestamp time) => session.OnServerGap(bytes, time);
+        public void OnAbandon(string reason) => session.OnServerAbandon(reason);
+    }
+
+    // ---- input ---------------------------------------------------------------------------------
+
+    /// <summary>In-order client → server bytes. The span is only read during the call.</summary>
+    public void OnClientData(ReadOnlySpan<byte> data, Timestamp time)
+    {
+        ClientBytes += data.Length;
+        ClientLastTime = time;
+        while (!data.IsEmpty)
+        {
+            switch (_clientMode)
+            {
+                case ClientMode.Tls:
+                    ClientTlsBytes += data.Length;
+                    return;
+                case ClientMode.Dead:
+                    return;
+                case ClientMode.Body:
+                    data = data[ScanBody(data, time)..];
+                    break;
+                case ClientMode.Bdat:
+                    data = data[SkipBdat(data, time)..];
+                    break;
+                default:
+                    data = data[FrameLine(ref _clientFramer, data, time, client: true)..];
+                    break;
+            }
+        }
+    }
+
+    /// <summary>In-order server → client bytes.</summary>
+    public void OnServerData(ReadOnlySpan<byte> data, Timestamp time)
+    {
+        ServerBytes += data.Length;
+        ServerLastTime = time;
+        while (!data.IsEmpty)
+        {
+            if (_serverDead) return;
+            if (_serverTls) { ServerTlsBytes += data.Length; return; }
+            data = data[FrameLine(ref _serverFramer, data, time, client: false)..];
+        }
+    }
+
+    /// <summary>Bytes of the client stream that will never be seen.</summary>
+    public void OnClientGap(int bytes, Timestamp time)
+    {
+        _anomalies.ClientGaps++;
+        _anomalies.GapBytes += bytes;
+        ClientBytes += bytes;
+        switch (_clientMode)
+        {
+            case ClientMode.Tls: ClientTlsBytes += bytes; break;
+            case ClientMode.Body: BodyGap(bytes); break;
+            case ClientMode.Bdat:
+                if (bytes <= _bdatRemaining) { SkipBdat(bytes, time); break; }
+                int rest = (int)(bytes - _bdatRemaining);
+                SkipBdat(_bdatRemaining, time);
+                if (_clientMode == ClientMode.Command && rest > 0) LoseLine(ref _clientFramer);
+                break;
+            default: LoseLine(ref _clientFramer); break;
+        }
+    }
+
+    public void OnServerGap(int bytes, Timestamp time)
+    {
+        _anomalies.ServerGaps++;
+        _anomalies.GapBytes += bytes;
+        ServerBytes += bytes;
+        if (_serverTls) ServerTlsBytes += bytes;
+        else LoseLine(ref _serverFramer);
+    }
+
+    public void OnClientAbandon(string reason)
+    {
+        ClientAbandoned = reason;
+        if (_clientMode != ClientMode.Tls) _clientMode = ClientMode.Dead;
+    }
+
+    public void OnServerAbandon(string reason)
+    {
+        ServerAbandoned = reason;
+        _serverDead = true;
+    }
+
+    /// <summary>The connection ended normally (FIN both ways): an open transaction is aborted.</summary>
+    public void Close(Timestamp time) => End("connection closed", time, SmtpOutcome.Aborted);
+
+    /// <summary>The TCP layer gave up on the connection (RST, stalled mid-DATA, idle timeout): an open transaction
+    /// is aborted with <paramref name="reason"/> and keeps the phase it stalled in (<see cref="SmtpTransaction.EndPhase"/>).</summary>
+    public void Abort(string reason, Timestamp time) => End(reason, time, SmtpOutcome.Aborted);
+
+    /// <summary>The capture ended: open transactions become incomplete; <see cref="CurrentPhase"/> is left as it was,
+    /// so the caller can say where the session stood.</summary>
+    public void Finish(Timestamp time)
+    {
+        if (Finished || CloseReason != null) return;
+        Finished = true;
+        foreach (var tx in _transactions) EndTransaction(tx, SmtpOutcome.Incomplete, "capture ended", time);
+        if (_scratchTx != null) EndTransaction(_scratchTx, SmtpOutcome.Incomplete, "capture ended", time);
+    }
+
+    private void End(string reason, Timestamp time, SmtpOutcome outcome)
+    {
+        if (CloseReason != null) return;
+        CloseReason = reason;
+        foreach (var tx in _transactions) EndTransaction(tx, outcome, reason, time);
+        if (_scratchTx != null) EndTransaction(_scratchTx, outcome, reason, time);
+        CurrentPhase = SmtpPhase.Closed;
+    }
+
+    // ---- line framing --------------------------------------------------------------------------
+
+    private static void LoseLine(ref Framer f)
+    {
+        f.Reset();
+        f.SkipToEol = true;
+    }
+
+    /// <summary>Frames at most one line (CRLF, or bare LF) and hands it to the client or server handler.
+    /// Returns the bytes consumed. A line in one span is parsed in place; a split one is assembled in the
+    /// framer's buffer. Either way only the first <see cref="SmtpLimits.HardLineCap"/> bytes are kept.</summary>
+    private int FrameLine(ref Framer f, ReadOnlySpan<byte> data, Timestamp time, bool client)
+    {
+        int cap = _limits.HardLineCap;
+        int lf = data.IndexOf((byte)'\n');
+        int take = lf < 0 ? data.Length : lf;
+        if (f.SkipToEol)
+        {
+            if (lf < 0) return data.Length;
+            f.SkipToEol = false;
+            return lf + 1;
+        }
+        if (lf < 0 || f.Length > 0)
+        {
+            f.Buffer ??= new byte[cap];
+            int n = Math.Min(take, cap - f.Length);
+            data[..n].CopyTo(f.Buffer.AsSpan(f.Length));
+            f.Length += n;
+            f.Total += take;
+            if (lf < 0) return data.Length;
+        }
+        else
+        {
+            f.Total = take;
+        }
+
+        ReadOnlySpan<byte> line = f.Length > 0 ? f.Buffer.AsSpan(0, f.Length) : data[..Math.Min(take, cap)];
+        long total = f.Total + 1; // with the LF
+        bool truncated = f.Total > cap;
+        f.Reset();
+
+        if (truncated) _anomalies.TruncatedLines++;
+        if (line.Length > 0 && line[^1] == (byte)'\r' && !truncated) line = line[..^1];
+        else if (!truncated) _anomalies.BareLfLines++;
+        if (total > (client ? 1000 : 512)) _anomalies.LongLines++; // RFC 5321 4.5.3.1.4, 4.5.3.1.5
+        SmtpText.CountOdd(line, ref _anomalies);
+
+        if (client) ClientLine(line, time);
+        else ServerLine(line, time);
+        return lf + 1;
+    }
+}
