@@ -443,6 +443,9 @@ zone:
 zone:
     name: 113.0.203.in-addr.arpa
     zonefile: "$d/113.0.203.in-addr.arpa.zone"
+zone:
+    name: 100.51.198.in-addr.arpa
+    zonefile: "$d/100.51.198.in-addr.arpa.zone"
 EOF
   {
     cat <<EOF
@@ -454,6 +457,7 @@ EOF
 ns1     IN A   $DNS4
 mx      IN A   $SRV4
 mx      IN AAAA $SRV6
+@       IN TXT "v=spf1 ip4:$CLI4 -all"
 EOF
     # ~3000 bytes of TXT data: 12 records, each with two 120-byte strings
     # (deterministic content), so the UDP answer is well above 1500 bytes.
@@ -466,6 +470,13 @@ EOF
       echo "big     IN TXT$s"
     done
   } >"$d/example.test.zone"
+  cat >"$d/100.51.198.in-addr.arpa.zone" <<EOF
+\$ORIGIN 100.51.198.in-addr.arpa.
+\$TTL 3600
+@       IN SOA ns1.example.test. hostmaster.example.test. 2024010101 3600 900 604800 300
+@       IN NS  ns1.example.test.
+10      IN PTR client.example.net.
+EOF
   cat >"$d/113.0.203.in-addr.arpa.zone" <<EOF
 \$ORIGIN 113.0.203.in-addr.arpa.
 \$TTL 3600
@@ -766,6 +777,213 @@ EOF
   finish_file "$ft"; finish_file "$fr"
 }
 
+cap_smtp_retrans_storm() {
+  local name=smtp-retrans-storm-blackhole f="$TMP/smtp-retrans-storm-blackhole.pcap" n=8 i a
+  log "== $name: MRU 1424 path, $n clients (198.51.100.11-1$((n - 1))) send mails with attachments at once; capture at the sender side"
+  setup_topology 1500 1424 1500 1500 4
+  for i in $(seq 11 $((10 + n))); do ip -n "$NS_CLI" addr add "198.51.100.$i/24" dev "$IF_CLI"; done
+  start_smtp_server "$SRV4"
+  make_attachment 60000 "$TMP/attach-60k.bin"
+  start_capture "$NS_CLI" "$IF_CLI" "$f"; local cap=$CAP_PID
+  local pids=()
+  for i in $(seq 11 $((10 + n))); do
+    ip netns exec "$NS_CLI" timeout -s INT -k 5 25 swaks --server "$SRV4" --port 25 -li "198.51.100.$i" \
+        --helo "host$i.example.net" --from "sender$i@example.net" --to rcpt@example.test \
+        --header "Message-Id: <pathprobe-storm-$i@client.example.net>" \
+        --attach-type application/octet-stream --attach-name report.bin --attach @"$TMP/attach-60k.bin" \
+        --timeout 20s --hide-all >"$TMP/swaks-storm-$i.log" 2>&1 &
+    pids+=($!); PIDS+=($!)
+    sleep 0.2
+  done
+  for a in "${pids[@]}"; do wait "$a" || true; done
+  stop_capture "$cap"
+  teardown
+  local flows rtx delivered=0 s
+  flows=$(tshark -r "$f" -Y 'tcp.flags.syn == 1 && tcp.flags.ack == 0' -T fields -e ip.src 2>/dev/null | sort -u | wc -l)
+  rtx=$(tcount "$f" 'tcp.analysis.retransmission && frame.len == 1514')
+  for s in $(seq 0 $((n - 1))); do delivered=$((delivered + $(smtp_delivered "$f" "$s"))); done
+  check "$name: $flows client addresses opened connections" "$(yes_if "flows == n")"
+  check "$name: $rtx retransmitted 1514-byte frames" "$(yes_if "rtx >= 5 * n")"
+  check "$name: $delivered of $n mails delivered (must be 0)" "$(yes_if "delivered == 0")"
+  check "$name: no ICMP" "$(yes_if "$(tcount "$f" icmp) == 0")"
+  finish_file "$f"
+}
+
+# smtp_fields FILE FIELD : all values of FIELD, one a line (several per frame possible)
+smtp_fields() { { tshark -r "$1" -Y "$2" -T fields -E occurrence=a -E aggregator='|' -e "$2" 2>/dev/null || true; } | tr '|' '\n'; }
+# smtp_multi_cmd_frames FILE : number of frames carrying two or more SMTP commands
+smtp_multi_cmd_frames() {
+  { tshark -r "$1" -Y smtp.req.command -T fields -e smtp.req.command 2>/dev/null || true; } | grep -c ,
+}
+
+cap_smtp_pipelining() {
+  local name=smtp-pipelining-multi-rcpt f="$TMP/smtp-pipelining-multi-rcpt.pcap"
+  log "== $name: swaks --pipeline, 3 recipients, Postfix; capture at client"
+  setup_topology 1500 1500 1500 1500 4
+  start_smtp_server "$SRV4"
+  start_capture "$NS_CLI" "$IF_CLI" "$f"; local cap=$CAP_PID
+  send_mail "$SRV4" 25 --pipeline --to a@example.test,b@example.test,c@example.test \
+      --body "One mail, three recipients, commands pipelined (RFC 2920)."
+  stop_capture "$cap"
+  teardown
+  local multi; multi=$(smtp_multi_cmd_frames "$f")
+  check "$name: PIPELINING advertised in the EHLO reply" "$(yes_if "$(tcount "$f" 'smtp.rsp.parameter == "PIPELINING"') >= 1")"
+  check "$name: $multi client segments carry several SMTP commands" "$(yes_if "multi >= 1")"
+  check "$name: 3 RCPT commands, 3 x 250 2.1.5" "$(yes_if "$(smtp_fields "$f" smtp.req.command | grep -c '^RCPT$') == 3 && $(smtp_fields "$f" smtp.response | grep -c '^250 2.1.5') == 3")"
+  check "$name: 250 after DATA (mail delivered)" "$(smtp_delivered "$f" 0)"
+  finish_file "$f"
+}
+
+cap_smtp_starttls() {
+  local name=smtp-starttls f="$TMP/smtp-starttls.pcap" k="$TMP/tls"
+  log "== $name: Postfix with a self-signed certificate, swaks -tls; capture at client"
+  mkdir -p "$k"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=mx.example.test" \
+      -addext "subjectAltName=DNS:mx.example.test" -keyout "$k/key.pem" -out "$k/cert.pem" 2>"$k/openssl.log" \
+      || die "openssl failed: $(cat "$k/openssl.log")"
+  chmod 0600 "$k/key.pem"
+  setup_topology 1500 1500 1500 1500 4
+  POSTFIX_EXTRA="smtpd_tls_cert_file = $k/cert.pem
+smtpd_tls_key_file = $k/key.pem
+smtpd_tls_security_level = may
+smtpd_tls_loglevel = 1"
+  start_smtp_server "$SRV4"
+  POSTFIX_EXTRA=""
+  start_capture "$NS_CLI" "$IF_CLI" "$f"; local cap=$CAP_PID
+  send_mail "$SRV4" 25 -tls --body "Mail sent after STARTTLS."
+  stop_capture "$cap"
+  teardown
+  local st ch sh
+  # (tshark 4.0 splits "STARTTLS" into command "STAR" + parameter "TLS")
+  st=$(first_frame "$f" 'smtp.command_line == "STARTTLS\r\n"')
+  ch=$(first_frame "$f" 'tls.handshake.type == 1')
+  sh=$(first_frame "$f" 'tls.handshake.type == 2')
+  check "$name: STARTTLS advertised" "$(yes_if "$(tcount "$f" 'smtp.rsp.parameter == "STARTTLS"') >= 1")"
+  check "$name: STARTTLS command (frame ${st:-none}) answered by 220" "$(yes_if "$(tcount "$f" "frame.number > ${st:-999999} && smtp.response.code == 220") >= 1")"
+  check "$name: TLS ClientHello (frame ${ch:-none}) and ServerHello (frame ${sh:-none}) after it" "$(yes_if "${ch:-0} > ${st:-999999} && ${sh:-0} > ${ch:-999999}")"
+  local ml="$TMP/postfix-$SRV_N/maillog"
+  check "$name: Postfix log: TLS connection established, mail queued and delivered" "$(yes_if "$(grep -c 'TLS connection established' "$ml") >= 1 && $(grep -c 'status=sent' "$ml") >= 1")"
+  finish_file "$f"
+}
+
+cap_smtp_bdat() {
+  local name=smtp-bdat f="$TMP/smtp-bdat.pcap" cli="$TMP/bdat-client.py"
+  log "== $name: raw python3 client sends the message in BDAT chunks to Postfix; capture at client"
+  setup_topology 1500 1500 1500 1500 4
+  start_smtp_server "$SRV4"
+  cat >"$cli" <<'EOF'
+# bdat-client.py SERVER : EHLO, MAIL, RCPT, 3 x BDAT (last one with LAST), QUIT
+import socket, sys
+s = socket.create_connection((sys.argv[1], 25), timeout=15)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+f = s.makefile("rb")
+def reply():
+    lines = []
+    while True:
+        l = f.readline().decode()
+        if not l:
+            sys.exit("connection closed")
+        lines.append(l.rstrip()); print("<-", l.rstrip())
+        if len(l) < 4 or l[3] != "-":
+            return lines
+def cmd(c, data=b""):
+    print("->", c); s.sendall(c.encode() + b"\r\n")
+    if data:              # the chunk in its own segment(s) after the BDAT line
+        s.sendall(data)
+    return reply()
+reply()
+ehlo = cmd("EHLO client.example.net")
+if not any("CHUNKING" in l for l in ehlo):
+    sys.exit("server does not advertise CHUNKING")
+cmd("MAIL FROM:<sender@example.net>")
+cmd("RCPT TO:<rcpt@example.test>")
+msg = (b"From: sender@example.net\r\nTo: rcpt@example.test\r\nSubject: PathProbe capture BDAT\r\n"
+       b"Message-Id: <pathprobe-bdat@client.example.net>\r\n\r\n"
+       + b"".join(b"Line %03d of a message sent with BDAT (RFC 3030 CHUNKING), no dot-stuffing.\r\n" % i
+                  for i in range(1, 61)))
+chunks = [msg[0:2000], msg[2000:4000], msg[4000:]]
+for i, c in enumerate(chunks):
+    last = " LAST" if i == len(chunks) - 1 else ""
+    r = cmd("BDAT %d%s" % (len(c), last), c)
+    if not r[-1].startswith("250"):
+        sys.exit("BDAT rejected")
+cmd("QUIT")
+EOF
+  start_capture "$NS_CLI" "$IF_CLI" "$f"; local cap=$CAP_PID
+  nsx "$NS_CLI" timeout 20 $PY "$cli" "$SRV4" >"$TMP/bdat-client.log" 2>&1 || log "  bdat client failed: $(tail -3 "$TMP/bdat-client.log")"
+  stop_capture "$cap"
+  teardown
+  check "$name: CHUNKING advertised" "$(yes_if "$(tcount "$f" 'smtp.rsp.parameter == "CHUNKING"') >= 1")"
+  check "$name: 3 BDAT commands" "$(yes_if "$(tcount "$f" 'smtp.req.command == "BDAT"') == 3")"
+  check "$name: client log shows 3 x 250 to BDAT and 'queued as'" "$(yes_if "$(grep -c '^<- 250 2.0.0 Ok' "$TMP/bdat-client.log") == 3 && $(grep -c 'queued as' "$TMP/bdat-client.log") == 1")"
+  check "$name: 221 at the end" "$(yes_if "$(tcount "$f" 'smtp.response.code == 221') == 1")"
+  finish_file "$f"
+}
+
+cap_smtp_421() {
+  local name=smtp-421-ratelimit f="$TMP/smtp-421-ratelimit.pcap" i
+  log "== $name: Postfix connection rate limit 2/min (anvil); third connection gets 421; capture at client"
+  setup_topology 1500 1500 1500 1500 4
+  # the client is in mynetworks, which is exempt from anvil limits by default
+  POSTFIX_EXTRA="smtpd_client_connection_rate_limit = 2
+smtpd_client_event_limit_exceptions ="
+  start_smtp_server "$SRV4"
+  POSTFIX_EXTRA=""
+  start_capture "$NS_CLI" "$IF_CLI" "$f"; local cap=$CAP_PID
+  for i in 1 2 3; do
+    send_mail "$SRV4" 20 --to r1@example.test,r2@example.test,r3@example.test,r4@example.test,r5@example.test \
+        --body "Mail $i of 3 within one minute."
+  done
+  stop_capture "$cap"
+  teardown
+  check "$name: mails 1 and 2 (tcp.stream 0, 1) delivered" "$(yes_if "$(smtp_delivered "$f" 0) + $(smtp_delivered "$f" 1) == 2")"
+  check "$name: 421 in connection 3 (tcp.stream 2)" "$(yes_if "$(tcount "$f" 'tcp.stream == 2 && smtp.response.code == 421') == 1")"
+  finish_file "$f"
+}
+
+cap_smtp_552() {
+  local name=smtp-552-size f="$TMP/smtp-552-size.pcap"
+  log "== $name: Postfix message_size_limit 100000, 300 KB attachment; capture at client"
+  setup_topology 1500 1500 1500 1500 4
+  POSTFIX_EXTRA="message_size_limit = 100000"
+  start_smtp_server "$SRV4"
+  POSTFIX_EXTRA=""
+  make_attachment 300000 "$TMP/attach-300k.bin"
+  start_capture "$NS_CLI" "$IF_CLI" "$f"; local cap=$CAP_PID
+  send_mail "$SRV4" 30 --attach-type application/octet-stream --attach-name report.bin --attach @"$TMP/attach-300k.bin"
+  stop_capture "$cap"
+  teardown
+  check "$name: SIZE 100000 advertised in the EHLO reply" "$(yes_if "$(tcount "$f" 'smtp.rsp.parameter == "SIZE 100000"') == 1")"
+  check "$name: 552 reply" "$(yes_if "$(tcount "$f" 'smtp.response.code == 552') == 1")"
+  check "$name: no 250 after DATA" "$( [[ $(smtp_delivered "$f" 0) == 0 ]] && echo 1 || echo 0)"
+  finish_file "$f"
+}
+
+cap_dns_tcp_truncated() {
+  local name=dns-tcp-and-truncated f="$TMP/dns-tcp-and-truncated.pcap"
+  log "== $name: UDP answer without EDNS truncated (TC=1), dig retries over TCP; capture at client"
+  setup_topology 1500 1500 1500 1500 4
+  start_nsd
+  start_capture "$NS_CLI" "$IF_CLI" "$f"; local cap=$CAP_PID
+  local q=(timeout 10 dig @"$DNS4" +time=2 +tries=1)
+  nsx "$NS_CLI" "${q[@]}" +noedns TXT big.example.test >"$TMP/dig-big.log" 2>&1 || true
+  nsx "$NS_CLI" "${q[@]}" TXT example.test >"$TMP/dig-spf.log" 2>&1 || true
+  nsx "$NS_CLI" "${q[@]}" -x "$CLI4" >"$TMP/dig-ptr.log" 2>&1 || true
+  nsx "$NS_CLI" "${q[@]}" +tcp MX example.test >"$TMP/dig-mx.log" 2>&1 || true
+  stop_capture "$cap"
+  teardown
+  log "  dig big: $(grep -E 'Truncated|MSG SIZE|status' "$TMP/dig-big.log" | tr '\n' ' ')"
+  local tc tcpans
+  tc=$(first_frame "$f" 'udp && dns.flags.response == 1 && dns.flags.truncated == 1')
+  tcpans=$(first_frame "$f" 'tcp && dns.flags.response == 1 && dns.qry.type == 16 && dns.count.answers == 12')
+  check "$name: UDP answer with TC=1 (frame ${tc:-none})" "$(yes_if "${tc:-0} > 0")"
+  check "$name: then the full TXT answer over TCP (frame ${tcpans:-none})" "$(yes_if "${tcpans:-0} > ${tc:-999999}")"
+  check "$name: SPF TXT answer" "$(yes_if "$(tcount "$f" 'dns.flags.response == 1 && dns.txt contains "v=spf1"') >= 1")"
+  check "$name: PTR answer for $CLI4" "$(yes_if "$(tcount "$f" 'dns.flags.response == 1 && dns.qry.type == 12 && dns.count.answers == 1') >= 1")"
+  check "$name: MX answer over TCP" "$(yes_if "$(tcount "$f" 'tcp && dns.flags.response == 1 && dns.qry.type == 15 && dns.count.answers >= 1') >= 1")"
+  finish_file "$f"
+}
+
 run_capture() {
   case $1 in
     smtp-healthy-ipv4) cap_smtp_healthy 4 ;;
@@ -780,6 +998,13 @@ run_capture() {
     dns-fragment-lost) cap_dns_fragment_lost ;;
     smtp-zero-window)  cap_smtp_zero_window ;;
     tcp-connect-timeout|tcp-connect-refused) cap_tcp_connect ;;
+    smtp-retrans-storm-blackhole) cap_smtp_retrans_storm ;;
+    smtp-pipelining-multi-rcpt) cap_smtp_pipelining ;;
+    smtp-starttls)     cap_smtp_starttls ;;
+    smtp-bdat)         cap_smtp_bdat ;;
+    smtp-421-ratelimit) cap_smtp_421 ;;
+    smtp-552-size)     cap_smtp_552 ;;
+    dns-tcp-and-truncated) cap_dns_tcp_truncated ;;
     *) die "unknown capture '$1' (known: ${ALL_CAPTURES[*]})" ;;
   esac
 }
