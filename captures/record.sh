@@ -779,7 +779,7 @@ EOF
 
 cap_smtp_retrans_storm() {
   local name=smtp-retrans-storm-blackhole f="$TMP/smtp-retrans-storm-blackhole.pcap" n=8 i a
-  log "== $name: MRU 1424 path, $n clients (198.51.100.11-1$((n - 1))) send mails with attachments at once; capture at the sender side"
+  log "== $name: MRU 1424 path, $n clients (198.51.100.11-$((10 + n))) send mails with attachments at once; capture at the sender side"
   setup_topology 1500 1424 1500 1500 4
   for i in $(seq 11 $((10 + n))); do ip -n "$NS_CLI" addr add "198.51.100.$i/24" dev "$IF_CLI"; done
   start_smtp_server "$SRV4"
