@@ -55,6 +55,7 @@ usage() {
   sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   echo "Captures: ${ALL_CAPTURES[*]}"
   echo "  (smtp-mru1424 writes smtp-mru1424-sender.pcap and smtp-mru1424-receiver.pcap)"
+  echo "  (tcp-connect-timeout writes tcp-connect-timeout.pcap and tcp-connect-refused.pcap)"
 }
 
 # ---------------------------------------------------------------- preflight
