@@ -37,7 +37,11 @@ IF_SRV=eth-srv      # server side of link 2
 IF_SWC=sw-cli       # switch port facing the client
 IF_SWR=sw-rtr       # switch port facing the router
 
-ALL_CAPTURES=(smtp-healthy-ipv4 smtp-healthy-ipv6 smtp-mru1424 dns-fragmented smtp-random-loss)
+ALL_CAPTURES=(smtp-healthy-ipv4 smtp-healthy-ipv6 smtp-mru1424 dns-fragmented smtp-random-loss
+              smtp-mru1424-probing-sender smtp-icmp-too-big-ipv4 smtp-icmp-too-big-ipv6
+              smtp-icmp-filtered dns-fragment-lost smtp-zero-window tcp-connect-timeout
+              smtp-retrans-storm-blackhole smtp-pipelining-multi-rcpt smtp-starttls smtp-bdat
+              smtp-421-ratelimit smtp-552-size dns-tcp-and-truncated)
 
 PIDS=()          # background processes we started (killed by PID on exit)
 STOP_CMDS=()     # clean-shutdown commands for servers (run before killing PIDS)
@@ -51,6 +55,7 @@ usage() {
   sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   echo "Captures: ${ALL_CAPTURES[*]}"
   echo "  (smtp-mru1424 writes smtp-mru1424-sender.pcap and smtp-mru1424-receiver.pcap)"
+  echo "  (tcp-connect-timeout writes tcp-connect-timeout.pcap and tcp-connect-refused.pcap)"
 }
 
 # ---------------------------------------------------------------- preflight
@@ -221,6 +226,7 @@ stop_capture() {  # stop_capture PID : SIGINT so tcpdump flushes and closes the 
 # $TMP, append the PIDs it starts to PIDS, and register a stop command in
 # STOP_CMDS if killing by PID is not a clean shutdown).
 SRV_N=0
+POSTFIX_EXTRA=""   # extra main.cf lines for the next Postfix instance; @D@ = its directory
 start_smtp_server() {
   local addr=$1 i logf
   SRV_N=$((SRV_N + 1))
@@ -287,6 +293,8 @@ biff = no
 maillog_file_prefixes = $d
 maillog_file = $d/maillog
 EOF
+  # per-capture additions (see POSTFIX_EXTRA)
+  if [[ -n $POSTFIX_EXTRA ]]; then printf '%s\n' "${POSTFIX_EXTRA//@D@/$d}" >>"$d/conf/main.cf"; fi
   # no chroot: a chroot would need copies of /etc files in the queue directory
   postconf -c "$d/conf" -F '*/*/chroot = n'
 }
@@ -389,17 +397,10 @@ cap_smtp_mru1424() {
 }
 
 cap_dns_fragmented() {
-  local name=dns-fragmented f="$TMP/dns-fragmented.pcap" d="$TMP/nsd"
+  local name=dns-fragmented f="$TMP/dns-fragmented.pcap"
   log "== $name: nsd in the server namespace, large TXT answer over UDP, capture at client"
   setup_topology 1500 1500 1500 1500 4
-  mkdir -p "$d"
-  write_nsd_config "$d"
-  nsd-checkconf "$d/nsd.conf" || die "nsd.conf invalid"
-  ip netns exec "$NS_SRV" timeout 120 nsd -d -c "$d/nsd.conf" >"$d/nsd.out" 2>&1 &
-  PIDS+=($!)
-  local i
-  for i in $(seq 1 50); do nsx "$NS_SRV" ss -Hlun "sport = :53" | grep -q . && break; sleep 0.1; done
-  nsx "$NS_SRV" ss -Hlun "sport = :53" | grep -q . || die "nsd did not start: $(cat "$d/nsd.out" "$d/nsd.log" 2>/dev/null)"
+  start_nsd
   start_capture "$NS_CLI" "$IF_CLI" "$f"; local cap=$CAP_PID
   local q=(timeout 10 dig @"$DNS4" +time=2 +tries=1 +bufsize=4096 +notcp)
   nsx "$NS_CLI" "${q[@]}" TXT big.example.test >"$TMP/dig-txt.log" 2>&1 || true
@@ -443,6 +444,9 @@ zone:
 zone:
     name: 113.0.203.in-addr.arpa
     zonefile: "$d/113.0.203.in-addr.arpa.zone"
+zone:
+    name: 100.51.198.in-addr.arpa
+    zonefile: "$d/100.51.198.in-addr.arpa.zone"
 EOF
   {
     cat <<EOF
@@ -454,6 +458,7 @@ EOF
 ns1     IN A   $DNS4
 mx      IN A   $SRV4
 mx      IN AAAA $SRV6
+@       IN TXT "v=spf1 ip4:$CLI4 -all"
 EOF
     # ~3000 bytes of TXT data: 12 records, each with two 120-byte strings
     # (deterministic content), so the UDP answer is well above 1500 bytes.
@@ -466,6 +471,13 @@ EOF
       echo "big     IN TXT$s"
     done
   } >"$d/example.test.zone"
+  cat >"$d/100.51.198.in-addr.arpa.zone" <<EOF
+\$ORIGIN 100.51.198.in-addr.arpa.
+\$TTL 3600
+@       IN SOA ns1.example.test. hostmaster.example.test. 2024010101 3600 900 604800 300
+@       IN NS  ns1.example.test.
+10      IN PTR client.example.net.
+EOF
   cat >"$d/113.0.203.in-addr.arpa.zone" <<EOF
 \$ORIGIN 113.0.203.in-addr.arpa.
 \$TTL 3600
@@ -512,6 +524,467 @@ EOF
   finish_file "$f"
 }
 
+# ================================================================ captures (set 2)
+# helpers ---------------------------------------------------------------
+yes_if() { (( $1 )) && echo 1 || echo 0; }   # yes_if ARITH-EXPR -> 1/0 for check()
+
+# start_nsd : NSD on $DNS4:53 (UDP and TCP) in the server namespace
+start_nsd() {
+  local d="$TMP/nsd" i
+  mkdir -p "$d"
+  write_nsd_config "$d"
+  nsd-checkconf "$d/nsd.conf" || die "nsd.conf invalid"
+  ip netns exec "$NS_SRV" timeout 120 nsd -d -c "$d/nsd.conf" >"$d/nsd.out" 2>&1 &
+  PIDS+=($!)
+  for i in $(seq 1 50); do nsx "$NS_SRV" ss -Hlun "sport = :53" | grep -q . && break; sleep 0.1; done
+  nsx "$NS_SRV" ss -Hlun "sport = :53" | grep -q . || die "nsd did not start: $(cat "$d/nsd.out" "$d/nsd.log" 2>/dev/null)"
+}
+
+# server_advmss FAM : make the server advertise the MSS of a 1500-byte MTU
+# although its own link has MTU 1400 -- as if the 1400-byte link were in the
+# middle of the path (otherwise the server's SYN-ACK MSS alone would keep the
+# client's segments small and no router would ever need to send ICMP).
+server_advmss() {
+  if [[ $1 == 4 ]]; then ip -n "$NS_SRV" route replace default via "$RTR4_S" advmss 1460
+  else ip -n "$NS_SRV" -6 route replace default via "$RTR6_S" advmss 1440; fi
+}
+
+# first_frame FILE FILTER / last_frame FILE FILTER : frame number (empty if none)
+first_frame() { { tshark -r "$1" -Y "$2" -T fields -e frame.number 2>/dev/null || true; } | head -1; }
+last_frame()  { { tshark -r "$1" -Y "$2" -T fields -e frame.number 2>/dev/null || true; } | tail -1; }
+
+cap_smtp_mru1424_probing() {
+  local name=smtp-mru1424-probing-sender f="$TMP/smtp-mru1424-probing-sender.pcap"
+  log "== $name: the MRU-1424 incident, but tcp_mtu_probing=1 on the client; capture at the sender"
+  setup_topology 1500 1424 1500 1500 4
+  # black-hole detection on (per-netns); tcp_base_mss stays at the default 1024
+  nsx "$NS_CLI" sysctl -qw net.ipv4.tcp_mtu_probing=1
+  start_smtp_server "$SRV4"
+  make_attachment 200000 "$TMP/attach-200k.bin"
+  start_capture "$NS_CLI" "$IF_CLI" "$f"; local cap=$CAP_PID
+  send_mail "$SRV4" 50 --attach-type application/octet-stream --attach-name report.bin --attach @"$TMP/attach-200k.bin"
+  stop_capture "$cap"
+  teardown
+  local rtx lastrtx small acked
+  rtx=$(tcount "$f" 'tcp.analysis.retransmission && frame.len == 1514')
+  lastrtx=$(last_frame "$f" 'tcp.analysis.retransmission && frame.len == 1514')
+  small=$(tcount "$f" "frame.number > ${lastrtx:-0} && ip.src == $CLI4 && tcp.len > 500 && frame.len <= 1442")
+  acked=$(tcount "$f" "frame.number > ${lastrtx:-0} && ip.src == $SRV4 && tcp.ack > 100000")
+  check "$name: $rtx retransmissions of full-size (1514-byte) segments" "$(yes_if "rtx >= 3")"
+  check "$name: after the last one, $small data segments of <= 1442 bytes from the client" "$(yes_if "small >= 50")"
+  check "$name: server acknowledges beyond 100000 bytes after that ($acked ACKs)" "$(yes_if "acked >= 1")"
+  check "$name: 250 after DATA (mail delivered)" "$(smtp_delivered "$f" 0)"
+  check "$name: no ICMP" "$(yes_if "$(tcount "$f" 'icmp') == 0")"
+  finish_file "$f"
+}
+
+cap_smtp_icmp_too_big() {  # cap_smtp_icmp_too_big 4|6
+  local fam=$1 name="smtp-icmp-too-big-ipv$1" f dst
+  f="$TMP/$name.pcap"
+  [[ $fam == 4 ]] && dst=$SRV4 || dst=$SRV6
+  log "== $name: router-server link MTU 1400 (both ends), router sends ICMP too-big; capture at client"
+  setup_topology 1500 1500 1400 1400 "$fam"
+  server_advmss "$fam"
+  nsx "$NS_CLI" ip -4 route flush cache; nsx "$NS_CLI" ip -6 route flush cache
+  start_smtp_server "$dst"
+  make_attachment 200000 "$TMP/attach-200k.bin"
+  start_capture "$NS_CLI" "$IF_CLI" "$f"; local cap=$CAP_PID
+  send_mail "$dst" 40 --attach-type application/octet-stream --attach-name report.bin --attach @"$TMP/attach-200k.bin"
+  stop_capture "$cap"
+  log "  client route cache: $(nsx "$NS_CLI" ip -"$fam" route get "$dst" 2>&1 | tr '\n' ' ')"
+  teardown
+  local ptb first big_after
+  if [[ $fam == 4 ]]; then
+    ptb='icmp.type == 3 && icmp.code == 4 && icmp.mtu == 1400'
+    first=$(first_frame "$f" "$ptb")
+    # (!icmp: an ICMP error quotes the 1500-byte packet's IP header)
+    big_after=$(tcount "$f" "frame.number > ${first:-0} && !icmp && ip.src == $CLI4 && ip.len > 1400")
+  else
+    ptb='icmpv6.type == 2 && icmpv6.mtu == 1400'
+    first=$(first_frame "$f" "$ptb")
+    big_after=$(tcount "$f" "frame.number > ${first:-0} && !icmpv6 && ipv6.src == $CLI6 && ipv6.plen > 1360")
+  fi
+  check "$name: ICMP too-big with MTU 1400 seen (first in frame ${first:-none}, $(tcount "$f" "$ptb") in all)" "$(yes_if "${first:-0} > 0")"
+  check "$name: $big_after client packets > 1400 bytes after it (must be 0)" "$(yes_if "big_after == 0")"
+  check "$name: 250 after DATA (mail delivered)" "$(smtp_delivered "$f" 0)"
+  finish_file "$f"
+}
+
+cap_smtp_icmp_filtered() {
+  local name=smtp-icmp-filtered f="$TMP/smtp-icmp-filtered.pcap"
+  log "== $name: next-hop MTU 1400, router drops its own ICMP frag-needed: PMTUD black hole; capture at client"
+  setup_topology 1500 1500 1400 1400 4
+  server_advmss 4
+  nsx "$NS_CLI" ip -4 route flush cache
+  nsx "$NS_RTR" nft -f - <<'EOF'
+table ip pathprobe_icmp_filter {
+  chain output {
+    type filter hook output priority 0; policy accept;
+    icmp type destination-unreachable icmp code frag-needed counter drop
+  }
+}
+EOF
+  start_smtp_server "$SRV4"
+  make_attachment 200000 "$TMP/attach-200k.bin"
+  start_capture "$NS_CLI" "$IF_CLI" "$f"; local cap=$CAP_PID
+  send_mail "$SRV4" 25 --body "Short mail without attachment; fits in small packets."
+  sleep 1
+  send_mail "$SRV4" 28 --attach-type application/octet-stream --attach-name report.bin --attach @"$TMP/attach-200k.bin"
+  stop_capture "$cap"
+  log "  router ICMP drops: $(nsx "$NS_RTR" nft list chain ip pathprobe_icmp_filter output | grep -o 'counter packets [0-9]* bytes [0-9]*')"
+  teardown
+  local rtx; rtx=$(tcount "$f" 'tcp.analysis.retransmission && frame.len == 1514')
+  check "$name: small mail (tcp.stream 0) got 250 after DATA" "$(smtp_delivered "$f" 0)"
+  check "$name: large mail (tcp.stream 1) got NO 250 after DATA" "$( [[ $(smtp_delivered "$f" 1) == 0 ]] && echo 1 || echo 0)"
+  check "$name: no ICMP at the client" "$(yes_if "$(tcount "$f" icmp) == 0")"
+  check "$name: $rtx retransmitted 1514-byte frames" "$(yes_if "rtx >= 4")"
+  finish_file "$f"
+}
+
+cap_dns_fragment_lost() {
+  local name=dns-fragment-lost f="$TMP/dns-fragment-lost.pcap"
+  log "== $name: as dns-fragmented, but the router drops non-first fragments toward the client"
+  setup_topology 1500 1500 1500 1500 4
+  # shorter reassembly timeout than the default 30 s, so the client's ICMP
+  # "fragment reassembly time exceeded" is inside the capture
+  nsx "$NS_CLI" sysctl -qw net.ipv4.ipfrag_time=5
+  nsx "$NS_RTR" nft -f - <<EOF
+table ip pathprobe_frag {
+  chain forward {
+    type filter hook forward priority 0; policy accept;
+    ip daddr $CLI4 ip frag-off & 0x1fff != 0 counter drop
+  }
+}
+EOF
+  start_nsd
+  start_capture "$NS_CLI" "$IF_CLI" "$f"; local cap=$CAP_PID
+  nsx "$NS_CLI" timeout 15 dig @"$DNS4" +time=2 +tries=2 +bufsize=4096 +notcp TXT big.example.test >"$TMP/dig-txt.log" 2>&1 || true
+  nsx "$NS_CLI" timeout 10 dig @"$DNS4" +time=2 +tries=1 +bufsize=4096 +notcp MX example.test >"$TMP/dig-mx.log" 2>&1 || true
+  sleep 4   # until the second reassembly queue has expired too
+  stop_capture "$cap"
+  log "  router fragment drops: $(nsx "$NS_RTR" nft list chain ip pathprobe_frag forward | grep -o 'counter packets [0-9]* bytes [0-9]*')"
+  teardown
+  log "  dig TXT: $(grep -E 'timed out|status' "$TMP/dig-txt.log" | tr '\n' ' ')"
+  local firsts rest
+  # (!icmp: the client's ICMP "reassembly time exceeded" quotes the first fragment)
+  firsts=$(tcount "$f" '!icmp && ip.src == 203.0.113.53 && ip.flags.mf == 1 && ip.frag_offset == 0')
+  rest=$(tcount "$f" '!icmp && ip.frag_offset > 0')
+  check "$name: $firsts first fragments (MF=1, offset 0) arrive" "$(yes_if "firsts >= 2")"
+  check "$name: $rest non-first fragments arrive (must be 0)" "$(yes_if "rest == 0")"
+  check "$name: no TXT answer at the client" "$(yes_if "$(tcount "$f" '!icmp && dns.flags.response == 1 && dns.qry.type == 16') == 0")"
+  check "$name: client sends ICMP time exceeded / reassembly (11/1)" "$(yes_if "$(tcount "$f" "ip.src == $CLI4 && icmp.type == 11 && icmp.code == 1") >= 1")"
+  check "$name: dig reports a timeout" "$(grep -q 'timed out' "$TMP/dig-txt.log" && echo 1 || echo 0)"
+  check "$name: the small MX answer arrives" "$(yes_if "$(tcount "$f" 'dns.flags.response == 1 && dns.qry.type == 15 && dns.count.answers >= 1') >= 1")"
+  finish_file "$f"
+}
+
+cap_smtp_zero_window() {
+  local name=smtp-zero-window f="$TMP/smtp-zero-window.pcap" srv="$TMP/slow-smtpd.py"
+  log "== $name: SMTP server that stops reading for 8 s after 354; capture at client"
+  setup_topology 1500 1500 1500 1500 4
+  cat >"$srv" <<'EOF'
+# slow-smtpd.py ADDR : minimal one-connection SMTP receiver that stops reading
+# for 8 s after "354" (small receive buffer -> the client sees a zero window)
+import socket, sys, time
+ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)   # inherited by accepted sockets
+ls.bind((sys.argv[1], 25)); ls.listen(1); ls.settimeout(60)
+c, _ = ls.accept(); c.settimeout(60)
+f = c.makefile("rb")
+def send(line): c.sendall(line.encode() + b"\r\n")
+send("220 slow.example.test ESMTP")
+while True:
+    line = f.readline()
+    if not line:
+        break
+    cmd = line.strip().upper()
+    if cmd.startswith(b"EHLO"):
+        send("250-slow.example.test"); send("250-SIZE 10240000"); send("250 8BITMIME")
+    elif cmd.startswith(b"HELO"):
+        send("250 slow.example.test")
+    elif cmd.startswith(b"MAIL"):
+        send("250 2.1.0 Ok")
+    elif cmd.startswith(b"RCPT"):
+        send("250 2.1.5 Ok")
+    elif cmd == b"DATA":
+        send("354 End data with <CR><LF>.<CR><LF>")
+        time.sleep(8)                       # stop reading: the window closes
+        while True:
+            l = f.readline()
+            if not l or l == b".\r\n":
+                break
+        send("250 2.0.0 Ok: queued as SLOW0001")
+    elif cmd == b"QUIT":
+        send("221 2.0.0 Bye"); break
+    else:
+        send("502 5.5.2 Error: command not recognized")
+c.close()
+EOF
+  ip netns exec "$NS_SRV" timeout 90 $PY "$srv" "$SRV4" >"$TMP/slow-smtpd.log" 2>&1 &
+  PIDS+=($!)
+  local i; for i in $(seq 1 50); do nsx "$NS_SRV" ss -Hltn "sport = :25" | grep -q . && break; sleep 0.1; done
+  make_attachment 300000 "$TMP/attach-300k.bin"
+  start_capture "$NS_CLI" "$IF_CLI" "$f"; local cap=$CAP_PID
+  send_mail "$SRV4" 45 --attach-type application/octet-stream --attach-name report.bin --attach @"$TMP/attach-300k.bin"
+  stop_capture "$cap"
+  teardown
+  local zw zwp ka
+  zw=$(tcount "$f" "tcp.analysis.zero_window && ip.src == $SRV4")
+  zwp=$(tcount "$f" "tcp.analysis.zero_window_probe && ip.src == $CLI4")
+  ka=$(tcount "$f" "tcp.analysis.keep_alive && ip.src == $CLI4")
+  log "  zero_window=$zw zero_window_probe=$zwp keep_alive=$ka"
+  # Linux probes a zero window with a 0-byte segment at snd_una-1
+  # (tcp_xmit_probe_skb); tshark 4.0 labels these "TCP Keep-Alive", not
+  # "TCP ZeroWindowProbe" (which it reserves for 1-byte probes).
+  check "$name: $zw zero-window segments from the server" "$(yes_if "zw >= 3")"
+  check "$name: $((zwp + ka)) zero-window probes from the client ($ka labelled Keep-Alive, $zwp ZeroWindowProbe)" "$(yes_if "zwp + ka >= 3")"
+  check "$name: 250 after DATA (mail delivered)" "$(smtp_delivered "$f" 0)"
+  finish_file "$f"
+}
+
+cap_tcp_connect() {
+  local ft="$TMP/tcp-connect-timeout.pcap" fr="$TMP/tcp-connect-refused.pcap" dead=203.0.113.99
+  log "== tcp-connect-timeout / tcp-connect-refused: SYN silently dropped / RST; capture at client"
+  setup_topology 1500 1500 1500 1500 4
+  nsx "$NS_CLI" sysctl -qw net.ipv4.tcp_syn_retries=3
+  # Linux >= 6.5 retransmits the first 4 SYNs at a fixed 1 s interval
+  # (tcp_syn_linear_timeouts=4); 0 restores the classic exponential back-off
+  nsx "$NS_CLI" sysctl -qw net.ipv4.tcp_syn_linear_timeouts=0 2>/dev/null || true
+  nsx "$NS_RTR" nft -f - <<EOF
+table ip pathprobe_blackhole {
+  chain forward {
+    type filter hook forward priority 0; policy accept;
+    ip daddr $dead counter drop
+  }
+}
+EOF
+  start_capture "$NS_CLI" "$IF_CLI" "$ft"; local cap=$CAP_PID
+  send_mail "$dead" 25 --body "never sent"
+  stop_capture "$cap"
+  start_capture "$NS_CLI" "$IF_CLI" "$fr"; cap=$CAP_PID
+  ip netns exec "$NS_CLI" timeout -s INT -k 5 10 swaks --server "$SRV4" --port 2525 \
+      --helo client.example.net --from sender@example.net --to rcpt@example.test \
+      --timeout 5s --hide-all >"$TMP/swaks-refused.log" 2>&1 || true
+  stop_capture "$cap"
+  teardown
+  local syns
+  syns=$(tcount "$ft" "tcp.flags.syn == 1 && tcp.flags.ack == 0 && ip.dst == $dead")
+  check "tcp-connect-timeout: $syns SYNs to $dead (1 + 3 retries)" "$(yes_if "syns == 4")"
+  check "tcp-connect-timeout: $(tcount "$ft" 'tcp.analysis.retransmission') flagged as retransmissions" "$(yes_if "$(tcount "$ft" 'tcp.analysis.retransmission') == 3")"
+  check "tcp-connect-timeout: no answer at all (no packet from $dead, no ICMP)" "$(yes_if "$(tcount "$ft" "ip.src == $dead || icmp") == 0")"
+  check "tcp-connect-refused: SYN to port 2525 answered by RST/ACK" "$(yes_if "$(tcount "$fr" "ip.src == $SRV4 && tcp.srcport == 2525 && tcp.flags.reset == 1") >= 1")"
+  check "tcp-connect-refused: no retransmission" "$(yes_if "$(tcount "$fr" 'tcp.analysis.retransmission') == 0")"
+  finish_file "$ft"; finish_file "$fr"
+}
+
+cap_smtp_retrans_storm() {
+  local name=smtp-retrans-storm-blackhole f="$TMP/smtp-retrans-storm-blackhole.pcap" n=8 i a
+  log "== $name: MRU 1424 path, $n clients (198.51.100.11-$((10 + n))) send mails with attachments at once; capture at the sender side"
+  setup_topology 1500 1424 1500 1500 4
+  for i in $(seq 11 $((10 + n))); do ip -n "$NS_CLI" addr add "198.51.100.$i/24" dev "$IF_CLI"; done
+  start_smtp_server "$SRV4"
+  make_attachment 60000 "$TMP/attach-60k.bin"
+  start_capture "$NS_CLI" "$IF_CLI" "$f"; local cap=$CAP_PID
+  local pids=()
+  for i in $(seq 11 $((10 + n))); do
+    ip netns exec "$NS_CLI" timeout -s INT -k 5 25 swaks --server "$SRV4" --port 25 -li "198.51.100.$i" \
+        --helo "host$i.example.net" --from "sender$i@example.net" --to rcpt@example.test \
+        --header "Message-Id: <pathprobe-storm-$i@client.example.net>" \
+        --attach-type application/octet-stream --attach-name report.bin --attach @"$TMP/attach-60k.bin" \
+        --timeout 20s --hide-all >"$TMP/swaks-storm-$i.log" 2>&1 &
+    pids+=($!); PIDS+=($!)
+    sleep 0.2
+  done
+  for a in "${pids[@]}"; do wait "$a" || true; done
+  stop_capture "$cap"
+  teardown
+  local flows rtx delivered=0 s
+  flows=$(tshark -r "$f" -Y 'tcp.flags.syn == 1 && tcp.flags.ack == 0' -T fields -e ip.src 2>/dev/null | sort -u | wc -l)
+  rtx=$(tcount "$f" 'tcp.analysis.retransmission && frame.len == 1514')
+  for s in $(seq 0 $((n - 1))); do delivered=$((delivered + $(smtp_delivered "$f" "$s"))); done
+  check "$name: $flows client addresses opened connections" "$(yes_if "flows == n")"
+  check "$name: $rtx retransmitted 1514-byte frames" "$(yes_if "rtx >= 5 * n")"
+  check "$name: $delivered of $n mails delivered (must be 0)" "$(yes_if "delivered == 0")"
+  check "$name: no ICMP" "$(yes_if "$(tcount "$f" icmp) == 0")"
+  finish_file "$f"
+}
+
+# smtp_fields FILE FIELD : all values of FIELD, one a line (several per frame possible)
+smtp_fields() { { tshark -r "$1" -Y "$2" -T fields -E occurrence=a -E aggregator='|' -e "$2" 2>/dev/null || true; } | tr '|' '\n'; }
+# smtp_multi_cmd_frames FILE : number of frames carrying two or more SMTP commands
+smtp_multi_cmd_frames() {
+  { tshark -r "$1" -Y smtp.req.command -T fields -e smtp.req.command 2>/dev/null || true; } | grep -c ,
+}
+
+cap_smtp_pipelining() {
+  local name=smtp-pipelining-multi-rcpt f="$TMP/smtp-pipelining-multi-rcpt.pcap"
+  log "== $name: swaks --pipeline, 3 recipients, Postfix; capture at client"
+  setup_topology 1500 1500 1500 1500 4
+  start_smtp_server "$SRV4"
+  start_capture "$NS_CLI" "$IF_CLI" "$f"; local cap=$CAP_PID
+  send_mail "$SRV4" 25 --pipeline --to a@example.test,b@example.test,c@example.test \
+      --body "One mail, three recipients, commands pipelined (RFC 2920)."
+  stop_capture "$cap"
+  teardown
+  local multi; multi=$(smtp_multi_cmd_frames "$f")
+  check "$name: PIPELINING advertised in the EHLO reply" "$(yes_if "$(tcount "$f" 'smtp.rsp.parameter == "PIPELINING"') >= 1")"
+  check "$name: $multi client segments carry several SMTP commands" "$(yes_if "multi >= 1")"
+  check "$name: 3 RCPT commands, 3 x 250 2.1.5" "$(yes_if "$(smtp_fields "$f" smtp.req.command | grep -c '^RCPT$') == 3 && $(smtp_fields "$f" smtp.response | grep -c '^250 2.1.5') == 3")"
+  check "$name: 250 after DATA (mail delivered)" "$(smtp_delivered "$f" 0)"
+  finish_file "$f"
+}
+
+cap_smtp_starttls() {
+  local name=smtp-starttls f="$TMP/smtp-starttls.pcap" k="$TMP/tls"
+  log "== $name: Postfix with a self-signed certificate, swaks -tls; capture at client"
+  mkdir -p "$k"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=mx.example.test" \
+      -addext "subjectAltName=DNS:mx.example.test" -keyout "$k/key.pem" -out "$k/cert.pem" 2>"$k/openssl.log" \
+      || die "openssl failed: $(cat "$k/openssl.log")"
+  chmod 0600 "$k/key.pem"
+  setup_topology 1500 1500 1500 1500 4
+  POSTFIX_EXTRA="smtpd_tls_cert_file = $k/cert.pem
+smtpd_tls_key_file = $k/key.pem
+smtpd_tls_security_level = may
+smtpd_tls_loglevel = 1"
+  start_smtp_server "$SRV4"
+  POSTFIX_EXTRA=""
+  start_capture "$NS_CLI" "$IF_CLI" "$f"; local cap=$CAP_PID
+  send_mail "$SRV4" 25 -tls --body "Mail sent after STARTTLS."
+  stop_capture "$cap"
+  teardown
+  local st ch sh
+  # (tshark 4.0 splits "STARTTLS" into command "STAR" + parameter "TLS")
+  st=$(first_frame "$f" 'smtp.command_line == "STARTTLS\r\n"')
+  ch=$(first_frame "$f" 'tls.handshake.type == 1')
+  sh=$(first_frame "$f" 'tls.handshake.type == 2')
+  check "$name: STARTTLS advertised" "$(yes_if "$(tcount "$f" 'smtp.rsp.parameter == "STARTTLS"') >= 1")"
+  check "$name: STARTTLS command (frame ${st:-none}) answered by 220" "$(yes_if "$(tcount "$f" "frame.number > ${st:-999999} && smtp.response.code == 220") >= 1")"
+  check "$name: TLS ClientHello (frame ${ch:-none}) and ServerHello (frame ${sh:-none}) after it" "$(yes_if "${ch:-0} > ${st:-999999} && ${sh:-0} > ${ch:-999999}")"
+  local ml="$TMP/postfix-$SRV_N/maillog"
+  check "$name: Postfix log: TLS connection established, mail queued and delivered" "$(yes_if "$(grep -c 'TLS connection established' "$ml") >= 1 && $(grep -c 'status=sent' "$ml") >= 1")"
+  finish_file "$f"
+}
+
+cap_smtp_bdat() {
+  local name=smtp-bdat f="$TMP/smtp-bdat.pcap" cli="$TMP/bdat-client.py"
+  log "== $name: raw python3 client sends the message in BDAT chunks to Postfix; capture at client"
+  setup_topology 1500 1500 1500 1500 4
+  start_smtp_server "$SRV4"
+  cat >"$cli" <<'EOF'
+# bdat-client.py SERVER : EHLO, MAIL, RCPT, 3 x BDAT (last one with LAST), QUIT
+import socket, sys
+s = socket.create_connection((sys.argv[1], 25), timeout=15)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+f = s.makefile("rb")
+def reply():
+    lines = []
+    while True:
+        l = f.readline().decode()
+        if not l:
+            sys.exit("connection closed")
+        lines.append(l.rstrip()); print("<-", l.rstrip())
+        if len(l) < 4 or l[3] != "-":
+            return lines
+def cmd(c, data=b""):
+    print("->", c); s.sendall(c.encode() + b"\r\n")
+    if data:              # the chunk in its own segment(s) after the BDAT line
+        s.sendall(data)
+    return reply()
+reply()
+ehlo = cmd("EHLO client.example.net")
+if not any("CHUNKING" in l for l in ehlo):
+    sys.exit("server does not advertise CHUNKING")
+cmd("MAIL FROM:<sender@example.net>")
+cmd("RCPT TO:<rcpt@example.test>")
+msg = (b"From: sender@example.net\r\nTo: rcpt@example.test\r\nSubject: PathProbe capture BDAT\r\n"
+       b"Message-Id: <pathprobe-bdat@client.example.net>\r\n\r\n"
+       + b"".join(b"Line %03d of a message sent with BDAT (RFC 3030 CHUNKING), no dot-stuffing.\r\n" % i
+                  for i in range(1, 61)))
+chunks = [msg[0:2000], msg[2000:4000], msg[4000:]]
+for i, c in enumerate(chunks):
+    last = " LAST" if i == len(chunks) - 1 else ""
+    r = cmd("BDAT %d%s" % (len(c), last), c)
+    if not r[-1].startswith("250"):
+        sys.exit("BDAT rejected")
+cmd("QUIT")
+EOF
+  start_capture "$NS_CLI" "$IF_CLI" "$f"; local cap=$CAP_PID
+  nsx "$NS_CLI" timeout 20 $PY "$cli" "$SRV4" >"$TMP/bdat-client.log" 2>&1 || log "  bdat client failed: $(tail -3 "$TMP/bdat-client.log")"
+  stop_capture "$cap"
+  teardown
+  check "$name: CHUNKING advertised" "$(yes_if "$(tcount "$f" 'smtp.rsp.parameter == "CHUNKING"') >= 1")"
+  check "$name: 3 BDAT commands" "$(yes_if "$(tcount "$f" 'smtp.req.command == "BDAT"') == 3")"
+  check "$name: client log shows 3 x 250 to BDAT and 'queued as'" "$(yes_if "$(grep -c '^<- 250 2.0.0 Ok' "$TMP/bdat-client.log") == 3 && $(grep -c 'queued as' "$TMP/bdat-client.log") == 1")"
+  check "$name: 221 at the end" "$(yes_if "$(tcount "$f" 'smtp.response.code == 221') == 1")"
+  finish_file "$f"
+}
+
+cap_smtp_421() {
+  local name=smtp-421-ratelimit f="$TMP/smtp-421-ratelimit.pcap" i
+  log "== $name: Postfix connection rate limit 2/min (anvil); third connection gets 421; capture at client"
+  setup_topology 1500 1500 1500 1500 4
+  # the client is in mynetworks, which is exempt from anvil limits by default
+  POSTFIX_EXTRA="smtpd_client_connection_rate_limit = 2
+smtpd_client_event_limit_exceptions ="
+  start_smtp_server "$SRV4"
+  POSTFIX_EXTRA=""
+  start_capture "$NS_CLI" "$IF_CLI" "$f"; local cap=$CAP_PID
+  for i in 1 2 3; do
+    send_mail "$SRV4" 20 --to r1@example.test,r2@example.test,r3@example.test,r4@example.test,r5@example.test \
+        --body "Mail $i of 3 within one minute."
+  done
+  stop_capture "$cap"
+  teardown
+  check "$name: mails 1 and 2 (tcp.stream 0, 1) delivered" "$(yes_if "$(smtp_delivered "$f" 0) + $(smtp_delivered "$f" 1) == 2")"
+  check "$name: 421 in connection 3 (tcp.stream 2)" "$(yes_if "$(tcount "$f" 'tcp.stream == 2 && smtp.response.code == 421') == 1")"
+  finish_file "$f"
+}
+
+cap_smtp_552() {
+  local name=smtp-552-size f="$TMP/smtp-552-size.pcap"
+  log "== $name: Postfix message_size_limit 100000, 300 KB attachment; capture at client"
+  setup_topology 1500 1500 1500 1500 4
+  POSTFIX_EXTRA="message_size_limit = 100000"
+  start_smtp_server "$SRV4"
+  POSTFIX_EXTRA=""
+  make_attachment 300000 "$TMP/attach-300k.bin"
+  start_capture "$NS_CLI" "$IF_CLI" "$f"; local cap=$CAP_PID
+  send_mail "$SRV4" 30 --attach-type application/octet-stream --attach-name report.bin --attach @"$TMP/attach-300k.bin"
+  stop_capture "$cap"
+  teardown
+  check "$name: SIZE 100000 advertised in the EHLO reply" "$(yes_if "$(tcount "$f" 'smtp.rsp.parameter == "SIZE 100000"') == 1")"
+  check "$name: 552 reply" "$(yes_if "$(tcount "$f" 'smtp.response.code == 552') == 1")"
+  check "$name: no 250 after DATA" "$( [[ $(smtp_delivered "$f" 0) == 0 ]] && echo 1 || echo 0)"
+  finish_file "$f"
+}
+
+cap_dns_tcp_truncated() {
+  local name=dns-tcp-and-truncated f="$TMP/dns-tcp-and-truncated.pcap"
+  log "== $name: UDP answer without EDNS truncated (TC=1), dig retries over TCP; capture at client"
+  setup_topology 1500 1500 1500 1500 4
+  start_nsd
+  start_capture "$NS_CLI" "$IF_CLI" "$f"; local cap=$CAP_PID
+  local q=(timeout 10 dig @"$DNS4" +time=2 +tries=1)
+  nsx "$NS_CLI" "${q[@]}" +noedns TXT big.example.test >"$TMP/dig-big.log" 2>&1 || true
+  nsx "$NS_CLI" "${q[@]}" TXT example.test >"$TMP/dig-spf.log" 2>&1 || true
+  nsx "$NS_CLI" "${q[@]}" -x "$CLI4" >"$TMP/dig-ptr.log" 2>&1 || true
+  nsx "$NS_CLI" "${q[@]}" +tcp MX example.test >"$TMP/dig-mx.log" 2>&1 || true
+  stop_capture "$cap"
+  teardown
+  log "  dig big: $(grep -E 'Truncated|MSG SIZE|status' "$TMP/dig-big.log" | tr '\n' ' ')"
+  local tc tcpans
+  tc=$(first_frame "$f" 'udp && dns.flags.response == 1 && dns.flags.truncated == 1')
+  tcpans=$(first_frame "$f" 'tcp && dns.flags.response == 1 && dns.qry.type == 16 && dns.count.answers == 12')
+  check "$name: UDP answer with TC=1 (frame ${tc:-none})" "$(yes_if "${tc:-0} > 0")"
+  check "$name: then the full TXT answer over TCP (frame ${tcpans:-none})" "$(yes_if "${tcpans:-0} > ${tc:-999999}")"
+  check "$name: SPF TXT answer" "$(yes_if "$(tcount "$f" 'dns.flags.response == 1 && dns.txt contains "v=spf1"') >= 1")"
+  check "$name: PTR answer for $CLI4" "$(yes_if "$(tcount "$f" 'dns.flags.response == 1 && dns.qry.type == 12 && dns.count.answers == 1') >= 1")"
+  check "$name: MX answer over TCP" "$(yes_if "$(tcount "$f" 'tcp && dns.flags.response == 1 && dns.qry.type == 15 && dns.count.answers >= 1') >= 1")"
+  finish_file "$f"
+}
+
 run_capture() {
   case $1 in
     smtp-healthy-ipv4) cap_smtp_healthy 4 ;;
@@ -519,6 +992,20 @@ run_capture() {
     smtp-mru1424|smtp-mru1424-sender|smtp-mru1424-receiver) cap_smtp_mru1424 ;;
     dns-fragmented)    cap_dns_fragmented ;;
     smtp-random-loss)  cap_smtp_random_loss ;;
+    smtp-mru1424-probing-sender) cap_smtp_mru1424_probing ;;
+    smtp-icmp-too-big-ipv4) cap_smtp_icmp_too_big 4 ;;
+    smtp-icmp-too-big-ipv6) cap_smtp_icmp_too_big 6 ;;
+    smtp-icmp-filtered) cap_smtp_icmp_filtered ;;
+    dns-fragment-lost) cap_dns_fragment_lost ;;
+    smtp-zero-window)  cap_smtp_zero_window ;;
+    tcp-connect-timeout|tcp-connect-refused) cap_tcp_connect ;;
+    smtp-retrans-storm-blackhole) cap_smtp_retrans_storm ;;
+    smtp-pipelining-multi-rcpt) cap_smtp_pipelining ;;
+    smtp-starttls)     cap_smtp_starttls ;;
+    smtp-bdat)         cap_smtp_bdat ;;
+    smtp-421-ratelimit) cap_smtp_421 ;;
+    smtp-552-size)     cap_smtp_552 ;;
+    dns-tcp-and-truncated) cap_dns_tcp_truncated ;;
     *) die "unknown capture '$1' (known: ${ALL_CAPTURES[*]})" ;;
   esac
 }
@@ -527,7 +1014,7 @@ main() {
   case ${1:-} in -h|--help) usage; exit 0;; --list) printf '%s\n' "${ALL_CAPTURES[@]}"; exit 0;; esac
   preflight "$@"
   local names=("$@"); ((${#names[@]})) || names=("${ALL_CAPTURES[@]}")
-  local n; for n in "${names[@]}"; do n=${n%.pcap}; case $n in smtp-healthy-ipv4|smtp-healthy-ipv6|smtp-mru1424*|dns-fragmented|smtp-random-loss) ;; *) die "unknown capture '$n' (known: ${ALL_CAPTURES[*]})";; esac; done
+  local n; for n in "${names[@]}"; do n=${n%.pcap}; case " ${ALL_CAPTURES[*]} smtp-mru1424-sender smtp-mru1424-receiver tcp-connect-refused " in *" $n "*) ;; *) die "unknown capture '$n' (known: ${ALL_CAPTURES[*]})";; esac; done
   mkdir -p "$OUT_DIR"
   TMP=$(mktemp -d /tmp/pathprobe-record.XXXXXX)
   chmod 0755 "$TMP"
