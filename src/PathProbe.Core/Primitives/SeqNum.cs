@@ -34,6 +34,22 @@ public readonly struct SeqNum : IEquatable<SeqNum>
     public static bool operator ==(SeqNum a, SeqNum b) => a.Value == b.Value;
     public static bool operator !=(SeqNum a, SeqNum b) => a.Value != b.Value;
 
+    // Static forms over raw uint values, for code that keeps sequence numbers as uint fields.
+
+    /// <summary>Signed distance from <paramref name="from"/> to <paramref name="to"/> (positive when to is after from).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int Diff(uint to, uint from) => unchecked((int)(to - from));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool Before(uint a, uint b) => Diff(b, a) > 0;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool BeforeOrEqual(uint a, uint b) => Diff(b, a) >= 0;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool After(uint a, uint b) => Diff(a, b) > 0;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint Add(uint a, int n) => unchecked(a + (uint)n);
+    /// <summary>The earlier of two sequence numbers.</summary>
+    public static uint Min(uint a, uint b) => Before(a, b) ? a : b;
+
     public bool IsZero => Value == 0;
     public bool Equals(SeqNum other) => Value == other.Value;
     public override bool Equals(object? obj) => obj is SeqNum s && s.Value == Value;

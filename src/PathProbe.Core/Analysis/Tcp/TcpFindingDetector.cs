@@ -114,9 +114,12 @@ public sealed class TcpFindingDetector(StallOptions options, Action<Finding> rep
             case StallKind.ZeroWindow:
                 ev.Add("outstandingBytes", c.StallOutstanding);
                 ev.Add("waiting", senderName);
-                ev.Add("zeroWindowProbes", sender.Counters.ZeroWindowProbes);
-                summary = $"{receiverName} kept its receive window closed for {Sec(duration)}; {senderName} waited with data to send " +
-                          $"({sender.Counters.ZeroWindowProbes} window probes){Outcome(recovered, ended)}";
+                // Linux probes a closed window with an empty segment below the window, which Wireshark (and so
+                // PathProbe) classifies as a keep-alive; both count as probes here.
+                long probes = sender.Counters.ZeroWindowProbes + sender.Counters.KeepAlives;
+                ev.Add("windowProbes", probes);
+                summary = $"{receiverName} kept its receive window closed for {Sec(duration)}; {senderName} waited with data to send" +
+                          (probes > 0 ? $" and probed the window {probes} times" : "") + Outcome(recovered, ended);
                 severity = recovered ? Severity.Warning : Severity.Critical;
                 break;
             case StallKind.RtoBackoff:
@@ -194,8 +197,10 @@ public sealed class TcpFindingDetector(StallOptions options, Action<Finding> rep
             Severity = Severity.Warning,
             Flows = new[] { flow.Id },
             Time = new Timestamp(c.FirstSynTime),
-            Summary = $"{flow.ClientEndpoint} sent {c.SynCount} SYN{(c.SynCount == 1 ? "" : "s")} to {flow.ServerEndpoint} over {Sec(c.LastSynTime - c.FirstSynTime)} " +
-                      $"and got no answer in {Sec(waited)}: the host is unreachable or a firewall drops the connection silently",
+            Summary = $"{flow.ClientEndpoint} sent {c.SynCount} SYN{(c.SynCount == 1 ? "" : "s")} to {flow.ServerEndpoint}" +
+                      (c.SynCount > 1 ? $" over {Sec(c.LastSynTime - c.FirstSynTime)}" : "") +
+                      (waited - (c.LastSynTime - c.FirstSynTime) > 500_000_000 ? $" and got no answer in {Sec(waited)}" : " and got no answer") +
+                      ": the host is unreachable or a firewall drops the connection silently",
             Evidence = new Evidence
             {
                 { "server", flow.ServerEndpoint },
