@@ -80,10 +80,12 @@ run plain_read cat "$big"
 run pathprobe "$pathprobe" analyze --quiet "$big"
 run pathprobe_json "$pathprobe" analyze --quiet --json "$big"
 run tshark_conv tshark -n -r "$big" -q -z conv,tcp
+run tshark_expert tshark -n -r "$big" -q -z expert
 run pathprobe_block "$pathprobe" analyze --quiet "$work/block.pcap"
 
 echo "== ratios"
 printf 'pathprobe / plain read         %6.2f x the time\n' "$(echo "$t_pathprobe / $t_plain_read" | bc -l)"
 printf 'tshark conv,tcp / pathprobe    %6.1f x slower than pathprobe\n' "$(echo "$t_tshark_conv / $t_pathprobe" | bc -l)"
+printf 'tshark expert / pathprobe      %6.1f x slower than pathprobe\n' "$(echo "$t_tshark_expert / $t_pathprobe" | bc -l)"
 printf 'pathprobe throughput           %6.2f GB/s (%s packets/s)\n' "$(echo "$bytes / 1000000000 / $t_pathprobe" | bc -l)" "$(echo "$packets / $t_pathprobe" | bc)"
 printf 'peak RSS %s MB on %s MB vs %s MB on the %s MB block\n' "$(( m_pathprobe / 1024 ))" "$(( bytes / 1048576 ))" "$(( m_pathprobe_block / 1024 ))" "$(( block_bytes / 1048576 ))"
