@@ -251,7 +251,7 @@ public sealed class RetransmissionStormDetector(StormOptions options, Action<Fin
             Advice = classification switch
             {
                 "flood" => "treat it as an attack: enable SYN cookies (net.ipv4.tcp_syncookies=1), rate-limit new connections per source, and involve the upstream provider",
-                "path-fault" => "do not block the senders: find the hop that drops large packets (see mtu-blackhole), fix its MTU/MRU or clamp the MSS, and let ICMP 'fragmentation needed' / 'packet too big' through",
+                "path-fault" => "do not block the senders: find the hop that drops large packets, fix its MTU/MRU or clamp the MSS (iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu), and let ICMP 'fragmentation needed' / 'packet too big' through",
                 _ => "look for congestion or a lossy link on the path (interface errors, full queues, duplex mismatch); TCP recovers, but throughput suffers",
             },
         });

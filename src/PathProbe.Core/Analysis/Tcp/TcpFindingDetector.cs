@@ -165,7 +165,7 @@ public sealed class TcpFindingDetector(StallOptions options, Action<Finding> rep
             Advice = c.StallKind switch
             {
                 StallKind.ZeroWindow => "the receiver is not reading: check the receiving application's load, disk and queue on the host that advertised the zero window",
-                StallKind.RtoBackoff => "the same packet is lost again and again: if only large packets are lost this is a path-MTU black hole (see mtu-blackhole); otherwise check the path for drops (interface errors, firewall state, rate limits)",
+                StallKind.RtoBackoff => "the same packet is lost again and again: if only large packets are lost (compare the resent packet's size with the largest that got through) the path has an MTU/MRU black hole: lower the MTU or clamp the MSS toward that peer and let ICMP 'fragmentation needed' / 'packet too big' through; otherwise check the path for drops (interface errors, firewall state, rate limits)",
                 _ => "the connection is idle while one side waits: check the other side's application (for SMTP, slow replies mean tarpitting, greylisting, or DNS timeouts on the server)",
             },
         });
