@@ -169,7 +169,7 @@ public sealed class TcpAnalyzer
             TimestampRtt(f, r, ref p, now, !sampled && (flags & TcpFlags.Ack) != 0 && fAckedBefore && (SeqNum)ack.Value > (SeqNum)fLastAckBefore);
 
         // 15. bytes in flight
-        if (seglen != 0 && f.UCount > 0 && f.ValidBif) BytesInFlight(f, r, flags);
+        if (seglen != 0 && f.UnackedCount > 0 && f.ValidBif) BytesInFlight(f, r, flags);
 
         // After the analysis, as dissect_tcp does: SYN bookkeeping, initial RTT, options of this packet.
         if ((flags & TcpFlags.Syn) != 0)
@@ -270,36 +270,55 @@ public sealed class TcpAnalyzer
     /// statistics: no sample when the acknowledged data was sent more than once.</summary>
     private static bool PruneAndSample(TcpEndpointState r, uint ack, long now)
     {
-        int n = r.UCount;
-        if (n == 0) return false;
+        int head = r.UHead, n = r.UCount;
+        if (n == head) return false;
         uint[] us = r.USeq!, un = r.UNext!;
         long[] ut = r.UTime!;
         bool[] ur = r.URetransmitted!;
         long sampleTime = 0;
         int matches = 0;
-        bool anyResent = false;
-        int kept = 0;
-        for (int i = 0; i < n; i++)
+        bool anyResent = false, changed = false;
+        if (r.USorted)
         {
-            uint s = us[i], e = un[i];
-            if (ack == e)
+            // Sorted entries: the ACK removes a prefix and trims at most the entry it falls into.
+            int i = head;
+            while (i < n && !((SeqNum)un[i] > (SeqNum)ack))
             {
-                matches++;
-                anyResent |= ur[i];
-                if (sampleTime == 0) sampleTime = ut[i]; // oldest first: the first match is the oldest
-                continue;
+                if (un[i] == ack) { matches++; anyResent |= ur[i]; if (sampleTime == 0) sampleTime = ut[i]; }
+                i++;
             }
-            if ((SeqNum)ack > (SeqNum)s && (SeqNum)ack <= (SeqNum)e) s = ack;
-            else if (!((SeqNum)e > (SeqNum)ack)) continue; // fully acknowledged
-            us[kept] = s; un[kept] = e; ut[kept] = ut[i]; ur[kept] = ur[i];
-            kept++;
+            if (i < n && (SeqNum)ack > (SeqNum)us[i]) { us[i] = ack; }
+            changed = i > head;
+            r.UHead = i;
+            if (i == n) { r.UHead = 0; r.UCount = 0; }
         }
-        r.UCount = kept;
+        else
+        {
+            int kept = head;
+            for (int i = head; i < n; i++)
+            {
+                uint s = us[i], e = un[i];
+                if (ack == e)
+                {
+                    matches++;
+                    anyResent |= ur[i];
+                    if (sampleTime == 0) sampleTime = ut[i]; // oldest first: the first match is the oldest
+                    continue;
+                }
+                if ((SeqNum)ack > (SeqNum)s && (SeqNum)ack <= (SeqNum)e) s = ack;
+                else if (!((SeqNum)e > (SeqNum)ack)) continue; // fully acknowledged
+                us[kept] = s; un[kept] = e; ut[kept] = ut[i]; ur[kept] = ur[i];
+                kept++;
+            }
+            changed = kept < n;
+            r.UCount = kept;
+            if (kept == head) { r.UHead = 0; r.UCount = 0; r.USorted = true; }
+        }
         bool sampled = matches == 1 && !anyResent && sampleTime != 0 && now >= sampleTime;
         if (sampled) r.Rtt.Add(now - sampleTime);
-        if (matches > 0 || kept < n)
+        if (changed)
         {
-            // Data of r was acknowledged: the series (if any) ended well, and its packet size was delivered.
+            // Data of r was acknowledged: a series in progress ended well.
             if (!r.Series.IsEmpty && !r.Series.Acknowledged && (SeqNum)ack > (SeqNum)r.Series.Seq)
             {
                 r.Series.Acknowledged = true;
@@ -333,17 +352,13 @@ public sealed class TcpAnalyzer
             }
     }
 
+    /// <summary>Bytes in flight after this segment: sent beyond what the other side acknowledged, less what it
+    /// reported in SACK blocks. O(1); Wireshark scans its unacked list instead, so values can differ slightly
+    /// (they are not part of the tshark cross-check).</summary>
     private static void BytesInFlight(TcpEndpointState f, TcpEndpointState r, TcpFlags flags)
     {
-        uint first = uint.MaxValue, last = 0;
-        uint baseSeq = f.USeq![0];
-        for (int i = 0; i < f.UCount; i++)
-        {
-            uint s = unchecked(f.USeq[i] - baseSeq), e = unchecked(f.UNext![i] - baseSeq);
-            if (s < first) first = s;
-            if (e > last) last = e;
-        }
-        long inFlight = (long)last - first;
+        uint low = r.LastAckTime != 0 ? r.LastAck : f.USeq![f.UHead];
+        long inFlight = (SeqNum)f.NextSeq - (SeqNum)low;
         for (int i = 0; i < r.SackCount; i++) inFlight -= unchecked(r.Sack[2 * i + 1] - r.Sack[2 * i]);
         if (inFlight > 0 && inFlight < 2_000_000_000)
         {

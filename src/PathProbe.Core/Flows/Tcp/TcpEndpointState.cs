@@ -38,7 +38,11 @@ public sealed class TcpEndpointState
     public int SackCount;
     public SackRanges Sack;
 
-    // Unacked segments, oldest first (parallel arrays, allocated on first use).
+    // Unacked segments, oldest first, in [UHead, UCount) of parallel arrays (allocated on first use). While
+    // USorted holds, entries are in increasing sequence order (no resend of older data among them), so an ACK only
+    // removes a prefix.
+    internal int UHead;
+    internal bool USorted = true;
     internal uint[]? USeq;
     internal uint[]? UNext;
     internal long[]? UTime;
@@ -70,7 +74,7 @@ public sealed class TcpEndpointState
     {
         Window = uint.MaxValue; WinScale = -1; IsFirstAck = false; ValidBif = true; LastSegmentFlags = 0;
         NextSeq = 0; NextSeqTime = 0; MaxSeqToBeAcked = 0; LastAck = 0; LastAckTime = 0; DupAckNum = 0;
-        SackCount = 0; UCount = 0; UnackedOverflow = 0;
+        SackCount = 0; UCount = 0; UHead = 0; USorted = true; UnackedOverflow = 0;
         Counters = default; Rtt.Reset(); Series = default; WorstSeries = default;
         LargestAckedIpPacket = 0; LastDataTime = 0; LargestIpPacket = 0; TsNext = 0;
         if (TsVals is not null) Array.Clear(TsVals);
@@ -82,20 +86,32 @@ public sealed class TcpEndpointState
         {
             USeq = new uint[16]; UNext = new uint[16]; UTime = new long[16]; URetransmitted = new bool[16];
         }
+        if (UCount == USeq.Length && UHead > 0)
+        {
+            // Move the live entries to the front before growing.
+            int live = UCount - UHead;
+            Array.Copy(USeq, UHead, USeq, 0, live); Array.Copy(UNext!, UHead, UNext!, 0, live);
+            Array.Copy(UTime!, UHead, UTime!, 0, live); Array.Copy(URetransmitted!, UHead, URetransmitted!, 0, live);
+            UHead = 0; UCount = live;
+        }
         if (UCount == USeq.Length)
         {
             if (UCount >= MaxUnacked) { UnackedOverflow++; return; }
             int n = UCount * 2;
             Array.Resize(ref USeq, n); Array.Resize(ref UNext, n); Array.Resize(ref UTime, n); Array.Resize(ref URetransmitted, n);
         }
+        if (UCount > UHead && PathProbe.Primitives.SeqNum.Before(seq, UNext![UCount - 1])) USorted = false;
         USeq[UCount] = seq; UNext![UCount] = next; UTime![UCount] = time; URetransmitted![UCount] = retransmitted;
         UCount++;
     }
 
+    /// <summary>Unacknowledged segments currently tracked.</summary>
+    public int UnackedCount => UCount - UHead;
+
     /// <summary>Time the segment starting at <paramref name="seq"/> was first sent, or 0.</summary>
     internal long FirstSendOf(uint seq)
     {
-        for (int i = 0; i < UCount; i++) if (USeq![i] == seq) return UTime![i];
+        for (int i = UHead; i < UCount; i++) if (USeq![i] == seq) return UTime![i];
         return 0;
     }
 }
