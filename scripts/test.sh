@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 packages=()
 command -v tshark  >/dev/null 2>&1 || packages+=(tshark)
 command -v mergecap >/dev/null 2>&1 || packages+=(wireshark-common)
+# Live-capture tests: libpcap, and tcpdump/tcpreplay for the benchmark and cross-checks.
+ldconfig -p 2>/dev/null | grep -q libpcap.so.0.8 || packages+=(libpcap0.8)
+command -v tcpdump   >/dev/null 2>&1 || packages+=(tcpdump)
+command -v tcpreplay >/dev/null 2>&1 || packages+=(tcpreplay)
 if [ ${#packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: installing ${packages[*]}"
@@ -14,7 +18,7 @@ if [ ${#packages[@]} -gt 0 ]; then
     apt-get update -qq >/dev/null
     apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
   else
-    echo "test.sh: missing ${packages[*]} (sudo apt-get install ${packages[*]}); the tshark cross-checks will be skipped" >&2
+    echo "test.sh: missing ${packages[*]} (sudo apt-get install ${packages[*]}); the tshark cross-checks and live-capture tests will be skipped" >&2
   fi
 fi
 
