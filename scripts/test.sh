@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every PathProbe test. On Debian, as root, it first installs what the tests use when it is missing
-# (tshark for the cross-checks); elsewhere it says what is missing and those checks report themselves skipped.
+# (tshark, nsd, dig, libpcap, tcpdump, ...); elsewhere it says what is missing and those tests report themselves skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +10,14 @@ command -v mergecap >/dev/null 2>&1 || packages+=(wireshark-common)
 # nsd lives in /usr/sbin, which is not on every PATH (the DNS tests look there too).
 { command -v nsd >/dev/null 2>&1 || [ -x /usr/sbin/nsd ]; } || packages+=(nsd)
 command -v dig     >/dev/null 2>&1 || packages+=(bind9-dnsutils)
+# Live-capture tests: libpcap, and tcpdump/tcpreplay for the benchmark and cross-checks; ip, ethtool and python3
+# for the namespace tests.
+ldconfig -p 2>/dev/null | grep -q libpcap.so.0.8 || packages+=(libpcap0.8)
+command -v tcpdump   >/dev/null 2>&1 || packages+=(tcpdump)
+command -v tcpreplay >/dev/null 2>&1 || packages+=(tcpreplay)
+command -v ip        >/dev/null 2>&1 || packages+=(iproute2)
+command -v ethtool   >/dev/null 2>&1 || packages+=(ethtool)
+[ -x /usr/bin/python3 ] || packages+=(python3)
 if [ ${#packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: installing ${packages[*]}"
@@ -17,7 +25,7 @@ if [ ${#packages[@]} -gt 0 ]; then
     apt-get update -qq >/dev/null
     apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
   else
-    echo "test.sh: missing ${packages[*]} (sudo apt-get install ${packages[*]}); the tshark cross-checks and the nsd-backed DNS tests will be skipped" >&2
+    echo "test.sh: missing ${packages[*]} (sudo apt-get install ${packages[*]}); the tests that need them (tshark cross-checks, nsd-backed DNS, live capture) will say they were skipped" >&2
   fi
 fi
 

@@ -16,6 +16,7 @@ public static class Program
             "PathProbe finds why mail stalls from packets: MTU/MRU black holes, retransmission storms, fragmentation, " +
             "SMTP and DNS trouble, in pcap/pcapng captures.");
         root.Add(AnalyzeCommand.Create(stdout, stderr));
+        root.Add(CaptureCommand.Create(stdout, stderr));
         root.Add(DnsCommand.Create(stdout, stderr));
 
         var parse = root.Parse(args);

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Live-capture throughput: replays a capture onto a veth pair (tcpreplay in one network namespace) while
+# `pathprobe capture` and, separately, `tcpdump -w /dev/null` capture on the peer in another; prints packets
+# handled per second and drops for each, at top speed and at fixed rates.
+#
+#   sudo bash benchmarks/live-capture.sh [--copies N] [--loops N] [--rates "10000 50000 100000"] [--pathprobe PATH] [--keep]
+#
+# The replayed file is captures/smtp-healthy-ipv4.pcap x N (tcprewrite --seed for distinct addresses, shifted in time
+# with editcap, joined with mergecap -a), replayed once per run. Both capturers use pathprobe's default filter, so they
+# do the same kernel filtering; pathprobe also decodes and tracks every flow. Root only; everything runs in two
+# namespaces created and deleted here (names carry this script's PID).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+copies=64
+loops=4
+rates="10000 50000 100000"
+pathprobe=""
+keep=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --copies) copies=$2; shift 2 ;;
+    --rates) rates=$2; shift 2 ;;
+    --loops) loops=$2; shift 2 ;;
+    --pathprobe) pathprobe=$2; shift 2 ;;
+    --keep) keep=1; shift ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "live-capture.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+[ "$(id -u)" = 0 ] || { echo "live-capture.sh: needs root (network namespaces, capture)" >&2; exit 2; }
+for t in ip tcpreplay tcprewrite editcap mergecap capinfos tcpdump bc; do
+  command -v "$t" >/dev/null 2>&1 || { echo "live-capture.sh: missing $t (apt-get install iproute2 tcpreplay wireshark-common tcpdump bc)" >&2; exit 2; }
+done
+
+work=$(mktemp -d /tmp/pathprobe-live.XXXXXX)
+ns_tx=pptx$$; ns_rx=pprx$$; if_tx=pptx$$; if_rx=pprx$$
+cleanup() {
+  for ns in "$ns_tx" "$ns_rx"; do
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+    ip netns del "$ns" 2>/dev/null || true
+  done
+  [ "$keep" = 1 ] && echo "kept $work" || rm -rf "$work"
+}
+trap cleanup EXIT
+
+if [ -z "$pathprobe" ]; then
+  echo "== building pathprobe (Release)"
+  dotnet publish src/PathProbe.Cli -c Release -o "$work/bin" --nologo -v q >/dev/null
+  pathprobe="$work/bin/pathprobe"
+fi
+
+echo "== building the replay file: smtp-healthy-ipv4.pcap x $copies"
+src=captures/smtp-healthy-ipv4.pcap
+duration=$(capinfos -u -M "$src" | awk -F': *' '/Capture duration/ { print int($2) + 2 }')
+parts=()
+for i in $(seq 1 "$copies"); do
+  tcprewrite --seed="$i" --fixcsum --infile="$src" --outfile="$work/s$i.pcap"
+  editcap -F pcap -t $(( (i - 1) * duration )) "$work/s$i.pcap" "$work/t$i.pcap"
+  parts+=("$work/t$i.pcap")
+done
+mergecap -a -F pcap -w "$work/replay.pcap" "${parts[@]}"
+rm -f "$work"/s*.pcap "$work"/t*.pcap
+packets=$(capinfos -c -M "$work/replay.pcap" | awk -F': *' '/Number of packets/ { print $2 }')
+echo "   $packets packets, $(( $(stat -c %s "$work/replay.pcap") / 1048576 )) MB"
+
+ip netns add "$ns_tx"; ip netns add "$ns_rx"
+ip -n "$ns_tx" link add "$if_tx" type veth peer name "$if_rx" netns "$ns_rx"
+for p in "$ns_tx:$if_tx" "$ns_rx:$if_rx"; do
+  ip -n "${p%%:*}" link set lo up; ip -n "${p%%:*}" link set "${p##*:}" up
+  ip netns exec "${p%%:*}" ethtool -K "${p##*:}" tso off gso off gro off >/dev/null 2>&1 || true
+done
+
+# replay RATE: tcpreplay once; sets sent and secs (tcpreplay's own measure)
+replay() {
+  local rate=$1 opt=(--topspeed)
+  [ "$rate" != top ] && opt=(--pps="$rate")
+  ip netns exec "$ns_tx" timeout 300 tcpreplay -q -i "$if_tx" --loop="$loops" "${opt[@]}" "$work/replay.pcap" > "$work/replay.out" 2>&1
+  sent=$(awk '/Actual:/ { print $2 }' "$work/replay.out")
+  secs=$(awk '/Actual:/ { for (i = 1; i <= NF; i++) if ($(i) == "in") print $(i+1) }' "$work/replay.out")
+}
+
+wait_for() { # file pattern: up to 20 s
+  for _ in $(seq 1 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  echo "capturer did not start:"; cat "$1"; return 1
+}
+
+# pathprobe's default filter (CaptureCommand.DefaultFilter), given to both capturers.
+filter="tcp port 25 or tcp port 465 or tcp port 587 or tcp port 2525 or port 53 or icmp or icmp6 or (ip[6:2] & 0x3fff != 0) or (ip6 and ip6[6] == 44)"
+
+# Stopped with SIGTERM: a script's background jobs inherit SIGINT ignored, and .NET (like most programs) keeps it ignored.
+rows=()
+for rate in top $rates; do
+  # pathprobe: handled = packets in its report; drops = kernel + interface
+  ip netns exec "$ns_rx" "$pathprobe" capture -i "$if_rx" --json "$filter" > "$work/pp.json" 2> "$work/pp.err" &
+  pid=$!
+  wait_for "$work/pp.err" "capturing on"
+  replay "$rate"
+  sleep 0.5; kill -TERM "$pid"; wait "$pid" || true
+  pp=$(python3 -c 'import json,sys; i=json.load(open(sys.argv[1]))["inputs"][0]; print(i["packets"], i["drops"]["kernel"] + i["drops"]["interface"])' "$work/pp.json")
+  rows+=("pathprobe capture|$rate|$sent|$secs|${pp% *}|${pp#* }")
+
+  ip netns exec "$ns_rx" tcpdump -i "$if_rx" -n -w /dev/null "$filter" 2> "$work/td.err" &
+  pid=$!
+  wait_for "$work/td.err" "listening on"
+  replay "$rate"
+  sleep 0.5; kill -TERM "$pid"; wait "$pid" || true
+  captured=$(awk '/packets captured/ { print $1 }' "$work/td.err")
+  dropped=$(awk '/dropped by kernel/ { print $1 }' "$work/td.err")
+  rows+=("tcpdump -w /dev/null|$rate|$sent|$secs|$captured|$dropped")
+done
+
+echo "== results ($packets packets x $loops loops per replay; handled/s = packets handled / replay seconds)"
+printf '%-22s %-8s %9s %8s %10s %12s %8s\n' capturer rate sent seconds handled handled/s drops
+for r in "${rows[@]}"; do
+  IFS='|' read -r name rate sent secs handled drops <<< "$r"
+  printf '%-22s %-8s %9s %8s %10s %12.0f %8s\n' "$name" "$rate" "$sent" "$secs" "$handled" "$(echo "$handled / $secs" | bc -l)" "$drops"
+done

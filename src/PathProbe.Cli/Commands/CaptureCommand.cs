@@ -1,0 +1,363 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.Json.Nodes;
+using PathProbe.Capture;
+using PathProbe.Cli.Commands.Capture;
+using PathProbe.Findings;
+using PathProbe.Flows;
+using PathProbe.LibPcap;
+using PathProbe.Pipeline;
+using PathProbe.Primitives;
+using PathProbe.Reports;
+
+namespace PathProbe.Cli.Commands;
+
+/// <summary>
+/// <c>pathprobe capture -i IFACE [FILTER...]</c>: live capture through libpcap into the same engine as analyze, with
+/// findings as they are detected, an optional pcapng copy, and the full report when the capture stops.
+/// <c>pathprobe capture -D</c> lists the interfaces.
+/// </summary>
+public static class CaptureCommand
+{
+    /// <summary>
+    /// Mail (SMTP 25, submissions 465, submission 587, the common alternative 2525), DNS over UDP and TCP, and all ICMP:
+    /// the "fragmentation needed"/"packet too big" messages that explain an MTU black hole use no port and would
+    /// be lost to a port filter. IPv4 fragments after the first carry no transport header, so "port 53" cannot match
+    /// them; the last two terms keep every IPv4 fragment (MF set or offset non-zero) and every IPv6 packet whose first
+    /// extension header is a fragment header (next header 44), so large DNS answers still reassemble.
+    /// </summary>
+    public const string DefaultFilter =
+        "tcp port 25 or tcp port 465 or tcp port 587 or tcp port 2525 or port 53 or icmp or icmp6" +
+        " or (ip[6:2] & 0x3fff != 0) or (ip6 and ip6[6] == 44)";
+
+    private const int TickMilliseconds = 500;
+
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var iface = new Option<string?>("--interface", "-i") { Description = "Interface to capture on (see -D)." };
+        var list = new Option<bool>("--list-interfaces", "-D") { Description = "List the interfaces libpcap can capture on, with their addresses, and exit." };
+        var filter = new Argument<string[]>("FILTER")
+        {
+            Description = "tcpdump filter expression (pcap-filter(7)), e.g. 'tcp port 25 and host 198.51.100.25'. Default: " +
+                          DefaultFilter + " — mail and DNS ports plus all ICMP (the errors that explain black holes carry no " +
+                          "port) plus IPv4 and IPv6 fragments (later fragments have no port either). Use 'ip or ip6' for everything IP.",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var write = new Option<string?>("-w") { Description = "Also write the frames to this pcapng file (nanosecond timestamps)." };
+        var rotate = new Option<int>("-C")
+        {
+            Description = "With -w: start a new file once the current one holds this many MB (10^6 bytes), like tcpdump -C: " +
+                          "FILE.pcapng, FILE1.pcapng, FILE2.pcapng, ... each a complete pcapng.",
+        };
+        var json = new Option<bool>("--json") { Description = "At the end, write the analysis JSON document (schema pathprobe.analysis/1, plus inputs[].drops) instead of the text report." };
+        var ndjson = new Option<bool>("--ndjson")
+        {
+            Description = "Stream newline-delimited JSON to standard output: one {\"type\":\"finding\",...} line per finding as it is " +
+                          "detected, and at the end one {\"type\":\"summary\",...} line holding the whole analysis document.",
+        };
+        var duration = new Option<double>("--duration") { Description = "Stop after this many seconds." };
+        var count = new Option<long>("--count", "-c") { Description = "Stop after this many packets." };
+        var snaplen = new Option<int>("--snaplen", "-s") { Description = "Bytes captured per frame (0 = 262144).", DefaultValueFactory = _ => 262_144 };
+        var noPromisc = new Option<bool>("--no-promisc", "-p") { Description = "Do not put the interface into promiscuous mode." };
+        var buffer = new Option<int>("--buffer-size", "-B") { Description = "Kernel capture buffer in KiB (larger absorbs bursts).", DefaultValueFactory = _ => 16 * 1024 };
+        var maxFlows = new Option<int>("--max-flows")
+        {
+            Description = "Flows tracked at once; the least recently active flow is evicted (and counted) when full.",
+            DefaultValueFactory = _ => new FlowTableOptions().MaxFlows,
+        };
+        var flowRows = new Option<int>("--flow-rows") { Description = "Flow rows in the text report.", DefaultValueFactory = _ => 50 };
+
+        var cmd = new Command("capture",
+            "Capture live from an interface (libpcap) and report flows and findings as they happen; Ctrl-C, --duration or " +
+            "--count stops the capture and prints the full report. Needs root or CAP_NET_RAW.")
+        {
+            iface, list, filter, write, rotate, json, ndjson, duration, count, snaplen, noPromisc, buffer, maxFlows, flowRows,
+        };
+        cmd.SetAction(parse =>
+        {
+            if (parse.GetValue(list)) return ListInterfaces(stdout, stderr);
+            var settings = new Settings
+            {
+                Interface = parse.GetValue(iface),
+                Filter = string.Join(' ', parse.GetValue(filter) ?? Array.Empty<string>()),
+                WritePath = parse.GetValue(write),
+                RotateMegabytes = parse.GetValue(rotate),
+                Json = parse.GetValue(json),
+                Ndjson = parse.GetValue(ndjson),
+                DurationSeconds = parse.GetValue(duration),
+                Count = parse.GetValue(count),
+                SnapLength = parse.GetValue(snaplen),
+                Promiscuous = !parse.GetValue(noPromisc),
+                BufferKiB = parse.GetValue(buffer),
+                MaxFlows = parse.GetValue(maxFlows),
+                FlowRows = parse.GetValue(flowRows),
+            };
+            return Run(settings, stdout, stderr);
+        });
+        return cmd;
+    }
+
+    internal sealed class Settings
+    {
+        public string? Interface { get; init; }
+        public string Filter { get; init; } = "";
+        public string? WritePath { get; init; }
+        public int RotateMegabytes { get; init; }
+        public bool Json { get; init; }
+        public bool Ndjson { get; init; }
+        public double DurationSeconds { get; init; }
+        public long Count { get; init; }
+        public int SnapLength { get; init; } = 262_144;
+        public bool Promiscuous { get; init; } = true;
+        public int BufferKiB { get; init; } = 16 * 1024;
+        public int MaxFlows { get; init; } = new FlowTableOptions().MaxFlows;
+        public int FlowRows { get; init; } = 50;
+    }
+
+    internal static int ListInterfaces(TextWriter stdout, TextWriter stderr)
+    {
+        IReadOnlyList<PcapDevice> devices;
+        try { devices = PcapDevice.FindAll(); }
+        catch (PcapException e) { stderr.WriteLine($"pathprobe: {e.Message}"); return Program.ExitUsage; }
+        int n = 0;
+        foreach (var d in devices)
+        {
+            var flags = new List<string>();
+            if (d.IsUp) flags.Add("Up");
+            if (d.IsRunning) flags.Add("Running");
+            if (d.IsLoopback) flags.Add("Loopback");
+            if (d.IsWireless) flags.Add("Wireless");
+            string description = d.Description is null ? "" : $" ({SafeText.Clean(d.Description)})";
+            stdout.WriteLine($"{++n}.{SafeText.Clean(d.Name)}{description} [{string.Join(", ", flags)}]");
+            foreach (var a in d.Addresses)
+                stdout.WriteLine($"    {a.Address}{(a.Netmask is { } m ? "/" + PrefixLength(m).ToString(CultureInfo.InvariantCulture) : "")}");
+        }
+        if (n == 0) stderr.WriteLine("pathprobe: no interfaces visible; listing them may need root (sudo pathprobe capture -D)");
+        return Program.ExitOk;
+    }
+
+    private static int PrefixLength(System.Net.IPAddress mask)
+    {
+        int bits = 0;
+        foreach (byte b in mask.GetAddressBytes()) bits += System.Numerics.BitOperations.PopCount(b);
+        return bits;
+    }
+
+    internal static int Run(Settings s, TextWriter stdout, TextWriter stderr)
+    {
+        if (string.IsNullOrEmpty(s.Interface))
+            return Usage(stderr, "name an interface to capture on: pathprobe capture -i IFACE (pathprobe capture -D lists them)");
+        if (s.Json && s.Ndjson) return Usage(stderr, "--json and --ndjson cannot be combined");
+        if (s.RotateMegabytes < 0 || (s.RotateMegabytes > 0 && s.WritePath is null)) return Usage(stderr, "-C needs -w FILE and a size in MB above 0");
+        if (s.SnapLength < 0 || s.Count < 0 || s.DurationSeconds < 0 || s.BufferKiB < 0) return Usage(stderr, "--snaplen, --count, --duration and --buffer-size cannot be negative");
+        if (s.MaxFlows < 1) return Usage(stderr, "--max-flows must be at least 1");
+        string filter = string.IsNullOrWhiteSpace(s.Filter) ? DefaultFilter : s.Filter;
+
+        LiveCaptureSource source;
+        try
+        {
+            source = LiveCaptureSource.Open(s.Interface, new LiveCaptureOptions
+            {
+                SnapLength = s.SnapLength == 0 ? 262_144 : s.SnapLength,
+                Promiscuous = s.Promiscuous,
+                BufferSize = checked(s.BufferKiB * 1024),
+                Filter = filter,
+            });
+        }
+        catch (PcapException e) { stderr.WriteLine($"pathprobe: {e.Message}"); return Program.ExitUsage; }
+        catch (OverflowException) { return Usage(stderr, "--buffer-size is too large"); }
+
+        using (source)
+        {
+            var capture = source.Capture;
+            foreach (string w in capture.Warnings) stderr.WriteLine($"pathprobe: warning: {w}");
+
+            RotatingPcapNgWriter? writer = null;
+            if (s.WritePath is not null)
+            {
+                try
+                {
+                    writer = new RotatingPcapNgWriter(s.WritePath, s.RotateMegabytes * 1_000_000L, capture.LinkType, capture.SnapLength,
+                        capture.Device, $"pathprobe capture -i {capture.Device}; filter: {filter}");
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    stderr.WriteLine($"pathprobe: cannot write '{s.WritePath}': {e.Message}");
+                    return Program.ExitUsage;
+                }
+            }
+
+            stderr.WriteLine($"pathprobe: capturing on {capture.Device} ({LinkTypes.Name(capture.LinkType)}, snaplen {capture.SnapLength}); " +
+                             $"filter: {filter}; Ctrl-C stops and prints the report");
+            var live = new LiveRun(source, writer, s, stdout, stderr);
+            CaptureAnalysis analysis;
+            try
+            {
+                analysis = live.Run();
+            }
+            finally
+            {
+                writer?.Dispose(); // flushed and closed before the report, so the file is complete even if reporting fails
+            }
+            return Report(analysis, live.Statistics, writer, s, stdout, stderr);
+        }
+    }
+
+    private static int Report(CaptureAnalysis analysis, CaptureStatistics stats, RotatingPcapNgWriter? writer, Settings s, TextWriter stdout, TextWriter stderr)
+    {
+        var input = analysis.Input;
+        if (stats.TotalDropped > 0)
+            stderr.WriteLine($"pathprobe: warning: {DropMessage(stats)}");
+        if (writer is not null)
+            stderr.WriteLine($"pathprobe: wrote {string.Join(", ", writer.Files)}");
+
+        if (s.Json || s.Ndjson)
+        {
+            var doc = NdjsonWriter.Render([analysis], indented: s.Json);
+            var inputNode = doc["inputs"]![0]!.AsObject();
+            inputNode["drops"] = new JsonObject { ["kernel"] = stats.Dropped, ["interface"] = stats.InterfaceDropped, ["received"] = stats.Received };
+            if (writer is not null) inputNode["files"] = new JsonArray(writer.Files.Select(f => (JsonNode?)JsonValue.Create(f)).ToArray());
+            if (s.Ndjson) new NdjsonWriter(stdout).WriteSummary(doc);
+            else
+            {
+                stdout.WriteLine(doc.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+                stdout.Flush();
+            }
+        }
+        else
+        {
+            TextReport.Write(stdout, [analysis], new TextReport.Options { MaxFlowRows = Math.Max(0, s.FlowRows) });
+            stdout.WriteLine();
+            stdout.WriteLine($"Drops      {stats.Dropped:#,0} by the kernel (capture buffer full), {stats.InterfaceDropped:#,0} by the interface; " +
+                             $"{stats.Received:#,0} packets received by the filter");
+            stdout.Flush();
+        }
+        if (input.Error is not null && input.Truncated && stats.TotalDropped == 0)
+            stderr.WriteLine($"pathprobe: warning: {input.Error}");
+        return analysis.Findings.Any(f => f.Severity == Severity.Critical) ? Program.ExitCritical : Program.ExitOk;
+    }
+
+    internal static string DropMessage(CaptureStatistics stats) =>
+        $"{stats.Dropped:#,0} packets dropped by the kernel (capture buffer full: raise --buffer-size or narrow the filter) and " +
+        $"{stats.InterfaceDropped:#,0} by the interface; the analysis does not see them, so retransmissions and gaps near them may be artefacts of the capture";
+
+    private static int Usage(TextWriter stderr, string message)
+    {
+        stderr.WriteLine($"pathprobe: {message}");
+        return Program.ExitUsage;
+    }
+
+    /// <summary>One capture run: the read loop on the calling thread, signal handlers that only stop it.</summary>
+    private sealed class LiveRun(LiveCaptureSource source, RotatingPcapNgWriter? writer, Settings s, TextWriter stdout, TextWriter stderr)
+    {
+        private readonly Engine _engine = new(new AnalysisOptions { Flows = new FlowTableOptions { MaxFlows = s.MaxFlows } });
+        private readonly List<Finding> _newFindings = new();
+        private readonly NdjsonWriter? _ndjson = s.Ndjson ? new NdjsonWriter(stdout) : null;
+        private readonly bool _status = !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error);
+        private int _signals;
+        private int _findings;
+        private long _packets, _lastPackets;
+        private long _lastTick;
+
+        public CaptureStatistics Statistics { get; private set; }
+
+        public CaptureAnalysis Run()
+        {
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+
+            var input = new InputSummary { Path = source.Info.Path, Format = "live" };
+            input.LinkTypes.Add(source.Capture.LinkType);
+            long bytes = 0, captured = 0, first = long.MinValue, last = 0;
+            long start = Environment.TickCount64;
+            long stopAt = s.DurationSeconds > 0 ? start + (long)(s.DurationSeconds * 1000) : long.MaxValue;
+            _lastTick = start;
+            long nextTick = start + TickMilliseconds;
+
+            while (true)
+            {
+                var status = source.Read(out RawFrame frame);
+                if (status == CaptureReadStatus.Packet)
+                {
+                    _packets++;
+                    bytes += frame.OriginalLength;
+                    captured += frame.Data.Length;
+                    long t = frame.Time.UnixNanoseconds;
+                    if (first == long.MinValue) first = t;
+                    last = t;
+                    _engine.Process(frame);
+                    writer?.Write(frame);
+                    if (_packets == s.Count) source.Stop();
+                }
+                else if (status is CaptureReadStatus.Stopped or CaptureReadStatus.Error)
+                {
+                    break;
+                }
+
+                long now = Environment.TickCount64;
+                if (now >= nextTick)
+                {
+                    nextTick = now + TickMilliseconds;
+                    Tick(now);
+                }
+                if (now >= stopAt) source.Stop();
+            }
+
+            Statistics = source.Statistics();
+            Tick(Environment.TickCount64, final: true);
+            if (_status) stderr.Write("\r\u001b[K");
+
+            input.Info = source.Info;
+            input.Packets = _packets;
+            input.Bytes = bytes;
+            input.CapturedBytes = captured;
+            if (_packets > 0)
+            {
+                input.FirstTime = new Timestamp(first);
+                input.LastTime = new Timestamp(last);
+            }
+            if (source.End.Kind == SourceEndKind.Error)
+            {
+                input.Truncated = true;
+                input.Error = $"{source.End.Reason}; everything before it was analysed";
+            }
+            else if (Statistics.TotalDropped > 0)
+            {
+                input.Error = DropMessage(Statistics);
+            }
+            return _engine.Complete(input);
+        }
+
+        /// <summary>Runs on the capture thread between reads: the engine is never touched from elsewhere.</summary>
+        private void Tick(long now, bool final = false)
+        {
+            _newFindings.Clear();
+            _findings += _engine.TakeNewFindings(_newFindings);
+            if (_ndjson is not null)
+                foreach (var f in _newFindings) _ndjson.WriteFinding(f);
+            if (final) return;
+            writer?.Flush();
+            if (_status)
+            {
+                var stats = source.Statistics();
+                double seconds = Math.Max(1, now - _lastTick) / 1000.0;
+                double pps = (_packets - _lastPackets) / seconds;
+                stderr.Write($"\r\u001b[K{source.Info.Path}: {pps:#,0} pkt/s, {_packets:#,0} packets, {_engine.Flows.LiveCount:#,0} flows, " +
+                             $"{_findings} findings, {stats.TotalDropped:#,0} dropped");
+                stderr.Flush();
+            }
+            _lastPackets = _packets;
+            _lastTick = now;
+        }
+
+        /// <summary>SIGINT/SIGTERM: stop the read loop (pcap_breakloop is safe here); a second signal ends the process.</summary>
+        private void OnSignal(PosixSignalContext context)
+        {
+            if (Interlocked.Increment(ref _signals) > 1) return; // default action: terminate now
+            context.Cancel = true;
+            source.Stop();
+        }
+    }
+}

@@ -1,0 +1,48 @@
+using PathProbe.LibPcap;
+using Xunit.Abstractions;
+
+namespace PathProbe.LibPcap.Tests.Support;
+
+/// <summary>Preconditions of the live tests. A test that cannot run writes why and returns (xunit 2 has no dynamic skip).</summary>
+internal static class Requires
+{
+    public static bool LibPcap(ITestOutputHelper output)
+    {
+        if (PcapLibrary.IsAvailable) return true;
+        output.WriteLine($"SKIPPED: {PcapLibrary.InstallHint}");
+        return false;
+    }
+
+    public static bool RootAndLibPcap(ITestOutputHelper output)
+    {
+        if (!LibPcap(output)) return false;
+        if (Environment.IsPrivilegedProcess) return true;
+        output.WriteLine("SKIPPED: live capture needs root (run the tests with sudo or as root in CI)");
+        return false;
+    }
+
+    /// <summary>Root, libpcap and the given programs on PATH.</summary>
+    public static bool RootLibPcapAnd(ITestOutputHelper output, params string[] programs)
+    {
+        if (!RootAndLibPcap(output)) return false;
+        foreach (string p in programs)
+        {
+            if (Which(p) is null)
+            {
+                output.WriteLine($"SKIPPED: '{p}' is not installed");
+                return false;
+            }
+        }
+        return true;
+    }
+
+    public static string? Which(string program)
+    {
+        foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin").Split(':'))
+        {
+            string candidate = Path.Combine(dir, program);
+            if (File.Exists(candidate)) return candidate;
+        }
+        return null;
+    }
+}
