@@ -39,8 +39,8 @@ work=$(mktemp -d /tmp/pathprobe-bench.XXXXXX)
 cleanup() { [ "$keep" = 1 ] && echo "kept $work" || rm -rf "$work"; }
 trap cleanup EXIT
 
-echo "== building pathprobe (Release)"
-dotnet publish src/PathProbe.Cli -c Release -o "$work/bin" --nologo -v q >/dev/null
+echo "== building pathprobe (Release, ReadyToRun)"
+dotnet publish src/PathProbe.Cli -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true -o "$work/bin" --nologo -v q >/dev/null
 pathprobe="$work/bin/pathprobe"
 
 echo "== building a ${size_mb} MB capture from $source_capture"
