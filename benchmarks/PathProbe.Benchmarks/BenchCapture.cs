@@ -48,6 +48,11 @@ public sealed class BenchCapture
         };
     }
 
-    public RawFrame Frame(int i) =>
-        new(Data.AsSpan(Offsets[i], Lengths[i]), WireLengths[i], new Timestamp(Times[i]), LinkTypes[i], 0);
+    /// <summary>Frame <paramref name="i"/> of replay pass <paramref name="pass"/>: each pass is shifted 15 minutes
+    /// later, so the previous pass's flows have idled out and the replay is a new set of connections rather than
+    /// one long retransmission of the first.</summary>
+    public RawFrame Frame(int i, long pass = 0) =>
+        new(Data.AsSpan(Offsets[i], Lengths[i]), WireLengths[i], new Timestamp(Times[i] + pass * PassShift), LinkTypes[i], 0);
+
+    public const long PassShift = 15L * 60 * 1_000_000_000;
 }

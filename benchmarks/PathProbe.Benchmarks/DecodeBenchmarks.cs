@@ -18,6 +18,9 @@ public class DecodeBenchmarks
     private BenchCapture _capture = null!;
     private FrameDecoder _decoder = null!;
     private Engine _engine = null!;
+    private Engine _flowsOnly = null!;
+    private int _next, _nextFlowsOnly;
+    private long _pass, _passFlowsOnly;
     private const int Frames = 4096;
 
     [GlobalSetup]
@@ -26,6 +29,7 @@ public class DecodeBenchmarks
         _capture = BenchCapture.Load(BenchCapture.DefaultPath());
         _decoder = new FrameDecoder(new IpReassembler(), new DecodeCounters());
         _engine = new Engine(new AnalysisOptions { Flows = new FlowTableOptions { MaxReportedFlows = 0 } });
+        _flowsOnly = new Engine(new AnalysisOptions { Flows = new FlowTableOptions { MaxReportedFlows = 0 }, TcpAnalysis = false });
     }
 
     [Benchmark(OperationsPerInvoke = Frames)]
@@ -41,12 +45,29 @@ public class DecodeBenchmarks
         return ok;
     }
 
+    /// <summary>Decode and flow table only (TCP analysis off).</summary>
     [Benchmark(OperationsPerInvoke = Frames)]
     public long DecodeAndFlowUpdate()
     {
         var c = _capture;
-        for (int i = 0, j = 0; i < Frames; i++, j = j + 1 == c.Count ? 0 : j + 1)
-            _engine.Process(c.Frame(j));
+        for (int i = 0; i < Frames; i++)
+        {
+            _flowsOnly.Process(c.Frame(_nextFlowsOnly, _passFlowsOnly));
+            if (++_nextFlowsOnly == c.Count) { _nextFlowsOnly = 0; _passFlowsOnly++; }
+        }
+        return _flowsOnly.Decoded;
+    }
+
+    /// <summary>Everything <c>analyze</c> does per packet: decode, flows, TCP analysis and detectors.</summary>
+    [Benchmark(OperationsPerInvoke = Frames)]
+    public long FullAnalysis()
+    {
+        var c = _capture;
+        for (int i = 0; i < Frames; i++)
+        {
+            _engine.Process(c.Frame(_next, _pass));
+            if (++_next == c.Count) { _next = 0; _pass++; }
+        }
         return _engine.Decoded;
     }
 }

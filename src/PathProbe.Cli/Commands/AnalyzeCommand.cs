@@ -32,19 +32,23 @@ public static class AnalyzeCommand
             DefaultValueFactory = _ => 50,
         };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress on standard error." };
+        var noTcp = new Option<bool>("--no-tcp-analysis")
+        {
+            Description = "Decode and track flows only: no TCP sequence analysis, stalls, connect or storm findings (to measure their cost).",
+        };
 
         var cmd = new Command("analyze", "Analyse capture files and report flows, anomalies and findings.")
         {
-            files, json, output, maxFlows, flowRows, quiet,
+            files, json, output, maxFlows, flowRows, quiet, noTcp,
         };
         cmd.SetAction((parse, cancel) => Task.FromResult(Run(
             parse.GetValue(files) ?? Array.Empty<string>(), parse.GetValue(json), parse.GetValue(output),
-            parse.GetValue(maxFlows), parse.GetValue(flowRows), parse.GetValue(quiet), stdout, stderr, cancel)));
+            parse.GetValue(maxFlows), parse.GetValue(flowRows), parse.GetValue(quiet), stdout, stderr, cancel, parse.GetValue(noTcp))));
         return cmd;
     }
 
     internal static int Run(string[] files, bool json, string? outputPath, int maxFlows, int flowRows, bool quiet,
-        TextWriter stdout, TextWriter stderr, CancellationToken cancel)
+        TextWriter stdout, TextWriter stderr, CancellationToken cancel, bool noTcpAnalysis = false)
     {
         if (maxFlows < 1) { stderr.WriteLine("pathprobe: --max-flows must be at least 1"); return Program.ExitUsage; }
         if (files.Length == 0)
@@ -59,7 +63,7 @@ public static class AnalyzeCommand
             if (!json && !quiet) stderr.WriteLine($"pathprobe: no file given; analysing the bundled capture {BundledCapture} (the MRU 1424 incident, sender's view)");
         }
 
-        var options = new AnalysisOptions { Flows = new FlowTableOptions { MaxFlows = maxFlows } };
+        var options = new AnalysisOptions { Flows = new FlowTableOptions { MaxFlows = maxFlows }, TcpAnalysis = !noTcpAnalysis };
         var analyses = new List<CaptureAnalysis>(files.Length);
         bool showProgress = !quiet && !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error);
         int nextFlowId = 1;
@@ -80,6 +84,15 @@ public static class AnalyzeCommand
             if (json)
             {
                 if (file is not null) JsonReport.Write(file, analyses);
+                else if (ReferenceEquals(stdout, Console.Out))
+                {
+                    // Stream straight to standard output: no copy of the document in memory.
+                    stdout.Flush();
+                    using var raw = Console.OpenStandardOutput();
+                    using var buffered = new BufferedStream(raw, 1 << 16);
+                    JsonReport.Write(buffered, analyses);
+                    buffered.WriteByte((byte)'\n');
+                }
                 else
                 {
                     stdout.Flush();

@@ -9,5 +9,8 @@ public sealed class AnalysisOptions
     public FlowTableOptions Flows { get; init; } = new();
     public ReassemblyOptions Reassembly { get; init; } = new();
     public StallOptions Stalls { get; init; } = new();
+    /// <summary>TCP sequence analysis and its detectors (stalls, connects, storms). Off only to measure the cost of
+    /// decoding and flow tracking alone.</summary>
+    public bool TcpAnalysis { get; init; } = true;
     public StormOptions Storms { get; init; } = new();
 }

@@ -20,6 +20,7 @@ public sealed class Engine
     private readonly TcpFindingDetector _tcpFindings;
     private readonly RetransmissionStormDetector _storms;
     private long _now;
+    private readonly bool _tcpAnalysis;
     private readonly List<Finding> _findings = new();
     private int _findingsTaken;
     private long _decoded;
@@ -31,9 +32,10 @@ public sealed class Engine
         _reassembler = new IpReassembler(options.Reassembly);
         _decoder = new FrameDecoder(_reassembler, new DecodeCounters());
         _flows = new FlowTable(options.Flows, firstFlowId) { InputIndex = inputIndex };
+        _tcpAnalysis = options.TcpAnalysis;
         _tcpFindings = new TcpFindingDetector(options.Stalls, Report);
         _storms = new RetransmissionStormDetector(options.Storms, Report);
-        _flows.FlowClosing = f => _tcpFindings.FlowClosing(f, _now);
+        if (_tcpAnalysis) _flows.FlowClosing = f => _tcpFindings.FlowClosing(f, _now);
     }
 
     public FlowTable Flows => _flows;
@@ -68,7 +70,7 @@ public sealed class Engine
             case DecodeStatus.Ok:
                 _decoded++;
                 Flow? flow = _flows.Update(ref p, out bool fromClient);
-                if (flow is not null && flow.Protocol == FlowProtocol.Tcp)
+                if (_tcpAnalysis && flow is not null && flow.Protocol == FlowProtocol.Tcp)
                 {
                     _tcpFindings.BeforeSegment(flow, now);
                     var ta = _tcp.Process(flow, fromClient, ref p);

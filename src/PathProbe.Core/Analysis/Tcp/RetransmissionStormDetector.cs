@@ -40,6 +40,8 @@ public sealed class RetransmissionStormDetector(StormOptions options, Action<Fin
 
     private readonly Bucket[] _ring = new Bucket[Math.Max(1, (int)Math.Ceiling(options.Window.TotalSeconds))];
     private long _currentSecond = long.MinValue;
+    private long _secondStart = long.MaxValue / 2;
+    private int _bucket;
 
     // The storm in progress.
     private bool _active;
@@ -57,9 +59,16 @@ public sealed class RetransmissionStormDetector(StormOptions options, Action<Fin
     /// <summary>One analysed TCP segment.</summary>
     public void OnSegment(Flow flow, bool fromClient, TcpAnalysisFlags ta, int seglen, TcpFlags flags, int ipSize, long now)
     {
-        long sec = now / Second;
-        if (sec != _currentSecond) Advance(sec);
-        ref Bucket b = ref _ring[(int)(sec % _ring.Length + _ring.Length) % _ring.Length];
+        // Divisions only when the second changes (capture time is nearly monotonic).
+        if (now < _secondStart || now >= _secondStart + Second)
+        {
+            long sec = Math.DivRem(now, Second, out long rem);
+            if (rem < 0) sec--;
+            if (sec != _currentSecond) Advance(sec);
+            _secondStart = sec * Second;
+            _bucket = (int)(((sec % _ring.Length) + _ring.Length) % _ring.Length);
+        }
+        ref Bucket b = ref _ring[_bucket];
         if (seglen > 0) b.Data++;
         if ((flags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn) b.Syns++;
         if ((flags & (TcpFlags.Syn | TcpFlags.Ack)) == (TcpFlags.Syn | TcpFlags.Ack)) b.SynAcks++;

@@ -31,7 +31,8 @@ public sealed class TcpFindingDetector(StallOptions options, Action<Finding> rep
     {
         var c = flow.Tcp!;
         if (c.Stalled || c.LastProgressTime == 0) return;
-        if (now - c.LastProgressTime > Threshold(c)) Open(flow, c);
+        long silent = now - c.LastProgressTime;
+        if (silent > _minThreshold && silent > Threshold(c)) Open(flow, c);
     }
 
     /// <summary>After the segment: progress ends a stall (recovered); a RST ends it unrecovered.</summary>

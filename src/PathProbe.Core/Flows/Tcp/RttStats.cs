@@ -37,7 +37,7 @@ public sealed class RttStats
         {
             // Reservoir sampling (Vitter's algorithm R) with a cheap deterministic generator.
             _rng ^= _rng << 13; _rng ^= _rng >> 7; _rng ^= _rng << 17;
-            ulong j = _rng % (ulong)Count;
+            ulong j = Math.BigMul(_rng, (ulong)Count, out _); // uniform in [0, Count) without a division
             if (j < ExactSamples) _samples[j] = nanos;
         }
     }
