@@ -30,7 +30,11 @@ public static class JsonReport
 
         w.WriteStartArray("flows");
         foreach (var a in analyses)
-            foreach (var f in a.Flows) WriteFlow(w, f);
+            foreach (var f in a.Flows)
+            {
+                WriteFlow(w, f);
+                if (w.BytesPending > 1 << 16) w.Flush(); // stream: never hold the whole document
+            }
         w.WriteEndArray();
 
         w.WriteStartArray("findings");
