@@ -84,13 +84,36 @@ public sealed class CaptureFileTests : IDisposable
     [Fact]
     public void Open_UnreadableFile_ThrowsPermissionDenied()
     {
-        if (OperatingSystem.IsWindows() || Environment.UserName == "root")
-            return; // root reads everything; nothing to check here.
+        if (OperatingSystem.IsWindows()) return;
         string path = Write("secret.pcap", SamplePcap());
         File.SetUnixFileMode(path, UnixFileMode.None);
-
-        var ex = Assert.Throws<CaptureFormatException>(() => CaptureFile.Open(path));
-        Assert.Contains("permission denied", ex.Message);
+        if (Environment.UserName != "root")
+        {
+            var ex = Assert.Throws<CaptureFormatException>(() => CaptureFile.Open(path));
+            Assert.Contains("permission denied", ex.Message);
+            return;
+        }
+        // Root reads everything: run the real command as nobody instead and read what the user would see.
+        string? setpriv = PathProbe.Tests.Support.TestPaths.Tool("setpriv");
+        Assert.True(setpriv is not null, "setpriv (util-linux) is needed to check this as root");
+        File.SetUnixFileMode(_dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
+                                   UnixFileMode.OtherRead | UnixFileMode.OtherExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute);
+        string cli = Path.Combine(AppContext.BaseDirectory, "pathprobe.dll");
+        var psi = new System.Diagnostics.ProcessStartInfo(setpriv!)
+        {
+            RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false,
+        };
+        foreach (var a in new[] { "--reuid=65534", "--regid=65534", "--clear-groups", "--", Environment.ProcessPath ?? "dotnet", cli, "analyze", path })
+            psi.ArgumentList.Add(a);
+        psi.Environment["HOME"] = "/tmp";
+        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        string err = p.StandardError.ReadToEnd();
+        p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        Assert.Equal(2, p.ExitCode);
+        Assert.Contains($"pathprobe: error: '{path}' cannot be read: permission denied", err);
+        Assert.DoesNotContain("   at ", err);
     }
 
     [Theory]
