@@ -258,7 +258,8 @@ public static class CaptureCommand
         private readonly bool _status = !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error);
         private int _signals;
         private int _findings;
-        private long _packets, _lastPackets;
+        private FrameTally _tally;
+        private long _lastPackets;
         private long _lastTick;
 
         public CaptureStatistics Statistics { get; private set; }
@@ -270,7 +271,6 @@ public static class CaptureCommand
 
             var input = new InputSummary { Path = source.Info.Path, Format = "live" };
             input.LinkTypes.Add(source.Capture.LinkType);
-            long bytes = 0, captured = 0, first = long.MinValue, last = 0;
             long start = Environment.TickCount64;
             long stopAt = s.DurationSeconds > 0 ? start + (long)(s.DurationSeconds * 1000) : long.MaxValue;
             _lastTick = start;
@@ -281,15 +281,10 @@ public static class CaptureCommand
                 var status = source.Read(out RawFrame frame);
                 if (status == CaptureReadStatus.Packet)
                 {
-                    _packets++;
-                    bytes += frame.OriginalLength;
-                    captured += frame.Data.Length;
-                    long t = frame.Time.UnixNanoseconds;
-                    if (first == long.MinValue) first = t;
-                    last = t;
+                    _tally.Add(frame);
                     _engine.Process(frame);
                     writer?.Write(frame);
-                    if (_packets == s.Count) source.Stop();
+                    if (_tally.Packets == s.Count) source.Stop();
                 }
                 else if (status is CaptureReadStatus.Stopped or CaptureReadStatus.Error)
                 {
@@ -310,14 +305,7 @@ public static class CaptureCommand
             if (_status) stderr.Write("\r\u001b[K");
 
             input.Info = source.Info;
-            input.Packets = _packets;
-            input.Bytes = bytes;
-            input.CapturedBytes = captured;
-            if (_packets > 0)
-            {
-                input.FirstTime = new Timestamp(first);
-                input.LastTime = new Timestamp(last);
-            }
+            _tally.WriteTo(input);
             if (source.End.Kind == SourceEndKind.Error)
             {
                 input.Truncated = true;
@@ -343,12 +331,12 @@ public static class CaptureCommand
             {
                 var stats = source.Statistics();
                 double seconds = Math.Max(1, now - _lastTick) / 1000.0;
-                double pps = (_packets - _lastPackets) / seconds;
-                stderr.Write($"\r\u001b[K{source.Info.Path}: {pps:#,0} pkt/s, {_packets:#,0} packets, {_engine.Flows.LiveCount:#,0} flows, " +
+                double pps = (_tally.Packets - _lastPackets) / seconds;
+                stderr.Write($"\r\u001b[K{source.Info.Path}: {pps:#,0} pkt/s, {_tally.Packets:#,0} packets, {_engine.Flows.LiveCount:#,0} flows, " +
                              $"{_findings} findings, {stats.TotalDropped:#,0} dropped");
                 stderr.Flush();
             }
-            _lastPackets = _packets;
+            _lastPackets = _tally.Packets;
             _lastTick = now;
         }
 

@@ -41,26 +41,20 @@ public static class FileAnalyzer
     /// <summary>Reads every frame of <paramref name="source"/> into <paramref name="engine"/> and records the input summary.</summary>
     public static void Run(IPacketSource source, Engine engine, InputSummary input, CancellationToken cancel = default, Action? progress = null)
     {
-        long packets = 0, bytes = 0, captured = 0;
-        long first = long.MinValue, last = 0;
+        var tally = new FrameTally();
         int lastLinkType = -1;
         var clock = progress is null ? null : Stopwatch.StartNew();
         long nextCheck = 1 << 16;
         while (source.TryRead(out RawFrame frame))
         {
-            packets++;
-            bytes += frame.OriginalLength;
-            captured += frame.Data.Length;
-            long t = frame.Time.UnixNanoseconds;
-            if (first == long.MinValue) first = t;
-            last = t;
+            tally.Add(frame);
             if (frame.LinkType != lastLinkType) { lastLinkType = frame.LinkType; input.LinkTypes.Add(frame.LinkType); }
             engine.Process(frame);
-            if (packets == nextCheck)
+            if (tally.Packets == nextCheck)
             {
                 nextCheck += 1 << 16;
                 if (cancel.IsCancellationRequested) break;
-                if (clock is not null && clock.ElapsedMilliseconds >= 500) { clock.Restart(); progress!(); input.Packets = packets; }
+                if (clock is not null && clock.ElapsedMilliseconds >= 500) { clock.Restart(); progress!(); input.Packets = tally.Packets; }
             }
         }
 
@@ -69,14 +63,7 @@ public static class FileAnalyzer
         input.Format = info.Format;
         input.Compressed = info.Compressed;
         foreach (var itf in info.Interfaces) input.LinkTypes.Add(itf.LinkType);
-        input.Packets = packets;
-        input.Bytes = bytes;
-        input.CapturedBytes = captured;
-        if (packets > 0)
-        {
-            input.FirstTime = new Primitives.Timestamp(first);
-            input.LastTime = new Primitives.Timestamp(last);
-        }
+        tally.WriteTo(input);
         var end = source.End;
         if (cancel.IsCancellationRequested && end.Kind == SourceEndKind.None)
         {
