@@ -79,6 +79,9 @@ public sealed class Flow
     public DirectionStats ClientToServer;
     public DirectionStats ServerToClient;
 
+    /// <summary>Application-layer state (SMTP, DNS) attached by a protocol analyzer; cleared when the record is recycled.</summary>
+    public IFlowApplication? App { get; set; }
+
     /// <summary>TCP analysis state (TCP flows only); kept with the record when it is recycled.</summary>
     public TcpConnectionState? Tcp { get; private set; }
 
@@ -103,6 +106,7 @@ public sealed class Flow
     internal void Reset()
     {
         Application = null;
+        App = null;
         EndReason = FlowEnd.Open;
         ReusedPorts = false;
         ClientToServer = default;

@@ -35,7 +35,7 @@ public sealed class Engine
         _tcpAnalysis = options.TcpAnalysis;
         _tcpFindings = new TcpFindingDetector(options.Stalls, Report);
         _storms = new RetransmissionStormDetector(options.Storms, Report);
-        if (_tcpAnalysis) _flows.FlowClosing = f => _tcpFindings.FlowClosing(f, _now);
+        _flows.FlowClosing = OnFlowClosing;
     }
 
     public FlowTable Flows => _flows;
@@ -60,6 +60,13 @@ public sealed class Engine
     /// <summary>Detectors report here, at the moment they decide.</summary>
     internal void Report(Finding finding) => _findings.Add(finding);
 
+    /// <summary>A flow leaves the table (FIN/RST and idle expiry, eviction, end of input): detectors that decide
+    /// per flow do it here, before the record can be recycled.</summary>
+    private void OnFlowClosing(Flow flow)
+    {
+        if (_tcpAnalysis) _tcpFindings.FlowClosing(flow, _now);
+    }
+
     public void Process(in RawFrame frame)
     {
         var p = new DecodedPacket();
@@ -70,7 +77,8 @@ public sealed class Engine
             case DecodeStatus.Ok:
                 _decoded++;
                 Flow? flow = _flows.Update(ref p, out bool fromClient);
-                if (_tcpAnalysis && flow is not null && flow.Protocol == FlowProtocol.Tcp)
+                if (flow is null) break;
+                if (_tcpAnalysis && flow.Protocol == FlowProtocol.Tcp)
                 {
                     _tcpFindings.BeforeSegment(flow, now);
                     var ta = _tcp.Process(flow, fromClient, ref p);

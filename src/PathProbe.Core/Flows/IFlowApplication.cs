@@ -1,0 +1,14 @@
+namespace PathProbe.Flows;
+
+/// <summary>
+/// Application-layer state a protocol analyzer (SMTP, DNS) attaches to a flow, so that TCP and path-MTU detectors
+/// can say where in the dialogue a problem hit ("stalled in DATA after 354, transaction 2, 1.2 MB sent").
+/// </summary>
+public interface IFlowApplication
+{
+    /// <summary>Machine-readable name of the current phase (e.g. "data", "ehlo"), or null when unknown.</summary>
+    string? Phase { get; }
+
+    /// <summary>Where the dialogue is now, in words (terminal-safe), or null when there is nothing useful to say.</summary>
+    string? DescribePosition();
+}
