@@ -272,6 +272,10 @@ public sealed class FlowTable
         Close(f, f.EndReason is FlowEnd.Fin or FlowEnd.Reset ? f.EndReason : reason);
     }
 
+    /// <summary>The live flow with this key, without creating or updating anything (e.g. the flow an ICMP error
+    /// quotes).</summary>
+    public bool TryGet(in FlowKey key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out Flow flow) => _live.TryGetValue(key, out flow);
+
     /// <summary>Called once per flow as it leaves the table (not per packet), before the record can be recycled.</summary>
     public Action<Flow>? FlowClosing { get; set; }
 

@@ -1,3 +1,4 @@
+using PathProbe.Analysis.Mtu;
 using PathProbe.Analysis.Tcp;
 using PathProbe.Decoding.Reassembly;
 using PathProbe.Flows;
@@ -13,4 +14,5 @@ public sealed class AnalysisOptions
     /// decoding and flow tracking alone.</summary>
     public bool TcpAnalysis { get; init; } = true;
     public StormOptions Storms { get; init; } = new();
+    public PathMtuOptions PathMtu { get; init; } = new();
 }

@@ -18,5 +18,8 @@ public sealed class CaptureAnalysis
     /// <summary>IP packets decoded (including datagrams completed by reassembly).</summary>
     public required long Decoded { get; init; }
     public required long FragmentsHeld { get; init; }
+    /// <summary>TCP segments longer than the MSS their receiver advertised: segmentation offload (TSO/GSO/GRO) on the
+    /// capture host, not what crossed the wire; never used as path-MTU evidence.</summary>
+    public long OffloadFrames { get; init; }
     public List<Finding> Findings { get; } = new();
 }

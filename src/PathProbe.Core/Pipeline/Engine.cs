@@ -1,9 +1,11 @@
+using PathProbe.Analysis.Mtu;
 using PathProbe.Analysis.Tcp;
 using PathProbe.Capture;
 using PathProbe.Decoding;
 using PathProbe.Decoding.Reassembly;
 using PathProbe.Findings;
 using PathProbe.Flows;
+using PathProbe.Flows.Tcp;
 
 namespace PathProbe.Pipeline;
 
@@ -19,6 +21,7 @@ public sealed class Engine
     private readonly TcpAnalyzer _tcp = new();
     private readonly TcpFindingDetector _tcpFindings;
     private readonly RetransmissionStormDetector _storms;
+    private readonly PathMtuDetector _mtu;
     private long _now;
     private readonly bool _tcpAnalysis;
     private readonly List<Finding> _findings = new();
@@ -35,6 +38,7 @@ public sealed class Engine
         _tcpAnalysis = options.TcpAnalysis;
         _tcpFindings = new TcpFindingDetector(options.Stalls, Report);
         _storms = new RetransmissionStormDetector(options.Storms, Report);
+        _mtu = new PathMtuDetector(options.PathMtu, Report, Replace);
         _flows.FlowClosing = OnFlowClosing;
     }
 
@@ -60,11 +64,23 @@ public sealed class Engine
     /// <summary>Detectors report here, at the moment they decide.</summary>
     internal void Report(Finding finding) => _findings.Add(finding);
 
+    /// <summary>A detector's final version of a finding it reported while the capture ran (live output already has
+    /// the first version; the report gets this one).</summary>
+    internal void Replace(Finding old, Finding updated)
+    {
+        int i = _findings.IndexOf(old);
+        if (i >= 0) _findings[i] = updated; else _findings.Add(updated);
+    }
+
     /// <summary>A flow leaves the table (FIN/RST and idle expiry, eviction, end of input): detectors that decide
     /// per flow do it here, before the record can be recycled.</summary>
     private void OnFlowClosing(Flow flow)
     {
-        if (_tcpAnalysis) _tcpFindings.FlowClosing(flow, _now);
+        if (_tcpAnalysis)
+        {
+            _tcpFindings.FlowClosing(flow, _now);
+            _mtu.FlowClosing(flow, _now);
+        }
     }
 
     public void Process(in RawFrame frame)
@@ -81,11 +97,16 @@ public sealed class Engine
                 if (_tcpAnalysis && flow.Protocol == FlowProtocol.Tcp)
                 {
                     _tcpFindings.BeforeSegment(flow, now);
+                    _mtu.OnSegment(flow, fromClient, ref p, now); // before the analyzer: holes are judged on the state before this segment
                     var ta = _tcp.Process(flow, fromClient, ref p);
+                    // A resend that follows an ICMP too-big and fits is path-MTU discovery at work, not loss.
+                    if ((ta & TcpAnalysisFlags.AnyRetransmission) != 0 && PathMtuDetector.ExplainedByIcmp(flow, fromClient, p.IpPacketLength, now))
+                        ta &= ~TcpAnalysisFlags.AnyRetransmission;
                     _storms.OnSegment(flow, fromClient, ta, p.PayloadWireLength, p.TcpFlags, p.IpPacketLength, now);
                     if ((p.TcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn) _storms.OnSyn(p.Src);
                     _tcpFindings.AfterSegment(flow, _tcp.MadeProgress, (p.TcpFlags & TcpFlags.Rst) != 0, now);
                 }
+                else if (_tcpAnalysis && flow.Protocol == FlowProtocol.Icmp) _mtu.OnIcmp(ref p, _flows, now);
                 break;
             case DecodeStatus.FragmentHeld:
                 _fragmentsHeld++;
@@ -99,6 +120,7 @@ public sealed class Engine
         _reassembler.Finish();
         _storms.Finish();
         _flows.Finish();
+        if (_tcpAnalysis) _mtu.Finish();
         var result = new CaptureAnalysis
         {
             Input = input,
@@ -110,6 +132,7 @@ public sealed class Engine
             FlowsNotReported = _flows.NotReported,
             Decoded = _decoded,
             FragmentsHeld = _fragmentsHeld,
+            OffloadFrames = _mtu.OffloadFrames,
         };
         result.Findings.AddRange(_findings);
         return result;

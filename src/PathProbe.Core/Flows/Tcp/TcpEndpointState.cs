@@ -170,8 +170,31 @@ public sealed class TcpConnectionState
     public bool StallSenderIsClient;
     public long StallOutstanding;
 
+    /// <summary>Path-MTU evidence per direction (client → server, server → client); allocated on first need (a data
+    /// packet above the minimum MTU, a hole, an ICMP too-big) and reused with the flow record.</summary>
+    public PathMtuDirection? ClientMtu;
+    public PathMtuDirection? ServerMtu;
+    internal bool ClientMtuActive, ServerMtuActive;
+
+    /// <summary>The evidence for data sent by the client (<paramref name="fromClient"/>) or the server, allocating it
+    /// on first use.</summary>
+    public PathMtuDirection Mtu(bool fromClient)
+    {
+        if (fromClient)
+        {
+            if (!ClientMtuActive) { (ClientMtu ??= new PathMtuDirection()).Reset(); ClientMtuActive = true; }
+            return ClientMtu!;
+        }
+        if (!ServerMtuActive) { (ServerMtu ??= new PathMtuDirection()).Reset(); ServerMtuActive = true; }
+        return ServerMtu!;
+    }
+
+    /// <summary>The evidence for data sent by one side, or null when nothing was recorded.</summary>
+    public PathMtuDirection? MtuIfAny(bool fromClient) => fromClient ? (ClientMtuActive ? ClientMtu : null) : (ServerMtuActive ? ServerMtu : null);
+
     internal void Reset()
     {
+        ClientMtuActive = false; ServerMtuActive = false;
         Client.Reset(); Server.Reset();
         TsMruSyn = 0; TsFirstRtt = 0; Handshake = TcpHandshake.NotSeen; SynCount = 0; FirstSynTime = 0; LastSynTime = 0;
         SynAckSeen = false; RefusedByReset = false;

@@ -1,0 +1,853 @@
+using System.Globalization;
+using PathProbe.Decoding;
+using PathProbe.Findings;
+using PathProbe.Flows;
+using PathProbe.Flows.Tcp;
+using PathProbe.Primitives;
+
+namespace PathProbe.Analysis.Mtu;
+
+public sealed class PathMtuOptions
+{
+    /// <summary>Resends of the same data at the same size, never acknowledged, after which a black hole is reported
+    /// while the capture is still running (at the end of input two resends suffice).</summary>
+    public int MinResends { get; init; } = 3;
+    /// <summary>Receiver's vantage: a hole in the sender's data, never filled for this long, is reported while the
+    /// capture runs.</summary>
+    public TimeSpan HoleTimeout { get; init; } = TimeSpan.FromSeconds(3);
+    /// <summary>Black-hole groups (one per peer) and flows listed per group at most; more are counted.</summary>
+    public int MaxGroups { get; init; } = 1024;
+    public int MaxFlowsPerGroup { get; init; } = 200;
+    /// <summary>Sender/receiver address pairs whose largest delivered packet is remembered across flows.</summary>
+    public int MaxPeers { get; init; } = 65_536;
+    /// <summary>ICMP too-big messages whose flow is not in the capture, recorded at most.</summary>
+    public int MaxUnmatchedIcmp { get; init; } = 256;
+}
+
+/// <summary>
+/// Passive path-MTU diagnosis. Per direction of every TCP connection it keeps, in fixed space, the packets larger
+/// than anything known to have got through: an acknowledgement (cumulative or SACK) of such a packet raises the
+/// lower bound of the path MTU; the same data resent at the same size and never acknowledged at that size lowers the
+/// upper bound. From the receiver's side it watches holes in the sender's sequence space that never fill while
+/// nothing of full size ever arrives. It maps ICMP fragmentation-needed / Packet Too Big to its flow through the
+/// quoted header and follows whether the sender obeyed. Findings: <c>mtu-blackhole</c> (one per peer, all its flows
+/// combined), <c>mss-mismatch</c>, <c>icmp-too-big</c>.
+/// </summary>
+/// <remarks>
+/// Offload: a segment longer than the MSS its receiver advertised cannot have crossed a wire as one packet (TSO/GSO
+/// on the sending capture host, GRO on the receiving one); such frames are counted and never used as evidence.
+/// Per packet: a few comparisons; the candidate table is touched only for packets above the minimum MTU (576 bytes
+/// IPv4, 1280 IPv6) and larger than anything delivered so far, i.e. at the start of a bulk transfer and in a black hole.
+/// </remarks>
+public sealed class PathMtuDetector
+{
+    private const long IcmpGrace = 2_000_000; // 2 ms: packets already queued when the ICMP arrived
+    private readonly PathMtuOptions _options;
+    private readonly Action<Finding> _report;
+    private readonly Action<Finding, Finding> _replace;
+
+    private readonly Dictionary<(IpAddress Sender, IpAddress Receiver), int> _peerDelivered = new();
+    private readonly Dictionary<(bool Receiver, IpAddress Peer), Group> _groups = new();
+    private readonly List<Group> _groupOrder = new();
+    private readonly List<(Flow Flow, int Id, bool FromClient)> _openHoles = new();
+    private readonly List<UnmatchedIcmp> _unmatchedIcmp = new();
+    private long _lastTick;
+
+    public PathMtuDetector(PathMtuOptions options, Action<Finding> report, Action<Finding, Finding> replace)
+    {
+        _options = options;
+        _report = report;
+        _replace = replace;
+    }
+
+    /// <summary>Frames longer than the receiver's MSS (segmentation offload on the capture host), not used as evidence.</summary>
+    public long OffloadFrames { get; private set; }
+    /// <summary>ICMP too-big messages seen (mapped to a flow or not).</summary>
+    public long IcmpTooBigMessages { get; private set; }
+    public long GroupsNotReported { get; private set; }
+
+    // =================================================================================================================
+    // Per packet
+    // =================================================================================================================
+
+    /// <summary>A TCP segment, before <c>TcpAnalyzer</c> updates the sequence state (holes are judged against the
+    /// state before this segment).</summary>
+    public void OnSegment(Flow flow, bool fromClient, ref DecodedPacket p, long now)
+    {
+        var c = flow.Tcp;
+        if (c is null) return;
+        int seglen = p.PayloadWireLength;
+        if (seglen > 0 && (p.TcpFlags & (TcpFlags.Syn | TcpFlags.Rst)) == 0) SenderData(flow, c, fromClient, ref p, seglen, now);
+        if ((p.TcpFlags & TcpFlags.Ack) != 0)
+        {
+            var other = c.MtuIfAny(!fromClient);
+            if (other is not null && other.CandidateCount > 0) Acknowledge(other, p.Ack, ref p, now);
+        }
+        if (now - _lastTick >= 1_000_000_000) Tick(now);
+    }
+
+    private void SenderData(Flow flow, TcpConnectionState c, bool fromClient, ref DecodedPacket p, int seglen, long now)
+    {
+        var snd = fromClient ? c.Client : c.Server;
+        int ipSize = p.IpPacketLength;
+        int peerMss = fromClient ? flow.ServerToClient.Mss : flow.ClientToServer.Mss;
+        if (peerMss > 0 && seglen > peerMss)
+        {
+            c.Mtu(fromClient).OffloadFrames++;
+            OffloadFrames++;
+            return;
+        }
+        int floor = MinimumMtu(p.IpVersion);
+        bool hole = snd.NextSeq != 0 && (SeqNum)p.Seq > (SeqNum)snd.NextSeq;
+        var m = c.MtuIfAny(fromClient);
+        if (m is null)
+        {
+            if (ipSize <= floor && !hole) return;
+            m = c.Mtu(fromClient);
+            ref DirectionStats d = ref fromClient ? ref flow.ClientToServer : ref flow.ServerToClient;
+            var rcv = fromClient ? c.Server : c.Client;
+            int before = Math.Min(d.MaxIpPacket, floor);
+            m.ArrivedMax = before;
+            // Everything sent before was at most the floor; if all of it is acknowledged, that size got through.
+            if (rcv.LastAckTime != 0 && !((SeqNum)rcv.LastAck < (SeqNum)snd.NextSeq)) m.DeliveredMax = before;
+        }
+        if (ipSize > m.ArrivedMax) m.ArrivedMax = ipSize;
+        uint start = p.Seq, end = unchecked(p.Seq + (uint)seglen);
+
+        // Receiver's vantage: a hole before this segment.
+        if (hole && !m.HoleOpen && !m.HoleJudged)
+        {
+            m.HoleOpen = true;
+            m.HoleStart = snd.NextSeq;
+            m.HoleEnd = start;
+            m.HoleOpenedAt = now;
+            m.HoleBeyondSize = ipSize;
+            m.HoleBytes = (SeqNum)start - (SeqNum)snd.NextSeq;
+            m.HoleFilledAt = 0;
+            m.HoleFillMax = 0;
+            m.TcpHeaderLength = p.TcpHeaderLength;
+            if (_openHoles.Count < 4096) _openHoles.Add((flow, flow.Id, fromClient));
+        }
+        else if (m.HoleOpen && (SeqNum)start < (SeqNum)m.HoleEnd && (SeqNum)end > (SeqNum)m.HoleStart)
+        {
+            if (m.HoleFilledAt == 0) m.HoleFilledAt = now;
+            if (ipSize > m.HoleFillMax) m.HoleFillMax = ipSize;
+            if (!((SeqNum)end < (SeqNum)m.HoleEnd)) HoleFilled(flow, fromClient, m);
+        }
+        if (ipSize > floor && (m.TcpHeaderLength == 0 || !m.HoleOpen)) m.TcpHeaderLength = p.TcpHeaderLength;
+
+        // ICMP too-big: did the sender obey?
+        if (m.IcmpCount > 0 && now > m.IcmpFirst + IcmpGrace)
+        {
+            if (ipSize > m.IcmpMtu) m.OversizeAfterIcmp++; else m.FitAfterIcmp++;
+            if (ipSize > m.MaxAfterIcmp) m.MaxAfterIcmp = ipSize;
+        }
+
+        // Sender's vantage: candidates.
+        if (ipSize > m.DeliveredMax && ipSize > floor)
+        {
+            int i = Find(m, start, ipSize);
+            if (i >= 0)
+            {
+                ref MtuCandidate e = ref m.Candidates[i];
+                e.Sends++;
+                e.LastSend = now;
+                MarkOverlaps(m, start, end, ipSize, except: i);
+                if (!m.Decided && e.Sends > _options.MinResends && !e.SupersededBySmaller && !e.Ambiguous && IcmpUnexplained(m))
+                    Decide(flow, fromClient, m, now, receiverVantage: false);
+            }
+            else
+            {
+                MarkOverlaps(m, start, end, ipSize, except: -1);
+                Add(m, start, end, ipSize, now);
+            }
+        }
+        else if (m.CandidateCount > 0) MarkOverlaps(m, start, end, ipSize, except: -1);
+    }
+
+    private static bool IcmpUnexplained(PathMtuDirection m) => m.IcmpCount == 0 || m.OversizeAfterIcmp > 0;
+
+    private static int MinimumMtu(byte ipVersion) => ipVersion == 6 ? 1280 : 576;
+
+    private static int Find(PathMtuDirection m, uint start, int size)
+    {
+        for (int i = 0; i < m.CandidateCount; i++)
+            if (m.Candidates[i].Start == start && m.Candidates[i].IpSize == size) return i;
+        return -1;
+    }
+
+    private static void MarkOverlaps(PathMtuDirection m, uint start, uint end, int size, int except)
+    {
+        for (int i = 0; i < m.CandidateCount; i++)
+        {
+            if (i == except) continue;
+            ref MtuCandidate e = ref m.Candidates[i];
+            if (!((SeqNum)start < (SeqNum)e.End && (SeqNum)end > (SeqNum)e.Start)) continue;
+            if (e.Start == start && e.IpSize == size) continue;
+            if (size < e.IpSize)
+            {
+                if (!e.SupersededBySmaller || size < e.SupersedingSize) e.SupersedingSize = size;
+                e.SupersededBySmaller = true;
+            }
+            else e.Ambiguous = true;
+        }
+    }
+
+    private static void Add(PathMtuDirection m, uint start, uint end, int size, long now)
+    {
+        int slot = m.CandidateCount;
+        if (slot == PathMtuDirection.MaxCandidates)
+        {
+            // Full: make room by dropping an ambiguous entry; otherwise keep the oldest (RTO resends the oldest data).
+            slot = -1;
+            for (int i = 0; i < m.CandidateCount; i++) if (m.Candidates[i].Ambiguous) { slot = i; break; }
+            if (slot < 0) { m.CandidatesDropped++; return; }
+        }
+        else m.CandidateCount++;
+        m.Candidates[slot] = new MtuCandidate { Start = start, End = end, IpSize = size, Sends = 1, FirstSend = now, LastSend = now };
+    }
+
+    private static void RemoveAt(PathMtuDirection m, int i)
+    {
+        m.CandidateCount--;
+        if (i != m.CandidateCount) m.Candidates[i] = m.Candidates[m.CandidateCount];
+    }
+
+    /// <summary>An ACK (and its SACK blocks) from the receiver of <paramref name="m"/>'s data.</summary>
+    private static void Acknowledge(PathMtuDirection m, uint ack, ref DecodedPacket p, long now)
+    {
+        int sacks = p.TcpOptions.SackBlockCount;
+        for (int i = m.CandidateCount - 1; i >= 0; i--)
+        {
+            ref MtuCandidate e = ref m.Candidates[i];
+            bool covered = !((SeqNum)e.End > (SeqNum)ack);
+            for (int s = 0; !covered && s < sacks && s < 4; s++)
+                covered = !((SeqNum)e.Start < (SeqNum)p.TcpOptions.SackLeft(s)) && !((SeqNum)e.End > (SeqNum)p.TcpOptions.SackRight(s));
+            if (!covered) continue;
+            var done = e;
+            RemoveAt(m, i);
+            if (done.SupersededBySmaller)
+            {
+                Lost(m, done);
+                if (m.RecoveredAt == 0) { m.RecoveredAt = now; m.RecoveredSize = done.SupersedingSize; }
+            }
+            else if (!done.Ambiguous) Delivered(m, done);
+        }
+        // Entries no larger than what is now known to get through say nothing more (unless they were resent smaller).
+        for (int i = m.CandidateCount - 1; i >= 0; i--)
+            if (m.Candidates[i].IpSize <= m.DeliveredMax && !m.Candidates[i].SupersededBySmaller) RemoveAt(m, i);
+    }
+
+    private static void Delivered(PathMtuDirection m, in MtuCandidate e)
+    {
+        if (e.IpSize >= m.LostMin) m.Contradicted = true;
+        if (e.IpSize > m.DeliveredMax) m.DeliveredMax = e.IpSize;
+        if (m.RecoveredAt != 0 && e.IpSize > m.DeliveredAfterRecovery) m.DeliveredAfterRecovery = e.IpSize;
+        for (int i = 0; i < m.CandidateCount; i++)
+        {
+            ref MtuCandidate o = ref m.Candidates[i];
+            if (o.IpSize > e.IpSize && o.FirstSend <= e.FirstSend) o.SmallerGotThrough = true;
+        }
+        if (m.FirstLossSend != 0 && e.FirstSend >= m.FirstLossSend && e.IpSize < m.LostMin) m.SmallerDeliveredAfterLoss = true;
+    }
+
+    /// <summary>Data sent at <paramref name="e"/>'s size that never got through at that size.</summary>
+    private static void Lost(PathMtuDirection m, in MtuCandidate e)
+    {
+        if (e.IpSize <= m.DeliveredMax) { m.Contradicted = true; return; }
+        if (e.Sends >= 2)
+        {
+            if (e.IpSize < m.LostMin) { m.LostMin = e.IpSize; m.LostMinSends = e.Sends; }
+            else if (e.IpSize == m.LostMin && e.Sends > m.LostMinSends) m.LostMinSends = e.Sends;
+        }
+        else if (e.IpSize < m.LostOnceMin) m.LostOnceMin = e.IpSize;
+        if (m.FirstLossSend == 0 || e.FirstSend < m.FirstLossSend) m.FirstLossSend = e.FirstSend;
+        m.LostTransmissions += e.Sends;
+        m.LostResends += e.Sends - 1;
+        if (e.SmallerGotThrough) m.SmallerDeliveredAfterLoss = true;
+    }
+
+    /// <summary>Unacknowledged candidates become losses when the flow ends (resent ones only: a packet sent once at
+    /// the very end may still have been in flight).</summary>
+    private static void SettleCandidates(PathMtuDirection m)
+    {
+        for (int i = m.CandidateCount - 1; i >= 0; i--)
+        {
+            var e = m.Candidates[i];
+            if (e.Sends >= 2 || e.SupersededBySmaller) { RemoveAt(m, i); if (!e.Ambiguous || e.SupersededBySmaller) Lost(m, e); }
+        }
+    }
+
+    // ---- ICMP ------------------------------------------------------------------------------------------------------
+
+    /// <summary>An ICMP packet: fragmentation-needed (type 3 code 4) and Packet Too Big (ICMPv6 type 2) are mapped to
+    /// the flow of the quoted packet.</summary>
+    public void OnIcmp(ref DecodedPacket p, FlowTable flows, long now)
+    {
+        bool tooBig = p.Protocol == IpProtocols.Icmp ? p.IcmpType == 3 && p.IcmpCode == 4 : p.IcmpType == 2;
+        if (!tooBig || !p.Quoted.Present) return;
+        IcmpTooBigMessages++;
+        ref QuotedPacket q = ref p.Quoted;
+        Flow? flow = null;
+        bool fromClient = false;
+        if (q.HasPorts && flows.TryGet(FlowKey.Create(q.Src, q.SrcPort, q.Dst, q.DstPort, q.Protocol, out _), out var f))
+        {
+            flow = f;
+            fromClient = f.ClientAddress == q.Src && f.ClientPort == q.SrcPort;
+        }
+        if (flow?.Tcp is { } c)
+        {
+            var m = c.Mtu(fromClient);
+            if (m.IcmpCount == 0) { m.IcmpFirst = now; m.IcmpFrom = p.Src; m.IcmpMtu = p.IcmpMtu; }
+            else if (p.IcmpMtu > 0 && (m.IcmpMtu == 0 || p.IcmpMtu < m.IcmpMtu)) m.IcmpMtu = p.IcmpMtu;
+            m.IcmpCount++;
+            return;
+        }
+        // Not a TCP flow in this capture (UDP, or the connection started before the capture): recorded as is.
+        foreach (var u in _unmatchedIcmp)
+            if (u.Matches(q.Src, q.Dst, p.Src, p.IcmpMtu)) { u.Count++; u.Last = now; return; }
+        if (_unmatchedIcmp.Count >= _options.MaxUnmatchedIcmp) return;
+        _unmatchedIcmp.Add(new UnmatchedIcmp
+        {
+            Sender = q.Src, Destination = q.Dst, Hop = p.Src, Mtu = p.IcmpMtu, Protocol = q.Protocol, SrcPort = q.HasPorts ? q.SrcPort : (ushort)0,
+            DstPort = q.HasPorts ? q.DstPort : (ushort)0, First = now, Last = now, Count = 1, IpVersion = p.IpVersion, QuotedSize = q.IpPacketLength,
+            FlowId = flow?.Id ?? 0,
+        });
+    }
+
+    /// <summary>A retransmission that follows an ICMP too-big for its direction and fits the reported MTU is path-MTU
+    /// discovery at work, not loss.</summary>
+    public static bool ExplainedByIcmp(Flow flow, bool fromClient, int ipSize, long now)
+    {
+        var m = flow.Tcp?.MtuIfAny(fromClient);
+        return m is not null && m.IcmpCount > 0 && ipSize <= m.IcmpMtu && now - m.IcmpFirst < 2_000_000_000;
+    }
+
+    // =================================================================================================================
+    // Decisions
+    // =================================================================================================================
+
+    /// <summary>Once a second of capture time: holes that stayed open too long (receiver's vantage).</summary>
+    private void Tick(long now)
+    {
+        _lastTick = now;
+        long timeout = (long)_options.HoleTimeout.TotalNanoseconds;
+        for (int i = _openHoles.Count - 1; i >= 0; i--)
+        {
+            var (flow, id, fromClient) = _openHoles[i];
+            var m = flow.Id == id ? flow.Tcp?.MtuIfAny(fromClient) : null;
+            if (m is null || !m.HoleOpen || m.HoleJudged) { _openHoles.RemoveAt(i); continue; }
+            if (now - m.HoleOpenedAt < timeout || m.HoleFilledAt != 0) continue;
+            _openHoles.RemoveAt(i);
+            JudgeHole(flow, fromClient, m, now, atEnd: false);
+        }
+    }
+
+    private void HoleFilled(Flow flow, bool fromClient, PathMtuDirection m)
+    {
+        // Filled quickly, or by full-size packets: ordinary loss. Filled late by smaller packets: the sender shrank
+        // its segments to get through (recovery seen from the receiver).
+        int full = ExpectedFullSize(flow, fromClient);
+        long delay = m.HoleFilledAt - m.HoleOpenedAt;
+        if (full > 0 && m.HoleFillMax < full && delay >= 200_000_000 && !m.HoleJudged) JudgeHole(flow, fromClient, m, m.HoleFilledAt, atEnd: false);
+        m.HoleOpen = false;
+        if (!m.Decided) { m.HoleJudged = false; m.HoleFilledAt = 0; }
+    }
+
+    /// <summary>IP packet size of a full-size segment: the smaller MSS of the two SYNs plus IP and TCP headers.</summary>
+    private static int ExpectedFullSize(Flow flow, bool fromClient)
+    {
+        int a = flow.ClientToServer.Mss, b = flow.ServerToClient.Mss;
+        int mss = a > 0 && b > 0 ? Math.Min(a, b) : Math.Max(a, b);
+        if (mss == 0) return 0;
+        return mss + (flow.ClientAddress.IsV4 ? 20 : 40) + 20;
+    }
+
+    private void JudgeHole(Flow flow, bool fromClient, PathMtuDirection m, long now, bool atEnd)
+    {
+        m.HoleJudged = true;
+        int full = ExpectedFullSize(flow, fromClient);
+        if (full == 0) return;
+        var sender = fromClient ? flow.ClientAddress : flow.ServerAddress;
+        var receiver = fromClient ? flow.ServerAddress : flow.ClientAddress;
+        int arrived = Math.Max(m.ArrivedMax, PeerDelivered(sender, receiver));
+        int fullPayload = full - (flow.ClientAddress.IsV4 ? 20 : 40) - Math.Max(20, m.TcpHeaderLength);
+        if (arrived >= full || m.HoleBytes < fullPayload || m.Decided) return;
+        Decide(flow, fromClient, m, now, receiverVantage: true);
+    }
+
+    private int PeerDelivered(IpAddress sender, IpAddress receiver) =>
+        _peerDelivered.TryGetValue((sender, receiver), out int v) ? v : 0;
+
+    private void NotePeer(IpAddress sender, IpAddress receiver, int size)
+    {
+        if (size <= 0) return;
+        var key = (sender, receiver);
+        if (_peerDelivered.TryGetValue(key, out int v)) { if (size > v) _peerDelivered[key] = size; }
+        else if (_peerDelivered.Count < _options.MaxPeers) _peerDelivered[key] = size;
+    }
+
+    private void Decide(Flow flow, bool fromClient, PathMtuDirection m, long now, bool receiverVantage)
+    {
+        m.Decided = true;
+        m.DecidedAsReceiver = receiverVantage;
+        var sender = fromClient ? flow.ClientAddress : flow.ServerAddress;
+        var receiver = fromClient ? flow.ServerAddress : flow.ClientAddress;
+        var key = (receiverVantage, receiverVantage ? sender : receiver);
+        if (!_groups.TryGetValue(key, out var g))
+        {
+            if (_groups.Count >= _options.MaxGroups) { GroupsNotReported++; return; }
+            g = new Group { ReceiverVantage = receiverVantage, Peer = key.Item2 };
+            _groups[key] = g;
+            _groupOrder.Add(g);
+        }
+        var rec = g.Get(flow.Id, fromClient, _options.MaxFlowsPerGroup);
+        if (rec is null) return;
+        rec.Update(flow, fromClient, m, now, final: false);
+        if (g.Reported is null && Build(g, final: false) is { } finding)
+        {
+            g.Reported = finding;
+            _report(finding);
+        }
+    }
+
+    /// <summary>A flow leaves the table: settle its evidence, report what only the whole flow shows.</summary>
+    public void FlowClosing(Flow flow, long now)
+    {
+        var c = flow.Tcp;
+        if (c is null) return;
+        for (int dir = 0; dir < 2; dir++)
+        {
+            bool fromClient = dir == 0;
+            var m = c.MtuIfAny(fromClient);
+            if (m is null)
+            {
+                // Small packets only: if everything was acknowledged, they got through.
+                var snd = fromClient ? c.Client : c.Server;
+                var rcv = fromClient ? c.Server : c.Client;
+                ref DirectionStats d = ref fromClient ? ref flow.ClientToServer : ref flow.ServerToClient;
+                if (snd.NextSeq != 0 && rcv.LastAckTime != 0 && !((SeqNum)rcv.LastAck < (SeqNum)snd.NextSeq))
+                    NotePeer(fromClient ? flow.ClientAddress : flow.ServerAddress, fromClient ? flow.ServerAddress : flow.ClientAddress, d.MaxIpPacket);
+                continue;
+            }
+            long end = c.LastPacketTime != 0 ? c.LastPacketTime : now;
+            SettleCandidates(m);
+            var sender = fromClient ? flow.ClientAddress : flow.ServerAddress;
+            var receiver = fromClient ? flow.ServerAddress : flow.ClientAddress;
+            if (!m.Contradicted) NotePeer(sender, receiver, m.DeliveredMax);
+            // At the end, two resends at one size that never got through are enough (the capture may have stopped
+            // before a third).
+            if (!m.Decided && !m.Contradicted && m.LostMin != int.MaxValue && m.LostMinSends >= 3 && m.LostMin > m.DeliveredMax && IcmpUnexplained(m))
+                Decide(flow, fromClient, m, end, receiverVantage: false);
+            if (!m.Decided && m.HoleOpen && !m.HoleJudged) JudgeHole(flow, fromClient, m, end, atEnd: true);
+            if (m.Decided && _groups.TryGetValue((m.DecidedAsReceiver, m.DecidedAsReceiver ? sender : receiver), out var g) &&
+                g.Find(flow.Id, fromClient) is { } rec)
+                rec.Update(flow, fromClient, m, end, final: true);
+            if (m.IcmpCount > 0) ReportIcmp(flow, fromClient, m);
+        }
+    }
+
+    /// <summary>End of input (after the flow table closed every flow): final versions of the black-hole findings, MSS
+    /// advice, and ICMP too-big messages whose flow was not in the capture.</summary>
+    public void Finish()
+    {
+        foreach (var g in _groupOrder)
+        {
+            var final = Build(g, final: true);
+            if (final is null) continue;
+            if (g.Reported is null) _report(final); else _replace(g.Reported, final);
+            g.Reported = final;
+            if (MssFinding(g) is { } mss) _report(mss);
+        }
+        foreach (var u in _unmatchedIcmp) _report(UnmatchedFinding(u));
+    }
+
+    // =================================================================================================================
+    // Findings
+    // =================================================================================================================
+
+    private sealed class Group
+    {
+        public bool ReceiverVantage;
+        public IpAddress Peer;
+        public readonly List<FlowRecord> Flows = new();
+        public long FlowsNotListed;
+        public Finding? Reported;
+
+        public FlowRecord? Find(int id, bool fromClient)
+        {
+            foreach (var r in Flows) if (r.FlowId == id && r.FromClient == fromClient) return r;
+            return null;
+        }
+
+        public FlowRecord? Get(int id, bool fromClient, int max)
+        {
+            if (Find(id, fromClient) is { } r) return r;
+            if (Flows.Count >= max) { FlowsNotListed++; return null; }
+            r = new FlowRecord { FlowId = id, FromClient = fromClient };
+            Flows.Add(r);
+            return r;
+        }
+    }
+
+    /// <summary>What a finding needs from one flow direction, copied so the flow record can be recycled.</summary>
+    private sealed class FlowRecord
+    {
+        public int FlowId;
+        public bool FromClient;
+        public string Sender = "", Receiver = "";
+        public IpAddress SenderAddress, ReceiverAddress;
+        public int SenderMss, ReceiverMss, FullSize, IpHeader;
+        public int DeliveredMax, ArrivedMax, LostMin = int.MaxValue, LostMinSends, LostOnceMin = int.MaxValue, LostTransmissions, LostResends;
+        public long FirstLoss, RecoveredAt, End;
+        public int RecoveredSize, DeliveredAfterRecovery;
+        public bool SmallerDeliveredAfterLoss, Final;
+        public int IcmpCount, IcmpMtu;
+        public bool IcmpIgnored;
+        public long HoleBytes, HoleOpenedAt, HoleFilledAt;
+        public int HoleBeyondSize, HoleFillMax, TcpHeaderLength;
+        public string? Phase, Position;
+
+        public void Update(Flow flow, bool fromClient, PathMtuDirection m, long now, bool final)
+        {
+            Sender = fromClient ? flow.ClientEndpoint : flow.ServerEndpoint;
+            Receiver = fromClient ? flow.ServerEndpoint : flow.ClientEndpoint;
+            SenderAddress = fromClient ? flow.ClientAddress : flow.ServerAddress;
+            ReceiverAddress = fromClient ? flow.ServerAddress : flow.ClientAddress;
+            SenderMss = fromClient ? flow.ClientToServer.Mss : flow.ServerToClient.Mss;
+            ReceiverMss = fromClient ? flow.ServerToClient.Mss : flow.ClientToServer.Mss;
+            FullSize = ExpectedFullSize(flow, fromClient);
+            IpHeader = flow.ClientAddress.IsV4 ? 20 : 40;
+            DeliveredMax = m.DeliveredMax;
+            ArrivedMax = m.ArrivedMax;
+            // While the capture runs, the series in progress is the evidence.
+            LostMin = m.LostMin; LostMinSends = m.LostMinSends; LostOnceMin = m.LostOnceMin; LostTransmissions = m.LostTransmissions;
+            LostResends = m.LostResends;
+            FirstLoss = m.FirstLossSend;
+            for (int i = 0; i < m.CandidateCount; i++)
+            {
+                ref MtuCandidate e = ref m.Candidates[i];
+                if (e.Sends < 2 || e.Ambiguous || e.IpSize <= m.DeliveredMax) continue;
+                if (e.IpSize < LostMin) { LostMin = e.IpSize; LostMinSends = e.Sends; }
+                else if (e.IpSize == LostMin && e.Sends > LostMinSends) LostMinSends = e.Sends;
+                if (FirstLoss == 0 || e.FirstSend < FirstLoss) FirstLoss = e.FirstSend;
+                if (e.SmallerGotThrough) SmallerDeliveredAfterLoss = true;
+                LostTransmissions += e.Sends;
+                LostResends += e.Sends - 1;
+            }
+            SmallerDeliveredAfterLoss |= m.SmallerDeliveredAfterLoss;
+            RecoveredAt = m.RecoveredAt; RecoveredSize = m.RecoveredSize; DeliveredAfterRecovery = m.DeliveredAfterRecovery;
+            IcmpCount = m.IcmpCount; IcmpMtu = m.IcmpMtu; IcmpIgnored = m.IcmpCount > 0 && m.OversizeAfterIcmp > 0;
+            HoleBytes = m.HoleBytes; HoleOpenedAt = m.HoleOpenedAt; HoleFilledAt = m.HoleFilledAt;
+            HoleBeyondSize = m.HoleBeyondSize; HoleFillMax = m.HoleFillMax; TcpHeaderLength = Math.Max(20, m.TcpHeaderLength);
+            End = now;
+            Final = final;
+            // The application position is taken when the problem is decided (it does not move during a stall).
+            if (Position is null && flow.App is { } app)
+            {
+                Phase = app.Phase;
+                Position = app.DescribePosition() is { } d ? SafeText.Clean(d, 200) : null;
+            }
+        }
+
+        public bool Recovered => RecoveredAt != 0 || HoleFilledAt != 0;
+        public long LostNanos(bool receiverVantage) => receiverVantage
+            ? (HoleFilledAt != 0 ? HoleFilledAt : End) - HoleOpenedAt
+            : (RecoveredAt != 0 ? RecoveredAt : End) - FirstLoss;
+    }
+
+    private Finding? Build(Group g, bool final)
+    {
+        var flows = g.Flows;
+        if (flows.Count == 0) return null;
+        bool rv = g.ReceiverVantage;
+        // Bounds: the largest packet known to get through (this flow, or any flow between the same two hosts), and
+        // one less than the smallest packet that never did.
+        int min = 0, max = int.MaxValue;
+        foreach (var r in flows)
+        {
+            int lower = Math.Max(rv ? r.ArrivedMax : r.DeliveredMax, PeerDelivered(r.SenderAddress, r.ReceiverAddress));
+            if (rv) lower = Math.Max(lower, r.ArrivedMax);
+            min = Math.Max(min, lower);
+            int upper = rv ? r.FullSize - 1 : (r.LostMin == int.MaxValue ? int.MaxValue : r.LostMin - 1);
+            max = Math.Min(max, upper);
+        }
+        if (!rv)
+        {
+            // A size lost once (a probe, a segment resent smaller) tightens the bound only if consistent.
+            int once = flows.Min(r => r.LostOnceMin);
+            if (once != int.MaxValue && once - 1 >= min && once - 1 < max) max = once - 1;
+        }
+        if (max == int.MaxValue || min > max) return null;
+
+        var first = flows[0];
+        int lostSize = rv ? flows.Min(r => r.FullSize) : flows.Min(r => r.LostMin);
+        bool allRecovered = flows.All(r => r.Recovered);
+        bool anyIcmp = flows.Any(r => r.IcmpCount > 0);
+        long lostNanos = flows.Max(r => r.LostNanos(rv));
+        long firstLoss = flows.Min(r => rv ? r.HoleOpenedAt : r.FirstLoss);
+        int resends = flows.Sum(r => Math.Max(0, r.LostMinSends - 1));
+        string peer = g.Peer.ToString();
+        var senders = flows.Select(r => r.SenderAddress).Distinct().OrderBy(a => a).ToList();
+        var receivers = flows.Select(r => r.ReceiverAddress).Distinct().OrderBy(a => a).ToList();
+
+        string confidence;
+        var why = new List<string>();
+        if (rv)
+        {
+            bool exact = flows.Any(r => r.HoleBytes > 0 && r.HoleBytes % (r.FullSize - r.IpHeader - r.TcpHeaderLength) == 0);
+            if (exact) why.Add("the missing data is a whole number of full-size segments");
+            if (flows.Any(r => r.HoleBeyondSize > 0)) why.Add("a smaller packet sent after them arrived");
+            if (flows.Count > 1) why.Add($"{flows.Count} flows show it");
+            confidence = exact && why.Count >= 2 ? "high" : "medium";
+        }
+        else
+        {
+            if (flows.Any(r => r.SmallerDeliveredAfterLoss)) why.Add("smaller packets sent after the lost ones were acknowledged");
+            if (flows.Any(r => r.RecoveredAt != 0)) why.Add("the same data got through once it was resent in smaller packets");
+            if (flows.Count > 1) why.Add($"{flows.Count} flows lose packets of the same size");
+            if (flows.Any(r => r.LostMinSends >= 4)) why.Add("the lost packet was resent with back-off and never acknowledged");
+            confidence = why.Count >= 2 ? "high" : "medium";
+        }
+
+        var ev = new Evidence
+        {
+            { "vantage", rv ? "receiver" : "sender" },
+            { "peer", peer },
+            { "pathMtu", new Evidence { { "min", min }, { "max", max } } },
+            { rv ? "largestArrived" : "largestDelivered", min },
+            { rv ? "fullSizeNeverArrived" : "smallestLost", lostSize },
+            { "retransmissions", rv ? 0 : flows.Sum(r => r.LostResends) },
+            { "secondsLost", Math.Round(lostNanos / 1e9, 3) },
+            { "since", new Timestamp(firstLoss) },
+            { "icmpTooBigSeen", anyIcmp },
+            { "recovered", allRecovered },
+            { "confidence", confidence },
+            { "reasons", why },
+            { "senders", senders.Select(a => a.ToString()).ToList() },
+            { "receivers", receivers.Select(a => a.ToString()).ToList() },
+            { "flowDetails", flows.Select(r => FlowEvidence(r, rv)).ToList() },
+        };
+        if (g.FlowsNotListed > 0) ev.Add("flowsNotListed", g.FlowsNotListed);
+        if (!final) ev.Add("provisional", true);
+
+        // Summary: what is broken, between whom, since when, how sure.
+        string who = rv
+            ? (senders.Count == 1 ? senders[0].ToString() : $"{senders.Count} hosts ({Range(senders)})")
+            : peer;
+        string flowsText = flows.Count == 1 ? $"flow {first.FlowId}" : $"all {flows.Count} flows";
+        string phase = PhaseText(flows);
+        string summary;
+        if (rv)
+        {
+            var r = first;
+            int segs = r.FullSize - r.IpHeader - r.TcpHeaderLength;
+            string holeText = segs > 0 && r.HoleBytes % segs == 0
+                ? $"{N(r.HoleBytes)} bytes ({r.HoleBytes / segs} full-size segment{(r.HoleBytes / segs == 1 ? "" : "s")}) of its data never arrived"
+                : $"{N(r.HoleBytes)} bytes of its data never arrived";
+            summary = $"path-MTU black hole on the way from {who}: it may send {r.FullSize}-byte packets (MSS {Math.Min(Nz(r.SenderMss), Nz(r.ReceiverMss))}), " +
+                      $"yet nothing larger than {min} bytes ever arrived here; {holeText} while a {r.HoleBeyondSize}-byte packet sent after them did" +
+                      (allRecovered ? $", and the gap was filled {Sec(r.HoleFilledAt - r.HoleOpenedAt)} later by packets of at most {r.HoleFillMax} bytes (the sender shrank its segments)" : "") +
+                      $". The drop happens upstream, before this host: the path MTU is between {min} and {max} bytes" +
+                      (phase.Length > 0 ? $"; {flowsText} {phase}" : "") + $" (confidence {confidence}).";
+        }
+        else
+        {
+            string senderText = senders.Count == 1 ? senders[0].ToString() : $"{senders.Count} senders ({Range(senders)})";
+            summary = $"path-MTU black hole toward {peer}: {lostSize}-byte packets from {senderText} never arrive" +
+                      (resends > 0 ? $" (resent {resends} times{(flows.Any(x => x.LostMinSends >= 4) ? " with RTO back-off" : "")}, never acknowledged)" : "") +
+                      $" while packets up to {min} bytes get through; the path MTU is between {min} and {max} bytes. " +
+                      (anyIcmp ? (flows.Any(x => x.IcmpIgnored) ? "ICMP too-big arrived but the sender ignored it. " : "") : "No ICMP 'fragmentation needed' / 'packet too big' came back. ") +
+                      (flows.Count > 1 ? $"All {flows.Count} flows stall at their first full-size segment" : $"Flow {first.FlowId} stalled") +
+                      (phase.Length > 0 ? $" {phase}" : "") +
+                      (allRecovered
+                          ? $"; recovered after {Sec(lostNanos)} when the sender shrank its segments (PLPMTUD, Linux tcp_mtu_probing): {flows.Where(x => x.RecoveredSize > 0).Select(x => x.RecoveredSize).DefaultIfEmpty(0).Min()}-byte packets got through" +
+                            (flows.Max(x => x.DeliveredAfterRecovery) is int settled and > 0 ? $" and it settled at {settled} bytes" : "")
+                          : $"; {Sec(lostNanos)} lost, never recovered") +
+                      $" (confidence {confidence}).";
+        }
+        return new Finding
+        {
+            Kind = "mtu-blackhole",
+            Severity = allRecovered ? Severity.Warning : Severity.Critical,
+            Flows = flows.Select(r => r.FlowId).Distinct().ToList(),
+            Time = new Timestamp(firstLoss),
+            Summary = summary,
+            Evidence = ev,
+            Advice = Advice(g, min, max, rv, senders, receivers, anyIcmp),
+        };
+    }
+
+    private static Evidence FlowEvidence(FlowRecord r, bool rv)
+    {
+        var e = new Evidence
+        {
+            { "flow", r.FlowId },
+            { "sender", r.Sender },
+            { "receiver", r.Receiver },
+        };
+        if (r.SenderMss > 0) e.Add("senderMss", r.SenderMss);
+        if (r.ReceiverMss > 0) e.Add("receiverMss", r.ReceiverMss);
+        if (rv)
+        {
+            e.Add("largestArrived", r.ArrivedMax);
+            e.Add("missingBytes", r.HoleBytes);
+            e.Add("beyondHoleSize", r.HoleBeyondSize);
+            if (r.HoleFilledAt != 0) { e.Add("filledAfterSeconds", Math.Round((r.HoleFilledAt - r.HoleOpenedAt) / 1e9, 3)); e.Add("filledWithMax", r.HoleFillMax); }
+        }
+        else
+        {
+            e.Add("largestDelivered", r.DeliveredMax);
+            if (r.LostMin != int.MaxValue) { e.Add("smallestLost", r.LostMin); e.Add("sendsOfLostPacket", r.LostMinSends); }
+            if (r.RecoveredAt != 0) { e.Add("recoveredWith", r.RecoveredSize); e.Add("settledAt", r.DeliveredAfterRecovery); }
+            e.Add("icmpTooBig", r.IcmpCount);
+        }
+        e.Add("secondsLost", Math.Round(r.LostNanos(rv) / 1e9, 3));
+        e.Add("recovered", r.Recovered);
+        if (r.Phase is not null) e.Add("smtpPhase", r.Phase);
+        if (r.Position is not null) e.Add("position", r.Position);
+        return e;
+    }
+
+    private static string PhaseText(List<FlowRecord> flows)
+    {
+        var positions = flows.Where(r => r.Position is not null).Select(r => r.Position!).Distinct().ToList();
+        if (positions.Count == 0) return "";
+        return positions.Count == 1 ? $"in {positions[0]}" : $"in {positions[0]} (and {positions.Count - 1} other positions)";
+    }
+
+    private static string Advice(Group g, int min, int max, bool rv, List<IpAddress> senders, List<IpAddress> receivers, bool icmp)
+    {
+        int hdr = g.Peer.IsV4 ? 40 : 60;
+        int mss = Math.Max(min - hdr, g.Peer.IsV4 ? 536 : 1220);
+        string dst = rv ? "" : $" -d {g.Peer}";
+        string src = rv ? $" -s {(senders.Count == 1 ? senders[0].ToString() : Prefix(senders[0]))}" : "";
+        string ipt = g.Peer.IsV4 ? "iptables" : "ip6tables";
+        string icmpRule = g.Peer.IsV4 ? "ICMP type 3 code 4 ('fragmentation needed')" : "ICMPv6 type 2 ('packet too big')";
+        return (rv
+                   ? $"a hop between {(senders.Count == 1 ? senders[0].ToString() : "those senders")} and this host drops packets larger than {max} bytes without telling anyone: find it (an MRU or MTU below 1500 on a router, tunnel or VPN in front of this server) and raise its MRU/MTU, or lower this host's MTU to {min} so the senders are offered a smaller MSS; "
+                   : $"a hop between the sender and {g.Peer} drops packets larger than {max} bytes without telling anyone: raise that hop's MRU/MTU (a router, tunnel or VPN whose receive size is below the sender's MTU), or lower the sender's MTU toward that peer; ") +
+               $"meanwhile clamp the MSS so segments fit: `{ipt} -t mangle -A {(rv ? "PREROUTING" : "POSTROUTING")} -p tcp --tcp-flags SYN,RST SYN{dst}{src} -j TCPMSS --set-mss {mss}` " +
+               $"(or `--clamp-mss-to-pmtu` on the router with the small MTU); " +
+               (icmp ? "" : $"make sure routers send, and firewalls let through, {icmpRule}; ") +
+               "and enable `sysctl -w net.ipv4.tcp_mtu_probing=1` on Linux senders so they recover from black holes by themselves";
+    }
+
+    private Finding? MssFinding(Group g)
+    {
+        var f = g.Reported;
+        if (f is null) return null;
+        var range = (Evidence)f.Evidence.First(e => e.Key == "pathMtu").Value!;
+        int min = (int)range[0].Value!, max = (int)range[1].Value!;
+        // The side whose advertised MSS invites packets the path cannot carry.
+        var r = g.Flows.FirstOrDefault(x => x.ReceiverMss > 0 || x.SenderMss > 0);
+        if (r is null) return null;
+        // The receiver's MSS is what invites the sender's full-size packets.
+        int advertised = r.ReceiverMss > 0 ? r.ReceiverMss : r.SenderMss;
+        int implied = advertised + r.IpHeader + 20;
+        if (implied <= max) return null;
+        string advertiser = r.ReceiverMss > 0 ? r.Receiver : r.Sender;
+        int safe = Math.Max(min - r.IpHeader - 20, r.IpHeader == 20 ? 536 : 1220);
+        return new Finding
+        {
+            Kind = "mss-mismatch",
+            Severity = Severity.Warning,
+            Flows = f.Flows,
+            Time = f.Time,
+            Summary = $"{advertiser} advertises MSS {advertised}, inviting {implied}-byte packets, but the path {(g.ReceiverVantage ? "from" : "to")} {g.Peer} carries at most {max} bytes " +
+                      $"({min} known to get through): every full-size segment is lost",
+            Evidence = new Evidence
+            {
+                { "advertisedBy", advertiser },
+                { "advertisedMss", advertised },
+                { "impliedPacketSize", implied },
+                { "pathMtu", new Evidence { { "min", min }, { "max", max } } },
+                { "safeMss", safe },
+            },
+            Advice = $"clamp the MSS to {safe} (or lower) on the path: `--clamp-mss-to-pmtu` on the router whose interface has the small MTU, `--set-mss {safe}` elsewhere, " +
+                     $"or lower the interface MTU of {(g.ReceiverVantage ? "this host" : "the sender")} to {min}",
+        };
+    }
+
+    private void ReportIcmp(Flow flow, bool fromClient, PathMtuDirection m)
+    {
+        string sender = fromClient ? flow.ClientEndpoint : flow.ServerEndpoint;
+        string receiver = fromClient ? flow.ServerEndpoint : flow.ClientEndpoint;
+        bool v4 = flow.ClientAddress.IsV4;
+        string what = v4 ? "ICMP fragmentation needed (type 3 code 4)" : "ICMPv6 Packet Too Big (type 2)";
+        bool obeyed = m.OversizeAfterIcmp == 0;
+        bool sentAfter = m.FitAfterIcmp + m.OversizeAfterIcmp > 0;
+        string verdict = !sentAfter
+            ? "nothing was sent afterwards, so whether the sender obeyed is unknown"
+            : obeyed
+                ? $"the sender obeyed: every later packet was at most {m.MaxAfterIcmp} bytes"
+                : $"the sender ignored it: {m.OversizeAfterIcmp} later packet{(m.OversizeAfterIcmp == 1 ? "" : "s")} were still larger (up to {m.MaxAfterIcmp} bytes)";
+        _report(new Finding
+        {
+            Kind = "icmp-too-big",
+            Severity = obeyed || !sentAfter ? Severity.Info : Severity.Warning,
+            Flows = new[] { flow.Id },
+            Time = new Timestamp(m.IcmpFirst),
+            Summary = $"{m.IcmpFrom} sent {m.IcmpCount} {what} to {sender}: packets to {receiver} must not exceed {m.IcmpMtu} bytes; {verdict}",
+            Evidence = new Evidence
+            {
+                { "hop", m.IcmpFrom.ToString() },
+                { "mtu", m.IcmpMtu },
+                { "messages", m.IcmpCount },
+                { "sender", sender },
+                { "receiver", receiver },
+                { "obeyed", sentAfter ? obeyed : null },
+                { "packetsAfter", m.FitAfterIcmp + m.OversizeAfterIcmp },
+                { "oversizeAfter", m.OversizeAfterIcmp },
+                { "largestAfter", m.MaxAfterIcmp },
+            },
+            Advice = obeyed || !sentAfter
+                ? $"path-MTU discovery works here: the hop {m.IcmpFrom} has a {m.IcmpMtu}-byte MTU and says so; keep ICMP {(v4 ? "type 3 code 4" : "type 2")} allowed through every firewall on this path, or clamp the MSS to {m.IcmpMtu - (v4 ? 40 : 60)} to avoid the first lost flight"
+                : $"the sender does not act on ICMP too-big: check for a firewall on the sending host that drops incoming ICMP {(v4 ? "type 3 code 4" : "type 2")}, or clamp the MSS to {m.IcmpMtu - (v4 ? 40 : 60)}",
+        });
+    }
+
+    private sealed class UnmatchedIcmp
+    {
+        public IpAddress Sender, Destination, Hop;
+        public int Mtu, Count, QuotedSize, FlowId;
+        public byte Protocol, IpVersion;
+        public ushort SrcPort, DstPort;
+        public long First, Last;
+        public bool Matches(IpAddress s, IpAddress d, IpAddress hop, int mtu) => s == Sender && d == Destination && hop == Hop && mtu == Mtu;
+    }
+
+    private static Finding UnmatchedFinding(UnmatchedIcmp u)
+    {
+        string proto = u.Protocol switch { IpProtocols.Tcp => "TCP", IpProtocols.Udp => "UDP", _ => $"protocol {u.Protocol}" };
+        string what = u.IpVersion == 4 ? "ICMP fragmentation needed" : "ICMPv6 Packet Too Big";
+        string ports = u.SrcPort != 0 || u.DstPort != 0 ? $" ({proto} {u.Sender.ToEndpointString(u.SrcPort)} → {u.Destination.ToEndpointString(u.DstPort)})" : $" ({proto})";
+        return new Finding
+        {
+            Kind = "icmp-too-big",
+            Severity = Severity.Info,
+            Flows = u.FlowId != 0 ? new[] { u.FlowId } : Array.Empty<int>(),
+            Time = new Timestamp(u.First),
+            Summary = $"{u.Hop} sent {u.Count} {what} to {u.Sender}: packets to {u.Destination} must not exceed {u.Mtu} bytes{ports}; " +
+                      (u.Protocol == IpProtocols.Tcp ? "the connection is not in the capture, so whether the sender obeyed is unknown" : "the sender's later datagrams must be fragmented or smaller"),
+            Evidence = new Evidence
+            {
+                { "hop", u.Hop.ToString() }, { "mtu", u.Mtu }, { "messages", u.Count }, { "sender", u.Sender.ToString() },
+                { "receiver", u.Destination.ToString() }, { "protocol", proto }, { "quotedPacketSize", u.QuotedSize }, { "obeyed", null },
+            },
+            Advice = $"keep ICMP {(u.IpVersion == 4 ? "type 3 code 4" : "type 2")} allowed through every firewall on this path: it is what lets senders adapt to the {u.Mtu}-byte hop",
+        };
+    }
+
+    private static int Nz(int v) => v > 0 ? v : int.MaxValue;
+
+    private static string Range(List<IpAddress> a) => a.Count <= 3 ? string.Join(", ", a) : $"{a[0]} … {a[^1]}";
+
+    private static string Prefix(IpAddress a) => a.IsV4
+        ? $"{(a.V4Value >> 24) & 255}.{(a.V4Value >> 16) & 255}.{(a.V4Value >> 8) & 255}.0/24"
+        : a.ToString() + "/64";
+
+    private static string N(long v) => v.ToString("N0", CultureInfo.InvariantCulture);
+
+    private static string Sec(long nanos) => (nanos / 1e9).ToString(nanos < 10_000_000_000 ? "0.0#" : "0.#", CultureInfo.InvariantCulture) + " s";
+}

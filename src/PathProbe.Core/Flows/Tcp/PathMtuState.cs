@@ -1,0 +1,132 @@
+using System.Runtime.CompilerServices;
+using PathProbe.Primitives;
+
+namespace PathProbe.Flows.Tcp;
+
+/// <summary>A segment whose IP packet is larger than anything known to have been delivered in its direction: it
+/// either proves a larger size gets through (acknowledged) or, resent and never acknowledged at that size, that it
+/// does not.</summary>
+public struct MtuCandidate
+{
+    public uint Start;
+    public uint End;
+    public int IpSize;
+    /// <summary>Transmissions of exactly this range at this size (original + resends).</summary>
+    public int Sends;
+    public long FirstSend;
+    public long LastSend;
+    /// <summary>Part of the range was later carried by a smaller packet, so an acknowledgement no longer proves that
+    /// this size got through (it proves the smaller one did).</summary>
+    public bool SupersededBySmaller;
+    /// <summary>Part of the range was carried by a packet of another size (not smaller): ambiguous either way.</summary>
+    public bool Ambiguous;
+    /// <summary>Size of the smallest packet that carried part of this range later (when superseded).</summary>
+    public int SupersedingSize;
+    /// <summary>A smaller packet sent after this one was acknowledged while this one was not (yet).</summary>
+    public bool SmallerGotThrough;
+}
+
+[InlineArray(PathMtuDirection.MaxCandidates)]
+public struct MtuCandidates
+{
+    private MtuCandidate _c0;
+}
+
+/// <summary>
+/// Path-MTU evidence for one direction of a TCP connection (sender → receiver), kept by
+/// <c>Analysis/Mtu/PathMtuDetector</c>. Fixed size, allocated with the connection state and reused with it; sizes are
+/// IP packet lengths.
+/// </summary>
+public sealed class PathMtuDirection
+{
+    public const int MaxCandidates = 8;
+
+    // ---- sender's vantage: what was acknowledged, what never was ---------------------------------------------------
+    /// <summary>Largest IP packet known to have got through (acknowledged, cumulatively or by SACK, and every
+    /// transmission of its range had that size), 0 = none.</summary>
+    public int DeliveredMax;
+    /// <summary>Smallest IP packet size that was sent at least twice (resent at the same size) and never acknowledged
+    /// at that size; int.MaxValue = none.</summary>
+    public int LostMin = int.MaxValue;
+    /// <summary>Transmissions of that range at that size.</summary>
+    public int LostMinSends;
+    /// <summary>Smallest size seen lost only once before a smaller packet carried its data (e.g. a lost PLPMTUD probe
+    /// or a segment answered by ICMP too-big); weaker evidence, used only to tighten the upper bound.</summary>
+    public int LostOnceMin = int.MaxValue;
+    /// <summary>First send of the earliest range that was never delivered at its size.</summary>
+    public long FirstLossSend;
+    /// <summary>Transmissions of never-delivered sizes (originals and resends), and the resends among them.</summary>
+    public int LostTransmissions;
+    public int LostResends;
+    /// <summary>A packet smaller than the lost size, first sent after the loss began, was acknowledged: the path
+    /// works for small packets while large ones vanish (size-dependent loss, not a dead path).</summary>
+    public bool SmallerDeliveredAfterLoss;
+    /// <summary>A range lost at a large size was acknowledged after it was resent in smaller packets: when, and the
+    /// size of that first packet that got through.</summary>
+    public long RecoveredAt;
+    public int RecoveredSize;
+    /// <summary>Largest delivered IP packet after recovery (where the sender settled).</summary>
+    public int DeliveredAfterRecovery;
+    /// <summary>Delivered at a size at or above <see cref="LostMin"/>: the "losses" were not size-dependent.</summary>
+    public bool Contradicted;
+
+    public MtuCandidates Candidates;
+    public int CandidateCount;
+    /// <summary>Candidates not tracked because the table was full.</summary>
+    public long CandidatesDropped;
+
+    // ---- receiver's vantage: holes in the sender's sequence space --------------------------------------------------
+    /// <summary>Highest sequence number + length seen from the sender (valid when <see cref="SeqSeen"/>).</summary>
+    public uint HighestEnd;
+    public bool SeqSeen;
+    /// <summary>Largest IP packet that arrived from the sender (offload artifacts excluded).</summary>
+    public int ArrivedMax;
+    /// <summary>The first hole that was not filled at once: [HoleStart, HoleEnd), when it opened, and the size of the
+    /// packet that arrived beyond it.</summary>
+    public bool HoleOpen;
+    public uint HoleStart;
+    public uint HoleEnd;
+    public long HoleOpenedAt;
+    public int HoleBeyondSize;
+    /// <summary>Payload bytes of the sender's packets (TCP header included) for judging whether the hole is a whole
+    /// number of full-size segments.</summary>
+    public int TcpHeaderLength;
+    /// <summary>The hole was filled later: when, and the largest packet that filled it.</summary>
+    public long HoleFilledAt;
+    public int HoleFillMax;
+    public long HoleBytes;
+
+    // ---- ICMP too-big for this direction ---------------------------------------------------------------------------
+    public int IcmpCount;
+    public int IcmpMtu;
+    public long IcmpFirst;
+    public IpAddress IcmpFrom;
+    /// <summary>Segments larger than the reported MTU sent after the ICMP arrived (beyond a short grace).</summary>
+    public int OversizeAfterIcmp;
+    /// <summary>Data segments that fitted the reported MTU after the ICMP.</summary>
+    public int FitAfterIcmp;
+
+    /// <summary>Segments longer than the MSS the receiver advertised (offload on the capture host).</summary>
+    public long OffloadFrames;
+
+    /// <summary>Largest segment sent after the ICMP (beyond the grace).</summary>
+    public int MaxAfterIcmp;
+
+    /// <summary>This direction was already reported as a black hole.</summary>
+    public bool Decided;
+    /// <summary>Decided from the receiver's vantage (a hole that never filled) rather than the sender's.</summary>
+    public bool DecidedAsReceiver;
+    /// <summary>The hole was judged (reported, or ruled out because full-size packets arrive).</summary>
+    public bool HoleJudged;
+
+    internal void Reset()
+    {
+        DeliveredMax = 0; LostMin = int.MaxValue; LostMinSends = 0; LostOnceMin = int.MaxValue; FirstLossSend = 0;
+        LostTransmissions = 0; LostResends = 0; SmallerDeliveredAfterLoss = false; RecoveredAt = 0; RecoveredSize = 0;
+        DeliveredAfterRecovery = 0; Contradicted = false; CandidateCount = 0; CandidatesDropped = 0;
+        HighestEnd = 0; SeqSeen = false; ArrivedMax = 0; HoleOpen = false; HoleStart = 0; HoleEnd = 0; HoleOpenedAt = 0;
+        HoleBeyondSize = 0; TcpHeaderLength = 0; HoleFilledAt = 0; HoleFillMax = 0; HoleBytes = 0;
+        IcmpCount = 0; IcmpMtu = 0; IcmpFirst = 0; IcmpFrom = default; OversizeAfterIcmp = 0; FitAfterIcmp = 0;
+        MaxAfterIcmp = 0; OffloadFrames = 0; Decided = false; DecidedAsReceiver = false; HoleJudged = false;
+    }
+}
