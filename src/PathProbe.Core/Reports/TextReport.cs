@@ -23,7 +23,15 @@ public static class TextReport
     public static void Write(TextWriter o, IReadOnlyList<CaptureAnalysis> analyses, Options? options = null)
     {
         options ??= new Options();
-        foreach (var a in analyses) WriteInput(o, a.Input);
+        WriteHeadlines(o, analyses);
+        foreach (var a in analyses)
+        {
+            WriteInput(o, a.Input);
+            if (a.OffloadFrames > 0)
+                o.WriteLine($"           note: {N(a.OffloadFrames)} TCP segments are longer than the MSS their receiver advertised: segmentation offload " +
+                            "(TSO/GSO/GRO) on the capture host, not packets on the wire; they are not used as path-MTU evidence " +
+                            "(`ethtool -K IFACE tso off gso off gro off` before capturing shows wire-sized frames)");
+        }
 
         var t = Totals.Of(analyses);
         o.WriteLine();
@@ -56,6 +64,48 @@ public static class TextReport
         }
 
         WriteFlows(o, analyses.SelectMany(a => a.Flows).ToList(), options.MaxFlowRows);
+    }
+
+    /// <summary>A path-MTU black hole leads the report, in words for whoever is on call: what is broken, between
+    /// whom, since when, how sure, and the one command that makes mail flow again.</summary>
+    private static void WriteHeadlines(TextWriter o, IReadOnlyList<CaptureAnalysis> analyses)
+    {
+        var holes = analyses.SelectMany(a => a.Findings).Where(f => f.Kind == "mtu-blackhole")
+            .OrderByDescending(f => f.Severity).ThenBy(f => f.Time).ToList();
+        foreach (var f in holes)
+        {
+            string Get(string key) => f.Evidence.FirstOrDefault(e => e.Key == key).Value?.ToString() ?? "";
+            bool recovered = Get("recovered") == "True";
+            o.WriteLine($"PATH-MTU BLACK HOLE ({Finding.SeverityName(f.Severity)}, confidence {Get("confidence")}, seen from the {Get("vantage")})");
+            Wrapped(o, "  What:    ", f.Summary);
+            Wrapped(o, "  Effect:  ", recovered
+                ? "connections recovered only after losing time to timeouts; mail with large messages is slow, and stacks without PLPMTUD would hang"
+                : "small mails get through; mails with attachments (full-size packets) hang in DATA until the sender gives up and retries later, again and again");
+            Wrapped(o, "  Since:   ", f.Time.ToIso8601() + " (first packet that never arrived)");
+            Wrapped(o, "  Attack?  ", "no: the retransmissions come from the senders' own TCP stacks resending data that the path drops");
+            if (Get("fixCommand") is { Length: > 0 } cmd) o.WriteLine("  Fix now: " + cmd); // one line: copy and paste
+            if (f.Advice is not null) Wrapped(o, "  Then:    ", f.Advice);
+            o.WriteLine();
+        }
+    }
+
+    private static void Wrapped(TextWriter o, string label, string text, int width = 110)
+    {
+        string indent = new(' ', label.Length);
+        var line = new StringBuilder(label);
+        int lineStart = 0;
+        foreach (var word in text.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (line.Length - lineStart + word.Length + 1 > width && line.Length - lineStart > label.Length)
+            {
+                o.WriteLine(line.ToString());
+                line.Clear().Append(indent);
+                lineStart = 0;
+            }
+            else if (line.Length > label.Length && line.Length != indent.Length) line.Append(' ');
+            line.Append(word);
+        }
+        o.WriteLine(line.ToString());
     }
 
     private static void WriteInput(TextWriter o, InputSummary i)

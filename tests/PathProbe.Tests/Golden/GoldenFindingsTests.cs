@@ -36,7 +36,7 @@ public sealed class GoldenFindingsTests
         foreach (var f in a.Findings.OrderBy(f => f.Time).ThenBy(f => f.Kind, StringComparer.Ordinal))
         {
             string detail = string.Join(" ", f.Evidence
-                .Where(e => e.Key is "stallKind" or "classification" or "recovered" or "synsSent")
+                .Where(e => e.Key is "stallKind" or "classification" or "recovered" or "synsSent" or "vantage" or "pathMtu" or "confidence" or "obeyed" or "mtu")
                 .Select(e => $"{e.Key}={Format(e.Value)}"));
             lines.Add($"{Finding.SeverityName(f.Severity)} {f.Kind} flows=[{string.Join(",", f.Flows)}] {detail}".TrimEnd());
             lines.Add($"    {f.Summary}");
@@ -47,6 +47,7 @@ public sealed class GoldenFindingsTests
     private static string Format(object? v) => v switch
     {
         bool b => b ? "true" : "false",
+        Evidence range when range.Count == 2 && range[0].Key == "min" => $"{range[0].Value}..{range[1].Value}",
         null => "null",
         _ => v.ToString()!,
     };

@@ -629,6 +629,8 @@ public sealed class PathMtuDetector
             { "flowDetails", flows.Select(r => FlowEvidence(r, rv)).ToList() },
         };
         if (g.FlowsNotListed > 0) ev.Add("flowsNotListed", g.FlowsNotListed);
+        var (command, advice) = Advice(g, min, max, rv, senders, anyIcmp);
+        ev.Add("fixCommand", command);
         if (!final) ev.Add("provisional", true);
 
         // Summary: what is broken, between whom, since when, how sure.
@@ -674,7 +676,7 @@ public sealed class PathMtuDetector
             Time = new Timestamp(firstLoss),
             Summary = summary,
             Evidence = ev,
-            Advice = Advice(g, min, max, rv, senders, receivers, anyIcmp),
+            Advice = advice,
         };
     }
 
@@ -716,21 +718,22 @@ public sealed class PathMtuDetector
         return positions.Count == 1 ? $"in {positions[0]}" : $"in {positions[0]} (and {positions.Count - 1} other positions)";
     }
 
-    private static string Advice(Group g, int min, int max, bool rv, List<IpAddress> senders, List<IpAddress> receivers, bool icmp)
+    /// <summary>The one command that makes mail flow again today (MSS clamping toward the peer), then the real fixes.</summary>
+    private static (string Command, string Advice) Advice(Group g, int min, int max, bool rv, List<IpAddress> senders, bool icmp)
     {
         int hdr = g.Peer.IsV4 ? 40 : 60;
         int mss = Math.Max(min - hdr, g.Peer.IsV4 ? 536 : 1220);
-        string dst = rv ? "" : $" -d {g.Peer}";
-        string src = rv ? $" -s {(senders.Count == 1 ? senders[0].ToString() : Prefix(senders[0]))}" : "";
         string ipt = g.Peer.IsV4 ? "iptables" : "ip6tables";
+        string match = rv ? $"-s {(senders.Count == 1 ? senders[0].ToString() : Prefix(senders[0]))}" : $"-d {g.Peer}";
+        string command = $"{ipt} -t mangle -A {(rv ? "PREROUTING" : "POSTROUTING")} -p tcp --tcp-flags SYN,RST SYN {match} -j TCPMSS --set-mss {mss}";
         string icmpRule = g.Peer.IsV4 ? "ICMP type 3 code 4 ('fragmentation needed')" : "ICMPv6 type 2 ('packet too big')";
-        return (rv
-                   ? $"a hop between {(senders.Count == 1 ? senders[0].ToString() : "those senders")} and this host drops packets larger than {max} bytes without telling anyone: find it (an MRU or MTU below 1500 on a router, tunnel or VPN in front of this server) and raise its MRU/MTU, or lower this host's MTU to {min} so the senders are offered a smaller MSS; "
+        string advice = (rv
+                   ? $"a hop between {(senders.Count == 1 ? senders[0].ToString() : "those senders")} and this host drops packets larger than {max} bytes without telling anyone: find it (an MRU or MTU below 1500 on a router, tunnel or VPN in front of this server) and raise its MRU/MTU, or lower this host's MTU to {min} so senders are offered a smaller MSS; "
                    : $"a hop between the sender and {g.Peer} drops packets larger than {max} bytes without telling anyone: raise that hop's MRU/MTU (a router, tunnel or VPN whose receive size is below the sender's MTU), or lower the sender's MTU toward that peer; ") +
-               $"meanwhile clamp the MSS so segments fit: `{ipt} -t mangle -A {(rv ? "PREROUTING" : "POSTROUTING")} -p tcp --tcp-flags SYN,RST SYN{dst}{src} -j TCPMSS --set-mss {mss}` " +
-               $"(or `--clamp-mss-to-pmtu` on the router with the small MTU); " +
+               $"until then clamp the MSS to {mss} so segments fit (`{command}`, or `--clamp-mss-to-pmtu` on the router with the small MTU); " +
                (icmp ? "" : $"make sure routers send, and firewalls let through, {icmpRule}; ") +
                "and enable `sysctl -w net.ipv4.tcp_mtu_probing=1` on Linux senders so they recover from black holes by themselves";
+        return (command, advice);
     }
 
     private Finding? MssFinding(Group g)

@@ -187,12 +187,13 @@ public sealed class RetransmissionStormDetector(StormOptions options, Action<Fin
         var reasons = new List<string>();
         string classification;
         Severity severity;
-        long unacked = 0;
+        long unacked = 0, blackHoled = 0;
         foreach (var f in _flows)
         {
             var tcp = f.Tcp;
             if (tcp is null) continue;
             if (!tcp.Client.Series.IsEmpty && !tcp.Client.Series.Acknowledged || !tcp.Server.Series.IsEmpty && !tcp.Server.Series.Acknowledged) unacked++;
+            if (tcp.MtuIfAny(true)?.Decided == true || tcp.MtuIfAny(false)?.Decided == true) blackHoled++;
         }
         long halfOpen = t.Syns - t.SynAcks;
         if (halfOpen >= options.FloodMinHalfOpen && _synSources.Count >= options.FloodMinSources)
@@ -202,14 +203,16 @@ public sealed class RetransmissionStormDetector(StormOptions options, Action<Fin
             reasons.Add($"{halfOpen} connection attempts were never answered, from {_synSources.Count} sources");
             reasons.Add("this is a SYN flood (many half-open connections), an attack pattern, not a retransmission storm");
         }
-        else if (t.Retx > 0 && t.Small == 0 && (double)t.Large / t.Retx >= 0.9 && unacked > 0)
+        else if (t.Retx > 0 && t.Small == 0 && (double)t.Large / t.Retx >= 0.9 && unacked > 0 || blackHoled > 0)
         {
             classification = "path-fault";
-            severity = Severity.Critical;
-            reasons.Add($"{t.Large} of {t.Retx} retransmissions were full-size packets (up to {_maxIpSize} bytes); no small packet needed resending");
+            severity = unacked > 0 ? Severity.Critical : Severity.Warning;
+            if (blackHoled > 0)
+                reasons.Add($"{blackHoled} of {_flows.Count} flow{(_flows.Count == 1 ? " is" : "s are")} in a path-MTU black hole (see the mtu-blackhole finding): packets above a size are dropped silently, smaller ones get through");
+            reasons.Add($"{t.Large} of {t.Retx} retransmissions were full-size packets (up to {_maxIpSize} bytes)" + (t.Small == 0 ? "; no small packet needed resending" : $", {t.Small} smaller"));
             reasons.Add($"{unacked} of {_flows.Count} flow{(_flows.Count == 1 ? "" : "s")} kept resending data that was never acknowledged");
             reasons.Add($"{t.Rto} were timeout (RTO) retransmissions, {t.Fast} fast retransmissions, {t.DupAcks} duplicate ACKs");
-            reasons.Add("size-dependent loss that does not recover is a path fault (an MTU/MRU black hole), not an attack: the retransmissions come from the senders' own TCP stacks");
+            reasons.Add("size-dependent loss is a path fault (an MTU/MRU black hole), not an attack: the retransmissions come from the senders' own TCP stacks");
         }
         else
         {
