@@ -186,7 +186,7 @@ public sealed class PathMtuDetector
             if (e.Start == start && e.IpSize == size) continue;
             if (size < e.IpSize)
             {
-                if (!e.SupersededBySmaller || size < e.SupersedingSize) e.SupersedingSize = size;
+                if (!e.SupersededBySmaller) e.SupersedingSize = size; // the first smaller packet that carried it
                 e.SupersededBySmaller = true;
             }
             else e.Ambiguous = true;

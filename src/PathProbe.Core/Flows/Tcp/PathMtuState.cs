@@ -20,7 +20,7 @@ public struct MtuCandidate
     public bool SupersededBySmaller;
     /// <summary>Part of the range was carried by a packet of another size (not smaller): ambiguous either way.</summary>
     public bool Ambiguous;
-    /// <summary>Size of the smallest packet that carried part of this range later (when superseded).</summary>
+    /// <summary>Size of the first smaller packet that carried part of this range later (when superseded).</summary>
     public int SupersedingSize;
     /// <summary>A smaller packet sent after this one was acknowledged while this one was not (yet).</summary>
     public bool SmallerGotThrough;

@@ -1,0 +1,323 @@
+using FsCheck;
+using FsCheck.Fluent;
+using FsCheck.Xunit;
+using PathProbe.Findings;
+using PathProbe.Pipeline;
+using PathProbe.Tests.Support;
+
+namespace PathProbe.Tests.Analysis;
+
+/// <summary>Path-MTU diagnosis: the bundled real captures (what must and must not be found, and that the true MTU of
+/// the narrowest hop lies inside the reported range), and simulated transfers over paths of every MTU.</summary>
+public sealed class PathMtuDetectorTests
+{
+    private static (int Min, int Max) Range(Finding f)
+    {
+        var r = (Evidence)f.Evidence.First(e => e.Key == "pathMtu").Value!;
+        return ((int)r[0].Value!, (int)r[1].Value!);
+    }
+
+    private static object? Ev(Finding f, string key) => f.Evidence.FirstOrDefault(e => e.Key == key).Value;
+
+    private static List<Finding> Analyze(string name) => FileAnalyzer.Analyze(Path.Combine(TestPaths.Captures, name)).Findings;
+
+    // The veth model of "MRU 1424" admits IP packets up to 1428 bytes (captures/README.md, "Effective MRU"): both the
+    // nominal and the effective limit must be inside the range.
+    [Theory]
+    [InlineData("smtp-mru1424-sender.pcap", "sender", new[] { 1424, 1428 }, false)]
+    [InlineData("smtp-mru1424-receiver.pcap", "receiver", new[] { 1424, 1428 }, false)]
+    [InlineData("smtp-mru1424-probing-sender.pcap", "sender", new[] { 1428 }, true)]
+    [InlineData("smtp-icmp-filtered.pcap", "sender", new[] { 1400 }, false)]
+    [InlineData("smtp-retrans-storm-blackhole.pcap", "sender", new[] { 1424, 1428 }, false)]
+    public void BlackHoleCapture_ReportsRangeContainingTrueMtu(string capture, string vantage, int[] trueMtus, bool recovered)
+    {
+        var findings = Analyze(capture);
+        var hole = Assert.Single(findings, f => f.Kind == "mtu-blackhole");
+        var (min, max) = Range(hole);
+        foreach (int mtu in trueMtus) Assert.InRange(mtu, min, max);
+        Assert.Equal(vantage, Ev(hole, "vantage"));
+        Assert.Equal(recovered, Ev(hole, "recovered"));
+        Assert.Equal(false, Ev(hole, "icmpTooBigSeen"));
+        Assert.Equal(recovered ? Severity.Warning : Severity.Critical, hole.Severity);
+        Assert.Contains(findings, f => f.Kind == "mss-mismatch");
+        Assert.DoesNotContain("provisional", hole.Evidence.Select(e => e.Key));
+        Assert.Contains("tcp_mtu_probing", hole.Advice);
+        Assert.Contains("TCPMSS", (string)Ev(hole, "fixCommand")!);
+    }
+
+    [Fact]
+    public void Incident_SenderSide_NamesSizesResendsAndTimeLost()
+    {
+        var hole = Analyze("smtp-mru1424-sender.pcap").Single(f => f.Kind == "mtu-blackhole");
+        Assert.Equal(new[] { 2 }, hole.Flows);
+        Assert.Equal(1004, Ev(hole, "largestDelivered"));
+        Assert.Equal(1500, Ev(hole, "smallestLost"));
+        Assert.InRange((double)Ev(hole, "secondsLost")!, 26, 27.5);
+        Assert.Equal("high", Ev(hole, "confidence"));
+        Assert.Contains("1500-byte packets from 198.51.100.10 never arrive", hole.Summary);
+        Assert.Contains("between 1004 and 1499 bytes", hole.Summary);
+    }
+
+    [Fact]
+    public void Probing_RecoveryReportsTimeLostAndSizeThatGotThrough()
+    {
+        var hole = Analyze("smtp-mru1424-probing-sender.pcap").Single(f => f.Kind == "mtu-blackhole");
+        var flow = (Evidence)((List<Evidence>)Ev(hole, "flowDetails")!)[0];
+        Assert.Equal(1090 - 14, flow.First(e => e.Key == "recoveredWith").Value); // 1090-byte frames, IP 1076
+        Assert.Equal(1426, flow.First(e => e.Key == "settledAt").Value);           // 1440-byte frames
+        Assert.InRange((double)Ev(hole, "secondsLost")!, 3.0, 3.3);
+        Assert.Contains("recovered after", hole.Summary);
+    }
+
+    [Fact]
+    public void ReceiverSide_SaysTheDropIsUpstream()
+    {
+        var hole = Analyze("smtp-mru1424-receiver.pcap").Single(f => f.Kind == "mtu-blackhole");
+        Assert.Contains("upstream", hole.Summary);
+        Assert.Contains("7,240 bytes (5 full-size segments)", hole.Summary);
+        Assert.Equal(1500, Ev(hole, "fullSizeNeverArrived"));
+    }
+
+    [Fact]
+    public void ManySenders_OneFindingListsEveryFlow()
+    {
+        var findings = Analyze("smtp-retrans-storm-blackhole.pcap");
+        var hole = Assert.Single(findings, f => f.Kind == "mtu-blackhole");
+        Assert.Equal(Enumerable.Range(1, 8), hole.Flows);
+        Assert.Equal(8, ((List<string>)Ev(hole, "senders")!).Count);
+        Assert.Contains("All 8 flows stall at their first full-size segment", hole.Summary);
+        var storm = Assert.Single(findings, f => f.Kind == "retransmission-storm");
+        Assert.Equal("path-fault", Ev(storm, "classification"));
+    }
+
+    [Theory]
+    [InlineData("smtp-icmp-too-big-ipv4.pcap", "198.51.100.1")]
+    [InlineData("smtp-icmp-too-big-ipv6.pcap", "2001:db8:1::1")]
+    public void WorkingPmtud_IcmpTooBigObeyed_NoBlackHoleNoStorm(string capture, string hop)
+    {
+        var findings = Analyze(capture);
+        var icmp = Assert.Single(findings, f => f.Kind == "icmp-too-big");
+        Assert.Equal(1400, Ev(icmp, "mtu"));
+        Assert.Equal(hop, Ev(icmp, "hop"));
+        Assert.Equal(true, Ev(icmp, "obeyed"));
+        Assert.Equal(5, Ev(icmp, "messages"));
+        Assert.Equal(Severity.Info, icmp.Severity);
+        Assert.DoesNotContain(findings, f => f.Kind is "mtu-blackhole" or "retransmission-storm" or "mss-mismatch");
+    }
+
+    [Theory]
+    [InlineData("smtp-healthy-ipv4.pcap")]
+    [InlineData("smtp-healthy-ipv6.pcap")]
+    [InlineData("smtp-random-loss.pcap")]
+    [InlineData("smtp-zero-window.pcap")]
+    [InlineData("tcp-connect-timeout.pcap")]
+    public void Controls_NoBlackHole(string capture)
+    {
+        var findings = Analyze(capture);
+        Assert.DoesNotContain(findings, f => f.Kind is "mtu-blackhole" or "mss-mismatch" or "icmp-too-big");
+    }
+
+    // ---- simulated paths ----------------------------------------------------------------------------------------
+
+    [Property(MaxTest = 150)]
+    public Property SenderVantage_RangeContainsTrueMtu() =>
+        Prop.ForAll(Arb.From(Gen.Choose(600, 1499)), Arb.From(Gen.Elements(true, false)), Arb.From(Gen.Elements(true, false)),
+            (mtu, probing, shortSegment) =>
+            {
+                var findings = new PathMtuSimulation { TrueMtu = mtu, Probing = probing, ShortSegmentInFlight = shortSegment, MessageBytes = 60_000 }.Run();
+                var holes = findings.Where(f => f.Kind == "mtu-blackhole").ToList();
+                if (holes.Count != 1) return false.Label($"expected one mtu-blackhole, got {holes.Count}");
+                var (min, max) = Range(holes[0]);
+                return (min <= mtu && mtu <= max).Label($"true MTU {mtu} outside {min}..{max}");
+            });
+
+    [Property(MaxTest = 100)]
+    public Property ReceiverVantage_RangeContainsTrueMtu() =>
+        Prop.ForAll(Arb.From(Gen.Choose(600, 1499)), Arb.From(Gen.Elements(true, false)), (mtu, probing) =>
+        {
+            var findings = new PathMtuSimulation { TrueMtu = mtu, Probing = probing, AtReceiver = true, MessageBytes = 60_000 }.Run();
+            var holes = findings.Where(f => f.Kind == "mtu-blackhole").ToList();
+            // The receiver can only see a hole when something smaller arrived beyond it (here: the short segment,
+            // when it fits the path).
+            if (mtu < 952 + 40) return (holes.Count <= 1).Label("at most one finding");
+            if (holes.Count != 1) return false.Label($"expected one mtu-blackhole, got {holes.Count}");
+            var (min, max) = Range(holes[0]);
+            return (min <= mtu && mtu <= max && (string)Ev(holes[0], "vantage")! == "receiver").Label($"true MTU {mtu} outside {min}..{max}");
+        });
+
+    [Fact]
+    public void FullMtuPath_NoFinding()
+    {
+        Assert.DoesNotContain(new PathMtuSimulation { TrueMtu = 1500 }.Run(), f => f.Kind is "mtu-blackhole" or "mss-mismatch");
+        Assert.DoesNotContain(new PathMtuSimulation { TrueMtu = 1500, AtReceiver = true }.Run(), f => f.Kind is "mtu-blackhole" or "mss-mismatch");
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    public void RandomLossOnFullMtuPath_NoBlackHole(int seed)
+    {
+        foreach (bool atReceiver in new[] { false, true })
+        {
+            var findings = new PathMtuSimulation { TrueMtu = 1500, RandomLoss = 0.05, Seed = seed, AtReceiver = atReceiver }.Run();
+            Assert.DoesNotContain(findings, f => f.Kind == "mtu-blackhole");
+        }
+    }
+
+    [Fact]
+    public void Probing_RecoveryIsReported()
+    {
+        var findings = new PathMtuSimulation { TrueMtu = 1300, Probing = true, MessageBytes = 200_000 }.Run();
+        var hole = Assert.Single(findings, f => f.Kind == "mtu-blackhole");
+        Assert.Equal(true, Ev(hole, "recovered"));
+        Assert.Equal(Severity.Warning, hole.Severity);
+        var (min, max) = Range(hole);
+        Assert.InRange(1300, min, max);
+    }
+
+    [Fact]
+    public void LiveCapture_BlackHoleReportedWhileTheFlowStalls_FinalVersionReplacesIt()
+    {
+        var sim = new PathMtuSimulation { TrueMtu = 1400, MessageBytes = 60_000 };
+        var findings = sim.Run();
+        var early = Assert.Single(sim.ReportedBeforeEnd, f => f.Kind == "mtu-blackhole");
+        Assert.Equal(true, Ev(early, "provisional"));
+        var final = Assert.Single(findings, f => f.Kind == "mtu-blackhole");
+        Assert.DoesNotContain("provisional", final.Evidence.Select(e => e.Key));
+        Assert.InRange(1400, Range(final).Min, Range(final).Max);
+    }
+}
+
+/// <summary>Hand-made packet sequences for what the bundled captures do not show: offload artifacts and an ignored
+/// ICMP too-big.</summary>
+public sealed class PathMtuDetectorSyntheticTests
+{
+    private const long Base = 1_790_000_000_000_000_000;
+    private static readonly PathProbe.Primitives.IpAddress C = PathProbe.Primitives.IpAddress.Parse("198.51.100.10");
+    private static readonly PathProbe.Primitives.IpAddress S = PathProbe.Primitives.IpAddress.Parse("203.0.113.25");
+    private static readonly PathProbe.Primitives.IpAddress Hop = PathProbe.Primitives.IpAddress.Parse("198.51.100.1");
+
+    private sealed class Rig
+    {
+        public readonly PathProbe.Flows.FlowTable Table = new();
+        public readonly PathProbe.Analysis.Tcp.TcpAnalyzer Tcp = new();
+        public readonly List<Finding> Findings = new();
+        public readonly PathProbe.Analysis.Mtu.PathMtuDetector Mtu;
+        public long Now = Base;
+
+        public Rig()
+        {
+            Mtu = new(new PathProbe.Analysis.Mtu.PathMtuOptions(), Findings.Add, (o, n) => Findings[Findings.IndexOf(o)] = n);
+            Table.FlowClosing = f => Mtu.FlowClosing(f, Now);
+        }
+
+        public void Tcp4(bool fromClient, uint seq, uint ack, PathProbe.Decoding.TcpFlags flags, int len, int mss = 0, long dt = 1_000_000)
+        {
+            Now += dt;
+            var p = new PathProbe.Decoding.DecodedPacket
+            {
+                Time = new PathProbe.Primitives.Timestamp(Now), IpVersion = 4, Protocol = PathProbe.Decoding.IpProtocols.Tcp,
+                Src = fromClient ? C : S, Dst = fromClient ? S : C, SrcPort = fromClient ? (ushort)40000 : (ushort)25,
+                DstPort = fromClient ? (ushort)25 : (ushort)40000, Seq = seq, Ack = ack, TcpFlags = flags, Window = 65535,
+                PayloadWireLength = len, IpPacketLength = len + 40, IpHeaderLength = 20, TcpHeaderLength = 20, WireLength = len + 54,
+            };
+            p.TcpOptions.WindowScale = -1;
+            p.TcpOptions.Mss = (ushort)mss;
+            var flow = Table.Update(ref p, out bool fc)!;
+            Mtu.OnSegment(flow, fc, ref p, Now);
+            Tcp.Process(flow, fc, ref p);
+        }
+
+        public void IcmpFragNeeded(int mtu)
+        {
+            Now += 100_000;
+            var p = new PathProbe.Decoding.DecodedPacket
+            {
+                Time = new PathProbe.Primitives.Timestamp(Now), IpVersion = 4, Protocol = PathProbe.Decoding.IpProtocols.Icmp,
+                Src = Hop, Dst = C, IcmpType = 3, IcmpCode = 4, IcmpMtu = mtu, IpPacketLength = 576, WireLength = 590,
+            };
+            p.Quoted.Present = true; p.Quoted.IpVersion = 4; p.Quoted.Src = C; p.Quoted.Dst = S; p.Quoted.Protocol = 6;
+            p.Quoted.HasPorts = true; p.Quoted.SrcPort = 40000; p.Quoted.DstPort = 25; p.Quoted.IpPacketLength = 1500;
+            Table.Update(ref p, out _);
+            Mtu.OnIcmp(ref p, Table, Now);
+        }
+
+        public void Handshake()
+        {
+            Tcp4(true, 1000, 0, PathProbe.Decoding.TcpFlags.Syn, 0, mss: 1460);
+            Tcp4(false, 5000, 1001, PathProbe.Decoding.TcpFlags.Syn | PathProbe.Decoding.TcpFlags.Ack, 0, mss: 1460, dt: 10_000_000);
+            Tcp4(true, 1001, 5001, PathProbe.Decoding.TcpFlags.Ack, 0);
+        }
+
+        public List<Finding> Finish()
+        {
+            Now += 1_000_000_000;
+            Table.Finish();
+            Mtu.Finish();
+            return Findings;
+        }
+    }
+
+    [Fact]
+    public void OffloadSuperSegments_AreCountedAndNeverEvidence()
+    {
+        var r = new Rig();
+        r.Handshake();
+        // TSO at the sending capture host: 10 segments' worth in one "packet", acknowledged.
+        r.Tcp4(true, 1001, 5001, PathProbe.Decoding.TcpFlags.Ack, 14600);
+        r.Tcp4(false, 5001, 1001 + 14600, PathProbe.Decoding.TcpFlags.Ack, 0, dt: 20_000_000);
+        // Then a real black hole for 1500-byte packets: the 14,640-byte "delivery" must not widen the range.
+        uint seq = 1001 + 14600;
+        r.Tcp4(true, seq, 5001, PathProbe.Decoding.TcpFlags.Ack, 900);
+        r.Tcp4(false, 5001, seq + 900, PathProbe.Decoding.TcpFlags.Ack, 0, dt: 20_000_000);
+        seq += 900;
+        long rto = 200_000_000;
+        for (int i = 0; i < 6; i++, rto *= 2) r.Tcp4(true, seq, 5001, PathProbe.Decoding.TcpFlags.Ack, 1460, dt: i == 0 ? 1_000_000 : rto);
+        var findings = r.Finish();
+        Assert.Equal(1, r.Mtu.OffloadFrames);
+        var hole = Assert.Single(findings, f => f.Kind == "mtu-blackhole");
+        var range = (Evidence)hole.Evidence.First(e => e.Key == "pathMtu").Value!;
+        Assert.Equal(940, range[0].Value);
+        Assert.Equal(1499, range[1].Value);
+    }
+
+    [Fact]
+    public void IcmpTooBigIgnored_IsAWarningAndTheBlackHoleSaysIcmpArrived()
+    {
+        var r = new Rig();
+        r.Handshake();
+        r.Tcp4(true, 1001, 5001, PathProbe.Decoding.TcpFlags.Ack, 900);
+        r.Tcp4(false, 5001, 1901, PathProbe.Decoding.TcpFlags.Ack, 0, dt: 20_000_000);
+        r.Tcp4(true, 1901, 5001, PathProbe.Decoding.TcpFlags.Ack, 1460);
+        r.IcmpFragNeeded(1400);
+        long rto = 200_000_000;
+        for (int i = 0; i < 5; i++, rto *= 2) r.Tcp4(true, 1901, 5001, PathProbe.Decoding.TcpFlags.Ack, 1460, dt: rto);
+        var findings = r.Finish();
+        var icmp = Assert.Single(findings, f => f.Kind == "icmp-too-big");
+        Assert.Equal(false, icmp.Evidence.First(e => e.Key == "obeyed").Value);
+        Assert.Equal(Severity.Warning, icmp.Severity);
+        Assert.Contains("ignored", icmp.Summary);
+        var hole = Assert.Single(findings, f => f.Kind == "mtu-blackhole");
+        Assert.Equal(true, hole.Evidence.First(e => e.Key == "icmpTooBigSeen").Value);
+        Assert.Contains("ignored", hole.Summary);
+    }
+
+    [Fact]
+    public void IcmpTooBigObeyed_NoBlackHole()
+    {
+        var r = new Rig();
+        r.Handshake();
+        r.Tcp4(true, 1001, 5001, PathProbe.Decoding.TcpFlags.Ack, 1460);
+        r.IcmpFragNeeded(1400);
+        r.Tcp4(true, 1001, 5001, PathProbe.Decoding.TcpFlags.Ack, 1360, dt: 3_000_000);
+        r.Tcp4(true, 2361, 5001, PathProbe.Decoding.TcpFlags.Ack, 100);
+        r.Tcp4(false, 5001, 2461, PathProbe.Decoding.TcpFlags.Ack, 0, dt: 20_000_000);
+        var findings = r.Finish();
+        var icmp = Assert.Single(findings, f => f.Kind == "icmp-too-big");
+        Assert.Equal(true, icmp.Evidence.First(e => e.Key == "obeyed").Value);
+        Assert.DoesNotContain(findings, f => f.Kind == "mtu-blackhole");
+    }
+}
