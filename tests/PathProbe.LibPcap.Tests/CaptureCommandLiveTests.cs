@@ -56,9 +56,9 @@ public sealed class CaptureCommandLiveTests(ITestOutputHelper output) : IDisposa
         // Server link MTU 1424 but MSS 1460 advertised: the client's 1500-byte packets vanish on the veth.
         using var net = new NetnsPair(serverMtu: 1424, serverAdvertisedMss: 1460);
         string file = Path.Combine(_dir, "mru.pcapng");
-        var (exit, summary) = CaptureDuring(net, file, () => SmtpExchange(net, clientTimeoutSeconds: 3));
+        var (exit, summary) = CaptureDuring(net, file, () => SmtpExchange(net, clientTimeoutSeconds: 3), out var liveFindings);
 
-        Assert.Contains(exit, new[] { 0, 1 });
+        Assert.Equal(1, exit); // critical findings
         var input = summary["inputs"]![0]!;
         Assert.Equal(0, (long)input["drops"]!["kernel"]!);
         Assert.Equal(0, (long)input["drops"]!["interface"]!);
@@ -66,13 +66,36 @@ public sealed class CaptureCommandLiveTests(ITestOutputHelper output) : IDisposa
         Assert.Equal(1500, (long)smtp["maxIpPacket"]!["c2s"]!);
         Assert.True((long)smtp["payloadBytes"]!["c2s"]! < Payload * 2, "bounded retransmissions");
         Assert.Equal((long)input["packets"]!, TsharkPacketCount(file));
-        Assert.Equal(FlowSignatures(summary), FlowSignatures(Analyze(file)));
-        // Findings for the black hole are not asserted here: the detectors are being written separately.
+        var offline = Analyze(file);
+        Assert.Equal(FlowSignatures(summary), FlowSignatures(offline));
+
+        // (a) The black hole was reported while the capture was still running (before SIGINT), as an NDJSON line.
+        var live = Assert.Single(liveFindings, l => (string?)l.Finding["kind"] == "mtu-blackhole");
+        Assert.True(live.BeforeStop, "mtu-blackhole was only reported after the capture was stopped");
+        Assert.Equal("sender", (string?)live.Finding["evidence"]!["vantage"]);
+        // (c) The final report and the offline analysis of the pcapng agree, and the true limit is inside the range:
+        // the server's veth has MTU 1424 and admits IP packets up to 1428 bytes (captures/README.md, "Effective MRU").
+        Assert.Equal(FindingSignatures(summary), FindingSignatures(offline));
+        var hole = Assert.Single(summary["findings"]!.AsArray(), f => (string?)f!["kind"] == "mtu-blackhole")!;
+        var range = hole["evidence"]!["pathMtu"]!;
+        Assert.InRange(1424, (int)range["min"]!, (int)range["max"]!);
+        Assert.InRange(1428, (int)range["min"]!, (int)range["max"]!);
     }
 
+    private static List<string> FindingSignatures(JsonObject doc) =>
+        doc["findings"]!.AsArray().Select(f => $"{f!["kind"]} {f["severity"]} [{string.Join(",", f["flows"]!.AsArray().Select(x => (int)x!))}]")
+            .Order(StringComparer.Ordinal).ToList();
+
     /// <summary>Runs pathprobe capture on the client side while <paramref name="traffic"/> runs, then SIGINT.</summary>
-    private (int exit, JsonObject summary) CaptureDuring(NetnsPair net, string file, Action traffic)
+    private (int exit, JsonObject summary) CaptureDuring(NetnsPair net, string file, Action traffic) =>
+        CaptureDuring(net, file, traffic, out _);
+
+    /// <summary>As above, also returning each streamed finding and whether it arrived before SIGINT was sent.</summary>
+    private (int exit, JsonObject summary) CaptureDuring(NetnsPair net, string file, Action traffic,
+        out List<(JsonObject Finding, bool BeforeStop)> liveFindings)
     {
+        bool stopped = false;
+        var arrivals = new List<(string Line, bool BeforeStop)>();
         string cli = Path.Combine(AppContext.BaseDirectory, "pathprobe.dll");
         Assert.True(File.Exists(cli), $"{cli} missing");
         using var capture = NetnsPair.Start(net.ClientNs, Environment.ProcessPath!,
@@ -80,7 +103,11 @@ public sealed class CaptureCommandLiveTests(ITestOutputHelper output) : IDisposa
         var stdout = new StringBuilder();
         var stderr = new StringBuilder();
         var listening = new TaskCompletionSource();
-        capture.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (stdout) stdout.AppendLine(e.Data); };
+        capture.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (stdout) { stdout.AppendLine(e.Data); arrivals.Add((e.Data, !Volatile.Read(ref stopped))); }
+        };
         capture.ErrorDataReceived += (_, e) =>
         {
             if (e.Data is null) return;
@@ -94,6 +121,7 @@ public sealed class CaptureCommandLiveTests(ITestOutputHelper output) : IDisposa
             Assert.True(listening.Task.Wait(15_000), $"capture did not start: {stderr}");
             traffic();
             Thread.Sleep(500); // the kernel hands over the last partly filled block after the 100 ms read timeout
+            Volatile.Write(ref stopped, true);
             NetnsPair.Run("kill", $"-INT {capture.Id}");
             Assert.True(capture.WaitForExit(20_000), "capture did not stop after SIGINT");
             capture.WaitForExit(); // drain the output events
@@ -110,6 +138,10 @@ public sealed class CaptureCommandLiveTests(ITestOutputHelper output) : IDisposa
         Assert.Equal("summary", (string?)summary["type"]);
         Assert.Equal("pathprobe.analysis/1", (string?)summary["schema"]);
         output.WriteLine($"exit {capture.ExitCode}, {lines.Length - 1} finding lines, {summary["inputs"]![0]!["packets"]} packets");
+        lock (stdout)
+            liveFindings = arrivals.Where(a => a.Line.Length > 0)
+                .Select(a => (Node: JsonNode.Parse(a.Line)!.AsObject(), a.BeforeStop))
+                .Where(a => (string?)a.Node["type"] == "finding").Select(a => (a.Node, a.BeforeStop)).ToList();
         return (capture.ExitCode, summary);
     }
 

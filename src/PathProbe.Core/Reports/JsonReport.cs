@@ -23,7 +23,7 @@ public static class JsonReport
         w.WriteString("schema", Schema);
 
         w.WriteStartArray("inputs");
-        foreach (var a in analyses) WriteInput(w, a.Input);
+        foreach (var a in analyses) WriteInput(w, a.Input, a.OffloadFrames);
         w.WriteEndArray();
 
         WriteStats(w, analyses);
@@ -46,7 +46,7 @@ public static class JsonReport
         w.Flush();
     }
 
-    private static void WriteInput(Utf8JsonWriter w, InputSummary i)
+    private static void WriteInput(Utf8JsonWriter w, InputSummary i, long offloadFrames = 0)
     {
         w.WriteStartObject();
         w.WriteString("path", i.Path);
@@ -63,6 +63,7 @@ public static class JsonReport
         w.WriteBoolean("truncated", i.Truncated);
         if (i.StopOffset >= 0) w.WriteNumber("stopOffset", i.StopOffset);
         if (i.Error is null) w.WriteNull("error"); else w.WriteString("error", i.Error);
+        w.WriteNumber("offloadFrames", offloadFrames);
         if (i.Info is { } info)
         {
             w.WriteStartArray("interfaces");
