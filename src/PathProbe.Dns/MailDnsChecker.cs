@@ -99,7 +99,7 @@ public sealed class MailDnsChecker(IDnsResolver resolver)
         // ---- the sending address ----
         if (ip is { } sender)
         {
-            checks.Add(await ReverseCheck("ip-ptr", $"PTR of {sender} (--ip)", sender, CheckStatus.Error, cancel).ConfigureAwait(false));
+            checks.Add(await ReverseCheck("ip-ptr", $"PTR of {sender} (the sending address)", sender, CheckStatus.Error, cancel).ConfigureAwait(false));
             if (helo is not null)
             {
                 var (ha, haaaa) = await Addresses(helo, cancel).ConfigureAwait(false);
