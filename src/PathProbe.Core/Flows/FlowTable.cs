@@ -298,6 +298,9 @@ public sealed class FlowTable
     /// <summary>Flows that have left the table, in the order they left; after <see cref="Finish"/>, all flows.</summary>
     public IReadOnlyList<Flow> ClosedFlows => _closed;
 
+    /// <summary>The live flow with this key, or null (no side effects: not touched, not counted).</summary>
+    public Flow? Find(in FlowKey key) => _live.GetValueOrDefault(key);
+
     /// <summary>Live flows (for snapshots); enumerates the table.</summary>
     public IEnumerable<Flow> LiveFlows => _live.Values;
 }

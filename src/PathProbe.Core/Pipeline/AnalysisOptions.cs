@@ -1,3 +1,5 @@
+using PathProbe.Analysis.Dns;
+using PathProbe.Analysis.Fragmentation;
 using PathProbe.Analysis.Tcp;
 using PathProbe.Decoding.Reassembly;
 using PathProbe.Flows;
@@ -13,4 +15,7 @@ public sealed class AnalysisOptions
     /// decoding and flow tracking alone.</summary>
     public bool TcpAnalysis { get; init; } = true;
     public StormOptions Storms { get; init; } = new();
+    /// <summary>DNS transactions in the capture (timeouts, truncation, sizes).</summary>
+    public DnsOptions Dns { get; init; } = new();
+    public FragmentationOptions Fragmentation { get; init; } = new();
 }
