@@ -19,4 +19,6 @@ public sealed class CaptureAnalysis
     public required long Decoded { get; init; }
     public required long FragmentsHeld { get; init; }
     public List<Finding> Findings { get; } = new();
+    /// <summary>DNS message and transaction counters (per-flow details are in each flow's <see cref="Flow.App"/>).</summary>
+    public Analysis.Dns.DnsCounters? Dns { get; init; }
 }

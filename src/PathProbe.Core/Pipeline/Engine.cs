@@ -141,6 +141,7 @@ public sealed class Engine
             FlowsNotReported = _flows.NotReported,
             Decoded = _decoded,
             FragmentsHeld = _fragmentsHeld,
+            Dns = _dns.Counters,
         };
         result.Findings.AddRange(_findings);
         return result;
