@@ -272,10 +272,6 @@ public sealed class FlowTable
         Close(f, f.EndReason is FlowEnd.Fin or FlowEnd.Reset ? f.EndReason : reason);
     }
 
-    /// <summary>The live flow with this key, without creating or updating anything (e.g. the flow an ICMP error
-    /// quotes).</summary>
-    public bool TryGet(in FlowKey key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out Flow flow) => _live.TryGetValue(key, out flow);
-
     /// <summary>Called once per flow as it leaves the table (not per packet), before the record can be recycled.</summary>
     public Action<Flow>? FlowClosing { get; set; }
 
@@ -301,6 +297,9 @@ public sealed class FlowTable
 
     /// <summary>Flows that have left the table, in the order they left; after <see cref="Finish"/>, all flows.</summary>
     public IReadOnlyList<Flow> ClosedFlows => _closed;
+
+    /// <summary>The live flow with this key, or null (no side effects: not touched, not counted).</summary>
+    public Flow? Find(in FlowKey key) => _live.GetValueOrDefault(key);
 
     /// <summary>Live flows (for snapshots); enumerates the table.</summary>
     public IEnumerable<Flow> LiveFlows => _live.Values;

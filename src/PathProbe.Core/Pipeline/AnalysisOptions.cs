@@ -1,4 +1,6 @@
 using PathProbe.Analysis.Mtu;
+using PathProbe.Analysis.Dns;
+using PathProbe.Analysis.Fragmentation;
 using PathProbe.Analysis.Tcp;
 using PathProbe.Decoding.Reassembly;
 using PathProbe.Flows;
@@ -15,4 +17,7 @@ public sealed class AnalysisOptions
     public bool TcpAnalysis { get; init; } = true;
     public StormOptions Storms { get; init; } = new();
     public PathMtuOptions PathMtu { get; init; } = new();
+    /// <summary>DNS transactions in the capture (timeouts, truncation, sizes).</summary>
+    public DnsOptions Dns { get; init; } = new();
+    public FragmentationOptions Fragmentation { get; init; } = new();
 }

@@ -22,4 +22,6 @@ public sealed class CaptureAnalysis
     /// capture host, not what crossed the wire; never used as path-MTU evidence.</summary>
     public long OffloadFrames { get; init; }
     public List<Finding> Findings { get; } = new();
+    /// <summary>DNS message and transaction counters (per-flow details are in each flow's <see cref="Flow.App"/>).</summary>
+    public Analysis.Dns.DnsCounters? Dns { get; init; }
 }

@@ -1,4 +1,6 @@
 using PathProbe.Analysis.Mtu;
+using PathProbe.Analysis.Dns;
+using PathProbe.Analysis.Fragmentation;
 using PathProbe.Analysis.Tcp;
 using PathProbe.Capture;
 using PathProbe.Decoding;
@@ -22,6 +24,8 @@ public sealed class Engine
     private readonly TcpFindingDetector _tcpFindings;
     private readonly RetransmissionStormDetector _storms;
     private readonly PathMtuDetector _mtu;
+    private readonly DnsAnalyzer _dns;
+    private readonly FragmentationDetector _fragmentation;
     private long _now;
     private readonly bool _tcpAnalysis;
     private readonly List<Finding> _findings = new();
@@ -39,6 +43,8 @@ public sealed class Engine
         _tcpFindings = new TcpFindingDetector(options.Stalls, Report);
         _storms = new RetransmissionStormDetector(options.Storms, Report);
         _mtu = new PathMtuDetector(options.PathMtu, Report, Replace);
+        _dns = new DnsAnalyzer(options.Dns, Report);
+        _fragmentation = new FragmentationDetector(options.Fragmentation, _dns, Report);
         _flows.FlowClosing = OnFlowClosing;
     }
 
@@ -47,6 +53,7 @@ public sealed class Engine
     public ReassemblyCounters FragmentCounters => _reassembler.Counters;
     public long Decoded => _decoded;
     public long FragmentsHeld => _fragmentsHeld;
+    public DnsCounters DnsCounters => _dns.Counters;
 
     /// <summary>Findings detected so far, in the order they were detected.</summary>
     public IReadOnlyList<Finding> Findings => _findings;
@@ -81,6 +88,7 @@ public sealed class Engine
             _tcpFindings.FlowClosing(flow, _now);
             _mtu.FlowClosing(flow, _now);
         }
+        _dns.FlowClosing(flow, _now);
     }
 
     public void Process(in RawFrame frame)
@@ -107,20 +115,43 @@ public sealed class Engine
                     _tcpFindings.AfterSegment(flow, _tcp.MadeProgress, (p.TcpFlags & TcpFlags.Rst) != 0, now);
                 }
                 else if (_tcpAnalysis && flow.Protocol == FlowProtocol.Icmp) _mtu.OnIcmp(ref p, _flows, now);
+                DnsAndFragments(flow, fromClient, ref p);
                 break;
             case DecodeStatus.FragmentHeld:
                 _fragmentsHeld++;
                 break;
         }
+        _dns.Tick(now);
+        _fragmentation.CollectIncomplete(_reassembler.Incomplete, _flows);
+    }
+
+    /// <summary>DNS on port 53, reassembled datagrams and ICMP reassembly errors; nothing to do for other packets.</summary>
+    private void DnsAndFragments(Flow flow, bool fromClient, ref DecodedPacket p)
+    {
+        DnsTransaction? answered = null;
+        if ((p.SrcPort == 53 || p.DstPort == 53) && flow.Protocol != FlowProtocol.Icmp) answered = _dns.OnPacket(flow, fromClient, ref p);
+        if (p.Reassembled) _fragmentation.OnReassembled(flow, fromClient, ref p, answered);
+        else if (p.Quoted.Present) _fragmentation.OnIcmp(ref p);
+    }
+
+    /// <summary>End of input for DNS and fragmentation: incomplete datagrams are tied to their flows while the flows
+    /// are still in the table; findings follow once the flows have closed (TCP streams flushed).</summary>
+    private void FinishDnsAndFragments(bool flowsClosed)
+    {
+        if (!flowsClosed) { _fragmentation.CollectIncomplete(_reassembler.Incomplete, _flows); return; }
+        _dns.Finish(_now);
+        _fragmentation.Finish(_now);
     }
 
     /// <summary>End of input: closes reassembly and the flow table and returns the immutable result.</summary>
     public CaptureAnalysis Complete(InputSummary input)
     {
         _reassembler.Finish();
+        FinishDnsAndFragments(flowsClosed: false);
         _storms.Finish();
         _flows.Finish();
         if (_tcpAnalysis) _mtu.Finish();
+        FinishDnsAndFragments(flowsClosed: true);
         var result = new CaptureAnalysis
         {
             Input = input,
@@ -133,6 +164,7 @@ public sealed class Engine
             Decoded = _decoded,
             FragmentsHeld = _fragmentsHeld,
             OffloadFrames = _mtu.OffloadFrames,
+            Dns = _dns.Counters,
         };
         result.Findings.AddRange(_findings);
         return result;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using PathProbe.Analysis.Dns;
 using PathProbe.Capture;
 using PathProbe.Findings;
 using PathProbe.Flows;
@@ -120,6 +121,7 @@ public static class JsonReport
         w.WriteNumber("flows", t.Flows);
         w.WriteNumber("flowsEvicted", t.FlowsEvicted);
         w.WriteNumber("flowsNotListed", t.FlowsNotReported);
+        WriteDnsStats(w, analyses);
         w.WriteEndObject();
     }
 
@@ -147,6 +149,98 @@ public static class JsonReport
         Pair(w, "dfPackets", f.ClientToServer.DfPackets, f.ServerToClient.DfPackets);
         if (f.Application is null) w.WriteNull("application"); else w.WriteString("application", f.Application);
         if (f.Protocol == FlowProtocol.Tcp && f.Tcp is { } tcp) WriteTcp(w, f, tcp);
+        if (f.App is DnsFlowState dns) WriteDns(w, dns);
+        w.WriteEndObject();
+    }
+
+    private static void WriteDnsStats(Utf8JsonWriter w, IReadOnlyList<CaptureAnalysis> analyses)
+    {
+        var d = new DnsCounters();
+        foreach (var a in analyses)
+            if (a.Dns is { } c)
+            {
+                d.Messages += c.Messages; d.Queries += c.Queries; d.Responses += c.Responses; d.Malformed += c.Malformed;
+                d.Transactions += c.Transactions; d.NotTracked += c.NotTracked; d.TimedOut += c.TimedOut; d.FindingsSuppressed += c.FindingsSuppressed;
+            }
+        w.WriteStartObject("dns");
+        w.WriteNumber("messages", d.Messages);
+        w.WriteNumber("queries", d.Queries);
+        w.WriteNumber("responses", d.Responses);
+        w.WriteNumber("malformed", d.Malformed);
+        w.WriteNumber("transactions", d.Transactions);
+        w.WriteNumber("notTracked", d.NotTracked);
+        w.WriteNumber("timedOut", d.TimedOut);
+        w.WriteNumber("findingsSuppressed", d.FindingsSuppressed);
+        w.WriteEndObject();
+    }
+
+    private static void WriteDns(Utf8JsonWriter w, DnsFlowState s)
+    {
+        w.WriteStartObject("dns");
+        w.WriteString("transport", s.Transport == DnsTransport.Udp ? "udp" : "tcp");
+        w.WriteNumber("queries", s.Queries);
+        w.WriteNumber("responses", s.Responses);
+        w.WriteNumber("malformed", s.Malformed);
+        w.WriteNumber("unmatchedResponses", s.UnmatchedResponses);
+        w.WriteNumber("notTracked", s.NotTracked);
+        w.WriteNumber("tcpStreamsLost", s.TcpStreamsLost);
+        w.WriteStartArray("transactions");
+        foreach (var t in s.Transactions)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("id", t.Id);
+            if (t.Name is null) w.WriteNull("name"); else w.WriteString("name", SafeText.Clean(t.Name, 300));
+            w.WriteString("type", DnsTransaction.TypeName(t.Type));
+            w.WriteString("time", t.FirstSent.ToIso8601());
+            w.WriteNumber("sends", t.Sends);
+            w.WriteNumber("querySize", t.QuerySize);
+            if (t.QueryEdnsSize is { } e) w.WriteNumber("ednsSize", e); else w.WriteNull("ednsSize");
+            w.WriteString("outcome", DnsTransaction.OutcomeName(t.Outcome));
+            if (t.AnsweredLate) w.WriteBoolean("answeredLate", true);
+            if (t.Response is { } r)
+            {
+                w.WriteStartObject("response");
+                w.WriteString("time", r.Time.ToIso8601());
+                w.WriteNumber("responseTimeMs", Math.Round((r.Time.UnixNanoseconds - t.FirstSent.UnixNanoseconds) / 1e6, 3));
+                w.WriteNumber("size", r.Size);
+                w.WriteString("rcode", DnsTransaction.RcodeName(r.Rcode));
+                w.WriteBoolean("truncated", r.Truncated);
+                w.WriteBoolean("authoritative", r.Authoritative);
+                w.WriteNumber("answers", r.AnswerCount);
+                w.WriteNumber("authority", r.AuthorityCount);
+                w.WriteNumber("additional", r.AdditionalCount);
+                if (r.EdnsSize is { } re) w.WriteNumber("ednsSize", re); else w.WriteNull("ednsSize");
+                w.WriteBoolean("exceedsQueryEdns", t.Transport == DnsTransport.Udp && r.Size > (t.QueryEdnsSize is { } qe ? Math.Max(qe, 512) : 512));
+                w.WriteBoolean("fragmented", r.Fragmented);
+                if (r.Fragmented)
+                {
+                    w.WriteNumber("fragments", r.FragmentCount);
+                    w.WriteNumber("largestFragment", r.LargestFragment);
+                    w.WriteNumber("ipPacketLength", r.IpPacketLength);
+                }
+                w.WriteStartArray("records");
+                foreach (var rec in r.Records) w.WriteStringValue(rec);
+                w.WriteEndArray();
+                if (r.RecordsNotListed > 0) w.WriteNumber("recordsNotListed", r.RecordsNotListed);
+                if (r.Malformed is not null) w.WriteString("malformed", r.Malformed);
+                w.WriteEndObject();
+            }
+            else w.WriteNull("response");
+            if (t.RetryOf is { } p) WriteLink(w, "retryOf", p); else w.WriteNull("retryOf");
+            if (t.RetriedBy is { } n) WriteLink(w, "retriedBy", n); else w.WriteNull("retriedBy");
+            if (t.AnswerDatagramsLost > 0) w.WriteNumber("answerDatagramsLost", t.AnswerDatagramsLost);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    private static void WriteLink(Utf8JsonWriter w, string name, DnsTransaction t)
+    {
+        w.WriteStartObject(name);
+        w.WriteNumber("flow", t.FlowId);
+        w.WriteNumber("id", t.Id);
+        w.WriteString("transport", t.Transport == DnsTransport.Udp ? "udp" : "tcp");
         w.WriteEndObject();
     }
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using PathProbe.Analysis.Dns;
 using PathProbe.Capture;
 using PathProbe.Findings;
 using PathProbe.Flows;
@@ -49,6 +50,7 @@ public static class TextReport
                   ? $", dropped: {N(fr.DroppedMemoryBound)} memory bound, {N(fr.Inconsistent)} inconsistent, {N(fr.TooManyFragments)} too many fragments, {N(fr.BadFragments)} bad" : ""));
         o.WriteLine($"Flows      {N(t.Flows)}" + (t.FlowsEvicted > 0 ? $", {N(t.FlowsEvicted)} evicted because the flow table was full" : "") +
                     (t.FlowsNotReported > 0 ? $", {N(t.FlowsNotReported)} not listed (report limit)" : ""));
+        WriteDnsLine(o, analyses);
 
         var findings = analyses.SelectMany(a => a.Findings).OrderByDescending(f => f.Severity).ThenBy(f => f.Time).ToList();
         o.WriteLine();
@@ -106,6 +108,27 @@ public static class TextReport
             line.Append(word);
         }
         o.WriteLine(line.ToString());
+    }
+
+    /// <summary>One line on DNS when the capture has any: queries and what became of them.</summary>
+    private static void WriteDnsLine(TextWriter o, IReadOnlyList<CaptureAnalysis> analyses)
+    {
+        var tx = analyses.SelectMany(a => a.Flows).Select(f => f.App).OfType<DnsFlowState>().SelectMany(s => s.Transactions).ToList();
+        long notTracked = analyses.Sum(a => a.Dns?.NotTracked ?? 0);
+        if (tx.Count == 0 && notTracked == 0) return;
+        int answered = tx.Count(t => t.Outcome == DnsOutcome.Answered);
+        int timedOut = tx.Count(t => t.Outcome == DnsOutcome.TimedOut);
+        int ended = tx.Count(t => t.Outcome == DnsOutcome.CaptureEnded);
+        int truncated = tx.Count(t => t.Response?.Truncated == true);
+        int fragmented = tx.Count(t => t.Response?.Fragmented == true);
+        int tcp = tx.Count(t => t.Transport == DnsTransport.Tcp);
+        var parts = new List<string> { $"{N(tx.Count)} queries ({N(tcp)} over TCP)", $"{N(answered)} answered" };
+        if (timedOut > 0) parts.Add($"{N(timedOut)} timed out");
+        if (ended > 0) parts.Add($"{N(ended)} without an answer before the capture ended");
+        if (truncated > 0) parts.Add($"{N(truncated)} truncated");
+        if (fragmented > 0) parts.Add($"{N(fragmented)} answers fragmented");
+        if (notTracked > 0) parts.Add($"{N(notTracked)} not tracked (limit)");
+        o.WriteLine("DNS        " + string.Join(", ", parts));
     }
 
     private static void WriteInput(TextWriter o, InputSummary i)

@@ -290,7 +290,7 @@ public sealed class PathMtuDetector
         ref QuotedPacket q = ref p.Quoted;
         Flow? flow = null;
         bool fromClient = false;
-        if (q.HasPorts && flows.TryGet(FlowKey.Create(q.Src, q.SrcPort, q.Dst, q.DstPort, q.Protocol, out _), out var f))
+        if (q.HasPorts && flows.Find(FlowKey.Create(q.Src, q.SrcPort, q.Dst, q.DstPort, q.Protocol, out _)) is { } f)
         {
             flow = f;
             fromClient = f.ClientAddress == q.Src && f.ClientPort == q.SrcPort;

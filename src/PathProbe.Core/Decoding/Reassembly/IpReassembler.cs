@@ -42,6 +42,12 @@ public sealed class ReassemblyOptions
     /// more than this is treated as a tiny-fragment attack and the datagram is dropped.
     /// </summary>
     public int MaxFragmentsPerDatagram { get; init; } = 256;
+    /// <summary>
+    /// Bytes of the first fragment's payload (transport header onward) copied into each incomplete-datagram record,
+    /// so a report can say what was lost (e.g. the DNS header and question of an answer whose other fragments never
+    /// came). One copy per record, so at most <see cref="MaxIncompleteRecords"/> of them; 0 keeps none.
+    /// </summary>
+    public int IncompleteHeadBytes { get; init; } = 512;
 }
 
 public sealed class ReassemblyCounters
@@ -99,6 +105,11 @@ public readonly record struct IncompleteDatagram(
     bool TimedOut)
 {
     public IncompleteReason Reason { get; init; }
+    /// <summary>Payload bytes of the first fragment (offset 0) when it was seen, else 0.</summary>
+    public int FirstFragmentLength { get; init; }
+    /// <summary>A copy of the first <see cref="ReassemblyOptions.IncompleteHeadBytes"/> payload bytes of the first
+    /// fragment (transport header onward); empty when the first fragment was not seen.</summary>
+    public ReadOnlyMemory<byte> FirstFragmentHead { get; init; }
 }
 
 /// <summary>
@@ -429,12 +440,18 @@ public sealed class IpReassembler
             Counters.IncompleteRecordsNotStored++;
             return;
         }
+        bool firstSeen = e.Count > 0 && e.Starts[0] == 0;
+        int firstLength = firstSeen ? e.Ends[0] : 0;
+        // Allocated once per recorded datagram (bounded by MaxIncompleteRecords), never per fragment.
+        byte[] head = firstSeen && _options.IncompleteHeadBytes > 0 && e.Buffer is not null
+            ? e.Buffer.AsSpan(0, Math.Min(firstLength, _options.IncompleteHeadBytes)).ToArray()
+            : Array.Empty<byte>();
         _incomplete.Add(new IncompleteDatagram(e.Key, e.FirstSeen, e.LastSeen, e.Count, e.Covered,
-            FirstFragmentSeen: e.Count > 0 && e.Starts[0] == 0,
+            FirstFragmentSeen: firstSeen,
             LastFragmentSeen: e.Total >= 0,
             TotalPayloadLength: e.Total,
             e.SrcPort, e.DstPort,
-            TimedOut: reason == IncompleteReason.TimedOut) { Reason = reason });
+            TimedOut: reason == IncompleteReason.TimedOut) { Reason = reason, FirstFragmentLength = firstLength, FirstFragmentHead = head });
     }
 
     private void ReleaseCompletedBuffer()

@@ -1,0 +1,173 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using PathProbe.Decoding;
+using PathProbe.Flows;
+using PathProbe.Flows.Streams;
+using PathProbe.Primitives;
+
+namespace PathProbe.Analysis.Dns;
+
+/// <summary>
+/// DNS state of one flow (<see cref="Flow.App"/>): its transactions and counters, and for TCP the two stream
+/// reassemblers with the length-prefix framing of RFC 1035 §4.2.2 / RFC 7766 §8.
+/// </summary>
+public sealed class DnsFlowState : IFlowApplication
+{
+    private readonly List<DnsTransaction> _transactions = new();
+
+    internal DnsFlowState(DnsTransport transport) => Transport = transport;
+
+    public DnsTransport Transport { get; }
+    public IReadOnlyList<DnsTransaction> Transactions => _transactions;
+
+    public long Queries { get; internal set; }
+    public long Responses { get; internal set; }
+    /// <summary>Messages too short or damaged to read even the header or, for responses, to match.</summary>
+    public long Malformed { get; internal set; }
+    /// <summary>Responses with no matching query (sent before the capture started, or duplicates).</summary>
+    public long UnmatchedResponses { get; internal set; }
+    /// <summary>Queries not tracked because a transaction limit was reached.</summary>
+    public long NotTracked { get; internal set; }
+    /// <summary>TCP: directions whose stream had a gap (length-prefixed messages cannot be re-synchronised) or were abandoned.</summary>
+    public int TcpStreamsLost { get; internal set; }
+
+    internal void Add(DnsTransaction t) => _transactions.Add(t);
+
+    /// <summary>Most recent transaction of this flow with this id and question (name compared case-insensitively).</summary>
+    internal DnsTransaction? Find(ushort id, string? name, Protocols.Dns.DnsType type, bool anyQuestion)
+    {
+        for (int i = _transactions.Count - 1; i >= 0; i--)
+        {
+            var t = _transactions[i];
+            if (t.Id != id) continue;
+            if (anyQuestion || (t.Type == type && Protocols.Dns.DnsName.Equal(t.Name, name))) return t;
+        }
+        return null;
+    }
+
+    public string? Phase => _transactions.Any(t => t.Outcome == DnsOutcome.Pending) ? "waiting" : _transactions.Count > 0 ? "idle" : null;
+
+    public string? DescribePosition()
+    {
+        if (_transactions.Count == 0) return null;
+        int answered = _transactions.Count(t => t.Outcome == DnsOutcome.Answered);
+        var waiting = _transactions.LastOrDefault(t => t.Outcome is DnsOutcome.Pending or DnsOutcome.TimedOut);
+        return $"DNS: {_transactions.Count} {(_transactions.Count == 1 ? "query" : "queries")}, {answered} answered" +
+               (waiting is null ? "" : $", no answer to {waiting.Question} (id {waiting.IdText})");
+    }
+
+    // ---- TCP --------------------------------------------------------------------------------------------------
+    internal TcpStreamReassembler? ClientStream, ServerStream;
+    internal DnsTcpFramer? ClientFramer, ServerFramer;
+
+    internal void AttachTcp(DnsAnalyzer owner, Flow flow, StreamBudget budget)
+    {
+        ClientStream = new TcpStreamReassembler(budget);
+        ServerStream = new TcpStreamReassembler(budget);
+        ClientFramer = new DnsTcpFramer(owner, this, flow, fromClient: true);
+        ServerFramer = new DnsTcpFramer(owner, this, flow, fromClient: false);
+    }
+
+    internal void OnTcpSegment(bool fromClient, ref DecodedPacket p)
+    {
+        var c = ClientFramer!;
+        var s = ServerFramer!;
+        if (fromClient)
+        {
+            ClientStream!.Segment(ref c, p.Seq, p.Payload, p.PayloadWireLength, p.Time, p.TcpFlags);
+            if ((p.TcpFlags & TcpFlags.Ack) != 0) ServerStream!.PeerAck(ref s, p.Ack, p.Time);
+        }
+        else
+        {
+            ServerStream!.Segment(ref s, p.Seq, p.Payload, p.PayloadWireLength, p.Time, p.TcpFlags);
+            if ((p.TcpFlags & TcpFlags.Ack) != 0) ClientStream!.PeerAck(ref c, p.Ack, p.Time);
+        }
+    }
+
+    /// <summary>Flow closing: buffered stream data is delivered and every buffer returned.</summary>
+    internal void CloseTcp(Timestamp time)
+    {
+        if (ClientStream is null) return;
+        var c = ClientFramer!;
+        var s = ServerFramer!;
+        ClientStream.Flush(ref c, time);
+        ServerStream!.Flush(ref s, time);
+        ClientStream.Release();
+        ServerStream.Release();
+        c.Release();
+        s.Release();
+    }
+}
+
+/// <summary>
+/// Splits one direction of a DNS-over-TCP stream into messages (2-byte length, then the message). A message that
+/// lies whole in one delivered span is parsed in place; one split across segments is gathered in a pooled buffer
+/// of exactly its length (at most 65,535 bytes, one per direction).
+/// </summary>
+internal sealed class DnsTcpFramer(DnsAnalyzer owner, DnsFlowState state, Flow flow, bool fromClient) : ITcpStreamSink
+{
+    private int _lengthBytes, _length, _have;
+    private byte _lengthHigh;
+    private byte[]? _buffer;
+    private bool _lost;
+
+    public void OnData(ReadOnlySpan<byte> data, Timestamp time)
+    {
+        while (!_lost && data.Length > 0)
+        {
+            if (_lengthBytes < 2)
+            {
+                if (_lengthBytes == 0 && data.Length >= 2)
+                {
+                    _length = BinaryPrimitives.ReadUInt16BigEndian(data);
+                    _lengthBytes = 2;
+                    data = data[2..];
+                }
+                else if (_lengthBytes == 0) { _lengthHigh = data[0]; _lengthBytes = 1; data = data[1..]; }
+                else { _length = (_lengthHigh << 8) | data[0]; _lengthBytes = 2; data = data[1..]; }
+                if (_lengthBytes == 2 && _length == 0) { state.Malformed++; _lengthBytes = 0; }
+                continue;
+            }
+            if (_have == 0 && data.Length >= _length)
+            {
+                owner.OnTcpMessage(flow, state, fromClient, data[.._length], time);
+                data = data[_length..];
+                _lengthBytes = 0;
+                continue;
+            }
+            _buffer ??= ArrayPool<byte>.Shared.Rent(_length);
+            int n = Math.Min(data.Length, _length - _have);
+            data[..n].CopyTo(_buffer.AsSpan(_have));
+            _have += n;
+            data = data[n..];
+            if (_have == _length)
+            {
+                owner.OnTcpMessage(flow, state, fromClient, _buffer.AsSpan(0, _length), time);
+                _have = 0;
+                _lengthBytes = 0;
+                Release();
+            }
+        }
+    }
+
+    /// <summary>Bytes the capture missed: message boundaries are lost for the rest of the stream (no markers to
+    /// re-synchronise on), so this direction is no longer parsed.</summary>
+    public void OnGap(int bytes, Timestamp time) => Lose();
+
+    public void OnAbandon(string reason) => Lose();
+
+    private void Lose()
+    {
+        if (_lost) return;
+        _lost = true;
+        state.TcpStreamsLost++;
+        Release();
+    }
+
+    public void Release()
+    {
+        if (_buffer is null) return;
+        ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = null;
+    }
+}

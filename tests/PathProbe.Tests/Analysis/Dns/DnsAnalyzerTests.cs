@@ -1,0 +1,280 @@
+using System.Text;
+using PathProbe.Analysis.Dns;
+using PathProbe.Capture;
+using PathProbe.Findings;
+using PathProbe.Pipeline;
+using PathProbe.Primitives;
+using PathProbe.Protocols.Dns;
+using PathProbe.Reports;
+using static PathProbe.Tests.Analysis.Dns.DnsTestPackets;
+
+namespace PathProbe.Tests.Analysis.Dns;
+
+public sealed class DnsAnalyzerTests
+{
+    private const string Client = "198.51.100.10", Server = "203.0.113.53";
+
+    private static InputSummary Input() => new() { Path = "test" };
+
+    private static List<DnsTransaction> Transactions(CaptureAnalysis a) =>
+        a.Flows.Select(f => f.App).OfType<DnsFlowState>().SelectMany(s => s.Transactions).ToList();
+
+    private static byte[] A(string ip) => IpAddress.Parse(ip).ToIPAddress().GetAddressBytes();
+
+    [Fact]
+    public void Response_MatchingQuery_AnsweredWithRecordsSizesAndResponseTime()
+    {
+        var e = new Engine();
+        Feed(e, Udp(Client, 40000, Server, 53, Query(0x1234, "mx.example.test", DnsType.A, edns: 1232)), 0);
+        Feed(e, Udp(Server, 53, Client, 40000, Response(0x1234, "MX.Example.Test", DnsType.A, new[] { (DnsType.A, A("203.0.113.25")) }, edns: 4096)), 0.012);
+        var a = e.Complete(Input());
+
+        var t = Assert.Single(Transactions(a));
+        Assert.Equal(DnsOutcome.Answered, t.Outcome);
+        Assert.Equal("mx.example.test", t.Name);
+        Assert.Equal(1232, t.QueryEdnsSize);
+        Assert.Equal(0.012, t.ResponseSeconds!.Value, 6);
+        Assert.Equal(new[] { "A 203.0.113.25" }, t.Response!.Records);
+        Assert.Equal(4096, t.Response.EdnsSize);
+        Assert.False(t.Response.Fragmented);
+        Assert.Empty(a.Findings);
+    }
+
+    [Fact]
+    public void Response_ForOtherQuestionWithSameId_NotMatchedAndQueryTimesOut()
+    {
+        var e = new Engine();
+        Feed(e, Udp(Client, 40000, Server, 53, Query(7, "a.example.test", DnsType.TXT)), 0);
+        Feed(e, Udp(Server, 53, Client, 40000, Response(7, "b.example.test", DnsType.TXT, Array.Empty<(DnsType, byte[])>())), 0.01);
+        Feed(e, Udp(Client, 1111, "192.0.2.9", 2222, new byte[] { 1 }), 6); // unrelated traffic moves capture time on
+        Assert.Contains(e.Findings, f => f.Kind == "dns-timeout"); // decided during the capture, not only at the end
+        var a = e.Complete(Input());
+
+        var state = a.Flows.Select(f => f.App).OfType<DnsFlowState>().Single();
+        Assert.Equal(1, state.UnmatchedResponses);
+        Assert.Equal(DnsOutcome.TimedOut, Assert.Single(state.Transactions).Outcome);
+        var f = Assert.Single(a.Findings, x => x.Kind == "dns-timeout");
+        Assert.Equal(Severity.Warning, f.Severity);
+        Assert.Contains("TXT a.example.test (id 0x0007", f.Summary);
+    }
+
+    [Fact]
+    public void Query_CaptureEndsBeforeTimeout_NoFindingOutcomeCaptureEnded()
+    {
+        var e = new Engine();
+        Feed(e, Udp(Client, 40000, Server, 53, Query(9, "late.example.test", DnsType.MX)), 0);
+        Feed(e, Udp(Client, 1111, "192.0.2.9", 2222, new byte[] { 1 }), 4.9);
+        var a = e.Complete(Input());
+        Assert.Equal(DnsOutcome.CaptureEnded, Assert.Single(Transactions(a)).Outcome);
+        Assert.DoesNotContain(a.Findings, f => f.Kind == "dns-timeout");
+    }
+
+    [Fact]
+    public void Query_OlderThanTimeoutAtEnd_TimesOutAtEnd()
+    {
+        var e = new Engine(new AnalysisOptions { Dns = new DnsOptions { QueryTimeout = TimeSpan.FromSeconds(2) } });
+        Feed(e, Udp(Client, 40000, Server, 53, Query(9, "late.example.test", DnsType.MX)), 0);
+        Feed(e, Udp(Client, 40000, Server, 53, Query(9, "late.example.test", DnsType.MX)), 1.5); // retransmission, same id
+        Feed(e, Udp(Client, 1111, "192.0.2.9", 2222, new byte[] { 1 }), 1.9);
+        Assert.Empty(e.Findings);
+        var a = e.Complete(Input());
+        // Capture time ended at 1.9 s: not yet past the timeout from the first send.
+        Assert.DoesNotContain(a.Findings, f => f.Kind == "dns-timeout");
+
+        e = new Engine(new AnalysisOptions { Dns = new DnsOptions { QueryTimeout = TimeSpan.FromSeconds(2) } });
+        Feed(e, Udp(Client, 40000, Server, 53, Query(9, "late.example.test", DnsType.MX)), 0);
+        Feed(e, Udp(Client, 40000, Server, 53, Query(9, "late.example.test", DnsType.MX)), 1.5);
+        Feed(e, Udp(Client, 1111, "192.0.2.9", 2222, new byte[] { 1 }), 2.5);
+        a = e.Complete(Input());
+        var t = Assert.Single(Transactions(a));
+        Assert.Equal(2, t.Sends);
+        var f = Assert.Single(a.Findings);
+        Assert.Equal("dns-timeout", f.Kind);
+        Assert.Contains("2 times over 1.5 s", f.Summary);
+    }
+
+    [Fact]
+    public void RetryFromNewPort_LinkedAndOneTimeoutForTheQuestion()
+    {
+        var e = new Engine();
+        Feed(e, Udp(Client, 40000, Server, 53, Query(0x55, "x.example.test", DnsType.TXT)), 0);
+        Feed(e, Udp(Client, 40001, Server, 53, Query(0x56, "x.example.test", DnsType.TXT)), 2);
+        Feed(e, Udp(Client, 1111, "192.0.2.9", 2222, new byte[] { 1 }), 20);
+        var a = e.Complete(Input());
+        var tx = Transactions(a).OrderBy(t => t.FirstSent).ToList();
+        Assert.Same(tx[0], tx[1].RetryOf);
+        var f = Assert.Single(a.Findings, x => x.Kind == "dns-timeout");
+        Assert.Equal(2, f.Flows.Count);
+        Assert.Contains("retried with a new id", f.Summary);
+    }
+
+    [Fact]
+    public void TruncatedUdpAnswer_ThenTcpRetrySplitAcrossSegments_RecognisedAsRetry()
+    {
+        var e = new Engine();
+        Feed(e, Udp(Client, 40000, Server, 53, Query(0x100, "big.example.test", DnsType.TXT)), 0);
+        Feed(e, Udp(Server, 53, Client, 40000, Response(0x100, "big.example.test", DnsType.TXT, Array.Empty<(DnsType, byte[])>(), tc: true)), 0.001);
+        // TCP: handshake, the query, then the answer with its length prefix split across three segments.
+        Feed(e, Tcp(Client, 45000, Server, 53, 1000, 0, Syn), 0.002);
+        Feed(e, Tcp(Server, 53, Client, 45000, 5000, 1001, (byte)(Syn | Ack)), 0.0021);
+        var q = Framed(Query(0x200, "big.example.test", DnsType.TXT));
+        Feed(e, Tcp(Client, 45000, Server, 53, 1001, 5001, (byte)(Psh | Ack), q), 0.0022);
+        var answer = Framed(Response(0x200, "big.example.test", DnsType.TXT,
+            Enumerable.Range(0, 6).Select(i => (DnsType.TXT, Txt(new string((char)('a' + i), 200), "v=spf1 -all")))));
+        uint seq = 5001;
+        foreach (var (from, to) in new[] { (0, 1), (1, 700), (700, answer.Length) })
+        {
+            Feed(e, Tcp(Server, 53, Client, 45000, seq, (uint)(1001 + q.Length), (byte)(Psh | Ack), answer[from..to]), 0.003);
+            seq += (uint)(to - from);
+        }
+        var a = e.Complete(Input());
+
+        var tx = Transactions(a);
+        var udp = tx.Single(t => t.Transport == DnsTransport.Udp);
+        var tcp = tx.Single(t => t.Transport == DnsTransport.Tcp);
+        Assert.True(udp.Response!.Truncated);
+        Assert.Same(tcp, udp.RetriedBy);
+        Assert.Equal(DnsOutcome.Answered, tcp.Outcome);
+        Assert.Equal(6, tcp.Response!.AnswerCount);
+        Assert.Equal(answer.Length - 2, tcp.Response.Size);
+        var f = Assert.Single(a.Findings);
+        Assert.Equal("dns-truncated", f.Kind);
+        Assert.Equal(Severity.Info, f.Severity);
+        Assert.Equal(new[] { udp.FlowId, tcp.FlowId }, f.Flows);
+    }
+
+    [Fact]
+    public void TruncatedUdpAnswer_NoTcpRetry_Warning()
+    {
+        var e = new Engine();
+        Feed(e, Udp(Client, 40000, Server, 53, Query(0x100, "big.example.test", DnsType.TXT)), 0);
+        Feed(e, Udp(Server, 53, Client, 40000, Response(0x100, "big.example.test", DnsType.TXT, Array.Empty<(DnsType, byte[])>(), tc: true)), 0.001);
+        var a = e.Complete(Input());
+        var f = Assert.Single(a.Findings);
+        Assert.Equal("dns-truncated", f.Kind);
+        Assert.Equal(Severity.Warning, f.Severity);
+        Assert.Contains("no TCP retry", f.Summary);
+    }
+
+    [Fact]
+    public void PerFlowLimit_FurtherQueriesCountedNotTracked()
+    {
+        var e = new Engine(new AnalysisOptions { Dns = new DnsOptions { MaxTransactionsPerFlow = 3 } });
+        for (int i = 0; i < 5; i++) Feed(e, Udp(Client, 40000, Server, 53, Query((ushort)i, $"n{i}.example.test", DnsType.A)), i * 0.001);
+        var a = e.Complete(Input());
+        var s = a.Flows.Select(f => f.App).OfType<DnsFlowState>().Single();
+        Assert.Equal(3, s.Transactions.Count);
+        Assert.Equal(2, s.NotTracked);
+        Assert.Equal(5, s.Queries);
+        Assert.Equal(2, a.Dns!.NotTracked);
+    }
+
+    [Fact]
+    public void GlobalLimit_CountsAcrossFlows()
+    {
+        var e = new Engine(new AnalysisOptions { Dns = new DnsOptions { MaxTransactions = 2 } });
+        for (int i = 0; i < 4; i++) Feed(e, Udp(Client, (ushort)(40000 + i), Server, 53, Query(1, "n.example.test", DnsType.A)), i);
+        var a = e.Complete(Input());
+        Assert.Equal(2, Transactions(a).Count);
+        Assert.Equal(2, a.Dns!.NotTracked);
+    }
+
+    [Theory]
+    [InlineData("0102 0304 05")]                                         // shorter than a header
+    [InlineData("0001 0100 0001 0000 0000 0000 c00c 0001 0001")]         // question name points at itself
+    [InlineData("0001 0100 0001 0000 0000 0000 3f61")]                   // label runs past the end
+    [InlineData("0001 0100 ffff ffff ffff ffff")]                        // counts far beyond the data
+    [InlineData("0001 8100 0001 0001 0000 0000 00 0001 0001 c0ff 0001 0001 00000000 0004 01020304")] // pointer past the end
+    public void HostileMessages_NeverThrow_AndAreCountedOrTracked(string hex)
+    {
+        var msg = Convert.FromHexString(hex.Replace(" ", ""));
+        var e = new Engine();
+        Feed(e, Udp(Client, 40000, Server, 53, msg), 0);
+        Feed(e, Udp(Server, 53, Client, 40000, msg), 0.001);
+        Feed(e, Tcp(Client, 45000, Server, 53, 1, 0, Syn), 0.002);
+        Feed(e, Tcp(Client, 45000, Server, 53, 2, 0, Psh, Framed(msg)), 0.003);
+        var a = e.Complete(Input());
+        Assert.Equal(3, a.Dns!.Messages); // UDP query, UDP "response", one TCP message
+        Assert.Equal(msg.Length < DnsHeader.Length ? 3 : 0, a.Dns.Malformed);
+    }
+
+    [Fact]
+    public void RandomPayloads_OnPort53_NeverThrowAndStayBounded()
+    {
+        var rng = new Random(53);
+        var e = new Engine(new AnalysisOptions { Dns = new DnsOptions { MaxTransactionsPerFlow = 16 } });
+        uint seq = 1;
+        for (int i = 0; i < 3000; i++)
+        {
+            var data = new byte[rng.Next(0, 300)];
+            rng.NextBytes(data);
+            if (data.Length > 2 && i % 2 == 0) data[2] &= 0x7F; // many of them queries
+            double t = i * 0.01;
+            if (i % 3 == 0)
+            {
+                Feed(e, Tcp(Client, 45000, Server, 53, seq, 0, Psh, data), t);
+                seq += (uint)data.Length;
+            }
+            else Feed(e, Udp(i % 2 == 0 ? Client : Server, (ushort)(i % 2 == 0 ? 40000 : 53), i % 2 == 0 ? Server : Client, (ushort)(i % 2 == 0 ? 53 : 40000), data), t);
+        }
+        var a = e.Complete(Input());
+        foreach (var s in a.Flows.Select(f => f.App).OfType<DnsFlowState>()) Assert.True(s.Transactions.Count <= 16);
+        using var ms = new MemoryStream();
+        JsonReport.Write(ms, new[] { a });
+        Assert.DoesNotContain((byte)0x1B, ms.ToArray());
+    }
+
+    [Fact]
+    public void ControlCharactersInNamesAndTxt_DoNotReachReports()
+    {
+        var e = new Engine();
+        var nameWire = new byte[] { 9, (byte)'e', (byte)'v', (byte)'i', (byte)'l', 0x1B, (byte)'[', (byte)'3', (byte)'1', (byte)'m' }
+            .Concat(Name("example.test")).ToArray();
+        var q = Query(1, "x.example.test", DnsType.TXT);
+        // Replace the question name with one holding an ESC byte.
+        q = q[..12].Concat(nameWire).Concat(q[(12 + Name("x.example.test").Length)..]).ToArray();
+        var r = Response(1, "x.example.test", DnsType.TXT, new[] { (DnsType.TXT, Txt("v=spf1 \u001b]0;pwned\u0007 -all")) });
+        r = r[..12].Concat(nameWire).Concat(r[(12 + Name("x.example.test").Length)..]).ToArray();
+        Feed(e, Udp(Client, 40000, Server, 53, q), 0);
+        Feed(e, Udp(Server, 53, Client, 40000, r), 0.001);
+        Feed(e, Udp(Client, 40001, Server, 53, q.Select((b, i) => i == 1 ? (byte)2 : b).ToArray()), 0.002);
+        Feed(e, Udp(Client, 1111, "192.0.2.9", 2222, new byte[] { 1 }), 10);
+        var a = e.Complete(Input());
+        Assert.NotEmpty(a.Findings); // the second query timed out: its summary quotes the name
+        using var ms = new MemoryStream();
+        JsonReport.Write(ms, new[] { a });
+        var sw = new StringWriter();
+        TextReport.Write(sw, new[] { a });
+        foreach (var text in new[] { Encoding.UTF8.GetString(ms.ToArray()), sw.ToString() })
+        {
+            Assert.DoesNotContain('\u001b', text);
+            Assert.DoesNotContain('\u0007', text);
+        }
+        Assert.Contains("evil\\027[31m", Transactions(a)[0].Name);
+    }
+
+    [Fact]
+    public void NonDnsTraffic_SteadyState_AllocatesNothing()
+    {
+        var e = new Engine();
+        var pkt = Udp(Client, 40000, "192.0.2.9", 9999, new byte[64]);
+        var back = Udp("192.0.2.9", 9999, Client, 40000, new byte[64]);
+        for (int i = 0; i < 100; i++) { Feed(e, pkt, i * 0.001); Feed(e, back, i * 0.001); }
+        var frame = new RawFrame(pkt, pkt.Length, new Timestamp(T0 + 1_000_000_000), LinkTypes.Raw, 0);
+        var frame2 = new RawFrame(back, back.Length, new Timestamp(T0 + 1_000_000_000), LinkTypes.Raw, 0);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10_000; i++) { e.Process(in frame); e.Process(in frame2); }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void FlowApp_DescribesPosition()
+    {
+        var e = new Engine();
+        Feed(e, Udp(Client, 40000, Server, 53, Query(0xab, "w.example.test", DnsType.AAAA)), 0);
+        var flow = e.Flows.LiveFlows.Single();
+        var app = Assert.IsType<DnsFlowState>(flow.App);
+        Assert.Equal("waiting", app.Phase);
+        Assert.Equal("DNS: 1 query, 0 answered, no answer to AAAA w.example.test (id 0x00ab)", app.DescribePosition());
+    }
+}
