@@ -19,6 +19,7 @@ public sealed class Engine
     private readonly TcpAnalyzer _tcp = new();
     private readonly TcpFindingDetector _tcpFindings;
     private readonly RetransmissionStormDetector _storms;
+    private readonly Flows.Timeline.TimelineRecorder? _timelines;
     private long _now;
     private readonly bool _tcpAnalysis;
     private readonly List<Finding> _findings = new();
@@ -36,6 +37,7 @@ public sealed class Engine
         _tcpFindings = new TcpFindingDetector(options.Stalls, Report);
         _storms = new RetransmissionStormDetector(options.Storms, Report);
         _flows.FlowClosing = OnFlowClosing;
+        _timelines = options.Timelines ? new Flows.Timeline.TimelineRecorder(options.TimelinePoints) : null;
     }
 
     public FlowTable Flows => _flows;
@@ -85,6 +87,7 @@ public sealed class Engine
                     _storms.OnSegment(flow, fromClient, ta, p.PayloadWireLength, p.TcpFlags, p.IpPacketLength, now);
                     if ((p.TcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn) _storms.OnSyn(p.Src);
                     _tcpFindings.AfterSegment(flow, _tcp.MadeProgress, (p.TcpFlags & TcpFlags.Rst) != 0, now);
+                    _timelines?.Record(flow, fromClient, ref p, ta);
                 }
                 break;
             case DecodeStatus.FragmentHeld:
