@@ -84,7 +84,7 @@ public sealed class FlowTimeline
 {
     public const int MaxPhases = 64;
     private const int InitialCapacity = 16;
-    internal const long SilenceNanos = 1_000_000_000;
+    public const long SilenceNanos = 1_000_000_000;
 
     private TimelinePoint[] _points;
     private int _count;
