@@ -70,7 +70,8 @@ public sealed class SnapshotBuilder
             if (r.Count > 0) rtt = r.SmoothedNanos / 1e6;
         }
         string app = ApplicationText(f);
-        string state = StateText(f);
+        // A stall that never recovered leaves the flow open with a stall finding: say so.
+        string state = f.EndReason == FlowEnd.Open && kinds is not null && kinds.Split(' ').Contains("stall") ? "stalled" : StateText(f);
         string client = f.ClientEndpoint, server = f.ServerEndpoint;
         return new FlowRow
         {
@@ -212,7 +213,7 @@ public sealed class SnapshotBuilder
                 lines.Add(new TranscriptLine(c.Time.UnixNanoseconds, true, SafeText.Clean(text, 300)));
             }
             if (c.Intermediate is { } i) lines.Add(new TranscriptLine(i.Time.UnixNanoseconds, false, Reply(i)));
-            if (c.Reply is { } r) lines.Add(new TranscriptLine(r.Time.UnixNanoseconds, false, Reply(r)));
+            if (c.Reply is { } r && !ReferenceEquals(r, c.Intermediate)) lines.Add(new TranscriptLine(r.Time.UnixNanoseconds, false, Reply(r)));
         }
         return lines;
     }

@@ -459,21 +459,21 @@ public static class TuiView
         int Col(long t) => (int)Math.Round(w.X(t, columns));
         foreach (var (from, to) in stalls)
             for (int x = Math.Max(0, Col(from)); x <= Math.Min(columns - 1, Col(to)); x++) { marks[x] = '░'; styles[x] = "red"; }
-        foreach (var p in d.Phases)
+        // Phases, then findings, each at its time or, when that cell already holds a mark, the next free one to the
+        // right: a dialogue that runs in a few milliseconds of a long flow still reads "GEMRD!" in order.
+        var taken = new bool[columns];
+        void Put(long t, char m, string? style)
         {
-            if (p.Time < w.From || p.Time > w.To) continue;
-            int x = Math.Clamp(Col(p.Time), 0, columns - 1);
-            marks[x] = PhaseMarks.TryGetValue(p.Phase, out char m) ? m : char.ToUpperInvariant(SafeText.Clean(p.Phase).FirstOrDefault('?'));
-            styles[x] = "bold cyan";
-        }
-        foreach (var f in d.Findings)
-        {
-            long t = f.Time.UnixNanoseconds;
-            if (t < w.From || t > w.To) continue;
+            if (t < w.From || t > w.To) return;
             int x = Math.Clamp(Col(t), 0, columns - 1);
-            marks[x] = '!';
-            styles[x] = SeverityStyle((int)f.Severity);
+            while (x < columns - 1 && taken[x]) x++;
+            marks[x] = m;
+            styles[x] = style;
+            taken[x] = true;
         }
+        foreach (var p in d.Phases)
+            Put(p.Time, PhaseMarks.TryGetValue(p.Phase, out char m) ? m : char.ToUpperInvariant(SafeText.Clean(p.Phase).FirstOrDefault('?')), "bold cyan");
+        foreach (var f in d.Findings) Put(f.Time.UnixNanoseconds, '!', SeverityStyle((int)f.Severity));
         var line = new StyledLine(width).Add(new string(' ', gutter - 1) + "└", "grey");
         for (int i = 0; i < columns; i++) line.Add(marks[i].ToString(), styles[i]);
         return line;
@@ -507,7 +507,8 @@ public static class TuiView
         var first = new StyledLine(width).Add(Marker((int)f.Severity), SeverityStyle((int)f.Severity)).Add(sev + " ", SeverityStyle((int)f.Severity)).Add(f.Kind, "bold");
         into.Add(first);
         Wrap("  ", SafeText.Clean(f.Summary, 2000), width, null, into);
-        if (f.Evidence.Count > 0) Wrap("  evidence: ", SafeText.Clean(EvidenceText(f.Evidence), 2000), width, "grey", into);
+        // Evidence can be long (storms list peers and reasons): three lines here; the JSON report has all of it.
+        if (f.Evidence.Count > 0) Wrap("  evidence: ", SafeText.Clean(EvidenceText(f.Evidence), 2000), width, "grey", into, maxLines: 3);
         if (f.Advice is not null) Wrap("  advice: ", SafeText.Clean(f.Advice, 2000), width, "green", into);
     }
 
@@ -536,12 +537,19 @@ public static class TuiView
         };
     }
 
-    private static void Wrap(string prefix, string text, int width, string? style, List<StyledLine> into)
+    private static void Wrap(string prefix, string text, int width, string? style, List<StyledLine> into, int maxLines = int.MaxValue)
     {
         int room = Math.Max(10, width - prefix.Length);
         string indent = new(' ', prefix.Length);
         bool firstLine = true;
-        foreach (var chunk in WrapText(text, room))
+        var chunks = WrapText(text, room).ToList();
+        if (chunks.Count > maxLines)
+        {
+            chunks.RemoveRange(maxLines, chunks.Count - maxLines);
+            string lastChunk = chunks[^1];
+            chunks[^1] = (lastChunk.Length >= room ? lastChunk[..(room - 1)] : lastChunk) + "…";
+        }
+        foreach (var chunk in chunks)
         {
             into.Add(new StyledLine(width).Add(firstLine ? prefix : indent, "grey").Add(chunk, style));
             firstLine = false;
