@@ -16,6 +16,8 @@ ldconfig -p 2>/dev/null | grep -q libpcap.so.0.8 || packages+=(libpcap0.8)
 command -v tcpdump   >/dev/null 2>&1 || packages+=(tcpdump)
 command -v tcpreplay >/dev/null 2>&1 || packages+=(tcpreplay)
 command -v ip        >/dev/null 2>&1 || packages+=(iproute2)
+# The TUI end-to-end test drives the real program in tmux.
+command -v tmux      >/dev/null 2>&1 || packages+=(tmux)
 command -v ethtool   >/dev/null 2>&1 || packages+=(ethtool)
 [ -x /usr/bin/python3 ] || packages+=(python3)
 if [ ${#packages[@]} -gt 0 ]; then

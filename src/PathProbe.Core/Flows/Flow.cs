@@ -85,6 +85,10 @@ public sealed class Flow
     /// <summary>TCP analysis state (TCP flows only); kept with the record when it is recycled.</summary>
     public TcpConnectionState? Tcp { get; private set; }
 
+    /// <summary>Per-flow timeline for the TUI (only when <c>AnalysisOptions.Timelines</c> is on); kept with the record
+    /// when it is recycled and reset by its recorder for the new flow id.</summary>
+    public Timeline.FlowTimeline? Timeline { get; internal set; }
+
     internal TcpConnectionState AttachTcp()
     {
         if (Tcp is null) Tcp = new TcpConnectionState();

@@ -20,4 +20,9 @@ public sealed class AnalysisOptions
     /// <summary>DNS transactions in the capture (timeouts, truncation, sizes).</summary>
     public DnsOptions Dns { get; init; } = new();
     public FragmentationOptions Fragmentation { get; init; } = new();
+    /// <summary>Keep a bounded per-flow timeline of TCP flows (<see cref="Flows.Timeline.FlowTimeline"/>) for the TUI.
+    /// Off by default: analyze and the benchmarks do not pay for it. Needs <see cref="TcpAnalysis"/>.</summary>
+    public bool Timelines { get; init; }
+    /// <summary>Most points per flow timeline (memory per flow: 56 bytes a point).</summary>
+    public int TimelinePoints { get; init; } = 512;
 }

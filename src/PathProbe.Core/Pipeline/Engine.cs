@@ -26,6 +26,7 @@ public sealed class Engine
     private readonly PathMtuDetector _mtu;
     private readonly DnsAnalyzer _dns;
     private readonly FragmentationDetector _fragmentation;
+    private readonly Flows.Timeline.TimelineRecorder? _timelines;
     private long _now;
     private readonly bool _tcpAnalysis;
     private readonly List<Finding> _findings = new();
@@ -46,6 +47,7 @@ public sealed class Engine
         _dns = new DnsAnalyzer(options.Dns, Report);
         _fragmentation = new FragmentationDetector(options.Fragmentation, _dns, Report);
         _flows.FlowClosing = OnFlowClosing;
+        _timelines = options.Timelines ? new Flows.Timeline.TimelineRecorder(options.TimelinePoints) : null;
     }
 
     public FlowTable Flows => _flows;
@@ -113,6 +115,7 @@ public sealed class Engine
                     _storms.OnSegment(flow, fromClient, ta, p.PayloadWireLength, p.TcpFlags, p.IpPacketLength, now);
                     if ((p.TcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn) _storms.OnSyn(p.Src);
                     _tcpFindings.AfterSegment(flow, _tcp.MadeProgress, (p.TcpFlags & TcpFlags.Rst) != 0, now);
+                    _timelines?.Record(flow, fromClient, ref p, ta);
                 }
                 else if (_tcpAnalysis && flow.Protocol == FlowProtocol.Icmp) _mtu.OnIcmp(ref p, _flows, now);
                 DnsAndFragments(flow, fromClient, ref p);
