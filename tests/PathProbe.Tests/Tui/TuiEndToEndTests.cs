@@ -41,11 +41,12 @@ public sealed class TuiEndToEndTests(ITestOutputHelper output)
             var list = WaitFor("2 flows");
             Assert.Contains("stalled", list.Split('\n').First(l => l.StartsWith("!!")));
             Tmux("send-keys", "-t", session, "Enter");
-            var flow = WaitFor("Findings (2)");
+            var flow = WaitFor("Findings (4)"); // mtu-blackhole, stall, retransmission-storm, mss-mismatch
             Assert.Contains("#2 tcp", flow);
             Assert.Contains("┤", flow);           // the graphs
             Assert.Contains("░", flow);           // the stall on the time axis
-            Assert.Contains("critical retransmission-storm", flow);
+            Assert.Contains("critical mtu-blackhole", flow);
+            Assert.Contains("━", flow);           // the path-MTU ceiling line
             Thread.Sleep(300);
             Tmux("send-keys", "-t", session, "Escape");
             Thread.Sleep(500);

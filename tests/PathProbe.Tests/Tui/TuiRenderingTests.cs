@@ -63,7 +63,8 @@ public sealed class TuiRenderingTests
         Assert.True(data > 0, marks);
         Assert.True(marks.IndexOf('░', data) > data, marks);
         Assert.Contains('!', marks);
-        Assert.Contains("critical stall", screen);
+        Assert.Contains("critical mtu-blackhole", screen); // the worst finding of the flow comes first
+        Assert.Contains("━", screen);                      // the path-MTU ceiling from the real finding
         Assert.Contains("C: DATA", screen);
         Assert.Contains("S: 354", screen);
         AssertExpected("incident-flow-120x40.txt", screen);
@@ -130,7 +131,7 @@ public sealed class TuiRenderingTests
         Open(app, analysis);
         string screen = Screen(app, 80, 24);
         Assert.Contains("┤", screen);
-        Assert.Contains("Findings (2)", screen);
+        Assert.Contains($"Findings ({analysis.Findings.Count(f => f.Flows.Contains(2))})", screen);
         Assert.Contains("SMTP transcript", screen);
         Assert.StartsWith("Tab pane", screen.Split('\n')[23]);
         AssertExpected("incident-flow-80x24.txt", screen);
@@ -139,12 +140,14 @@ public sealed class TuiRenderingTests
     [Fact]
     public void FindingsView_GroupsByKindAndPeer()
     {
-        var app = IncidentApp(out _);
+        var app = IncidentApp(out var analysis);
         app.Handle(Key(ConsoleKey.Tab));
         string screen = Screen(app, 120, 40);
         Assert.Contains("[Findings]", screen);
         var rows = screen.Split('\n').Where(l => l.StartsWith("!! ")).ToList();
-        Assert.Equal(2, rows.Count);
+        // One row per kind and peer: every critical finding of the incident concerns 203.0.113.25.
+        Assert.Equal(analysis.Findings.Where(f => f.Severity == PathProbe.Findings.Severity.Critical).Select(f => f.Kind).Distinct().Count(), rows.Count);
+        Assert.Contains(rows, r => r.Contains("mtu-blackhole"));
         Assert.All(rows, r => Assert.Contains("203.0.113.25", r));
         Assert.Contains(rows, r => r.Contains("retransmission-storm"));
         Assert.Equal(KeyAction.OpenFlow, app.Handle(Key(ConsoleKey.Enter)));
