@@ -1,3 +1,4 @@
+using PathProbe.Analysis.Smtp;
 using PathProbe.Analysis.Tcp;
 using PathProbe.Decoding.Reassembly;
 using PathProbe.Flows;
@@ -13,4 +14,6 @@ public sealed class AnalysisOptions
     /// decoding and flow tracking alone.</summary>
     public bool TcpAnalysis { get; init; } = true;
     public StormOptions Storms { get; init; } = new();
+    /// <summary>SMTP decoding and its findings (runs only with <see cref="TcpAnalysis"/>).</summary>
+    public SmtpOptions Smtp { get; init; } = new();
 }

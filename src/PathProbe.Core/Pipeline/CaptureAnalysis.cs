@@ -1,3 +1,4 @@
+using PathProbe.Analysis.Smtp;
 using PathProbe.Decoding;
 using PathProbe.Decoding.Reassembly;
 using PathProbe.Findings;
@@ -18,5 +19,7 @@ public sealed class CaptureAnalysis
     /// <summary>IP packets decoded (including datagrams completed by reassembly).</summary>
     public required long Decoded { get; init; }
     public required long FragmentsHeld { get; init; }
+    /// <summary>SMTP analysis counters; null when SMTP analysis was off.</summary>
+    public SmtpStats? Smtp { get; init; }
     public List<Finding> Findings { get; } = new();
 }

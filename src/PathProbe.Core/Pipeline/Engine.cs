@@ -1,3 +1,4 @@
+using PathProbe.Analysis.Smtp;
 using PathProbe.Analysis.Tcp;
 using PathProbe.Capture;
 using PathProbe.Decoding;
@@ -19,6 +20,7 @@ public sealed class Engine
     private readonly TcpAnalyzer _tcp = new();
     private readonly TcpFindingDetector _tcpFindings;
     private readonly RetransmissionStormDetector _storms;
+    private readonly SmtpAnalyzer? _smtp; // null when SMTP analysis (or TCP analysis) is off
     private long _now;
     private readonly bool _tcpAnalysis;
     private readonly List<Finding> _findings = new();
@@ -35,6 +37,7 @@ public sealed class Engine
         _tcpAnalysis = options.TcpAnalysis;
         _tcpFindings = new TcpFindingDetector(options.Stalls, Report);
         _storms = new RetransmissionStormDetector(options.Storms, Report);
+        if (_tcpAnalysis && options.Smtp.Enabled) _smtp = new SmtpAnalyzer(options.Smtp, Report);
         _flows.FlowClosing = OnFlowClosing;
     }
 
@@ -65,6 +68,7 @@ public sealed class Engine
     private void OnFlowClosing(Flow flow)
     {
         if (_tcpAnalysis) _tcpFindings.FlowClosing(flow, _now);
+        _smtp?.FlowClosing(flow, _now); // after the TCP detector: it reads the stall the detector settled
     }
 
     public void Process(in RawFrame frame)
@@ -86,6 +90,7 @@ public sealed class Engine
                     if ((p.TcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn) _storms.OnSyn(p.Src);
                     _tcpFindings.AfterSegment(flow, _tcp.MadeProgress, (p.TcpFlags & TcpFlags.Rst) != 0, now);
                 }
+                if (_smtp is not null && flow.Protocol == FlowProtocol.Tcp) _smtp.OnSegment(flow, fromClient, in p);
                 break;
             case DecodeStatus.FragmentHeld:
                 _fragmentsHeld++;
@@ -110,6 +115,7 @@ public sealed class Engine
             FlowsNotReported = _flows.NotReported,
             Decoded = _decoded,
             FragmentsHeld = _fragmentsHeld,
+            Smtp = _smtp?.Stats,
         };
         result.Findings.AddRange(_findings);
         return result;
