@@ -119,6 +119,7 @@ public static class JsonReport
         w.WriteNumber("flows", t.Flows);
         w.WriteNumber("flowsEvicted", t.FlowsEvicted);
         w.WriteNumber("flowsNotListed", t.FlowsNotReported);
+        SmtpJson.WriteStats(w, analyses);
         w.WriteEndObject();
     }
 
@@ -146,6 +147,7 @@ public static class JsonReport
         Pair(w, "dfPackets", f.ClientToServer.DfPackets, f.ServerToClient.DfPackets);
         if (f.Application is null) w.WriteNull("application"); else w.WriteString("application", f.Application);
         if (f.Protocol == FlowProtocol.Tcp && f.Tcp is { } tcp) WriteTcp(w, f, tcp);
+        SmtpJson.WriteFlow(w, f);
         w.WriteEndObject();
     }
 

@@ -42,6 +42,8 @@ public static class TextReport
         o.WriteLine($"Flows      {N(t.Flows)}" + (t.FlowsEvicted > 0 ? $", {N(t.FlowsEvicted)} evicted because the flow table was full" : "") +
                     (t.FlowsNotReported > 0 ? $", {N(t.FlowsNotReported)} not listed (report limit)" : ""));
 
+        MailReport.Write(o, analyses);
+
         var findings = analyses.SelectMany(a => a.Findings).OrderByDescending(f => f.Severity).ThenBy(f => f.Time).ToList();
         o.WriteLine();
         if (findings.Count == 0) o.WriteLine("Findings   none");

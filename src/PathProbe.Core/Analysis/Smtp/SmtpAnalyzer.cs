@@ -138,7 +138,7 @@ public sealed partial class SmtpAnalyzer
                 {
                     s.End = SmtpConnectionEnd.Stalled;
                     s.EndDetail = $"{st.Describe(flow)}, and it was still stalled when the capture ended";
-                    conn.Abort($"TCP stalled ({st.KindName})", end);
+                    conn.Abort($"TCP stall, {st.KindName}", end);
                 }
                 else
                 {
@@ -152,6 +152,7 @@ public sealed partial class SmtpAnalyzer
         if (conn.ServerStream.Abandoned) _stats.StreamsAbandoned++;
         conn.ClientStream.Release();
         conn.ServerStream.Release();
+        session.ReleaseBuffers();
 
         ReportFindings(flow, s, stall);
     }
