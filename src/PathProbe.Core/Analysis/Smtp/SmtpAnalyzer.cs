@@ -55,6 +55,8 @@ public sealed partial class SmtpAnalyzer
         {
             s.Connection.OnPacket(in p, fromClient);
             s.Track();
+            // A session closed by FIN or RST frees its slot at once (its flow stays in the table until it expires).
+            if (s.Counted && s.Session.CloseReason is not null) { s.Counted = false; _live--; }
             return;
         }
         if (flow.App is not null) return;
@@ -74,7 +76,7 @@ public sealed partial class SmtpAnalyzer
             return;
         }
         var state = new SmtpFlowState(
-            new SmtpConnection(flow.Start, implicitTls: flow.ServerPort == 465, _budget, _options.Limits), byPort == false) { Live = true };
+            new SmtpConnection(flow.Start, implicitTls: flow.ServerPort == 465, _budget, _options.Limits), byPort == false) { Counted = true };
         _live++;
         _stats.Flows++;
         if (!byPort)
@@ -96,9 +98,9 @@ public sealed partial class SmtpAnalyzer
     /// aborted with the TCP layer's reason, its buffers are released, and its findings are reported.</summary>
     public void FlowClosing(Flow flow, long now)
     {
-        if (flow.App is not SmtpFlowState s || !s.Live) return;
-        s.Live = false;
-        _live--;
+        if (flow.App is not SmtpFlowState s || s.Done) return;
+        s.Done = true;
+        if (s.Counted) { s.Counted = false; _live--; }
         var conn = s.Connection;
         var session = s.Session;
         var tcp = flow.Tcp;

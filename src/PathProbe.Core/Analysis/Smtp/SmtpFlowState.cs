@@ -52,8 +52,10 @@ public sealed class SmtpFlowState : IFlowApplication
     public SmtpConnectionEnd End { get; internal set; }
     /// <summary>The TCP layer's account of the end, in words ("stalled for 26.5 s (rto-backoff) ..."), or null.</summary>
     public string? EndDetail { get; internal set; }
-    /// <summary>Still counted against <see cref="SmtpOptions.MaxConcurrentFlows"/>.</summary>
-    internal bool Live;
+    /// <summary>Still counted against <see cref="SmtpOptions.MaxConcurrentFlows"/> (until the session closes).</summary>
+    internal bool Counted;
+    /// <summary>The flow has left the table and the session was finished (findings reported).</summary>
+    internal bool Done;
 
     /// <summary>After each segment: remembers the phase before Closed (one compare, no allocation).</summary>
     internal void Track()

@@ -84,6 +84,16 @@ internal sealed class SmtpFrames
 
     public uint ClientSeq => _cseq;
 
+    /// <summary>Builds (without sending) a client data segment and the server's ACK of it, advancing the sequence
+    /// numbers, for replay through <see cref="Engine.Process"/> without allocating.</summary>
+    public (byte[] Data, byte[] Ack) PrepareClientData(ReadOnlySpan<byte> data)
+    {
+        var d = Build(true, TcpFlags.Ack, _cseq, _sseq, data);
+        _cseq += (uint)data.Length;
+        var a = Build(false, TcpFlags.Ack, _sseq, _cseq, default);
+        return (d, a);
+    }
+
     public void Send(bool fromClient, TcpFlags flags, uint seq, uint ack, ReadOnlySpan<byte> payload)
     {
         var frame = Build(fromClient, flags, seq, ack, payload);
