@@ -122,7 +122,8 @@ public sealed partial class SmtpAnalyzer
                 break;
             case FlowEnd.IdleTimeout:
                 s.End = SmtpConnectionEnd.IdleTimeout;
-                s.EndDetail = $"nothing was sent for longer than the flow idle timeout (last packet {last.ToIso8601()})";
+                s.EndDetail = (stall is { } idle ? idle.Describe(flow) + ", then " : "") +
+                              $"nothing was sent for longer than the flow idle timeout (last packet {last.ToIso8601()})";
                 conn.Abort("idle timeout", last);
                 break;
             case FlowEnd.Evicted:
