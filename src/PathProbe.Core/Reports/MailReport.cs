@@ -24,12 +24,14 @@ internal static class MailReport
             foreach (var f in a.Flows)
                 if (f.App is SmtpFlowState s) Lines(f, s, lines);
         long notDecoded = stats.Sum(s => s!.FlowsNotDecoded);
+        long abandoned = stats.Sum(s => s!.StreamsAbandoned);
         if (lines.Count == 0 && notDecoded == 0) return;
 
         o.WriteLine();
         int sessions = analyses.Sum(a => a.Flows.Count(f => f.App is SmtpFlowState));
         o.WriteLine($"Mail ({Count(sessions, "SMTP session")}" +
                     (notDecoded > 0 ? $"; {TextReport.N(notDecoded)} more not decoded (limit of concurrent SMTP sessions)" : "") +
+                    (abandoned > 0 ? $"; {TextReport.N(abandoned)} stream directions given up at a reassembly bound" : "") +
                     (lines.Count > MaxLines ? $"; the first {MaxLines} of {TextReport.N(lines.Count)} lines, --json lists all" : "") + ")");
         foreach (var (_, line) in lines.OrderBy(l => l.Time).Take(MaxLines)) o.WriteLine(line);
     }

@@ -257,6 +257,23 @@ public sealed class SmtpAnalyzerTests
     }
 
     [Fact]
+    public void Engine_OutOfOrderBytesOverTheStreamBudget_DirectionAbandonedAndCounted()
+    {
+        var options = new AnalysisOptions { Smtp = new SmtpOptions { StreamBudgetBytes = 1000 } };
+        var (e, f) = New(options: options);
+        UpToData(f);
+        f.ClientUnacked(1400, seq: f.ClientSeq + 2000, atMs: 100); // beyond a hole: must be buffered, over the budget
+        var a = Complete(e);
+        Assert.True(a.Smtp!.BudgetRefusals >= 1);
+        Assert.Equal(1, a.Smtp.StreamsAbandoned);
+        var s = Assert.IsType<SmtpFlowState>(Assert.Single(a.Flows).App);
+        Assert.NotNull(s.Session.ClientAbandoned);
+        var text = new StringWriter();
+        TextReport.Write(text, new[] { a });
+        Assert.Contains("1 stream directions given up at a reassembly bound", text.ToString());
+    }
+
+    [Fact]
     public void Engine_HostileEhloAndReplyText_NoControlCharacterReachesTheReports()
     {
         var (e, f) = New();
