@@ -123,7 +123,7 @@ public sealed partial class SmtpAnalyzer
 
         // RFC 1870: compare the message (or the SIZE= the client declared) with the SIZE the server advertised.
         var tx = first.Transaction >= 0 ? session.Transactions.FirstOrDefault(t => t.Index == first.Transaction) : null;
-        if (meaning.Class == "size" || first.Reply.Code == 552)
+        if (meaning.Class == "size")
         {
             long limit = session.Capabilities?.SizeLimit ?? -1;
             long message = tx?.MessageBytes ?? 0, declared = tx?.DeclaredSize ?? -1;

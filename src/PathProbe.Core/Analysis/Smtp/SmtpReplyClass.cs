@@ -21,7 +21,8 @@ public static class SmtpReplyClass
 
         if (Has(t, "greylist", "graylist", "grey-list", "gray-list", "greylisted"))
             return new("greylisting", "greylisting: the server defers mail from senders it has not seen before; a real MTA retries and gets through");
-        if (code is 552 or 452 && Has(t, "size", "too big", "too large", "exceeds") || e is "5.3.4" or "5.2.3" or "4.3.4")
+        // 552's text in RFC 5321 4.2.3 is "exceeded storage allocation"; servers use it for the message size.
+        if (code is 552 or 452 && Has(t, "size", "too big", "too large", "exceeds", "storage allocation") || e is "5.3.4" or "5.2.3" or "4.3.4")
             return new("size", "the message is larger than the server accepts");
         if ((code is >= 500 and <= 504 || e.StartsWith("5.5.", StringComparison.Ordinal)) && !Has(t, "too many"))
             return new("protocol", "the server did not accept a command's syntax or order");
