@@ -59,6 +59,25 @@ public sealed class SmtpAnalyzerTests
         Assert.Equal(1, a.Smtp!.Flows);
     }
 
+    [Theory]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    public void Engine_SmtpOrTcpAnalysisOff_NoSmtpStateStatsOrJson(bool tcpAnalysis, bool smtpEnabled)
+    {
+        var (e, f) = New(options: new AnalysisOptions { TcpAnalysis = tcpAnalysis, Smtp = new SmtpOptions { Enabled = smtpEnabled } });
+        UpToData(f);
+        f.Reset(fromClient: false, 200);
+        var a = Complete(e);
+        Assert.Null(a.Smtp);
+        Assert.Null(Assert.Single(a.Flows).App);
+        Assert.Empty(Smtp(a));
+        var json = new MemoryStream();
+        JsonReport.Write(json, new[] { a });
+        var root = JsonDocument.Parse(json.ToArray()).RootElement;
+        Assert.False(root.GetProperty("stats").TryGetProperty("smtp", out _));
+        Assert.False(root.GetProperty("flows")[0].TryGetProperty("smtp", out _));
+    }
+
     [Fact]
     public void Engine_ResetByServerMidData_AbortedCriticalWithThePhase()
     {
