@@ -1,6 +1,7 @@
 using PathProbe.Analysis.Mtu;
 using PathProbe.Analysis.Dns;
 using PathProbe.Analysis.Fragmentation;
+using PathProbe.Analysis.Smtp;
 using PathProbe.Analysis.Tcp;
 using PathProbe.Decoding.Reassembly;
 using PathProbe.Flows;
@@ -25,4 +26,6 @@ public sealed class AnalysisOptions
     public bool Timelines { get; init; }
     /// <summary>Most points per flow timeline (memory per flow: 56 bytes a point).</summary>
     public int TimelinePoints { get; init; } = 512;
+    /// <summary>SMTP decoding and its findings (runs only with <see cref="TcpAnalysis"/>).</summary>
+    public SmtpOptions Smtp { get; init; } = new();
 }

@@ -1,3 +1,4 @@
+using PathProbe.Analysis.Smtp;
 using PathProbe.Decoding;
 using PathProbe.Decoding.Reassembly;
 using PathProbe.Findings;
@@ -21,6 +22,8 @@ public sealed class CaptureAnalysis
     /// <summary>TCP segments longer than the MSS their receiver advertised: segmentation offload (TSO/GSO/GRO) on the
     /// capture host, not what crossed the wire; never used as path-MTU evidence.</summary>
     public long OffloadFrames { get; init; }
+    /// <summary>SMTP analysis counters; null when SMTP analysis was off.</summary>
+    public SmtpStats? Smtp { get; init; }
     public List<Finding> Findings { get; } = new();
     /// <summary>DNS message and transaction counters (per-flow details are in each flow's <see cref="Flow.App"/>).</summary>
     public Analysis.Dns.DnsCounters? Dns { get; init; }

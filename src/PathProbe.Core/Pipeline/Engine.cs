@@ -1,6 +1,7 @@
 using PathProbe.Analysis.Mtu;
 using PathProbe.Analysis.Dns;
 using PathProbe.Analysis.Fragmentation;
+using PathProbe.Analysis.Smtp;
 using PathProbe.Analysis.Tcp;
 using PathProbe.Capture;
 using PathProbe.Decoding;
@@ -27,6 +28,7 @@ public sealed class Engine
     private readonly DnsAnalyzer _dns;
     private readonly FragmentationDetector _fragmentation;
     private readonly Flows.Timeline.TimelineRecorder? _timelines;
+    private readonly SmtpAnalyzer? _smtp; // null when SMTP analysis (or TCP analysis) is off
     private long _now;
     private readonly bool _tcpAnalysis;
     private readonly List<Finding> _findings = new();
@@ -46,6 +48,7 @@ public sealed class Engine
         _mtu = new PathMtuDetector(options.PathMtu, Report, Replace);
         _dns = new DnsAnalyzer(options.Dns, Report);
         _fragmentation = new FragmentationDetector(options.Fragmentation, _dns, Report);
+        if (_tcpAnalysis && options.Smtp.Enabled) _smtp = new SmtpAnalyzer(options.Smtp, Report);
         _flows.FlowClosing = OnFlowClosing;
         _timelines = options.Timelines ? new Flows.Timeline.TimelineRecorder(options.TimelinePoints) : null;
     }
@@ -90,6 +93,7 @@ public sealed class Engine
             _tcpFindings.FlowClosing(flow, _now);
             _mtu.FlowClosing(flow, _now);
         }
+        _smtp?.FlowClosing(flow, _now); // after the TCP detector: it reads the stall the detector settled
         _dns.FlowClosing(flow, _now);
     }
 
@@ -104,21 +108,24 @@ public sealed class Engine
                 _decoded++;
                 Flow? flow = _flows.Update(ref p, out bool fromClient);
                 if (flow is null) break;
+                TcpAnalysisFlags ta = 0;
                 if (_tcpAnalysis && flow.Protocol == FlowProtocol.Tcp)
                 {
                     _tcpFindings.BeforeSegment(flow, now);
                     _mtu.OnSegment(flow, fromClient, ref p, now); // before the analyzer: holes are judged on the state before this segment
-                    var ta = _tcp.Process(flow, fromClient, ref p);
+                    ta = _tcp.Process(flow, fromClient, ref p);
                     // A resend that follows an ICMP too-big and fits is path-MTU discovery at work, not loss.
                     if ((ta & TcpAnalysisFlags.AnyRetransmission) != 0 && PathMtuDetector.ExplainedByIcmp(flow, fromClient, p.IpPacketLength, now))
                         ta &= ~TcpAnalysisFlags.AnyRetransmission;
                     _storms.OnSegment(flow, fromClient, ta, p.PayloadWireLength, p.TcpFlags, p.IpPacketLength, now);
                     if ((p.TcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn) _storms.OnSyn(p.Src);
                     _tcpFindings.AfterSegment(flow, _tcp.MadeProgress, (p.TcpFlags & TcpFlags.Rst) != 0, now);
-                    _timelines?.Record(flow, fromClient, ref p, ta);
                 }
                 else if (_tcpAnalysis && flow.Protocol == FlowProtocol.Icmp) _mtu.OnIcmp(ref p, _flows, now);
                 DnsAndFragments(flow, fromClient, ref p);
+                if (_smtp is not null && flow.Protocol == FlowProtocol.Tcp) _smtp.OnSegment(flow, fromClient, in p);
+                // After SMTP: the timeline records a phase change with the packet that caused it.
+                if (_timelines is not null && flow.Protocol == FlowProtocol.Tcp) _timelines.Record(flow, fromClient, ref p, ta);
                 break;
             case DecodeStatus.FragmentHeld:
                 _fragmentsHeld++;
@@ -168,6 +175,7 @@ public sealed class Engine
             FragmentsHeld = _fragmentsHeld,
             OffloadFrames = _mtu.OffloadFrames,
             Dns = _dns.Counters,
+            Smtp = _smtp?.Stats,
         };
         result.Findings.AddRange(_findings);
         return result;

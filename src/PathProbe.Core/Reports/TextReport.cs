@@ -52,6 +52,8 @@ public static class TextReport
                     (t.FlowsNotReported > 0 ? $", {N(t.FlowsNotReported)} not listed (report limit)" : ""));
         WriteDnsLine(o, analyses);
 
+        MailReport.Write(o, analyses);
+
         var findings = analyses.SelectMany(a => a.Findings).OrderByDescending(f => f.Severity).ThenBy(f => f.Time).ToList();
         o.WriteLine();
         if (findings.Count == 0) o.WriteLine("Findings   none");

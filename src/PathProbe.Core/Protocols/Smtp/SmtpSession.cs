@@ -229,6 +229,15 @@ public sealed partial class SmtpSession
         if (_scratchTx != null) EndTransaction(_scratchTx, SmtpOutcome.Incomplete, "capture ended", time);
     }
 
+    /// <summary>Drops the line-assembly buffers (up to <see cref="SmtpLimits.HardLineCap"/> bytes per direction) of a
+    /// session whose connection is gone, so a closed session kept for the report holds only its summary. A partial
+    /// line still in a buffer is discarded; data fed afterwards is decoded from a fresh line start.</summary>
+    public void ReleaseBuffers()
+    {
+        _clientFramer = default;
+        _serverFramer = default;
+    }
+
     private void End(string reason, Timestamp time, SmtpOutcome outcome)
     {
         if (CloseReason != null) return;

@@ -32,6 +32,18 @@ public sealed class SmtpTsharkCrossCheckTests(ITestOutputHelper output)
         if (tshark is null) { output.WriteLine("SKIPPED: tshark is not installed (apt-get install tshark); cross-check not run"); return; }
         string path = Path.Combine(TestPaths.Captures, name);
 
+        var actual = SmtpCaptureHarness.Read(path).Select(c => Tokens(c.Session)).Where(t => t.Count > 0).ToList();
+        var exp = TsharkTokens(tshark, path);
+        output.WriteLine($"{name}: {exp.Count} SMTP connection(s) in tshark, {actual.Count} here");
+        if (name.StartsWith("smtp-")) Assert.NotEmpty(exp); // not a vacuous pass
+        Assert.Equal(exp.Count, actual.Count);
+        for (int i = 0; i < exp.Count; i++) Assert.Equal(exp[i], actual[i]);
+    }
+
+    /// <summary>tshark's SMTP commands and reply codes per TCP stream (streams without any dropped), normalised as
+    /// described above.</summary>
+    internal static List<List<string>> TsharkTokens(string tshark, string path)
+    {
         string tsv = TestPaths.RunTool(tshark, "-n", "-r", path, "-Y", "smtp", "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=\u0001",
             "-e", "tcp.stream", "-e", "smtp.req.command", "-e", "smtp.req.parameter", "-e", "smtp.response.code");
         var expected = new SortedDictionary<int, List<string>>();
@@ -51,19 +63,14 @@ public sealed class SmtpTsharkCrossCheckTests(ITestOutputHelper output)
             foreach (var code in f[3].Length == 0 ? [] : f[3].Split('\u0001')) Add(list, "R " + code);
         }
 
-        var actual = SmtpCaptureHarness.Read(path).Select(Tokens).Where(t => t.Count > 0).ToList();
-        var exp = expected.Values.Where(t => t.Count > 0).ToList();
-        output.WriteLine($"{name}: {exp.Count} SMTP connection(s) in tshark, {actual.Count} here");
-        if (name.StartsWith("smtp-")) Assert.NotEmpty(exp); // not a vacuous pass
-        Assert.Equal(exp.Count, actual.Count);
-        for (int i = 0; i < exp.Count; i++) Assert.Equal(exp[i], actual[i]);
+        return expected.Values.Where(t => t.Count > 0).ToList();
     }
 
-    private static List<string> Tokens(SmtpConnection c)
+    /// <summary>The session's greeting, commands and replies as the same kind of tokens, in capture order.</summary>
+    internal static List<string> Tokens(SmtpSession s)
     {
         var events = new List<(long time, int order, string token)>();
         int order = 0;
-        var s = c.Session;
         if (s.Greeting is { } g) events.Add((g.Time.UnixNanoseconds, order++, "R " + g.Code));
         foreach (var cmd in s.Commands)
         {

@@ -1,0 +1,166 @@
+using PathProbe.Decoding;
+using PathProbe.Findings;
+using PathProbe.Flows;
+using PathProbe.Flows.Streams;
+using PathProbe.Primitives;
+using PathProbe.Protocols.Smtp;
+
+namespace PathProbe.Analysis.Smtp;
+
+/// <summary>
+/// Decodes SMTP on TCP flows inside the engine loop and turns the sessions into findings (<c>smtp-deferral</c>,
+/// <c>smtp-reject</c>, <c>smtp-aborted</c>, <c>smtp-slow-reply</c>) when each flow closes.
+/// </summary>
+/// <remarks>
+/// <para>A flow is SMTP when its server port is 25, 465 (implicit TLS, RFC 8314), 587 or 2525 (decided on the flow's
+/// first packet), or when the first payload of the server, before the client has sent any, starts with a 220
+/// banner (RFC 5321 4.2). The banner test looks at one packet per flow, so other flows cost a type check and a few
+/// comparisons per packet.</para>
+/// <para>Per segment of an SMTP flow the work is the reassembler and the session's line scanner: no allocation in
+/// steady state (message bodies are scanned, not kept). Bounds: <see cref="SmtpOptions.MaxConcurrentFlows"/> sessions
+/// at once, one <see cref="StreamBudget"/> for all out-of-order buffering, and the session's own
+/// <see cref="SmtpLimits"/>; what they cut off is counted in <see cref="Stats"/>.</para>
+/// </remarks>
+public sealed partial class SmtpAnalyzer
+{
+    private readonly SmtpOptions _options;
+    private readonly Action<Finding> _report;
+    private readonly StreamBudget _budget;
+    private readonly SmtpStats _stats = new();
+    private int _live;
+
+    public SmtpAnalyzer(SmtpOptions options, Action<Finding> report)
+    {
+        _options = options;
+        _report = report;
+        _budget = new StreamBudget(options.StreamBudgetBytes);
+    }
+
+    public SmtpStats Stats
+    {
+        get
+        {
+            _stats.BudgetRefusals = _budget.Refusals;
+            _stats.PeakBufferedBytes = _budget.Peak;
+            return _stats;
+        }
+    }
+
+    public static bool IsSmtpPort(ushort port) => port is 25 or 465 or 587 or 2525;
+
+    /// <summary>Every decoded TCP segment of every flow, after the TCP analysis of the segment.</summary>
+    public void OnSegment(Flow flow, bool fromClient, in DecodedPacket p)
+    {
+        if (flow.App is SmtpFlowState s)
+        {
+            s.Connection.OnPacket(in p, fromClient);
+            s.Track();
+            // A session closed by FIN or RST frees its slot at once (its flow stays in the table until it expires).
+            if (s.Counted && s.Session.CloseReason is not null) { s.Counted = false; _live--; }
+            return;
+        }
+        if (flow.App is not null) return;
+
+        bool byPort = IsSmtpPort(flow.ServerPort);
+        if (byPort)
+        {
+            if (flow.Packets != 1) return; // decided on the first packet: a flow not taken then is never taken
+        }
+        else if (fromClient || p.PayloadWireLength == 0 || flow.ServerToClient.PayloadBytes != p.PayloadWireLength ||
+                 flow.ClientToServer.PayloadBytes != 0 || !IsBanner(p.Payload))
+            return;
+
+        if (_live >= _options.MaxConcurrentFlows)
+        {
+            _stats.FlowsNotDecoded++;
+            return;
+        }
+        var state = new SmtpFlowState(
+            new SmtpConnection(flow.Start, implicitTls: flow.ServerPort == 465, _budget, _options.Limits), byPort == false) { Counted = true };
+        _live++;
+        _stats.Flows++;
+        if (!byPort)
+        {
+            _stats.FlowsByBanner++;
+            flow.Application ??= "smtp";
+        }
+        flow.App = state;
+        state.Connection.OnPacket(in p, fromClient);
+        state.Track();
+    }
+
+    /// <summary>"220" then a space, a hyphen or the end of the line (RFC 5321 4.2: Reply-code [ SP textstring ] CRLF).</summary>
+    internal static bool IsBanner(ReadOnlySpan<byte> payload) =>
+        payload.Length >= 4 && payload[0] == (byte)'2' && payload[1] == (byte)'2' && payload[2] == (byte)'0' &&
+        payload[3] is (byte)' ' or (byte)'-' or (byte)'\r' or (byte)'\n';
+
+    /// <summary>The flow leaves the table (after the TCP detectors have decided on it): the session is finished or
+    /// aborted with the TCP layer's reason, its buffers are released, and its findings are reported.</summary>
+    public void FlowClosing(Flow flow, long now)
+    {
+        if (flow.App is not SmtpFlowState s || s.Done) return;
+        s.Done = true;
+        if (s.Counted) { s.Counted = false; _live--; }
+        var conn = s.Connection;
+        var session = s.Session;
+        var tcp = flow.Tcp;
+        var last = flow.End;
+        var end = new Timestamp(Math.Max(now, last.UnixNanoseconds));
+        StallInfo? stall = tcp is null ? null : UnrecoveredStall(tcp, flow, end.UnixNanoseconds);
+
+        switch (flow.EndReason)
+        {
+            case FlowEnd.Reset:
+                s.End = SmtpConnectionEnd.Reset;
+                s.EndDetail = ResetText(flow) + (stall is { } rs ? $" after {rs.Describe(flow)}" : "");
+                conn.Abort(ResetText(flow), last); // no-op when the RST already aborted it
+                break;
+            case FlowEnd.Fin:
+                s.End = SmtpConnectionEnd.Closed;
+                s.EndDetail = "the connection was closed (FIN both ways)";
+                conn.Abort("connection closed", last); // no-op when both FINs already closed it
+                break;
+            case FlowEnd.IdleTimeout:
+                s.End = SmtpConnectionEnd.IdleTimeout;
+                s.EndDetail = (stall is { } idle ? idle.Describe(flow) + ", then " : "") +
+                              $"nothing was sent for longer than the flow idle timeout (last packet {last.ToIso8601()})";
+                conn.Abort("idle timeout", last);
+                break;
+            case FlowEnd.Evicted:
+                s.End = SmtpConnectionEnd.Evicted;
+                s.EndDetail = "the flow was evicted from the full flow table and not followed further";
+                conn.Abort("not followed further (flow table full)", last);
+                break;
+            case FlowEnd.Reused:
+                s.End = SmtpConnectionEnd.Replaced;
+                s.EndDetail = "a new connection on the same addresses and ports replaced it";
+                conn.Abort("replaced by a new connection on the same ports", last);
+                break;
+            default:
+                if (stall is { } st)
+                {
+                    s.End = SmtpConnectionEnd.Stalled;
+                    s.EndDetail = $"{st.Describe(flow)}, and it was still stalled when the capture ended";
+                    conn.Abort($"TCP stall, {st.KindName}", end);
+                }
+                else
+                {
+                    s.End = SmtpConnectionEnd.CaptureEnded;
+                    s.EndDetail = $"the capture ended {Sec(end.UnixNanoseconds - last.UnixNanoseconds)} after the flow's last packet, with the connection still open";
+                    conn.Finish(end);
+                }
+                break;
+        }
+        if (conn.ClientStream.Abandoned) _stats.StreamsAbandoned++;
+        if (conn.ServerStream.Abandoned) _stats.StreamsAbandoned++;
+        conn.ClientStream.Release();
+        conn.ServerStream.Release();
+        session.ReleaseBuffers();
+
+        ReportFindings(flow, s, stall);
+    }
+
+    private static string ResetText(Flow flow) =>
+        flow.ServerToClient.RstSeen && !flow.ClientToServer.RstSeen ? "reset by the server"
+        : flow.ClientToServer.RstSeen && !flow.ServerToClient.RstSeen ? "reset by the client" : "reset";
+}
