@@ -1,5 +1,8 @@
 using System.CommandLine;
+using PathProbe.Analysis.Smtp;
+using PathProbe.Dns;
 using PathProbe.Flows;
+using PathProbe.Protocols.Dns;
 using PathProbe.Pipeline;
 using PathProbe.Reports;
 
@@ -37,20 +40,48 @@ public static class AnalyzeCommand
             Description = "Decode and track flows only: no TCP sequence analysis, stalls, connect or storm findings (to measure their cost).",
         };
 
+        var dnsChecks = new Option<bool>("--dns-checks")
+        {
+            Description = "For each SMTP flow, check the DNS a receiver looks at (sends DNS queries): the client's PTR and FCrDNS against its " +
+                          "EHLO name, SPF for the client's address and the MAIL FROM domain (and the EHLO name), the recipients' domains' MX. " +
+                          "Results are findings dns-fcrdns, dns-spf, dns-mx linked to the flows.",
+        };
+        var dnsServer = new Option<string[]>("--dns-server")
+        {
+            Description = "DNS server IP[:port] or [IPv6]:port for --dns-checks (repeatable); default: the nameservers of /etc/resolv.conf.",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
         var cmd = new Command("analyze", "Analyse capture files and report flows, anomalies and findings.")
         {
-            files, json, output, maxFlows, flowRows, quiet, noTcp,
+            files, json, output, maxFlows, flowRows, quiet, noTcp, dnsChecks, dnsServer,
         };
         cmd.SetAction((parse, cancel) => Task.FromResult(Run(
             parse.GetValue(files) ?? Array.Empty<string>(), parse.GetValue(json), parse.GetValue(output),
-            parse.GetValue(maxFlows), parse.GetValue(flowRows), parse.GetValue(quiet), stdout, stderr, cancel, parse.GetValue(noTcp))));
+            parse.GetValue(maxFlows), parse.GetValue(flowRows), parse.GetValue(quiet), stdout, stderr, cancel, parse.GetValue(noTcp),
+            parse.GetValue(dnsChecks) ? parse.GetValue(dnsServer) ?? Array.Empty<string>() : null)));
         return cmd;
     }
 
     internal static int Run(string[] files, bool json, string? outputPath, int maxFlows, int flowRows, bool quiet,
-        TextWriter stdout, TextWriter stderr, CancellationToken cancel, bool noTcpAnalysis = false)
+        TextWriter stdout, TextWriter stderr, CancellationToken cancel, bool noTcpAnalysis = false, string[]? dnsCheckServers = null)
     {
         if (maxFlows < 1) { stderr.WriteLine("pathprobe: --max-flows must be at least 1"); return Program.ExitUsage; }
+        UdpTcpResolver? resolver = null;
+        if (dnsCheckServers is not null)
+        {
+            var endpoints = new List<System.Net.IPEndPoint>();
+            foreach (var s in dnsCheckServers)
+            {
+                if (!DnsServerAddress.TryParse(s, out var ep, out var err)) { stderr.WriteLine($"pathprobe: --dns-server {err}"); return Program.ExitUsage; }
+                endpoints.Add(ep);
+            }
+            resolver = new UdpTcpResolver(new ResolverOptions { Servers = endpoints, Timeout = TimeSpan.FromSeconds(2) });
+            if (resolver.Servers.Count == 0)
+            {
+                stderr.WriteLine("pathprobe: --dns-checks needs a DNS server: /etc/resolv.conf has no nameserver line; name one with --dns-server IP[:port]");
+                return Program.ExitUsage;
+            }
+        }
         if (files.Length == 0)
         {
             string bundled = Path.Combine(AppContext.BaseDirectory, "captures", BundledCapture);
@@ -77,6 +108,8 @@ public static class AnalyzeCommand
             if (a.Input.Error is not null) stderr.WriteLine($"pathprobe: {(a.Input.Unreadable ? "error" : "warning")}: {a.Input.Error}");
             if (cancel.IsCancellationRequested) break;
         }
+
+        if (resolver is not null) RunDnsChecks(analyses, resolver, quiet, stderr, cancel);
 
         try
         {
@@ -116,6 +149,44 @@ public static class AnalyzeCommand
 
         if (analyses.Any(a => a.Input.Unreadable)) return Program.ExitUsage;
         return analyses.Any(a => a.Findings.Any(f => f.Severity == Findings.Severity.Critical)) ? Program.ExitCritical : Program.ExitOk;
+    }
+
+    /// <summary>--dns-checks: the SMTP parties of each capture, checked in DNS; the results join that capture's findings.</summary>
+    private static void RunDnsChecks(List<CaptureAnalysis> analyses, UdpTcpResolver resolver, bool quiet, TextWriter stderr, CancellationToken cancel)
+    {
+        foreach (var a in analyses)
+        {
+            var parties = new List<SmtpParty>();
+            foreach (var f in a.Flows)
+            {
+                if (f.App is not SmtpFlowState smtp) continue;
+                var session = smtp.Session;
+                var from = session.Transactions.Select(t => Domain(t.Sender)).OfType<string>().Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+                var to = session.Transactions.SelectMany(t => t.Recipients).Select(r => Domain(r.Address)).OfType<string>()
+                    .Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+                string? ehlo = session.EhloName is { } e && DnsName.IsValid(e) && e.Contains('.') ? e : null;
+                if (from.Count == 0 && to.Count == 0 && ehlo is null) continue;
+                parties.Add(new SmtpParty(f.Id, f.ClientAddress, ehlo, from, to));
+            }
+            if (parties.Count == 0) continue;
+            if (!quiet) stderr.WriteLine($"pathprobe: --dns-checks: checking {parties.Count} SMTP flow{(parties.Count == 1 ? "" : "s")} with {string.Join(", ", resolver.Servers)}");
+            var checks = new CaptureDnsChecks(resolver);
+            var time = a.Flows.Where(f => f.App is SmtpFlowState).Select(f => f.Start).Min();
+            a.Findings.AddRange(checks.RunAsync(parties, time, cancel).GetAwaiter().GetResult());
+            if (checks.NotChecked > 0 && !quiet) stderr.WriteLine($"pathprobe: --dns-checks: {checks.NotChecked} further domains not checked (limit {checks.MaxChecks})");
+        }
+    }
+
+    /// <summary>The domain of an envelope address ("user@example.net" or "<user@example.net>"), or null (the null
+    /// sender "<>", no domain, not a valid name).</summary>
+    internal static string? Domain(string? address)
+    {
+        if (string.IsNullOrEmpty(address)) return null;
+        string a = address.Trim().Trim('<', '>');
+        int at = a.LastIndexOf('@');
+        if (at < 0 || at == a.Length - 1) return null;
+        string d = a[(at + 1)..].TrimEnd('.');
+        return DnsName.IsValid(d) && d.Contains('.') && !d.StartsWith('[') ? d : null;
     }
 
     private static void ShowProgress(TextWriter stderr, AnalysisProgress p)

