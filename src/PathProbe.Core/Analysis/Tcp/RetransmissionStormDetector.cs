@@ -224,6 +224,14 @@ public sealed class RetransmissionStormDetector(StormOptions options, Action<Fin
             reasons.Add("this is congestion or random loss on the path, not an attack");
         }
 
+        // Where the application dialogues were (SMTP: the phase and transaction of each flow), most common first.
+        var positions = _flows.Select(f => f.App?.Phase).OfType<string>().GroupBy(p => p).OrderByDescending(g => g.Count())
+            .Select(g => (Phase: g.Key, Count: g.Count())).ToList();
+        var flowPositions = _flows.Where(f => f.App is not null).Take(20)
+            .Select(f => (object?)new Evidence { { "flow", f.Id }, { "phase", f.App!.Phase }, { "position", f.App.DescribePosition() is { } d ? SafeText.Clean(d, 200) : null } })
+            .ToList();
+        string phaseText = positions.Count == 0 ? "" :
+            " [" + string.Join(", ", positions.Select(p => $"{p.Count} in {p.Phase}")) + "]";
         var peers = _peers.OrderByDescending(kv => kv.Value).Take(10)
             .Select(kv => (object?)new Evidence { { "address", kv.Key.ToString() }, { "retransmissions", kv.Value } }).ToList();
         string peerText = _peers.Count == 1 ? $"toward {_peers.Keys.First()}" : $"toward {_peers.Count} peers";
@@ -240,7 +248,7 @@ public sealed class RetransmissionStormDetector(StormOptions options, Action<Fin
             Flows = _flows.Select(f => f.Id).OrderBy(i => i).ToList(),
             Time = new Timestamp(_firstRetx),
             Summary = $"{what}: {t.Retx} of {t.Data} data segments retransmitted ({100.0 * t.Retx / Math.Max(1, t.Data):0.#}%) " +
-                      $"over {Span(_lastRetx - _firstRetx)} in {_flows.Count} flow{(_flows.Count == 1 ? "" : "s")} {peerText}",
+                      $"over {Span(_lastRetx - _firstRetx)} in {_flows.Count} flow{(_flows.Count == 1 ? "" : "s")} {peerText}{phaseText}",
             Evidence = new Evidence
             {
                 { "classification", classification },
@@ -259,6 +267,7 @@ public sealed class RetransmissionStormDetector(StormOptions options, Action<Fin
                 { "halfOpenConnections", halfOpen },
                 { "peers", peers },
                 { "reasons", reasons.Cast<object?>().ToList() },
+                { "applicationPositions", flowPositions },
             },
             Advice = classification switch
             {

@@ -74,6 +74,9 @@ public sealed class TcpFindingDetector(StallOptions options, Action<Finding> rep
         c.StallStart = c.LastProgressTime;
         c.StallSenderIsClient = outC >= outS;
         c.StallOutstanding = Math.Max(outC, outS);
+        // Where the dialogue was (e.g. "DATA after 354 (transaction 1, 22.7 kB of the message sent)"): once per stall.
+        c.StallPhase = flow.App?.Phase;
+        c.StallPosition = flow.App?.DescribePosition() is { } pos ? SafeText.Clean(pos, 200) : null;
         if (c.Server.Window == 0 || c.Client.Window == 0)
         {
             // A closed window blocks the other side even when everything sent so far was acknowledged.
@@ -108,6 +111,8 @@ public sealed class TcpFindingDetector(StallOptions options, Action<Finding> rep
             { "recovered", recovered },
         };
         if (ended is not null) ev.Add("ended", ended);
+        if (c.StallPhase is not null) ev.Add("phase", c.StallPhase);
+        if (c.StallPosition is not null) ev.Add("position", c.StallPosition);
         string summary;
         Severity severity;
         switch (c.StallKind)
@@ -155,6 +160,7 @@ public sealed class TcpFindingDetector(StallOptions options, Action<Finding> rep
                 severity = Severity.Warning;
                 break;
         }
+        if (c.StallPosition is not null) summary = $"{summary} [in {c.StallPosition}]";
         report(new Finding
         {
             Kind = "stall",

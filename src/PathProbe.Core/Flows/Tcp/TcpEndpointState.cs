@@ -169,6 +169,9 @@ public sealed class TcpConnectionState
     public StallKind StallKind;
     public bool StallSenderIsClient;
     public long StallOutstanding;
+    /// <summary>Where the application dialogue was when the stall began (<see cref="IFlowApplication"/>), or null.</summary>
+    public string? StallPosition;
+    public string? StallPhase;
 
     /// <summary>Path-MTU evidence per direction (client → server, server → client); allocated on first need (a data
     /// packet above the minimum MTU, a hole, an ICMP too-big) and reused with the flow record.</summary>
@@ -199,6 +202,6 @@ public sealed class TcpConnectionState
         TsMruSyn = 0; TsFirstRtt = 0; Handshake = TcpHandshake.NotSeen; SynCount = 0; FirstSynTime = 0; LastSynTime = 0;
         SynAckSeen = false; RefusedByReset = false;
         LastProgressTime = 0; LastPacketTime = 0; LongestGapOutstanding = 0; LongestGapStart = 0;
-        StallsReported = 0; StallsNotReported = 0; Stalled = false; StallStart = 0; StallOutstanding = 0;
+        StallsReported = 0; StallsNotReported = 0; Stalled = false; StallStart = 0; StallOutstanding = 0; StallPosition = null; StallPhase = null;
     }
 }
