@@ -448,7 +448,7 @@ public static class TuiView
     private static readonly Dictionary<string, char> PhaseMarks = new(StringComparer.Ordinal)
     {
         ["greeting"] = 'G', ["ehlo"] = 'E', ["helo"] = 'E', ["mail"] = 'M', ["rcpt"] = 'R', ["data"] = 'D',
-        ["end-of-data"] = '.', ["data-sent"] = '.', ["data-command"] = 'D', ["bdat"] = 'B', ["quit"] = 'Q', ["starttls"] = 'T', ["tls"] = 'L', ["auth"] = 'A',
+        ["end-of-data"] = '.', ["data-sent"] = '.', ["bdat"] = 'B', ["quit"] = 'Q', ["starttls"] = 'T', ["tls"] = 'L', ["auth"] = 'A',
     };
 
     private static StyledLine MarksRow(FlowDetail d, Window w, int gutter, int columns, int width, List<(long From, long To)> stalls)
@@ -472,7 +472,7 @@ public static class TuiView
             taken[x] = true;
         }
         foreach (var p in d.Phases)
-            if (p.Phase is not ("connect" or "ready" or "closed")) // states between steps, not steps: no mark
+            if (p.Phase is not ("connect" or "ready" or "closed" or "data-command")) // states between steps, not steps: no mark
                 Put(p.Time, PhaseMarks.TryGetValue(p.Phase, out char m) ? m : char.ToUpperInvariant(SafeText.Clean(p.Phase).FirstOrDefault('?')), "bold cyan");
         foreach (var f in d.Findings) Put(f.Time.UnixNanoseconds, '!', SeverityStyle((int)f.Severity));
         var line = new StyledLine(width).Add(new string(' ', gutter - 1) + "└", "grey");

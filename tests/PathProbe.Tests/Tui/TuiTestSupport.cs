@@ -10,30 +10,6 @@ using PathProbe.Protocols.Smtp;
 
 namespace PathProbe.Tests.Tui;
 
-/// <summary>Until the SMTP analyzer is in the engine: an SmtpConnection fed from the same capture, attached to the flow
-/// as its <see cref="Flow.App"/> the way the analyzer will.</summary>
-internal sealed class TestSmtpApp(SmtpConnection connection) : IFlowApplication, ISmtpSessionSource
-{
-    public SmtpSession Session => connection.Session;
-    public string? Phase => connection.Session.CurrentPhase switch
-    {
-        SmtpPhase.Connect => null,
-        SmtpPhase.Greeting => "greeting",
-        SmtpPhase.Ehlo => "ehlo",
-        SmtpPhase.StartTls => "starttls",
-        SmtpPhase.Tls => "tls",
-        SmtpPhase.Auth => "auth",
-        SmtpPhase.Ready => "ready",
-        SmtpPhase.Mail => "mail",
-        SmtpPhase.Rcpt => "rcpt",
-        SmtpPhase.DataCommand or SmtpPhase.Data or SmtpPhase.Bdat => "data",
-        SmtpPhase.DataSent => "end-of-data",
-        SmtpPhase.Quit => "quit",
-        _ => "closed",
-    };
-    public string? DescribePosition() => Phase;
-}
-
 internal static class TuiTestSupport
 {
     public static ConsoleKeyInfo Key(ConsoleKey key, char c = '\0', bool ctrl = false) => new(c, key, false, false, ctrl);
@@ -44,46 +20,9 @@ internal static class TuiTestSupport
         foreach (char c in text) app.Handle(Char(c));
     }
 
-    /// <summary>Analyses a capture with timelines, with an SMTP session (fed from the same frames, before the engine sees
-    /// each one, so the timeline records its phases) attached to each port-25 flow.</summary>
-    public static CaptureAnalysis AnalyzeWithSmtp(string path)
-    {
-        var engine = new Engine(new AnalysisOptions { Timelines = true });
-        var connections = new Dictionary<FlowKey, (SmtpConnection Conn, Flow Flow)>();
-        var decoder = new FrameDecoder(new IpReassembler(new ReassemblyOptions()), new DecodeCounters());
-        var input = new InputSummary { Path = path };
-        Timestamp last = default;
-        using (var file = File.OpenRead(path))
-        using (var source = CaptureFile.Open(file, path))
-        {
-            while (source.TryRead(out RawFrame frame))
-            {
-                input.Packets++;
-                input.FirstTime ??= frame.Time;
-                last = frame.Time;
-                var p = new DecodedPacket();
-                if (decoder.Decode(frame, ref p) == DecodeStatus.Ok && p.IsTcp)
-                {
-                    var key = FlowKey.Create(p.Src, p.SrcPort, p.Dst, p.DstPort, p.Protocol, out _);
-                    if (!connections.TryGetValue(key, out var c))
-                    {
-                        var flow = engine.Flows.LiveFlows.FirstOrDefault(f => f.Key.Equals(key) && f.ServerPort == 25);
-                        if (flow is not null)
-                        {
-                            c = (new SmtpConnection(flow.Start), flow);
-                            connections[key] = c;
-                            flow.App = new TestSmtpApp(c.Conn);
-                        }
-                    }
-                    c.Conn?.OnPacket(p, p.SrcPort == c.Flow.ClientPort && p.Src.Equals(c.Flow.ClientAddress));
-                }
-                engine.Process(frame);
-            }
-        }
-        input.LastTime = last;
-        foreach (var (conn, _) in connections.Values) conn.Finish(last);
-        return engine.Complete(input);
-    }
+    /// <summary>Analyses a capture as <c>pathprobe tui</c> does: the real engine with timelines on (the SMTP analyzer
+    /// attaches each session to its flow, and the timeline records its phases).</summary>
+    public static CaptureAnalysis AnalyzeWithSmtp(string path) => FileAnalyzer.Analyze(path, new AnalysisOptions { Timelines = true });
 
     /// <summary>A pcap of one SMTP dialogue over Ethernet/IPv4/TCP with the given server and client lines.</summary>
     public static byte[] SmtpPcap(string[] server, string[] client)
