@@ -19,8 +19,9 @@ public class DecodeBenchmarks
     private FrameDecoder _decoder = null!;
     private Engine _engine = null!;
     private Engine _flowsOnly = null!;
-    private int _next, _nextFlowsOnly;
-    private long _pass, _passFlowsOnly;
+    private Engine _noSmtp = null!;
+    private int _next, _nextFlowsOnly, _nextNoSmtp;
+    private long _pass, _passFlowsOnly, _passNoSmtp;
     private const int Frames = 4096;
 
     [GlobalSetup]
@@ -30,6 +31,10 @@ public class DecodeBenchmarks
         _decoder = new FrameDecoder(new IpReassembler(), new DecodeCounters());
         _engine = new Engine(new AnalysisOptions { Flows = new FlowTableOptions { MaxReportedFlows = 0 } });
         _flowsOnly = new Engine(new AnalysisOptions { Flows = new FlowTableOptions { MaxReportedFlows = 0 }, TcpAnalysis = false });
+        _noSmtp = new Engine(new AnalysisOptions
+        {
+            Flows = new FlowTableOptions { MaxReportedFlows = 0 }, Smtp = new PathProbe.Analysis.Smtp.SmtpOptions { Enabled = false },
+        });
     }
 
     [Benchmark(OperationsPerInvoke = Frames)]
@@ -69,6 +74,19 @@ public class DecodeBenchmarks
             if (++_next == c.Count) { _next = 0; _pass++; }
         }
         return _engine.Decoded;
+    }
+
+    /// <summary>Everything but SMTP decoding (stream reassembly and the session): what SMTP costs is the difference.</summary>
+    [Benchmark(OperationsPerInvoke = Frames)]
+    public long FullAnalysisWithoutSmtp()
+    {
+        var c = _capture;
+        for (int i = 0; i < Frames; i++)
+        {
+            _noSmtp.Process(c.Frame(_nextNoSmtp, _passNoSmtp));
+            if (++_nextNoSmtp == c.Count) { _nextNoSmtp = 0; _passNoSmtp++; }
+        }
+        return _noSmtp.Decoded;
     }
 }
 

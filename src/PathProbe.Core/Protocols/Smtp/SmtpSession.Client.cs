@@ -71,7 +71,7 @@ public sealed partial class SmtpSession
                 // waits for that reply, so no command is misread as body.
                 _clientMode = ClientMode.Body;
                 _bodyState = BodyState.LineStart;
-                _bodyPrevCr = true;
+                _bodyPrevCr = false; // the body starts at a line start: an empty first line "\n" is a bare LF
                 Record(verb, verbText, null, time, _currentTx, null);
                 break;
             case Verb.Bdat:
@@ -312,18 +312,24 @@ public sealed partial class SmtpSession
                     break;
                 default:
                 {
-                    int lf = data[i..].IndexOf((byte)'\n');
-                    if (lf < 0)
+                    // Inside a line: jump (vectorised) to the next line that starts with a dot, or past the last line
+                    // end in this data; every line end crossed is counted, bare LFs among them as anomalies.
+                    var rest = data[i..];
+                    int dotLine = rest.IndexOf("\n."u8);
+                    int through = dotLine >= 0 ? dotLine + 1 : rest.LastIndexOf((byte)'\n') + 1;
+                    if (through == 0)
                     {
-                        bytes += data.Length - i;
-                        _bodyPrevCr = data[^1] == (byte)'\r';
+                        bytes += rest.Length;
+                        _bodyPrevCr = rest[^1] == (byte)'\r';
                         i = data.Length;
                         break;
                     }
-                    bool cr = lf > 0 ? data[i + lf - 1] == (byte)'\r' : _bodyPrevCr;
-                    if (!cr) _anomalies.BareLfLines++;
-                    bytes += lf + 1;
-                    i += lf + 1;
+                    var lines = rest[..through];
+                    int crlf = lines.Count("\r\n"u8) + (lines[0] == (byte)'\n' && _bodyPrevCr ? 1 : 0);
+                    int bare = lines.Count((byte)'\n') - crlf;
+                    if (bare > 0) _anomalies.BareLfLines += bare;
+                    bytes += through;
+                    i += through;
                     _bodyPrevCr = false;
                     _bodyState = BodyState.LineStart;
                     break;
