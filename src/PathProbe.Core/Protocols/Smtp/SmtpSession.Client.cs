@@ -312,24 +312,18 @@ public sealed partial class SmtpSession
                     break;
                 default:
                 {
-                    // Inside a line: jump (vectorised) to the next line that starts with a dot, or past the last line
-                    // end in this data; every line end crossed is counted, bare LFs among them as anomalies.
-                    var rest = data[i..];
-                    int dotLine = rest.IndexOf("\n."u8);
-                    int through = dotLine >= 0 ? dotLine + 1 : rest.LastIndexOf((byte)'\n') + 1;
-                    if (through == 0)
+                    int lf = data[i..].IndexOf((byte)'\n');
+                    if (lf < 0)
                     {
-                        bytes += rest.Length;
-                        _bodyPrevCr = rest[^1] == (byte)'\r';
+                        bytes += data.Length - i;
+                        _bodyPrevCr = data[^1] == (byte)'\r';
                         i = data.Length;
                         break;
                     }
-                    var lines = rest[..through];
-                    int crlf = lines.Count("\r\n"u8) + (lines[0] == (byte)'\n' && _bodyPrevCr ? 1 : 0);
-                    int bare = lines.Count((byte)'\n') - crlf;
-                    if (bare > 0) _anomalies.BareLfLines += bare;
-                    bytes += through;
-                    i += through;
+                    bool cr = lf > 0 ? data[i + lf - 1] == (byte)'\r' : _bodyPrevCr;
+                    if (!cr) _anomalies.BareLfLines++;
+                    bytes += lf + 1;
+                    i += lf + 1;
                     _bodyPrevCr = false;
                     _bodyState = BodyState.LineStart;
                     break;
