@@ -295,6 +295,8 @@ public static class CaptureCommand
                 if (now >= nextTick)
                 {
                     nextTick = now + TickMilliseconds;
+                    // Silent flows still age: a black hole seen from the receiver is a hole nothing fills.
+                    _engine.Idle(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000);
                     Tick(now);
                 }
                 if (now >= stopAt) source.Stop();

@@ -135,6 +135,17 @@ public sealed class Engine
         _fragmentation.CollectIncomplete(_reassembler.Incomplete, _flows);
     }
 
+    /// <summary>Live capture, while no packet arrives: time passes all the same. Decisions that wait for time (a
+    /// hole in a sender's data that never fills, a DNS query without an answer) are taken at <paramref name="now"/>
+    /// (Unix nanoseconds, the clock the capture timestamps come from); never moves time backwards.</summary>
+    public void Idle(long now)
+    {
+        if (_now == 0 || now <= _now) return;
+        _now = now;
+        if (_tcpAnalysis) _mtu.Tick(now);
+        _dns.Tick(now);
+    }
+
     /// <summary>DNS on port 53, reassembled datagrams and ICMP reassembly errors; nothing to do for other packets.</summary>
     private void DnsAndFragments(Flow flow, bool fromClient, ref DecodedPacket p)
     {

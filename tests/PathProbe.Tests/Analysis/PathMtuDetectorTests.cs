@@ -90,6 +90,29 @@ public sealed class PathMtuDetectorTests
         Assert.Equal("path-fault", Ev(storm, "classification"));
     }
 
+    [Fact]
+    public void ReceiverSide_Live_SilentHoleReportedWhenTimePassesWithoutPackets()
+    {
+        // A live capture on the receiving server: after the hole nothing arrives any more. Engine.Idle (called by
+        // the capture loop on the wall clock) lets the hole age, so the black hole is reported while capturing.
+        var engine = new Engine();
+        long last = 0;
+        using (var source = PathProbe.Capture.CaptureFile.Open(Path.Combine(TestPaths.Captures, "smtp-mru1424-receiver.pcap")))
+            while (source.TryRead(out var frame)) { engine.Process(frame); last = frame.Time.UnixNanoseconds; }
+        var live = new List<Finding>();
+        engine.TakeNewFindings(live);
+        Assert.DoesNotContain(live, f => f.Kind == "mtu-blackhole"); // the file ends right after the hole opened
+        engine.Idle(last + 1_000_000_000);
+        engine.TakeNewFindings(live);
+        Assert.DoesNotContain(live, f => f.Kind == "mtu-blackhole"); // 1 s: not yet (HoleTimeout 3 s)
+        engine.Idle(last + 4_000_000_000);
+        engine.TakeNewFindings(live);
+        var hole = Assert.Single(live, f => f.Kind == "mtu-blackhole");
+        Assert.Equal("receiver", Ev(hole, "vantage"));
+        Assert.Equal(true, Ev(hole, "provisional"));
+        Assert.InRange(1428, Range(hole).Min, Range(hole).Max);
+    }
+
     [Theory]
     [InlineData("smtp-icmp-too-big-ipv4.pcap", "198.51.100.1")]
     [InlineData("smtp-icmp-too-big-ipv6.pcap", "2001:db8:1::1")]

@@ -327,8 +327,9 @@ public sealed class PathMtuDetector
     // Decisions
     // =================================================================================================================
 
-    /// <summary>Once a second of capture time: holes that stayed open too long (receiver's vantage).</summary>
-    private void Tick(long now)
+    /// <summary>Once a second of capture time, and from <c>Engine.Idle</c> during a live capture while no packet
+    /// arrives: holes that stayed open too long (receiver's vantage: the flow has gone silent).</summary>
+    public void Tick(long now)
     {
         _lastTick = now;
         long timeout = (long)_options.HoleTimeout.TotalNanoseconds;
