@@ -62,8 +62,7 @@ public sealed class PathMtuDetector
 
     /// <summary>Frames longer than the receiver's MSS (segmentation offload on the capture host), not used as evidence.</summary>
     public long OffloadFrames { get; private set; }
-    /// <summary>ICMP too-big messages seen (mapped to a flow or not).</summary>
-    public long IcmpTooBigMessages { get; private set; }
+    /// <summary>Peers with a black hole beyond <see cref="PathMtuOptions.MaxGroups"/>: counted, said in the findings.</summary>
     public long GroupsNotReported { get; private set; }
 
     // =================================================================================================================
@@ -93,7 +92,6 @@ public sealed class PathMtuDetector
         int peerMss = fromClient ? flow.ServerToClient.Mss : flow.ClientToServer.Mss;
         if (peerMss > 0 && seglen > peerMss)
         {
-            c.Mtu(fromClient).OffloadFrames++;
             OffloadFrames++;
             return;
         }
@@ -151,7 +149,6 @@ public sealed class PathMtuDetector
             {
                 ref MtuCandidate e = ref m.Candidates[i];
                 e.Sends++;
-                e.LastSend = now;
                 MarkOverlaps(m, start, end, ipSize, except: i);
                 if (!m.Decided && e.Sends > _options.MinResends && !e.SupersededBySmaller && !e.Ambiguous && IcmpUnexplained(m))
                     Decide(flow, fromClient, m, now, receiverVantage: false);
@@ -201,10 +198,10 @@ public sealed class PathMtuDetector
             // Full: make room by dropping an ambiguous entry; otherwise keep the oldest (RTO resends the oldest data).
             slot = -1;
             for (int i = 0; i < m.CandidateCount; i++) if (m.Candidates[i].Ambiguous) { slot = i; break; }
-            if (slot < 0) { m.CandidatesDropped++; return; }
+            if (slot < 0) return;
         }
         else m.CandidateCount++;
-        m.Candidates[slot] = new MtuCandidate { Start = start, End = end, IpSize = size, Sends = 1, FirstSend = now, LastSend = now };
+        m.Candidates[slot] = new MtuCandidate { Start = start, End = end, IpSize = size, Sends = 1, FirstSend = now };
     }
 
     private static void RemoveAt(PathMtuDirection m, int i)
@@ -262,7 +259,6 @@ public sealed class PathMtuDetector
         }
         else if (e.IpSize < m.LostOnceMin) m.LostOnceMin = e.IpSize;
         if (m.FirstLossSend == 0 || e.FirstSend < m.FirstLossSend) m.FirstLossSend = e.FirstSend;
-        m.LostTransmissions += e.Sends;
         m.LostResends += e.Sends - 1;
         if (e.SmallerGotThrough) m.SmallerDeliveredAfterLoss = true;
     }
@@ -286,7 +282,6 @@ public sealed class PathMtuDetector
     {
         bool tooBig = p.Protocol == IpProtocols.Icmp ? p.IcmpType == 3 && p.IcmpCode == 4 : p.IcmpType == 2;
         if (!tooBig || !p.Quoted.Present) return;
-        IcmpTooBigMessages++;
         ref QuotedPacket q = ref p.Quoted;
         Flow? flow = null;
         bool fromClient = false;
@@ -305,12 +300,12 @@ public sealed class PathMtuDetector
         }
         // Not a TCP flow in this capture (UDP, or the connection started before the capture): recorded as is.
         foreach (var u in _unmatchedIcmp)
-            if (u.Matches(q.Src, q.Dst, p.Src, p.IcmpMtu)) { u.Count++; u.Last = now; return; }
+            if (u.Matches(q.Src, q.Dst, p.Src, p.IcmpMtu)) { u.Count++; return; }
         if (_unmatchedIcmp.Count >= _options.MaxUnmatchedIcmp) return;
         _unmatchedIcmp.Add(new UnmatchedIcmp
         {
             Sender = q.Src, Destination = q.Dst, Hop = p.Src, Mtu = p.IcmpMtu, Protocol = q.Protocol, SrcPort = q.HasPorts ? q.SrcPort : (ushort)0,
-            DstPort = q.HasPorts ? q.DstPort : (ushort)0, First = now, Last = now, Count = 1, IpVersion = p.IpVersion, QuotedSize = q.IpPacketLength,
+            DstPort = q.HasPorts ? q.DstPort : (ushort)0, First = now, Count = 1, IpVersion = p.IpVersion, QuotedSize = q.IpPacketLength,
             FlowId = flow?.Id ?? 0,
         });
     }
@@ -340,7 +335,7 @@ public sealed class PathMtuDetector
             if (m is null || !m.HoleOpen || m.HoleJudged) { _openHoles.RemoveAt(i); continue; }
             if (now - m.HoleOpenedAt < timeout || m.HoleFilledAt != 0) continue;
             _openHoles.RemoveAt(i);
-            JudgeHole(flow, fromClient, m, now, atEnd: false);
+            JudgeHole(flow, fromClient, m, now);
         }
     }
 
@@ -350,7 +345,7 @@ public sealed class PathMtuDetector
         // its segments to get through (recovery seen from the receiver).
         int full = ExpectedFullSize(flow, fromClient);
         long delay = m.HoleFilledAt - m.HoleOpenedAt;
-        if (full > 0 && m.HoleFillMax < full && delay >= 200_000_000 && !m.HoleJudged) JudgeHole(flow, fromClient, m, m.HoleFilledAt, atEnd: false);
+        if (full > 0 && m.HoleFillMax < full && delay >= 200_000_000 && !m.HoleJudged) JudgeHole(flow, fromClient, m, m.HoleFilledAt);
         m.HoleOpen = false;
         if (!m.Decided) { m.HoleJudged = false; m.HoleFilledAt = 0; }
     }
@@ -364,7 +359,7 @@ public sealed class PathMtuDetector
         return mss + (flow.ClientAddress.IsV4 ? 20 : 40) + 20;
     }
 
-    private void JudgeHole(Flow flow, bool fromClient, PathMtuDirection m, long now, bool atEnd)
+    private void JudgeHole(Flow flow, bool fromClient, PathMtuDirection m, long now)
     {
         m.HoleJudged = true;
         int full = ExpectedFullSize(flow, fromClient);
@@ -440,7 +435,7 @@ public sealed class PathMtuDetector
             // before a third).
             if (!m.Decided && !m.Contradicted && m.LostMin != int.MaxValue && m.LostMinSends >= 3 && m.LostMin > m.DeliveredMax && IcmpUnexplained(m))
                 Decide(flow, fromClient, m, end, receiverVantage: false);
-            if (!m.Decided && m.HoleOpen && !m.HoleJudged) JudgeHole(flow, fromClient, m, end, atEnd: true);
+            if (!m.Decided && m.HoleOpen && !m.HoleJudged) JudgeHole(flow, fromClient, m, end);
             if (m.Decided && _groups.TryGetValue((m.DecidedAsReceiver, m.DecidedAsReceiver ? sender : receiver), out var g) &&
                 g.Find(flow.Id, fromClient) is { } rec)
                 rec.Update(flow, fromClient, m, end, final: true);
@@ -474,6 +469,8 @@ public sealed class PathMtuDetector
         public readonly List<FlowRecord> Flows = new();
         public long FlowsNotListed;
         public Finding? Reported;
+        /// <summary>The path-MTU range of the last built finding.</summary>
+        public int Min, Max;
 
         public FlowRecord? Find(int id, bool fromClient)
         {
@@ -499,11 +496,11 @@ public sealed class PathMtuDetector
         public string Sender = "", Receiver = "";
         public IpAddress SenderAddress, ReceiverAddress;
         public int SenderMss, ReceiverMss, FullSize, IpHeader;
-        public int DeliveredMax, ArrivedMax, LostMin = int.MaxValue, LostMinSends, LostOnceMin = int.MaxValue, LostTransmissions, LostResends;
+        public int DeliveredMax, ArrivedMax, LostMin = int.MaxValue, LostMinSends, LostOnceMin = int.MaxValue, LostResends;
         public long FirstLoss, RecoveredAt, End;
         public int RecoveredSize, DeliveredAfterRecovery;
-        public bool SmallerDeliveredAfterLoss, Final;
-        public int IcmpCount, IcmpMtu;
+        public bool SmallerDeliveredAfterLoss;
+        public int IcmpCount;
         public bool IcmpIgnored;
         public long HoleBytes, HoleOpenedAt, HoleFilledAt;
         public int HoleBeyondSize, HoleFillMax, TcpHeaderLength;
@@ -522,7 +519,7 @@ public sealed class PathMtuDetector
             DeliveredMax = m.DeliveredMax;
             ArrivedMax = m.ArrivedMax;
             // While the capture runs, the series in progress is the evidence.
-            LostMin = m.LostMin; LostMinSends = m.LostMinSends; LostOnceMin = m.LostOnceMin; LostTransmissions = m.LostTransmissions;
+            LostMin = m.LostMin; LostMinSends = m.LostMinSends; LostOnceMin = m.LostOnceMin;
             LostResends = m.LostResends;
             FirstLoss = m.FirstLossSend;
             for (int i = 0; i < m.CandidateCount; i++)
@@ -533,16 +530,14 @@ public sealed class PathMtuDetector
                 else if (e.IpSize == LostMin && e.Sends > LostMinSends) LostMinSends = e.Sends;
                 if (FirstLoss == 0 || e.FirstSend < FirstLoss) FirstLoss = e.FirstSend;
                 if (e.SmallerGotThrough) SmallerDeliveredAfterLoss = true;
-                LostTransmissions += e.Sends;
                 LostResends += e.Sends - 1;
             }
             SmallerDeliveredAfterLoss |= m.SmallerDeliveredAfterLoss;
             RecoveredAt = m.RecoveredAt; RecoveredSize = m.RecoveredSize; DeliveredAfterRecovery = m.DeliveredAfterRecovery;
-            IcmpCount = m.IcmpCount; IcmpMtu = m.IcmpMtu; IcmpIgnored = m.IcmpCount > 0 && m.OversizeAfterIcmp > 0;
+            IcmpCount = m.IcmpCount; IcmpIgnored = m.IcmpCount > 0 && m.OversizeAfterIcmp > 0;
             HoleBytes = m.HoleBytes; HoleOpenedAt = m.HoleOpenedAt; HoleFilledAt = m.HoleFilledAt;
             HoleBeyondSize = m.HoleBeyondSize; HoleFillMax = m.HoleFillMax; TcpHeaderLength = Math.Max(20, m.TcpHeaderLength);
             End = now;
-            Final = final;
             // The application position is taken when the problem is decided (it does not move during a stall).
             if (Position is null && flow.App is { } app)
             {
@@ -568,7 +563,6 @@ public sealed class PathMtuDetector
         foreach (var r in flows)
         {
             int lower = Math.Max(rv ? r.ArrivedMax : r.DeliveredMax, PeerDelivered(r.SenderAddress, r.ReceiverAddress));
-            if (rv) lower = Math.Max(lower, r.ArrivedMax);
             min = Math.Max(min, lower);
             int upper = rv ? r.FullSize - 1 : (r.LostMin == int.MaxValue ? int.MaxValue : r.LostMin - 1);
             max = Math.Min(max, upper);
@@ -580,6 +574,8 @@ public sealed class PathMtuDetector
             if (once != int.MaxValue && once - 1 >= min && once - 1 < max) max = once - 1;
         }
         if (max == int.MaxValue || min > max) return null;
+        g.Min = min;
+        g.Max = max;
 
         var first = flows[0];
         int lostSize = rv ? flows.Min(r => r.FullSize) : flows.Min(r => r.LostMin);
@@ -630,6 +626,7 @@ public sealed class PathMtuDetector
             { "flowDetails", flows.Select(r => FlowEvidence(r, rv)).ToList() },
         };
         if (g.FlowsNotListed > 0) ev.Add("flowsNotListed", g.FlowsNotListed);
+        if (GroupsNotReported > 0) ev.Add("peersNotReported", GroupsNotReported);
         var (command, advice) = Advice(g, min, max, rv, senders, anyIcmp);
         ev.Add("fixCommand", command);
         if (!final) ev.Add("provisional", true);
@@ -741,8 +738,7 @@ public sealed class PathMtuDetector
     {
         var f = g.Reported;
         if (f is null) return null;
-        var range = (Evidence)f.Evidence.First(e => e.Key == "pathMtu").Value!;
-        int min = (int)range[0].Value!, max = (int)range[1].Value!;
+        int min = g.Min, max = g.Max;
         // The side whose advertised MSS invites packets the path cannot carry.
         var r = g.Flows.FirstOrDefault(x => x.ReceiverMss > 0 || x.SenderMss > 0);
         if (r is null) return null;
@@ -817,7 +813,7 @@ public sealed class PathMtuDetector
         public int Mtu, Count, QuotedSize, FlowId;
         public byte Protocol, IpVersion;
         public ushort SrcPort, DstPort;
-        public long First, Last;
+        public long First;
         public bool Matches(IpAddress s, IpAddress d, IpAddress hop, int mtu) => s == Sender && d == Destination && hop == Hop && mtu == Mtu;
     }
 

@@ -14,7 +14,6 @@ public struct MtuCandidate
     /// <summary>Transmissions of exactly this range at this size (original + resends).</summary>
     public int Sends;
     public long FirstSend;
-    public long LastSend;
     /// <summary>Part of the range was later carried by a smaller packet, so an acknowledgement no longer proves that
     /// this size got through (it proves the smaller one did).</summary>
     public bool SupersededBySmaller;
@@ -55,8 +54,7 @@ public sealed class PathMtuDirection
     public int LostOnceMin = int.MaxValue;
     /// <summary>First send of the earliest range that was never delivered at its size.</summary>
     public long FirstLossSend;
-    /// <summary>Transmissions of never-delivered sizes (originals and resends), and the resends among them.</summary>
-    public int LostTransmissions;
+    /// <summary>Resends of never-delivered sizes.</summary>
     public int LostResends;
     /// <summary>A packet smaller than the lost size, first sent after the loss began, was acknowledged: the path
     /// works for small packets while large ones vanish (size-dependent loss, not a dead path).</summary>
@@ -72,13 +70,8 @@ public sealed class PathMtuDirection
 
     public MtuCandidates Candidates;
     public int CandidateCount;
-    /// <summary>Candidates not tracked because the table was full.</summary>
-    public long CandidatesDropped;
 
     // ---- receiver's vantage: holes in the sender's sequence space --------------------------------------------------
-    /// <summary>Highest sequence number + length seen from the sender (valid when <see cref="SeqSeen"/>).</summary>
-    public uint HighestEnd;
-    public bool SeqSeen;
     /// <summary>Largest IP packet that arrived from the sender (offload artifacts excluded).</summary>
     public int ArrivedMax;
     /// <summary>The first hole that was not filled at once: [HoleStart, HoleEnd), when it opened, and the size of the
@@ -106,8 +99,6 @@ public sealed class PathMtuDirection
     /// <summary>Data segments that fitted the reported MTU after the ICMP.</summary>
     public int FitAfterIcmp;
 
-    /// <summary>Segments longer than the MSS the receiver advertised (offload on the capture host).</summary>
-    public long OffloadFrames;
 
     /// <summary>Largest segment sent after the ICMP (beyond the grace).</summary>
     public int MaxAfterIcmp;
@@ -122,11 +113,11 @@ public sealed class PathMtuDirection
     internal void Reset()
     {
         DeliveredMax = 0; LostMin = int.MaxValue; LostMinSends = 0; LostOnceMin = int.MaxValue; FirstLossSend = 0;
-        LostTransmissions = 0; LostResends = 0; SmallerDeliveredAfterLoss = false; RecoveredAt = 0; RecoveredSize = 0;
-        DeliveredAfterRecovery = 0; Contradicted = false; CandidateCount = 0; CandidatesDropped = 0;
-        HighestEnd = 0; SeqSeen = false; ArrivedMax = 0; HoleOpen = false; HoleStart = 0; HoleEnd = 0; HoleOpenedAt = 0;
+        LostResends = 0; SmallerDeliveredAfterLoss = false; RecoveredAt = 0; RecoveredSize = 0;
+        DeliveredAfterRecovery = 0; Contradicted = false; CandidateCount = 0;
+        ArrivedMax = 0; HoleOpen = false; HoleStart = 0; HoleEnd = 0; HoleOpenedAt = 0;
         HoleBeyondSize = 0; TcpHeaderLength = 0; HoleFilledAt = 0; HoleFillMax = 0; HoleBytes = 0;
         IcmpCount = 0; IcmpMtu = 0; IcmpFirst = 0; IcmpFrom = default; OversizeAfterIcmp = 0; FitAfterIcmp = 0;
-        MaxAfterIcmp = 0; OffloadFrames = 0; Decided = false; DecidedAsReceiver = false; HoleJudged = false;
+        MaxAfterIcmp = 0; Decided = false; DecidedAsReceiver = false; HoleJudged = false;
     }
 }
