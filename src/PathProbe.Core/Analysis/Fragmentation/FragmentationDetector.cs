@@ -48,8 +48,10 @@ public sealed class FragmentationDetector(FragmentationOptions options, DnsAnaly
         public int MaxQueryEdns = -1;
         public Timestamp First;
         public readonly List<int> FlowIds = new();
+        /// <summary>Every flow seen (the listed ones are capped), so <c>FlowCount</c> counts each flow once.</summary>
+        public readonly HashSet<int> DistinctFlows = new();
         public int LastFlowId = -1;
-        public int FlowCount;
+        public int FlowCount => DistinctFlows.Count;
     }
 
     private readonly record struct SenderKey(IpAddress Sender, byte Protocol, string? Application, bool SenderIsServer);
@@ -96,11 +98,8 @@ public sealed class FragmentationDetector(FragmentationOptions options, DnsAnaly
         g.LargestFragment = Math.Max(g.LargestFragment, p.LargestFragment);
         g.AnyDf |= p.DontFragment;
         if (dnsAnswer?.QueryEdnsSize is { } e) g.MaxQueryEdns = Math.Max(g.MaxQueryEdns, e);
-        if (g.LastFlowId != flow.Id && !g.FlowIds.Contains(flow.Id))
-        {
-            g.FlowCount++;
-            if (g.FlowIds.Count < options.MaxFlowIdsPerFinding) g.FlowIds.Add(flow.Id);
-        }
+        if (g.LastFlowId != flow.Id && g.DistinctFlows.Add(flow.Id) && g.FlowIds.Count < options.MaxFlowIdsPerFinding)
+            g.FlowIds.Add(flow.Id);
         g.LastFlowId = flow.Id;
     }
 

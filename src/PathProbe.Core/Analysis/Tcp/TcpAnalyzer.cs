@@ -209,7 +209,6 @@ public sealed class TcpAnalyzer
         Count(ref f.Counters, ta, seglen);
         TrackSeries(flow, fromClient, f, ta, seq.Value, now, p.IpPacketLength, seglen);
         if (seglen > 0) f.LastDataTime = now;
-        if (p.IpPacketLength > f.LargestIpPacket) f.LargestIpPacket = p.IpPacketLength;
 
         // Longest gap with data outstanding, and progress for stall detection.
         if (c.LastPacketTime != 0 && outstandingBefore && now - c.LastPacketTime > c.LongestGapOutstanding)
@@ -219,9 +218,7 @@ public sealed class TcpAnalyzer
         }
         bool progress = f.NextSeq != nextSeqBefore && (SeqNum)f.NextSeq > (SeqNum)nextSeqBefore ||
                         ((flags & TcpFlags.Ack) != 0 && fAckedBefore && (SeqNum)ack.Value > (SeqNum)fLastAckBefore);
-        LastProgressBefore = c.LastProgressTime == 0 ? now : c.LastProgressTime;
         if (progress || c.LastProgressTime == 0) c.LastProgressTime = now;
-        LastPacketBefore = c.LastPacketTime;
         c.LastPacketTime = now;
         MadeProgress = progress;
         return ta;
@@ -229,10 +226,6 @@ public sealed class TcpAnalyzer
 
     /// <summary>Whether the last processed segment moved the connection forward (new data or a new ACK).</summary>
     public bool MadeProgress { get; private set; }
-    /// <summary>Progress time of the flow before the last processed segment.</summary>
-    public long LastProgressBefore { get; private set; }
-    /// <summary>Time of the flow's previous packet before the last processed segment (0 = none).</summary>
-    public long LastPacketBefore { get; private set; }
 
     /// <summary>Data is unacknowledged in either direction.</summary>
     public static bool Outstanding(TcpConnectionState c) => OutstandingBytes(c.Client, c.Server) > 0 || OutstandingBytes(c.Server, c.Client) > 0;

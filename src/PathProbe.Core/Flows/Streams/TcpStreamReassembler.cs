@@ -248,10 +248,11 @@ public sealed class TcpStreamReassembler
         where TSink : ITcpStreamSink
     {
         if (_chunks == null) return;
-        while (_chunks.Count > 0 && SeqNum.BeforeOrEqual(_chunks[0].Seq, _next))
+        // Drained chunks are removed once at the end: RemoveAt(0) per chunk would make filling a hole quadratic.
+        int drained = 0;
+        while (drained < _chunks.Count && SeqNum.BeforeOrEqual(_chunks[drained].Seq, _next))
         {
-            Chunk c = _chunks[0];
-            _chunks.RemoveAt(0);
+            Chunk c = _chunks[drained++];
             int skip = SeqNum.Diff(_next, c.Seq);
             if (skip < c.Length)
             {
@@ -264,6 +265,7 @@ public sealed class TcpStreamReassembler
             }
             Free(c);
         }
+        _chunks.RemoveRange(0, drained);
     }
 
     /// <summary>Counts bytes of the new segment that overlap chunk <paramref name="c"/> (from offset

@@ -58,12 +58,8 @@ public sealed class TcpEndpointState
     public RetransmissionSeries Series;
     /// <summary>The series with the most resends so far.</summary>
     public RetransmissionSeries WorstSeries;
-    /// <summary>Largest IP packet this side had acknowledged by the other side (for path-MTU inference).</summary>
-    public int LargestAckedIpPacket;
     /// <summary>Time of the last data segment from this side (0 = none).</summary>
     public long LastDataTime;
-    /// <summary>Largest IP packet size this side sent.</summary>
-    public int LargestIpPacket;
 
     // TCP timestamps (RFC 7323) for RTT samples: when each new TSval was first sent.
     internal uint[]? TsVals;
@@ -76,8 +72,8 @@ public sealed class TcpEndpointState
         NextSeq = 0; NextSeqTime = 0; MaxSeqToBeAcked = 0; LastAck = 0; LastAckTime = 0; DupAckNum = 0;
         SackCount = 0; UCount = 0; UHead = 0; USorted = true; UnackedOverflow = 0;
         Counters = default; Rtt.Reset(); Series = default; WorstSeries = default;
-        LargestAckedIpPacket = 0; LastDataTime = 0; LargestIpPacket = 0; TsNext = 0;
-        if (TsVals is not null) Array.Clear(TsVals);
+        LastDataTime = 0; TsNext = 0;
+        if (TsTimes is not null) Array.Clear(TsTimes); // a zero send time marks a free slot (TimestampRtt)
     }
 
     internal void PushUnacked(uint seq, uint next, long time, bool retransmitted)
