@@ -59,7 +59,7 @@ public sealed class CaptureDnsChecks(IDnsResolver resolver)
                 string? kind = c.Id switch
                 {
                     "spf" or "spf-helo" or "spf-size" => "dns-spf",
-                    "ip-ptr" or "helo" or "fcrdns" => "dns-fcrdns",
+                    "ip-ptr" or "helo" => "dns-fcrdns",
                     _ => null,
                 };
                 if (kind is null) continue;

@@ -185,6 +185,8 @@ public sealed class LiveTuiSource : ITuiSource
             long now = clock.ElapsedMilliseconds;
             if (now >= nextSnapshot)
             {
+                // As in `capture`: silent flows age on the wall clock (a receiver-side black hole, DNS timeouts).
+                _engine.Idle(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000);
                 var sw = Stopwatch.StartNew();
                 double seconds = Math.Max(0.001, (now - lastSnapshotAt) / 1000.0);
                 Publish(tally.Packets, (tally.Packets - lastPackets) / seconds, first, last, running: true);

@@ -447,8 +447,8 @@ public static class TuiView
 
     private static readonly Dictionary<string, char> PhaseMarks = new(StringComparer.Ordinal)
     {
-        ["greeting"] = 'G', ["ehlo"] = 'E', ["helo"] = 'E', ["mail"] = 'M', ["rcpt"] = 'R', ["data"] = 'D',
-        ["end-of-data"] = '.', ["data-sent"] = '.', ["bdat"] = 'B', ["quit"] = 'Q', ["starttls"] = 'T', ["tls"] = 'L', ["auth"] = 'A',
+        ["greeting"] = 'G', ["ehlo"] = 'E', ["mail"] = 'M', ["rcpt"] = 'R', ["data"] = 'D',
+        ["data-sent"] = '.', ["bdat"] = 'B', ["quit"] = 'Q', ["starttls"] = 'T', ["tls"] = 'L', ["auth"] = 'A',
     };
 
     private static StyledLine MarksRow(FlowDetail d, Window w, int gutter, int columns, int width, List<(long From, long To)> stalls)

@@ -129,8 +129,6 @@ public sealed class SmtpTransaction
     public SmtpPhase EndPhase { get; internal set; }
     public Timestamp? EndTime { get; internal set; }
 
-    /// <summary>The client has sent MAIL but not yet the end of the data (and no RSET/QUIT).</summary>
-    internal bool ClientOpen;
     /// <summary>Why the client left the transaction before the end of the data (decided once replies are in).</summary>
     internal string? EndRequest;
     /// <summary>Commands of this transaction still waiting for a reply.</summary>

@@ -164,7 +164,6 @@ public sealed partial class SmtpSession
             DeclaredSize = size,
             Body = body,
             MailTime = time,
-            ClientOpen = true,
         };
         if (_transactions.Count < _limits.MaxTransactions) _transactions.Add(tx);
         else { _anomalies.TransactionsNotKept++; _scratchTx = tx; }
@@ -222,7 +221,6 @@ public sealed partial class SmtpSession
     /// refused, else aborted.</summary>
     private void ClientEndsTransaction(SmtpTransaction tx, string reason, Timestamp time)
     {
-        tx.ClientOpen = false;
         if (_currentTx == tx) _currentTx = null;
         if (tx.Outcome != SmtpOutcome.InProgress) return;
         tx.EndRequest = reason;
@@ -248,7 +246,6 @@ public sealed partial class SmtpSession
     /// <summary>End of input, close or abort: anything not decided gets <paramref name="outcome"/>.</summary>
     private void EndTransaction(SmtpTransaction tx, SmtpOutcome outcome, string reason, Timestamp time)
     {
-        tx.ClientOpen = false;
         if (_currentTx == tx) _currentTx = null;
         if (tx.Outcome != SmtpOutcome.InProgress) return;
         if (outcome == SmtpOutcome.Aborted && tx.DataEndTime == null && tx.PendingReplies == 0 &&
@@ -267,7 +264,6 @@ public sealed partial class SmtpSession
         tx.OutcomeReason = reason ?? tx.OutcomeReason;
         tx.EndPhase = CurrentPhase;
         tx.EndTime = time;
-        tx.ClientOpen = false;
         if (_currentTx == tx) _currentTx = null;
     }
 
@@ -355,7 +351,7 @@ public sealed partial class SmtpSession
     {
         _clientMode = ClientMode.Command;
         var tx = _currentTx;
-        if (tx != null) { tx.DataEndTime = time; tx.ClientOpen = false; }
+        if (tx != null) tx.DataEndTime = time;
         _currentTx = null;
         CurrentPhase = SmtpPhase.DataSent;
         Record(Verb.DataEnd, ".", null, time, tx, null);
@@ -408,7 +404,7 @@ public sealed partial class SmtpSession
         if (_bdatLast)
         {
             var tx = _currentTx;
-            if (tx != null) { tx.DataEndTime = time; tx.ClientOpen = false; }
+            if (tx != null) tx.DataEndTime = time;
             _currentTx = null;
             CurrentPhase = SmtpPhase.DataSent;
         }
