@@ -414,10 +414,14 @@ public class IpReassemblerTests
     [Fact]
     public void FragmentKey_HashIsNotLinearInId()
     {
-        // Keys differing only in Id must spread: no two of 4096 sequential ids share a hash.
+        // Keys differing only in Id must spread: no two of 4096 sequential ids share a hash, and consecutive ids do not
+        // differ by one constant step (a linear hash, like the compiler-generated record hash, would: sequential ids
+        // would then fill neighbouring buckets, which an attacker choosing ids can exploit).
         var hashes = new HashSet<int>();
         for (uint id = 0; id < 4096; id++) hashes.Add(V6(id).GetHashCode());
         Assert.Equal(4096, hashes.Count);
+        var steps = Enumerable.Range(0, 4095).Select(i => unchecked(V6((uint)i + 1).GetHashCode() - V6((uint)i).GetHashCode())).Distinct().Count();
+        Assert.True(steps > 1, "the hash of a fragment key is linear in its id");
         Assert.Equal(V6(5).GetHashCode(), V6(5).GetHashCode());
     }
 

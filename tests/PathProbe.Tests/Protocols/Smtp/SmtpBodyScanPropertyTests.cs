@@ -8,8 +8,8 @@ using static PathProbe.Tests.Protocols.Smtp.SmtpScript;
 namespace PathProbe.Tests.Protocols.Smtp;
 
 /// <summary>
-/// The DATA body scan jumps from one dot-starting line to the next with vectorised searches. Against a plain
-/// line-by-line reference, on random bodies (dots, CRs, bare LFs, dot-stuffed lines) fed in random pieces: the same
+/// The DATA body scan (a state machine with one vectorised IndexOf per line, tracking CRs across reads) against a
+/// plain line-by-line reference, on random bodies (dots, CRs, bare LFs, dot-stuffed lines) fed in random pieces: the same
 /// end of data, the same message size with dot-stuffing undone, the same count of bare-LF line ends.
 /// </summary>
 public sealed class SmtpBodyScanPropertyTests
