@@ -83,7 +83,7 @@ run() { # name, command...: best of $runs runs (tshark: one run); prints seconds
     if [ "$(echo "$s < $secs" | bc -l)" = 1 ]; then secs=$s; fi
     [ "$m" -gt "$rss" ] && rss=$m
   done
-  printf '%-34s %8.2f s  %9.1f MB/s  peak RSS %7.1f MB\n' "$name" "$secs" "$(echo "$bytes / 1048576 / $secs" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
+  printf '%-34s %8.2f s  %9.1f MiB/s  peak RSS %7.1f MiB\n' "$name" "$secs" "$(echo "$bytes / 1048576 / $secs" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
   eval "t_$name=$secs; m_$name=$rss"
 }
 echo "== timing (same file, page cache; best of $runs runs, tshark one run)"
@@ -101,4 +101,4 @@ printf 'full analysis / decode + flows %6.2f x the time\n' "$(echo "$t_pathprobe
 printf 'tshark conv,tcp / pathprobe    %6.1f x slower than pathprobe\n' "$(echo "$t_tshark_conv / $t_pathprobe" | bc -l)"
 printf 'tshark expert / pathprobe      %6.1f x slower than pathprobe\n' "$(echo "$t_tshark_expert / $t_pathprobe" | bc -l)"
 printf 'pathprobe throughput           %6.2f GB/s (%s packets/s)\n' "$(echo "$bytes / 1000000000 / $t_pathprobe" | bc -l)" "$(echo "$packets / $t_pathprobe" | bc)"
-printf 'peak RSS %s MB on %s MB vs %s MB on the %s MB block\n' "$(( m_pathprobe / 1024 ))" "$(( bytes / 1048576 ))" "$(( m_pathprobe_block / 1024 ))" "$(( block_bytes / 1048576 ))"
+printf 'peak RSS %s MiB on %s MiB vs %s MiB on the %s MiB block\n' "$(( m_pathprobe / 1024 ))" "$(( bytes / 1048576 ))" "$(( m_pathprobe_block / 1024 ))" "$(( block_bytes / 1048576 ))"
