@@ -5,6 +5,7 @@ using PathProbe.Flows;
 using PathProbe.Pipeline;
 using PathProbe.Primitives;
 using PathProbe.Protocols.Smtp;
+using static PathProbe.Findings.FindingText;
 
 namespace PathProbe.Reports;
 
@@ -30,9 +31,9 @@ internal static class MailReport
         o.WriteLine();
         int sessions = analyses.Sum(a => a.Flows.Count(f => f.App is SmtpFlowState));
         o.WriteLine($"Mail ({Count(sessions, "SMTP session")}" +
-                    (notDecoded > 0 ? $"; {TextReport.N(notDecoded)} more not decoded (limit of concurrent SMTP sessions)" : "") +
-                    (abandoned > 0 ? $"; {TextReport.N(abandoned)} stream directions given up at a reassembly bound" : "") +
-                    (lines.Count > MaxLines ? $"; the first {MaxLines} of {TextReport.N(lines.Count)} lines, --json lists all" : "") + ")");
+                    (notDecoded > 0 ? $"; {N(notDecoded)} more not decoded (limit of concurrent SMTP sessions)" : "") +
+                    (abandoned > 0 ? $"; {N(abandoned)} stream directions given up at a reassembly bound" : "") +
+                    (lines.Count > MaxLines ? $"; the first {MaxLines} of {N(lines.Count)} lines, --json lists all" : "") + ")");
         foreach (var (_, line) in lines.OrderBy(l => l.Time).Take(MaxLines)) o.WriteLine(line);
     }
 

@@ -6,6 +6,7 @@ using PathProbe.Findings;
 using PathProbe.Flows;
 using PathProbe.Pipeline;
 using PathProbe.Primitives;
+using static PathProbe.Findings.FindingText;
 
 namespace PathProbe.Reports;
 
@@ -219,8 +220,6 @@ public static class TextReport
     }
 
     private static string Opt(int v) => v == 0 ? "-" : v.ToString(Inv);
-    internal static string N(long v) => v.ToString("#,0", Inv);
-
     internal static string Bytes(long b) => b switch
     {
         < 10_000 => b.ToString(Inv) + " B",

@@ -6,6 +6,7 @@ using PathProbe.Flows;
 using PathProbe.Flows.Streams;
 using PathProbe.Primitives;
 using PathProbe.Protocols.Dns;
+using static PathProbe.Findings.FindingText;
 
 namespace PathProbe.Analysis.Dns;
 
@@ -416,6 +417,4 @@ public sealed class DnsAnalyzer(DnsOptions options, Action<Finding> report)
 
     internal static string Sec(long nanos) => nanos < 1_000_000_000
         ? (nanos / 1e6).ToString(nanos < 10_000_000 ? "0.0#" : "0", CultureInfo.InvariantCulture) + " ms"
-        : (nanos / 1e9).ToString(nanos < 10_000_000_000 ? "0.0#" : "0.#", CultureInfo.InvariantCulture) + " s";
-    internal static string N(long v) => v.ToString("#,0", CultureInfo.InvariantCulture);
-}
+        : (nanos / 1e9).ToString(nanos < 10_000_000_000 ? "0.0#" : "0.#", CultureInfo.InvariantCulture) + " s";}

@@ -7,6 +7,7 @@ using PathProbe.Findings;
 using PathProbe.Flows;
 using PathProbe.Primitives;
 using PathProbe.Protocols.Dns;
+using static PathProbe.Findings.FindingText;
 
 namespace PathProbe.Analysis.Fragmentation;
 
@@ -342,6 +343,4 @@ public sealed class FragmentationDetector(FragmentationOptions options, DnsAnaly
                 : "the sender emits datagrams larger than the path MTU: reduce the datagram size (application setting, MTU) or use a protocol that segments (TCP), and make sure fragments are allowed on the path",
         });
     }
-
-    private static string N(long v) => v.ToString("#,0", CultureInfo.InvariantCulture);
 }

@@ -4,6 +4,7 @@ using PathProbe.Findings;
 using PathProbe.Flows;
 using PathProbe.Flows.Tcp;
 using PathProbe.Primitives;
+using static PathProbe.Findings.FindingText;
 
 namespace PathProbe.Analysis.Mtu;
 
@@ -846,8 +847,4 @@ public sealed class PathMtuDetector
     private static string Prefix(IpAddress a) => a.IsV4
         ? $"{(a.V4Value >> 24) & 255}.{(a.V4Value >> 16) & 255}.{(a.V4Value >> 8) & 255}.0/24"
         : a.ToString() + "/64";
-
-    private static string N(long v) => v.ToString("N0", CultureInfo.InvariantCulture);
-
-    private static string Sec(long nanos) => (nanos / 1e9).ToString(nanos < 10_000_000_000 ? "0.0#" : "0.#", CultureInfo.InvariantCulture) + " s";
 }

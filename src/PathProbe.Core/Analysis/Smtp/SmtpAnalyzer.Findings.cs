@@ -5,6 +5,7 @@ using PathProbe.Flows;
 using PathProbe.Flows.Tcp;
 using PathProbe.Primitives;
 using PathProbe.Protocols.Smtp;
+using static PathProbe.Findings.FindingText;
 
 namespace PathProbe.Analysis.Smtp;
 
@@ -410,6 +411,4 @@ public sealed partial class SmtpAnalyzer
     }
 
     private static string Count(int n, string noun) => n == 1 ? $"1 {noun}" : $"{n.ToString(Inv)} {noun}s";
-
-    private static string Sec(long nanos) => (nanos / 1e9).ToString(nanos < 10_000_000_000 ? "0.0#" : "0.#", Inv) + " s";
 }

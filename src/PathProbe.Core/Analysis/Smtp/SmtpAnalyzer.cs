@@ -4,6 +4,7 @@ using PathProbe.Flows;
 using PathProbe.Flows.Streams;
 using PathProbe.Primitives;
 using PathProbe.Protocols.Smtp;
+using static PathProbe.Findings.FindingText;
 
 namespace PathProbe.Analysis.Smtp;
 

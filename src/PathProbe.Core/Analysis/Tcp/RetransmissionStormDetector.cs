@@ -132,8 +132,7 @@ public sealed class RetransmissionStormDetector(StormOptions options, Action<Fin
         foreach (var b in _ring)
         {
             if (b.Second > lastSecond || b.Second <= lastSecond - _ring.Length) continue;
-            w.Data += b.Data; w.Retx += b.Retx; w.Fast += b.Fast; w.Rto += b.Rto; w.Large += b.Large; w.Small += b.Small;
-            w.DupAcks += b.DupAcks; w.Syns += b.Syns; w.SynAcks += b.SynAcks;
+            Accumulate(ref w, b);
         }
         double share = w.Data == 0 ? 0 : (double)w.Retx / w.Data;
         bool storm = w.Retx >= options.MinRetransmissions && share >= options.MinShare;

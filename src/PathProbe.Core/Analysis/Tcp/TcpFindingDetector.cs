@@ -3,6 +3,7 @@ using PathProbe.Findings;
 using PathProbe.Flows;
 using PathProbe.Flows.Tcp;
 using PathProbe.Primitives;
+using static PathProbe.Findings.FindingText;
 
 namespace PathProbe.Analysis.Tcp;
 
@@ -236,8 +237,6 @@ public sealed class TcpFindingDetector(StallOptions options, Action<Finding> rep
         StallKind.RtoBackoff => "rto-backoff",
         _ => "application",
     };
-
-    private static string Sec(long nanos) => (nanos / 1e9).ToString(nanos < 10_000_000_000 ? "0.0#" : "0.#", CultureInfo.InvariantCulture) + " s";
 
     private static string Intervals(in RetransmissionSeries s) =>
         string.Join(", ", s.IntervalsSeconds().Select(d => d.ToString("0.##", CultureInfo.InvariantCulture))) + " s";
