@@ -34,9 +34,6 @@ namespace PathProbe.Decoding;
 /// </remarks>
 public sealed partial class FrameDecoder
 {
-    /// <summary>Largest IP datagram (RFC 791 3.1 total length; RFC 8200 4.5 payload length).</summary>
-    private const int MaxDatagramLength = 65535;
-
     private readonly IpReassembler _reassembler;
     private readonly DecodeCounters _counters;
     // The key is passed to the reassembler by reference from a field, not a local: a ref to a local would limit
@@ -178,9 +175,9 @@ public sealed partial class FrameDecoder
     private DecodeStatus AddFragment(int offset, bool more, ReadOnlySpan<byte> data, int dataWireLength,
         Timestamp time, ref DecodedPacket packet)
     {
-        // RFC 8200 4.5 (and RFC 791 by the same arithmetic): a non-last fragment is a multiple of 8 bytes, and no
-        // fragment reaches past 65535 bytes of payload.
-        if ((more && (dataWireLength & 7) != 0) || offset + dataWireLength > MaxDatagramLength)
+        // RFC 8200 4.5 (and RFC 791 by the same arithmetic): a non-last fragment is a non-empty multiple of 8 bytes,
+        // and no fragment reaches past the largest payload the reassembler can build (one rule, the reassembler's).
+        if ((more && (dataWireLength == 0 || (dataWireLength & 7) != 0)) || offset + dataWireLength > IpReassembler.MaxPayload(_fragmentKey.IpVersion))
             return Malformed(MalformedReason.BadFragment);
         // A fragment cut by the snap length has lost bytes the datagram needs; feeding it would corrupt the
         // reassembly, so it is reported as held without being stored (the datagram will show as incomplete).

@@ -173,6 +173,9 @@ public sealed class IpReassembler
     /// (what actually crossed the wire in one packet).</summary>
     public int LastCompletedLargestFragment { get; private set; }
 
+    /// <summary>Largest payload a datagram of this IP version can reassemble to (the decoder rejects fragments beyond it).</summary>
+    public static int MaxPayload(byte ipVersion) => ipVersion == 6 ? MaxIpv6Payload : MaxIpv4Payload;
+
     public ReassemblyCounters Counters { get; } = new();
 
     /// <summary>Records kept of incomplete datagrams (bounded by <see cref="ReassemblyOptions.MaxIncompleteRecords"/>).</summary>
@@ -205,7 +208,7 @@ public sealed class IpReassembler
         ExpireHead(time);
 
         long endLong = (long)offset + data.Length;
-        int limit = key.IpVersion == 6 ? MaxIpv6Payload : MaxIpv4Payload;
+        int limit = MaxPayload(key.IpVersion);
         _entries.TryGetValue(key, out Entry? entry);
 
         if (endLong > limit)
