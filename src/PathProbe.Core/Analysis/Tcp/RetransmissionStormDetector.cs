@@ -187,7 +187,10 @@ public sealed class RetransmissionStormDetector(StormOptions options, Action<Fin
         string classification;
         Severity severity;
         long unacked = 0, blackHoled = 0;
-        foreach (var f in _flows)
+        // A flow record that left the table may have been recycled for another flow since it was noted: its state is
+        // read only while it still carries a noted id (the finding lists the noted ids either way).
+        var current = _flows.Where(f => _flowIds.Contains(f.Id)).ToList();
+        foreach (var f in current)
         {
             var tcp = f.Tcp;
             if (tcp is null) continue;
@@ -207,9 +210,9 @@ public sealed class RetransmissionStormDetector(StormOptions options, Action<Fin
             classification = "path-fault";
             severity = unacked > 0 ? Severity.Critical : Severity.Warning;
             if (blackHoled > 0)
-                reasons.Add($"{blackHoled} of {_flows.Count} flow{(_flows.Count == 1 ? " is" : "s are")} in a path-MTU black hole (see the mtu-blackhole finding): packets above a size are dropped silently, smaller ones get through");
+                reasons.Add($"{blackHoled} of {_flowIds.Count} flow{(_flowIds.Count == 1 ? " is" : "s are")} in a path-MTU black hole (see the mtu-blackhole finding): packets above a size are dropped silently, smaller ones get through");
             reasons.Add($"{t.Large} of {t.Retx} retransmissions were full-size packets (up to {_maxIpSize} bytes)" + (t.Small == 0 ? "; no small packet needed resending" : $", {t.Small} smaller"));
-            reasons.Add($"{unacked} of {_flows.Count} flow{(_flows.Count == 1 ? "" : "s")} kept resending data that was never acknowledged");
+            reasons.Add($"{unacked} of {_flowIds.Count} flow{(_flowIds.Count == 1 ? "" : "s")} kept resending data that was never acknowledged");
             reasons.Add($"{t.Rto} were timeout (RTO) retransmissions, {t.Fast} fast retransmissions, {t.DupAcks} duplicate ACKs");
             reasons.Add("size-dependent loss is a path fault (an MTU/MRU black hole), not an attack: the retransmissions come from the senders' own TCP stacks");
         }
@@ -224,9 +227,9 @@ public sealed class RetransmissionStormDetector(StormOptions options, Action<Fin
         }
 
         // Where the application dialogues were (SMTP: the phase and transaction of each flow), most common first.
-        var positions = _flows.Select(f => f.App?.Phase).OfType<string>().GroupBy(p => p).OrderByDescending(g => g.Count())
+        var positions = current.Select(f => f.App?.Phase).OfType<string>().GroupBy(p => p).OrderByDescending(g => g.Count())
             .Select(g => (Phase: g.Key, Count: g.Count())).ToList();
-        var flowPositions = _flows.Where(f => f.App is not null).Take(20)
+        var flowPositions = current.Where(f => f.App is not null).Take(20)
             .Select(f => (object?)new Evidence { { "flow", f.Id }, { "phase", f.App!.Phase }, { "position", f.App.DescribePosition() is { } d ? SafeText.Clean(d, 200) : null } })
             .ToList();
         string phaseText = positions.Count == 0 ? "" :
@@ -244,10 +247,10 @@ public sealed class RetransmissionStormDetector(StormOptions options, Action<Fin
         {
             Kind = "retransmission-storm",
             Severity = severity,
-            Flows = _flows.Select(f => f.Id).OrderBy(i => i).ToList(),
+            Flows = _flowIds.OrderBy(i => i).ToList(),
             Time = new Timestamp(_firstRetx),
             Summary = $"{what}: {t.Retx} of {t.Data} data segments retransmitted ({100.0 * t.Retx / Math.Max(1, t.Data):0.#}%) " +
-                      $"over {Span(_lastRetx - _firstRetx)} in {_flows.Count} flow{(_flows.Count == 1 ? "" : "s")} {peerText}{phaseText}",
+                      $"over {Span(_lastRetx - _firstRetx)} in {_flowIds.Count} flow{(_flowIds.Count == 1 ? "" : "s")} {peerText}{phaseText}",
             Evidence = new Evidence
             {
                 { "classification", classification },
