@@ -20,8 +20,13 @@ public sealed class CaptureCommandLiveTests(ITestOutputHelper output) : IDisposa
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private bool Ready() =>
-        OperatingSystem.IsLinux() && Requires.RootLibPcapAnd(output, "ip", "tshark") && File.Exists(Python) && NetnsPair.Available;
+    private bool Ready()
+    {
+        if (!OperatingSystem.IsLinux() || !Requires.RootLibPcapAnd(output, "ip", "tshark") || !NetnsPair.Available) return false;
+        if (File.Exists(Python)) return true;
+        output.WriteLine($"SKIPPED: {Python} is missing (the test's SMTP peers are python scripts)");
+        return false;
+    }
 
     [Fact]
     public void Capture_SmtpBetweenNamespaces_ReportMatchesOfflineAnalysisAndTshark()
