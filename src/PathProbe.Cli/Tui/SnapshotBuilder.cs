@@ -46,6 +46,8 @@ public sealed class SnapshotBuilder
         return row;
     }
 
+    public int CachedRows => _cache.Count;
+
     /// <summary>Forgets cached rows of flows not in <paramref name="keep"/> (flow records recycled past the report limit).</summary>
     public void Prune(HashSet<int> keep)
     {

@@ -217,6 +217,9 @@ public sealed class LiveTuiSource : ITuiSource
         Flow? wanted = null;
         foreach (var f in _engine.Flows.ClosedFlows) { rows.Add(_builder.Row(f)); if (f.Id == want) wanted = f; }
         foreach (var f in _engine.Flows.LiveFlows) { rows.Add(_builder.Row(f)); if (f.Id == want) wanted = f; }
+        // Rows of flows whose records were recycled (past the report limit) leave the cache: it stays as large as
+        // the flows on screen, not as all flows ever seen.
+        if (_builder.CachedRows > 2 * rows.Count + 1024) _builder.Prune(rows.Select(r => r.Id).ToHashSet());
         var findingsCopy = findings.ToArray();
         var stats = _source.Statistics();
         Volatile.Write(ref _current, new TuiSnapshot
