@@ -25,10 +25,11 @@ public class LiveCaptureTests(ITestOutputHelper output)
         for (int i = 0; i < count; i++) sender.Send(new byte[size(i)], size(i), new IPEndPoint(IPAddress.Loopback, port));
     }
 
-    [Fact]
+    [SkippableFact]
     public void Read_LoopbackUdp_FramesArriveWithLengthsAndTimestamps()
     {
-        if (!OperatingSystem.IsLinux() || !Requires.RootAndLibPcap(output)) return;
+        Skip.IfNot(OperatingSystem.IsLinux(), "Linux only");
+        if (!Requires.RootAndLibPcap(output)) return;
         var (receiver, port) = BindReceiver();
         using var _ = receiver;
         using var capture = LiveCapture.Open("lo", new LiveCaptureOptions { Filter = $"udp and dst port {port} and dst host 127.0.0.1" });
@@ -57,10 +58,11 @@ public class LiveCaptureTests(ITestOutputHelper output)
         output.WriteLine($"{capture.Device}: link {capture.LinkType}, snaplen {capture.SnapLength}, ns={capture.NanosecondTimestamps}, stats {stats}");
     }
 
-    [Fact]
+    [SkippableFact]
     public void Read_SteadyState_AllocatesNothing()
     {
-        if (!OperatingSystem.IsLinux() || !Requires.RootAndLibPcap(output)) return;
+        Skip.IfNot(OperatingSystem.IsLinux(), "Linux only");
+        if (!Requires.RootAndLibPcap(output)) return;
         var (receiver, port) = BindReceiver();
         using var _ = receiver;
         using var capture = LiveCapture.Open("lo", new LiveCaptureOptions { Filter = $"udp and dst port {port}" });
@@ -92,10 +94,11 @@ public class LiveCaptureTests(ITestOutputHelper output)
         return CaptureReadStatus.Timeout;
     }
 
-    [Fact]
+    [SkippableFact]
     public void SetFilter_DoesNotCompile_ThrowsWithLibpcapMessageAndFilter()
     {
-        if (!OperatingSystem.IsLinux() || !Requires.RootAndLibPcap(output)) return;
+        Skip.IfNot(OperatingSystem.IsLinux(), "Linux only");
+        if (!Requires.RootAndLibPcap(output)) return;
         var e = Assert.Throws<PcapException>(() => LiveCapture.Open("lo", new LiveCaptureOptions { Filter = "tcp port banana" }));
         Assert.Equal(PcapErrorKind.BadFilter, e.Kind);
         Assert.Contains("banana", e.Message); // libpcap: "unknown port 'banana'" (wording varies by version)
@@ -103,10 +106,11 @@ public class LiveCaptureTests(ITestOutputHelper output)
         output.WriteLine(e.Message);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Open_NoSuchInterface_ListsRealOnes()
     {
-        if (!OperatingSystem.IsLinux() || !Requires.RootAndLibPcap(output)) return;
+        Skip.IfNot(OperatingSystem.IsLinux(), "Linux only");
+        if (!Requires.RootAndLibPcap(output)) return;
         var e = Assert.Throws<PcapException>(() => LiveCapture.Open("pp-none0"));
         Assert.Equal(PcapErrorKind.NoSuchDevice, e.Kind);
         Assert.StartsWith("no such interface 'pp-none0'; interfaces: ", e.Message);
@@ -114,10 +118,11 @@ public class LiveCaptureTests(ITestOutputHelper output)
         output.WriteLine(e.Message);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Read_IdleLink_ReturnsTimeoutWithinTheReadTimeout()
     {
-        if (!OperatingSystem.IsLinux() || !Requires.RootAndLibPcap(output)) return;
+        Skip.IfNot(OperatingSystem.IsLinux(), "Linux only");
+        if (!Requires.RootAndLibPcap(output)) return;
         // TPACKET_V3 never wakes a reader on an idle link by itself; Read must still come back for periodic work.
         using var capture = LiveCapture.Open("lo", new LiveCaptureOptions { Filter = "host 192.0.2.254 and udp port 9", TimeoutMilliseconds = 100 });
         var clock = Stopwatch.StartNew();
@@ -125,10 +130,11 @@ public class LiveCaptureTests(ITestOutputHelper output)
         Assert.InRange(clock.ElapsedMilliseconds, 0, 1_000);
     }
 
-    [Fact]
+    [SkippableFact]
     public void BreakLoop_FromAnotherThread_StopsBlockedReadWithinTimeout()
     {
-        if (!OperatingSystem.IsLinux() || !Requires.RootAndLibPcap(output)) return;
+        Skip.IfNot(OperatingSystem.IsLinux(), "Linux only");
+        if (!Requires.RootAndLibPcap(output)) return;
         // A filter nothing on this machine matches: the reader blocks until stopped.
         using var source = LiveCaptureSource.Open("lo", new LiveCaptureOptions { Filter = "host 192.0.2.254 and udp port 9", TimeoutMilliseconds = 200 });
         bool? result = null;

@@ -4,7 +4,7 @@ namespace PathProbe.LibPcap.Tests;
 
 public class NativeLayoutTests
 {
-    [Fact]
+    [SkippableFact]
     public void PacketHeaderLayout_PerOs_TimevalSizesAndLengthOffsets()
     {
         // struct pcap_pkthdr { struct timeval ts; bpf_u_int32 caplen; bpf_u_int32 len; }
@@ -16,10 +16,11 @@ public class NativeLayoutTests
         Assert.Equal((8, 8, 4, 16, 20), (mac.SecondsSize, mac.FractionOffset, mac.FractionSize, mac.CapturedLengthOffset, mac.WireLengthOffset));
     }
 
-    [Fact]
+    [SkippableFact]
     public unsafe void PacketHeaderLayout_Linux64_ReadsFields()
     {
-        if (!OperatingSystem.IsLinux() || IntPtr.Size != 8) return;
+        Skip.IfNot(OperatingSystem.IsLinux(), "Linux only");
+        Skip.If(IntPtr.Size != 8, "the layout checked is 64-bit");
         byte* h = stackalloc byte[24];
         *(long*)h = 1_700_000_000;
         *(long*)(h + 8) = 123_456;
@@ -32,7 +33,7 @@ public class NativeLayoutTests
         Assert.Equal(1514, l.WireLength(h));
     }
 
-    [Theory]
+    [SkippableTheory]
     // Linux sockaddr_in: family 2 (host order), port, 192.0.2.7
     [InlineData("0200 0019 c0000207 0000000000000000", "192.0.2.7")]
     // Linux sockaddr_in6: family 10, port, flowinfo, 2001:db8::25, scope 0
@@ -41,7 +42,7 @@ public class NativeLayoutTests
     [InlineData("1100 0000 00000000 0000000000000000", null)]
     public unsafe void SockAddr_Linux_ParsesInetAndInet6(string hex, string? expected)
     {
-        if (!OperatingSystem.IsLinux()) return;
+        Skip.IfNot(OperatingSystem.IsLinux(), "Linux only");
         byte[] bytes = Convert.FromHexString(hex.Replace(" ", ""));
         fixed (byte* p = bytes)
             Assert.Equal(expected, SockAddr.Parse((IntPtr)p)?.ToString());

@@ -3,22 +3,20 @@ using Xunit.Abstractions;
 
 namespace PathProbe.LibPcap.Tests.Support;
 
-/// <summary>Preconditions of the live tests. A test that cannot run writes why and returns (xunit 2 has no dynamic skip).</summary>
+/// <summary>Preconditions of the live tests. A test that cannot run is reported as skipped, with the reason (Xunit.SkippableFact).</summary>
 internal static class Requires
 {
     public static bool LibPcap(ITestOutputHelper output)
     {
         if (PcapLibrary.IsAvailable) return true;
-        output.WriteLine($"SKIPPED: {PcapLibrary.InstallHint}");
-        return false;
+        throw new SkipException($"{PcapLibrary.InstallHint}");
     }
 
     public static bool RootAndLibPcap(ITestOutputHelper output)
     {
         if (!LibPcap(output)) return false;
         if (Environment.IsPrivilegedProcess) return true;
-        output.WriteLine("SKIPPED: live capture needs root (run the tests with sudo or as root in CI)");
-        return false;
+        throw new SkipException("live capture needs root (run the tests with sudo or as root in CI)");
     }
 
     /// <summary>Root, libpcap and the given programs on PATH.</summary>
@@ -28,10 +26,7 @@ internal static class Requires
         foreach (string p in programs)
         {
             if (Which(p) is null)
-            {
-                output.WriteLine($"SKIPPED: '{p}' is not installed");
-                return false;
-            }
+                throw new SkipException($"'{p}' is not installed");
         }
         return true;
     }

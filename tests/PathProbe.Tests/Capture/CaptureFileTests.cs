@@ -34,7 +34,7 @@ public sealed class CaptureFileTests : IDisposable
         return b.Shb().Idb(1, 0, b.Opt(2, "eth0"), b.EndOpt()).Epb(0, 1, [1, 2, 3]).Epb(0, 2, [5, 6]).ToArray();
     }
 
-    [Fact]
+    [SkippableFact]
     public void Open_TextFile_ThrowsNotACaptureWithFoundBytes()
     {
         string path = Write("x.txt", Encoding.ASCII.GetBytes("Hello, world"));
@@ -45,14 +45,14 @@ public sealed class CaptureFileTests : IDisposable
                      "optionally gzip-compressed; found bytes 48 65 6c 6c", ex.Message);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Open_EmptyFile_ThrowsEmpty()
     {
         var ex = Assert.Throws<CaptureFormatException>(() => CaptureFile.Open(Write("empty.pcap", [])));
         Assert.Contains("is empty (0 bytes)", ex.Message);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Open_ShorterThanMagic_ThrowsNotACapture()
     {
         var ex = Assert.Throws<CaptureFormatException>(() => CaptureFile.Open(Write("short.pcap", [0xd4, 0xc3])));
@@ -60,31 +60,31 @@ public sealed class CaptureFileTests : IDisposable
         Assert.Contains("only 2 bytes (d4c3)", ex.Message);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Open_MissingFile_ThrowsDoesNotExist()
     {
         var ex = Assert.Throws<CaptureFormatException>(() => CaptureFile.Open(Path.Combine(_dir, "nope.pcap")));
         Assert.EndsWith("does not exist", ex.Message);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Open_MissingDirectory_ThrowsDoesNotExist()
     {
         var ex = Assert.Throws<CaptureFormatException>(() => CaptureFile.Open(Path.Combine(_dir, "no", "nope.pcap")));
         Assert.Contains("does not exist", ex.Message);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Open_Directory_ThrowsIsADirectory()
     {
         var ex = Assert.Throws<CaptureFormatException>(() => CaptureFile.Open(_dir));
         Assert.Contains("is a directory", ex.Message);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Open_UnreadableFile_ThrowsPermissionDenied()
     {
-        if (OperatingSystem.IsWindows()) return;
+        Skip.If(OperatingSystem.IsWindows(), "not on Windows");
         string path = Write("secret.pcap", SamplePcap());
         File.SetUnixFileMode(path, UnixFileMode.None);
         if (Environment.UserName != "root")
@@ -116,7 +116,7 @@ public sealed class CaptureFileTests : IDisposable
         Assert.DoesNotContain("   at ", err);
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(4)]
     [InlineData(10)]
     [InlineData(23)]
@@ -126,7 +126,7 @@ public sealed class CaptureFileTests : IDisposable
         Assert.Contains("ends inside the pcap file header", ex.Message);
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(4)]
     [InlineData(20)]
     public void Open_CutInsideFirstSectionHeader_ThrowsEndsInsideHeader(int length)
@@ -135,7 +135,7 @@ public sealed class CaptureFileTests : IDisposable
         Assert.Contains("ends inside the pcapng section header block", ex.Message);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Open_PcapNgBadByteOrderMagic_ThrowsNotACapture()
     {
         byte[] bytes = SamplePcapNg();
@@ -144,7 +144,7 @@ public sealed class CaptureFileTests : IDisposable
         Assert.Contains("byte-order magic", ex.Message);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Open_UnsupportedPcapVersion_Throws()
     {
         byte[] bytes = SamplePcap();
@@ -153,7 +153,7 @@ public sealed class CaptureFileTests : IDisposable
         Assert.Contains("version 3.4", ex.Message);
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("pcap")]
     [InlineData("pcapng")]
     public void Open_GzipCompressed_ReadsSameFramesAsPlain(string format)
@@ -176,14 +176,14 @@ public sealed class CaptureFileTests : IDisposable
         Assert.Equal(gzPath, b.Info.Path);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Open_GzipOfText_ThrowsNotACaptureInsideGzip()
     {
         var ex = Assert.Throws<CaptureFormatException>(() => CaptureFile.Open(Write("t.gz", Gzip(Encoding.ASCII.GetBytes("hello")))));
         Assert.Contains("inside the gzip data", ex.Message);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Open_DamagedGzip_ThrowsCaptureFormatException()
     {
         byte[] gz = Gzip(SamplePcap());
@@ -191,7 +191,7 @@ public sealed class CaptureFileTests : IDisposable
         Assert.Throws<CaptureFormatException>(() => CaptureFile.Open(Write("bad.gz", gz)));
     }
 
-    [Fact]
+    [SkippableFact]
     public void TryRead_GzipCutInsideFrame_EndsTruncatedOrError()
     {
         var b = new CaptureBytes(false).PcapHeader();
@@ -205,7 +205,7 @@ public sealed class CaptureFileTests : IDisposable
         Assert.Contains(source.End.Kind, new[] { SourceEndKind.Truncated, SourceEndKind.Error });
     }
 
-    [Fact]
+    [SkippableFact]
     public void Open_ExtensionIgnored_DetectsByContent()
     {
         using var source = CaptureFile.Open(Write("capture.pcap", SamplePcapNg()));
@@ -213,7 +213,7 @@ public sealed class CaptureFileTests : IDisposable
         Assert.Equal("eth0", source.Info.Interfaces[0].Name);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Dispose_ThenTryRead_ReturnsFalse()
     {
         var source = CaptureFile.Open(Write("d.pcap", SamplePcap()));

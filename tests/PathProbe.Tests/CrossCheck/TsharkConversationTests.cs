@@ -16,18 +16,18 @@ public sealed partial class TsharkConversationTests(ITestOutputHelper output)
     public static IEnumerable<object[]> Captures() =>
         TestPaths.BundledCaptures().Select(f => new object[] { Path.GetFileName(f) });
 
-    [Fact]
+    [SkippableFact]
     public void BundledCaptures_Exist()
     {
         Assert.NotEmpty(TestPaths.BundledCaptures());
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Captures))]
     public void Analyze_BundledCapture_MatchesTsharkConversations(string name)
     {
         string? tshark = TestPaths.Tool("tshark");
-        if (tshark is null) { output.WriteLine("SKIPPED: tshark is not installed (apt-get install tshark); cross-check not run"); return; }
+        if (tshark is null) throw new SkipException($"tshark is not installed (apt-get install tshark); cross-check not run");
         string path = Path.Combine(TestPaths.Captures, name);
 
         var analysis = FileAnalyzer.Analyze(path);

@@ -25,12 +25,12 @@ public class SpfEvaluatorTests(ITestOutputHelper output)
         return await spf.CheckHostAsync(ip, domain, c.MailFrom, c.Helo);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Rfc7208Suite_AllCases_ExpectedResults()
     {
         string? corpus = TestPaths.Corpus;
         string? path = corpus is null ? null : Path.Combine(corpus, "spf", "rfc7208-tests.yml");
-        if (path is null || !File.Exists(path)) { output.WriteLine("skipped: ../shared/corpus/spf/rfc7208-tests.yml is not there"); return; }
+        if (path is null || !File.Exists(path)) throw new SkipException($"../shared/corpus/spf/rfc7208-tests.yml is not there");
         var cases = SpfSuiteReader.Read(path);
         int pass = 0, expPass = 0, expTotal = 0;
         var failures = new List<string>();

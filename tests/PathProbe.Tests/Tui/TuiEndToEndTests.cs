@@ -9,10 +9,10 @@ public sealed class TuiEndToEndTests(ITestOutputHelper output)
 {
     private static string Tmux(params string[] args) => TestPaths.RunTool("tmux", args);
 
-    [Fact]
+    [SkippableFact]
     public void Tui_InTmux_OpenStalledFlowFilterQuit()
     {
-        if (TestPaths.Tool("tmux") is null) { output.WriteLine("skipped: tmux is not installed (scripts/test.sh installs it)"); return; }
+        if (TestPaths.Tool("tmux") is null) throw new SkipException($"tmux is not installed (scripts/test.sh installs it)");
         string exe = Path.Combine(AppContext.BaseDirectory, "pathprobe");
         Assert.True(File.Exists(exe), exe);
         string session = $"pathprobe-e2e-{Environment.ProcessId}";

@@ -35,7 +35,7 @@ public sealed class TuiRenderingTests
         Assert.Equal(File.ReadAllText(path), actual);
     }
 
-    [Fact]
+    [SkippableFact]
     public void FlowList_IncidentCapture_StalledFlowFirstWithMarker()
     {
         var app = IncidentApp(out _);
@@ -49,7 +49,7 @@ public sealed class TuiRenderingTests
         AssertExpected("incident-list-120x40.txt", screen);
     }
 
-    [Fact]
+    [SkippableFact]
     public void FlowView_IncidentCapture_StallInDataWithFindingsAndTranscript()
     {
         var app = IncidentApp(out var analysis);
@@ -70,7 +70,7 @@ public sealed class TuiRenderingTests
         AssertExpected("incident-flow-120x40.txt", screen);
     }
 
-    [Fact]
+    [SkippableFact]
     public void FlowView_BlackHoleFinding_DrawsCeilingLineBelowTheLostPackets()
     {
         var app = IncidentApp(out var analysis);
@@ -92,7 +92,7 @@ public sealed class TuiRenderingTests
         AssertExpected("incident-blackhole-120x40.txt", screen);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Ceiling_FromEvidence_MaxPlusOneElseMin()
     {
         Finding F(Evidence range) => new() { Kind = "mtu-blackhole", Severity = Severity.Critical, Summary = "x", Evidence = new Evidence { { "pathMtu", range } } };
@@ -101,7 +101,7 @@ public sealed class TuiRenderingTests
         Assert.Equal(0, SnapshotBuilder.Ceiling([new Finding { Kind = "stall", Severity = Severity.Critical, Summary = "x" }]));
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(80, 24)]
     [InlineData(120, 40)]
     [InlineData(200, 60)]
@@ -124,7 +124,7 @@ public sealed class TuiRenderingTests
         Check();
     }
 
-    [Fact]
+    [SkippableFact]
     public void FlowView_Small80x24_ShowsGraphFindingsAndFooter()
     {
         var app = IncidentApp(out var analysis);
@@ -137,7 +137,7 @@ public sealed class TuiRenderingTests
         AssertExpected("incident-flow-80x24.txt", screen);
     }
 
-    [Fact]
+    [SkippableFact]
     public void FindingsView_GroupsByKindAndPeer()
     {
         var app = IncidentApp(out var analysis);
@@ -154,7 +154,7 @@ public sealed class TuiRenderingTests
         Assert.Equal(2, app.OpenFlowId);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Zoom_InAndPan_ChangesTheTimeAxis()
     {
         var app = IncidentApp(out var analysis);
