@@ -26,6 +26,25 @@ public enum SmtpConnectionEnd : byte
     Replaced,
 }
 
+/// <summary>How a flow was recognised as SMTP.</summary>
+public enum SmtpDetection : byte
+{
+    /// <summary>Server port 25, 465, 587 or 2525.</summary>
+    Port,
+    /// <summary>A 220 greeting as the server's first bytes, on another port.</summary>
+    Banner,
+    /// <summary>A proxy exchange (HTTP CONNECT, PROXY protocol, SOCKS) and then a greeting, on another port.</summary>
+    Proxy,
+}
+
+/// <summary>A TCP stall of the flow as the SMTP analysis saw it begin: kept so a later reply (a server's timeout) can
+/// be tied to it after the TCP detector has moved on.</summary>
+public readonly record struct SmtpStallSeen(long Start, PathProbe.Flows.Tcp.StallKind Kind, bool SenderIsClient, string? Phase)
+{
+    /// <summary>The stall began while the message was being sent.</summary>
+    public bool InData => Phase is "data" or "bdat" or "data-sent" or "data-command";
+}
+
 /// <summary>
 /// The SMTP analysis of one TCP flow, attached to <see cref="Flow.App"/>: the decoder (<see cref="SmtpConnection"/>)
 /// and how the connection ended. Other detectors quote <see cref="DescribePosition"/> to say where in the dialogue a
@@ -35,16 +54,25 @@ public sealed class SmtpFlowState : IFlowApplication, PathProbe.Protocols.Smtp.I
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    internal SmtpFlowState(SmtpConnection connection, bool byBanner)
+    internal SmtpFlowState(SmtpConnection connection, SmtpDetection detectedBy)
     {
         Connection = connection;
-        ByBanner = byBanner;
+        DetectedBy = detectedBy;
+        Candidate = detectedBy == SmtpDetection.Proxy;
     }
 
     public SmtpConnection Connection { get; }
     public SmtpSession Session => Connection.Session;
+    public SmtpDetection DetectedBy { get; }
     /// <summary>Recognised by the server's 220 banner rather than by its port.</summary>
-    public bool ByBanner { get; }
+    public bool ByBanner => DetectedBy == SmtpDetection.Banner;
+    /// <summary>A proxy exchange on a port that is not an SMTP port, not yet followed by a greeting: not known to be
+    /// SMTP, so it reports no phase and no position.</summary>
+    public bool Candidate { get; internal set; }
+    /// <summary>The latest TCP stall seen to begin on this flow, or null.</summary>
+    public SmtpStallSeen? LastStall { get; private set; }
+    /// <summary>TCP stalls seen to begin on this flow.</summary>
+    public int StallsSeen { get; private set; }
     /// <summary>TLS from the first byte (port 465, RFC 8314): nothing is decoded.</summary>
     public bool ImplicitTls => Session.ImplicitTls;
     /// <summary>The phase the session was in before it was closed or aborted (where a reset or stall hit).</summary>
@@ -64,13 +92,23 @@ public sealed class SmtpFlowState : IFlowApplication, PathProbe.Protocols.Smtp.I
         if (phase != SmtpPhase.Closed) LastActivePhase = phase;
     }
 
-    public string? Phase => PhaseName(Session.CurrentPhase);
+    /// <summary>After each segment: notes a stall the TCP detector opened (its start changed), even one this same
+    /// segment ended. One comparison per segment, no allocation.</summary>
+    internal void TrackStall(Flows.Tcp.TcpConnectionState tcp)
+    {
+        if (tcp.StallStart == 0 || LastStall is { } last && last.Start == tcp.StallStart) return;
+        LastStall = new SmtpStallSeen(tcp.StallStart, tcp.StallKind, tcp.StallSenderIsClient, tcp.StallPhase);
+        StallsSeen++;
+    }
+
+    public string? Phase => Candidate ? null : PhaseName(Session.CurrentPhase);
 
     /// <summary>Where the dialogue is, e.g. "DATA after 354 (transaction 2, 1.2 MB of the message sent)". Addresses
     /// and texts from packets are left out; the only packet-derived word, the AUTH mechanism, was cleaned by the
     /// decoder, so the result is terminal-safe.</summary>
     public string? DescribePosition()
     {
+        if (Candidate) return null;
         var s = Session;
         if (s.CurrentPhase != SmtpPhase.Closed) return DescribeAt(s.CurrentPhase);
         string where = DescribeAt(LastActivePhase);
