@@ -114,9 +114,7 @@ public sealed partial class SmtpAnalyzer
         bool duringData = f.Kind is SmtpCommandKind.EndOfData or SmtpCommandKind.Bdat ||
                           f.Kind == SmtpCommandKind.None && tx is { DataStartTime: not null } ||
                           f.Kind == SmtpCommandKind.None && tx is { DataCommandTime: not null } && tx.FinalReply == f.Reply;
-        stall = null;
-        if (s.LastStall is { } st && st.Start < f.Reply.Time.UnixNanoseconds && (tx is null || st.Start >= tx.MailTime.UnixNanoseconds))
-            stall = st;
+        stall = s.StallBetween(tx?.MailTime.UnixNanoseconds ?? 0, f.Reply.Time.UnixNanoseconds);
         return new SmtpReplyContext { DuringData = duringData, AfterStall = stall is not null };
     }
 
@@ -148,7 +146,7 @@ public sealed partial class SmtpAnalyzer
             summary += stallBefore is { } st
                 ? $"; the server's own timeout, after the flow stalled {(st.InData ? "in the message data " : "")}at {new Timestamp(st.Start).ToIso8601()} " +
                   $"({TcpFindingDetector.KindName(st.Kind)}; see stall){BlackHole(flow, st.SenderIsClient)}"
-                : "; the server's own timeout: it waited for the client";
+                : "";
         }
 
         var ev = new Evidence

@@ -70,9 +70,22 @@ public sealed class SmtpFlowState : IFlowApplication, PathProbe.Protocols.Smtp.I
     /// SMTP, so it reports no phase and no position.</summary>
     public bool Candidate { get; internal set; }
     /// <summary>The latest TCP stall seen to begin on this flow, or null.</summary>
-    public SmtpStallSeen? LastStall { get; private set; }
-    /// <summary>TCP stalls seen to begin on this flow.</summary>
+    public SmtpStallSeen? LastStall => StallsSeen == 0 ? null : _stalls![(StallsSeen - 1) % MaxStallsKept];
+    /// <summary>TCP stalls seen to begin on this flow (the latest <see cref="MaxStallsKept"/> are kept).</summary>
     public int StallsSeen { get; private set; }
+    public const int MaxStallsKept = 8;
+    private SmtpStallSeen[]? _stalls;
+
+    /// <summary>The latest kept stall that began in [<paramref name="from"/>, <paramref name="before"/>), or null.</summary>
+    public SmtpStallSeen? StallBetween(long from, long before)
+    {
+        for (int i = StallsSeen - 1; i >= Math.Max(0, StallsSeen - MaxStallsKept); i--)
+        {
+            var st = _stalls![i % MaxStallsKept];
+            if (st.Start < before && st.Start >= from) return st;
+        }
+        return null;
+    }
     /// <summary>TLS from the first byte (port 465, RFC 8314): nothing is decoded.</summary>
     public bool ImplicitTls => Session.ImplicitTls;
     /// <summary>The phase the session was in before it was closed or aborted (where a reset or stall hit).</summary>
@@ -96,8 +109,9 @@ public sealed class SmtpFlowState : IFlowApplication, PathProbe.Protocols.Smtp.I
     /// segment ended. One comparison per segment, no allocation.</summary>
     internal void TrackStall(Flows.Tcp.TcpConnectionState tcp)
     {
-        if (tcp.StallStart == 0 || LastStall is { } last && last.Start == tcp.StallStart) return;
-        LastStall = new SmtpStallSeen(tcp.StallStart, tcp.StallKind, tcp.StallSenderIsClient, tcp.StallPhase);
+        if (tcp.StallStart == 0 || StallsSeen > 0 && _stalls![(StallsSeen - 1) % MaxStallsKept].Start == tcp.StallStart) return;
+        _stalls ??= new SmtpStallSeen[MaxStallsKept];
+        _stalls[StallsSeen % MaxStallsKept] = new SmtpStallSeen(tcp.StallStart, tcp.StallKind, tcp.StallSenderIsClient, tcp.StallPhase);
         StallsSeen++;
     }
 
@@ -139,6 +153,9 @@ public sealed class SmtpFlowState : IFlowApplication, PathProbe.Protocols.Smtp.I
             SmtpPhase.DataSent => $"end of data sent, waiting for the final reply ({txn}, {MessageSize(tx)} message)",
             SmtpPhase.Bdat => $"BDAT chunks ({txn}, {MessageSize(tx)} of the message sent)",
             SmtpPhase.Quit => "QUIT sent",
+            SmtpPhase.ServerClosing => s.Transactions.LastOrDefault() is { FinalReply.Code: 421 } cut && cut.EndPhase is SmtpPhase.Data or SmtpPhase.Bdat
+                ? $"DATA cut short by the server's 421 ({txn}, {MessageSize(cut)} of the message sent; the server closed the session)"
+                : "a session the server closed with 421",
             _ => "closed",
         };
     }
@@ -178,6 +195,7 @@ public sealed class SmtpFlowState : IFlowApplication, PathProbe.Protocols.Smtp.I
         SmtpPhase.DataSent => "data-sent",
         SmtpPhase.Bdat => "bdat",
         SmtpPhase.Quit => "quit",
+        SmtpPhase.ServerClosing => "closing",
         _ => "closed",
     };
 

@@ -35,6 +35,9 @@ public enum SmtpPhase : byte
     Quit,
     /// <summary>The connection ended (<see cref="SmtpSession.Close"/> or <see cref="SmtpSession.Abort"/>).</summary>
     Closed,
+    /// <summary>The server sent 421 after the greeting (RFC 5321 3.8): it is closing the session, whatever the client
+    /// still sends.</summary>
+    ServerClosing,
 }
 
 public enum SmtpOutcome : byte

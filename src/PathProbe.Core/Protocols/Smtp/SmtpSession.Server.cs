@@ -205,6 +205,7 @@ public sealed partial class SmtpSession
             if (_scratchTx != null) SetOutcome(_scratchTx, SmtpOutcome.Deferred, "421 service closing", time);
             _serverTx = null;
             if (_clientMode is ClientMode.Body or ClientMode.Bdat or ClientMode.Auth or ClientMode.AwaitTls) _clientMode = ClientMode.Command;
+            if (_replyTarget != ReplyTarget.Greeting && CurrentPhase is not (SmtpPhase.Closed or SmtpPhase.Tls)) CurrentPhase = SmtpPhase.ServerClosing;
         }
         _newCaps = null;
     }
