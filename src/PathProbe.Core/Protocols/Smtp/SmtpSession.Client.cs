@@ -519,7 +519,7 @@ public sealed partial class SmtpSession
         {
             int lf = _hold.AsSpan(pos, _holdLen - pos).IndexOf((byte)'\n');
             if (lf < 0) break;
-            if (IsCommandLine(TrimCr(_hold.AsSpan(pos, lf)), out var verb) && ReplyFits(verb, code))
+            if (IsCommandLine(TrimCr(_hold.AsSpan(pos, lf)), out var verb) && ReplyFits(verb, code) && PlausibleFrom(pos + lf + 1, verb))
             {
                 _anomalies.ResyncSkippedLines += skipped;
                 _clientMode = ClientMode.Command;
@@ -532,6 +532,22 @@ public sealed partial class SmtpSession
             pos += lf + 1;
         }
         return false;
+    }
+
+    /// <summary>Whether the held lines after a candidate command could follow it: a client sends only commands, until
+    /// DATA or BDAT hands over to message data. "RSET" in the middle of message lines is content.</summary>
+    private bool PlausibleFrom(int pos, SmtpCommandKind candidate)
+    {
+        if (candidate is Verb.Data or Verb.Bdat) return true;
+        while (pos < _holdLen)
+        {
+            int lf = _hold.AsSpan(pos, _holdLen - pos).IndexOf((byte)'\n');
+            if (lf < 0) return true; // a line still coming
+            if (!IsCommandLine(TrimCr(_hold.AsSpan(pos, lf)), out var verb)) return false;
+            if (verb is Verb.Data or Verb.Bdat) return true;
+            pos += lf + 1;
+        }
+        return true;
     }
 
     /// <summary>The session ends while resynchronising: held lines were never confirmed, so they are not decoded.</summary>

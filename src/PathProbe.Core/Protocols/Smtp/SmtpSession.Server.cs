@@ -280,7 +280,17 @@ public sealed partial class SmtpSession
             case Verb.Bdat:
                 // RFC 3030 2: each chunk is answered; the reply to LAST is the final one. A 503 (BDAT out of sequence)
                 // changes nothing; any other failure ends the transaction.
-                if (tx != null && code == 503 && !p.BdatLast) DataRefused(tx, reply);
+                if (tx != null && code == 503)
+                {
+                    DataRefused(tx, reply);
+                    if (p.BdatLast && tx.Outcome == SmtpOutcome.InProgress)
+                    {
+                        // The client thought LAST ended its data; the server says the transaction is still open.
+                        tx.DataEndTime = null;
+                        if (_currentTx == null && tx.EndRequest == null) _currentTx = tx;
+                        if (CurrentPhase == SmtpPhase.DataSent) PhaseFromTransaction();
+                    }
+                }
                 else if (tx != null && (p.BdatLast || !ok)) FinalReply(tx, reply, time);
                 if (p.BdatLast && CurrentPhase == SmtpPhase.DataSent) CurrentPhase = SmtpPhase.Ready;
                 break;
