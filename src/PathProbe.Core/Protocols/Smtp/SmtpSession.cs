@@ -202,9 +202,9 @@ public sealed partial class SmtpSession
                 data = data[pre.Server(data, time)..];
                 AfterPreambleStep();
             }
-            // The first bytes after the tunnel came up tell whether SMTP runs inside it.
+            // The first bytes after the tunnel came up tell whether SMTP runs inside it (four are enough).
             if (BannerAfterProxy is null && pre.Proxy.State == SmtpProxyState.Established && !data.IsEmpty)
-                BannerAfterProxy = LooksLikeGreeting(data);
+                CheckBannerAfterProxy(data);
         }
         while (!data.IsEmpty)
         {
@@ -212,6 +212,27 @@ public sealed partial class SmtpSession
             if (_serverTls) { ServerTlsBytes += data.Length; return; }
             data = data[FrameLine(ref _serverFramer, data, time, client: false)..];
         }
+    }
+
+    private uint _bannerProbe;
+    private int _bannerProbeLen;
+
+    /// <summary>Decides <see cref="BannerAfterProxy"/> on the server's first four bytes after the tunnel came up,
+    /// keeping fewer while they still start a greeting code.</summary>
+    private void CheckBannerAfterProxy(ReadOnlySpan<byte> data)
+    {
+        Span<byte> look = stackalloc byte[4];
+        for (int i = 0; i < _bannerProbeLen; i++) look[i] = (byte)(_bannerProbe >> (8 * i));
+        int n = Math.Min(4 - _bannerProbeLen, data.Length);
+        data[..n].CopyTo(look[_bannerProbeLen..]);
+        int have = _bannerProbeLen + n;
+        if (have < 4 && ("220"u8.StartsWith(look[..have]) || "421"u8.StartsWith(look[..have]) || "554"u8.StartsWith(look[..have])))
+        {
+            for (int i = _bannerProbeLen; i < have; i++) _bannerProbe |= (uint)look[i] << (8 * i);
+            _bannerProbeLen = have;
+            return;
+        }
+        BannerAfterProxy = have == 4 && LooksLikeGreeting(look);
     }
 
     /// <summary>"220", "421" or "554" (RFC 5321 4.3.2, connection establishment) followed by a space, a hyphen or a
