@@ -204,4 +204,38 @@ public sealed class SmtpGapTests
     [InlineData(SmtpCommandKind.Quit, 421, true)]  // 421 may answer anything (RFC 5321 3.8)
     public void ReplyFits_Rfc5321CommandReplySequences(SmtpCommandKind verb, int code, bool fits) =>
         Assert.Equal(fits, SmtpSession.ReplyFits(verb, code));
+
+    [Fact]
+    public void RandomGapsInRealDialogues_NeverThrow_NeverReadMessageLinesAsCommands()
+    {
+        // The issue-21 dialogue and a pipelined one, cut into random pieces, with random client gaps between them.
+        string[][] dialogues =
+        [
+            SmtpStateMachineTests.IssueSequence,
+            ["S:220 x\r\n", "C:EHLO a\r\n", "S:250-x\r\n250-PIPELINING\r\n250 CHUNKING\r\n",
+             "C:MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nBDAT 40\r\nFrom: a@x\r\nTo: b@y\r\nSubject: s\r\n\r\nhi\r\nBDAT 0 LAST\r\n",
+             "S:250 Ok\r\n250 Ok\r\n250 Ok\r\n250 Ok: queued\r\n", "C:QUIT\r\n", "S:221 Bye\r\n"],
+        ];
+        var rng = new Random(2113);
+        for (int round = 0; round < 3000; round++)
+        {
+            var steps = Steps(dialogues[round % dialogues.Length]);
+            var s = new SmtpSession(T0);
+            for (int i = 0; i < steps.Length; i++)
+            {
+                var (client, data) = steps[i];
+                for (int off = 0; off < data.Length;)
+                {
+                    int n = Math.Min(data.Length - off, rng.Next(1, 20));
+                    if (client && rng.Next(6) == 0) { s.OnClientGap(n, T(i)); off += n; continue; }
+                    if (client) s.OnClientData(data.AsSpan(off, n), T(i)); else s.OnServerData(data.AsSpan(off, n), T(i));
+                    off += n;
+                }
+            }
+            s.Finish(T(steps.Length));
+            // Message lines ("From:", "To:", "Subject:", "Hello, Alice...", "hi") are never commands, whatever was lost.
+            Assert.DoesNotContain(s.Commands, c => c.Verb is "FROM:" or "TO:" or "SUBJECT:" or "HI");
+            Assert.All(s.Transactions, t => Assert.True(t.Recipients.Count <= 2));
+        }
+    }
 }
