@@ -51,8 +51,11 @@ internal sealed class IcmpEchoChannel : IProbeChannel
         if (_v4) BinaryPrimitives.WriteUInt16BigEndian(packet.Slice(2), RawSockets.Checksum(packet)); // the kernel sums ICMPv6
 
         long start = Stopwatch.GetTimestamp();
-        if (!RawSockets.SendTo(_socket, packet, _target, cancel))
-            return new ProbeAttempt(size, Method, ProbeStatus.LocalTooBig, null, null, false);
+        switch (RawSockets.SendTo(_socket, packet, _target, cancel))
+        {
+            case RawSockets.Sent.TooBigLocally: return new ProbeAttempt(size, Method, ProbeStatus.LocalTooBig, null, null, false);
+            case RawSockets.Sent.DroppedLocally: return new ProbeAttempt(size, Method, ProbeStatus.NoAnswer, null, null, false);
+        }
         var sockets = new[] { _socket };
         while (true)
         {
@@ -192,8 +195,11 @@ internal sealed class TcpSynChannel : IProbeChannel
         BinaryPrimitives.WriteUInt16BigEndian(packet.Slice(16), RawSockets.Checksum(packet, pseudo));
 
         long start = Stopwatch.GetTimestamp();
-        if (!RawSockets.SendTo(_tcp, packet, _target, cancel))
-            return new ProbeAttempt(size, Method, ProbeStatus.LocalTooBig, null, null, false);
+        switch (RawSockets.SendTo(_tcp, packet, _target, cancel))
+        {
+            case RawSockets.Sent.TooBigLocally: return new ProbeAttempt(size, Method, ProbeStatus.LocalTooBig, null, null, false);
+            case RawSockets.Sent.DroppedLocally: return new ProbeAttempt(size, Method, ProbeStatus.NoAnswer, null, null, false);
+        }
         var sockets = new[] { _tcp, _icmp };
         while (true)
         {

@@ -16,8 +16,9 @@ public sealed class ProbePermissionException(string message) : Exception(message
 /// </summary>
 public static class PathMtuProber
 {
+    /// <param name="started">Called once the raw sockets are open, before the first probe.</param>
     public static ProbeResult Run(IPAddress target, int port, IPAddress? source, ProbeOptions options, string? targetName,
-        CancellationToken cancel)
+        CancellationToken cancel, Action<IPAddress>? started = null)
     {
         var src = source ?? SourceFor(target, port);
         int localMtu = LocalMtu(src);
@@ -39,6 +40,7 @@ public static class PathMtuProber
             {
                 throw new ProbeException($"{src} is not an address of this host (--source)");
             }
+            started?.Invoke(src);
             var outcome = new PathMtuSearch(options).Run(icmp, tcp, localMtu, cancel);
             return Build(target, targetName, port, src, outcome);
         }

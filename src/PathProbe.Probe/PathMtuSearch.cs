@@ -36,7 +36,7 @@ internal sealed class PathMtuSearch
     private readonly List<ProbeAttempt> _probes = new();
     private readonly Dictionary<(ProbeMethod, int), ProbeStatus> _outcome = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
-    private TimeSpan _lastSend = TimeSpan.MinValue;
+    private TimeSpan _lastSend;
     private TimeSpan _timeout;
     private int _sent;
     private double _maxRttMs;
@@ -164,8 +164,7 @@ internal sealed class PathMtuSearch
     {
         if (_sent >= _options.MaxProbes) throw new ProbeLimitException($"probe limit of {_options.MaxProbes} reached");
         // One probe in flight and a pause between probes: a few per second at most.
-        var wait = _lastSend + _options.MinInterval - _clock.Elapsed;
-        if (_lastSend != TimeSpan.MinValue && wait > TimeSpan.Zero) cancel.WaitHandle.WaitOne(wait);
+        if (_sent > 0 && _lastSend + _options.MinInterval - _clock.Elapsed is var wait && wait > TimeSpan.Zero) cancel.WaitHandle.WaitOne(wait);
         cancel.ThrowIfCancellationRequested();
         var a = channel.Send(size, _timeout, cancel);
         if (a.Status == ProbeStatus.LocalTooBig) return a; // nothing left this host

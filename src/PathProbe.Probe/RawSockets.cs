@@ -146,10 +146,13 @@ internal static class RawSockets
         return sum;
     }
 
-    /// <summary>Sends one datagram. EMSGSIZE: this host's interface cannot send it (false). ENOBUFS while the neighbour
-    /// is being resolved: tried again a few times. No route, or a local firewall refusing it: a
-    /// <see cref="ProbeException"/> the user can act on.</summary>
-    public static bool SendTo(Socket s, ReadOnlySpan<byte> packet, IPAddress target, CancellationToken cancel)
+    public enum Sent : byte { Yes, TooBigLocally, DroppedLocally }
+
+    /// <summary>Sends one datagram. EMSGSIZE: this host's interface cannot send it. ENOBUFS: the packet was dropped on
+    /// its way out (a full queue, or a directly attached peer whose MTU/MRU refused the frame, which veth reports
+    /// synchronously over IPv6); tried three times, then it counts as lost like any silent drop. No route, or a local
+    /// firewall refusing it: a <see cref="ProbeException"/> the user can act on.</summary>
+    public static Sent SendTo(Socket s, ReadOnlySpan<byte> packet, IPAddress target, CancellationToken cancel)
     {
         var to = new IPEndPoint(target, 0);
         for (int tries = 0; ; tries++)
@@ -157,11 +160,12 @@ internal static class RawSockets
             try
             {
                 s.SendTo(packet, SocketFlags.None, to);
-                return true;
+                return Sent.Yes;
             }
-            catch (SocketException e) when (e.SocketErrorCode == SocketError.MessageSize) { return false; }
-            catch (SocketException e) when (e.SocketErrorCode == SocketError.NoBufferSpaceAvailable && tries < 10)
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.MessageSize) { return Sent.TooBigLocally; }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.NoBufferSpaceAvailable)
             {
+                if (tries >= 2) return Sent.DroppedLocally;
                 cancel.WaitHandle.WaitOne(100);
                 cancel.ThrowIfCancellationRequested();
             }
@@ -172,6 +176,10 @@ internal static class RawSockets
             catch (SocketException e) when (e.SocketErrorCode is SocketError.AccessDenied || e.NativeErrorCode == 1 /* EPERM */)
             {
                 throw new ProbeException($"this host refused to send the probe to {target} ({e.Message}): a local firewall rule (nft/iptables OUTPUT) drops it");
+            }
+            catch (SocketException e)
+            {
+                throw new ProbeException($"cannot send to {target}: {e.Message}");
             }
         }
     }

@@ -56,7 +56,7 @@ public static class ProbeCommand
         if (!IPAddress.TryParse(host, out var target))
         {
             name = host;
-            if (!Protocols.Dns.DnsName.IsValid(host.TrimEnd('.')))
+            if (!IsHostName(host))
                 return Usage(stderr, $"'{SafeText.Clean(host, 100)}' is neither an IP address nor a host name");
             try
             {
@@ -82,8 +82,10 @@ public static class ProbeCommand
         try
         {
             var options = new ProbeOptions { Timeout = TimeSpan.FromSeconds(timeoutSeconds) };
-            if (!json) stderr.WriteLine($"pathprobe: probing {(name is null ? target : $"{SafeText.Clean(name, 255)} ({target})")}: one probe in flight, at most {options.MaxProbes}; this takes a few seconds");
-            result = PathMtuProber.Run(target, port, source, options, name, cancel);
+            result = PathMtuProber.Run(target, port, source, options, name, cancel, from =>
+            {
+                if (!json) stderr.WriteLine($"pathprobe: probing {(name is null ? target : $"{SafeText.Clean(name, 255)} ({target})")} from {from}: one probe in flight, at most {options.MaxProbes}; this takes a few seconds");
+            });
         }
         catch (ProbePermissionException e) { return Fail(stderr, e.Message); }
         catch (ProbeException e) { return Fail(stderr, e.Message); }
@@ -102,6 +104,14 @@ public static class ProbeCommand
             PathVerdict.Unreachable => Program.ExitUsage,
             _ => Program.ExitOk,
         };
+    }
+
+    /// <summary>A host name the system resolver can be asked for (RFC 1123 labels; underscores tolerated).</summary>
+    private static bool IsHostName(string host)
+    {
+        string h = host.TrimEnd('.');
+        return h.Length is > 0 and <= 253 &&
+               h.Split('.').All(l => l.Length is > 0 and <= 63 && l.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'));
     }
 
     private static int Usage(TextWriter stderr, string message)
