@@ -185,21 +185,23 @@ internal static class RawSockets
     }
 
     /// <summary>Waits until one of <paramref name="sockets"/> is readable or the deadline passes (checking for Ctrl-C
-    /// every 100 ms); returns the readable one, or null at the deadline.</summary>
+    /// every 100 ms); returns the readable one, or null at the deadline. The sockets are always looked at once, even
+    /// past the deadline, so an answer that arrived while this process was not scheduled still counts.</summary>
     public static Socket? WaitReadable(IReadOnlyList<Socket> sockets, TimeSpan remaining, CancellationToken cancel)
     {
         var list = new List<Socket>(sockets.Count);
-        while (remaining > TimeSpan.Zero)
+        do
         {
             cancel.ThrowIfCancellationRequested();
-            var slice = remaining < TimeSpan.FromMilliseconds(100) ? remaining : TimeSpan.FromMilliseconds(100);
+            var slice = remaining <= TimeSpan.Zero ? TimeSpan.Zero : remaining < TimeSpan.FromMilliseconds(100) ? remaining : TimeSpan.FromMilliseconds(100);
             list.Clear();
             list.AddRange(sockets);
-            var start = System.Diagnostics.Stopwatch.GetTimestamp();
-            Socket.Select(list, null, null, Math.Max(1, (int)(slice.Ticks / 10)));
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            Socket.Select(list, null, null, (int)(slice.Ticks / 10));
             if (list.Count > 0) return list[0];
             remaining -= System.Diagnostics.Stopwatch.GetElapsedTime(start);
         }
+        while (remaining > TimeSpan.Zero);
         return null;
     }
 }

@@ -65,11 +65,11 @@ public static class ProbeCommand
                     ? a.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6
                     : a.AddressFamily == family);
                 if (target is null)
-                    return Fail(stderr, $"{SafeText.Clean(host, 255)} has no {(family == AddressFamily.InterNetwork ? "IPv4" : family == AddressFamily.InterNetworkV6 ? "IPv6" : "IP")} address");
+                    return Usage(stderr, $"{SafeText.Clean(host, 255)} has no {(family == AddressFamily.InterNetwork ? "IPv4" : family == AddressFamily.InterNetworkV6 ? "IPv6" : "IP")} address");
             }
             catch (SocketException e)
             {
-                return Fail(stderr, $"cannot resolve {SafeText.Clean(host, 255)}: {e.Message} (the system resolver, /etc/resolv.conf; or give the address)");
+                return Usage(stderr, $"cannot resolve {SafeText.Clean(host, 255)}: {e.Message} (the system resolver, /etc/resolv.conf; or give the address)");
             }
         }
         else if (family != AddressFamily.Unspecified && target.AddressFamily != family)
@@ -87,8 +87,8 @@ public static class ProbeCommand
                 if (!json) stderr.WriteLine($"pathprobe: probing {(name is null ? target : $"{SafeText.Clean(name, 255)} ({target})")} from {from}: one probe in flight, at most {options.MaxProbes}; this takes a few seconds");
             });
         }
-        catch (ProbePermissionException e) { return Fail(stderr, e.Message); }
-        catch (ProbeException e) { return Fail(stderr, e.Message); }
+        catch (ProbePermissionException e) { return Usage(stderr, e.Message); }
+        catch (ProbeException e) { return Usage(stderr, e.Message); }
 
         if (json)
         {
@@ -114,15 +114,11 @@ public static class ProbeCommand
                h.Split('.').All(l => l.Length is > 0 and <= 63 && l.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'));
     }
 
+    /// <summary>Usage errors, missing privilege, no route, no answer to a name: exit 2 with what to do.</summary>
     private static int Usage(TextWriter stderr, string message)
     {
         stderr.WriteLine($"pathprobe: {message}");
         return Program.ExitUsage;
     }
 
-    private static int Fail(TextWriter stderr, string message)
-    {
-        stderr.WriteLine($"pathprobe: {message}");
-        return Program.ExitUsage;
-    }
 }

@@ -194,7 +194,7 @@ public static class MtuFixGenerator
                 $"On {s} (the sender): a host route to {r} with its MTU locked at {p.Size} bytes, so TCP (and everything else this host " +
                 $"sends there) fits; `{p.RouteGet}` fills in the gateway and interface this host uses today when the command runs. " +
                 $"The route is tagged proto {RouteProtocol}, so undo removes only it; the command fails and changes nothing if a route to exactly " +
-                $"{r}{p.HostPrefix} already exists.", $"Why {p.Size} bytes: {sizeBasis}.") is { } route)
+                $"{r}{p.HostPrefix} with the default metric already exists.", $"Why {p.Size} bytes: {sizeBasis}.") is { } route)
             fixes.Add(route);
     }
 
@@ -215,7 +215,7 @@ public static class MtuFixGenerator
                 $"On {r} (the receiver): a host route to {s} that advertises MSS {p.Mss} in this host's SYN-ACK, {effect}; " +
                 $"`{p.RouteGet}` fills in the gateway and interface this host uses today when the command runs. The route is tagged " +
                 $"proto {RouteProtocol}, so undo removes only it; the command fails and changes nothing if a route to exactly " +
-                $"{s}{p.HostPrefix} already exists.", why) is { } route)
+                $"{s}{p.HostPrefix} with the default metric already exists.", why) is { } route)
             fixes.Add(route);
     }
 
