@@ -62,7 +62,7 @@ public sealed class DnsClientResolver : IDnsResolver
         if (_servers.Count > 0)
             _client = new LookupClient(new LookupClientOptions(_servers.ToArray())
             {
-                UseCache = false, Retries = _options.Retries, Timeout = _options.Timeout, UseTcpFallback = false,
+                AutoResolveNameServers = false, UseCache = false, Retries = _options.Retries, Timeout = _options.Timeout, UseTcpFallback = false,
                 ThrowDnsErrors = false, ContinueOnDnsError = false, ContinueOnEmptyResponse = false, UseRandomNameServer = false,
                 Recursion = _options.RecursionDesired, ExtendedDnsBufferSize = _options.UdpPayloadSize, EnableAuditTrail = true,
             });

@@ -29,7 +29,8 @@ public static class DnsCommand
         var cmd = new Command("dns",
             "Check a mail domain's DNS: existence, MX (null MX, CNAME, addresses), reverse DNS, HELO, SPF (lookups, size vs UDP/MTU), " +
             "DMARC (with the organizational domain's policy), NS. Each check is ok, a problem (info, warning, error), or unknown when DNS " +
-            "gave no definite answer (REFUSED, SERVFAIL, timeout, truncated and TCP failed, malformed), with the reason. " +
+            "gave no definite answer (REFUSED, SERVFAIL, timeout, truncated and TCP failed, malformed), with the reason. Queries go over UDP " +
+            "(EDNS0, 1232 bytes) and again over TCP when an answer is truncated. " +
             "Exit status: 0 no warning or error, 1 a warning or error found, 2 usage error or no check could be made.")
         {
             domain, ip, helo, server, json, timeout, retries,
