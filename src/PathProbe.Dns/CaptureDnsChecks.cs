@@ -96,7 +96,7 @@ public sealed class CaptureDnsChecks(IDnsResolver resolver, PublicSuffixList? pu
                     { "for", kind },
                     { "about", about },
                 },
-                Advice = (c.Fix is null ? "" : c.Fix + "; ") + "name a resolver that answers with --dns-server IP[:port]",
+                Advice = (c.Fix ?? "name a resolver that answers") + " (--dns-server IP[:port])",
             };
         return new Finding
         {

@@ -29,7 +29,8 @@ public sealed class ResolverOptions
 
 /// <summary>
 /// The resolver of every query PathProbe sends, on DnsClient's <see cref="LookupClient"/>: UDP with EDNS0, TCP when
-/// the answer is truncated (RFC 7766), each server in turn until one gives a definite answer (NOERROR or NXDOMAIN).
+/// the answer is truncated (RFC 7766), each server in turn until one gives a definite answer (NOERROR or NXDOMAIN);
+/// a server that timed out is asked last from then on.
 /// Every other outcome is a status with the reason in the resolver's words ("REFUSED by 127.0.0.1:5300", "timeout
 /// after 2 s from 127.0.0.1:5300 (3 tries)", "answer truncated and TCP failed ...", "malformed answer from ..."), so a
 /// failure is never mistaken for a missing record. Results are cached per name and type for the resolver's lifetime
@@ -49,6 +50,7 @@ public sealed class DnsClientResolver : IDnsResolver
     private readonly LookupClient? _client;
     private readonly DnsQueryOptions _udp, _tcp;
     private readonly ConcurrentDictionary<(string, DnsType), Task<DnsResult>> _cache = new();
+    private readonly ConcurrentDictionary<IPEndPoint, bool> _unreachable = new();
 
     /// <summary>DnsClient's audit-trail line for an answer that really had TC=1 (LookupClientAudit.AuditTruncatedRetryTcp).</summary>
     private const string TruncatedAuditLine = ";; Truncated, retrying in TCP mode.";
@@ -134,10 +136,14 @@ public sealed class DnsClientResolver : IDnsResolver
         }
 
         var failures = new List<DnsResult>();
-        foreach (var server in _servers)
+        // A server that timed out or could not be reached is asked after the others from then on, so one dead
+        // server in the list does not cost every later question its timeout.
+        foreach (var server in _servers.OrderBy(s => _unreachable.ContainsKey(s)))
         {
             cancel.ThrowIfCancellationRequested();
             var (r, answers) = await AskAsync(server, question, name, type, cancel).ConfigureAwait(false);
+            if (r.Status is DnsResultStatus.Timeout or DnsResultStatus.NetworkError) _unreachable[server] = true;
+            else _unreachable.TryRemove(server, out _);
             if (r.IsDefinite) return (r, answers);
             failures.Add(r);
         }

@@ -245,6 +245,22 @@ public class DnsCommandTests(MailZonesFixture zones, ITestOutputHelper output) :
     }
 
     [SkippableFact]
+    public async Task Dns_TwoServersFirstSilent_AnsweredBySecond_Quickly()
+    {
+        using var silent = new FakeDnsServer(_ => null);
+        var sw = Stopwatch.StartNew();
+        var (code, checks, root) = await RunJson("dns", "example.test", "--ip", "203.0.113.25",
+            "--server", silent.ServerArgument, "--server", S(DnsPath.Recursive), "--timeout", "0.5");
+        sw.Stop();
+        Assert.Equal([silent.ServerArgument, S(DnsPath.Recursive)], root.GetProperty("servers").EnumerateArray().Select(e => e.GetString()));
+        Assert.DoesNotContain(checks, c => c.Status == "unknown");
+        Assert.Equal("ok", checks.Single(c => c.Id == "spf").Status);
+        Assert.Equal(0, code);
+        Assert.Equal(3, silent.UdpQueries); // the first question only (three tries), then it is asked last
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(6), sw.Elapsed.ToString());
+    }
+
+    [SkippableFact]
     public async Task Dns_TruncatedAnswersAndNoTcp_Unknown_Exit2()
     {
         using var fake = new FakeDnsServer(q => FakeDnsServer.Answer(q, truncated: true));

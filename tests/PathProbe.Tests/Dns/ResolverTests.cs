@@ -117,6 +117,19 @@ public class ResolverTests(MailZonesFixture zones, ITestOutputHelper output) : I
     }
 
     [SkippableFact]
+    public async Task Query_FirstServerSilent_AskedOnceThenLast()
+    {
+        using var silent = new FakeDnsServer(_ => null);
+        var r = new DnsClientResolver(new ResolverOptions { Servers = [silent.Endpoint, zones.Servers.Nsd.Endpoint], Timeout = TimeSpan.FromSeconds(0.3), Retries = 0 });
+        var mx = await r.QueryAsync("example.test", DnsType.MX);
+        Assert.Equal(DnsResultStatus.NoError, mx.Status);
+        Assert.Equal(zones.Servers.Nsd.ServerArgument, mx.Server);
+        foreach (var t in new[] { DnsType.TXT, DnsType.NS, DnsType.A })
+            Assert.Equal(DnsResultStatus.NoError, (await r.QueryAsync("example.test", t)).Status);
+        Assert.Equal(1, silent.UdpQueries);
+    }
+
+    [SkippableFact]
     public async Task Query_EveryServerFails_AllReasonsGiven()
     {
         using var silent = new FakeDnsServer(_ => null);
