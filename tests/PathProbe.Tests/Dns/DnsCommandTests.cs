@@ -93,6 +93,11 @@ public class DnsCommandTests(MailZonesFixture zones, ITestOutputHelper output) :
         (code, checks, _) = await RunJson("dns", "example.test", "--ip", "203.0.113.25", "--helo", "other.test", "--server", S(path));
         Assert.Contains(checks, c => c.Id == "helo" && c.Status == "warning" && c.Evidence.Contains("does not resolve"));
         Assert.Equal(1, code);
+
+        // An address without PTR.
+        (code, checks, _) = await RunJson("dns", "example.test", "--ip", "203.0.113.99", "--server", S(path));
+        Assert.Contains(checks, c => c.Id == "ip-ptr" && c.Status == "error" && c.Evidence == "no PTR record (NXDOMAIN (the name does not exist))");
+        Assert.Equal(1, code);
     }
 
     [SkippableTheory]
