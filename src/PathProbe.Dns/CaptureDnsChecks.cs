@@ -58,7 +58,7 @@ public sealed class CaptureDnsChecks(IDnsResolver resolver, PublicSuffixList? pu
                     "ip-ptr" or "helo" => "dns-fcrdns",
                     _ => null,
                 };
-                if (kind is not null) findings.Add(ToFinding(kind, c, flows, time, about));
+                if (kind is not null) findings.Add(ToFinding(kind, c, flows, time, about, domain));
             }
         }
         foreach (var (domain, flows) in recipients)
@@ -66,7 +66,7 @@ public sealed class CaptureDnsChecks(IDnsResolver resolver, PublicSuffixList? pu
             if (budget-- <= 0) { NotChecked++; continue; }
             var report = await checker.RunAsync(domain, null, null, cancel).ConfigureAwait(false);
             foreach (var c in report.Checks.Where(c => c.Id is "domain" or "mx" or "null-mx" or "mx-name" or "mx-cname" or "mx-address"))
-                findings.Add(ToFinding("dns-mx", c, flows, time, $"recipient domain {HostNames.Show(domain)}"));
+                findings.Add(ToFinding("dns-mx", c, flows, time, $"recipient domain {HostNames.Show(domain)}", domain));
         }
         return findings;
     }
@@ -76,7 +76,7 @@ public sealed class CaptureDnsChecks(IDnsResolver resolver, PublicSuffixList? pu
     /// no definite answer) is never a dns-spf/dns-fcrdns/dns-mx verdict: it is <c>dns-check-failed</c>, naming the
     /// check it stands for and the resolver's reason.
     /// </summary>
-    private static Finding ToFinding(string kind, DnsCheck c, List<int> flows, Timestamp time, string about)
+    private static Finding ToFinding(string kind, DnsCheck c, List<int> flows, Timestamp time, string about, string domain)
     {
         var ids = flows.Distinct().Order().ToList();
         if (c.Status == CheckStatus.Unknown)
@@ -95,6 +95,9 @@ public sealed class CaptureDnsChecks(IDnsResolver resolver, PublicSuffixList? pu
                     { "reason", c.Evidence },
                     { "for", kind },
                     { "about", about },
+                    // The fields dns-check-failed had before checks could be unknown one by one (JSON fields are only added).
+                    { "domain", SafeText.Clean(domain) },
+                    { "error", c.Evidence },
                 },
                 Advice = (c.Fix ?? "name a resolver that answers") + " (--dns-server IP[:port])",
             };
