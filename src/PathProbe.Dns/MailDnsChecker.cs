@@ -259,8 +259,8 @@ public sealed class MailDnsChecker(IDnsResolver resolver, PublicSuffixList? publ
     {
         DnsResultStatus.Refused => "this server does not answer for the name: ask a resolver that does, or the domain's authoritative server",
         DnsResultStatus.ServFail => "the resolver could not get an answer from the domain's servers: check them (dig +trace), or ask another resolver",
-        DnsResultStatus.Timeout => $"check that {r.Server ?? "the server"} is reachable on UDP and TCP port 53, or ask another server",
-        DnsResultStatus.TruncatedTcpFailed => $"the answer needs TCP: let TCP port 53 through to {r.Server ?? "the server"}, or ask another server",
+        DnsResultStatus.Timeout => $"check that {r.Server ?? "the server"} is up and reachable for DNS over UDP and TCP, or ask another server",
+        DnsResultStatus.TruncatedTcpFailed => $"the answer needs TCP: let DNS over TCP through to {r.Server ?? "the server"}, or ask another server",
         DnsResultStatus.Malformed => "ask another server: this one (or a middlebox on the way) sends answers that cannot be used",
         DnsResultStatus.BadName => "check the name",
         _ => "check the server's address and port, or ask another server",
