@@ -150,8 +150,9 @@ public sealed class SmtpTransaction
     public bool MailRefused => MailReplyCode >= 400;
     /// <summary>The latest refusal of DATA or BDAT (503, 554, 451...): the transaction stayed open (RFC 5321 4.1.4).</summary>
     public SmtpReply? DataRefusal { get; internal set; }
-    /// <summary>Client bytes missing from the capture while this transaction was being sent (a capture gap, not a
-    /// network loss: TCP delivered them, the capture did not see them).</summary>
+    /// <summary>Client bytes missing from the capture while this transaction was being sent: the server acknowledged
+    /// them (TCP delivered them) or a snap length cut them. Holes nobody acknowledged (lost on the path, as in a
+    /// black hole) are not counted here.</summary>
     public long CaptureGapBytes { get; internal set; }
 
     /// <summary>DATA or first BDAT sent.</summary>

@@ -330,7 +330,12 @@ public sealed partial class SmtpSession
         }
     }
 
-    /// <summary>Bytes of the client stream that will never be seen (the capture missed them).</summary>
+    /// <summary>Set while the connection flushes holes nobody acknowledged (end of input, RST, close): bytes lost on
+    /// the path or not yet resent, so not counted in <see cref="SmtpTransaction.CaptureGapBytes"/>.</summary>
+    internal bool FlushingUnacknowledged { get; set; }
+
+    /// <summary>Bytes of the client stream that will never be seen: the peer acknowledged bytes the capture missed, a
+    /// snap length cut them, or (<see cref="FlushingUnacknowledged"/>) a hole was left at the end.</summary>
     public void OnClientGap(int bytes, Timestamp time)
     {
         _anomalies.ClientGaps++;
@@ -345,7 +350,8 @@ public sealed partial class SmtpSession
             StartResync(time);
             return;
         }
-        if (_clientMode is not (ClientMode.Tls or ClientMode.Dead) && (_currentTx ?? _serverTx) is { } tx) tx.CaptureGapBytes += bytes;
+        if (!FlushingUnacknowledged && _clientMode is not (ClientMode.Tls or ClientMode.Dead) && (_currentTx ?? _serverTx) is { } tx)
+            tx.CaptureGapBytes += bytes;
         switch (_clientMode)
         {
             case ClientMode.Tls: ClientTlsBytes += bytes; break;

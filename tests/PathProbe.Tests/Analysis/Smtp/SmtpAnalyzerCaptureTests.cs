@@ -281,4 +281,18 @@ public sealed class SmtpAnalyzerCaptureTests
         Assert.Equal(5, stats.GetProperty("flowsBehindProxy").GetInt32());
         Assert.Empty(r.SmtpFindings);
     }
+
+    [Fact]
+    public void Analyze_MruReceiver_LostBytesAreNotACaptureGap()
+    {
+        // At the receiver the 7,240 bytes before the one 1018-byte segment never arrived (the black hole): nobody
+        // acknowledged them, so they are lost on the path, not missed by the capture.
+        var r = Analyze("smtp-mru1424-receiver.pcap");
+        var tx = Smtp(r.SmtpFlows[1]).GetProperty("transactions")[0];
+        Assert.Equal(0, tx.GetProperty("captureGapBytes").GetInt64());
+        Assert.True(tx.GetProperty("sizeApproximate").GetBoolean());
+        var text = new StringWriter();
+        TextReport.Write(text, new[] { r.Analysis });
+        Assert.DoesNotContain("gap in capture", text.ToString());
+    }
 }
