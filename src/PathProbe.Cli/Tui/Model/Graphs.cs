@@ -116,14 +116,14 @@ public static class Graphs
         if (hi <= lo) hi = lo + 1;
         // The receive-window line is part of the picture (tcptrace draws it) unless it would squeeze the data into a
         // small band: then it leaves the top, and a note says so.
-        double win = carriedWin;
+        double edge = carriedWin;
         foreach (ref readonly var p in d.Points.AsSpan())
         {
             if (p.End < from) continue;
             if (p.Start > to) break;
-            win = Math.Max(win, Dir(p, c2s).WindowEdge);
+            edge = Math.Max(edge, Dir(p, c2s).WindowEdge);
         }
-        if (win > hi && win - lo <= 3.5 * (hi - lo)) hi = win;
+        if (edge > hi && edge - lo <= 2.5 * (hi - lo)) hi = edge;
         // A little headroom so the window line shows when it is just above the data.
         double pad = (hi - lo) * 0.05;
         var plot = new Plot

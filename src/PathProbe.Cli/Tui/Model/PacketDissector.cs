@@ -33,7 +33,7 @@ public static class PacketDissector
             Ip(ref p, lines);
             if (status == DecodeStatus.FragmentHeld || (p.IsFragment && !p.Reassembled))
                 lines.Add($"  fragment at offset {p.FragmentOffset}{(p.MoreFragments ? ", more follow" : ", the last")}: the datagram was reassembled from its fragments in the capture");
-            else if (p.IsTcp) Tcp(ref p, flow, e.FromClient, lines);
+            else if (p.IsTcp) Tcp(ref p, e, lines);
             else if (p.IsUdp) lines.Add($"UDP {p.SrcPort} → {p.DstPort}, length {p.UdpLength}, payload {p.PayloadWireLength} bytes");
             else if (p.IsIcmp) Icmp(ref p, lines);
             if (status == DecodeStatus.Ok && !p.IsIcmp) Application(ref p, lines);
@@ -88,9 +88,10 @@ public static class PacketDissector
         lines.Add(sb.ToString());
     }
 
-    private static void Tcp(ref DecodedPacket p, FlowDetail flow, bool fromClient, List<string> lines)
+    private static void Tcp(ref DecodedPacket p, in PacketEntry e, List<string> lines)
     {
-        lines.Add($"TCP {p.SrcPort} → {p.DstPort}, seq {p.Seq}, ack {p.Ack}, flags [{Flags(p.TcpFlags)}], window {p.Window}, header {p.TcpHeaderLength}, payload {p.PayloadWireLength} bytes");
+        lines.Add($"TCP {p.SrcPort} → {p.DstPort}, seq {p.Seq} (relative {e.Seq}), ack {p.Ack}{((p.TcpFlags & TcpFlags.Ack) != 0 ? $" (relative {e.Ack})" : "")}, " +
+                  $"flags [{Flags(p.TcpFlags)}], window {p.Window}, header {p.TcpHeaderLength}, payload {p.PayloadWireLength} bytes");
         var o = p.TcpOptions;
         var opts = new List<string>();
         if (o.Mss > 0) opts.Add($"MSS {o.Mss}");
@@ -185,14 +186,27 @@ public static class PacketDissector
         }
         if (p.IsTcp && (Array.IndexOf(SmtpPorts, (int)p.SrcPort) >= 0 || Array.IndexOf(SmtpPorts, (int)p.DstPort) >= 0))
         {
+            // Commands and replies are shown; message content is not decoded (it is in the bytes below, as in Wireshark).
+            var all = Lines(payload);
+            if (all.Count == 0 || !IsSmtpLine(all[0])) { lines.Add($"SMTP: message data or a continuation, {p.PayloadWireLength} bytes (not decoded)"); return; }
             int shown = 0;
-            foreach (var line in Lines(payload))
+            foreach (var line in all)
             {
-                if (shown == 4) { lines.Add("  …"); break; }
+                if (shown == 4 || !IsSmtpLine(line)) { lines.Add("      …"); break; }
                 lines.Add((shown == 0 ? "SMTP: " : "      ") + SafeText.FromBytes(line, 200));
                 shown++;
             }
         }
+    }
+
+    /// <summary>A reply ("250 ok", "250-SIZE") or a command (a verb of 4 letters, then a space or the end: "MAIL FROM:").</summary>
+    private static bool IsSmtpLine(byte[] l)
+    {
+        if (l.Length >= 3 && char.IsAsciiDigit((char)l[0]) && char.IsAsciiDigit((char)l[1]) && char.IsAsciiDigit((char)l[2]) && (l.Length == 3 || l[3] is (byte)' ' or (byte)'-'))
+            return true;
+        if (l.Length < 4) return false;
+        for (int i = 0; i < 4; i++) if (!char.IsAsciiLetter((char)l[i])) return false;
+        return l.Length == 4 || l[4] == (byte)' ';
     }
 
     private static List<byte[]> Lines(ReadOnlySpan<byte> s)

@@ -20,7 +20,7 @@ public sealed class FlowPage : View
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
     private readonly Theme _theme;
     private readonly Action<Action> _post;
-    private readonly LinesView _title = new() { CanFocus = false };
+    private readonly LinesView _title = new() { CanFocus = false, Wrap = false };
     private readonly TabStrip _tabs;
     private readonly PlotView _plot;
     private readonly LinesView _sideFindings = new();
@@ -130,7 +130,7 @@ public sealed class FlowPage : View
     {
         var lines = new List<StyledLine>();
         if (verdicts.Count == 0) { lines.Add(new StyledLine("no findings for this flow", _theme.Dim)); return lines; }
-        foreach (var v in verdicts.OrderByDescending(v => v.Severity).ThenBy(v => v.Time))
+        foreach (var v in verdicts.OrderByDescending(v => v.Severity).ThenBy(v => v.Kind, StringComparer.Ordinal).ThenBy(v => v.Time))
         {
             lines.Add(new StyledLine().Add(FlowFacts.SeverityMarker((int)v.Severity) + " " + v.SeverityName + " ", _theme.Severity(v.Severity)).Add(v.Kind, _theme.Bold)
                 .Add("  " + FlowFacts.Offset(v.Time - (Detail?.Start ?? v.Time)), _theme.Dim));

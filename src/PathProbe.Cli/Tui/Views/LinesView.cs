@@ -50,6 +50,8 @@ public sealed class LinesView : View
     }
 
     public Attr? DefaultAttr { get; set; }
+    /// <summary>Wrap long lines (default) or cut them at the width (titles).</summary>
+    public bool Wrap { get; set; } = true;
     /// <summary>First line on screen (after wrapping).</summary>
     public int Top => _top;
     public int LineCount => Wrapped().Count;
@@ -83,7 +85,7 @@ public sealed class LinesView : View
         foreach (var line in _lines)
         {
             int len = line.Text.Length;
-            if (len <= width) { _wrapped.Add((line, 0, len)); continue; }
+            if (len <= width || !Wrap) { _wrapped.Add((line, 0, Math.Min(len, width))); continue; }
             for (int at = 0; at < len; at += width) _wrapped.Add((line, at, Math.Min(len, at + width)));
         }
         _wrappedWidth = width;

@@ -23,12 +23,12 @@ public sealed class MainWindow : Window
     private readonly Theme _theme;
     private readonly ConcurrentQueue<Action> _posted = new();
     private readonly MenuBar _menu;
-    private readonly LinesView _header = new() { CanFocus = false };
+    private readonly LinesView _header = new() { CanFocus = false, Wrap = false };
     private readonly View _listPage = new() { CanFocus = true };
-    private readonly LinesView _findingsTitle = new() { CanFocus = false };
+    private readonly LinesView _findingsTitle = new() { CanFocus = false, Wrap = false };
     private readonly TableView _groups;
     private readonly VerdictGroupSource _groupSource = new();
-    private readonly LinesView _flowsTitle = new() { CanFocus = false };
+    private readonly LinesView _flowsTitle = new() { CanFocus = false, Wrap = false };
     private readonly TableView _flows;
     private readonly FlowQuery _query = new();
     private readonly FlowTableSource _flowSource;
@@ -39,7 +39,7 @@ public sealed class MainWindow : Window
     private readonly View _textPanel = new() { CanFocus = true };
     private readonly LinesView _textPanelLines = new();
     private readonly TextField _textPanelField = new() { ReadOnly = true };
-    private readonly LinesView _messageLine = new() { CanFocus = false };
+    private readonly LinesView _messageLine = new() { CanFocus = false, Wrap = false };
     private readonly StatusBar _status;
     private TuiSnapshot _snapshot;
     private long _shownGeneration = -1;
@@ -108,10 +108,17 @@ public sealed class MainWindow : Window
         _flows.Accepting += (_, e) => { OpenSelected(); e.Handled = true; };
         _flows.Activating += (_, e) =>
         {
-            // A click on a header sorts by that column (again: reverses), as in a spreadsheet.
+            // A click on a header sorts by that column (again: reverses), as in a spreadsheet. The table activates on
+            // the button's release and again on the click synthesised from it: one sort per click.
             if (e.Context?.Binding is not MouseBinding { MouseEvent: { } mouse } || mouse.Position is not { } pos) return;
+            if (!mouse.Flags.HasFlag(MouseFlags.LeftButtonReleased) && !mouse.Flags.HasFlag(MouseFlags.LeftButtonClicked)) return;
             _flows.ScreenToCell(pos, out int? header);
-            if (header is { } col && mouse.Flags.HasFlag(MouseFlags.LeftButtonClicked)) { SortBy(col); e.Handled = true; }
+            if (header is not { } col) return;
+            e.Handled = true;
+            long now = Environment.TickCount64;
+            if (_lastHeaderClick.Column == col && now - _lastHeaderClick.Time < 400) return;
+            _lastHeaderClick = (col, now);
+            SortBy(col);
         };
         foreach (var (i, width) in new[] { (2, 22), (3, 22), (4, 26), (5, 34), (6, 12) }) _flows.Style.GetOrCreateColumnStyle(i).MaxWidth = width;
         _listPage.Add(_findingsTitle, _groups, _flowsTitle, _flows);
@@ -135,6 +142,14 @@ public sealed class MainWindow : Window
             new Shortcut(Key.W, "Write", () => Do(KeyAct.Write)),
         ]);
         foreach (var s in _status.SubViews.OfType<Shortcut>()) s.BindKeyToApplication = false;
+        // The menu and the status bar have schemes of their own: give them the theme's (NO_COLOR included).
+        _menu.SetScheme(theme.Base);
+        _status.SetScheme(theme.Base);
+        foreach (var item in _menu.SubViews.OfType<MenuBarItem>())
+        {
+            item.PopoverMenu?.SetScheme(theme.Base);
+            item.PopoverMenu?.Root?.SetScheme(theme.Base);
+        }
         Add(_menu, _header, _listPage, _flowPage, _help, _filterPanel, _textPanel, _messageLine, _status);
         HelpLines();
         Refresh();
@@ -201,6 +216,7 @@ public sealed class MainWindow : Window
     }
 
     private int _openFlow = -1;
+    private (int Column, long Time) _lastHeaderClick = (-1, 0);
 
     private void Refresh()
     {
