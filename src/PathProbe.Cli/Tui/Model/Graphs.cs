@@ -85,8 +85,8 @@ public static class Graphs
             if (v.StallEnd > v.StallStart) plot.Stalls.Add((v.StallStart, v.StallEnd));
             plot.Findings.Add((v.Time, v.Severity switch { Severity.Critical => Ink.Critical, Severity.Warning => Ink.Warning, _ => Ink.Info }));
         }
-        if (plot.Stalls.Count > 0) plot.Legend.Add((Ink.Stall, "stall (stall finding)"));
-        if (d.Marks.Count > 0) plot.Legend.Add((Ink.Phase, "SMTP steps (? for the letters)"));
+        if (plot.Stalls.Count > 0) plot.Legend.Add((Ink.Stall, "stall (finding)"));
+        if (d.Marks.Count > 0) plot.Legend.Add((Ink.Phase, "SMTP (? keys)"));
     }
 
     private static ref readonly TimelineDirection Dir(in TimelinePoint p, bool c2s) => ref c2s ? ref p.ClientToServer : ref p.ServerToClient;
@@ -154,12 +154,12 @@ public static class Graphs
         }
         if (win.Count > 0) plot.Steps.Add((Ink.Window, win));
         if (ack.Count > 0) plot.Steps.Add((Ink.Ack, ack));
-        plot.Legend.Add((Ink.Data, "data sent"));
-        if (resent) plot.Legend.Add((Ink.Resent, "retransmitted"));
+        plot.Legend.Add((Ink.Data, "data"));
+        if (resent) plot.Legend.Add((Ink.Resent, "resent"));
         plot.Legend.Add((Ink.Ack, "ACK"));
         if (win.Count > 0) plot.Legend.Add((Ink.Window, "receive window"));
-        if (sack) plot.Legend.Add((Ink.Sack, "SACK blocks"));
-        if (windowAbove) plot.Note = "the receive-window line leaves the top of the graph where the window is larger than the data drawn";
+        if (sack) plot.Legend.Add((Ink.Sack, "SACK"));
+        if (windowAbove) plot.Note = "the receive window is above the top (far larger than the data drawn)";
         return plot;
     }
 
@@ -188,10 +188,10 @@ public static class Graphs
         }
         if (ceiling > 0) plot.Rules.Add(new PlotRule(ceiling, Ink.Ceiling, "path-MTU ceiling"));
         if (mssPacket > 0) plot.Rules.Add(new PlotRule(mssPacket, Ink.Mss, "MSS as a packet"));
-        plot.Legend.Add((Ink.Data, "largest data packet"));
+        plot.Legend.Add((Ink.Data, "data packet"));
         if (resent) plot.Legend.Add((Ink.Resent, "resent"));
-        if (mssPacket > 0) plot.Legend.Add((Ink.Mss, $"MSS {facts.Mss}+{facts.HeaderBytes} hdr = {mssPacket}"));
-        if (ceiling > 0) plot.Legend.Add((Ink.Ceiling, $"path-MTU ceiling: ≥{ceiling} never got through (mtu-blackhole)"));
+        if (mssPacket > 0) plot.Legend.Add((Ink.Mss, $"MSS {facts.Mss}+{facts.HeaderBytes}={mssPacket}"));
+        if (ceiling > 0) plot.Legend.Add((Ink.Ceiling, $"ceiling: ≥{ceiling} lost (mtu-blackhole)"));
         return plot;
     }
 
@@ -232,8 +232,8 @@ public static class Graphs
             if (sent[i] > 0) plot.Bars.Add(new PlotBar(t, 0, sent[i], Ink.Throughput));
             if (acked[i] > 0) plot.Dots.Add(new PlotBar(t, acked[i], acked[i], Ink.Goodput));
         }
-        plot.Legend.Add((Ink.Throughput, "bits/s sent (resends too)"));
-        plot.Legend.Add((Ink.Goodput, "bits/s acknowledged"));
+        plot.Legend.Add((Ink.Throughput, "bit/s sent"));
+        plot.Legend.Add((Ink.Goodput, "bit/s acked"));
         plot.Legend.Add((Ink.None, $"bucket {FlowFacts.Duration((long)width)}"));
         return plot;
     }
@@ -261,9 +261,9 @@ public static class Graphs
             plot.Dots.Add(new PlotBar(p.End, x.RttMaxMicros / 1000.0, x.RttMaxMicros / 1000.0, Ink.Rtt));
         }
         if (!double.IsNaN(facts.RttMedianMs)) plot.Rules.Add(new PlotRule(facts.RttMedianMs, Ink.Median, "median"));
-        plot.Legend.Add((Ink.Rtt, "RTT sample (ms; largest in a point)"));
+        plot.Legend.Add((Ink.Rtt, "RTT sample (ms)"));
         if (!double.IsNaN(facts.RttMedianMs))
-            plot.Legend.Add((Ink.Median, $"median {FlowFacts.RttText(facts.RttMedianMs)} ms of {FlowFacts.N(facts.RttSamples)} samples"));
+            plot.Legend.Add((Ink.Median, $"median {FlowFacts.RttText(facts.RttMedianMs)} ms, {FlowFacts.N(facts.RttSamples)} samples"));
         if (facts.RttSamples == 0) plot.Note = "no RTT samples for this direction (Karn's rule skips resent data; timestamps give samples when both sides send them)";
         else if (samples == 0) plot.Note = "no RTT sample in this time window";
         return plot;

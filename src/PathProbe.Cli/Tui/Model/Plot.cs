@@ -209,7 +209,7 @@ public static class PlotRenderer
         int lx = 0;
         foreach (var (ink, text) in p.Legend)
         {
-            if (lx + text.Length + 3 > width) break;
+            if (lx + text.Length + 3 > width) continue;
             if (ink != Ink.None) { Write(legend, lx, Sample(ink), ink); lx += 2; }
             Write(legend, lx, text, Ink.None);
             lx += text.Length + 2;
