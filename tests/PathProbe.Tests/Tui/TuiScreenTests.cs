@@ -65,7 +65,7 @@ public sealed class TuiScreenTests(ITestOutputHelper output)
         output.WriteLine(sizes);
         Assert.Contains("━", sizes);   // the path-MTU ceiling of the mtu-blackhole finding
         Assert.Contains("1500┤", sizes);
-        Assert.Contains("ceiling: ≥1500 lost (mtu-blackhole)", sizes);
+        Assert.Contains("ceiling ≥1500 lost", sizes);
 
         var throughput = ui.Key(Key.D3).Screen();
         Assert.Contains("3 throughput", throughput);
@@ -110,6 +110,7 @@ public sealed class TuiScreenTests(ITestOutputHelper output)
         var s = ui.WaitFor("SACK blocks: ");
         output.WriteLine(s);
         Assert.Contains("TCP 25 → 37672", s);
+        Assert.Contains("(relative 7333-8285, 952 bytes)", s);
     }
 
     [Fact]

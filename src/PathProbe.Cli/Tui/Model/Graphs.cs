@@ -190,8 +190,8 @@ public static class Graphs
         if (mssPacket > 0) plot.Rules.Add(new PlotRule(mssPacket, Ink.Mss, "MSS as a packet"));
         plot.Legend.Add((Ink.Data, "data packet"));
         if (resent) plot.Legend.Add((Ink.Resent, "resent"));
+        if (ceiling > 0) plot.Legend.Add((Ink.Ceiling, $"ceiling ≥{ceiling} lost"));
         if (mssPacket > 0) plot.Legend.Add((Ink.Mss, $"MSS {facts.Mss}+{facts.HeaderBytes}={mssPacket}"));
-        if (ceiling > 0) plot.Legend.Add((Ink.Ceiling, $"ceiling: ≥{ceiling} lost (mtu-blackhole)"));
         return plot;
     }
 

@@ -105,7 +105,9 @@ public static class PacketDissector
             for (int i = 0; i < Math.Min(4, (int)o.SackBlockCount); i++)
             {
                 uint l = o.SackLeft(i), r = o.SackRight(i);
-                blocks.Add($"{l}-{r} ({unchecked(r - l)} bytes)");
+                // Relative to the acknowledged side's base, as the ACK (e.Ack is relative, p.Ack absolute).
+                uint bas = unchecked(p.Ack - e.Ack);
+                blocks.Add($"{l}-{r} (relative {unchecked(l - bas)}-{unchecked(r - bas)}, {unchecked(r - l)} bytes)");
             }
             lines.Add("  SACK blocks: " + string.Join(", ", blocks));
         }

@@ -46,7 +46,7 @@ public sealed class FlowPage : View
         _plot.Source = BuildPlot;
         _tabs = new TabStrip(theme);
         _tabs.Selected += t => Show(t);
-        _packets = new TableView { Table = _packetSource, FullRowSelect = true, MultiSelect = false };
+        _packets = new TableView { Table = _packetSource, FullRowSelect = true, MultiSelect = false, UseAllRowsForContentCalculation = false };
         _packets.CollectionNavigator = null;
         _packets.Style.AlwaysShowHeaders = true;
         _packets.Style.ShowVerticalCellLines = false;
@@ -190,9 +190,14 @@ public sealed class FlowPage : View
 
     /// <summary>Places the subviews for the current tab and size (on a large screen the graph shares the page with
     /// the findings and the transcript).</summary>
+    private (int W, int H, FlowTab Tab) _laidOut = (-1, -1, FlowTab.Sequence);
+
     private void Layout2()
     {
         int w = Viewport.Width, h = Viewport.Height;
+        // Only when the size or the tab changed: setting a position marks the layout dirty, and a dirty layout redraws.
+        if (_laidOut == (w, h, Tab)) return;
+        _laidOut = (w, h, Tab);
         _title.X = 0; _title.Y = 0; _title.Width = Dim.Fill(); _title.Height = 2;
         _tabs.X = 0; _tabs.Y = 2; _tabs.Width = Dim.Fill(); _tabs.Height = 1;
         int top = 3, body = Math.Max(1, h - top);

@@ -19,7 +19,7 @@ public static class KeyTable
 {
     public static readonly KeyEntry[] All =
     [
-        new([Key.Q.WithCtrl, Key.Q], "Ctrl+Q  q", "quit (exit status 1 when a critical finding is shown, as analyze)", KeyScope.Everywhere, KeyAct.Quit),
+        new([Key.Q.WithCtrl, Key.Q, Key.C.WithCtrl], "Ctrl+Q  q  Ctrl+C", "quit (exit status 1 when a critical finding is shown, as analyze)", KeyScope.Everywhere, KeyAct.Quit),
         new([Key.Esc, Key.Backspace], "Esc  Backspace", "back: close the panel, leave the flow view, clear the filter", KeyScope.Everywhere, KeyAct.Back),
         new([new Key('?'), Key.F1], "?  F1", "this help", KeyScope.Everywhere, KeyAct.Help),
         new([Key.F9], "F9", "the menu (or click it)", KeyScope.Everywhere, KeyAct.Menu),

@@ -171,7 +171,8 @@ public sealed class MainWindow : Window
 
     private TableView NewTable(ITableSource source)
     {
-        var t = new TableView { Table = source, FullRowSelect = true, MultiSelect = false };
+        // Column widths from the rows on screen, not from every row: 100,000 flows cost what a screenful costs.
+        var t = new TableView { Table = source, FullRowSelect = true, MultiSelect = false, UseAllRowsForContentCalculation = false };
         t.CollectionNavigator = null;
         t.Style.AlwaysShowHeaders = true;
         t.Style.ShowVerticalCellLines = false;
@@ -216,6 +217,7 @@ public sealed class MainWindow : Window
     }
 
     private int _openFlow = -1;
+    private int _pane = -1;
     private (int Column, long Time) _lastHeaderClick = (-1, 0);
 
     private void Refresh()
@@ -286,10 +288,15 @@ public sealed class MainWindow : Window
         int w = Math.Max(20, _listPage.Viewport.Width > 0 ? _listPage.Viewport.Width : App?.Screen.Width ?? 80);
         int groups = _snapshot.Groups.Count;
         int pane = groups == 0 ? 3 : Math.Min(groups + 3, Math.Max(4, h * 35 / 100));
-        _findingsTitle.X = 0; _findingsTitle.Y = 0; _findingsTitle.Width = Dim.Fill(); _findingsTitle.Height = 1;
-        _groups.X = 0; _groups.Y = 1; _groups.Width = Dim.Fill(); _groups.Height = pane - 1;
-        _flowsTitle.X = 0; _flowsTitle.Y = pane; _flowsTitle.Width = Dim.Fill(); _flowsTitle.Height = 1;
-        _flows.X = 0; _flows.Y = pane + 1; _flows.Width = Dim.Fill(); _flows.Height = Dim.Fill();
+        if (pane != _pane)
+        {
+            // Only when the split moves: setting a position marks the layout dirty, and a dirty layout redraws.
+            _pane = pane;
+            _findingsTitle.X = 0; _findingsTitle.Y = 0; _findingsTitle.Width = Dim.Fill(); _findingsTitle.Height = 1;
+            _groups.X = 0; _groups.Y = 1; _groups.Width = Dim.Fill(); _groups.Height = pane - 1;
+            _flowsTitle.X = 0; _flowsTitle.Y = pane; _flowsTitle.Width = Dim.Fill(); _flowsTitle.Height = 1;
+            _flows.X = 0; _flows.Y = pane + 1; _flows.Width = Dim.Fill(); _flows.Height = Dim.Fill();
+        }
 
         // Columns by priority while they fit (widths as the table draws them: content up to each column's maximum).
         var order = Enumerable.Range(0, FlowColumns.All.Length).OrderBy(i => FlowColumns.All[i].Priority).ThenBy(i => i).ToList();
@@ -302,8 +309,13 @@ public sealed class MainWindow : Window
             show[i] = true;
             used += cw;
         }
-        for (int i = 0; i < show.Length; i++) _flows.Style.GetOrCreateColumnStyle(i).Visible = show[i];
-        SetNeedsLayout();
+        bool changed = false;
+        for (int i = 0; i < show.Length; i++)
+        {
+            var style = _flows.Style.GetOrCreateColumnStyle(i);
+            if (style.Visible != show[i]) { style.Visible = show[i]; changed = true; }
+        }
+        if (changed) _flows.SetNeedsDraw();
     }
 
     private int EstimatedWidth(int column)
@@ -354,6 +366,7 @@ public sealed class MainWindow : Window
     public bool HandleKey(Key key)
     {
         var focused = MostFocused;
+        if (focused is TextField && key == Key.C.WithCtrl) return false; // copy, not quit
         bool typing = focused is TextField { ReadOnly: false };
         if (typing && key != Key.Esc && key != Key.Enter && key != Key.Q.WithCtrl) return false;
         if (_menu.IsOpen() && key != Key.Q.WithCtrl) return false;
