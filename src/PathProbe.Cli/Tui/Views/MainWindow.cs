@@ -647,15 +647,19 @@ public sealed class MainWindow : Window
         if (d is null) { SetMessage("open a flow first (Enter)"); return; }
         string filter = d.WiresharkFilter;
         bool copied = false;
-        try { copied = App?.Clipboard is { IsSupported: true } c && c.TrySetClipboardData(filter); }
-        catch (Exception e) when (e is IOException or InvalidOperationException or NotSupportedException) { copied = false; }
-        if (!copied && App?.Driver is { } driver)
+        try
         {
-            // OSC 52: the terminal (xterm, tmux with set-clipboard, kitty, iTerm2, Windows Terminal) sets its clipboard.
-            driver.WriteRaw("\u001b]52;c;" + Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(filter)) + "\u0007");
+            // The system clipboard when there is one (xclip/xsel/wl-copy, macOS, WSL); Terminal.Gui's in-process
+            // stand-in is no clipboard for the user.
+            copied = App?.Clipboard is { IsSupported: true } c && c is not Terminal.Gui.Drivers.FakeClipboard && c.TrySetClipboardData(filter);
         }
+        catch (Exception e) when (e is IOException or InvalidOperationException or NotSupportedException or System.ComponentModel.Win32Exception) { copied = false; }
+        // OSC 52 as well: the terminal (xterm, tmux with set-clipboard, kitty, iTerm2, Windows Terminal) sets its own
+        // clipboard, which is the one that matters over SSH; a terminal that does not know it ignores it.
+        App?.Driver?.WriteRaw("\u001b]52;c;" + Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(filter)) + "\u0007");
         ShowText("Wireshark display filter for this flow", [
-            new StyledLine(copied ? "copied to the clipboard; also selected above (Ctrl+C copies it again)" : "sent to the terminal's clipboard (OSC 52) where it allows that; selected above: Ctrl+C copies it, or select it with the mouse (Shift+drag)", _theme.Dim),
+            new StyledLine(copied ? "copied to the system clipboard and sent to the terminal's (OSC 52); also selected above"
+                : "sent to the terminal's clipboard (OSC 52) where the terminal allows it; no system clipboard here: select the line above with the mouse (Shift+drag in most terminals)", _theme.Dim),
             new StyledLine(""),
             new StyledLine("It selects the flow's packets in both directions and the ICMP errors that quote them, whatever tcp.stream number Wireshark gives it."),
         ], filter);
