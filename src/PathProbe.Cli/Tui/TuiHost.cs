@@ -37,15 +37,63 @@ public static class TuiHost
             window.Tick();
             return true;
         });
-        void Stop(PosixSignalContext context)
+        int stopping = 0;
+        void Stop()
+        {
+            if (Interlocked.Exchange(ref stopping, 1) != 0) return;
+            app.Invoke(() => window.Do(KeyAct.Quit));
+            // When the terminal is gone the loop may never get to the quit (its reads and writes fail): whatever
+            // happens, the process ends with the status for what was shown.
+            // (Ten seconds: time for a live capture to close its -w file on the normal way out.)
+            new Thread(() => { Thread.Sleep(10_000); Environment.Exit(window.ExitStatus); }) { IsBackground = true, Name = "pathprobe-exit" }.Start();
+        }
+        void Signal(PosixSignalContext context)
         {
             context.Cancel = true;
-            app.Invoke(() => window.Do(KeyAct.Quit));
+            Stop();
         }
-        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
-        using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
-        using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Stop);
+        // The terminal can also go away without a signal to this process: then nobody can see or quit the screen.
+        var watch = new Thread(() =>
+        {
+            while (Volatile.Read(ref stopping) == 0)
+            {
+                Thread.Sleep(1000);
+                if (TerminalHungUp()) Stop();
+            }
+        }) { IsBackground = true, Name = "pathprobe-terminal-watch" };
+        watch.Start();
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Signal);
+        using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, Signal);
+        using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Signal);
         app.Run(window);
         return window.ExitStatus;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
+    private const short PollErr = 0x008, PollHup = 0x010, PollNval = 0x020;
+
+    [DllImport("libc", EntryPoint = "poll", SetLastError = true)]
+    private static extern unsafe int Poll(PollFd* fds, nuint count, int timeout);
+
+    /// <summary>True when standard input's terminal has hung up (POSIX poll reports POLLHUP/POLLERR/POLLNVAL on it).</summary>
+    internal static unsafe bool TerminalHungUp()
+    {
+        if (OperatingSystem.IsWindows()) return false;
+        var fd = new PollFd { Fd = 0, Events = 0 };
+        try
+        {
+            return Poll(&fd, 1, 0) > 0 && (fd.Revents & (PollErr | PollHup | PollNval)) != 0;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false;
+        }
     }
 }

@@ -125,4 +125,29 @@ public sealed class TuiEndToEndTests(ITestOutputHelper output)
             Assert.Equal("1 0 0", modes.Trim());
         }
     }
+
+    [SkippableFact]
+    public void TerminalClosedUnderIt_TheTuiExitsByItself()
+    {
+        if (TestPaths.Tool("tmux") is null) throw new SkipException("tmux is not installed (scripts/test.sh installs it)");
+        string capture = Path.Combine(TestPaths.Captures, "smtp-healthy-ipv4.pcap");
+        int pid;
+        using (var s = new Session($"'{Exe()}' tui '{capture}'", 80, 24))
+        {
+            s.WaitFor("0 critical");
+            string shell = Tmux("list-panes", "-t", s.Name, "-F", "#{pane_pid}").Trim();
+            pid = int.Parse(TestPaths.RunTool("pgrep", "-P", shell, "-f", "pathprobe").Trim().Split('\n')[0]);
+            // Closing the pane hangs up the terminal: the TUI is asked to quit (SIGHUP, or the hang-up seen on its
+            // input); when its loop cannot finish on a dead terminal, it exits 10 s later all the same.
+        }
+        var sw = Stopwatch.StartNew();
+        bool alive = true;
+        while (sw.ElapsedMilliseconds < 30_000 && (alive = Directory.Exists($"/proc/{pid}"))) Thread.Sleep(100);
+        if (alive)
+        {
+            try { Process.GetProcessById(pid).Kill(); } catch (ArgumentException) { }
+            Assert.Fail("the TUI kept running after its terminal was closed");
+        }
+        output.WriteLine($"exited {sw.ElapsedMilliseconds} ms after the terminal closed");
+    }
 }
