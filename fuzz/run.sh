@@ -6,7 +6,7 @@
 #
 # Builds the harness, instruments PathProbe.Core.dll with the SharpFuzz.CommandLine 2.3.0 tool, seeds a corpus from the
 # bundled captures (the first 4 KiB of each: the headers and first packets, where the format logic is; inputs AFL++
-# can mutate quickly), minimises it with afl-cmin, runs afl-fuzz for MINUTES and prints execs, paths, crashes and
+# can mutate quickly; also as pcapng by editcap, and gzip), plus fuzz/regressions/, minimises it with afl-cmin, runs afl-fuzz for MINUTES and prints execs, paths, crashes and
 # hangs. Needs afl++ (Debian: apt-get install afl++) and the .NET SDK. Work files go to fuzz/work/ (git-ignored).
 # A crash it finds is in fuzz/work/out/default/crashes/: copy it to fuzz/regressions/ (the tests replay every file
 # there), fix the bug, and commit both.
@@ -44,6 +44,11 @@ for f in captures/*.pcap captures/*.pcapng captures/*.gz; do
   [ -f "$f" ] || continue
   head -c 4096 "$f" > "$seeds/$(basename "$f")"
 done
+# The bundled captures are pcap; pcapng (and gzip) seeds come from editcap and gzip, so AFL++ starts inside every reader.
+if command -v editcap >/dev/null 2>&1; then
+  for f in "$seeds"/*.pcap; do editcap -F pcapng "$f" "${f%.pcap}.pcapng" >/dev/null 2>&1 || true; done
+fi
+for f in "$seeds"/smtp-mru1424-sender.pcap*; do [ -f "$f" ] && gzip -c "$f" > "$f.gz"; done
 # Crashes found before stay in the corpus, so a fix is fuzzed around too.
 for f in fuzz/regressions/*; do [ -f "$f" ] && cp "$f" "$seeds/"; done
 

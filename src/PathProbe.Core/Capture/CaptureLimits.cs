@@ -114,5 +114,8 @@ public sealed record InterfaceStatistics
     public long? Delivered { get; init; }
 
     /// <summary>Packets lost by the capture (interface + OS drops), null when neither was recorded.</summary>
-    public long? Dropped => InterfaceDropped is null && OsDropped is null ? null : (InterfaceDropped ?? 0) + (OsDropped ?? 0);
+    public long? Dropped => InterfaceDropped is null && OsDropped is null ? null : SaturatingAdd(InterfaceDropped ?? 0, OsDropped ?? 0);
+
+    /// <summary>a + b for non-negative counters, long.MaxValue instead of wrapping (a file may claim 2^64-1).</summary>
+    public static long SaturatingAdd(long a, long b) => a > long.MaxValue - b ? long.MaxValue : a + b;
 }

@@ -29,7 +29,7 @@ public sealed class CaptureDrops
     public long InterfaceDropped { get; set; }
     /// <summary>Dropped by the operating system, capture buffer full (isb_osdrop / ps_drop).</summary>
     public long OsDropped { get; set; }
-    public long Dropped => InterfaceDropped + OsDropped;
+    public long Dropped => InterfaceStatistics.SaturatingAdd(InterfaceDropped, OsDropped);
     /// <summary>Statistics samples the facts come from.</summary>
     public int Samples { get; set; }
     /// <summary>When drops happened, in time order per interface (at most <see cref="MaxWindows"/>).</summary>
@@ -53,7 +53,7 @@ public sealed class CaptureDrops
         if (to < from) (from, to) = (to, from);
         if (Windows.Count < MaxWindows) { Windows.Add(new DropWindow(from, to, dropped)); return; }
         var last = Windows[^1];
-        Windows[^1] = new DropWindow(last.From < from ? last.From : from, last.To > to ? last.To : to, last.Dropped + dropped);
+        Windows[^1] = new DropWindow(last.From < from ? last.From : from, last.To > to ? last.To : to, InterfaceStatistics.SaturatingAdd(last.Dropped, dropped));
     }
 
     /// <summary>The drop facts of a file's interface statistics blocks, null when it has none.
@@ -79,9 +79,9 @@ public sealed class CaptureDrops
             if (itf.Statistics is { } s) last[itf.Index] = s;
         foreach (var s in last.Values)
         {
-            drops.Received += s.Received ?? 0;
-            drops.InterfaceDropped += s.InterfaceDropped ?? 0;
-            drops.OsDropped += s.OsDropped ?? 0;
+            drops.Received = InterfaceStatistics.SaturatingAdd(drops.Received, s.Received ?? 0);
+            drops.InterfaceDropped = InterfaceStatistics.SaturatingAdd(drops.InterfaceDropped, s.InterfaceDropped ?? 0);
+            drops.OsDropped = InterfaceStatistics.SaturatingAdd(drops.OsDropped, s.OsDropped ?? 0);
         }
         return drops;
     }

@@ -130,6 +130,18 @@ public sealed class RotationAndStatisticsTests : IDisposable
         Assert.Equal(0, input.GetProperty("captureLoss").GetProperty("ackedUnseen").GetInt64());
     }
 
+    [Fact]
+    public void Analyze_StatisticsAt2Pow64_SaturateNeverNegative()
+    {
+        // fuzz/regressions: counters of 2^64-1 in both drop options summed to -2 before.
+        var a = FileAnalyzer.Analyze(Path.Combine(TestPaths.RepoRoot, "fuzz", "regressions", "isb-extreme-counters.pcapng"));
+        var drops = a.Input.Drops!;
+        Assert.Equal(2, drops.Samples);  // the ISB for an undescribed interface 7 is skipped
+        Assert.Equal(long.MaxValue, Assert.Single(drops.Windows).Dropped);
+        Assert.Equal(1, drops.Dropped); // counters are cumulative: the last sample is the total
+        Assert.Equal(long.MaxValue, a.Input.Info!.Statistics[0].Received);
+    }
+
     [SkippableFact]
     public void Tshark_FileWithStatistics_ReadsCleanlyAndSeesTheCounters()
     {
