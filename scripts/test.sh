@@ -19,6 +19,8 @@ command -v ip        >/dev/null 2>&1 || packages+=(iproute2)
 # The TUI end-to-end test drives the real program in tmux.
 command -v tmux      >/dev/null 2>&1 || packages+=(tmux)
 command -v ethtool   >/dev/null 2>&1 || packages+=(ethtool)
+# The metadata-bomb tests measure the real command's peak RSS with /usr/bin/time -v.
+[ -x /usr/bin/time ] || packages+=(time)
 [ -x /usr/bin/python3 ] || packages+=(python3)
 if [ ${#packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
