@@ -272,7 +272,7 @@ public static class CaptureCommand
         if (writer is not null)
         {
             if (writer.Error is not null)
-                stderr.WriteLine($"pathprobe: warning: {writer.Error}; {writer.FramesNotWritten:#,0} packets were not written; the capture and its analysis went on");
+                stderr.WriteLine($"pathprobe: warning: {writer.Error}; {writer.BytesNotWritten:#,0} bytes of packet blocks were not written; the capture and its analysis went on");
             stderr.WriteLine($"pathprobe: wrote {string.Join(", ", writer.Files)}{(writer.FilesStarted > writer.Files.Count ? $" (a ring: {writer.FilesStarted:#,0} files started, the last {writer.Files.Count} kept)" : "")}");
             if (writer.Waits > 0)
                 stderr.WriteLine($"pathprobe: warning: the disk fell behind: capture waited {writer.Waits:#,0} times for the file writer ({writer.WaitedMilliseconds:#,0} ms in all); kernel drops, if any, are counted above");
@@ -290,6 +290,7 @@ public static class CaptureCommand
                 {
                     ["filesStarted"] = writer.FilesStarted,
                     ["framesNotWritten"] = writer.FramesNotWritten,
+                    ["bytesNotWritten"] = writer.BytesNotWritten,
                     ["diskWaits"] = writer.Waits,
                     ["diskWaitMilliseconds"] = writer.WaitedMilliseconds,
                     ["error"] = writer.Error,

@@ -64,7 +64,8 @@ public sealed class BackgroundFileWriter : IDisposable
     public long Waits => Interlocked.Read(ref _waits);
     public long WaitedMilliseconds => Interlocked.Read(ref _waitedTicks) * 1000 / Stopwatch.Frequency;
     public long BytesWritten => Interlocked.Read(ref _bytesWritten);
-    /// <summary>Bytes dropped because of an earlier write error.</summary>
+    /// <summary>Bytes not in any file because of a write error: the failed write, what was cut back to the last whole
+    /// block, and everything after.</summary>
     public long BytesDiscarded => Interlocked.Read(ref _bytesDiscarded);
 
     /// <summary>Queues the creation of <paramref name="path"/> (replacing any file of that name) and returns the stream
@@ -194,7 +195,10 @@ public sealed class BackgroundFileWriter : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ObjectDisposedException)
         {
-            _error ??= $"writing '{f.Path}' failed at byte {f.Written:#,0}: {e.Message}; the file is valid up to byte {f.Good:#,0} (its last whole block)";
+            _error ??= f.Written == 0
+                ? $"writing '{f.Path}' failed: {e.Message}"
+                : $"writing '{f.Path}' failed at byte {f.Written:#,0}: {e.Message}; the file is valid up to byte {f.Good:#,0} (its last whole block)";
+            Interlocked.Add(ref _bytesDiscarded, f.Written - f.Good); // cut off below, or left as a partial block
             try { if (f.Stream!.CanSeek) f.Stream.SetLength(f.Good); } catch (Exception) { /* the error above stands */ }
             CloseQuietly(f);
             return false;

@@ -313,6 +313,7 @@ public sealed class RotationAndStatisticsTests : IDisposable
         Assert.NotNull(w.Error);
         Assert.Contains("No space left on device", w.Error);
         Assert.True(w.FramesNotWritten > 0);
+        Assert.True(w.BytesNotWritten >= 1_000 * 1_032, $"{w.BytesNotWritten} bytes not written");
     }
 
     /// <summary>A real full disk: a 1 MiB tmpfs. The file keeps every whole block written before the failure.</summary>
@@ -335,6 +336,7 @@ public sealed class RotationAndStatisticsTests : IDisposable
             }
             Assert.NotNull(w.Error);
             Assert.Contains("valid up to byte", w.Error);
+            Assert.True(w.BytesNotWritten > 0);
             var (times, _, end) = Read(path);
             Assert.True(end.IsClean, end.Reason);      // cut back to the end of a block, not mid-block
             Assert.True(times.Count > 500, $"{times.Count} frames kept");

@@ -96,7 +96,11 @@ internal sealed class RotatingPcapNgWriter : IDisposable
     /// <summary>-G with -W reached its count: nothing more is written and the capture should stop (tcpdump exits).</summary>
     public bool LimitReached { get; private set; }
 
-    /// <summary>Frames not written because writing had failed or the file limit was reached.</summary>
+    /// <summary>Bytes of blocks that are in no file because writing failed (see <see cref="BackgroundFileWriter.BytesDiscarded"/>).</summary>
+    public long BytesNotWritten => _io.BytesDiscarded;
+
+    /// <summary>Frames refused once writing had failed or the file limit was reached (frames already handed to the
+    /// writer when it failed are in <see cref="BytesNotWritten"/>).</summary>
     public long FramesNotWritten { get; private set; }
 
     /// <summary>The write error, phrased for the user, or null; capture and analysis go on without the file.</summary>
