@@ -117,7 +117,12 @@ stop() {
 if [ "$rotation" = 1 ]; then
   mkdir -p "$out"
   ringopt=(); [ "$ring" -gt 0 ] && ringopt=(-W "$ring")
-  rows=()
+  echo "== rotation on $(df --output=fstype "$disk" | tail -1) ($disk): $packets packets x $loops loops per replay, -C $size_mb ${ringopt[*]}"
+  row() { # one result line as soon as it is measured
+    IFS='|' read -r name rate run sent secs handled drops files stopped waits <<< "$1"
+    printf '%-22s %-7s %4s %9s %8s %10s %8s %6s %9.2f %6s\n' "$name" "$rate" "$run" "$sent" "$secs" "$handled" "$drops" "$files" "$stopped" "$waits"
+  }
+  printf '%-22s %-7s %4s %9s %8s %10s %8s %6s %9s %6s\n' capturer rate run sent seconds handled drops files exit_s waits
   for rate in $rates; do
     for run in $(seq 1 "$runs"); do
       ip netns exec "$ns_rx" "$pathprobe" capture -i "$if_rx" --json -w "$out/pp.pcapng" -C "$size_mb" "${ringopt[@]}" "$filter" > "$work/pp.json" 2> "$work/pp.err" &
@@ -125,10 +130,10 @@ if [ "$rotation" = 1 ]; then
       wait_for "$work/pp.err" "capturing on"
       replay "$rate"
       sleep 0.5; stop "$pid"
-      pp=$(python3 -c 'import json,sys; i=json.load(open(sys.argv[1]))["inputs"][0]; print(i["packets"], i["drops"]["kernel"] + i["drops"]["interface"], i["fileOutput"]["diskWaits"])' "$work/pp.json")
+      pp=$(python3 -c 'import json,sys; i=json.load(open(sys.argv[1]))["inputs"][0]; print(i["packets"], i["drops"]["kernel"] + i["drops"]["interface"], i.get("fileOutput", {}).get("diskWaits", "-"))' "$work/pp.json")
       read -r handled drops waits <<< "$pp"
       files=$(ls "$out"/pp* | wc -l)
-      rows+=("pathprobe -C $size_mb ${ringopt[*]}|$rate|$run|$sent|$secs|$handled|$drops|$files|$stopped|$waits")
+      row "pathprobe -C $size_mb ${ringopt[*]}|$rate|$run|$sent|$secs|$handled|$drops|$files|$stopped|$waits"
 
       ip netns exec "$ns_rx" tcpdump -Z root -i "$if_rx" -n -w "$out/td.pcap" -C "$size_mb" "${ringopt[@]}" "$filter" 2> "$work/td.err" &
       pid=$!
@@ -137,14 +142,8 @@ if [ "$rotation" = 1 ]; then
       sleep 0.5; stop "$pid"
       captured=$(awk '/packets captured/ { print $1 }' "$work/td.err")
       dropped=$(awk '/dropped by kernel/ { print $1 }' "$work/td.err")
-      rows+=("tcpdump -C $size_mb ${ringopt[*]}|$rate|$run|$sent|$secs|$captured|$dropped|$(ls "$out"/td* | wc -l)|$stopped|-")
+      row "tcpdump -C $size_mb ${ringopt[*]}|$rate|$run|$sent|$secs|$captured|$dropped|$(ls "$out"/td* | wc -l)|$stopped|-"
     done
-  done
-  echo "== rotation on $(df --output=fstype "$disk" | tail -1) ($disk): $packets packets x $loops loops per replay, -C $size_mb ${ringopt[*]}"
-  printf '%-22s %-7s %4s %9s %8s %10s %8s %6s %9s %6s\n' capturer rate run sent seconds handled drops files exit_s waits
-  for r in "${rows[@]}"; do
-    IFS='|' read -r name rate run sent secs handled drops files stopped waits <<< "$r"
-    printf '%-22s %-7s %4s %9s %8s %10s %8s %6s %9.2f %6s\n' "$name" "$rate" "$run" "$sent" "$secs" "$handled" "$drops" "$files" "$stopped" "$waits"
   done
   exit 0
 fi
