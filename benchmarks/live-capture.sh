@@ -10,7 +10,7 @@
 # `tcpdump -w DIR/td -C MB -W RING` (a ring, so file names are reused and old files replaced within every run; --ring 0
 # for no -W) at each rate, RUNS times each, and prints per run packets handled, drops, files on disk, how long each took to exit
 # after SIGTERM and (pathprobe) how often the capture thread waited for the disk. DIR (default /var/tmp) must be on a
-# real disk: on tmpfs closing a file costs nothing.
+# real disk: on tmpfs closing a file costs nothing. tcpdump gets pathprobe's 16 MiB kernel buffer (-B 16384) here.
 #
 # The replayed file is captures/smtp-healthy-ipv4.pcap x N (tcprewrite --seed for distinct addresses, shifted in time
 # with editcap, joined with mergecap -a), replayed once per run. Both capturers use pathprobe's default filter, so they
@@ -135,7 +135,8 @@ if [ "$rotation" = 1 ]; then
       files=$(ls "$out"/pp* | wc -l)
       row "pathprobe -C $size_mb ${ringopt[*]}|$rate|$run|$sent|$secs|$handled|$drops|$files|$stopped|$waits"
 
-      ip netns exec "$ns_rx" tcpdump -Z root -i "$if_rx" -n -w "$out/td.pcap" -C "$size_mb" "${ringopt[@]}" "$filter" 2> "$work/td.err" &
+      # -B: the same 16 MiB kernel buffer as pathprobe's default, so the difference is the writing, not the buffer.
+      ip netns exec "$ns_rx" tcpdump -B 16384 -Z root -i "$if_rx" -n -w "$out/td.pcap" -C "$size_mb" "${ringopt[@]}" "$filter" 2> "$work/td.err" &
       pid=$!
       wait_for "$work/td.err" "listening on"
       replay "$rate"

@@ -120,25 +120,34 @@ public sealed class BackgroundFileWriter : IDisposable
     {
         foreach (var w in _queue.GetConsumingEnumerable())
         {
-            switch (w.Kind)
+            try
             {
-                case Kind.Open:
-                    DoOpen(w.File, w.Path!);
-                    break;
-                case Kind.Data:
-                    DoWrite(w);
-                    _free.Add(w.Buffer!);
-                    break;
-                case Kind.Barrier:
-                    w.Done!.Set();
-                    break;
-                case Kind.Flush:
-                    if (_files.TryGetValue(w.File, out var ff) && ff.Stream is not null)
-                        Try(ff, () => ff.Stream.Flush());
-                    break;
-                case Kind.Close:
-                    if (_files.Remove(w.File, out var f)) CloseQuietly(f);
-                    break;
+                switch (w.Kind)
+                {
+                    case Kind.Open:
+                        DoOpen(w.File, w.Path!);
+                        break;
+                    case Kind.Data:
+                        DoWrite(w);
+                        break;
+                    case Kind.Flush:
+                        if (_files.TryGetValue(w.File, out var ff) && ff.Stream is not null)
+                            Try(ff, () => ff.Stream.Flush());
+                        break;
+                    case Kind.Close:
+                        if (_files.Remove(w.File, out var f)) CloseQuietly(f);
+                        break;
+                }
+            }
+            catch (Exception e)
+            {
+                // Whatever happens here, the thread goes on: a writer that waits for a buffer or for Dispose must not hang.
+                _error ??= $"the file writer failed: {e.Message}";
+            }
+            finally
+            {
+                if (w.Kind == Kind.Data) _free.Add(w.Buffer!);
+                if (w.Kind == Kind.Barrier) w.Done!.Set();
             }
         }
     }
