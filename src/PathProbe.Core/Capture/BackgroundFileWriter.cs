@@ -28,6 +28,15 @@ public sealed class BackgroundFileWriter : IDisposable
     private readonly record struct Work(Kind Kind, int File, string? Path, byte[]? Buffer, int Length, bool EndsBlock, ManualResetEventSlim? Done = null);
 
     private readonly int _bufferSize;
+    private readonly BlockLength? _blockLength;
+
+    /// <summary>The length of the record at the start of <paramref name="data"/>, 0 when it cannot be told.</summary>
+    public delegate int BlockLength(ReadOnlySpan<byte> data);
+
+    /// <summary>pcapng: a block's total length is its second 32-bit word (little-endian, as <see cref="PcapNgWriter"/>
+    /// writes).</summary>
+    public static int PcapNgBlockLength(ReadOnlySpan<byte> data) =>
+        data.Length < 8 ? 0 : (int)Math.Min(System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(data[4..]), int.MaxValue);
     private readonly BlockingCollection<Work> _queue = new(new ConcurrentQueue<Work>());
     private readonly BlockingCollection<byte[]> _free;
     private readonly Thread _thread;
@@ -47,8 +56,11 @@ public sealed class BackgroundFileWriter : IDisposable
 
     /// <param name="buffers">Buffers in the pool: how much the disk may fall behind before Write waits.</param>
     /// <param name="bufferSize">Size of each buffer.</param>
-    public BackgroundFileWriter(int buffers = 64, int bufferSize = 256 * 1024)
+    /// <param name="blockLength">The length of the record that starts a span (0 when unknown), so that a write that
+    /// fills the disk halfway keeps the whole records that fit; null keeps only whole Write calls.</param>
+    public BackgroundFileWriter(int buffers = 64, int bufferSize = 256 * 1024, BlockLength? blockLength = null)
     {
+        _blockLength = blockLength;
         ArgumentOutOfRangeException.ThrowIfLessThan(buffers, 2);
         ArgumentOutOfRangeException.ThrowIfLessThan(bufferSize, 4096);
         _bufferSize = bufferSize;
@@ -183,19 +195,16 @@ public sealed class BackgroundFileWriter : IDisposable
         }
         var buffer = w.Buffer!;
         int length = w.Length;
-        if (!Try(f, () => f.Stream.Write(buffer, 0, length)))
-        {
-            Interlocked.Add(ref _bytesDiscarded, length);
-            return;
-        }
+        if (!Try(f, () => f.Stream.Write(buffer, 0, length), buffer, length)) return;
         f.Written += length;
         if (w.EndsBlock) f.Good = f.Written;
         Interlocked.Add(ref _bytesWritten, length);
     }
 
-    /// <summary>Runs an I/O action; on failure records the error, cuts the file back to its last block boundary and
-    /// closes it.</summary>
-    private bool Try(OpenFile f, Action action)
+    /// <summary>Runs an I/O action; on failure records the error, cuts the file back to its last whole block and closes
+    /// it. For a failed write of <paramref name="chunk"/> (which starts at a block boundary when the writes before it
+    /// ended one), the whole blocks of it that reached the disk before the disk filled are kept.</summary>
+    private bool Try(OpenFile f, Action action, byte[]? chunk = null, int chunkLength = 0)
     {
         try
         {
@@ -204,14 +213,39 @@ public sealed class BackgroundFileWriter : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ObjectDisposedException)
         {
-            _error ??= f.Written == 0
+            long kept = 0;
+            try
+            {
+                if (chunk is not null && _blockLength is not null && f.Written == f.Good && f.Stream!.CanSeek)
+                    kept = WholeBlocks(chunk.AsSpan(0, chunkLength), f.Stream.Length - f.Written);
+            }
+            catch (Exception) { kept = 0; }
+            f.Good += kept;
+            _error ??= f.Good == 0
                 ? $"writing '{f.Path}' failed: {e.Message}"
-                : $"writing '{f.Path}' failed at byte {f.Written:#,0}: {e.Message}; the file is valid up to byte {f.Good:#,0} (its last whole block)";
-            Interlocked.Add(ref _bytesDiscarded, f.Written - f.Good); // cut off below, or left as a partial block
+                : $"writing '{f.Path}' failed at byte {f.Good:#,0}: {e.Message}; the file is valid up to there (its last whole block)";
+            // Not in the file: what was written past the last whole block (cut below), and the rest of the failed chunk.
+            Interlocked.Add(ref _bytesDiscarded, f.Written + chunkLength - f.Good);
+            f.Written = f.Good;
             try { if (f.Stream!.CanSeek) f.Stream.SetLength(f.Good); } catch (Exception) { /* the error above stands */ }
             CloseQuietly(f);
             return false;
         }
+    }
+
+    /// <summary>Bytes of <paramref name="chunk"/> (starting at a block) made of whole blocks within its first
+    /// <paramref name="onDisk"/> bytes.</summary>
+    private long WholeBlocks(ReadOnlySpan<byte> chunk, long onDisk)
+    {
+        long end = Math.Min(onDisk, chunk.Length);
+        int pos = 0;
+        while (pos < end)
+        {
+            int n = _blockLength!(chunk[pos..]);
+            if (n <= 0 || pos + n > end) break;
+            pos += n;
+        }
+        return pos;
     }
 
     private static void CloseQuietly(OpenFile f)

@@ -74,7 +74,7 @@ internal sealed class RotatingPcapNgWriter : IDisposable
         _comment = comment;
         _statistics = statistics;
         _zone = zone;
-        _io = io ?? new BackgroundFileWriter();
+        _io = io ?? new BackgroundFileWriter(blockLength: BackgroundFileWriter.PcapNgBlockLength);
         _numberWidth = rotation.Files > 0 ? Digits(rotation.Files - 1) : 0;
         long start = (now ?? DateTimeOffset.UtcNow).ToUnixTimeMilliseconds() * 1_000_000;
         Open(start, rotation.LimitBytes > 0 ? FileName(start, 0, _numberWidth) : FileName(start, 0, 0));
