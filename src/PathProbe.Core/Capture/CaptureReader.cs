@@ -47,6 +47,9 @@ internal abstract class CaptureReader : IPacketSource, IFrameLocator
     /// <inheritdoc />
     public long FrameDataOffset { get; private set; }
 
+    /// <summary>The exception a reader bug threw, when reading ended with "internal error while reading".</summary>
+    internal Exception? InternalError { get; private set; }
+
     /// <summary>Number of frames handed out so far.</summary>
     public long FramesRead { get; private set; }
 
@@ -74,7 +77,8 @@ internal abstract class CaptureReader : IPacketSource, IFrameLocator
         }
         catch (Exception ex)
         {
-            // A reader bug must not take down the analysis; report it like an I/O failure.
+            // A reader bug must not take down the analysis; report it like an I/O failure. The fuzz harness rethrows it.
+            InternalError = ex;
             frame = default;
             SetEnd(SourceEndKind.Error, Offset, "internal error while reading: " + ex.Message);
             return false;
