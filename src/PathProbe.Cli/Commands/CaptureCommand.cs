@@ -34,10 +34,12 @@ public static class CaptureCommand
 
     private const int TickMilliseconds = 500;
 
+    /// <summary>--duration's ceiling: a billion seconds (31 years) keeps every deadline computation in range.</summary>
+    public const double MaxDurationSeconds = 1e9;
+
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var iface = new Option<string?>("--interface", "-i") { Description = "Interface to capture on (see -D)." };
-        var list = new Option<bool>("--list-interfaces", "-D") { Description = "List the interfaces libpcap can capture on, with their addresses, and exit." };
+        var list = new Option<bool>("--list-interfaces", "-D") { Description = "List the interfaces libpcap can capture on, with their addresses, and exit (tcpdump -D)." };
         var filter = new Argument<string[]>("FILTER")
         {
             Description = "tcpdump filter expression (pcap-filter(7)), e.g. 'tcp port 25 and host 198.51.100.25'. Default: " +
@@ -45,52 +47,45 @@ public static class CaptureCommand
                           "port) plus IPv4 and IPv6 fragments (later fragments have no port either). Use 'ip or ip6' for everything IP.",
             Arity = ArgumentArity.ZeroOrMore,
         };
-        var write = new Option<string?>("-w") { Description = "Also write the frames to this pcapng file (nanosecond timestamps)." };
-        var rotate = new Option<int>("-C")
-        {
-            Description = "With -w: start a new file once the current one holds this many MB (10^6 bytes), like tcpdump -C: " +
-                          "FILE.pcapng, FILE1.pcapng, FILE2.pcapng, ... each a complete pcapng.",
-        };
+        var write = CliOptions.OutputFile("-w", null, "Also write the frames to FILE as pcapng (nanosecond timestamps), like tcpdump -w.");
+        var rotate = CliOptions.Megabytes("-C", null,
+            "With -w: start a new file once the current one holds MB millions of bytes, like tcpdump -C (fractions allowed: 0.5; " +
+            "or with k, m, g for KiB, MiB, GiB): FILE.pcapng, FILE1.pcapng, FILE2.pcapng, ... each a complete pcapng.", 1L << 50);
         var json = new Option<bool>("--json") { Description = "At the end, write the analysis JSON document (schema pathprobe.analysis/1, plus inputs[].drops) instead of the text report." };
         var ndjson = new Option<bool>("--ndjson")
         {
             Description = "Stream newline-delimited JSON to standard output: one {\"type\":\"finding\",...} line per finding as it is " +
                           "detected, and at the end one {\"type\":\"summary\",...} line holding the whole analysis document.",
         };
-        var duration = new Option<double>("--duration") { Description = "Stop after this many seconds." };
-        var count = new Option<long>("--count", "-c") { Description = "Stop after this many packets." };
-        var snaplen = new Option<int>("--snaplen", "-s") { Description = "Bytes captured per frame (0 = 262144).", DefaultValueFactory = _ => 262_144 };
-        var noPromisc = new Option<bool>("--no-promisc", "-p") { Description = "Do not put the interface into promiscuous mode." };
-        var buffer = new Option<int>("--buffer-size", "-B") { Description = "Kernel capture buffer in KiB (larger absorbs bursts).", DefaultValueFactory = _ => 16 * 1024 };
-        var maxFlows = new Option<int>("--max-flows")
-        {
-            Description = "Flows tracked at once; the least recently active flow is evicted (and counted) when full.",
-            DefaultValueFactory = _ => new FlowTableOptions().MaxFlows,
-        };
-        var flowRows = new Option<int>("--flow-rows") { Description = "Flow rows in the text report.", DefaultValueFactory = _ => 50 };
+        var duration = CliOptions.Number("--duration", null, "S", "Stop after S seconds (fractions allowed).", 0, MaxDurationSeconds, "seconds");
+        var count = CliOptions.Integer("--count", "-c", "N", "Stop after N packets, like tcpdump -c.", 1, long.MaxValue);
+        var maxFlows = CliOptions.Int32("--max-flows", null, "N",
+            "Flows tracked at once; the least recently active flow is evicted (and counted) when full.", 1, int.MaxValue, new FlowTableOptions().MaxFlows);
+        var flowRows = CliOptions.Int32("--flow-rows", null, "N", "Flow rows in the text report.", 0, int.MaxValue, 50);
 
         var cmd = new Command("capture",
             "Capture live from an interface (libpcap) and report flows and findings as they happen; Ctrl-C, --duration or " +
             "--count stops the capture and prints the full report. Needs root or CAP_NET_RAW.")
         {
-            iface, list, filter, write, rotate, json, ndjson, duration, count, snaplen, noPromisc, buffer, maxFlows, flowRows,
+            filter,
         };
+        var live = LiveOptions.AddTo(cmd);
+        foreach (var o in new Option[] { list, write, rotate, count, duration, json, ndjson, maxFlows, flowRows }) cmd.Add(o);
         cmd.SetAction(parse =>
         {
             if (parse.GetValue(list)) return ListInterfaces(stdout, stderr);
+            string expression = string.Join(' ', parse.GetValue(filter) ?? []);
             var settings = new Settings
             {
-                Interface = parse.GetValue(iface),
-                Filter = string.Join(' ', parse.GetValue(filter) ?? Array.Empty<string>()),
+                Interface = parse.GetValue(live.Interface),
+                Filter = expression,
+                Live = live.Settings(parse, string.IsNullOrWhiteSpace(expression) ? DefaultFilter : expression),
                 WritePath = parse.GetValue(write),
-                RotateMegabytes = parse.GetValue(rotate),
+                RotateBytes = parse.GetValue(rotate),
                 Json = parse.GetValue(json),
                 Ndjson = parse.GetValue(ndjson),
                 DurationSeconds = parse.GetValue(duration),
                 Count = parse.GetValue(count),
-                SnapLength = parse.GetValue(snaplen),
-                Promiscuous = !parse.GetValue(noPromisc),
-                BufferKiB = parse.GetValue(buffer),
                 MaxFlows = parse.GetValue(maxFlows),
                 FlowRows = parse.GetValue(flowRows),
             };
@@ -103,15 +98,14 @@ public static class CaptureCommand
     {
         public string? Interface { get; init; }
         public string Filter { get; init; } = "";
+        public LiveCaptureOptions Live { get; init; } = new();
         public string? WritePath { get; init; }
-        public int RotateMegabytes { get; init; }
+        /// <summary>-C in bytes; 0 = one file.</summary>
+        public long RotateBytes { get; init; }
         public bool Json { get; init; }
         public bool Ndjson { get; init; }
         public double DurationSeconds { get; init; }
         public long Count { get; init; }
-        public int SnapLength { get; init; } = 262_144;
-        public bool Promiscuous { get; init; } = true;
-        public int BufferKiB { get; init; } = 16 * 1024;
         public int MaxFlows { get; init; } = new FlowTableOptions().MaxFlows;
         public int FlowRows { get; init; } = 50;
     }
@@ -150,48 +144,41 @@ public static class CaptureCommand
         if (string.IsNullOrEmpty(s.Interface))
             return Usage(stderr, "name an interface to capture on: pathprobe capture -i IFACE (pathprobe capture -D lists them)");
         if (s.Json && s.Ndjson) return Usage(stderr, "--json and --ndjson cannot be combined");
-        if (s.RotateMegabytes < 0 || (s.RotateMegabytes > 0 && s.WritePath is null)) return Usage(stderr, "-C needs -w FILE and a size in MB above 0");
-        if (s.SnapLength < 0 || s.Count < 0 || s.DurationSeconds < 0 || s.BufferKiB < 0) return Usage(stderr, "--snaplen, --count, --duration and --buffer-size cannot be negative");
-        if (s.MaxFlows < 1) return Usage(stderr, "--max-flows must be at least 1");
-        string filter = string.IsNullOrWhiteSpace(s.Filter) ? DefaultFilter : s.Filter;
+        if (s.RotateBytes > 0 && s.WritePath is null) return Usage(stderr, "-C needs -w FILE (the file to rotate)");
+        string filter = s.Live.Filter ?? DefaultFilter;
 
         LiveCaptureSource source;
         try
         {
-            source = LiveCaptureSource.Open(s.Interface, new LiveCaptureOptions
-            {
-                SnapLength = s.SnapLength == 0 ? 262_144 : s.SnapLength,
-                Promiscuous = s.Promiscuous,
-                BufferSize = checked(s.BufferKiB * 1024),
-                Filter = filter,
-            });
+            source = LiveCaptureSource.Open(s.Interface, s.Live);
         }
         catch (PcapException e) { stderr.WriteLine($"pathprobe: {e.Message}"); return Program.ExitUsage; }
-        catch (OverflowException) { return Usage(stderr, "--buffer-size is too large"); }
 
         using (source)
         {
             var capture = source.Capture;
             foreach (string w in capture.Warnings) stderr.WriteLine($"pathprobe: warning: {w}");
 
-            RotatingPcapNgWriter? writer = null;
+            FileCopy? copy = null;
             if (s.WritePath is not null)
             {
                 try
                 {
-                    writer = new RotatingPcapNgWriter(s.WritePath, s.RotateMegabytes * 1_000_000L, capture.LinkType, capture.SnapLength,
-                        capture.Device, $"pathprobe capture -i {capture.Device}; filter: {filter}");
+                    copy = new FileCopy(new RotatingPcapNgWriter(s.WritePath, s.RotateBytes, capture.LinkType, capture.SnapLength,
+                        capture.Device, $"pathprobe capture -i {capture.Device}; filter: {filter}"));
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
-                    stderr.WriteLine($"pathprobe: cannot write '{s.WritePath}': {e.Message}");
+                    stderr.WriteLine($"pathprobe: cannot write '{SafeText.Clean(s.WritePath, 200)}': {e.Message}");
                     return Program.ExitUsage;
                 }
             }
 
-            stderr.WriteLine($"pathprobe: capturing on {capture.Device} ({LinkTypes.Name(capture.LinkType)}, snaplen {capture.SnapLength}); " +
-                             $"filter: {filter}; Ctrl-C stops and prints the report");
-            var live = new LiveRun(source, writer, s, stdout, stderr);
+            string device = SafeText.Clean(capture.Device, 100);
+            stderr.WriteLine($"pathprobe: capturing on {device} ({LinkTypes.Name(capture.LinkType)}, snaplen {capture.SnapLength}); " +
+                             $"filter: {SafeText.Clean(filter, 300)}; Ctrl-C stops and prints the report");
+            using var signals = new StopSignals(stop: source.Stop);
+            var live = new LiveRun(source, copy, s, stdout, stderr);
             CaptureAnalysis analysis;
             try
             {
@@ -199,44 +186,100 @@ public static class CaptureCommand
             }
             finally
             {
-                writer?.Dispose(); // flushed and closed before the report, so the file is complete even if reporting fails
+                copy?.Dispose(); // flushed and closed before the report, so the file is complete even if reporting fails
             }
-            return Report(analysis, live.Statistics, writer, s, stdout, stderr);
+            int status = Report(analysis, live.Statistics, copy, s, stdout, stderr);
+            if (signals.Describe() is { } why) stderr.WriteLine($"pathprobe: {why}");
+            return signals.ExitStatus(status);
         }
     }
 
-    private static int Report(CaptureAnalysis analysis, CaptureStatistics stats, RotatingPcapNgWriter? writer, Settings s, TextWriter stdout, TextWriter stderr)
+    private static int Report(CaptureAnalysis analysis, CaptureStatistics stats, FileCopy? copy, Settings s, TextWriter stdout, TextWriter stderr)
     {
         var input = analysis.Input;
         if (stats.TotalDropped > 0)
             stderr.WriteLine($"pathprobe: warning: {DropMessage(stats)}");
-        if (writer is not null)
-            stderr.WriteLine($"pathprobe: wrote {string.Join(", ", writer.Files)}");
+        if (copy is not null)
+        {
+            if (copy.Error is null) stderr.WriteLine($"pathprobe: wrote {string.Join(", ", copy.Writer.Files.Select(f => SafeText.Clean(f, 200)))}");
+            else stderr.WriteLine($"pathprobe: error: the pcapng copy failed: {copy.Error}; the copy ends there ({string.Join(", ", copy.Writer.Files.Select(f => SafeText.Clean(f, 200)))} " +
+                                  $"holds what was written before), {copy.FramesNotWritten:#,0} later frames were not written; the analysis is not affected");
+        }
 
+        var output = ReportOutput.Open(null, out _)!;
+        bool written;
         if (s.Json || s.Ndjson)
         {
             var doc = NdjsonWriter.Render([analysis], indented: s.Json);
             var inputNode = doc["inputs"]![0]!.AsObject();
             inputNode["drops"] = new JsonObject { ["kernel"] = stats.Dropped, ["interface"] = stats.InterfaceDropped, ["received"] = stats.Received };
-            if (writer is not null) inputNode["files"] = new JsonArray(writer.Files.Select(f => (JsonNode?)JsonValue.Create(f)).ToArray());
-            if (s.Ndjson) new NdjsonWriter(stdout).WriteSummary(doc);
-            else
+            if (copy is not null) inputNode["files"] = new JsonArray(copy.Writer.Files.Select(f => (JsonNode?)JsonValue.Create(f)).ToArray());
+            written = output.Write(stream =>
             {
-                stdout.WriteLine(doc.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
-                stdout.Flush();
-            }
+                using var w = new StreamWriter(stream, new System.Text.UTF8Encoding(false), 1 << 16, leaveOpen: true);
+                if (s.Ndjson) new NdjsonWriter(w).WriteSummary(doc);
+                else w.WriteLine(doc.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            }, stdout, stderr, ReportOutput.Verdict([analysis]));
         }
         else
         {
-            TextReport.Write(stdout, [analysis], new TextReport.Options { MaxFlowRows = Math.Max(0, s.FlowRows) });
-            stdout.WriteLine();
-            stdout.WriteLine($"Drops      {stats.Dropped:#,0} by the kernel (capture buffer full), {stats.InterfaceDropped:#,0} by the interface; " +
-                             $"{stats.Received:#,0} packets received by the filter");
-            stdout.Flush();
+            written = output.Write(stream =>
+            {
+                using var w = new StreamWriter(stream, new System.Text.UTF8Encoding(false), 1 << 16, leaveOpen: true);
+                TextReport.Write(w, [analysis], new TextReport.Options { MaxFlowRows = Math.Max(0, s.FlowRows) });
+                w.WriteLine();
+                w.WriteLine($"Drops      {stats.Dropped:#,0} by the kernel (capture buffer full), {stats.InterfaceDropped:#,0} by the interface; " +
+                            $"{stats.Received:#,0} packets received by the filter");
+            }, stdout, stderr, ReportOutput.Verdict([analysis]));
         }
         if (input.Error is not null && input.Truncated && stats.TotalDropped == 0)
             stderr.WriteLine($"pathprobe: warning: {input.Error}");
+        if (!written || copy?.Error is not null) return Program.ExitUsage;
         return analysis.Findings.Any(f => f.Severity == Severity.Critical) ? Program.ExitCritical : Program.ExitOk;
+    }
+
+    /// <summary>
+    /// The pcapng copy of a live capture (-w). A write error (disk full, the device gone) ends the copy, never the
+    /// capture or its analysis: it is said once at the end, with how many frames the copy lacks. The writer itself
+    /// keeps what it wrote readable up to its last whole block.
+    /// </summary>
+    internal sealed class FileCopy(RotatingPcapNgWriter writer) : IDisposable
+    {
+        public RotatingPcapNgWriter Writer { get; } = writer;
+        /// <summary>The first write error, or null.</summary>
+        public string? Error { get; private set; }
+        public long FramesNotWritten { get; private set; }
+
+        public void Write(in RawFrame frame)
+        {
+            if (Error is not null) { FramesNotWritten++; return; }
+            try { Writer.Write(frame); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
+            {
+                Fail(e);
+                FramesNotWritten++;
+            }
+        }
+
+        public void Flush()
+        {
+            if (Error is not null) return;
+            try { Writer.Flush(); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException) { Fail(e); }
+        }
+
+        public void Dispose()
+        {
+            try { Writer.Dispose(); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException) { if (Error is null) Fail(e); }
+        }
+
+        private void Fail(Exception e)
+        {
+            string reason = e.Message;
+            int cut = reason.IndexOf(" : '", StringComparison.Ordinal);
+            Error = $"writing {SafeText.Clean(Writer.Files[^1], 200)} failed: {SafeText.Clean(cut > 0 ? reason[..cut] : reason, 200)}";
+        }
     }
 
     internal static string DropMessage(CaptureStatistics stats) =>
@@ -250,13 +293,12 @@ public static class CaptureCommand
     }
 
     /// <summary>One capture run: the read loop on the calling thread, signal handlers that only stop it.</summary>
-    private sealed class LiveRun(LiveCaptureSource source, RotatingPcapNgWriter? writer, Settings s, TextWriter stdout, TextWriter stderr)
+    private sealed class LiveRun(LiveCaptureSource source, FileCopy? writer, Settings s, TextWriter stdout, TextWriter stderr)
     {
         private readonly Engine _engine = new(new AnalysisOptions { Flows = new FlowTableOptions { MaxFlows = s.MaxFlows } });
         private readonly List<Finding> _newFindings = new();
         private readonly NdjsonWriter? _ndjson = s.Ndjson ? new NdjsonWriter(stdout) : null;
         private readonly bool _status = !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error);
-        private int _signals;
         private int _findings;
         private FrameTally _tally;
         private long _lastPackets;
@@ -266,9 +308,6 @@ public static class CaptureCommand
 
         public CaptureAnalysis Run()
         {
-            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-
             var input = new InputSummary { Path = source.Info.Path, Format = "live" };
             input.LinkTypes.Add(source.Capture.LinkType);
             long start = Environment.TickCount64;
@@ -340,14 +379,6 @@ public static class CaptureCommand
             }
             _lastPackets = _tally.Packets;
             _lastTick = now;
-        }
-
-        /// <summary>SIGINT/SIGTERM: stop the read loop (pcap_breakloop is safe here); a second signal ends the process.</summary>
-        private void OnSignal(PosixSignalContext context)
-        {
-            if (Interlocked.Increment(ref _signals) > 1) return; // default action: terminate now
-            context.Cancel = true;
-            source.Stop();
         }
     }
 }

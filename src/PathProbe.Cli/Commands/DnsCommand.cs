@@ -19,7 +19,7 @@ public static class DnsCommand
             Arity = ArgumentArity.ZeroOrMore,
         };
         var json = new Option<bool>("--json") { Description = "Write one JSON document (schema pathprobe.dns/1) instead of the table." };
-        var timeout = new Option<double>("--timeout") { Description = "Seconds to wait for each DNS answer.", DefaultValueFactory = _ => 2.0 };
+        var timeout = CliOptions.Number("--timeout", null, "S", "Seconds to wait for each DNS answer (at most 60).", 0, 60, "seconds", 2.0);
         var cmd = new Command("dns", "Check a mail domain's DNS: MX, reverse DNS, HELO, SPF, SPF size vs UDP/MTU, DMARC, NS.")
         {
             domain, ip, helo, server, json, timeout,

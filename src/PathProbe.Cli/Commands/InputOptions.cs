@@ -59,6 +59,10 @@ internal sealed class InputOptions
         return o;
     }
 
+    /// <summary>The file options given on the command line (for commands that also capture live, where they do not apply).</summary>
+    public List<string> Given(ParseResult parse) =>
+        new Option[] { Read, Count, Since, Until, Join, NoJoin }.Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
+
     /// <summary>The positional argument of files and filter, with the description of the rule.</summary>
     public static Argument<string[]> Positional(string name, string what) => new(name)
     {

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Diagnostics;
 using System.Globalization;
 using PathProbe.Cli.Tui;
@@ -19,11 +20,9 @@ public static class TuiCommand
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var args = new Argument<string[]>("FILE|FILTER")
-        {
-            Description = "A capture file (pcap, pcapng, .gz); with -i, a tcpdump filter expression (default: capture's).",
-            Arity = ArgumentArity.ZeroOrMore,
-        };
+        var args = InputOptions.Positional("FILE|FILTER",
+            "A capture file (pcap, pcapng, .gz; several only when read as one capture: --join or a rotated set), then a filter; with -i, " +
+            "only a tcpdump filter expression (default: capture's).");
         var iface = new Option<string?>("--interface", "-i") { Description = "Capture live from this interface (see pathprobe capture -D)." };
         var snaplen = new Option<int>("--snaplen", "-s") { Description = "Bytes captured per frame (0 = 262144).", DefaultValueFactory = _ => 262_144 };
         var noPromisc = new Option<bool>("--no-promisc", "-p") { Description = "Do not put the interface into promiscuous mode." };
@@ -38,12 +37,52 @@ public static class TuiCommand
         {
             args, iface, snaplen, noPromisc, buffer, maxFlows,
         };
-        cmd.SetAction(parse => Run(parse.GetValue(args) ?? [], parse.GetValue(iface), parse.GetValue(snaplen), !parse.GetValue(noPromisc),
-            parse.GetValue(buffer), parse.GetValue(maxFlows), stdout, stderr));
+        var input = InputOptions.AddTo(cmd, args);
+        cmd.SetAction(parse =>
+        {
+            FileTuiSource? file = null;
+            if (parse.GetValue(iface) is null)
+            {
+                // tui FILE takes what analyze takes (-r, FILTER, -c, --since, --until, --join), as one input.
+                if (parse.GetValue(maxFlows) < 1) return Usage(stderr, "--max-flows must be at least 1");
+                file = FileInput(input, parse, new AnalysisOptions { Flows = new FlowTableOptions { MaxFlows = parse.GetValue(maxFlows) }, Timelines = true },
+                    stdout, stderr, out int status);
+                if (file is null) return status;
+            }
+            else if (input.Given(parse) is { Count: > 0 } fileOnly)
+                return Usage(stderr, $"{string.Join(", ", fileOnly)} {(fileOnly.Count == 1 ? "applies" : "apply")} to capture files, not to -i");
+            return Run(parse.GetValue(args) ?? [], parse.GetValue(iface), parse.GetValue(snaplen), !parse.GetValue(noPromisc),
+                parse.GetValue(buffer), parse.GetValue(maxFlows), stdout, stderr, file);
+        });
         return cmd;
     }
 
-    private static int Run(string[] args, string? iface, int snaplen, bool promiscuous, int bufferKiB, int maxFlows, TextWriter stdout, TextWriter stderr)
+    /// <summary>The file source of tui FILE, or null with the exit status after saying why.</summary>
+    private static FileTuiSource? FileInput(InputOptions input, ParseResult parse, AnalysisOptions options, TextWriter stdout, TextWriter stderr, out int status)
+    {
+        status = Program.ExitUsage;
+        var request = input.Resolve(parse, out string? error);
+        if (request is null) { Usage(stderr, error!); return null; }
+        if (request.Files.Count == 0) { Usage(stderr, "name one capture file: pathprobe tui FILE, or capture live: pathprobe tui -i IFACE [FILTER...]"); return null; }
+        if (request.Files.Any(InputStreams.IsStandardInput)) { Usage(stderr, "tui reads keys from the terminal, so it cannot read a capture from standard input ('-'): name a file"); return null; }
+        if (Console.IsInputRedirected || Console.IsOutputRedirected || !ReferenceEquals(stdout, Console.Out))
+        {
+            Usage(stderr, "tui needs a terminal (use 'pathprobe analyze' for a report)");
+            return null;
+        }
+        var plan = InputPlanner.Plan(request.Files, request.Join);
+        if (plan.Count != 1)
+        {
+            Usage(stderr, "tui shows one capture: name one file, or read pieces of one capture together with --join");
+            return null;
+        }
+        var selection = InputOptions.Selection(request, out error);
+        if (selection is null) { Usage(stderr, error!); return null; }
+        return new FileTuiSource(plan[0], selection, options);
+    }
+
+    private static int Run(string[] args, string? iface, int snaplen, bool promiscuous, int bufferKiB, int maxFlows, TextWriter stdout, TextWriter stderr,
+        FileTuiSource? fileSource = null)
     {
         if (maxFlows < 1) return Usage(stderr, "--max-flows must be at least 1");
         if (Console.IsInputRedirected || Console.IsOutputRedirected || !ReferenceEquals(stdout, Console.Out))
@@ -51,11 +90,9 @@ public static class TuiCommand
         var options = new AnalysisOptions { Flows = new FlowTableOptions { MaxFlows = maxFlows }, Timelines = true };
 
         ITuiSource source;
-        if (iface is null)
+        if (fileSource is not null)
         {
-            if (args.Length != 1) return Usage(stderr, "name one capture file: pathprobe tui FILE, or capture live: pathprobe tui -i IFACE [FILTER...]");
-            if (!File.Exists(args[0])) return Usage(stderr, $"'{args[0]}' does not exist");
-            source = new FileTuiSource(args[0], options);
+            source = fileSource;
         }
         else
         {

@@ -24,6 +24,8 @@ public interface ITuiSource : IDisposable
 public sealed class FileTuiSource : ITuiSource
 {
     private readonly string _path;
+    private readonly AnalysisInput _input;
+    private readonly PacketSelection? _selection;
     private readonly Thread _thread;
     private readonly CancellationTokenSource _cancel = new();
     private TuiSnapshot _current;
@@ -31,9 +33,14 @@ public sealed class FileTuiSource : ITuiSource
     private Dictionary<int, Flow>? _byId;
     private long _generation;
 
-    public FileTuiSource(string path, AnalysisOptions options)
+    public FileTuiSource(string path, AnalysisOptions options) : this(AnalysisInput.One(path), null, options) { }
+
+    /// <summary>An input as analyze takes it (one file or files joined) with its filter, window and packet limit.</summary>
+    public FileTuiSource(AnalysisInput input, PacketSelection? selection, AnalysisOptions options)
     {
-        _path = path;
+        _input = input;
+        _selection = selection;
+        string path = _path = input.Paths[0];
         _current = new TuiSnapshot { Source = Path.GetFileName(path), Rows = [], Findings = [], Running = true, Generation = ++_generation };
         _thread = new Thread(() => Run(options)) { IsBackground = true, Name = "pathprobe-analysis" };
         _thread.Start();
@@ -47,10 +54,20 @@ public sealed class FileTuiSource : ITuiSource
 
     private void Run(AnalysisOptions options)
     {
-        var analysis = FileAnalyzer.Analyze(_path, options, progress: p => Volatile.Write(ref _current, _current with
+        CaptureAnalysis analysis;
+        Action<AnalysisProgress> progress = p => Volatile.Write(ref _current, _current with
         {
             Packets = p.Packets, Status = p.Length > 0 ? $"analysing {100.0 * p.Position / p.Length:0}%" : "analysing", Generation = Interlocked.Increment(ref _generation),
-        }), cancel: _cancel.Token);
+        });
+        try
+        {
+            analysis = FileAnalyzer.Analyze(_input, options, _selection, progress: progress, cancel: _cancel.Token);
+        }
+        catch (InputsOverlapException e)
+        {
+            analysis = FileAnalyzer.Analyze(_input.Paths[0], options, progress: progress, cancel: _cancel.Token);
+            analysis.Input.Error = $"not joined: {e.Message}; showing {Path.GetFileName(_input.Paths[0])} only";
+        }
         if (analysis.Input.Unreadable) Error = analysis.Input.Error;
         var snapshot = FromAnalysis(analysis, Path.GetFileName(_path), Interlocked.Increment(ref _generation));
         _byId = analysis.Flows.ToDictionary(f => f.Id);
@@ -97,8 +114,8 @@ public sealed class FileTuiSource : ITuiSource
     /// <summary>Copies the input file's frames into a pcapng file (one interface per link type).</summary>
     public Task<string> WriteAsync(string path) => Task.Run(() =>
     {
-        using var file = File.OpenRead(_path);
-        using var source = CaptureFile.Open(file, _path);
+        // The input's frames as read (every file of a joined input), without the filter or window.
+        using IPacketSource source = _input.Paths.Count > 1 ? MergedSource.Open(_input.Paths, strict: false) : CaptureFile.Open(File.OpenRead(_path), _path);
         using var writer = PcapNgWriter.Create(path, $"pathprobe tui: copy of {Path.GetFileName(_path)}");
         var interfaces = new Dictionary<int, int>();
         long n = 0;

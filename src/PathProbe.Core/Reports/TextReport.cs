@@ -154,7 +154,7 @@ public static class TextReport
             var names = info.Interfaces.Where(x => x.Name is not null).Select(x => SafeText.Clean(x.Name, 64)).Distinct().ToList();
             if (names.Count > 0) sb.Append(", interfaces ").Append(string.Join(", ", names));
         }
-        o.WriteLine(sb.ToString());
+        if (i.Format is not null) o.WriteLine(sb.ToString());
         string span = i.FirstTime is { } f && i.LastTime is { } l
             ? $", {f.ToIso8601()} .. {l.ToIso8601()} ({Seconds(l.UnixNanoseconds - f.UnixNanoseconds)})"
             : "";
