@@ -256,7 +256,7 @@ public sealed unsafe class LiveCapture : IDisposable
     /// </summary>
     public static string SetcapHint => SetcapHintFor(Environment.ProcessPath);
 
-    internal static string SetcapHintFor(string? processPath)
+    public static string SetcapHintFor(string? processPath)
     {
         const string Caps = "sudo setcap cap_net_raw,cap_net_admin=eip";
         if (string.IsNullOrEmpty(processPath)) return $"{Caps} $(readlink -f $(which pathprobe))";

@@ -126,8 +126,8 @@ internal static class CliOptions
         string text = r.Tokens[0].Value.Trim();
         if (!double.TryParse(text, NumberStyles.Float, Inv, out double v) || double.IsNaN(v))
             return Fail(r, $"'{Show(r)}' is not a number of {unit}");
-        if (double.IsInfinity(v) || v > max) return Fail(r, $"{Show(r)} is too large (at most {max.ToString("#,0.###", Inv)} {unit})");
         if (v <= minExclusive) return Fail(r, $"{Show(r)} is too small (more than {minExclusive.ToString("0.###", Inv)} {unit})");
+        if (double.IsInfinity(v) || v > max) return Fail(r, $"{Show(r)} is too large (at most {max.ToString("#,0.###", Inv)} {unit})");
         return v;
     }
 

@@ -11,10 +11,11 @@ public static class DnsCommand
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var domain = new Argument<string>("DOMAIN") { Description = "The mail domain to check (the part after @)." };
-        var ip = new Option<string?>("--ip") { Description = "The sending server's address: checks its PTR/FCrDNS and SPF for DOMAIN." };
-        var helo = new Option<string?>("--helo") { Description = "The HELO/EHLO name the server sends: checked against --ip and SPF." };
+        var ip = new Option<string?>("--ip") { HelpName = "IP", Description = "The sending server's address: checks its PTR/FCrDNS and SPF for DOMAIN." };
+        var helo = new Option<string?>("--helo") { HelpName = "NAME", Description = "The HELO/EHLO name the server sends: checked against --ip and SPF." };
         var server = new Option<string[]>("--server")
         {
+            HelpName = "IP[:PORT]",
             Description = "DNS server IP[:port] or [IPv6]:port to ask (repeatable); default: the nameservers of /etc/resolv.conf.",
             Arity = ArgumentArity.ZeroOrMore,
         };

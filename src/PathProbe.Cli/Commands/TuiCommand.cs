@@ -23,36 +23,31 @@ public static class TuiCommand
         var args = InputOptions.Positional("FILE|FILTER",
             "A capture file (pcap, pcapng, .gz; several only when read as one capture: --join or a rotated set), then a filter; with -i, " +
             "only a tcpdump filter expression (default: capture's).");
-        var iface = new Option<string?>("--interface", "-i") { Description = "Capture live from this interface (see pathprobe capture -D)." };
-        var snaplen = new Option<int>("--snaplen", "-s") { Description = "Bytes captured per frame (0 = 262144).", DefaultValueFactory = _ => 262_144 };
-        var noPromisc = new Option<bool>("--no-promisc", "-p") { Description = "Do not put the interface into promiscuous mode." };
-        var buffer = new Option<int>("--buffer-size", "-B") { Description = "Kernel capture buffer in KiB.", DefaultValueFactory = _ => 16 * 1024 };
-        var maxFlows = new Option<int>("--max-flows")
-        {
-            Description = "Flows tracked at once; the least recently active flow is evicted (and counted) when full.",
-            DefaultValueFactory = _ => new FlowTableOptions().MaxFlows,
-        };
+        var maxFlows = CliOptions.Int32("--max-flows", null, "N",
+            "Flows tracked at once; the least recently active flow is evicted (and counted) when full.", 1, int.MaxValue, new FlowTableOptions().MaxFlows);
         var cmd = new Command("tui", "Interactive terminal UI: flows worst first, a per-flow time-sequence graph with SMTP phases, " +
                                      "segment sizes against MSS and path-MTU ceiling, findings and the SMTP transcript. Press ? for keys.")
         {
-            args, iface, snaplen, noPromisc, buffer, maxFlows,
+            args, maxFlows,
         };
+        var live = LiveOptions.AddTo(cmd);
         var input = InputOptions.AddTo(cmd, args);
         cmd.SetAction(parse =>
         {
             FileTuiSource? file = null;
-            if (parse.GetValue(iface) is null)
+            string? iface = parse.GetValue(live.Interface);
+            string[] words = parse.GetValue(args) ?? [];
+            if (iface is null)
             {
                 // tui FILE takes what analyze takes (-r, FILTER, -c, --since, --until, --join), as one input.
-                if (parse.GetValue(maxFlows) < 1) return Usage(stderr, "--max-flows must be at least 1");
                 file = FileInput(input, parse, new AnalysisOptions { Flows = new FlowTableOptions { MaxFlows = parse.GetValue(maxFlows) }, Timelines = true },
                     stdout, stderr, out int status);
                 if (file is null) return status;
             }
             else if (input.Given(parse) is { Count: > 0 } fileOnly)
                 return Usage(stderr, $"{string.Join(", ", fileOnly)} {(fileOnly.Count == 1 ? "applies" : "apply")} to capture files, not to -i");
-            return Run(parse.GetValue(args) ?? [], parse.GetValue(iface), parse.GetValue(snaplen), !parse.GetValue(noPromisc),
-                parse.GetValue(buffer), parse.GetValue(maxFlows), stdout, stderr, file);
+            string filter = words.Length == 0 ? CaptureCommand.DefaultFilter : string.Join(' ', words);
+            return Run(filter, iface, iface is null ? null : live.Settings(parse, filter), parse.GetValue(maxFlows), stdout, stderr, file);
         });
         return cmd;
     }
@@ -81,10 +76,9 @@ public static class TuiCommand
         return new FileTuiSource(plan[0], selection, options);
     }
 
-    private static int Run(string[] args, string? iface, int snaplen, bool promiscuous, int bufferKiB, int maxFlows, TextWriter stdout, TextWriter stderr,
+    private static int Run(string filter, string? iface, LiveCaptureOptions? liveOptions, int maxFlows, TextWriter stdout, TextWriter stderr,
         FileTuiSource? fileSource = null)
     {
-        if (maxFlows < 1) return Usage(stderr, "--max-flows must be at least 1");
         if (Console.IsInputRedirected || Console.IsOutputRedirected || !ReferenceEquals(stdout, Console.Out))
             return Usage(stderr, "tui needs a terminal (use 'pathprobe analyze' for a report)");
         var options = new AnalysisOptions { Flows = new FlowTableOptions { MaxFlows = maxFlows }, Timelines = true };
@@ -96,18 +90,12 @@ public static class TuiCommand
         }
         else
         {
-            if (snaplen < 0 || bufferKiB < 0) return Usage(stderr, "--snaplen and --buffer-size cannot be negative");
-            string filter = args.Length == 0 ? CaptureCommand.DefaultFilter : string.Join(' ', args);
             try
             {
-                var live = LiveCaptureSource.Open(iface, new LiveCaptureOptions
-                {
-                    SnapLength = snaplen == 0 ? 262_144 : snaplen, Promiscuous = promiscuous, BufferSize = checked(bufferKiB * 1024), Filter = filter,
-                });
+                var live = LiveCaptureSource.Open(iface!, liveOptions);
                 source = new LiveTuiSource(live, options, filter);
             }
             catch (PcapException e) { stderr.WriteLine($"pathprobe: {e.Message}"); return Program.ExitUsage; }
-            catch (OverflowException) { return Usage(stderr, "--buffer-size is too large"); }
         }
 
         string? error;
