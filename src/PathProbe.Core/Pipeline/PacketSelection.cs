@@ -36,7 +36,7 @@ public readonly record struct TimeBound(long Nanoseconds, bool Relative, string 
 
     /// <summary>
     /// Parses "2026-11-23T23:12:46.068899000Z" (ISO 8601; up to 9 fraction digits, as the reports print times;
-    /// a time without Z or an offset is UTC, like every time PathProbe prints), "1795561966.5" (Unix seconds, as
+    /// a time without Z or an offset is UTC, like every time PathProbe prints), "1795475566.5" (Unix seconds, as
     /// editcap -A/-B also take), or "+30s", "+1.5m", "+2h", "+500ms", "+30" (after the first packet; seconds by
     /// default). Returns null and a message when the text is none of these.
     /// </summary>
@@ -60,11 +60,11 @@ public readonly record struct TimeBound(long Nanoseconds, bool Relative, string 
         if (s.All(c => char.IsDigit(c) || c == '.'))
         {
             if (!decimal.TryParse(s, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out decimal seconds) || seconds > 9_000_000_000m)
-            { error = $"'{Show(text)}' is not a time (Unix seconds like 1795561966.5, ISO 8601 like 2026-11-23T23:12:46Z, or +30s after the first packet)"; return null; }
+            { error = $"'{Show(text)}' is not a time (Unix seconds like 1795475566.5, ISO 8601 like 2026-11-23T23:12:46Z, or +30s after the first packet)"; return null; }
             return new TimeBound((long)decimal.Round(seconds * 1_000_000_000m), false, s);
         }
         if (TryParseIso(s, out long absolute)) return new TimeBound(absolute, false, s);
-        error = $"'{Show(text)}' is not a time (ISO 8601 like 2026-11-23T23:12:46.068899Z, Unix seconds like 1795561966.5, or +30s after the first packet)";
+        error = $"'{Show(text)}' is not a time (ISO 8601 like 2026-11-23T23:12:46.068899Z, Unix seconds like 1795475566.5, or +30s after the first packet)";
         return null;
     }
 
