@@ -259,10 +259,15 @@ internal sealed class BpfFrameFilter : IFrameFilter, IDisposable
 
     public bool Matches(in RawFrame frame)
     {
-        if (frame.LinkType != _lastLinkType)
+        int key = frame.LinkType;
+        // BSD loopback's address family is in the byte order of the host that captured; libpcap compiles a savefile
+        // of the other byte order with the family swapped, and so do we, telling the order from the value itself
+        // (families are small numbers).
+        if (key == LinkTypes.Null && frame.Data.Length >= 4 && (BitConverter.ToUInt32(frame.Data) & 0xFFFF0000) != 0) key = SwappedNull;
+        if (key != _lastLinkType)
         {
-            _lastLinkType = frame.LinkType;
-            _last = Program(frame.LinkType);
+            _lastLinkType = key;
+            _last = Program(key);
         }
         if (_last is null)
         {
@@ -272,20 +277,23 @@ internal sealed class BpfFrameFilter : IFrameFilter, IDisposable
         return _last.Matches(frame.Data, frame.OriginalLength);
     }
 
+    /// <summary>The program key of BSD loopback frames from a host of the other byte order.</summary>
+    private const int SwappedNull = -1;
+
     public IReadOnlyList<string> TakeProblems()
     {
         var problems = _refused.Select(kv => $"{kv.Value:#,0} frames of link type {LinkTypes.Name(kv.Key)} were not analysed: the filter " +
-                                             $"does not compile for it ({SafeText.Clean(_programs[kv.Key].Error, 200)})").ToList();
+                                             $"does not compile for it ({SafeText.Clean(_programs.GetValueOrDefault(kv.Key).Error ?? _programs.GetValueOrDefault(SwappedNull).Error, 200)})").ToList();
         _refused.Clear();
         return problems;
     }
 
-    private BpfFilter? Program(int linkType)
+    private BpfFilter? Program(int key)
     {
-        if (_programs.TryGetValue(linkType, out var p)) return p.Program;
-        try { p = (BpfFilter.Compile(Expression, linkType), null); }
+        if (_programs.TryGetValue(key, out var p)) return p.Program;
+        try { p = (key == SwappedNull ? BpfFilter.Compile(Expression, LinkTypes.Null, swapped: true) : BpfFilter.Compile(Expression, key), null); }
         catch (PcapException e) { p = (null, e.Message); }
-        _programs[linkType] = p;
+        _programs[key] = p;
         return p.Program;
     }
 

@@ -104,6 +104,9 @@ internal static unsafe partial class PcapNative
     [LibraryImport(Library, EntryPoint = "pcap_create", StringMarshalling = StringMarshalling.Utf8)]
     public static partial IntPtr Create(string source, byte* errbuf);
 
+    [LibraryImport(Library, EntryPoint = "pcap_open_offline", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial IntPtr OpenOffline(string path, byte* errbuf);
+
     [LibraryImport(Library, EntryPoint = "pcap_open_dead")]
     public static partial IntPtr OpenDead(int linkType, int snaplen);
 

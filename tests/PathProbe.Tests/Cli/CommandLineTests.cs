@@ -236,6 +236,28 @@ public sealed class CommandLineTests : IDisposable
         AssertUsage(Run("analyze", Capture("smtp-healthy-ipv4.pcap"), "-o", Path.Combine(_dir, "no", "r.txt")), "does not exist");
 
     [Fact]
+    public void MissingLibpcap_FilterOrCapture_OneLineHintWithoutLoaderDiagnostics()
+    {
+        // PATHPROBE_LIBPCAP names the library to load; pointing it nowhere is libpcap missing, as the user meets it.
+        var env = new Dictionary<string, string> { ["PATHPROBE_LIBPCAP"] = Path.Combine(_dir, "libpcap.so.0.8") };
+        var filtered = CliProcess.Run(["analyze", Capture("smtp-healthy-ipv4.pcap"), "tcp", "port", "25"], environment: env);
+        Assert.Equal(2, filtered.Exit);
+        string line = Assert.Single(filtered.StderrLines);
+        Assert.StartsWith("pathprobe: a filter needs libpcap, which cannot be loaded: libpcap cannot be loaded from PATHPROBE_LIBPCAP=", line);
+        Assert.Contains("Reading files without a filter does not need it", line);
+        Assert.Equal("", filtered.Stdout);
+
+        var capture = CliProcess.Run(["capture", "-i", "lo"], environment: env);
+        Assert.Equal(2, capture.Exit);
+        Assert.Contains("libpcap cannot be loaded", Assert.Single(capture.StderrLines));
+
+        // Files without a filter never need libpcap.
+        var plain = CliProcess.Run(["analyze", "-q", Capture("smtp-healthy-ipv4.pcap")], environment: env);
+        Assert.Equal(0, plain.Exit);
+        Assert.Equal("", plain.Stderr);
+    }
+
+    [Fact]
     public void SetcapHint_Apphost_NamesTheExecutable()
     {
         string exe = Path.Combine(_dir, "pathprobe");
