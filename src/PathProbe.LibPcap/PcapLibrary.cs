@@ -45,7 +45,7 @@ public static class PcapLibrary
         string? chosen = Environment.GetEnvironmentVariable(PcapNative.LibraryVariable);
         return string.IsNullOrEmpty(chosen)
             ? $"{InstallHint} (looked for {string.Join(", ", PcapNative.Candidates())})"
-            : $"libpcap cannot be loaded from {PcapNative.LibraryVariable}={Primitives.SafeText.Clean(chosen, 200)}: check the path, or unset it to use the system's ({InstallHint})";
+            : $"libpcap cannot be loaded from {PcapNative.LibraryVariable}={Primitives.SafeText.Clean(chosen, 200)}: check the path, or unset it to use the system's libpcap";
     }
 
     private static string FirstLine(string s)

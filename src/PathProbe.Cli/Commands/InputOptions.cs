@@ -243,7 +243,7 @@ internal sealed class BpfFrameFilter : IFrameFilter, IDisposable
             }
             catch (PcapException e) when (e.Kind == PcapErrorKind.LibraryMissing)
             {
-                error = $"a filter needs libpcap, which cannot be loaded: {e.Message}. Reading files without a filter does not need it";
+                error = $"a filter needs libpcap: {e.Message}; files without a filter do not need it";
                 return null;
             }
             catch (PcapException e)

@@ -243,8 +243,8 @@ public sealed class CommandLineTests : IDisposable
         var filtered = CliProcess.Run(["analyze", Capture("smtp-healthy-ipv4.pcap"), "tcp", "port", "25"], environment: env);
         Assert.Equal(2, filtered.Exit);
         string line = Assert.Single(filtered.StderrLines);
-        Assert.StartsWith("pathprobe: a filter needs libpcap, which cannot be loaded: libpcap cannot be loaded from PATHPROBE_LIBPCAP=", line);
-        Assert.Contains("Reading files without a filter does not need it", line);
+        Assert.StartsWith("pathprobe: a filter needs libpcap: libpcap cannot be loaded from PATHPROBE_LIBPCAP=", line);
+        Assert.EndsWith("; files without a filter do not need it", line);
         Assert.Equal("", filtered.Stdout);
 
         var capture = CliProcess.Run(["capture", "-i", "lo"], environment: env);
