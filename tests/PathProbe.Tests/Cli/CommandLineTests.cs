@@ -99,7 +99,7 @@ public sealed class CommandLineTests : IDisposable
 
     [Fact]
     public void Dns_TimeoutNaN_Exit2NamesOption() =>
-        AssertUsage(Run("dns", "example.com", "--timeout", "NaN"), "--timeout: 'NaN' is not a number of seconds");
+        AssertUsage(Run("dns", "example.com", "--timeout", "NaN", "--server", "127.0.0.1:9"), "--timeout must be more than 0 and at most 60 seconds");
 
     [Fact]
     public void Capture_EmptyWritePath_Exit2NamesOption() =>
