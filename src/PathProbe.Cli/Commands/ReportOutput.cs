@@ -113,9 +113,11 @@ internal sealed class ReportOutput : IDisposable
         int warnings = findings.Count(f => f.Severity == Severity.Warning);
         long packets = analyses.Sum(a => a.Input.Packets);
         int flows = analyses.Sum(a => a.Flows.Count);
-        string found = critical.Count > 0
-            ? $"{findings.Count(f => f.Severity == Severity.Critical)} critical findings ({string.Join(", ", critical)}), {warnings} warnings"
-            : $"no critical findings, {warnings} warnings";
+        int criticals = findings.Count(f => f.Severity == Severity.Critical);
+        string w = warnings == 1 ? "1 warning" : $"{warnings} warnings";
+        string found = criticals > 0
+            ? $"{(criticals == 1 ? "1 critical finding" : $"{criticals} critical findings")} ({string.Join(", ", critical)}), {w}"
+            : $"no critical findings, {w}";
         return $"the analysis read {packets:#,0} packets, {flows:#,0} flows: {found}";
     }
 
