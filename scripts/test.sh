@@ -24,6 +24,14 @@ command -v ip        >/dev/null 2>&1 || packages+=(iproute2)
 command -v tmux      >/dev/null 2>&1 || packages+=(tmux)
 command -v ethtool   >/dev/null 2>&1 || packages+=(ethtool)
 [ -x /usr/bin/python3 ] || packages+=(python3)
+# pathprobe probe and the black-hole fixes (tests/PathProbe.Probe.Tests): nft, iptables, ping, swaks (with IPv6) and
+# aiosmtpd as the mail server, in network namespaces.
+command -v nft       >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || packages+=(nftables)
+command -v iptables  >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || packages+=(iptables)
+command -v ping      >/dev/null 2>&1 || packages+=(iputils-ping)
+command -v swaks     >/dev/null 2>&1 || packages+=(swaks)
+perl -MIO::Socket::INET6 -e1 >/dev/null 2>&1 || packages+=(libio-socket-inet6-perl)
+/usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || packages+=(python3-aiosmtpd)
 if [ ${#packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: installing ${packages[*]}"
@@ -31,7 +39,7 @@ if [ ${#packages[@]} -gt 0 ]; then
     apt-get update -qq >/dev/null
     apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
   else
-    echo "test.sh: missing ${packages[*]} (sudo apt-get install ${packages[*]}); the tests that need them (tshark cross-checks, nsd/unbound-backed DNS, live capture) will say they were skipped" >&2
+    echo "test.sh: missing ${packages[*]} (sudo apt-get install ${packages[*]}); the tests that need them (tshark cross-checks, nsd/unbound-backed DNS, live capture, probe and fixes in namespaces) will say they were skipped" >&2
   fi
 fi
 

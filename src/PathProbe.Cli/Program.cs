@@ -37,6 +37,7 @@ public static class Program
             root.Add(AnalyzeCommand.Create(stdout, stderr));
             root.Add(CaptureCommand.Create(stdout, stderr));
             root.Add(DnsCommand.Create(stdout, stderr));
+            root.Add(ProbeCommand.Create(stdout, stderr));
             root.Add(TuiCommand.Create(stdout, stderr));
 
             // No response files: "@name" is a file name or filter word here, never a list of arguments to read.

@@ -187,6 +187,7 @@ public sealed class CommandLineTests : IDisposable
     [InlineData("analyze", "--dns-server <IP[:PORT]>")]
     [InlineData("tui", "-r <FILE>")]
     [InlineData("dns", "--timeout <S>")]
+    [InlineData("probe", "-p, --port <PORT>")]
     public void Help_ShowsRealPlaceholders(string command, string expected)
     {
         var (exit, output, _) = Run(command, "--help");
