@@ -14,7 +14,7 @@ namespace PathProbe.LibPcap.Tests;
 /// </summary>
 public sealed class CaptureCommandLiveTests(ITestOutputHelper output) : IDisposable
 {
-    private const string Python = "/usr/bin/python3";
+    internal const string Python = "/usr/bin/python3";
     private const int Payload = 200 * 1024;
     private readonly string _dir = Directory.CreateTempSubdirectory("pathprobe-live-").FullName;
 
@@ -152,7 +152,7 @@ public sealed class CaptureCommandLiveTests(ITestOutputHelper output) : IDisposa
     }
 
     /// <summary>A 220 banner from the server, 200 KB from the client, "250 ok" back: bounded by timeouts on both ends.</summary>
-    private static void SmtpExchange(NetnsPair net, int clientTimeoutSeconds)
+    internal static void SmtpExchange(NetnsPair net, int clientTimeoutSeconds)
     {
         const string server = """
             import socket, sys

@@ -1,53 +1,82 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
-using System.Diagnostics;
-using System.Globalization;
 using PathProbe.Cli.Tui;
+using PathProbe.Cli.Tui.Model;
+using PathProbe.Cli.Tui.Views;
 using PathProbe.Flows;
 using PathProbe.LibPcap;
 using PathProbe.Pipeline;
+using PathProbe.Primitives;
 
 namespace PathProbe.Cli.Commands;
 
 /// <summary>
-/// <c>pathprobe tui FILE</c> and <c>pathprobe tui -i IFACE [FILTER...]</c>: the terminal UI. The UI thread reads
-/// keys and renders at most 10 frames a second from the latest snapshot; analysis runs on its own thread and never
-/// waits for the screen.
+/// <c>pathprobe tui FILE [FILTER...]</c> (with analyze's input options) and
+/// <c>pathprobe tui -i IFACE [FILTER...] [-w FILE] [--duration S]</c> (with capture's live options): the terminal UI on
+/// Terminal.Gui. Analysis runs on its own thread and publishes snapshots; the UI takes the latest ten times a second.
+/// Exits like analyze for what was shown: 1 with a critical finding, 0 otherwise, 2 for a usage error, an unreadable
+/// input or a -w file that could not be written; 130 or 143 when SIGINT or SIGTERM ended it (the terminal restored first).
 /// </summary>
 public static class TuiCommand
 {
-    private const int FrameMilliseconds = 100;
+    private const string LiveUsage = "pathprobe tui -i IFACE [FILTER...] [-w FILE] [--duration S]";
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var args = InputOptions.Positional("FILE|FILTER",
             "A capture file (pcap, pcapng, .gz; several only when read as one capture: --join or a rotated set), then a filter; with -i, " +
             "only a tcpdump filter expression (default: capture's).");
+        var write = CliOptions.OutputFile("-w", null,
+            "With -i: also write the frames to FILE as pcapng, like tcpdump -w (the packet view reads them from it).");
+        var duration = CliOptions.Number("--duration", null, "S",
+            "With -i: stop capturing after S seconds (fractions allowed); the screen stays until you quit.", 0, CaptureCommand.MaxDurationSeconds, "seconds");
         var maxFlows = CliOptions.Int32("--max-flows", null, "N",
             "Flows tracked at once; the least recently active flow is evicted (and counted) when full.", 1, int.MaxValue, new FlowTableOptions().MaxFlows);
-        var cmd = new Command("tui", "Interactive terminal UI: flows worst first, a per-flow time-sequence graph with SMTP phases, " +
-                                     "segment sizes against MSS and path-MTU ceiling, findings and the SMTP transcript. Press ? for keys.")
+        var cmd = new Command("tui", "Interactive terminal UI: findings grouped by kind and peer, a sortable and filterable flow table, and per " +
+                                     "flow a time-sequence graph, packet sizes against MSS and the path-MTU ceiling, throughput, RTT, the " +
+                                     "packet list with decoded headers, findings and the SMTP transcript. Mouse and keys; press ? for them. " +
+                                     "Exit status as analyze: 1 when a critical finding was shown.")
         {
-            args, maxFlows,
+            args, write, duration, maxFlows,
         };
         var live = LiveOptions.AddTo(cmd);
         var input = InputOptions.AddTo(cmd, args);
         cmd.SetAction(parse =>
         {
-            FileTuiSource? file = null;
             string? iface = parse.GetValue(live.Interface);
             string[] words = parse.GetValue(args) ?? [];
+            var options = new AnalysisOptions { Flows = new FlowTableOptions { MaxFlows = parse.GetValue(maxFlows) }, Timelines = true };
             if (iface is null)
             {
+                if (Given(parse, write) || Given(parse, duration))
+                    return Usage(stderr, $"-w and --duration apply to a live capture: {LiveUsage}");
                 // tui FILE takes what analyze takes (-r, FILTER, -c, --since, --until, --join), as one input.
-                file = FileInput(input, parse, new AnalysisOptions { Flows = new FlowTableOptions { MaxFlows = parse.GetValue(maxFlows) }, Timelines = true },
-                    stdout, stderr, out int status);
-                if (file is null) return status;
+                var file = FileInput(input, parse, options, stdout, stderr, out int status);
+                return file is null ? status : Run(file, null, stderr);
             }
-            else if (input.Given(parse) is { Count: > 0 } fileOnly)
+            if (input.Given(parse) is { Count: > 0 } fileOnly)
                 return Usage(stderr, $"{string.Join(", ", fileOnly)} {(fileOnly.Count == 1 ? "applies" : "apply")} to capture files, not to -i");
+            if (!IsTerminal(stdout)) return Usage(stderr, "tui needs a terminal (use 'pathprobe analyze' for a report)");
             string filter = words.Length == 0 ? CaptureCommand.DefaultFilter : string.Join(' ', words);
-            return Run(filter, iface, iface is null ? null : live.Settings(parse, filter), parse.GetValue(maxFlows), stdout, stderr, file);
+            string? writePath = parse.GetValue(write);
+            LiveCaptureSource capture;
+            try
+            {
+                capture = LiveCaptureSource.Open(iface, live.Settings(parse, filter));
+            }
+            catch (PcapException e) { stderr.WriteLine($"pathprobe: {e.Message}"); return Program.ExitUsage; }
+            LiveTuiSource source;
+            try
+            {
+                source = new LiveTuiSource(capture, options, new LiveTuiOptions { Filter = filter, WritePath = writePath, DurationSeconds = parse.GetValue(duration) });
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                capture.Dispose();
+                stderr.WriteLine($"pathprobe: cannot write '{SafeText.Clean(writePath, 200)}': {e.Message}");
+                return Program.ExitUsage;
+            }
+            return Run(source, writePath, stderr);
         });
         return cmd;
     }
@@ -58,9 +87,9 @@ public static class TuiCommand
         status = Program.ExitUsage;
         var request = input.Resolve(parse, out string? error);
         if (request is null) { Usage(stderr, error!); return null; }
-        if (request.Files.Count == 0) { Usage(stderr, "name one capture file: pathprobe tui FILE, or capture live: pathprobe tui -i IFACE [FILTER...]"); return null; }
+        if (request.Files.Count == 0) { Usage(stderr, $"name one capture file: pathprobe tui FILE, or capture live: {LiveUsage}"); return null; }
         if (request.Files.Any(InputStreams.IsStandardInput)) { Usage(stderr, "tui reads keys from the terminal, so it cannot read a capture from standard input ('-'): name a file"); return null; }
-        if (Console.IsInputRedirected || Console.IsOutputRedirected || !ReferenceEquals(stdout, Console.Out))
+        if (!IsTerminal(stdout))
         {
             Usage(stderr, "tui needs a terminal (use 'pathprobe analyze' for a report)");
             return null;
@@ -76,112 +105,45 @@ public static class TuiCommand
         return new FileTuiSource(plan[0], selection, options);
     }
 
-    private static int Run(string filter, string? iface, LiveCaptureOptions? liveOptions, int maxFlows, TextWriter stdout, TextWriter stderr,
-        FileTuiSource? fileSource = null)
+    /// <summary>Runs the UI until it quits; then, with the terminal restored, says what a user needs and returns the status.</summary>
+    private static int Run(ITuiSource source, string? writePath, TextWriter stderr)
     {
-        if (Console.IsInputRedirected || Console.IsOutputRedirected || !ReferenceEquals(stdout, Console.Out))
-            return Usage(stderr, "tui needs a terminal (use 'pathprobe analyze' for a report)");
-        var options = new AnalysisOptions { Flows = new FlowTableOptions { MaxFlows = maxFlows }, Timelines = true };
-
-        ITuiSource source;
-        if (fileSource is not null)
-        {
-            source = fileSource;
-        }
-        else
-        {
-            try
-            {
-                var live = LiveCaptureSource.Open(iface!, liveOptions);
-                source = new LiveTuiSource(live, options, filter);
-            }
-            catch (PcapException e) { stderr.WriteLine($"pathprobe: {e.Message}"); return Program.ExitUsage; }
-        }
-
+        int status;
         string? error;
         using (source)
         {
-            error = Loop(source, stdout);
+            // TuiHost owns SIGINT/SIGTERM/SIGHUP while the screen is up (it quits and restores the terminal), so no
+            // StopSignals here: its second-signal default action would kill the process with the terminal still raw.
+            status = TuiHost.Run(source, Theme.FromEnvironment());
+            error = source.Error;
         }
-        if (error is not null) { stderr.WriteLine($"pathprobe: {error}"); return Program.ExitUsage; }
-        return Program.ExitOk;
-    }
-
-    /// <summary>The UI thread: keys, snapshots, frames. Returns an error to print after the screen is restored.</summary>
-    private static string? Loop(ITuiSource source, TextWriter stdout)
-    {
-        var screen = new TuiScreen(TuiScreen.ColorAllowed());
-        var app = new TuiApp(source.Current);
-        bool treatCtrlC = Console.TreatControlCAsInput;
-        Console.TreatControlCAsInput = true;
-        stdout.Write("\u001b[?1049h\u001b[?25l\u001b[2J");
-        stdout.Flush();
-        Task<string>? writing = null;
-        try
+        // The terminal is restored here (and a -w file closed): say what a user needs after the screen is gone.
+        bool signalled = status is Program.ExitSigInt or Program.ExitSigTerm;
+        if (error is not null)
         {
-            int width = 0, height = 0;
-            long lastGeneration = -1, lastFrame = -FrameMilliseconds;
-            bool dirty = true;
-            var clock = Stopwatch.StartNew();
-            while (true)
+            stderr.WriteLine($"pathprobe: {error}");
+            if (!signalled) status = Program.ExitUsage;
+        }
+        if (writePath is not null && source is LiveTuiSource live)
+        {
+            if (live.WriteError is null) stderr.WriteLine($"pathprobe: wrote {SafeText.Clean(writePath, 200)}");
+            else
             {
-                while (Console.KeyAvailable)
-                {
-                    var action = app.Handle(Console.ReadKey(intercept: true));
-                    dirty = true;
-                    if (action == KeyAction.Quit) return source.Error;
-                    if (action == KeyAction.OpenFlow) source.RequestDetail(app.OpenFlowId);
-                    if (action == KeyAction.Write)
-                    {
-                        if (writing is { IsCompleted: false }) app.Message = "still writing the previous file";
-                        else
-                        {
-                            string path = $"pathprobe-{DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}.pcapng";
-                            app.Message = $"writing {path}…";
-                            writing = source.WriteAsync(Path.GetFullPath(path));
-                        }
-                    }
-                }
-                if (writing is { IsCompleted: true })
-                {
-                    app.Message = writing.IsCompletedSuccessfully ? writing.Result : $"could not write: {writing.Exception?.InnerException?.Message}";
-                    writing = null;
-                    dirty = true;
-                }
-                var snapshot = source.Current;
-                if (snapshot.Generation != lastGeneration)
-                {
-                    lastGeneration = snapshot.Generation;
-                    app.Update(snapshot);
-                    if (app.Mode == TuiMode.Flow && snapshot.Detail?.Row.Id != app.OpenFlowId) source.RequestDetail(app.OpenFlowId);
-                    dirty = true;
-                }
-                if (Console.WindowWidth != width || Console.WindowHeight != height)
-                {
-                    width = Console.WindowWidth;
-                    height = Console.WindowHeight;
-                    dirty = true;
-                }
-                long now = clock.ElapsedMilliseconds;
-                if (dirty && now - lastFrame >= FrameMilliseconds)
-                {
-                    var lines = TuiView.Render(app, width, height);
-                    stdout.Write(screen.Frame(lines, Math.Max(TuiView.MinWidth, width)));
-                    stdout.Flush();
-                    lastFrame = now;
-                    dirty = false;
-                }
-                Thread.Sleep(15);
+                // As capture says it: the copy ends at the error, the analysis on screen was not affected.
+                stderr.WriteLine($"pathprobe: error: the pcapng copy failed: {live.WriteError}; the copy ends there ({SafeText.Clean(writePath, 200)} " +
+                                 $"holds what was written before), {live.FramesNotWritten:#,0} later frames were not written; the analysis is not affected");
+                if (!signalled) status = Program.ExitUsage;
             }
         }
-        finally
-        {
-            writing?.Wait(TimeSpan.FromSeconds(30));
-            stdout.Write("\u001b[0m\u001b[?25h\u001b[?1049l");
-            stdout.Flush();
-            Console.TreatControlCAsInput = treatCtrlC;
-        }
+        if (status == Program.ExitSigInt) stderr.WriteLine("pathprobe: interrupted (SIGINT)");
+        else if (status == Program.ExitSigTerm) stderr.WriteLine("pathprobe: stopped (SIGTERM)");
+        return status;
     }
+
+    private static bool Given(ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
+
+    private static bool IsTerminal(TextWriter stdout) =>
+        !Console.IsInputRedirected && !Console.IsOutputRedirected && ReferenceEquals(stdout, Console.Out);
 
     private static int Usage(TextWriter stderr, string message)
     {

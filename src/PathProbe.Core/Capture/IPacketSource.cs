@@ -17,6 +17,18 @@ public interface IPacketSource : IDisposable
     SourceEnd End { get; }
 }
 
+/// <summary>
+/// A file source that can say where each frame's bytes lie, so a reader can come back for one frame later without
+/// keeping it (the TUI's packet view). The offset is in the decompressed capture stream (the file itself when it is
+/// not compressed).
+/// </summary>
+public interface IFrameLocator
+{
+    /// <summary>Stream offset of the first byte of <see cref="RawFrame.Data"/> of the frame the last successful
+    /// <c>TryRead</c> returned.</summary>
+    long FrameDataOffset { get; }
+}
+
 public enum SourceEndKind
 {
     None = 0,

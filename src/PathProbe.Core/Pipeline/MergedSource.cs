@@ -14,7 +14,7 @@ public sealed class InputsOverlapException(string message) : Exception(message);
 /// in time are interleaved. Each open file's current frame is copied into a buffer of its own (a frame's span is
 /// only valid until its source's next read); nothing else is allocated per frame.
 /// </summary>
-public sealed class MergedSource : IPacketSource
+public sealed class MergedSource : IPacketSource, IFrameLocator
 {
     private readonly Member[] _members; // sorted by first frame time; files without frames last
     private readonly List<Member> _open = new();
@@ -64,6 +64,14 @@ public sealed class MergedSource : IPacketSource
     public long Position => _members.Sum(m => m.Done ? m.Length : m.Position);
 
     public SourceEnd End => _end;
+
+    /// <summary>Which file the frame the last successful <see cref="TryRead"/> returned comes from: its index in the
+    /// paths as given to <see cref="Open"/>.</summary>
+    public int FrameFile => _last?.Order ?? -1;
+
+    /// <inheritdoc />
+    /// <remarks>In the file <see cref="FrameFile"/> (its decompressed stream); -1 when that file's reader cannot say.</remarks>
+    public long FrameDataOffset => _last?.Offset ?? -1;
 
     /// <summary>The files' descriptions together: every interface and comment, the sum of sections.</summary>
     public CaptureInfo Info
@@ -169,6 +177,7 @@ public sealed class MergedSource : IPacketSource
         public long Time;
         public int LinkType;
         public int InterfaceIndex;
+        public long Offset;
         private IPacketSource? _source;
         private Stream? _stream;
         private bool _pending; // the peeked first frame is in Buffer and not yet delivered (standard input only)
@@ -243,6 +252,7 @@ public sealed class MergedSource : IPacketSource
             Time = frame.Time.UnixNanoseconds;
             LinkType = frame.LinkType;
             InterfaceIndex = frame.InterfaceIndex;
+            Offset = _source is IFrameLocator locator ? locator.FrameDataOffset : -1;
         }
 
         public void Close()

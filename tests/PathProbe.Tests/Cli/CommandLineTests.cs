@@ -121,6 +121,23 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Theory]
+    [InlineData("--duration", "NaN", "--duration: 'NaN' is not a number of seconds")]
+    [InlineData("--duration", "Infinity", "--duration: Infinity is too large")]
+    [InlineData("--duration", "-1", "--duration: -1 is too small")]
+    [InlineData("-w", "", "-w: needs a file name, not an empty string")]
+    [InlineData("-s", "999999", "-s: 999999 is too large")]
+    [InlineData("-c", "5", "--count applies to capture files, not to -i")]
+    public void Tui_LiveOptions_CheckedAsCapturesBeforeAnythingOpens(string option, string value, string expected) =>
+        AssertUsage(Run("tui", "-i", "lo", option, value), expected);
+
+    [Fact]
+    public void Tui_WriteOrDurationWithoutInterface_Exit2SaysTheyAreLive()
+    {
+        AssertUsage(Run("tui", Capture("smtp-healthy-ipv4.pcap"), "-w", Path.Combine(_dir, "x.pcapng")), "-w and --duration apply to a live capture");
+        AssertUsage(Run("tui", Capture("smtp-healthy-ipv4.pcap"), "--duration", "5"), "-w and --duration apply to a live capture");
+    }
+
+    [Theory]
     [InlineData("--max-flows", "0")]
     [InlineData("--max-flows", "99999999999")]
     [InlineData("--flow-rows", "-1")]
@@ -186,6 +203,9 @@ public sealed class CommandLineTests : IDisposable
     [InlineData("analyze", "--max-flows <N>")]
     [InlineData("analyze", "--dns-server <IP[:PORT]>")]
     [InlineData("tui", "-r <FILE>")]
+    [InlineData("tui", "-w <FILE>")]
+    [InlineData("tui", "--duration <S>")]
+    [InlineData("tui", "-i, --interface <IFACE>")]
     [InlineData("dns", "--timeout <S>")]
     [InlineData("probe", "-p, --port <PORT>")]
     public void Help_ShowsRealPlaceholders(string command, string expected)
