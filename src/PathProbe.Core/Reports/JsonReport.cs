@@ -88,6 +88,7 @@ public static class JsonReport
             }
         }
         WriteCaptureLoss(w, i.Drops, ackedUnseen);
+        WriteSelection(w, i);
         w.WriteEndObject();
     }
 
@@ -154,6 +155,36 @@ public static class JsonReport
             w.WriteEndArray();
         }
         w.WriteNumber("ackedUnseen", ackedUnseen);
+        w.WriteEndObject();
+    }
+
+    /// <summary>"join" and "selection", only when files were joined or frames selected (analyze --join, FILTER, -c,
+    /// --since, --until): the input's packets and bytes are then those of the selected frames.</summary>
+    private static void WriteSelection(Utf8JsonWriter w, InputSummary i)
+    {
+        if (i.JoinedFiles is { Count: > 1 } files)
+        {
+            w.WriteStartObject("join");
+            w.WriteString("reason", i.JoinReason);
+            w.WriteStartArray("files");
+            foreach (var f in files) w.WriteStringValue(f);
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        if (i.Selection is not { } sel) return;
+        w.WriteStartObject("selection");
+        if (sel.Filter is null) w.WriteNull("filter"); else w.WriteString("filter", sel.Filter);
+        WriteTime(w, "since", sel.SinceText is null ? null : sel.Since);
+        WriteTime(w, "until", sel.UntilText is null ? null : sel.Until);
+        if (sel.Count > 0) w.WriteNumber("count", sel.Count); else w.WriteNull("count");
+        w.WriteBoolean("stoppedAtCount", sel.StoppedAtCount);
+        w.WriteNumber("framesRead", sel.FramesRead);
+        if (sel.Problems.Count > 0)
+        {
+            w.WriteStartArray("problems");
+            foreach (var p in sel.Problems) w.WriteStringValue(p);
+            w.WriteEndArray();
+        }
         w.WriteEndObject();
     }
 

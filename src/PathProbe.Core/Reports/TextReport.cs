@@ -137,7 +137,7 @@ public static class TextReport
 
     private static void WriteInput(TextWriter o, InputSummary i)
     {
-        o.WriteLine($"Input      {SafeText.Clean(i.Path)}");
+        o.WriteLine($"Input      {(i.Path == "-" ? "- (standard input)" : SafeText.Clean(i.Path))}");
         if (i.Unreadable)
         {
             o.WriteLine($"           error: {i.Error}");
@@ -149,13 +149,13 @@ public static class TextReport
         if (i.LinkTypes.Count > 0) sb.Append(", ").Append(string.Join("+", i.LinkTypes.Select(LinkTypes.Name)));
         if (info is not null)
         {
-            if (info.SnapLength > 0) sb.Append(", snaplen ").Append(info.SnapLength.ToString(Inv));
+            if (info.SnapLength != 0) sb.Append(", snaplen ").Append(info.SnapLength.ToString(Inv));
             if (info.TimestampResolution is not null) sb.Append(", ").Append(info.TimestampResolution).Append(" timestamps");
             if (info.Sections > 1) sb.Append(", ").Append(info.Sections.ToString(Inv)).Append(" sections");
             var names = info.Interfaces.Where(x => x.Name is not null).Select(x => SafeText.Clean(x.Name, 64)).Distinct().ToList();
             if (names.Count > 0) sb.Append(", interfaces ").Append(string.Join(", ", names));
         }
-        o.WriteLine(sb.ToString());
+        if (i.Format is not null) o.WriteLine(sb.ToString());
         string span = i.FirstTime is { } f && i.LastTime is { } l
             ? $", {f.ToIso8601()} .. {l.ToIso8601()} ({Seconds(Between(f, l))})"
             : "";
@@ -166,6 +166,23 @@ public static class TextReport
             foreach (string limit in info.LimitsHit.Describe(info.Limits)) o.WriteLine($"           limit: {limit}");
         }
         if (i.Error is not null) o.WriteLine($"           warning: {i.Error}");
+        WriteSelection(o, i);
+    }
+
+    /// <summary>Which files were joined and which frames were selected (analyze --join, FILTER, -c, --since, --until).</summary>
+    private static void WriteSelection(TextWriter o, InputSummary i)
+    {
+        if (i.JoinedFiles is { Count: > 1 } files)
+            o.WriteLine($"           joined: {string.Join(", ", files.Select(f => SafeText.Clean(f)))} as one capture, merged by time (" +
+                        (i.JoinReason == "rotated-set" ? "a rotated set: the names differ only in numbers and each file starts where the previous ended" : "--join") + ")");
+        if (i.Selection is not { } sel) return;
+        var what = new List<string>();
+        if (sel.Filter is not null) what.Add($"filter '{SafeText.Clean(sel.Filter)}'");
+        if (sel.SinceText is not null) what.Add($"since {sel.Since?.ToIso8601() ?? SafeText.Clean(sel.SinceText)}{(sel.SinceText.StartsWith('+') ? $" ({sel.SinceText} after the first packet)" : "")}");
+        if (sel.UntilText is not null) what.Add($"until {sel.Until?.ToIso8601() ?? SafeText.Clean(sel.UntilText)}{(sel.UntilText.StartsWith('+') ? $" ({sel.UntilText} after the first packet)" : "")}");
+        if (sel.Count > 0) what.Add($"at most {N(sel.Count)} packets{(sel.StoppedAtCount ? ", reached" : "")}");
+        o.WriteLine($"           selected: {string.Join(", ", what)}: {N(i.Packets)} of {N(sel.FramesRead)} packets read");
+        foreach (var p in sel.Problems) o.WriteLine($"           warning: {p}");
     }
 
     /// <summary>Per interface with statistics: received and dropped (pcapng ISB, pcap_stats live); the capture-loss
@@ -201,7 +218,7 @@ public static class TextReport
     {
         o.WriteLine();
         if (flows.Count == 0) { o.WriteLine("No flows."); return; }
-        o.WriteLine(flows.Count > maxRows ? $"Flows (the {maxRows} largest of {N(flows.Count)}; --json lists all)" : $"Flows ({flows.Count})");
+        o.WriteLine(flows.Count > maxRows ? $"Flows (the {maxRows} largest of {N(flows.Count)}; --json lists all {N(flows.Count)})" : $"Flows ({flows.Count})");
         var shown = flows.Count > maxRows
             ? flows.OrderByDescending(f => f.ClientToServer.FrameBytes + f.ServerToClient.FrameBytes).Take(maxRows).OrderBy(f => f.Id).ToList()
             : flows;

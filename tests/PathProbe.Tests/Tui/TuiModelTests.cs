@@ -183,6 +183,70 @@ public sealed class TuiModelTests
     }
 
     [Fact]
+    public void PacketStore_JoinedPiecesWithASelection_ListsTheAnalysedFramesNumberedAsTheWholeCapture()
+    {
+        // The incident cut in three pieces (frames 1-25, 26-50, 51-64), given out of order and joined as tui --join reads
+        // them, with a selection that drops the middle-sized packets and stops after 30: the packet list must hold the
+        // packets the analysis counted, with the whole file's frame numbers and bytes.
+        string dir = Path.Combine(Path.GetTempPath(), $"pathprobe-tui-join-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var pieces = new[] { "a.pcapng", "b.pcapng", "c.pcapng" }.Select(n => Path.Combine(dir, n)).ToArray();
+            using (var source = PathProbe.Capture.CaptureFile.Open(File.OpenRead(Incident), Incident))
+            {
+                long n = 0;
+                PathProbe.Capture.PcapNgWriter? writer = null;
+                int itf = 0;
+                while (source.TryRead(out var frame))
+                {
+                    if (n is 0 or 25 or 50)
+                    {
+                        writer?.Dispose();
+                        writer = PathProbe.Capture.PcapNgWriter.Create(pieces[n / 25]);
+                        itf = writer.AddInterface(frame.LinkType);
+                    }
+                    writer!.WritePacket(itf, frame.Time, frame.Data, frame.OriginalLength);
+                    n++;
+                }
+                writer?.Dispose();
+            }
+            var input = new AnalysisInput { Paths = [pieces[2], pieces[0], pieces[1]], JoinReason = AnalysisInput.Requested };
+            var selection = new PacketSelection { Filter = new SmallOrLarge(), Count = 30 };
+            var analysis = FileAnalyzer.Analyze(input, new AnalysisOptions { Timelines = true }, selection);
+            var snapshot = FileTuiSource.FromAnalysis(analysis, "joined");
+            var whole = new PacketStoreInfo(Incident, false);
+            var joined = new PacketStoreInfo(pieces[2], false) { Files = input.Paths, Selection = selection };
+            foreach (var row in snapshot.Rows)
+            {
+                var d = FileTuiSource.Detail(analysis, snapshot, row.Id)!;
+                var list = PacketStore.Scan(joined, d);
+                Assert.Null(list.Error);
+                Assert.Equal(d.Row.Packets, list.Packets.Count);
+                var all = PacketStore.Scan(whole, d).Packets.ToDictionary(p => p.Number);
+                foreach (var p in list.Packets)
+                {
+                    Assert.True(SmallOrLarge.Keeps(p.WireLength), $"frame {p.Number} was not analysed");
+                    Assert.Equal(input.Paths.ToList().IndexOf(pieces[(int)(p.Number - 1) / 25]), p.File);
+                    Assert.Equal(PacketStore.Read(whole, all[p.Number]), PacketStore.Read(joined, p));
+                }
+            }
+            Assert.True(analysis.Input.Selection!.StoppedAtCount);
+            Assert.Equal(30, snapshot.Rows.Sum(r => r.Packets)); // of the 37 the filter keeps
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    /// <summary>Frames under 70 or of 1000 bytes or more on the wire (less 70 and greater 1000).</summary>
+    private sealed class SmallOrLarge : IFrameFilter
+    {
+        public static bool Keeps(int wireLength) => wireLength < 70 || wireLength >= 1000;
+        public string Expression => "less 69 or greater 1000";
+        public bool Matches(in PathProbe.Capture.RawFrame frame) => Keeps(frame.OriginalLength);
+        public IReadOnlyList<string> TakeProblems() => [];
+    }
+
+    [Fact]
     public void Dissector_IcmpTooBig_ShowsTheQuotedHeader()
     {
         string path = Path.Combine(TestPaths.Captures, "smtp-icmp-too-big-ipv4.pcap");
