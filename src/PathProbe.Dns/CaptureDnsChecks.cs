@@ -1,4 +1,5 @@
 using PathProbe.Findings;
+using PathProbe.Findings.Kinds;
 using PathProbe.Primitives;
 using PathProbe.Protocols.Dns;
 
@@ -22,10 +23,12 @@ public sealed class CaptureDnsChecks(IDnsResolver resolver)
     public int MaxChecks { get; init; } = 64;
     public int NotChecked { get; private set; }
 
-    public async Task<List<Finding>> RunAsync(IEnumerable<SmtpParty> parties, Timestamp time, CancellationToken cancel = default)
+    /// <summary>Runs the checks; the verdicts name the flows with <paramref name="facts"/> (the flows' own numbers).</summary>
+    public async Task<List<Verdict>> RunAsync(IEnumerable<SmtpParty> parties, Timestamp time, Func<int, FlowFacts?> facts, CancellationToken cancel = default)
     {
         var checker = new MailDnsChecker(resolver);
-        var findings = new List<Finding>();
+        var findings = new List<Verdict>();
+        FlowFacts[] Flows(List<int> ids) => ids.Distinct().Order().Select(facts).OfType<FlowFacts>().ToArray();
         var senders = new Dictionary<(string Domain, IpAddress Client, string? Ehlo), List<int>>();
         var recipients = new Dictionary<string, List<int>>(DnsName.Comparer);
         foreach (var p in parties)
@@ -51,20 +54,19 @@ public sealed class CaptureDnsChecks(IDnsResolver resolver)
             var report = await checker.RunAsync(domain, client, ehlo, cancel).ConfigureAwait(false);
             if (report.ResolverError is not null)
             {
-                findings.Add(ResolverFailure(report, flows, time));
+                findings.Add(ResolverFailure(report, Flows(flows), time));
                 continue;
             }
             foreach (var c in report.Checks)
             {
-                string? kind = c.Id switch
+                FindingKind? kind = c.Id switch
                 {
-                    "spf" or "spf-helo" or "spf-size" => "dns-spf",
-                    "ip-ptr" or "helo" => "dns-fcrdns",
+                    "spf" or "spf-helo" or "spf-size" => FindingKind.DnsSpf,
+                    "ip-ptr" or "helo" => FindingKind.DnsFcrdns,
                     _ => null,
                 };
                 if (kind is null) continue;
-                findings.Add(ToFinding(kind, c, flows, time, $"sender {client}, MAIL FROM domain {SafeText.Clean(domain)}" +
-                                                               (ehlo is null ? "" : $", EHLO {SafeText.Clean(ehlo, 100)}")));
+                findings.Add(ToVerdict(kind.Value, c, Flows(flows), time, domain, client, ehlo));
             }
         }
         foreach (var (domain, flows) in recipients)
@@ -73,41 +75,35 @@ public sealed class CaptureDnsChecks(IDnsResolver resolver)
             var report = await checker.RunAsync(domain, null, null, cancel).ConfigureAwait(false);
             if (report.ResolverError is not null)
             {
-                findings.Add(ResolverFailure(report, flows, time));
+                findings.Add(ResolverFailure(report, Flows(flows), time));
                 continue;
             }
             foreach (var c in report.Checks.Where(c => c.Id is "mx" or "null-mx" or "mx-cname" or "mx-address"))
-                findings.Add(ToFinding("dns-mx", c, flows, time, $"recipient domain {SafeText.Clean(domain)}"));
+                findings.Add(ToVerdict(FindingKind.DnsMx, c, Flows(flows), time, domain, null, null));
         }
         return findings;
     }
 
-    private static Finding ToFinding(string kind, DnsCheck c, List<int> flows, Timestamp time, string about) => new()
+    private static DnsCheckVerdict ToVerdict(FindingKind kind, DnsCheck c, FlowFacts[] flows, Timestamp time, string domain, IpAddress? client, string? ehlo) => new()
     {
-        Kind = kind,
-        Severity = c.Status switch { CheckStatus.Error => Severity.Critical, CheckStatus.Warning => Severity.Warning, _ => Severity.Info },
-        Flows = flows.Distinct().Order().ToList(),
-        Time = time,
-        Summary = $"{c.Title}: {MailDnsChecker.StatusName(c.Status)}: {c.Evidence}",
-        Evidence = new Evidence
-        {
-            { "check", c.Id },
-            { "status", MailDnsChecker.StatusName(c.Status) },
-            { "title", c.Title },
-            { "detail", c.Evidence },
-            { "about", about },
-        },
-        Advice = c.Fix,
+        CheckKind = kind,
+        Flows = flows,
+        At = time,
+        Check = c.Id,
+        Status = MailDnsChecker.StatusName(c.Status),
+        Title = c.Title,
+        Detail = c.Evidence,
+        Fix = c.Fix,
+        Domain = domain,
+        Client = client,
+        Ehlo = ehlo,
     };
 
-    private static Finding ResolverFailure(MailDnsReport report, List<int> flows, Timestamp time) => new()
+    private static DnsCheckFailedVerdict ResolverFailure(MailDnsReport report, FlowFacts[] flows, Timestamp time) => new()
     {
-        Kind = "dns-check-failed",
-        Severity = Severity.Warning,
-        Flows = flows.Distinct().Order().ToList(),
-        Time = time,
-        Summary = $"the DNS checks for {SafeText.Clean(report.Domain)} could not run: {SafeText.Clean(report.ResolverError)}",
-        Evidence = new Evidence { { "domain", SafeText.Clean(report.Domain) }, { "error", SafeText.Clean(report.ResolverError) } },
-        Advice = "name a resolver that answers with --dns-server IP[:port]",
+        Flows = flows,
+        At = time,
+        Domain = report.Domain,
+        Error = report.ResolverError ?? "",
     };
 }

@@ -24,7 +24,10 @@ public sealed class CaptureAnalysis
     public long OffloadFrames { get; init; }
     /// <summary>SMTP analysis counters; null when SMTP analysis was off.</summary>
     public SmtpStats? Smtp { get; init; }
-    public List<Finding> Findings { get; } = new();
+    /// <summary>The findings' final versions, in the order they opened.</summary>
+    public IReadOnlyList<Finding> Findings => Log.Findings;
+    /// <summary>The analysis' finding log (verdicts decided after the capture, such as DNS checks, are added here).</summary>
+    public required FindingLog Log { get; init; }
     /// <summary>DNS message and transaction counters (per-flow details are in each flow's <see cref="Flow.App"/>).</summary>
     public Analysis.Dns.DnsCounters? Dns { get; init; }
 }

@@ -1,0 +1,75 @@
+using PathProbe.Primitives;
+
+namespace PathProbe.Findings.Kinds;
+
+/// <summary>Result of one mail DNS check (<c>analyze --dns-checks</c>): <c>dns-spf</c>, <c>dns-fcrdns</c>, <c>dns-mx</c>.
+/// The check's own title, finding and fix come from <c>pathprobe dns</c>'s checker.</summary>
+public sealed record DnsCheckVerdict : Verdict
+{
+    public required FindingKind CheckKind { get; init; }
+    public override FindingKind Kind => CheckKind;
+    public override string Identifier => $"{Check} {Domain} {Client} {Ehlo}";
+    public override Severity Severity => Status switch { "error" => Severity.Critical, "warning" => Severity.Warning, _ => Severity.Info };
+    public override Timestamp Time => At;
+    public required Timestamp At { get; init; }
+    /// <summary>The checker's check id (spf, spf-helo, ip-ptr, helo, mx, ...).</summary>
+    public required string Check { get; init; }
+    /// <summary>ok, info, warning, error.</summary>
+    public required string Status { get; init; }
+    public required string Title { get; init; }
+    public required string Detail { get; init; }
+    public string? Fix { get; init; }
+    public required string Domain { get; init; }
+    /// <summary>The sender checked (null for a recipient domain's MX).</summary>
+    public IpAddress? Client { get; init; }
+    public string? Ehlo { get; init; }
+}
+
+public sealed class DnsCheckWriter : FindingWriter<DnsCheckVerdict>
+{
+    protected override string One(DnsCheckVerdict v) => $"{SafeText.Clean(v.Title, 200)}: {v.Status}: {SafeText.Clean(v.Detail, 1000)}";
+
+    protected override string? Advice(IReadOnlyList<DnsCheckVerdict> items) => items[0].Fix is { } f ? SafeText.Clean(f, 1000) : null;
+
+    protected override void Evidence(EvidenceWriter w, IReadOnlyList<DnsCheckVerdict> items, Finding f)
+    {
+        var v = items[0];
+        w.Token(EvidenceKeys.Check, v.Check);
+        w.Token(EvidenceKeys.Status, v.Status);
+        w.Text(EvidenceKeys.Title, v.Title);
+        w.Text(EvidenceKeys.Detail, v.Detail);
+        w.Text(EvidenceKeys.Domain, v.Domain);
+        if (v.Client is { } c) w.Address(EvidenceKeys.Address, c);
+        if (v.Ehlo is not null) w.Text(EvidenceKeys.Ehlo, v.Ehlo);
+        w.List(EvidenceKeys.Flows);
+        foreach (var ff in v.Flows) { w.Item(); w.Flow(ff); w.End(); }
+        w.EndList();
+    }
+}
+
+/// <summary><c>dns-check-failed</c>: the DNS checks for a domain could not get answers.</summary>
+public sealed record DnsCheckFailedVerdict : Verdict
+{
+    public override FindingKind Kind => FindingKind.DnsCheckFailed;
+    public override string Identifier => Domain;
+    public override Severity Severity => Severity.Warning;
+    public override Timestamp Time => At;
+    public required Timestamp At { get; init; }
+    public required string Domain { get; init; }
+    public required string Error { get; init; }
+}
+
+public sealed class DnsCheckFailedWriter : FindingWriter<DnsCheckFailedVerdict>
+{
+    protected override string One(DnsCheckFailedVerdict v) => $"the DNS checks for {SafeText.Clean(v.Domain, 300)} could not run: {SafeText.Clean(v.Error, 500)}";
+    protected override string? Advice(IReadOnlyList<DnsCheckFailedVerdict> items) => "name a resolver that answers with --dns-server IP[:port]";
+
+    protected override void Evidence(EvidenceWriter w, IReadOnlyList<DnsCheckFailedVerdict> items, Finding f)
+    {
+        w.Text(EvidenceKeys.Domain, items[0].Domain);
+        w.Text(EvidenceKeys.Error, items[0].Error);
+        w.List(EvidenceKeys.Flows);
+        foreach (var ff in items[0].Flows) { w.Item(); w.Flow(ff); w.End(); }
+        w.EndList();
+    }
+}
