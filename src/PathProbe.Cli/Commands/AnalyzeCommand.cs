@@ -22,7 +22,7 @@ public static class AnalyzeCommand
                           $"Without a file, the bundled capture {BundledCapture} is analysed.",
             Arity = ArgumentArity.ZeroOrMore,
         };
-        var json = new Option<bool>("--json") { Description = "Write one JSON document (schema pathprobe.analysis/1) to standard output instead of the text report." };
+        var json = new Option<bool>("--json") { Description = "Write one JSON document (schema pathprobe.analysis/2, schemas/pathprobe.analysis-2.schema.json) to standard output instead of the text report." };
         var output = new Option<string?>("--output", "-o") { Description = "Write the report to this file instead of standard output." };
         var maxFlows = new Option<int>("--max-flows")
         {
@@ -31,8 +31,18 @@ public static class AnalyzeCommand
         };
         var flowRows = new Option<int>("--flow-rows")
         {
-            Description = "Flow rows in the text report (the largest flows are shown; --json lists all).",
+            Description = "Flow rows in the text report (the first in --sort order; --json lists all).",
             DefaultValueFactory = _ => 50,
+        };
+        var mailRows = new Option<int>("--mail-rows")
+        {
+            Description = "Mail-log lines of delivered transactions and other sessions in the text report, after all that did not succeed.",
+            DefaultValueFactory = _ => 20,
+        };
+        var sort = new Option<FlowSort>("--sort")
+        {
+            Description = "Order of the flow table: worst (worst finding first, then by id), id, bytes (most first), start (earliest first).",
+            DefaultValueFactory = _ => FlowSort.Worst,
         };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress on standard error." };
         var noTcp = new Option<bool>("--no-tcp-analysis")
@@ -53,17 +63,19 @@ public static class AnalyzeCommand
         };
         var cmd = new Command("analyze", "Analyse capture files and report flows, anomalies and findings.")
         {
-            files, json, output, maxFlows, flowRows, quiet, noTcp, dnsChecks, dnsServer,
+            files, json, output, maxFlows, flowRows, mailRows, sort, quiet, noTcp, dnsChecks, dnsServer,
         };
         cmd.SetAction((parse, cancel) => Task.FromResult(Run(
             parse.GetValue(files) ?? Array.Empty<string>(), parse.GetValue(json), parse.GetValue(output),
             parse.GetValue(maxFlows), parse.GetValue(flowRows), parse.GetValue(quiet), stdout, stderr, cancel, parse.GetValue(noTcp),
-            parse.GetValue(dnsChecks) ? parse.GetValue(dnsServer) ?? Array.Empty<string>() : null)));
+            parse.GetValue(dnsChecks) ? parse.GetValue(dnsServer) ?? Array.Empty<string>() : null,
+            parse.GetValue(mailRows), parse.GetValue(sort))));
         return cmd;
     }
 
     internal static int Run(string[] files, bool json, string? outputPath, int maxFlows, int flowRows, bool quiet,
-        TextWriter stdout, TextWriter stderr, CancellationToken cancel, bool noTcpAnalysis = false, string[]? dnsCheckServers = null)
+        TextWriter stdout, TextWriter stderr, CancellationToken cancel, bool noTcpAnalysis = false, string[]? dnsCheckServers = null,
+        int mailRows = 20, FlowSort sort = FlowSort.Worst)
     {
         if (maxFlows < 1) { stderr.WriteLine("pathprobe: --max-flows must be at least 1"); return Program.ExitUsage; }
         UdpTcpResolver? resolver = null;
@@ -138,7 +150,11 @@ public static class AnalyzeCommand
             else
             {
                 using var w = file is null ? null : new StreamWriter(file);
-                TextReport.Write(w ?? stdout, analyses, new TextReport.Options { MaxFlowRows = Math.Max(0, flowRows) });
+                TextReport.Write(w ?? stdout, analyses, new TextReport.Options
+                {
+                    MaxFlowRows = Math.Max(0, flowRows), MailRows = Math.Max(0, mailRows), Sort = sort,
+                    Width = file is null ? TerminalWidth(stdout) : 80,
+                });
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -172,7 +188,9 @@ public static class AnalyzeCommand
             if (!quiet) stderr.WriteLine($"pathprobe: --dns-checks: checking {parties.Count} SMTP flow{(parties.Count == 1 ? "" : "s")} with {string.Join(", ", resolver.Servers)}");
             var checks = new CaptureDnsChecks(resolver);
             var time = a.Flows.Where(f => f.App is SmtpFlowState).Select(f => f.Start).Min();
-            a.Findings.AddRange(checks.RunAsync(parties, time, cancel).GetAwaiter().GetResult());
+            var byId = a.Flows.ToDictionary(f => f.Id);
+            foreach (var v in checks.RunAsync(parties, time, id => byId.TryGetValue(id, out var f) ? PathProbe.Findings.FlowFacts.Of(f) : null, cancel).GetAwaiter().GetResult())
+                a.Log.Raise(v);
             if (checks.NotChecked > 0 && !quiet) stderr.WriteLine($"pathprobe: --dns-checks: {checks.NotChecked} further domains not checked (limit {checks.MaxChecks})");
         }
     }
@@ -187,6 +205,14 @@ public static class AnalyzeCommand
         if (at < 0 || at == a.Length - 1) return null;
         string d = a[(at + 1)..].TrimEnd('.');
         return DnsName.IsValid(d) && d.Contains('.') && !d.StartsWith('[') ? d : null;
+    }
+
+    /// <summary>The terminal's width when <paramref name="stdout"/> is the console on a terminal, else 80.</summary>
+    internal static int TerminalWidth(TextWriter stdout)
+    {
+        if (!ReferenceEquals(stdout, Console.Out) || Console.IsOutputRedirected) return 80;
+        try { return Console.WindowWidth is > 20 and var w ? w : 80; }
+        catch (IOException) { return 80; }
     }
 
     private static void ShowProgress(TextWriter stderr, AnalysisProgress p)

@@ -51,11 +51,11 @@ public static class CaptureCommand
             Description = "With -w: start a new file once the current one holds this many MB (10^6 bytes), like tcpdump -C: " +
                           "FILE.pcapng, FILE1.pcapng, FILE2.pcapng, ... each a complete pcapng.",
         };
-        var json = new Option<bool>("--json") { Description = "At the end, write the analysis JSON document (schema pathprobe.analysis/1, plus inputs[].drops) instead of the text report." };
+        var json = new Option<bool>("--json") { Description = "At the end, write the analysis JSON document (schema pathprobe.analysis/2, plus inputs[].drops) instead of the text report." };
         var ndjson = new Option<bool>("--ndjson")
         {
-            Description = "Stream newline-delimited JSON to standard output: one {\"type\":\"finding\",...} line per finding as it is " +
-                          "detected, and at the end one {\"type\":\"summary\",...} line holding the whole analysis document.",
+            Description = "Stream newline-delimited JSON to standard output: one {\"type\":\"finding\",\"change\":...} line each time a finding " +
+                          "opens, changes or closes (the same id throughout), and at the end one {\"type\":\"summary\",...} line holding the whole analysis document.",
         };
         var duration = new Option<double>("--duration") { Description = "Stop after this many seconds." };
         var count = new Option<long>("--count", "-c") { Description = "Stop after this many packets." };
@@ -70,8 +70,8 @@ public static class CaptureCommand
         var flowRows = new Option<int>("--flow-rows") { Description = "Flow rows in the text report.", DefaultValueFactory = _ => 50 };
 
         var cmd = new Command("capture",
-            "Capture live from an interface (libpcap) and report flows and findings as they happen; Ctrl-C, --duration or " +
-            "--count stops the capture and prints the full report. Needs root or CAP_NET_RAW.")
+            "Capture live from an interface (libpcap) and report flows and findings as they happen (a line when a finding opens, " +
+            "changes its severity or verdict, or closes); Ctrl-C, --duration or --count stops the capture and prints the full report. Needs root or CAP_NET_RAW.")
         {
             iface, list, filter, write, rotate, json, ndjson, duration, count, snaplen, noPromisc, buffer, maxFlows, flowRows,
         };
@@ -228,10 +228,10 @@ public static class CaptureCommand
         }
         else
         {
-            TextReport.Write(stdout, [analysis], new TextReport.Options { MaxFlowRows = Math.Max(0, s.FlowRows) });
+            TextReport.Write(stdout, [analysis], new TextReport.Options { MaxFlowRows = Math.Max(0, s.FlowRows), Width = AnalyzeCommand.TerminalWidth(stdout) });
             stdout.WriteLine();
-            stdout.WriteLine($"Drops      {stats.Dropped:#,0} by the kernel (capture buffer full), {stats.InterfaceDropped:#,0} by the interface; " +
-                             $"{stats.Received:#,0} packets received by the filter");
+            TextReport.Wrap(stdout, "Drops      ", $"{FindingText.N(stats.Dropped)} by the kernel (capture buffer full), {FindingText.N(stats.InterfaceDropped)} by the interface; " +
+                             $"{FindingText.N(stats.Received)} packets received by the filter", AnalyzeCommand.TerminalWidth(stdout));
             stdout.Flush();
         }
         if (input.Error is not null && input.Truncated && stats.TotalDropped == 0)
@@ -252,8 +252,10 @@ public static class CaptureCommand
     /// <summary>One capture run: the read loop on the calling thread, signal handlers that only stop it.</summary>
     private sealed class LiveRun(LiveCaptureSource source, RotatingPcapNgWriter? writer, Settings s, TextWriter stdout, TextWriter stderr)
     {
-        private readonly Engine _engine = new(new AnalysisOptions { Flows = new FlowTableOptions { MaxFlows = s.MaxFlows } });
-        private readonly List<Finding> _newFindings = new();
+        private readonly Engine _engine = new(new AnalysisOptions { Flows = new FlowTableOptions { MaxFlows = s.MaxFlows }, FindingEvents = true });
+        private readonly List<FindingEvent> _events = new();
+        private readonly bool _text = !s.Json && !s.Ndjson;
+        private readonly int _width = AnalyzeCommand.TerminalWidth(stdout);
         private readonly NdjsonWriter? _ndjson = s.Ndjson ? new NdjsonWriter(stdout) : null;
         private readonly bool _status = !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error);
         private int _signals;
@@ -323,10 +325,14 @@ public static class CaptureCommand
         /// <summary>Runs on the capture thread between reads: the engine is never touched from elsewhere.</summary>
         private void Tick(long now, bool final = false)
         {
-            _newFindings.Clear();
-            _findings += _engine.TakeNewFindings(_newFindings);
-            if (_ndjson is not null)
-                foreach (var f in _newFindings) _ndjson.WriteFinding(f);
+            _events.Clear();
+            _engine.TakeFindingEvents(_events);
+            _findings = _engine.Findings.Count;
+            foreach (var e in _events)
+            {
+                if (_ndjson is not null) _ndjson.WriteFinding(e);
+                else if (_text && e.Notable) WriteLine(e);
+            }
             if (final) return;
             writer?.Flush();
             if (_status)
@@ -340,6 +346,17 @@ public static class CaptureCommand
             }
             _lastPackets = _tally.Packets;
             _lastTick = now;
+        }
+
+        /// <summary>Text mode: one line when a finding opens, when its severity or verdict changes, and when it closes.</summary>
+        private void WriteLine(FindingEvent e)
+        {
+            if (_status) stderr.Write("\r\u001b[K");
+            var f = e.Finding;
+            string change = e.Change switch { FindingChange.Opened => "new", FindingChange.Closed => "closed", _ => "changed" };
+            TextReport.Wrap(stdout, "", $"{FindingText.Time(new Timestamp(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000))} {change} #{f.Id} " +
+                                        $"[{FindingKinds.SeverityName(f.Severity)}] {f.Name}: {f.Summary}", _width, "    ");
+            stdout.Flush();
         }
 
         /// <summary>SIGINT/SIGTERM: stop the read loop (pcap_breakloop is safe here); a second signal ends the process.</summary>

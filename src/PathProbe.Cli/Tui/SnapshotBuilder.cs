@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using PathProbe.Findings;
+using PathProbe.Findings.Kinds;
 using PathProbe.Flows;
 using PathProbe.Primitives;
 using PathProbe.Protocols.Smtp;
@@ -21,20 +22,26 @@ public sealed class SnapshotBuilder
     private readonly Dictionary<int, (Severity Worst, int Count, string Kinds)> _byFlow = new();
     private int _findingsIndexed;
 
-    /// <summary>Indexes findings by flow (incrementally: findings are only appended).</summary>
+    /// <summary>Indexes findings by flow. Findings change in place (a new version with the same id), so the index is
+    /// rebuilt when any changed; the version sum tells.</summary>
     public void IndexFindings(IReadOnlyList<Finding> findings)
     {
-        for (; _findingsIndexed < findings.Count; _findingsIndexed++)
-        {
-            var f = findings[_findingsIndexed];
+        long versions = 0;
+        foreach (var f in findings) versions += f.Version;
+        if (findings.Count == _findingsIndexed && versions == _versionsIndexed) return;
+        _byFlow.Clear();
+        foreach (var f in findings)
             foreach (int id in f.Flows)
             {
                 if (_byFlow.TryGetValue(id, out var e))
-                    _byFlow[id] = (f.Severity > e.Worst ? f.Severity : e.Worst, e.Count + 1, e.Kinds.Contains(f.Kind, StringComparison.Ordinal) ? e.Kinds : e.Kinds + " " + f.Kind);
-                else _byFlow[id] = (f.Severity, 1, f.Kind);
+                    _byFlow[id] = (f.Severity > e.Worst ? f.Severity : e.Worst, e.Count + f.Version, e.Kinds.Split(' ').Contains(f.Name) ? e.Kinds : e.Kinds + " " + f.Name);
+                else _byFlow[id] = (f.Severity, f.Version, f.Name);
             }
-        }
+        _findingsIndexed = findings.Count;
+        _versionsIndexed = versions;
     }
+
+    private long _versionsIndexed;
 
     /// <summary>The row of <paramref name="flow"/>, from the cache when nothing changed.</summary>
     public FlowRow Row(Flow flow)
@@ -60,17 +67,11 @@ public sealed class SnapshotBuilder
         bool clientSends = f.ClientToServer.PayloadBytes >= f.ServerToClient.PayloadBytes;
         ref DirectionStats send = ref clientSends ? ref f.ClientToServer : ref f.ServerToClient;
         ref DirectionStats recv = ref clientSends ? ref f.ServerToClient : ref f.ClientToServer;
-        double share = 0, rtt = double.NaN;
-        if (f.Tcp is { } tcp)
-        {
-            long data = tcp.Client.Counters.DataSegments + tcp.Server.Counters.DataSegments;
-            long retr = tcp.Client.Counters.Retransmissions + tcp.Server.Counters.Retransmissions;
-            share = data == 0 ? 0 : (double)retr / data;
-            var sender = clientSends ? tcp.Client : tcp.Server;
-            var other = clientSends ? tcp.Server : tcp.Client;
-            var r = sender.Rtt.Count > 0 ? sender.Rtt : other.Rtt;
-            if (r.Count > 0) rtt = r.SmoothedNanos / 1e6;
-        }
+        // The flow's own numbers, as the report and the JSON read them: the retransmitted share of the direction that
+        // sent more data, and the flow's RTT.
+        var facts = FlowFacts.Of(f);
+        double share = facts.RetransmissionShare(clientSends);
+        double rtt = facts.RttNanos >= 0 ? facts.RttNanos / 1e6 : double.NaN;
         string app = ApplicationText(f);
         // A stall that never recovered leaves the flow open with a stall finding: say so.
         string state = f.EndReason == FlowEnd.Open && kinds is not null && kinds.Split(' ').Contains("stall") ? "stalled" : StateText(f);
@@ -93,13 +94,12 @@ public sealed class SnapshotBuilder
             Severity = severity,
             Start = f.Start.UnixNanoseconds,
             SearchText = string.Join(' ', "#" + f.Id.ToString(CultureInfo.InvariantCulture), client, server, f.ProtocolName, app, state,
-                severity >= 0 ? Finding.SeverityName((Severity)severity) : "", kinds ?? "").ToLowerInvariant(),
+                severity >= 0 ? FindingKinds.SeverityName((Severity)severity) : "", kinds ?? "").ToLowerInvariant(),
         };
     }
 
     private static string StateText(Flow f)
     {
-        if (f.Tcp is { Stalled: true }) return "stalled";
         if (f.Tcp is { RefusedByReset: true }) return "refused";
         return f.EndReason switch
         {
@@ -143,7 +143,8 @@ public sealed class SnapshotBuilder
         bool clientSends = flow.ClientToServer.PayloadBytes >= flow.ServerToClient.PayloadBytes;
         ref DirectionStats send = ref clientSends ? ref flow.ClientToServer : ref flow.ServerToClient;
         ref DirectionStats recv = ref clientSends ? ref flow.ServerToClient : ref flow.ClientToServer;
-        int header = send.MaxSegment > 0 && send.MaxIpPacket > send.MaxSegment ? send.MaxIpPacket - send.MaxSegment : 40;
+        // An MSS invites packets of MSS + TCP header (20) + IP header (RFC 879), as the mss-mismatch finding says.
+        int header = FlowFacts.PacketSizeForMss(0, flow.ClientAddress.IsV4);
         var tl = flow.Timeline is { } t && t.FlowId == flow.Id ? t : null;
         return new FlowDetail
         {
@@ -173,32 +174,12 @@ public sealed class SnapshotBuilder
     {
         foreach (var f in findings)
         {
-            if (f.Kind != "mtu-blackhole") continue;
-            foreach (var (name, value) in f.Evidence)
-            {
-                if (name != "pathMtu" || value is not Evidence range) continue;
-                int min = 0, max = 0;
-                foreach (var (k, v) in range)
-                {
-                    if (k == "min" && TryInt(v, out int a)) min = a;
-                    else if (k == "max" && TryInt(v, out int b)) max = b;
-                }
-                if (max > 0) return max + 1;
-                if (min > 0) return min;
-            }
+            if (f.Kind != FindingKind.MtuBlackhole) continue;
+            var v = f.Verdict<BlackHoleVerdict>();
+            if (v.Max > 0) return v.Max + 1;
+            if (v.Min > 0) return v.Min;
         }
         return 0;
-    }
-
-    private static bool TryInt(object? v, out int value)
-    {
-        switch (v)
-        {
-            case int i: value = i; return true;
-            case long l when l is > 0 and < int.MaxValue: value = (int)l; return true;
-            case double d when d is > 0 and < int.MaxValue: value = (int)d; return true;
-            default: value = 0; return false;
-        }
     }
 
     /// <summary>Greeting, commands and replies with their times; message content is never kept by the session.</summary>

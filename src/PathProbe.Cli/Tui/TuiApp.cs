@@ -111,7 +111,7 @@ public sealed class TuiApp
             var peers = new Dictionary<int, string>();
             foreach (var r in _snapshot.Rows) peers[r.Id] = r.ServerAddress;
             _groups = _snapshot.Findings
-                .GroupBy(f => (f.Kind, Peer: f.Flows.Count > 0 && peers.TryGetValue(f.Flows[0], out var p) ? p : "-"))
+                .GroupBy(f => (Kind: f.Name, Peer: f.Flows.Count > 0 && peers.TryGetValue(f.Flows[0], out var p) ? p : "-"))
                 .Select(g => new FindingGroup(g.Key.Kind, g.Key.Peer, g.Max(f => f.Severity), g.ToList()))
                 .OrderByDescending(g => g.Worst).ThenByDescending(g => g.Findings.Count).ThenBy(g => g.Kind, StringComparer.Ordinal).ThenBy(g => g.Peer, StringComparer.Ordinal)
                 .ToList();

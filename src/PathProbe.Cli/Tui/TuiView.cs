@@ -504,38 +504,26 @@ public static class TuiView
 
     private static void FindingLines(Finding f, int width, List<StyledLine> into)
     {
-        string sev = Finding.SeverityName(f.Severity);
-        var first = new StyledLine(width).Add(Marker((int)f.Severity), SeverityStyle((int)f.Severity)).Add(sev + " ", SeverityStyle((int)f.Severity)).Add(f.Kind, "bold");
+        string sev = FindingKinds.SeverityName(f.Severity);
+        var first = new StyledLine(width).Add(Marker((int)f.Severity), SeverityStyle((int)f.Severity)).Add(sev + " ", SeverityStyle((int)f.Severity)).Add(f.Name, "bold");
         into.Add(first);
         Wrap("  ", SafeText.Clean(f.Summary, 2000), width, null, into);
         // Evidence can be long (storms list peers and reasons): three lines here; the JSON report has all of it.
-        if (f.Evidence.Count > 0) Wrap("  evidence: ", SafeText.Clean(EvidenceText(f.Evidence), 2000), width, "grey", into, maxLines: 3);
+        Wrap("  evidence: ", SafeText.Clean(EvidenceText(f), 2000), width, "grey", into, maxLines: 3);
         if (f.Advice is not null) Wrap("  advice: ", SafeText.Clean(f.Advice, 2000), width, "green", into);
     }
 
-    public static string EvidenceText(Evidence e)
+    /// <summary>The finding's evidence as the JSON report writes it (the kind's writer), compact.</summary>
+    public static string EvidenceText(Finding f)
     {
-        var sb = new StringBuilder();
-        foreach (var (k, v) in e)
+        using var ms = new MemoryStream();
+        using (var w = new System.Text.Json.Utf8JsonWriter(ms))
         {
-            if (sb.Length > 0) sb.Append(", ");
-            sb.Append(k).Append('=').Append(Value(v));
+            w.WriteStartObject();
+            f.Kind.Writer().Evidence(new EvidenceWriter(w), f);
+            w.WriteEndObject();
         }
-        return sb.ToString();
-
-        static string Value(object? v) => v switch
-        {
-            null => "null",
-            Evidence n => "{" + EvidenceText(n) + "}",
-            string s => s,
-            double d => d.ToString("0.###", Inv),
-            float f => f.ToString("0.###", Inv),
-            Timestamp t => t.ToIso8601(),
-            bool b => b ? "true" : "false",
-            System.Collections.IEnumerable list => "[" + string.Join(", ", list.Cast<object?>().Select(Value)) + "]",
-            IFormattable x => x.ToString(null, Inv),
-            _ => v.ToString() ?? "",
-        };
+        return Encoding.UTF8.GetString(ms.GetBuffer(), 0, (int)ms.Length);
     }
 
     private static void Wrap(string prefix, string text, int width, string? style, List<StyledLine> into, int maxLines = int.MaxValue)

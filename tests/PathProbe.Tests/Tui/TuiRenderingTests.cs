@@ -74,32 +74,41 @@ public sealed class TuiRenderingTests
     public void FlowView_BlackHoleFinding_DrawsCeilingLineBelowTheLostPackets()
     {
         var app = IncidentApp(out var analysis);
-        var blackHole = new Finding
-        {
-            Kind = "mtu-blackhole", Severity = Severity.Critical, Flows = [2], Summary = "packets over 1424 bytes never arrive",
-            Evidence = new Evidence { { "pathMtu", new Evidence { { "min", 1424 }, { "max", 1424 } } } },
-        };
+        var blackHole = new Finding(99, 1, [Hole(1424, 1424, analysis.Flows.Single(f => f.Id == 2))]);
         Open(app, analysis, d => d with { Findings = d.Findings.Append(blackHole).ToList(), Ceiling = SnapshotBuilder.Ceiling([blackHole]) });
         string screen = Screen(app, 120, 40);
         var lines = screen.Split('\n');
         var ceiling = lines.Single(l => l.Contains("1425┤"));
         Assert.Contains("━", ceiling);
-        // The 1500-byte packets plot above the ceiling line, the MSS line (1460 + 52 header bytes) above them.
+        // The 1500-byte packets plot above the ceiling line, on the MSS line: MSS 1460 invites 1460 + 20 + 20 = 1500-byte
+        // packets, the number the report's mss-mismatch finding says (not 1460 + 52 with TCP options).
         int ceilingRow = Array.IndexOf(lines, ceiling);
-        int mssRow = Array.FindIndex(lines, l => l.Contains("1512┤"));
+        int mssRow = Array.FindIndex(lines, l => l.Contains("1500┤"));
         Assert.True(mssRow >= 0 && mssRow < ceilingRow, screen);
+        Assert.Contains("MSS 1460+40", screen);
         Assert.Contains("path-MTU ceiling ≥1425 lost", screen);
         AssertExpected("incident-blackhole-120x40.txt", screen);
     }
 
     [SkippableFact]
-    public void Ceiling_FromEvidence_MaxPlusOneElseMin()
+    public void Ceiling_FromTheVerdict_MaxPlusOneElseMin()
     {
-        Finding F(Evidence range) => new() { Kind = "mtu-blackhole", Severity = Severity.Critical, Summary = "x", Evidence = new Evidence { { "pathMtu", range } } };
-        Assert.Equal(1401, SnapshotBuilder.Ceiling([F(new Evidence { { "min", 1280 }, { "max", 1400 } })]));
-        Assert.Equal(1280, SnapshotBuilder.Ceiling([F(new Evidence { { "min", 1280L } })]));
-        Assert.Equal(0, SnapshotBuilder.Ceiling([new Finding { Kind = "stall", Severity = Severity.Critical, Summary = "x" }]));
+        var flow = new PathProbe.Findings.FlowFacts { Id = 1, Client = default, Server = default };
+        Assert.Equal(1401, SnapshotBuilder.Ceiling([new Finding(1, 1, [Hole(1280, 1400, null)])]));
+        Assert.Equal(1280, SnapshotBuilder.Ceiling([new Finding(1, 1, [Hole(1280, 0, null)])]));
+        var stall = new PathProbe.Findings.Kinds.StallVerdict
+        {
+            Flows = [flow], StallKind = PathProbe.Flows.Tcp.StallKind.Application, SenderIsClient = true, Start = default, DurationNanos = 1,
+        };
+        Assert.Equal(0, SnapshotBuilder.Ceiling([new Finding(1, 1, [stall])]));
     }
+
+    private static PathProbe.Findings.Kinds.BlackHoleVerdict Hole(int min, int max, PathProbe.Flows.Flow? flow) => new()
+    {
+        Flows = flow is null ? [new PathProbe.Findings.FlowFacts { Id = 2, Client = default, Server = default }] : [PathProbe.Findings.FlowFacts.Of(flow)],
+        Details = [new PathProbe.Findings.Kinds.BlackHoleFlow { FromClient = true }],
+        ReceiverVantage = false, Peer = PathProbe.Primitives.IpAddress.Parse("203.0.113.25"), Min = min, Max = max, LostSize = max + 1, Since = default,
+    };
 
     [SkippableTheory]
     [InlineData(80, 24)]
@@ -146,7 +155,7 @@ public sealed class TuiRenderingTests
         Assert.Contains("[Findings]", screen);
         var rows = screen.Split('\n').Where(l => l.StartsWith("!! ")).ToList();
         // One row per kind and peer: every critical finding of the incident concerns 203.0.113.25.
-        Assert.Equal(analysis.Findings.Where(f => f.Severity == PathProbe.Findings.Severity.Critical).Select(f => f.Kind).Distinct().Count(), rows.Count);
+        Assert.Equal(analysis.Findings.Where(f => f.Severity == PathProbe.Findings.Severity.Critical).Select(f => f.Name).Distinct().Count(), rows.Count);
         Assert.Contains(rows, r => r.Contains("mtu-blackhole"));
         Assert.All(rows, r => Assert.Contains("203.0.113.25", r));
         Assert.Contains(rows, r => r.Contains("retransmission-storm"));
