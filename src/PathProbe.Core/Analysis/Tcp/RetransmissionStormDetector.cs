@@ -55,6 +55,8 @@ public sealed class RetransmissionStormDetector(StormOptions options, FindingLog
     private readonly HashSet<int> _flowIds = new();
     /// <summary>Per noted flow id: the directions that retransmitted.</summary>
     private readonly Dictionary<int, (bool C2s, bool S2c)> _directions = new();
+    /// <summary>Per noted flow id: where its application dialogue was when it was first noted.</summary>
+    private readonly Dictionary<int, SmtpPosition?> _positions = new();
     private VerdictHandle _handle;
     private int _maxIpSize;
 
@@ -102,7 +104,11 @@ public sealed class RetransmissionStormDetector(StormOptions options, FindingLog
         if (time > _lastRetx) _lastRetx = time;
         var peer = fromClient ? flow.ServerAddress : flow.ClientAddress;
         if (_peers.TryGetValue(peer, out long n) || _peers.Count < MaxPeers) _peers[peer] = n + 1;
-        if (_flowIds.Count < MaxFlows && _flowIds.Add(flow.Id)) _flows.Add(flow);
+        if (_flowIds.Count < MaxFlows && _flowIds.Add(flow.Id))
+        {
+            _flows.Add(flow);
+            _positions[flow.Id] = flow.App?.Position; // once per flow, not per packet
+        }
         if (_flowIds.Contains(flow.Id))
         {
             var d = _directions.GetValueOrDefault(flow.Id);
@@ -195,7 +201,7 @@ public sealed class RetransmissionStormDetector(StormOptions options, FindingLog
         var final = Build(ongoing: false);
         if (_handle.IsValid) log.Update(_handle, final); else log.Raise(final);
         StormsReported++;
-        _peers.Clear(); _flows.Clear(); _flowIds.Clear(); _synSources.Clear(); _directions.Clear();
+        _peers.Clear(); _flows.Clear(); _flowIds.Clear(); _synSources.Clear(); _directions.Clear(); _positions.Clear();
         _peakRetxInWindow = 0; _peakShare = 0; _maxIpSize = 0; _total = default; _firstRetx = 0; _lastRetx = 0;
         _handle = default;
     }
@@ -243,7 +249,7 @@ public sealed class RetransmissionStormDetector(StormOptions options, FindingLog
             BlackHoledFlows = blackHoled,
             UnacknowledgedFlows = unacked,
             FlowsNotListed = _flowIds.Count - current.Count,
-            Positions = current.Select(f => f.App?.Position).ToArray(),
+            Positions = current.Select(f => _positions.GetValueOrDefault(f.Id)).ToArray(),
         };
     }
 

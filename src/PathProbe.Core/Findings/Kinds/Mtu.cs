@@ -104,7 +104,7 @@ public sealed class BlackHoleWriter : FindingWriter<BlackHoleVerdict>
         var ff = v.Flows[0];
         int n = v.Flows.Count;
         string flowsText = n == 1 ? $"flow {ff.Id}" : $"all {n} flows";
-        string phase = SmtpWords.Positions(v.Details.Select((d, i) => (d.At, (FlowFacts?)v.Flows[i])));
+        string phase = SmtpWords.Positions(v.Details.Select((d, i) => (d.At, d.Recovered ? null : (FlowFacts?)v.Flows[i])));
         string conf = v.Confidence == Confidence.High ? "high" : "medium";
         if (v.ReceiverVantage)
         {
@@ -211,7 +211,7 @@ public sealed class BlackHoleWriter : FindingWriter<BlackHoleVerdict>
             }
             w.Seconds(EvidenceKeys.TimeLost, d.TimeLostNanos);
             w.Bool(EvidenceKeys.Recovered, d.Recovered);
-            if (d.At is { } at) w.Position(at, ff);
+            if (d.At is { } at) w.Position(at, d.Recovered ? null : ff);
             w.End();
         }
         w.EndList();

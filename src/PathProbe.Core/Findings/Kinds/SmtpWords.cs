@@ -38,7 +38,9 @@ public static class SmtpWords
     };
 
     /// <summary>"DATA after 354 (transaction 1, 22.7 kB of the message sent)": the message bytes come from the flow's
-    /// own numbers when <paramref name="flow"/> has that transaction.</summary>
+    /// own numbers when <paramref name="flow"/> is given and has that transaction (pass it when the problem never
+    /// recovered, so the transaction ended where the position says; after a recovery the position's own count, taken
+    /// when the problem began, is the fact).</summary>
     public static string Position(SmtpPosition p, FlowFacts? flow)
     {
         string txn = $"transaction {p.Transaction.ToString(CultureInfo.InvariantCulture)}";

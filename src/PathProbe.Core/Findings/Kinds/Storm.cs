@@ -36,7 +36,7 @@ public sealed record StormVerdict : Verdict
     public int BlackHoledFlows { get; init; }
     public int UnacknowledgedFlows { get; init; }
     public int FlowsNotListed { get; init; }
-    /// <summary>Where each listed flow's application dialogue was when the storm ended (same order as Flows).</summary>
+    /// <summary>Where each listed flow's application dialogue was when its first retransmission was noted (same order as Flows).</summary>
     public IReadOnlyList<SmtpPosition?> Positions { get; init; } = [];
 
     private long Sum(Func<FlowFacts, Pair> pick)
@@ -106,7 +106,7 @@ public sealed class StormWriter : FindingWriter<StormVerdict>
         string s = $"{what}: {N(v.Retransmissions)} of {N(v.DataSegments)} data segments retransmitted ({Percent(v.Share)}) " +
                    $"over {Sec(v.End.UnixNanoseconds - v.Start.UnixNanoseconds)} in {Count(flows, "flow")}{peerText}";
         if (v.Class == StormClass.Flood) s += $"; {N(v.HalfOpenConnections)} connection attempts never answered, from {Count(v.SynSources, "source")}";
-        string pos = SmtpWords.Positions(v.Positions.Select((p, i) => (p, (FlowFacts?)v.Flows[i])));
+        string pos = SmtpWords.Positions(v.Positions.Select(p => (p, (FlowFacts?)null)));
         if (pos.Length > 0) s += $"; the mail sessions were {pos}";
         return s + (v.Flows.Count > 0 ? $" ({FlowList(v.Flows.Select(f => f.Id).ToList())})" : "");
     }
@@ -180,7 +180,7 @@ public sealed class StormWriter : FindingWriter<StormVerdict>
         {
             w.Item();
             w.Flow(v.Flows[i]);
-            if (v.Positions.Count > i && v.Positions[i] is { } at) w.Position(at, v.Flows[i]);
+            if (v.Positions.Count > i && v.Positions[i] is { } at) w.Position(at, null);
             w.End();
         }
         w.EndList();

@@ -88,7 +88,7 @@ public sealed class StallWriter : FindingWriter<StallVerdict>
             _ => $"{sender} waited {d} for {receiver} to send something (no data outstanding)",
         };
         s += Outcome(v.End);
-        if (v.At is { } at) s += $" [in {SmtpWords.Position(at, v.Flow)}]";
+        if (v.At is { } at) s += $" [in {SmtpWords.Position(at, v.Recovered ? null : v.Flow)}]";
         return s;
     }
 
@@ -114,7 +114,7 @@ public sealed class StallWriter : FindingWriter<StallVerdict>
         s += recovered == items.Count ? "; every flow resumed"
             : recovered == 0 && ongoing == 0 ? $"; none resumed ({string.Join(", ", ends)})"
             : $"; {N(recovered)} resumed" + (ongoing > 0 ? $", {N(ongoing)} still stalled" : "") + (ends.Count > 0 ? $", the others never did ({string.Join(", ", ends)})" : "");
-        string pos = SmtpWords.Positions(items.Select(v => (v.At, (FlowFacts?)v.Flow)));
+        string pos = SmtpWords.Positions(items.Select(v => (v.At, v.Recovered ? null : (FlowFacts?)v.Flow)));
         if (pos.Length > 0) s += $" [{pos}]";
         return s + $" ({FlowList(f.Flows)})";
     }
@@ -175,7 +175,7 @@ public sealed class StallWriter : FindingWriter<StallVerdict>
             w.Bool(EvidenceKeys.Acknowledged, s.Acknowledged);
             w.End();
         }
-        if (v.At is { } at) w.Position(at, v.Flow);
+        if (v.At is { } at) w.Position(at, v.Recovered ? null : v.Flow);
     }
 
     protected override string Conclusion(IReadOnlyList<StallVerdict> items) =>
