@@ -52,8 +52,8 @@ public sealed class EvidenceWriter(Utf8JsonWriter w)
     public void Int(EvidenceKey k, long v) { Name(k, EvidenceType.Integer); w.WriteNumberValue(v); }
     public void Int(EvidenceKey k, long? v) { Name(k, EvidenceType.Integer); if (v is { } x) w.WriteNumberValue(x); else w.WriteNullValue(); }
     public void Number(EvidenceKey k, double v) { Name(k, EvidenceType.Number); w.WriteNumberValue(Math.Round(v, 6)); }
-    public void Seconds(EvidenceKey k, long nanos) { Name(k, EvidenceType.Seconds); w.WriteNumberValue(Math.Round(nanos / 1e9, 6)); }
-    public void Seconds(EvidenceKey k, long? nanos) { Name(k, EvidenceType.Seconds); if (nanos is { } n) w.WriteNumberValue(Math.Round(n / 1e9, 6)); else w.WriteNullValue(); }
+    public void Seconds(EvidenceKey k, long nanos) { Name(k, EvidenceType.Seconds); w.WriteNumberValue(Math.Round(nanos / 1e9, 9)); }
+    public void Seconds(EvidenceKey k, long? nanos) { Name(k, EvidenceType.Seconds); if (nanos is { } n) w.WriteNumberValue(Math.Round(n / 1e9, 9)); else w.WriteNullValue(); }
     public void Time(EvidenceKey k, Timestamp t) { Name(k, EvidenceType.Time); w.WriteStringValue(t.ToIso8601()); }
     public void Time(EvidenceKey k, Timestamp? t) { Name(k, EvidenceType.Time); if (t is { } x) w.WriteStringValue(x.ToIso8601()); else w.WriteNullValue(); }
     public void Text(EvidenceKey k, string? v) { Name(k, EvidenceType.Text); if (v is null) w.WriteNullValue(); else w.WriteStringValue(SafeText.Clean(v, 2000)); }
@@ -74,7 +74,7 @@ public sealed class EvidenceWriter(Utf8JsonWriter w)
     }
 
     public void Ints(EvidenceKey k, IEnumerable<long> values) { Name(k, EvidenceType.IntegerList); w.WriteStartArray(); foreach (var v in values) w.WriteNumberValue(v); w.WriteEndArray(); }
-    public void SecondsList(EvidenceKey k, IEnumerable<long> nanos) { Name(k, EvidenceType.SecondsList); w.WriteStartArray(); foreach (var v in nanos) w.WriteNumberValue(Math.Round(v / 1e9, 6)); w.WriteEndArray(); }
+    public void SecondsList(EvidenceKey k, IEnumerable<long> nanos) { Name(k, EvidenceType.SecondsList); w.WriteStartArray(); foreach (var v in nanos) w.WriteNumberValue(Math.Round(v / 1e9, 9)); w.WriteEndArray(); }
     public void Texts(EvidenceKey k, IEnumerable<string> values) { Name(k, EvidenceType.TextList); w.WriteStartArray(); foreach (var v in values) w.WriteStringValue(SafeText.Clean(v, 2000)); w.WriteEndArray(); }
     public void Tokens(EvidenceKey k, IEnumerable<string> values) { Name(k, EvidenceType.TokenList); w.WriteStartArray(); foreach (var v in values) w.WriteStringValue(v); w.WriteEndArray(); }
     public void Addresses(EvidenceKey k, IEnumerable<IpAddress> values) { Name(k, EvidenceType.AddressList); w.WriteStartArray(); foreach (var v in values) w.WriteStringValue(v.ToString()); w.WriteEndArray(); }
@@ -101,17 +101,25 @@ public sealed class EvidenceWriter(Utf8JsonWriter w)
         Seconds(EvidenceKeys.Rtt, f.RttNanos >= 0 ? f.RttNanos : null);
     }
 
-    /// <summary>An SMTP position: phase, transaction, recipients and the message bytes of that transaction, the
-    /// latter from the flow's own numbers (<paramref name="flow"/>) when it has them.</summary>
+    /// <summary>An SMTP position: phase, transaction, recipients, and the message bytes of that transaction: the
+    /// flow's own number (<c>messageBytes</c>) when <paramref name="flow"/> is given and has it, else the count when
+    /// the position was taken (<c>messageBytesThen</c>: a problem that recovered, the mail went on).</summary>
     public void Position(SmtpPosition p, FlowFacts? flow)
     {
         Object(EvidenceKeys.Position);
         Token(EvidenceKeys.Phase, Kinds.SmtpWords.PhaseName(p.Phase));
         Int(EvidenceKeys.Transaction, p.Transaction > 0 ? p.Transaction : null);
         Int(EvidenceKeys.Recipients, p.Recipients);
-        var m = (p.Transaction > 0 ? flow?.Message(p.Transaction) : null) ?? p.Message;
-        Int(EvidenceKeys.MessageBytes, m.Bytes);
-        Bool(EvidenceKeys.MessageBytesApproximate, m.Approximate);
+        if ((p.Transaction > 0 ? flow?.Message(p.Transaction) : null) is { } m)
+        {
+            Int(EvidenceKeys.MessageBytes, m.Bytes);
+            Bool(EvidenceKeys.MessageBytesApproximate, m.Approximate);
+        }
+        else if (p.Transaction > 0)
+        {
+            Int(EvidenceKeys.MessageBytesThen, p.Message.Bytes);
+            Bool(EvidenceKeys.MessageBytesApproximate, p.Message.Approximate);
+        }
         End();
     }
 
@@ -270,6 +278,7 @@ public static class EvidenceKeys
     public static readonly EvidenceKey Recipients = K("recipients", EvidenceType.Integer, "recipients of the transaction");
     public static readonly EvidenceKey RecipientsAccepted = K("recipientsAccepted", EvidenceType.Integer, "recipients the server accepted");
     public static readonly EvidenceKey MessageBytes = K("messageBytes", EvidenceType.Integer, "bytes of the message sent (RFC 5321 count; flows[].smtp.transactions[].messageBytes)");
+    public static readonly EvidenceKey MessageBytesThen = K("messageBytesThen", EvidenceType.Integer, "bytes of the message sent when the position was taken (a problem that recovered: the mail went on)");
     public static readonly EvidenceKey MessageBytesApproximate = K("messageBytesApproximate", EvidenceType.Boolean, "bytes missing from the capture are counted in messageBytes");
     public static readonly EvidenceKey DeclaredSize = K("declaredSize", EvidenceType.Integer, "SIZE= of MAIL FROM");
     public static readonly EvidenceKey AdvertisedSizeLimit = K("advertisedSizeLimit", EvidenceType.Integer, "SIZE the server advertised in EHLO (0: no limit)");

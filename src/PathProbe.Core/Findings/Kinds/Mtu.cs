@@ -172,7 +172,7 @@ public sealed class BlackHoleWriter : FindingWriter<BlackHoleVerdict>
         long c2s = 0, s2c = 0;
         foreach (var ff in v.Flows) { c2s += ff.Retransmissions.C2s; s2c += ff.Retransmissions.S2c; }
         w.Pair(EvidenceKeys.Retransmissions, new Pair(c2s, s2c));
-        w.Int(EvidenceKeys.Resends, v.Resends);
+        if (!v.ReceiverVantage) w.Int(EvidenceKeys.Resends, v.Resends); // the receiver never sees the lost packets
         w.Seconds(EvidenceKeys.TimeLost, v.TimeLostNanos);
         w.Time(EvidenceKeys.Start, v.Since);
         w.Bool(EvidenceKeys.IcmpTooBigSeen, v.IcmpSeen);
