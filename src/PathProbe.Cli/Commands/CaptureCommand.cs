@@ -239,6 +239,14 @@ public static class CaptureCommand
         return analysis.Findings.Any(f => f.Severity == Severity.Critical) ? Program.ExitCritical : Program.ExitOk;
     }
 
+    /// <summary>The live line of a finding's change: "23:12:59.120 new #3 [critical] mtu-blackhole: ONGOING: ...".</summary>
+    internal static string FindingLine(FindingEvent e, Timestamp now)
+    {
+        var f = e.Finding;
+        string change = e.Change switch { FindingChange.Opened => "new", FindingChange.Closed => "closed", _ => "changed" };
+        return $"{FindingText.Time(now)} {change} #{f.Id} [{FindingKinds.SeverityName(f.Severity)}] {f.Name}: {f.Summary}";
+    }
+
     internal static string DropMessage(CaptureStatistics stats) =>
         $"{stats.Dropped:#,0} packets dropped by the kernel (capture buffer full: raise --buffer-size or narrow the filter) and " +
         $"{stats.InterfaceDropped:#,0} by the interface; the analysis does not see them, so retransmissions and gaps near them may be artefacts of the capture";
@@ -352,10 +360,7 @@ public static class CaptureCommand
         private void WriteLine(FindingEvent e)
         {
             if (_status) stderr.Write("\r\u001b[K");
-            var f = e.Finding;
-            string change = e.Change switch { FindingChange.Opened => "new", FindingChange.Closed => "closed", _ => "changed" };
-            TextReport.Wrap(stdout, "", $"{FindingText.Time(new Timestamp(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000))} {change} #{f.Id} " +
-                                        $"[{FindingKinds.SeverityName(f.Severity)}] {f.Name}: {f.Summary}", _width, "    ");
+            TextReport.Wrap(stdout, "", FindingLine(e, new Timestamp(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000)), _width, "    ");
             stdout.Flush();
         }
 

@@ -83,6 +83,7 @@ internal sealed class SmtpFrames
     }
 
     public uint ClientSeq => _cseq;
+    public uint ServerSeq => _sseq;
 
     /// <summary>Builds (without sending) a client data segment and the server's ACK of it, advancing the sequence
     /// numbers, for replay through <see cref="Engine.Process"/> without allocating.</summary>
