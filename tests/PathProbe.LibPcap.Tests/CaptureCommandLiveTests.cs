@@ -75,7 +75,12 @@ public sealed class CaptureCommandLiveTests(ITestOutputHelper output) : IDisposa
         Assert.Equal(FlowSignatures(summary), FlowSignatures(offline));
 
         // (a) The black hole was reported while the capture was still running (before SIGINT), as an NDJSON line.
-        var live = Assert.Single(liveFindings, l => (string?)l.Finding["kind"] == "mtu-blackhole");
+        // Every change of the finding is a line with the same id; the first says it opened.
+        var lives = liveFindings.Where(l => (string?)l.Finding["kind"] == "mtu-blackhole").ToList();
+        Assert.NotEmpty(lives);
+        Assert.Single(lives.Select(l => (int)l.Finding["id"]!).Distinct());
+        var live = lives[0];
+        Assert.Equal("opened", (string?)live.Finding["change"]);
         Assert.True(live.BeforeStop, "mtu-blackhole was only reported after the capture was stopped");
         Assert.Equal("sender", (string?)live.Finding["evidence"]!["vantage"]);
         // (c) The final report and the offline analysis of the pcapng agree, and the true limit is inside the range:
@@ -141,7 +146,7 @@ public sealed class CaptureCommandLiveTests(ITestOutputHelper output) : IDisposa
         foreach (string line in lines[..^1]) Assert.Equal("finding", (string?)JsonNode.Parse(line)!["type"]);
         var summary = JsonNode.Parse(lines[^1])!.AsObject();
         Assert.Equal("summary", (string?)summary["type"]);
-        Assert.Equal("pathprobe.analysis/1", (string?)summary["schema"]);
+        Assert.Equal("pathprobe.analysis/2", (string?)summary["schema"]);
         output.WriteLine($"exit {capture.ExitCode}, {lines.Length - 1} finding lines, {summary["inputs"]![0]!["packets"]} packets");
         lock (stdout)
             liveFindings = arrivals.Where(a => a.Line.Length > 0)

@@ -232,6 +232,12 @@ public static class EvidenceKeys
     public static readonly EvidenceKey IcmpTooBig = K("icmpTooBig", EvidenceType.Integer, "ICMP too-big messages for this flow direction");
     public static readonly EvidenceKey Confidence = K("confidence", EvidenceType.Token, "high or medium");
     public static readonly EvidenceKey FixCommand = K("fixCommand", EvidenceType.Text, "the command that makes mail flow again today");
+    public static readonly EvidenceKey Fixes = K("fixes", EvidenceType.ObjectList, "black-hole fixes for each place they can be applied (Advice/MtuFixGenerator)");
+    public static readonly EvidenceKey At = K("at", EvidenceType.Token, "where a fix is applied: sender, receiver, router");
+    public static readonly EvidenceKey Tool = K("tool", EvidenceType.Token, "the tool a fix uses: nft, iptables, ip");
+    public static readonly EvidenceKey Commands = K("commands", EvidenceType.TextList, "commands that run as-is with sh -e as root on that host");
+    public static readonly EvidenceKey Undo = K("undo", EvidenceType.TextList, "commands that remove exactly what the fix added");
+    public static readonly EvidenceKey Basis = K("basis", EvidenceType.Text, "what the fix's size rests on");
     public static readonly EvidenceKey PeersNotReported = K("peersNotReported", EvidenceType.Integer, "black-hole peers beyond the limit");
     public static readonly EvidenceKey Mtu = K("mtu", EvidenceType.Integer, "MTU an ICMP message reported");
     public static readonly EvidenceKey Messages = K("messages", EvidenceType.Integer, "ICMP messages");
@@ -299,12 +305,13 @@ public static class EvidenceKeys
 
     // ---- DNS checks -----------------------------------------------------------------------------------------------
     public static readonly EvidenceKey Check = K("check", EvidenceType.Token, "which DNS check");
-    public static readonly EvidenceKey Status = K("status", EvidenceType.Token, "ok, info, warning, error");
+    public static readonly EvidenceKey Status = K("status", EvidenceType.Token, "ok, info, warning, error, unknown (could not be checked)");
     public static readonly EvidenceKey Title = K("title", EvidenceType.Text, "the check's title");
     public static readonly EvidenceKey Detail = K("detail", EvidenceType.Text, "what the check found");
     public static readonly EvidenceKey Domain = K("domain", EvidenceType.Text, "the domain checked");
     public static readonly EvidenceKey Ehlo = K("ehlo", EvidenceType.Text, "the client's EHLO name");
-    public static readonly EvidenceKey Error = K("error", EvidenceType.Text, "the resolver's error");
+    public static readonly EvidenceKey Error = K("error", EvidenceType.Text, "the resolver's reason a check could not be made");
+    public static readonly EvidenceKey ForKind = K("forKind", EvidenceType.Token, "the finding kind the check that could not be made stands for");
 
     /// <summary>The JSON Schema (2020-12) of an evidence object: every key with its type (docs: the key's meaning).</summary>
     public static JsonObject Schema()

@@ -42,7 +42,10 @@ public sealed class PathMtuDetectorTests
         Assert.Contains(findings, f => f.Name == "mss-mismatch");
         Assert.False(hole.Ongoing);
         Assert.Contains("tcp_mtu_probing", hole.Advice);
-        Assert.Contains("TCPMSS", BlackHoleWriter.FixCommand(v));
+        // The fix clamps the MSS the peer advertises (at the sender) or this host's own SYN-ACK (at the receiver).
+        Assert.Contains(vantage == "sender" ? "hook prerouting" : "hook output", BlackHoleWriter.FixCommand(v));
+        Assert.Contains("tcp option maxseg size set", BlackHoleWriter.FixCommand(v));
+        Assert.Contains("pathprobe probe", hole.Advice);
     }
 
     [Fact]

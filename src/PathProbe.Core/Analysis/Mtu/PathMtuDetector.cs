@@ -1,4 +1,5 @@
 using System.Globalization;
+using PathProbe.Advice;
 using PathProbe.Decoding;
 using PathProbe.Findings;
 using PathProbe.Flows;
@@ -537,7 +538,8 @@ public sealed class PathMtuDetector : IPathMtuView
         public long FirstLoss, RecoveredAt, End;
         public int RecoveredSize, DeliveredAfterRecovery;
         public bool SmallerDeliveredAfterLoss;
-        public int IcmpCount;
+        public int IcmpCount, IcmpMtu;
+        public IpAddress IcmpFrom;
         public bool IcmpIgnored;
         public long HoleBytes, HoleOpenedAt, HoleFilledAt;
         public int HoleBeyondSize, HoleFillMax, TcpHeaderLength;
@@ -573,7 +575,7 @@ public sealed class PathMtuDetector : IPathMtuView
             }
             SmallerDeliveredAfterLoss |= m.SmallerDeliveredAfterLoss;
             RecoveredAt = m.RecoveredAt; RecoveredSize = m.RecoveredSize; DeliveredAfterRecovery = m.DeliveredAfterRecovery;
-            IcmpCount = m.IcmpCount; IcmpIgnored = m.IcmpCount > 0 && m.OversizeAfterIcmp > 0;
+            IcmpCount = m.IcmpCount; IcmpMtu = m.IcmpMtu; IcmpFrom = m.IcmpFrom; IcmpIgnored = m.IcmpCount > 0 && m.OversizeAfterIcmp > 0;
             HoleBytes = m.HoleBytes; HoleOpenedAt = m.HoleOpenedAt; HoleFilledAt = m.HoleFilledAt;
             HoleBeyondSize = m.HoleBeyondSize; HoleFillMax = m.HoleFillMax; TcpHeaderLength = Math.Max(20, m.TcpHeaderLength);
             End = now;
@@ -657,8 +659,11 @@ public sealed class PathMtuDetector : IPathMtuView
             if (flows.Any(r => r.LostMinSends >= 4)) why.Add("resent-with-backoff");
             confidence = why.Count >= 2 ? Confidence.High : Confidence.Medium;
         }
+        var senders = flows.Select(r => r.SenderAddress).Distinct().OrderBy(a => a).ToArray();
+        var receivers = flows.Select(r => r.ReceiverAddress).Distinct().OrderBy(a => a).ToArray();
         return new BlackHoleVerdict
         {
+            Fixes = FixPlan(g, flows, min, max, senders, receivers),
             Flows = flows.Select(r => r.Facts!).ToArray(),
             Details = flows.Select(r => r.Detail(rv)).ToArray(),
             Ongoing = !final && flows.Any(r => !r.Closed && !r.Recovered),
@@ -674,11 +679,34 @@ public sealed class PathMtuDetector : IPathMtuView
             IcmpIgnored = flows.Any(r => r.IcmpIgnored),
             Confidence = confidence,
             Reasons = why,
-            Senders = flows.Select(r => r.SenderAddress).Distinct().OrderBy(a => a).ToArray(),
-            Receivers = flows.Select(r => r.ReceiverAddress).Distinct().OrderBy(a => a).ToArray(),
+            Senders = senders,
+            Receivers = receivers,
             FlowsNotListed = g.FlowsNotListed,
             PeersNotReported = GroupsNotReported,
         };
+    }
+
+    /// <summary>The fixes for a black hole (Advice/MtuFixGenerator): the MSS from the largest packet proven to get
+    /// through, or the MTU an ICMP too-big named when the sender ignored it.</summary>
+    private static MtuFixPlan FixPlan(Group g, List<FlowRecord> flows, int min, int max, IReadOnlyList<IpAddress> senders, IReadOnlyList<IpAddress> receivers)
+    {
+        var icmp = flows.FirstOrDefault(r => r.IcmpMtu > 0 && r.IcmpMtu >= min && r.IcmpMtu <= max);
+        int advertised = flows.Where(r => r.ReceiverMss > 0).Select(r => r.ReceiverMss).DefaultIfEmpty(0).Min();
+        return MtuFixGenerator.Generate(new MtuFixRequest
+        {
+            Vantage = g.ReceiverVantage ? FixSite.Receiver : FixSite.Sender,
+            Senders = senders,
+            Receivers = receivers,
+            Evidence = new MtuEvidence
+            {
+                LargestDelivered = min > 0 ? min : null,
+                SmallestLost = max == int.MaxValue ? null : max + 1,
+                ExactMtu = icmp?.IcmpMtu,
+                ExactSource = icmp is null ? MtuSource.None : MtuSource.Icmp,
+                IcmpFrom = icmp?.IcmpFrom,
+                AdvertisedMss = advertised > 0 ? advertised : null,
+            },
+        });
     }
 
     private static MssMismatchVerdict? MssVerdict(Group g, BlackHoleVerdict v)
@@ -701,7 +729,7 @@ public sealed class PathMtuDetector : IPathMtuView
             AdvertisedBy = r.ReceiverMss > 0 ? r.Receiver : r.Sender,
             AdvertisedMss = advertised,
             ImpliedPacketSize = implied,
-            SafeMss = Math.Max(v.Min - r.IpHeader - 20, r.IpHeader == 20 ? 536 : 1220),
+            SafeMss = v.Fixes?.Mss ?? Math.Max(v.Min - r.IpHeader - 20, r.IpHeader == 20 ? 536 : 1220),
         };
     }
 

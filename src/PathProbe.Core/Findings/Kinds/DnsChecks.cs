@@ -47,27 +47,42 @@ public sealed class DnsCheckWriter : FindingWriter<DnsCheckVerdict>
     }
 }
 
-/// <summary><c>dns-check-failed</c>: the DNS checks for a domain could not get answers.</summary>
+/// <summary><c>dns-check-failed</c>: a DNS check could not be made (the resolver got no definite answer).</summary>
 public sealed record DnsCheckFailedVerdict : Verdict
 {
     public override FindingKind Kind => FindingKind.DnsCheckFailed;
-    public override string Identifier => Domain;
+    public override string Identifier => $"{Check} {Domain}";
     public override Severity Severity => Severity.Warning;
     public override Timestamp Time => At;
     public required Timestamp At { get; init; }
     public required string Domain { get; init; }
+    /// <summary>The resolver's reason ("REFUSED by 127.0.0.1:5300", "timeout after 2 s").</summary>
     public required string Error { get; init; }
+    /// <summary>The check it stands for (its id and title) and the kind it would have been.</summary>
+    public string? Check { get; init; }
+    public string? Title { get; init; }
+    public FindingKind? For { get; init; }
+    public string? Fix { get; init; }
 }
 
 public sealed class DnsCheckFailedWriter : FindingWriter<DnsCheckFailedVerdict>
 {
-    protected override string One(DnsCheckFailedVerdict v) => $"the DNS checks for {SafeText.Clean(v.Domain, 300)} could not run: {SafeText.Clean(v.Error, 500)}";
-    protected override string? Advice(IReadOnlyList<DnsCheckFailedVerdict> items) => "name a resolver that answers with --dns-server IP[:port]";
+    protected override string One(DnsCheckFailedVerdict v) => v.Title is not null
+        ? $"could not check {SafeText.Clean(v.Title, 200)} ({(v.For is { } k ? k.Name() : "dns")}): {SafeText.Clean(v.Error, 500)}"
+        : $"the DNS checks for {SafeText.Clean(v.Domain, 300)} could not run: {SafeText.Clean(v.Error, 500)}";
+
+    protected override string? Advice(IReadOnlyList<DnsCheckFailedVerdict> items) =>
+        (items[0].Fix is { } f ? SafeText.Clean(f, 1000) : "name a resolver that answers") + " (--dns-server IP[:port])";
 
     protected override void Evidence(EvidenceWriter w, IReadOnlyList<DnsCheckFailedVerdict> items, Finding f)
     {
-        w.Text(EvidenceKeys.Domain, items[0].Domain);
-        w.Text(EvidenceKeys.Error, items[0].Error);
+        var v = items[0];
+        if (v.Check is not null) w.Token(EvidenceKeys.Check, v.Check);
+        w.Token(EvidenceKeys.Status, "unknown");
+        if (v.Title is not null) w.Text(EvidenceKeys.Title, v.Title);
+        if (v.For is { } k) w.Token(EvidenceKeys.ForKind, k.Name());
+        w.Text(EvidenceKeys.Domain, v.Domain);
+        w.Text(EvidenceKeys.Error, v.Error);
         w.List(EvidenceKeys.Flows);
         foreach (var ff in items[0].Flows) { w.Item(); w.Flow(ff); w.End(); }
         w.EndList();

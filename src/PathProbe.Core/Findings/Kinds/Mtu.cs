@@ -80,8 +80,8 @@ public sealed record BlackHoleVerdict : Verdict
         }
     }
 
-    /// <summary>The MSS that makes segments fit what is known to get through (never below the protocol minimum).</summary>
-    public int ClampMss => Math.Max(Min - (Peer.IsV4 ? 40 : 60), Peer.IsV4 ? 536 : 1220);
+    /// <summary>The fixes at each place they can be applied, with their undo and basis (Advice/MtuFixGenerator).</summary>
+    public Advice.MtuFixPlan? Fixes { get; init; }
 }
 
 public sealed class BlackHoleWriter : FindingWriter<BlackHoleVerdict>
@@ -137,26 +137,33 @@ public sealed class BlackHoleWriter : FindingWriter<BlackHoleVerdict>
 
     private static int Nz(int v) => v > 0 ? v : int.MaxValue;
 
-    private static string Prefix(IpAddress a) => a.IsV4
-        ? $"{(a.V4Value >> 24) & 255}.{(a.V4Value >> 16) & 255}.{(a.V4Value >> 8) & 255}.0/24"
-        : a + "/64";
+    /// <summary>The one command that makes mail flow again today: the first fix at this vantage (nft).</summary>
+    public static string FixCommand(BlackHoleVerdict v) =>
+        v.Fixes?.First(v.ReceiverVantage ? PathProbe.Advice.FixSite.Receiver : PathProbe.Advice.FixSite.Sender)?.OneLine ?? "";
 
-    /// <summary>The one command that makes mail flow again today (an MSS clamp toward the peer).</summary>
-    public static string FixCommand(BlackHoleVerdict v)
-    {
-        string ipt = v.Peer.IsV4 ? "iptables" : "ip6tables";
-        string match = v.ReceiverVantage ? $"-s {(v.Senders.Count == 1 ? v.Senders[0].ToString() : Prefix(v.Senders[0]))}" : $"-d {v.Peer}";
-        return $"{ipt} -t mangle -A {(v.ReceiverVantage ? "PREROUTING" : "POSTROUTING")} -p tcp --tcp-flags SYN,RST SYN {match} -j TCPMSS --set-mss {v.ClampMss}";
-    }
-
+    /// <summary>What to repair, the fix that makes mail flow again today (the "Fix now" command: nft at this host), where
+    /// the other fixes are, and how to pin the exact size with <c>pathprobe probe</c>.</summary>
     protected override string? Advice(IReadOnlyList<BlackHoleVerdict> items)
     {
         var v = items[0];
+        bool rv = v.ReceiverVantage;
         string icmpRule = v.Peer.IsV4 ? "ICMP type 3 code 4 ('fragmentation needed')" : "ICMPv6 type 2 ('packet too big')";
-        return (v.ReceiverVantage
-                   ? $"a hop between {(v.Senders.Count == 1 ? v.Senders[0].ToString() : "those senders")} and this host drops packets larger than {N(v.Max)} bytes without telling anyone: find it (an MRU or MTU below 1500 on a router, tunnel or VPN in front of this server) and raise its MRU/MTU, or lower this host's MTU to {N(v.Min)} so senders are offered a smaller MSS; "
-                   : $"a hop between the sender and {v.Peer} drops packets larger than {N(v.Max)} bytes without telling anyone: raise that hop's MRU/MTU (a router, tunnel or VPN whose receive size is below the sender's MTU), or lower the sender's MTU toward that peer; ") +
-               $"until then clamp the MSS to {v.ClampMss} so segments fit (`{FixCommand(v)}`, or `--clamp-mss-to-pmtu` on the router with the small MTU); " +
+        string sender = v.Senders.Count == 1 ? v.Senders[0].ToString() : "the sender";
+        string receiver = v.Receivers.Count == 1 ? v.Receivers[0].ToString() : "this host";
+        var plan = v.Fixes;
+        string pin = plan?.Exact == true
+            ? $"confirm the size with `pathprobe probe {receiver}` run on {sender}"
+            : rv
+                ? $"pin the exact size: `pathprobe probe {receiver}` run on {sender} (from here, `pathprobe probe {sender}` measures only the way back)"
+                : $"pin the exact size: `pathprobe probe {v.Peer}`";
+        string others = rv ? "at the sender and on the router" : "at the receiver and on the router";
+        return (rv
+                   ? $"a hop between {(v.Senders.Count == 1 ? v.Senders[0].ToString() : "those senders")} and this host drops packets larger than {N(v.Max)} bytes without telling anyone: find it (an MRU or MTU below 1500 on a router, tunnel or VPN in front of this server) and raise its MRU/MTU; "
+                   : $"a hop between the sender and {v.Peer} drops packets larger than {N(v.Max)} bytes without telling anyone: raise that hop's MRU/MTU (a router, tunnel or VPN whose receive size is below the sender's MTU); ") +
+               (plan is null ? "" :
+                   $"until then make segments fit: the fix-now command clamps the MSS {(rv ? $"this host advertises to {(v.Senders.Count == 1 ? v.Senders[0].ToString() : "those senders")}" : $"{v.Peer} advertises to this host")} to {plan.Mss} " +
+                   $"({N(plan.PacketSize)}-byte packets; nft, for new connections); the JSON report's evidence `fixes` has the iptables and `ip route` forms, the fixes {others}, what each rests on and its undo; ") +
+               $"{pin}; " +
                (v.IcmpSeen ? "" : $"make sure routers send, and firewalls let through, {icmpRule}; ") +
                "and enable `sysctl -w net.ipv4.tcp_mtu_probing=1` on Linux senders so they recover from black holes by themselves";
     }
@@ -218,6 +225,21 @@ public sealed class BlackHoleWriter : FindingWriter<BlackHoleVerdict>
         if (v.FlowsNotListed > 0) w.Int(EvidenceKeys.FlowsNotListed, v.FlowsNotListed);
         if (v.PeersNotReported > 0) w.Int(EvidenceKeys.PeersNotReported, v.PeersNotReported);
         w.Text(EvidenceKeys.FixCommand, FixCommand(v));
+        if (v.Fixes is { } plan)
+        {
+            w.List(EvidenceKeys.Fixes);
+            foreach (var fix in plan.Fixes)
+            {
+                w.Item();
+                w.Token(EvidenceKeys.At, PathProbe.Advice.MtuFix.SiteName(fix.At));
+                w.Token(EvidenceKeys.Tool, PathProbe.Advice.MtuFix.ToolName(fix.Tool));
+                w.Texts(EvidenceKeys.Commands, fix.Commands);
+                w.Texts(EvidenceKeys.Undo, fix.Undo);
+                w.Text(EvidenceKeys.Basis, fix.Basis);
+                w.End();
+            }
+            w.EndList();
+        }
     }
 
     protected override string Conclusion(IReadOnlyList<BlackHoleVerdict> items)
@@ -247,6 +269,8 @@ public sealed record MssMismatchVerdict : Verdict
 
 public sealed class MssMismatchWriter : FindingWriter<MssMismatchVerdict>
 {
+    private static int ImpliedHeader(MssMismatchVerdict v) => v.ImpliedPacketSize - v.AdvertisedMss;
+
     protected override string One(MssMismatchVerdict v) =>
         $"{v.AdvertisedBy} advertises MSS {N(v.AdvertisedMss)}, inviting {N(v.ImpliedPacketSize)}-byte packets, but the path {(v.ReceiverVantage ? "from" : "to")} {v.Peer} carries at most {N(v.Max)} bytes " +
         $"({N(v.Min)} known to get through): every full-size segment is lost";
@@ -254,8 +278,8 @@ public sealed class MssMismatchWriter : FindingWriter<MssMismatchVerdict>
     protected override string? Advice(IReadOnlyList<MssMismatchVerdict> items)
     {
         var v = items[0];
-        return $"clamp the MSS to {v.SafeMss} (or lower) on the path: `--clamp-mss-to-pmtu` on the router whose interface has the small MTU, `--set-mss {v.SafeMss}` elsewhere, " +
-               $"or lower the interface MTU of {(v.ReceiverVantage ? "this host" : "the sender")} to {N(v.Min)}";
+        return $"clamp the MSS to {v.SafeMss} (or lower) for this path, as the fixes of the mtu-blackhole finding do (at the sender, the receiver, or " +
+               $"`rt mtu` / `--clamp-mss-to-pmtu` on the router whose interface has the small MTU), or lower the MTU toward {v.Peer} to {N(v.SafeMss + ImpliedHeader(v))}";
     }
 
     protected override void Evidence(EvidenceWriter w, IReadOnlyList<MssMismatchVerdict> items, Finding f)
