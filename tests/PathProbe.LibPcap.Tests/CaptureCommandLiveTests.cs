@@ -45,7 +45,7 @@ public sealed class CaptureCommandLiveTests(ITestOutputHelper output) : IDisposa
 
         var smtp = Assert.Single(summary["flows"]!.AsArray(), IsSmtpSession)!;
         Assert.Equal("tcp", (string?)smtp["protocol"]);
-        Assert.StartsWith(NetnsPair.ClientAddress + ":", (string?)smtp["client"]);
+        Assert.Equal(NetnsPair.ClientAddress, (string?)smtp["client"]!["ip"]); // schema 2: endpoints are {ip, port}
         Assert.Equal(Payload, (long)smtp["payloadBytes"]!["c2s"]!);
         Assert.Equal("closed", (string?)smtp["state"]);
 
@@ -207,7 +207,7 @@ public sealed class CaptureCommandLiveTests(ITestOutputHelper output) : IDisposa
 
     /// <summary>The port-25 flow that carried data (the client may first be refused while the server starts).</summary>
     private static bool IsSmtpSession(JsonNode? f) =>
-        (string?)f!["server"] == $"{NetnsPair.ServerAddress}:25" && (long)f["payloadBytes"]!["c2s"]! > 0;
+        (string?)f!["server"]!["ip"] == NetnsPair.ServerAddress && (int)f["server"]!["port"]! == 25 && (long)f["payloadBytes"]!["c2s"]! > 0;
 
     private static long TsharkPacketCount(string file)
     {
@@ -226,7 +226,7 @@ public sealed class CaptureCommandLiveTests(ITestOutputHelper output) : IDisposa
 
     private static List<string> FlowSignatures(JsonObject doc) =>
         doc["flows"]!.AsArray().Select(f =>
-            $"{f!["protocol"]} {f["client"]} -> {f["server"]} packets {f["packets"]!["c2s"]}/{f["packets"]!["s2c"]} " +
+            $"{f!["protocol"]} {f["client"]!.ToJsonString()} -> {f["server"]!.ToJsonString()} packets {f["packets"]!["c2s"]}/{f["packets"]!["s2c"]} " +
             $"payload {f["payloadBytes"]!["c2s"]}/{f["payloadBytes"]!["s2c"]} maxIp {f["maxIpPacket"]!["c2s"]}/{f["maxIpPacket"]!["s2c"]} " +
             $"start {f["start"]} end {f["end"]} state {f["state"]}")
         .Order(StringComparer.Ordinal).ToList();

@@ -184,7 +184,7 @@ public static class EvidenceKeys
     public static readonly EvidenceKey StallKind = K("stallKind", EvidenceType.Token, "rto-backoff, zero-window or application");
     public static readonly EvidenceKey Stall = K("stall", EvidenceType.Object, "the TCP outage under an SMTP session");
     public static readonly EvidenceKey Stalls = K("stalls", EvidenceType.Integer, "stalls TCP split the outage into");
-    public static readonly EvidenceKey Ended = K("ended", EvidenceType.Token, "how it ended: recovered, reset, closed, idle-timeout, evicted, replaced, capture-ended, ongoing");
+    public static readonly EvidenceKey Ended = K("ended", EvidenceType.Token, "how it ended: a stall recovered, reset, closed, idle-timeout, evicted, replaced, capture-ended, ongoing; a fragmented datagram's record timed-out, evicted, open-at-end");
     public static readonly EvidenceKey Recovered = K("recovered", EvidenceType.Boolean, "the flow (every flow) got going again");
     public static readonly EvidenceKey SynsSent = K("synsSent", EvidenceType.Integer, "SYNs sent");
     public static readonly EvidenceKey Classification = K("classification", EvidenceType.Token, "what the finding is, from a closed set per kind");
@@ -274,7 +274,7 @@ public static class EvidenceKeys
     public static readonly EvidenceKey BytesReceived = K("bytesReceived", EvidenceType.Integer, "bytes of fragments that arrived");
     public static readonly EvidenceKey FirstFragmentSeen = K("firstFragmentSeen", EvidenceType.Boolean, "the first fragment arrived");
     public static readonly EvidenceKey LastFragmentSeen = K("lastFragmentSeen", EvidenceType.Boolean, "the last fragment arrived");
-    public static readonly EvidenceKey Reason = K("reason", EvidenceType.Token, "why a record ended: timed-out, evicted, open-at-end");
+    public static readonly EvidenceKey Reason = K("reason", EvidenceType.Text, "why a check could not be made (the resolver's reason: \"REFUSED by 127.0.0.1:5300\", \"timeout after 2 s\")");
     public static readonly EvidenceKey Transport = K("transport", EvidenceType.Token, "udp or tcp");
 
     // ---- SMTP -------------------------------------------------------------------------------------------------------
@@ -310,8 +310,8 @@ public static class EvidenceKeys
     public static readonly EvidenceKey Detail = K("detail", EvidenceType.Text, "what the check found");
     public static readonly EvidenceKey Domain = K("domain", EvidenceType.Text, "the domain checked");
     public static readonly EvidenceKey Ehlo = K("ehlo", EvidenceType.Text, "the client's EHLO name");
-    public static readonly EvidenceKey Error = K("error", EvidenceType.Text, "the resolver's reason a check could not be made");
-    public static readonly EvidenceKey ForKind = K("forKind", EvidenceType.Token, "the finding kind the check that could not be made stands for");
+    public static readonly EvidenceKey Error = K("error", EvidenceType.Text, "the resolver's reason (kept beside reason since dns-check-failed had it first)");
+    public static readonly EvidenceKey For = K("for", EvidenceType.Token, "the finding kind a check that could not be made stands for");
 
     /// <summary>The JSON Schema (2020-12) of an evidence object: every key with its type (docs: the key's meaning).</summary>
     public static JsonObject Schema()

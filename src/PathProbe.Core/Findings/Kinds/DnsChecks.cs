@@ -80,8 +80,9 @@ public sealed class DnsCheckFailedWriter : FindingWriter<DnsCheckFailedVerdict>
         if (v.Check is not null) w.Token(EvidenceKeys.Check, v.Check);
         w.Token(EvidenceKeys.Status, "unknown");
         if (v.Title is not null) w.Text(EvidenceKeys.Title, v.Title);
-        if (v.For is { } k) w.Token(EvidenceKeys.ForKind, k.Name());
+        if (v.For is { } k) w.Token(EvidenceKeys.For, k.Name());
         w.Text(EvidenceKeys.Domain, v.Domain);
+        w.Text(EvidenceKeys.Reason, v.Error);
         w.Text(EvidenceKeys.Error, v.Error);
         w.List(EvidenceKeys.Flows);
         foreach (var ff in items[0].Flows) { w.Item(); w.Flow(ff); w.End(); }

@@ -203,7 +203,7 @@ public sealed class FragmentLossWriter : FindingWriter<FragmentLossVerdict>
             w.Int(EvidenceKeys.BytesReceived, l.BytesReceived);
             w.Bool(EvidenceKeys.FirstFragmentSeen, l.FirstFragmentSeen);
             w.Bool(EvidenceKeys.LastFragmentSeen, l.LastFragmentSeen);
-            w.Token(EvidenceKeys.Reason, l.Reason);
+            w.Token(EvidenceKeys.Ended, l.Reason);
             w.End();
         }
         w.EndList();
