@@ -45,7 +45,7 @@ public sealed class CaptureCommandLiveTests(ITestOutputHelper output) : IDisposa
 
         var smtp = Assert.Single(summary["flows"]!.AsArray(), IsSmtpSession)!;
         Assert.Equal("tcp", (string?)smtp["protocol"]);
-        Assert.StartsWith(NetnsPair.ClientAddress + ":", (string?)smtp["client"]);
+        Assert.Equal(NetnsPair.ClientAddress, (string?)smtp["client"]!["ip"]); // schema 2: endpoints are {ip, port}
         Assert.Equal(Payload, (long)smtp["payloadBytes"]!["c2s"]!);
         Assert.Equal("closed", (string?)smtp["state"]);
 
@@ -76,7 +76,12 @@ public sealed class CaptureCommandLiveTests(ITestOutputHelper output) : IDisposa
         Assert.Equal(FlowSignatures(summary), FlowSignatures(offline));
 
         // (a) The black hole was reported while the capture was still running (before SIGINT), as an NDJSON line.
-        var live = Assert.Single(liveFindings, l => (string?)l.Finding["kind"] == "mtu-blackhole");
+        // Every change of the finding is a line with the same id; the first says it opened.
+        var lives = liveFindings.Where(l => (string?)l.Finding["kind"] == "mtu-blackhole").ToList();
+        Assert.NotEmpty(lives);
+        Assert.Single(lives.Select(l => (int)l.Finding["id"]!).Distinct());
+        var live = lives[0];
+        Assert.Equal("opened", (string?)live.Finding["change"]);
         Assert.True(live.BeforeStop, "mtu-blackhole was only reported after the capture was stopped");
         Assert.Equal("sender", (string?)live.Finding["evidence"]!["vantage"]);
         // (c) The final report and the offline analysis of the pcapng agree, and the true limit is inside the range:
@@ -218,7 +223,7 @@ public sealed class CaptureCommandLiveTests(ITestOutputHelper output) : IDisposa
         foreach (string line in lines[..^1]) Assert.Equal("finding", (string?)JsonNode.Parse(line)!["type"]);
         var summary = JsonNode.Parse(lines[^1])!.AsObject();
         Assert.Equal("summary", (string?)summary["type"]);
-        Assert.Equal("pathprobe.analysis/1", (string?)summary["schema"]);
+        Assert.Equal("pathprobe.analysis/2", (string?)summary["schema"]);
         output.WriteLine($"exit {capture.ExitCode}, {lines.Length - 1} finding lines, {summary["inputs"]![0]!["packets"]} packets");
         lock (stdout)
             liveFindings = arrivals.Where(a => a.Line.Length > 0)
@@ -279,7 +284,7 @@ public sealed class CaptureCommandLiveTests(ITestOutputHelper output) : IDisposa
 
     /// <summary>The port-25 flow that carried data (the client may first be refused while the server starts).</summary>
     private static bool IsSmtpSession(JsonNode? f) =>
-        (string?)f!["server"] == $"{NetnsPair.ServerAddress}:25" && (long)f["payloadBytes"]!["c2s"]! > 0;
+        (string?)f!["server"]!["ip"] == NetnsPair.ServerAddress && (int)f["server"]!["port"]! == 25 && (long)f["payloadBytes"]!["c2s"]! > 0;
 
     private static long TsharkPacketCount(string file)
     {
@@ -298,7 +303,7 @@ public sealed class CaptureCommandLiveTests(ITestOutputHelper output) : IDisposa
 
     private static List<string> FlowSignatures(JsonObject doc) =>
         doc["flows"]!.AsArray().Select(f =>
-            $"{f!["protocol"]} {f["client"]} -> {f["server"]} packets {f["packets"]!["c2s"]}/{f["packets"]!["s2c"]} " +
+            $"{f!["protocol"]} {f["client"]!.ToJsonString()} -> {f["server"]!.ToJsonString()} packets {f["packets"]!["c2s"]}/{f["packets"]!["s2c"]} " +
             $"payload {f["payloadBytes"]!["c2s"]}/{f["payloadBytes"]!["s2c"]} maxIp {f["maxIpPacket"]!["c2s"]}/{f["maxIpPacket"]!["s2c"]} " +
             $"start {f["start"]} end {f["end"]} state {f["state"]}")
         .Order(StringComparer.Ordinal).ToList();

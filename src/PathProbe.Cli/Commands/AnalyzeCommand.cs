@@ -20,12 +20,18 @@ public static class AnalyzeCommand
         var positional = InputOptions.Positional("FILE|FILTER",
             "pcap or pcapng files (gzip too), then a tcpdump filter. Files are analysed one by one (one vantage point each), except " +
             $"files read as one capture (--join, or a rotated set). Without a file, the bundled capture {BundledCapture} is analysed.");
-        var json = new Option<bool>("--json") { Description = "Write one JSON document (schema pathprobe.analysis/1) to standard output instead of the text report." };
+        var json = new Option<bool>("--json") { Description = "Write one JSON document (schema pathprobe.analysis/2, schemas/pathprobe.analysis-2.schema.json) to standard output instead of the text report." };
         var output = CliOptions.OutputFile("--output", "-o", "Write the report to FILE instead of standard output ('-' is standard output).", allowDash: true);
         var maxFlows = CliOptions.Int32("--max-flows", null, "N",
             "Flows tracked at once; the least recently active flow is evicted (and counted) when full.", 1, int.MaxValue, new FlowTableOptions().MaxFlows);
         var flowRows = CliOptions.Int32("--flow-rows", null, "N",
-            $"Flow rows in the text report (the largest flows are shown; --json lists up to {new FlowTableOptions().MaxReportedFlows:#,0}).", 0, int.MaxValue, 50);
+            $"Flow rows in the text report (the first in --sort order; --json lists up to {new FlowTableOptions().MaxReportedFlows:#,0}).", 0, int.MaxValue, 50);
+        var mailRows = CliOptions.Int32("--mail-rows", null, "N",
+            "Mail-log lines of delivered transactions and other sessions in the text report, after all that did not succeed.", 0, int.MaxValue, 20);
+        var sort = CliOptions.Choice("--sort", null, "ORDER",
+            "Order of the flow table: worst (worst finding first, then by id), id, bytes (most first), start (earliest first).",
+            new Dictionary<string, FlowSort> { ["worst"] = FlowSort.Worst, ["id"] = FlowSort.Id, ["bytes"] = FlowSort.Bytes, ["start"] = FlowSort.Start },
+            FlowSort.Worst);
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress on standard error." };
         var noTcp = new Option<bool>("--no-tcp-analysis")
         {
@@ -47,7 +53,7 @@ public static class AnalyzeCommand
         };
         var cmd = new Command("analyze", "Analyse capture files and report flows, anomalies and findings.")
         {
-            positional, json, output, maxFlows, flowRows, quiet, noTcp, dnsChecks, dnsServer,
+            positional, json, output, maxFlows, flowRows, mailRows, sort, quiet, noTcp, dnsChecks, dnsServer,
         };
         var input = InputOptions.AddTo(cmd, positional);
         cmd.SetAction((parse, cancel) =>
@@ -57,7 +63,8 @@ public static class AnalyzeCommand
             return Task.FromResult(Run(request, new Settings
             {
                 Json = parse.GetValue(json), OutputPath = parse.GetValue(output), MaxFlows = parse.GetValue(maxFlows),
-                FlowRows = parse.GetValue(flowRows), Quiet = parse.GetValue(quiet), NoTcpAnalysis = parse.GetValue(noTcp),
+                FlowRows = parse.GetValue(flowRows), MailRows = parse.GetValue(mailRows), Sort = parse.GetValue(sort),
+                Quiet = parse.GetValue(quiet), NoTcpAnalysis = parse.GetValue(noTcp),
                 DnsCheckServers = parse.GetValue(dnsChecks) ? parse.GetValue(dnsServer) ?? [] : null,
             }, stdout, stderr, cancel));
         });
@@ -70,6 +77,8 @@ public static class AnalyzeCommand
         public string? OutputPath { get; init; }
         public int MaxFlows { get; init; } = new FlowTableOptions().MaxFlows;
         public int FlowRows { get; init; } = 50;
+        public int MailRows { get; init; } = 20;
+        public FlowSort Sort { get; init; } = FlowSort.Worst;
         public bool Quiet { get; init; }
         public bool NoTcpAnalysis { get; init; }
         public string[]? DnsCheckServers { get; init; }
@@ -77,9 +86,14 @@ public static class AnalyzeCommand
 
     /// <summary>The old entry point (tests): files only, no selection.</summary>
     internal static int Run(string[] files, bool json, string? outputPath, int maxFlows, int flowRows, bool quiet,
-        TextWriter stdout, TextWriter stderr, CancellationToken cancel, bool noTcpAnalysis = false, string[]? dnsCheckServers = null) =>
+        TextWriter stdout, TextWriter stderr, CancellationToken cancel, bool noTcpAnalysis = false, string[]? dnsCheckServers = null,
+        int mailRows = 20, FlowSort sort = FlowSort.Worst) =>
         Run(new InputOptions.Request { Files = files.ToList() },
-            new Settings { Json = json, OutputPath = outputPath, MaxFlows = maxFlows, FlowRows = flowRows, Quiet = quiet, NoTcpAnalysis = noTcpAnalysis, DnsCheckServers = dnsCheckServers },
+            new Settings
+            {
+                Json = json, OutputPath = outputPath, MaxFlows = maxFlows, FlowRows = flowRows, MailRows = mailRows, Sort = sort,
+                Quiet = quiet, NoTcpAnalysis = noTcpAnalysis, DnsCheckServers = dnsCheckServers,
+            },
             stdout, stderr, cancel);
 
     internal static int Run(InputOptions.Request request, Settings s, TextWriter stdout, TextWriter stderr, CancellationToken cancel)
@@ -160,7 +174,11 @@ public static class AnalyzeCommand
             else
             {
                 using var w = new StreamWriter(stream, new System.Text.UTF8Encoding(false), 1 << 16, leaveOpen: true);
-                TextReport.Write(w, analyses, new TextReport.Options { MaxFlowRows = Math.Max(0, s.FlowRows) });
+                TextReport.Write(w, analyses, new TextReport.Options
+                {
+                    MaxFlowRows = Math.Max(0, s.FlowRows), MailRows = Math.Max(0, s.MailRows), Sort = s.Sort,
+                    Width = target.ToStandardOutput ? TerminalWidth(stdout) : 80,
+                });
             }
         }, stdout, stderr, ReportOutput.Verdict(analyses));
 
@@ -196,7 +214,9 @@ public static class AnalyzeCommand
             if (!quiet) stderr.WriteLine($"pathprobe: --dns-checks: checking {parties.Count} SMTP flow{(parties.Count == 1 ? "" : "s")} with {string.Join(", ", resolver.Servers.Select(DnsServerAddress.Format))}");
             var checks = new CaptureDnsChecks(resolver);
             var time = a.Flows.Where(f => f.App is SmtpFlowState).Select(f => f.Start).Min();
-            a.Findings.AddRange(checks.RunAsync(parties, time, cancel).GetAwaiter().GetResult());
+            var byId = a.Flows.ToDictionary(f => f.Id);
+            foreach (var v in checks.RunAsync(parties, time, id => byId.TryGetValue(id, out var f) ? PathProbe.Findings.FlowFacts.Of(f) : null, cancel).GetAwaiter().GetResult())
+                a.Log.Raise(v);
             if (checks.NotChecked > 0 && !quiet) stderr.WriteLine($"pathprobe: --dns-checks: {checks.NotChecked} further domains not checked (limit {checks.MaxChecks})");
         }
     }
@@ -211,6 +231,14 @@ public static class AnalyzeCommand
         if (at < 0 || at == a.Length - 1) return null;
         string d = a[(at + 1)..].TrimEnd('.');
         return !d.StartsWith('[') && HostNames.TryToAscii(d, out var ascii, out _) && ascii.Contains('.') ? ascii : null;
+    }
+
+    /// <summary>The terminal's width when <paramref name="stdout"/> is the console on a terminal, else 80.</summary>
+    internal static int TerminalWidth(TextWriter stdout)
+    {
+        if (!ReferenceEquals(stdout, Console.Out) || Console.IsOutputRedirected) return 80;
+        try { return Console.WindowWidth is > 20 and var w ? w : 80; }
+        catch (IOException) { return 80; }
     }
 
     private static void ShowProgress(TextWriter stderr, AnalysisProgress p)

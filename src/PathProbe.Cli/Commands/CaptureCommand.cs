@@ -60,11 +60,11 @@ public static class CaptureCommand
         var seconds = CliOptions.Number("-G", null, "S",
             "With -w: start a new file before writing a packet once the current one is S seconds old (tcpdump -G); the -w name " +
             "goes through strftime with the local time each file starts.", 0, MaxDurationSeconds, "seconds");
-        var json = new Option<bool>("--json") { Description = "At the end, write the analysis JSON document (schema pathprobe.analysis/1, plus inputs[].drops) instead of the text report." };
+        var json = new Option<bool>("--json") { Description = "At the end, write the analysis JSON document (schema pathprobe.analysis/2, plus inputs[].drops, files and fileOutput) instead of the text report." };
         var ndjson = new Option<bool>("--ndjson")
         {
-            Description = "Stream newline-delimited JSON to standard output: one {\"type\":\"finding\",...} line per finding as it is " +
-                          "detected, and at the end one {\"type\":\"summary\",...} line holding the whole analysis document.",
+            Description = "Stream newline-delimited JSON to standard output: one {\"type\":\"finding\",\"change\":...} line each time a finding " +
+                          "opens, changes or closes (the same id throughout), and at the end one {\"type\":\"summary\",...} line holding the whole analysis document.",
         };
         var duration = CliOptions.Number("--duration", null, "S", "Stop after S seconds (fractions allowed).", 0, MaxDurationSeconds, "seconds");
         var count = CliOptions.Integer("--count", "-c", "N", "Stop after N packets, like tcpdump -c.", 1, long.MaxValue);
@@ -73,8 +73,8 @@ public static class CaptureCommand
         var flowRows = CliOptions.Int32("--flow-rows", null, "N", "Flow rows in the text report.", 0, int.MaxValue, 50);
 
         var cmd = new Command("capture",
-            "Capture live from an interface (libpcap) and report flows and findings as they happen; Ctrl-C, --duration or " +
-            "--count stops the capture and prints the full report. Needs root or CAP_NET_RAW.")
+            "Capture live from an interface (libpcap) and report flows and findings as they happen (a line when a finding opens, " +
+            "changes its severity or verdict, or closes); Ctrl-C, --duration or --count stops the capture and prints the full report. Needs root or CAP_NET_RAW.")
         {
             filter,
         };
@@ -277,7 +277,7 @@ public static class CaptureCommand
                     ["framesNotWritten"] = writer.FramesNotWritten,
                     ["bytesNotWritten"] = writer.BytesNotWritten,
                     ["diskWaits"] = writer.Waits,
-                    ["diskWaitMilliseconds"] = writer.WaitedMilliseconds,
+                    ["diskWaited"] = Math.Round(writer.WaitedMilliseconds / 1000.0, 3), // seconds (schema 2: one unit for durations)
                     ["error"] = writer.Error,
                 };
             }
@@ -293,10 +293,11 @@ public static class CaptureCommand
             written = output.Write(stream =>
             {
                 using var w = new StreamWriter(stream, new System.Text.UTF8Encoding(false), 1 << 16, leaveOpen: true);
-                TextReport.Write(w, [analysis], new TextReport.Options { MaxFlowRows = Math.Max(0, s.FlowRows) });
+                int width = output.ToStandardOutput ? AnalyzeCommand.TerminalWidth(stdout) : 80;
+                TextReport.Write(w, [analysis], new TextReport.Options { MaxFlowRows = Math.Max(0, s.FlowRows), Width = width });
                 w.WriteLine();
-                w.WriteLine($"Drops      {stats.Dropped:#,0} by the kernel (capture buffer full), {stats.InterfaceDropped:#,0} by the interface; " +
-                            $"{stats.Received:#,0} packets received by the filter");
+                TextReport.Wrap(w, "Drops      ", $"{FindingText.N(stats.Dropped)} by the kernel (capture buffer full), {FindingText.N(stats.InterfaceDropped)} by the interface; " +
+                                                  $"{FindingText.N(stats.Received)} packets received by the filter", width);
             }, stdout, stderr, ReportOutput.Verdict([analysis]));
         }
         if (input.Error is not null && input.Truncated && stats.TotalDropped == 0)
@@ -310,6 +311,14 @@ public static class CaptureCommand
         $"pathprobe: error: the pcapng copy failed: {SafeText.Clean(error, 300)}; {files} hold{(fileCount == 1 ? "s" : "")} what was written " +
         $"before, valid up to the last whole block; {framesNotWritten:#,0} later frames ({bytesNotWritten:#,0} bytes of packet blocks) " +
         "were not written; the capture and its analysis are not affected";
+
+    /// <summary>The live line of a finding's change: "23:12:59.120 new #3 [critical] mtu-blackhole: ONGOING: ...".</summary>
+    internal static string FindingLine(FindingEvent e, Timestamp now)
+    {
+        var f = e.Finding;
+        string change = e.Change switch { FindingChange.Opened => "new", FindingChange.Closed => "closed", _ => "changed" };
+        return $"{FindingText.Time(now)} {change} #{f.Id} [{FindingKinds.SeverityName(f.Severity)}] {f.Name}: {f.Summary}";
+    }
 
     internal static string DropMessage(CaptureStatistics stats) =>
         $"{stats.Dropped:#,0} packets dropped by the kernel (capture buffer full: raise --buffer-size or narrow the filter) and " +
@@ -328,8 +337,10 @@ public static class CaptureCommand
         private long _lastDropped;
         private long _lastSample;
         private bool _writeErrorShown;
-        private readonly Engine _engine = new(new AnalysisOptions { Flows = new FlowTableOptions { MaxFlows = s.MaxFlows } });
-        private readonly List<Finding> _newFindings = new();
+        private readonly Engine _engine = new(new AnalysisOptions { Flows = new FlowTableOptions { MaxFlows = s.MaxFlows }, FindingEvents = true });
+        private readonly List<FindingEvent> _events = new();
+        private readonly bool _text = !s.Json && !s.Ndjson;
+        private readonly int _width = AnalyzeCommand.TerminalWidth(stdout);
         private readonly NdjsonWriter? _ndjson = s.Ndjson ? new NdjsonWriter(stdout) : null;
         private readonly bool _status = !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error);
         private int _findings;
@@ -415,10 +426,14 @@ public static class CaptureCommand
         /// <summary>Runs on the capture thread between reads: the engine is never touched from elsewhere.</summary>
         private void Tick(long now, bool final = false)
         {
-            _newFindings.Clear();
-            _findings += _engine.TakeNewFindings(_newFindings);
-            if (_ndjson is not null)
-                foreach (var f in _newFindings) _ndjson.WriteFinding(f);
+            _events.Clear();
+            _engine.TakeFindingEvents(_events);
+            _findings = _engine.Findings.Count;
+            foreach (var e in _events)
+            {
+                if (_ndjson is not null) _ndjson.WriteFinding(e);
+                else if (_text && e.Notable) WriteLine(e);
+            }
             if (final) return;
             writer?.Flush();
             if (writer?.Error is { } error && !_writeErrorShown)
@@ -438,6 +453,14 @@ public static class CaptureCommand
             }
             _lastPackets = _tally.Packets;
             _lastTick = now;
+        }
+
+        /// <summary>Text mode: one line when a finding opens, when its severity or verdict changes, and when it closes.</summary>
+        private void WriteLine(FindingEvent e)
+        {
+            if (_status) stderr.Write("\r\u001b[K");
+            TextReport.Wrap(stdout, "", FindingLine(e, new Timestamp(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000)), _width, "    ");
+            stdout.Flush();
         }
     }
 }

@@ -66,6 +66,21 @@ internal static class CliOptions
         return o;
     }
 
+    /// <summary>One of a closed set of words (case-insensitive), e.g. --sort worst|id|bytes|start.</summary>
+    public static Option<T> Choice<T>(string name, string? alias, string helpName, string description, IReadOnlyDictionary<string, T> choices, T defaultValue)
+    {
+        var o = Create<T>(name, alias, helpName, description);
+        o.CustomParser = r =>
+        {
+            string text = r.Tokens[0].Value.Trim();
+            foreach (var (word, value) in choices)
+                if (string.Equals(word, text, StringComparison.OrdinalIgnoreCase)) return value;
+            return Fail<T>(r, $"'{Show(r)}' is not one of {string.Join(", ", choices.Keys)}");
+        };
+        o.DefaultValueFactory = _ => defaultValue;
+        return o;
+    }
+
     /// <summary>A file to write: never empty, never a directory; "-" is standard output where <paramref name="allowDash"/>.</summary>
     public static Option<string?> OutputFile(string name, string? alias, string description, bool allowDash = false)
     {

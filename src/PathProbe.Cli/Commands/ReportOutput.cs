@@ -109,7 +109,7 @@ internal sealed class ReportOutput : IDisposable
     public static string Verdict(IReadOnlyList<CaptureAnalysis> analyses)
     {
         var findings = analyses.SelectMany(a => a.Findings).ToList();
-        var critical = findings.Where(f => f.Severity == Severity.Critical).Select(f => f.Kind).Distinct().ToList();
+        var critical = findings.Where(f => f.Severity == Severity.Critical).Select(f => f.Name).Distinct().ToList(); // the kinds' stable names
         int warnings = findings.Count(f => f.Severity == Severity.Warning);
         long packets = analyses.Sum(a => a.Input.Packets);
         int flows = analyses.Sum(a => a.Flows.Count);

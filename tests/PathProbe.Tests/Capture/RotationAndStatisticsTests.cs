@@ -117,8 +117,9 @@ public sealed class RotationAndStatisticsTests : IDisposable
         Assert.Equal((50L, 5L, 2L), (a.Input.Drops!.Received, a.Input.Drops.OsDropped, a.Input.Drops.InterfaceDropped));
         var text = new StringWriter();
         PathProbe.Reports.TextReport.Write(text, [a]);
-        Assert.Contains("interface veth-test: 50 received, 2 dropped by the interface, 5 dropped by the OS (capture buffer full), 45 delivered", text.ToString());
-        Assert.Contains("capture loss: 7 packets dropped by the capture itself (pcapng interface statistics) in 1 window", text.ToString());
+        string flat = TestText.Flat(text.ToString());
+        Assert.Contains("interface veth-test: 50 received, 2 dropped by the interface, 5 dropped by the OS (capture buffer full), 45 delivered", flat);
+        Assert.Contains("capture loss: 7 packets dropped by the capture itself (pcapng interface statistics) in 1 window", flat);
 
         using var ms = new MemoryStream();
         PathProbe.Reports.JsonReport.Write(ms, [a], indented: false);

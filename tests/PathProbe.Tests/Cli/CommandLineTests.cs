@@ -310,7 +310,7 @@ public sealed class CommandLineTests : IDisposable
         File.WriteAllBytes(path, pcap);
         var (exit, text, err) = Run("analyze", "-q", path);
         Assert.True(exit == 0, err);
-        Assert.Contains("snaplen 4294967295", text);
+        Assert.Contains("snaplen 4,294,967,295", text); // the file's unsigned value, in the report's one number format
         var (_, json, _) = Run("analyze", "--json", path);
         using var doc = JsonDocument.Parse(json);
         Assert.Equal(4294967295L, doc.RootElement.GetProperty("inputs")[0].GetProperty("interfaces")[0].GetProperty("snapLength").GetInt64());
@@ -320,7 +320,7 @@ public sealed class CommandLineTests : IDisposable
     public void Analyze_FlowRowsText_SaysHowManyJsonLists()
     {
         var (_, text, _) = Run("analyze", "-q", "--flow-rows", "1", Capture("smtp-mru1424-sender.pcap"));
-        Assert.Contains("Flows (the 1 largest of 2; --json lists all 2)", text);
+        Assert.Contains("Flows (the first 1 of 2, worst first, then by id; --flow-rows N shows more, --json lists all 2)", TestText.Flat(text));
         var (_, help, _) = Run("analyze", "--help");
         Assert.Contains("--json lists up to 100,000", help);
         Assert.DoesNotContain("--json lists all)", help);
@@ -349,6 +349,7 @@ public sealed class CommandLineTests : IDisposable
         string line = Assert.Single(r.StderrLines);
         Assert.Contains("the report was not written in full: standard output was closed", line);
         Assert.Contains("4 critical findings (", line);
+        Assert.Contains("mtu-blackhole", line); // the kinds' stable names, as everywhere else
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using PathProbe.Cli.Tui.Model;
 using PathProbe.Findings;
+using PathProbe.Findings.Kinds;
 using PathProbe.Pipeline;
 using PathProbe.Primitives;
 using PathProbe.Tests.Support;
@@ -17,18 +18,20 @@ public sealed class TuiModelTests
     }
 
     [Fact]
-    public void Verdicts_Incident_StallTimesAndCeilingFromTheFindings()
+    public void Verdicts_Incident_StallTimesAndCeilingFromTheTypedVerdicts()
     {
         var (analysis, snapshot) = IncidentModel();
-        var stall = analysis.Findings.Single(f => f.Kind == "stall");
+        var stall = analysis.Findings.Single(f => f.Kind == FindingKind.Stall).Verdict<StallVerdict>();
         var v = snapshot.Verdicts.Single(x => x.Kind == "stall");
-        var start = (Timestamp)stall.Evidence.First(e => e.Key == "start").Value!;
-        double seconds = (double)stall.Evidence.First(e => e.Key == "durationSeconds").Value!;
-        Assert.Equal(start.UnixNanoseconds, v.StallStart);
-        Assert.Equal(start.UnixNanoseconds + (long)Math.Round(seconds * 1e9), v.StallEnd);
-        // pathMtu 1004..1499: nothing of 1500 bytes or more got through.
+        // The stall verdict's own interval, per stalled flow.
+        Assert.Equal([new StallInterval(2, stall.Start.UnixNanoseconds, stall.Start.UnixNanoseconds + stall.DurationNanos)], v.Stalls);
+        // The black hole's path-MTU bounds 1004..1499: nothing of 1500 bytes or more got through.
+        var hole = analysis.Findings.Single(f => f.Kind == FindingKind.MtuBlackhole).Verdict<BlackHoleVerdict>();
+        Assert.Equal((1004, 1499), (hole.Min, hole.Max));
         Assert.Equal(1500, snapshot.Verdicts.Single(x => x.Kind == "mtu-blackhole").Ceiling);
         Assert.All(snapshot.Verdicts.Where(x => x.Kind != "mtu-blackhole"), x => Assert.Equal(0, x.Ceiling));
+        // Texts are the kinds' writers', as in the report.
+        Assert.All(snapshot.Verdicts, x => Assert.Equal(SafeText.Clean(analysis.Findings[x.Index].Summary, 4000), x.Summary));
         var groups = snapshot.Groups;
         Assert.Equal(5, groups.Count);
         Assert.Equal(Severity.Critical, groups[0].Worst);
@@ -42,13 +45,16 @@ public sealed class TuiModelTests
         var d = FileTuiSource.Detail(analysis, snapshot, 2)!;
         var plot = Graphs.Build(GraphKind.Sequence, d, true, new TimeWindow(), 200);
         var stall = snapshot.Verdicts.Single(x => x.Kind == "stall");
-        Assert.Equal([(stall.StallStart, stall.StallEnd)], plot.Stalls);
+        Assert.Equal(stall.Stalls.Select(s => (s.Start, s.End)), plot.Stalls);
         // Without the stall verdict there is no stall on the axis, however long the silences in the timeline.
         var without = d with { Verdicts = d.Verdicts.Where(x => x.Kind != "stall").ToList() };
         Assert.Empty(Graphs.Build(GraphKind.Sequence, without, true, new TimeWindow(), 200).Stalls);
         // A stall verdict where the packets show no silence is drawn all the same: the verdict decides.
-        var moved = d with { Verdicts = [stall with { StallStart = d.Start, StallEnd = d.Start + 1_000_000 }] };
+        var moved = d with { Verdicts = [stall with { Stalls = [new StallInterval(2, d.Start, d.Start + 1_000_000)] }] };
         Assert.Equal([(d.Start, d.Start + 1_000_000)], Graphs.Build(GraphKind.Sizes, moved, true, new TimeWindow(), 200).Stalls);
+        // Another flow's stall in the same verdict is not drawn on this flow.
+        var other = d with { Verdicts = [stall with { Stalls = [new StallInterval(1, d.Start, d.Start + 1_000_000)] }] };
+        Assert.Empty(Graphs.Build(GraphKind.Sizes, other, true, new TimeWindow(), 200).Stalls);
     }
 
     [Fact]

@@ -100,8 +100,7 @@ public sealed class FileTuiSource : ITuiSource
     /// <summary>The snapshot of a completed analysis.</summary>
     public static TuiSnapshot FromAnalysis(CaptureAnalysis analysis, string source, long generation = 1)
     {
-        var servers = analysis.Flows.ToDictionary(f => f.Id, f => f.ServerAddress.ToString());
-        var verdicts = VerdictAdapter.FromFindings(analysis.Findings, id => servers.GetValueOrDefault(id));
+        var verdicts = VerdictAdapter.FromFindings(analysis.Findings);
         var builder = new SnapshotBuilder();
         builder.IndexVerdicts(verdicts);
         var rows = new FlowRow[analysis.Flows.Count];
@@ -200,6 +199,7 @@ public sealed class LiveTuiSource : ITuiSource
     /// file stays valid up to its last whole block).</summary>
     private readonly RotatingPcapNgWriter _spool;
     private readonly SnapshotBuilder _builder = new();
+    private readonly List<(int Version, TuiVerdict Verdict)> _verdicts = new();
     private readonly LiveTuiOptions _options;
     private TuiSnapshot _current;
     private volatile int _requested = -1;
@@ -312,16 +312,19 @@ public sealed class LiveTuiSource : ITuiSource
 
     private void Publish(long packets, double pps, long first, long last, bool running)
     {
-        var servers = new Dictionary<int, string>();
         var flows = new List<Flow>(_engine.Flows.LiveCount + _engine.Flows.ClosedFlows.Count);
         foreach (var f in _engine.Flows.ClosedFlows) flows.Add(f);
         foreach (var f in _engine.Flows.LiveFlows) flows.Add(f);
         var findings = _engine.Findings;
-        var verdicts = VerdictAdapter.FromFindings(findings, id =>
+        // A finding's texts are written again only when it has a new version (they grow while the capture runs).
+        var verdicts = new TuiVerdict[findings.Count];
+        for (int i = 0; i < verdicts.Length; i++)
         {
-            if (servers.Count == 0) foreach (var f in flows) servers[f.Id] = f.ServerAddress.ToString();
-            return servers.GetValueOrDefault(id);
-        });
+            var f = findings[i];
+            if (i >= _verdicts.Count) _verdicts.Add((0, null!));
+            if (_verdicts[i].Version != f.Version) _verdicts[i] = (f.Version, VerdictAdapter.From(f, i));
+            verdicts[i] = _verdicts[i].Verdict;
+        }
         _builder.IndexVerdicts(verdicts);
         var rows = new FlowRow[flows.Count];
         int want = _requested;
