@@ -120,19 +120,21 @@ if [ -z "$pathprobe" ]; then
   pathprobe="$work/bin/pathprobe"
 fi
 
-# time_cmd LABEL RUNS CMD...: best time and largest peak RSS of RUNS runs; sets T and M. PathProbe exits 1 when
-# it found critical findings: that is a successful run.
+# time_cmd LABEL RUNS CMD...: best wall time, best CPU time (user + system) and largest peak RSS of RUNS runs; sets T,
+# C and M. CPU time is what the command itself used: on a loaded machine it stays put while wall time grows.
+# PathProbe exits 1 when it found critical findings: that is a successful run.
 time_cmd() {
-  local label=$1 n=$2 s m best=999999 rss=0 rc; shift 2
+  local label=$1 n=$2 s m u k best=999999 cpu=999999 rss=0 rc; shift 2
   for _ in $(seq 1 "$n"); do
     rc=0
-    /usr/bin/time -f "%e %M" -o "$work/time" "$@" > /dev/null 2> "$work/err" || rc=$?
+    /usr/bin/time -f "%e %M %U %S" -o "$work/time" "$@" > /dev/null 2> "$work/err" || rc=$?
     if [ "$rc" -gt 1 ]; then echo "$label failed (exit $rc):" >&2; tail -5 "$work/err" >&2; exit 1; fi
-    read -r s m < <(tail -1 "$work/time")
+    read -r s m u k < <(tail -1 "$work/time")
     if [ "$(echo "$s < $best" | bc -l)" = 1 ]; then best=$s; fi
+    if [ "$(echo "$u + $k < $cpu" | bc -l)" = 1 ]; then cpu=$(echo "$u + $k" | bc -l); fi
     [ "$m" -gt "$rss" ] && rss=$m
   done
-  T=$best; M=$rss
+  T=$best; C=$cpu; M=$rss
 }
 
 ratio() { [ "$(echo "$2 > 0" | bc -l)" = 1 ] && printf '%.2f' "$(echo "$1 / $2" | bc -l)" || echo "-"; }
@@ -146,22 +148,22 @@ for n in "${names[@]}"; do
   bytes=$(stat -c %s "$f")
   cat "$f" > /dev/null  # into the page cache
   echo "== $n: timing (best of $runs; tshark 1 run), load $(cut -d' ' -f1 /proc/loadavg)"
-  declare -a T_=() M_=()
-  time_cmd cat "$runs" cat "$f"; T_[0]=$T; M_[0]=$M
-  time_cmd flowfloor "$runs" "$work/flowfloor" "$f"; T_[1]=$T; M_[1]=$M
-  time_cmd tcptrace "$runs" tcptrace -n -l "$f"; T_[2]=$T; M_[2]=$M
-  time_cmd pathprobe "$runs" "$pathprobe" analyze --quiet --no-tcp-analysis "$f"; T_[3]=$T; M_[3]=$M
-  time_cmd pathprobe "$runs" "$pathprobe" analyze --quiet "$f"; T_[4]=$T; M_[4]=$M
-  time_cmd pathprobe "$runs" "$pathprobe" analyze --quiet --json "$f"; T_[5]=$T; M_[5]=$M
-  time_cmd tshark 1 tshark -n -r "$f" -q -z conv,tcp; T_[6]=$T; M_[6]=$M
+  declare -a T_=() C_=() M_=()
+  time_cmd cat "$runs" cat "$f"; T_[0]=$T; C_[0]=$C; M_[0]=$M
+  time_cmd flowfloor "$runs" "$work/flowfloor" "$f"; T_[1]=$T; C_[1]=$C; M_[1]=$M
+  time_cmd tcptrace "$runs" tcptrace -n -l "$f"; T_[2]=$T; C_[2]=$C; M_[2]=$M
+  time_cmd pathprobe "$runs" "$pathprobe" analyze --quiet --no-tcp-analysis "$f"; T_[3]=$T; C_[3]=$C; M_[3]=$M
+  time_cmd pathprobe "$runs" "$pathprobe" analyze --quiet "$f"; T_[4]=$T; C_[4]=$C; M_[4]=$M
+  time_cmd pathprobe "$runs" "$pathprobe" analyze --quiet --json "$f"; T_[5]=$T; C_[5]=$C; M_[5]=$M
+  time_cmd tshark 1 tshark -n -r "$f" -q -z conv,tcp; T_[6]=$T; C_[6]=$C; M_[6]=$M
   {
     echo
     echo "$n: $(( bytes / 1000000 )) MB, load $(cut -d' ' -f1 /proc/loadavg) after the run"
     echo
-    echo "| command | time | throughput | peak RSS | ÷ cat | ÷ C loop | ÷ tcptrace | ÷ tshark |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| command | time | CPU time | throughput | peak RSS | ÷ cat | ÷ C loop | ÷ tcptrace | ÷ tshark |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     for i in "${!labels[@]}"; do
-      printf '| %s | %.2f s | %s MB/s | %.0f MB | %s | %s | %s | %s |\n' "${labels[$i]}" "${T_[$i]}" \
+      printf '| %s | %.2f s | %.2f s | %s MB/s | %.0f MB | %s | %s | %s | %s |\n' "${labels[$i]}" "${T_[$i]}" "${C_[$i]}" \
         "$( [ "$(echo "${T_[$i]} > 0" | bc -l)" = 1 ] && printf '%.0f' "$(echo "$bytes / 1000000 / ${T_[$i]}" | bc -l)" || echo '>9999')" \
         "$(echo "${M_[$i]} / 1024" | bc -l)" \
         "$(ratio "${T_[$i]}" "${T_[0]}")" "$(ratio "${T_[$i]}" "${T_[1]}")" "$(ratio "${T_[$i]}" "${T_[2]}")" "$(ratio "${T_[$i]}" "${T_[6]}")"
@@ -169,5 +171,6 @@ for n in "${names[@]}"; do
   } | tee -a "$report"
 done
 echo
-echo "== ratios are each command's time divided by the named command's time in this run (below 1: faster)"
+echo "== time: best wall-clock time; CPU time: best user + system time (the process's own, all threads); ratios: wall"
+echo "   time divided by the named command's wall time in this run (below 1: faster); throughput: file MB / wall time"
 echo "   load after: $(cut -d' ' -f1-3 /proc/loadavg)"
