@@ -2,7 +2,7 @@
 # Times PathProbe beside cat, a C libpcap loop, tcptrace and tshark on three kinds of real traffic, in one run,
 # and prints times, throughput, peak RSS and ratios.
 #
-#   sudo bash benchmarks/compare.sh [--sets abc] [--large] [--runs N] [--pathprobe PATH] [--rebuild] [--build-only] [--cache DIR]
+#   sudo bash benchmarks/compare.sh [--sets abc] [--large] [--runs N] [--pathprobe PATH] [--rebuild] [--build-only] [--gzip] [--cache DIR]
 #
 #   (a) bulk mail: 100 SMTP sessions with 2-400 kB attachments recorded in namespaces by record-traffic.sh
 #       (swaks into aiosmtpd, real kernels), x30 with distinct addresses = 3,000 sessions, about 400 MB;
@@ -15,12 +15,13 @@
 # cache directory (default ${XDG_CACHE_HOME:-~/.cache}/pathprobe-bench; --rebuild makes them again) and timed from
 # the page cache. Each command runs --runs times (default 3) and the best time counts; tshark runs once. Peak RSS
 # is the largest of the runs. Recording needs root (network namespaces); the tools are installed with apt when
-# missing and the script runs as root.
+# missing and the script runs as root. --gzip also times `pathprobe analyze` on a gzip -6 copy of each file (made once
+# into the cache) against the plain file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 
-sets=abc; large=0; build_only=0; runs=3; pathprobe=""; rebuild=0
+sets=abc; large=0; build_only=0; gzip_too=0; runs=3; pathprobe=""; rebuild=0
 cache=${PATHPROBE_BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pathprobe-bench}
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -30,6 +31,7 @@ while [ $# -gt 0 ]; do
     --pathprobe) pathprobe=$(realpath "$2"); shift 2 ;;
     --rebuild) rebuild=1; shift ;;
     --build-only) build_only=1; shift ;;
+    --gzip) gzip_too=1; shift ;;
     --cache) cache=$2; shift 2 ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
@@ -42,7 +44,7 @@ for t in tcprewrite:tcpreplay editcap:wireshark-common capinfos:wireshark-common
   command -v "${t%%:*}" >/dev/null 2>&1 || need+=("${t##*:}")
 done
 [ -e /usr/include/pcap/pcap.h ] || need+=(libpcap-dev)
-python3 -c 'import aiosmtpd' 2>/dev/null || need+=(python3-aiosmtpd)
+/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || need+=(python3-aiosmtpd)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
@@ -169,6 +171,13 @@ for n in "${names[@]}"; do
         "$(ratio "${T_[$i]}" "${T_[0]}")" "$(ratio "${T_[$i]}" "${T_[1]}")" "$(ratio "${T_[$i]}" "${T_[2]}")" "$(ratio "${T_[$i]}" "${T_[6]}")"
     done
   } | tee -a "$report"
+  if [ "$gzip_too" = 1 ]; then
+    [ -s "$f.gz" ] || { gzip -6 -c "$f" > "$f.gz.tmp" && mv "$f.gz.tmp" "$f.gz"; }
+    cat "$f.gz" > /dev/null
+    time_cmd pathprobe "$runs" "$pathprobe" analyze --quiet "$f.gz"
+    printf '\n| %s | %.2f s | %.2f s | %.0f MB | %.2f x the plain file'"'"'s time (CPU %.2f x) |\n' "pathprobe analyze FILE.gz ($(( $(stat -c %s "$f.gz") / 1000000 )) MB)" \
+      "$T" "$C" "$(echo "$M / 1024" | bc -l)" "$(echo "$T / ${T_[4]}" | bc -l)" "$(echo "$C / ${C_[4]}" | bc -l)" | tee -a "$report"
+  fi
 done
 echo
 echo "== time: best wall-clock time; CPU time: best user + system time (the process's own, all threads); ratios: wall"
