@@ -23,6 +23,8 @@ command -v ip        >/dev/null 2>&1 || packages+=(iproute2)
 # The TUI end-to-end test drives the real program in tmux.
 command -v tmux      >/dev/null 2>&1 || packages+=(tmux)
 command -v ethtool   >/dev/null 2>&1 || packages+=(ethtool)
+# The metadata-bomb tests measure the real command's peak RSS with /usr/bin/time -v.
+[ -x /usr/bin/time ] || packages+=(time)
 [ -x /usr/bin/python3 ] || packages+=(python3)
 # pathprobe probe and the black-hole fixes (tests/PathProbe.Probe.Tests): nft, iptables, ping, swaks (with IPv6) and
 # aiosmtpd as the mail server, in network namespaces.
