@@ -69,7 +69,8 @@ multiply() {
   span=$(capinfos -u -M "$src" | awk -F': *' '/Capture duration/ { print int($2) + 2 }')
   head -c 24 "$src" > "$out.tmp"
   for i in $(seq 1 "$copies"); do
-    tcprewrite --seed=$((seed0 + i)) --fixcsum --infile="$src" --outfile="$work/seeded.pcap"
+    # (tcprewrite warns about a few IPv6 answers it cannot checksum; it writes them unchanged)
+    tcprewrite --seed=$((seed0 + i)) --fixcsum --infile="$src" --outfile="$work/seeded.pcap" 2> /dev/null
     editcap -F pcap -t $(( (i - 1) * span )) "$work/seeded.pcap" "$work/shifted.pcap"
     tail -c +25 "$work/shifted.pcap" >> "$out.tmp"
   done
@@ -116,11 +117,12 @@ for n in "${names[@]}"; do
 done
 [ "$build_only" = 1 ] && exit 0
 
-echo "== building pathprobe (dotnet publish -c Release: ReadyToRun)"
 if [ -z "$pathprobe" ]; then
+  echo "== building pathprobe (dotnet publish -c Release: NativeAOT)"
   dotnet publish src/PathProbe.Cli -c Release -o "$work/bin" --nologo -v q >/dev/null
   pathprobe="$work/bin/pathprobe"
 fi
+echo "== pathprobe: $pathprobe"
 
 # time_cmd LABEL RUNS CMD...: best wall time, best CPU time (user + system) and largest peak RSS of RUNS runs; sets T,
 # C and M. CPU time is what the command itself used: on a loaded machine it stays put while wall time grows.
