@@ -2,15 +2,16 @@
 # Times PathProbe beside cat, a C libpcap loop, tcptrace and tshark on three kinds of real traffic, in one run,
 # and prints times, throughput, peak RSS and ratios.
 #
-#   sudo bash benchmarks/compare.sh [--sets abc] [--large] [--runs N] [--pathprobe PATH] [--rebuild] [--build-only] [--gzip] [--cache DIR]
+#   sudo bash benchmarks/compare.sh [--sets abc] [--large] [--runs N] [--pathprobe PATH] [--gzip]
+#                                   [--rebuild] [--build-only] [--cache DIR]
 #
 #   (a) bulk mail: 100 SMTP sessions with 2-400 kB attachments recorded in namespaces by record-traffic.sh
-#       (swaks into aiosmtpd, real kernels), x30 with distinct addresses = 3,000 sessions, about 400 MB;
-#       --large adds (a-large): x180 = 18,000 sessions, about 2.5 GB.
+#       (swaks into aiosmtpd, real kernels), x30 with distinct addresses = 3,000 sessions, 524 MB;
+#       --large adds (a-large): x180 = 18,000 sessions, 3.1 GB.
 #   (b) many short SMTP sessions: captures/smtp-healthy-ipv4.pcap (one session, a 200 kB mail, 239 packets,
-#       recorded by captures/record.sh), x32 into a block, the block repeated up to 512 MB.
+#       recorded by captures/record.sh), x32 into a block, the block repeated up to 512 MiB (1,824 sessions).
 #   (c) DNS-heavy: 5,000 queries recorded by record-traffic.sh (nsd behind a router that fragments; large TXT and
-#       SPF answers over UDP, some over TCP, truncation), x40 = 200,000 queries, about 500 MB.
+#       SPF answers over UDP, some over TCP, truncation), x40 = 200,000 queries, 533 MB.
 # Copies get their own addresses (tcprewrite --seed) and times (editcap -t). The files are built once into the
 # cache directory (default ${XDG_CACHE_HOME:-~/.cache}/pathprobe-bench; --rebuild makes them again) and timed from
 # the page cache. Each command runs --runs times (default 3) and the best time counts; tshark runs once. Peak RSS
@@ -19,7 +20,6 @@
 # into the cache) against the plain file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repo=$(pwd)
 
 sets=abc; large=0; build_only=0; gzip_too=0; runs=3; pathprobe=""; rebuild=0
 cache=${PATHPROBE_BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pathprobe-bench}
@@ -33,7 +33,7 @@ while [ $# -gt 0 ]; do
     --build-only) build_only=1; shift ;;
     --gzip) gzip_too=1; shift ;;
     --cache) cache=$2; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
