@@ -33,7 +33,7 @@ while [ $# -gt 0 ]; do
     --build-only) build_only=1; shift ;;
     --gzip) gzip_too=1; shift ;;
     --cache) cache=$2; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
