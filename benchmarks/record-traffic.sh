@@ -20,7 +20,7 @@
 set -euo pipefail
 
 kind=${1:-}; out=${2:-}
-[ -n "$kind" ] && [ -n "$out" ] || { sed -n '2,17p' "$0"; exit 2; }
+[ -n "$kind" ] && [ -n "$out" ] || { sed -n '2,19p' "$0"; exit 2; }
 shift 2
 sessions=60; queries=3000
 while [ $# -gt 0 ]; do

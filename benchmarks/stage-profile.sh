@@ -22,11 +22,11 @@ while [ $# -gt 0 ]; do
     --json) json=--json; shift ;;
     --freq) freq=$2; shift 2 ;;
     --top) top=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) break ;;
   esac
 done
-[ -n "$pathprobe" ] && [ $# -gt 0 ] || { sed -n '2,17p' "$0"; exit 2; }
+[ -n "$pathprobe" ] && [ $# -gt 0 ] || { sed -n '2,16p' "$0"; exit 2; }
 command -v perf >/dev/null || { echo "stage-profile.sh: perf is missing (apt-get install linux-perf)" >&2; exit 2; }
 work=$(mktemp -d /tmp/pathprobe-profile.XXXXXX)
 trap 'rm -rf "$work"' EXIT
