@@ -5,12 +5,14 @@ using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using PathProbe.Capture;
 using PathProbe.Cli.Commands.Capture;
+using PathProbe.Cli.Records;
 using PathProbe.Findings;
 using PathProbe.Flows;
 using PathProbe.LibPcap;
 using PathProbe.Pipeline;
 using PathProbe.Primitives;
 using PathProbe.Reports;
+using PathProbe.Reports.Records;
 
 namespace PathProbe.Cli.Commands;
 
@@ -63,8 +65,9 @@ public static class CaptureCommand
         var json = new Option<bool>("--json") { Description = "At the end, write the analysis JSON document (schema pathprobe.analysis/2, plus inputs[].drops, files and fileOutput) instead of the text report." };
         var ndjson = new Option<bool>("--ndjson")
         {
-            Description = "Stream newline-delimited JSON to standard output: one {\"type\":\"finding\",\"change\":...} line each time a finding " +
-                          "opens, changes or closes (the same id throughout), and at the end one {\"type\":\"summary\",...} line holding the whole analysis document.",
+            Description = "Stream records as newline-delimited JSON to standard output (the record shapes of analyze --ndjson, README \"Records\"): " +
+                          "a {\"type\":\"finding\",\"change\":\"opened|updated|closed\",...} line each time a finding opens, changes or closes (the same id throughout); " +
+                          "flow, smtp and dns lines as each flow ends, linked by \"uid\"; at the end an input line and one {\"type\":\"summary\",...} line holding the whole analysis document.",
         };
         var duration = CliOptions.Number("--duration", null, "S", "Stop after S seconds (fractions allowed).", 0, MaxDurationSeconds, "seconds");
         var count = CliOptions.Integer("--count", "-c", "N", "Stop after N packets, like tcpdump -c.", 1, long.MaxValue);
@@ -80,6 +83,7 @@ public static class CaptureCommand
         };
         var live = LiveOptions.AddTo(cmd);
         foreach (var o in new Option[] { list, write, rotate, ring, seconds, count, duration, json, ndjson, maxFlows, flowRows }) cmd.Add(o);
+        var records = RecordOptions.AddTo(cmd, live: true);
         cmd.SetAction(parse =>
         {
             if (parse.GetValue(list)) return ListInterfaces(stdout, stderr);
@@ -99,6 +103,7 @@ public static class CaptureCommand
                 Count = parse.GetValue(count),
                 MaxFlows = parse.GetValue(maxFlows),
                 FlowRows = parse.GetValue(flowRows),
+                Records = records.Settings(parse),
             };
             return Run(settings, stdout, stderr);
         });
@@ -123,6 +128,8 @@ public static class CaptureCommand
         public long Count { get; init; }
         public int MaxFlows { get; init; } = new FlowTableOptions().MaxFlows;
         public int FlowRows { get; init; } = 50;
+        /// <summary>--parquet, --host, --capture-id (Records/RecordOptions).</summary>
+        public RecordSettings Records { get; init; } = new();
     }
 
     internal static int ListInterfaces(TextWriter stdout, TextWriter stderr)
@@ -163,6 +170,14 @@ public static class CaptureCommand
         if (s.RotateSeconds > 0 && s.WritePath is null) return Usage(stderr, "-G needs -w FILE (the file name pattern)");
         if (s.RingFiles > 0 && s.RotateBytes == 0 && s.RotateSeconds == 0) return Usage(stderr, "-W needs -C or -G (what makes a new file)");
         string filter = s.Live.Filter ?? DefaultFilter;
+        if (s.Records.ParquetDirectory is { } parquetDir)
+        {
+            try { Directory.CreateDirectory(parquetDir); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return Usage(stderr, $"--parquet: cannot create the directory {SafeText.Clean(parquetDir, 200)}: {e.Message}; name a directory you can write to");
+            }
+        }
 
         LiveCaptureSource source;
         try
@@ -206,7 +221,10 @@ public static class CaptureCommand
             stderr.WriteLine($"pathprobe: capturing on {device} ({LinkTypes.Name(capture.LinkType)}, snaplen {capture.SnapLength}); " +
                              $"filter: {SafeText.Clean(filter, 300)}; Ctrl-C stops and prints the report");
             using var signals = new StopSignals(stop: source.Stop);
-            var live = new LiveRun(source, writer, counters, s, stdout, stderr);
+            var scope = new RecordScope(s.Records.HostName, s.Records.LiveCaptureId(DateTime.UtcNow));
+            var parquet = s.Records.OpenParquet(scope, out string? parquetError);
+            if (parquetError is not null) { writer?.Dispose(); return Usage(stderr, parquetError); }
+            var live = new LiveRun(source, writer, counters, s, stdout, stderr, scope, parquet);
             CaptureAnalysis analysis;
             try
             {
@@ -215,8 +233,17 @@ public static class CaptureCommand
             finally
             {
                 writer?.Dispose(); // flushed and closed before the report, so the file is complete even if reporting fails
+                parquet?.Dispose(); // the last files closed and renamed
+            }
+            if (parquet is not null)
+            {
+                if (parquet.Error is { } pe)
+                    stderr.WriteLine($"pathprobe: error: --parquet: {SafeText.Clean(pe, 300)}; the files before the error are complete, later records were not written");
+                else
+                    stderr.WriteLine($"pathprobe: wrote {parquet.Files.Count:#,0} Parquet file{(parquet.Files.Count == 1 ? "" : "s")} under {SafeText.Clean(s.Records.ParquetDirectory!, 200)} (host {SafeText.Clean(scope.Host, 100)}, capture id {SafeText.Clean(scope.CaptureId, 100)})");
             }
             int status = Report(analysis, live.Statistics, writer, s, stdout, stderr);
+            if (parquet?.Error is not null && status == Program.ExitOk) status = Program.ExitUsage;
             if (signals.Describe() is { } why) stderr.WriteLine($"pathprobe: {why}");
             return signals.ExitStatus(status);
         }
@@ -331,17 +358,21 @@ public static class CaptureCommand
     }
 
     /// <summary>One capture run: the read loop on the calling thread, signal handlers that only stop it.</summary>
-    private sealed class LiveRun(LiveCaptureSource source, RotatingPcapNgWriter? writer, LiveCounters counters, Settings s, TextWriter stdout, TextWriter stderr)
+    private sealed class LiveRun(LiveCaptureSource source, RotatingPcapNgWriter? writer, LiveCounters counters, Settings s, TextWriter stdout, TextWriter stderr,
+        RecordScope scope, ParquetRecordWriter? parquet)
     {
         private readonly CaptureDrops _drops = new() { Source = "pcap_stats" };
         private long _lastDropped;
         private long _lastSample;
         private bool _writeErrorShown;
-        private readonly Engine _engine = new(new AnalysisOptions { Flows = new FlowTableOptions { MaxFlows = s.MaxFlows }, FindingEvents = true });
+        // Records (--ndjson lines, --parquet files): written as flows end and findings change, on this thread.
+        private readonly RecordFeed? _records = s.Ndjson || parquet is not null
+            ? new RecordFeed(scope, s.Ndjson ? new NdjsonRecordWriter(stdout) : null, parquet) : null;
+        private Engine _engine = null!; // created in Run (its FlowClosed hook reads _records)
         private readonly List<FindingEvent> _events = new();
         private readonly bool _text = !s.Json && !s.Ndjson;
         private readonly int _width = AnalyzeCommand.TerminalWidth(stdout);
-        private readonly NdjsonWriter? _ndjson = s.Ndjson ? new NdjsonWriter(stdout) : null;
+        private long _period = s.Records.Period(DateTime.UtcNow);
         private readonly bool _status = !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error);
         private int _findings;
         private FrameTally _tally;
@@ -350,8 +381,14 @@ public static class CaptureCommand
 
         public CaptureStatistics Statistics { get; private set; }
 
+        private Engine CreateEngine() => new(new AnalysisOptions
+        {
+            Flows = new FlowTableOptions { MaxFlows = s.MaxFlows }, FindingEvents = true, FlowClosed = _records is null ? null : _records.FlowClosed,
+        });
+
         public CaptureAnalysis Run()
         {
+            _engine = CreateEngine();
             var input = new InputSummary { Path = source.Info.Path, Format = "live" };
             input.LinkTypes.Add(source.Capture.LinkType);
             long start = Environment.TickCount64;
@@ -408,7 +445,12 @@ public static class CaptureCommand
             _drops.OsDropped = Statistics.Dropped;
             input.Drops = _drops;
             source.Info.Interfaces[0].Statistics = counters.Now();
-            return _engine.Complete(input);
+            var analysis = _engine.Complete(input);
+            // Findings closed by the end of the capture, then the input record and the findings' final versions.
+            Tick(Environment.TickCount64, final: true);
+            _records?.Finish(analysis);
+            if (s.Ndjson) stdout.Flush();
+            return analysis;
         }
 
         /// <summary>A drop window from the previous sample to now when the kernel's drop counters rose.</summary>
@@ -431,10 +473,17 @@ public static class CaptureCommand
             _findings = _engine.Findings.Count;
             foreach (var e in _events)
             {
-                if (_ndjson is not null) _ndjson.WriteFinding(e);
-                else if (_text && e.Notable) WriteLine(e);
+                _records?.FindingChanged(e);
+                if (_text && e.Notable) WriteLine(e);
             }
+            if (s.Ndjson) stdout.Flush();
             if (final) return;
+            // --parquet: a new set of files on each period boundary (clock hours by default).
+            if (parquet is not null && s.Records.Period(DateTime.UtcNow) is var period && period != _period)
+            {
+                _period = period;
+                parquet.Rotate();
+            }
             writer?.Flush();
             if (writer?.Error is { } error && !_writeErrorShown)
             {
