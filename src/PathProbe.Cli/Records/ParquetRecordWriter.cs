@@ -150,7 +150,10 @@ public sealed class ParquetRecordWriter : IRecordSink, IDisposable
         ColumnKind.Integer => new DataField<long>(c.Name, nullable: true),
         ColumnKind.Number => new DataField<double>(c.Name, nullable: true),
         ColumnKind.Boolean => new DataField<bool>(c.Name, nullable: true),
-        ColumnKind.Time => new DateTimeDataField(c.Name, DateTimeFormat.Timestamp, isAdjustedToUTC: true, unit: DateTimeTimeUnit.Micros, isNullable: true),
+        // Milliseconds: Parquet.Net 6.1.0 writes the min/max statistics of a microsecond timestamp column in
+        // milliseconds, so DuckDB's row-group pruning drops every row of a time filter (a query "since last week"
+        // returns nothing). Millisecond columns get correct statistics; the NDJSON keeps nanoseconds.
+        ColumnKind.Time => new DateTimeDataField(c.Name, DateTimeFormat.Timestamp, isAdjustedToUTC: true, unit: DateTimeTimeUnit.Millis, isNullable: true),
         _ => new DataField<string>(c.Name, nullable: true),
     };
 

@@ -146,7 +146,7 @@ public static class RecordBuilder
     }
 
     /// <summary>A finding's version. <paramref name="change"/> is set for capture's live stream only.</summary>
-    public static Record Finding(Finding f, RecordScope scope, string? change = null)
+    public static Record Finding(Finding f, RecordScope scope, int input, string? change = null)
     {
         var first = f.Items[0];
         var (peer, vantage) = first switch
@@ -158,7 +158,7 @@ public static class RecordBuilder
         };
         var flows = f.Flows.Select(id => (long)id).ToArray();
         return New(RecordTables.Finding, scope)
-            .Set("change", change).Set("id", (long)f.Id).Set("kind", f.Name).Set("severity", FindingKinds.SeverityName(f.Severity))
+            .Set("change", change).Set("input", (long)input).Set("id", (long)f.Id).Set("kind", f.Name).Set("severity", FindingKinds.SeverityName(f.Severity))
             .Set("state", f.State == FindingState.Open ? "open" : "closed").Set("version", (long)f.Version)
             .Set("title", f.Kind.Info().Title).Set("time", f.Time).Set("identifier", SafeText.Clean(f.Identifier, 300))
             .Set("peer", peer).Set("vantage", vantage)

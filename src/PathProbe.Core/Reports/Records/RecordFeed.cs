@@ -29,7 +29,7 @@ public sealed class RecordFeed(RecordScope scope, IRecordSink? stream, IRecordSi
             var a = analyses[i];
             Both(RecordBuilder.Input(a, i, scope));
             foreach (var f in a.Flows) FlowClosed(f);
-            foreach (var f in a.Findings) Both(RecordBuilder.Finding(f, scope));
+            foreach (var f in a.Findings) Both(RecordBuilder.Finding(f, scope, i));
         }
     }
 
@@ -46,8 +46,8 @@ public sealed class RecordFeed(RecordScope scope, IRecordSink? stream, IRecordSi
     public void FindingChanged(FindingEvent e)
     {
         string change = e.Change switch { FindingChange.Opened => "opened", FindingChange.Closed => "closed", _ => "updated" };
-        if (stream is not null) stream.Write(RecordBuilder.Finding(e.Finding, scope, change));
-        if (archive is not null && e.Change == FindingChange.Closed) Archive(e.Finding);
+        if (stream is not null) stream.Write(RecordBuilder.Finding(e.Finding, scope, 0, change));
+        if (archive is not null && e.Change == FindingChange.Closed) Archive(e.Finding, 0);
     }
 
     /// <summary>Live, at the end: the input record, and each finding's final version the archive has not had.</summary>
@@ -56,12 +56,12 @@ public sealed class RecordFeed(RecordScope scope, IRecordSink? stream, IRecordSi
         Both(RecordBuilder.Input(analysis, inputIndex, scope));
         if (archive is null) return;
         foreach (var f in analysis.Findings)
-            if (!_archivedVersion.TryGetValue(f.Id, out int v) || v != f.Version) Archive(f);
+            if (!_archivedVersion.TryGetValue(f.Id, out int v) || v != f.Version) Archive(f, inputIndex);
     }
 
-    private void Archive(Finding f)
+    private void Archive(Finding f, int input)
     {
-        archive!.Write(RecordBuilder.Finding(f, scope));
+        archive!.Write(RecordBuilder.Finding(f, scope, input));
         _archivedVersion[f.Id] = f.Version;
     }
 

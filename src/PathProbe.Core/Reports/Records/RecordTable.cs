@@ -11,7 +11,7 @@ public enum ColumnKind : byte
     Number,
     /// <summary>JSON boolean; Parquet BOOLEAN.</summary>
     Boolean,
-    /// <summary>JSON ISO 8601 UTC string with nanoseconds; Parquet TIMESTAMP (microseconds, UTC).</summary>
+    /// <summary>JSON ISO 8601 UTC string with nanoseconds; Parquet TIMESTAMP (milliseconds, UTC).</summary>
     Time,
     /// <summary>JSON array of integers; Parquet text, the numbers separated by spaces (DuckDB: string_split(x, ' ')).</summary>
     IntegerList,

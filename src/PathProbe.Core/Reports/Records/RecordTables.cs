@@ -17,17 +17,17 @@ public static class RecordTables
     private static readonly RecordColumn[] Common =
     [
         C("host", Text, "The host that captured or analysed (--host; default the machine's name).", false),
-        C("capture_id", Text, "The capture run (--capture-id; default: capture: the start time and process id; analyze: a hash of the input files' names, sizes and first packet times).", false),
+        C("capture_id", Text, "The capture run (--capture-id; default: capture: the start time and process id; analyze: a hash of the input files' names, packet counts and first packet times).", false),
     ];
 
     private static RecordColumn[] With(params RecordColumn[] columns) => [.. Common, .. columns];
 
     private static readonly RecordColumn[] Peers =
     [
-        C("client_ip", Text, "The client's address (the side that sent the first SYN, or the first packet)."),
-        C("client_port", Integer, "The client's port (0 for ICMP)."),
-        C("server_ip", Text, "The server's address."),
-        C("server_port", Integer, "The server's port (0 for ICMP)."),
+        C("client_ip", Text, "The client's address (the side that sent the first SYN, or the first packet).", false),
+        C("client_port", Integer, "The client's port (0 for ICMP).", false),
+        C("server_ip", Text, "The server's address.", false),
+        C("server_port", Integer, "The server's port (0 for ICMP).", false),
     ];
 
     public static readonly RecordTable Flow = new("flow", "flows",
@@ -66,7 +66,8 @@ public static class RecordTables
         "One finding (Zeek's notice.log). analyze: the final version. capture --ndjson: every change (change = opened, updated, closed); capture --parquet: when it closes, and at exit the final version of each finding not yet written.",
         With([
             C("change", Text, "capture --ndjson only: opened, updated or closed; null otherwise."),
-            C("id", Integer, "The finding's id, stable across its versions (unique within a capture_id).", false),
+            C("input", Integer, "The input's index (findings are numbered per input).", false),
+            C("id", Integer, "The finding's id, stable across its versions (unique per capture_id and input).", false),
             C("kind", Text, "The finding's kind (stall, mtu-blackhole, smtp-deferral, ...; README \"Findings\").", false),
             C("severity", Text, "info, warning or critical.", false),
             C("state", Text, "open (still going on) or closed.", false),
