@@ -16,13 +16,13 @@ public static class RecordSchema
         foreach (var t in RecordTables.All)
         {
             var props = new JsonObject { ["type"] = new JsonObject { ["const"] = t.Type } };
-            var required = new JsonArray { "type" };
+            var required = new JsonArray(JsonValue.Create("type"));
             foreach (var c in t.Columns)
             {
                 var p = Column(c);
                 p["description"] = c.Description;
                 props[c.Name] = p;
-                required.Add(c.Name);
+                required.Add((JsonNode)JsonValue.Create(c.Name));
             }
             defs[t.Type] = new JsonObject
             {
@@ -32,16 +32,16 @@ public static class RecordSchema
                 ["required"] = required,
                 ["additionalProperties"] = false,
             };
-            oneOf.Add(new JsonObject { ["$ref"] = $"#/$defs/{t.Type}" });
+            oneOf.Add((JsonNode)new JsonObject { ["$ref"] = $"#/$defs/{t.Type}" });
         }
         defs["summary"] = new JsonObject
         {
             ["description"] = "capture --ndjson's last line: the whole analysis document (schema pathprobe.analysis/2) with \"type\":\"summary\".",
             ["type"] = "object",
             ["properties"] = new JsonObject { ["type"] = new JsonObject { ["const"] = "summary" }, ["schema"] = new JsonObject { ["const"] = "pathprobe.analysis/2" } },
-            ["required"] = new JsonArray { "type", "schema" },
+            ["required"] = new JsonArray(JsonValue.Create("type"), JsonValue.Create("schema")),
         };
-        oneOf.Add(new JsonObject { ["$ref"] = "#/$defs/summary" });
+        oneOf.Add((JsonNode)new JsonObject { ["$ref"] = "#/$defs/summary" });
         defs["time"] = new JsonObject
         {
             ["type"] = "string",
@@ -67,7 +67,7 @@ public static class RecordSchema
             ColumnKind.Number => new JsonObject { ["type"] = Type("number", c.Nullable) },
             ColumnKind.Boolean => new JsonObject { ["type"] = Type("boolean", c.Nullable) },
             ColumnKind.Time => c.Nullable
-                ? new JsonObject { ["anyOf"] = new JsonArray { new JsonObject { ["$ref"] = "#/$defs/time" }, new JsonObject { ["type"] = "null" } } }
+                ? new JsonObject { ["anyOf"] = new JsonArray(new JsonObject { ["$ref"] = "#/$defs/time" }, new JsonObject { ["type"] = "null" }) }
                 : new JsonObject { ["$ref"] = "#/$defs/time" },
             ColumnKind.IntegerList => new JsonObject { ["type"] = Type("array", c.Nullable), ["items"] = new JsonObject { ["type"] = "integer" } },
             ColumnKind.TextList => new JsonObject { ["type"] = Type("array", c.Nullable), ["items"] = new JsonObject { ["type"] = "string" } },
@@ -76,5 +76,5 @@ public static class RecordSchema
         return p;
     }
 
-    private static JsonNode Type(string type, bool nullable) => nullable ? new JsonArray { type, "null" } : JsonValue.Create(type);
+    private static JsonNode Type(string type, bool nullable) => nullable ? new JsonArray(JsonValue.Create(type), JsonValue.Create("null")) : JsonValue.Create(type);
 }

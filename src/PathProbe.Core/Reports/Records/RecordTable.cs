@@ -34,7 +34,7 @@ public sealed class RecordTable
 {
     private readonly Dictionary<string, int> _index;
 
-    public RecordTable(string type, string parquetName, string description, IReadOnlyList<RecordColumn> columns)
+    public RecordTable(string type, string? parquetName, string description, IReadOnlyList<RecordColumn> columns)
     {
         Type = type;
         ParquetName = parquetName;
