@@ -96,10 +96,12 @@ public sealed class ParquetRecordWriter : IRecordSink, IDisposable
     {
         foreach (var action in _work.GetConsumingEnumerable())
         {
+            // Any failure (a full disk, a vanished directory, the library's own exceptions) stops the writing, never the
+            // thread: it keeps taking work, so the capture thread never blocks on a full queue.
             try { action(); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentException or NotSupportedException)
+            catch (Exception e)
             {
-                _error ??= e.Message;
+                _error ??= $"{e.GetType().Name}: {e.Message}";
             }
         }
     }

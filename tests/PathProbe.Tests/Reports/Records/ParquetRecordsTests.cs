@@ -100,6 +100,17 @@ public sealed partial class ParquetRecordsTests(ITestOutputHelper output) : IDis
         }
     }
 
+    [Fact]
+    public void AnalyzeParquet_DirectoryCannotBeCreated_IsAUsageErrorSayingWhatToDo()
+    {
+        string file = Path.Combine(_dir, "a-file");
+        File.WriteAllText(file, "");
+        var (exit, _, err) = NdjsonRecordsTests.Run("analyze", "-q", "--parquet", Path.Combine(file, "sub"), Path.Combine(TestPaths.Captures, "smtp-bdat.pcap"));
+        Assert.Equal(PathProbe.Cli.Program.ExitUsage, exit);
+        Assert.Contains("--parquet: cannot create the directory", err);
+        Assert.Contains("name a directory you can write to", err);
+    }
+
     /// <summary>The SQL blocks of README.md marked "-- pathprobe-query: NAME".</summary>
     private static string ReadmeQuery(string name)
     {
