@@ -15,6 +15,13 @@ public sealed partial class FrameDecoder
             case IpProtocols.Icmp when packet.IpVersion == 4:
             case IpProtocols.IcmpV6 when packet.IpVersion == 6:
                 return DecodeIcmp(data, wireLength, ref packet);
+            case IpProtocols.IpInIp:
+            case IpProtocols.Ipv6InIp:
+            case IpProtocols.Gre:
+            case IpProtocols.Esp:
+            case IpProtocols.L2tpV3:
+            case IpProtocols.MplsInIp:
+                return DecodeIpTunnel(data, wireLength, ref packet);
             default:
                 // ESP, GRE, SCTP, ...: the payload is whatever follows the IP headers.
                 packet.Payload = data;
@@ -52,6 +59,9 @@ public sealed partial class FrameDecoder
         packet.UdpLength = udp.Length;
         packet.Payload = udp.Payload;
         packet.PayloadWireLength = udp.PayloadWireLength;
+        // One range check keeps DNS, NTP, QUIC, ... off the tunnel path (the tunnel ports lie within 4754..8472).
+        if ((uint)(udp.DstPort - TunnelPorts.GreInUdp) <= TunnelPorts.VxlanLinux - TunnelPorts.GreInUdp)
+            return DecodeUdpTunnel(ref udp, ref packet);
         return DecodeStatus.Ok;
     }
 
@@ -63,6 +73,7 @@ public sealed partial class FrameDecoder
         packet.IcmpType = icmp.Type;
         packet.IcmpCode = icmp.Code;
         packet.IcmpMtu = icmp.Mtu;
+        packet.IcmpMtuOnWire = icmp.Mtu;
         packet.Payload = icmp.Body;
         packet.PayloadWireLength = wireLength - IcmpReader.HeaderLength;
         if (icmp.IsError)
@@ -73,6 +84,11 @@ public sealed partial class FrameDecoder
                 // The error itself is fine; only the flow it refers to is unknown.
                 packet.Quoted = default;
                 _counters.CountMalformed(r);
+            }
+            else if (packet.Quoted.TunnelOverhead > 0 && packet.IcmpMtu > packet.Quoted.TunnelOverhead)
+            {
+                // The hop's MTU limits the tunnel packet; the packet inside has that much less room.
+                packet.IcmpMtu -= packet.Quoted.TunnelOverhead;
             }
         }
         return DecodeStatus.Ok;

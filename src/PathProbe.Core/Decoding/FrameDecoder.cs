@@ -57,6 +57,7 @@ public sealed partial class FrameDecoder
     {
         packet = default;
         packet.IcmpMtu = -1;
+        packet.IcmpMtuOnWire = -1;
         packet.TcpOptions.WindowScale = -1;
         packet.Time = frame.Time;
         packet.LinkType = frame.LinkType;
@@ -69,28 +70,43 @@ public sealed partial class FrameDecoder
         LinkStatus linkStatus = link.Read(frame.LinkType, frame.Data);
         packet.VlanTags = link.VlanTags;
         packet.VlanId = link.VlanId;
-        if (linkStatus != LinkStatus.Ip) return LinkNotIp(linkStatus, link.Error, frame.LinkType);
+        if (link.VlanTags != 0) PushTags(ref packet.Encap, link.VlanTags, link.ServiceTags, countsTowardMtu: false);
 
         // Bytes from the IP header to the end of the frame on the wire: what a snap length cut off counts too.
         int wireLength = link.Network.Length + Math.Max(0, frame.OriginalLength - frame.Data.Length);
-        return link.IpVersion == 4
-            ? DecodeIpv4(link.Network, wireLength, frame.Time, ref packet)
-            : DecodeIpv6(link.Network, wireLength, frame.Time, ref packet);
+        DecodeStatus status;
+        if (linkStatus == LinkStatus.Ip)
+        {
+            status = link.IpVersion == 4
+                ? DecodeIpv4(link.Network, wireLength, frame.Time, ref packet)
+                : DecodeIpv6(link.Network, wireLength, frame.Time, ref packet);
+        }
+        else if (linkStatus == LinkStatus.Encapsulated)
+        {
+            status = DecodeEtherPayload(link.EtherType, link.Network, wireLength, onCaptureLink: true, ref packet);
+        }
+        else return LinkNotIp(linkStatus, ref link, frame.LinkType);
+
+        if (packet.Encap.Depth != 0) CountEncapsulation(status, in packet.Encap);
+        return status;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private DecodeStatus LinkNotIp(LinkStatus status, MalformedReason error, int linkType)
+    private DecodeStatus LinkNotIp(LinkStatus status, ref LinkLayerReader link, int linkType)
     {
         switch (status)
         {
             case LinkStatus.NotIp:
+                if (link.PppControl) _counters.PppControl++;
                 _counters.NotIp++;
                 return DecodeStatus.NotIp;
             case LinkStatus.Unsupported:
                 _counters.CountUnsupportedLinkType(linkType);
                 return DecodeStatus.UnsupportedLinkType;
+            case LinkStatus.Undecoded:
+                return Undecoded(link.Undecoded, link.UndecodedDetail);
             default:
-                return Malformed(error);
+                return Malformed(link.Error);
         }
     }
 
@@ -107,7 +123,7 @@ public sealed partial class FrameDecoder
         MalformedReason r = ip.Read(data, wireLength);
         if (r != MalformedReason.None) return Malformed(r);
 
-        _counters.IpPackets++;
+        if (packet.IpVersion == 0) _counters.IpPackets++; // once per frame, not per tunnel level
         packet.IpVersion = 4;
         packet.Src = ip.Src;
         packet.Dst = ip.Dst;
@@ -144,7 +160,7 @@ public sealed partial class FrameDecoder
         MalformedReason r = ip.Read(data, wireLength);
         if (r != MalformedReason.None) return Malformed(r);
 
-        _counters.IpPackets++;
+        if (packet.IpVersion == 0) _counters.IpPackets++;
         packet.IpVersion = 6;
         packet.Src = ip.Src;
         packet.Dst = ip.Dst;

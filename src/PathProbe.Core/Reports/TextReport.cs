@@ -39,6 +39,7 @@ public static class TextReport
         o.WriteLine();
         o.WriteLine($"Packets    {N(t.Packets)} read, {N(t.Decoded)} IP packets decoded, {N(t.NotIp)} not IP" +
                     (t.UnsupportedTotal > 0 ? $", {N(t.UnsupportedTotal)} on unsupported link types ({string.Join(", ", t.Unsupported.Select(kv => $"{LinkTypes.Name(kv.Key)} {N(kv.Value)}"))})" : ""));
+        EncapsulationReport.WriteTextSummary(o, analyses);
         o.WriteLine($"Anomalies  {N(t.MalformedTotal)} malformed" +
                     (t.Malformed.Count > 0 ? " (" + string.Join(", ", t.Malformed.Select(kv => $"{kv.Key} {N(kv.Value)}")) + ")" : "") +
                     $"; {N(t.Ipv4ChecksumErrors)} IPv4 header checksum errors; {N(t.SnapTruncated)} frames cut by the snap length");
@@ -68,7 +69,7 @@ public static class TextReport
             }
         }
 
-        WriteFlows(o, analyses.SelectMany(a => a.Flows).ToList(), options.MaxFlowRows);
+        WriteFlows(o, analyses.SelectMany(a => a.Flows).ToList(), options.MaxFlowRows, EncapsulationReport.NoFlowsNote(analyses));
     }
 
     /// <summary>A path-MTU black hole leads the report, in words for whoever is on call: what is broken, between
@@ -164,10 +165,10 @@ public static class TextReport
         if (i.Error is not null) o.WriteLine($"           warning: {i.Error}");
     }
 
-    private static void WriteFlows(TextWriter o, List<Flow> flows, int maxRows)
+    private static void WriteFlows(TextWriter o, List<Flow> flows, int maxRows, string? noFlowsNote)
     {
         o.WriteLine();
-        if (flows.Count == 0) { o.WriteLine("No flows."); return; }
+        if (flows.Count == 0) { o.WriteLine($"No flows{noFlowsNote}."); return; }
         o.WriteLine(flows.Count > maxRows ? $"Flows (the {maxRows} largest of {N(flows.Count)}; --json lists all)" : $"Flows ({flows.Count})");
         var shown = flows.Count > maxRows
             ? flows.OrderByDescending(f => f.ClientToServer.FrameBytes + f.ServerToClient.FrameBytes).Take(maxRows).OrderBy(f => f.Id).ToList()
@@ -196,6 +197,11 @@ public static class TextReport
                 $"{f.ClientToServer.MaxIpPacket}/{f.ServerToClient.MaxIpPacket}",
                 JsonReport.EndName(f.EndReason),
             });
+        }
+        if (EncapsulationReport.AnyEncapsulated(shown))
+        {
+            rows[0] = [.. rows[0], EncapsulationReport.ColumnHeader];
+            for (int i = 1; i < rows.Count; i++) rows[i] = [.. rows[i], EncapsulationReport.Column(shown[i - 1])];
         }
         var widths = new int[rows[0].Length];
         foreach (var r in rows) for (int c = 0; c < r.Length; c++) widths[c] = Math.Max(widths[c], r[c].Length);

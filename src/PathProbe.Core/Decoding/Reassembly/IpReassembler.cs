@@ -197,14 +197,30 @@ public sealed class IpReassembler
     /// </summary>
     /// <param name="offset">Byte offset of <paramref name="data"/> in the datagram's payload.</param>
     /// <param name="datagram">On Completed: the whole reassembled payload (transport header onward).</param>
+    /// <remarks><paramref name="data"/> may point into the datagram the previous call returned (a fragment found inside a
+    /// reassembled tunnel packet): that buffer goes back to the pool only after this call has copied what it needs, or,
+    /// when this call returns <paramref name="data"/> itself (an atomic fragment), at the next call.</remarks>
     public ReassemblyResult Add(in FragmentKey key, int offset, bool moreFragments, ReadOnlySpan<byte> data, Timestamp time,
+        out ReadOnlySpan<byte> datagram, out int fragmentCount)
+    {
+        byte[]? previous = _completedBuffer;
+        _completedBuffer = null;
+        ReassemblyResult result = AddCore(in key, offset, moreFragments, data, time, out datagram, out fragmentCount);
+        if (previous is not null)
+        {
+            if (result == ReassemblyResult.Completed && _completedBuffer is null) _completedBuffer = previous;
+            else ArrayPool<byte>.Shared.Return(previous);
+        }
+        return result;
+    }
+
+    private ReassemblyResult AddCore(in FragmentKey key, int offset, bool moreFragments, ReadOnlySpan<byte> data, Timestamp time,
         out ReadOnlySpan<byte> datagram, out int fragmentCount)
     {
         datagram = default;
         fragmentCount = 0;
         Counters.Fragments++;
         if (offset < 0) ThrowNegativeOffset(offset);
-        ReleaseCompletedBuffer();
         ExpireHead(time);
 
         long endLong = (long)offset + data.Length;
