@@ -39,6 +39,8 @@ public enum EncapsulationLayer : byte
     CiscoMetadata,
     /// <summary>ERSPAN header (types I-III) in front of a mirrored frame: the frame was copied, not tunnelled.</summary>
     Erspan,
+    /// <summary>WCCPv2 redirect header inside GRE, 4 bytes.</summary>
+    Wccp,
     /// <summary>Marker for array sizing; not a layer.</summary>
     Count,
 }
@@ -164,11 +166,11 @@ public struct Encapsulation : IEquatable<Encapsulation>
     private static readonly string[] Names =
     [
         "none", "vlan", "qinq", "mpls", "pw", "eth", "pppoe", "ipv4", "ipv6", "gre", "vxlan", "ppp", "geneve", "udp",
-        "cmd", "erspan",
+        "cmd", "erspan", "wccp",
     ];
 
     /// <summary>Stable short name of a layer ("vlan", "qinq" for an 802.1ad S-tag, "mpls", "pw" for a pseudowire control
-    /// word, "eth", "pppoe", "ipv4", "ipv6", "gre", "vxlan", "ppp", "geneve", "udp", "cmd", "erspan").</summary>
+    /// word, "eth", "pppoe", "ipv4", "ipv6", "gre", "vxlan", "ppp", "geneve", "udp", "cmd", "erspan", "wccp").</summary>
     public static string LayerName(EncapsulationLayer layer) => (uint)layer < (uint)Names.Length ? Names[(int)layer] : "unknown";
 
     /// <summary>The layer names, outermost first.</summary>

@@ -21,6 +21,7 @@ internal static class EtherTypes
     public const ushort ErspanTypeII = 0x88BE;  // also type I (GRE without sequence number)
     public const ushort ErspanTypeIII = 0x22EB;
     public const ushort MacSec = 0x88E5;     // IEEE 802.1AE
+    public const ushort Wccp = 0x883E;       // GRE protocol type of WCCP redirection
     public const ushort Arp = 0x0806;
     /// <summary>Values up to 1500 are an 802.3 length, not a type (IEEE 802.3 3.2.6).</summary>
     public const ushort MaxLength = 1500;

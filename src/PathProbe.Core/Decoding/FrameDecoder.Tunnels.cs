@@ -19,6 +19,7 @@ public sealed partial class FrameDecoder
     private const int EthernetHeaderLength = EthernetReader.HeaderLength;
     private const int VlanTagLength = 4;
     private const int UdpHeaderLength = UdpReader.HeaderLength;
+    private const int WccpRedirectHeaderLength = 4;
 
     /// <summary>Records VLAN tags as layers (S-tags as <see cref="EncapsulationLayer.ServiceVlan"/>).</summary>
     private static bool PushTags(ref Encapsulation e, int tags, byte serviceTags, bool countsTowardMtu)
@@ -62,7 +63,9 @@ public sealed partial class FrameDecoder
     /// </summary>
     /// <param name="onCaptureLink">Still within the capture link's own headers: tags and Cisco metadata here do not
     /// reduce the IP MTU (see <see cref="Encapsulation"/>).</param>
-    private DecodeStatus DecodeEtherPayload(ushort type, ReadOnlySpan<byte> data, int wireLength, bool onCaptureLink, ref DecodedPacket p)
+    /// <param name="inGre">The type is a GRE protocol type (Cisco metadata is laid out differently there).</param>
+    private DecodeStatus DecodeEtherPayload(ushort type, ReadOnlySpan<byte> data, int wireLength, bool onCaptureLink, ref DecodedPacket p,
+        bool inGre = false)
     {
         while (true)
         {
@@ -89,7 +92,8 @@ public sealed partial class FrameDecoder
                 case EtherTypes.CiscoMetadata:
                 {
                     var cmd = new CiscoMetadataReader();
-                    MalformedReason r = cmd.Read(data);
+                    MalformedReason r = cmd.Read(data, inGre);
+                    inGre = false;
                     if (r != MalformedReason.None) return Malformed(r);
                     if (!p.Encap.Push(EncapsulationLayer.CiscoMetadata, CiscoMetadataReader.HeaderLength, !onCaptureLink)) return TooManyLayers();
                     type = cmd.EtherType;
@@ -261,7 +265,16 @@ public sealed partial class FrameDecoder
             case EtherTypes.Mpls:
             case EtherTypes.MplsMulticast:
             case EtherTypes.CiscoMetadata:
-                return DecodeEtherPayload(gre.ProtocolType, gre.Payload, gre.PayloadWireLength, onCaptureLink: false, ref p);
+                return DecodeEtherPayload(gre.ProtocolType, gre.Payload, gre.PayloadWireLength, onCaptureLink: false, ref p, inGre: true);
+            case EtherTypes.Wccp:
+            {
+                // WCCPv2 puts a 4-byte redirect header in front of the packet; WCCPv1 (and some v2 setups) none.
+                // Wireshark tells them apart by the first nibble, and so do we.
+                int skip = gre.Payload.Length > 0 && gre.Payload[0] >> 4 == 4 ? 0 : WccpRedirectHeaderLength;
+                if (gre.Payload.Length < skip) return Malformed(MalformedReason.TruncatedGreHeader);
+                if (skip > 0 && !p.Encap.Push(EncapsulationLayer.Wccp, skip, countsTowardMtu: true)) return TooManyLayers();
+                return DecodeIpv4(gre.Payload.Slice(skip), gre.PayloadWireLength - skip, p.Time, ref p);
+            }
             case EtherTypes.TransparentEthernetBridging:
                 return DecodeInnerEthernet(gre.Payload, gre.PayloadWireLength, countsTowardMtu: true, ref p);
             case EtherTypes.ErspanTypeII:

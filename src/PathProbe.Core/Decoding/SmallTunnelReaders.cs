@@ -51,20 +51,22 @@ internal ref struct ErspanReader
     public readonly bool Known => Version is 0 or VersionTypeII or VersionTypeIII;
 }
 
-/// <summary>Cisco metadata (EtherType 0x8909, TrustSec inline SGT tagging): version(1) length(1) option(2) SGT(2), then
-/// the payload's EtherType(2); 8 bytes, read at fixed offsets as Wireshark does (packet-cisco-metadata.c).</summary>
+/// <summary>Cisco metadata (0x8909, TrustSec inline SGT tagging), 8 bytes read at fixed offsets as Wireshark does
+/// (packet-cisco-metadata.c). After an Ethernet header: version(1) length(1) option(2) SGT(2), then the payload's
+/// EtherType(2). As a GRE protocol type (DMVPN with SGT): the payload's EtherType comes first, then the same 6 bytes.</summary>
 internal ref struct CiscoMetadataReader
 {
     public const int HeaderLength = 8;
-    private const int EtherTypeOffset = 6;
+    private const int EtherTypeOffsetAfterEthernet = 6;
+    private const int EtherTypeOffsetInGre = 0;
 
     public ushort EtherType;
     public ReadOnlySpan<byte> Payload;
 
-    public MalformedReason Read(ReadOnlySpan<byte> data)
+    public MalformedReason Read(ReadOnlySpan<byte> data, bool inGre)
     {
         if (data.Length < HeaderLength) return MalformedReason.TruncatedCiscoMetadata;
-        EtherType = BinaryPrimitives.ReadUInt16BigEndian(data.Slice(EtherTypeOffset));
+        EtherType = BinaryPrimitives.ReadUInt16BigEndian(data.Slice(inGre ? EtherTypeOffsetInGre : EtherTypeOffsetAfterEthernet));
         Payload = data.Slice(HeaderLength);
         return MalformedReason.None;
     }
