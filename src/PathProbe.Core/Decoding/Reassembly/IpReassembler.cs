@@ -48,6 +48,10 @@ public sealed class ReassemblyOptions
     /// came). One copy per record, so at most <see cref="MaxIncompleteRecords"/> of them; 0 keeps none.
     /// </summary>
     public int IncompleteHeadBytes { get; init; } = 512;
+
+    /// <summary>Where datagram buffers come from (<see cref="ArrayPool{T}.Shared"/>). Tests pass a pool that scribbles
+    /// over returned arrays, to prove no span is read after its buffer went back.</summary>
+    internal ArrayPool<byte> Pool { get; init; } = ArrayPool<byte>.Shared;
 }
 
 public sealed class ReassemblyCounters
@@ -209,7 +213,7 @@ public sealed class IpReassembler
         if (previous is not null)
         {
             if (result == ReassemblyResult.Completed && _completedBuffer is null) _completedBuffer = previous;
-            else ArrayPool<byte>.Shared.Return(previous);
+            else _options.Pool.Return(previous);
         }
         return result;
     }
@@ -395,11 +399,11 @@ public sealed class IpReassembler
             Remove(entry);
             return false;
         }
-        byte[] bigger = ArrayPool<byte>.Shared.Rent(size);
+        byte[] bigger = _options.Pool.Rent(size);
         // Fragments are stored in place, so everything up to the highest end is copied (holes included).
         entry.Buffer.AsSpan(0, entry.MaxEnd).CopyTo(bigger);
         _bytesHeld += bigger.Length - entry.Buffer.Length;
-        ArrayPool<byte>.Shared.Return(entry.Buffer);
+        _options.Pool.Return(entry.Buffer);
         entry.Buffer = bigger;
         return true;
     }
@@ -425,7 +429,7 @@ public sealed class IpReassembler
         Entry e = _freeEntries.Count > 0 ? _freeEntries.Pop() : new Entry();
         e.Key = key;
         e.FirstSeen = e.LastSeen = time;
-        e.Buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
+        e.Buffer = _options.Pool.Rent(bufferSize);
         _bytesHeld += e.Buffer.Length;
         e.Older = _newest;
         if (_newest is null) _oldest = e; else _newest.Newer = e;
@@ -446,7 +450,7 @@ public sealed class IpReassembler
         if (e.Buffer is not null)
         {
             _bytesHeld -= e.Buffer.Length;
-            ArrayPool<byte>.Shared.Return(e.Buffer);
+            _options.Pool.Return(e.Buffer);
         }
         e.Reset();
         if (_freeEntries.Count < MaxPooledEntries) _freeEntries.Push(e);
@@ -476,7 +480,7 @@ public sealed class IpReassembler
     private void ReleaseCompletedBuffer()
     {
         if (_completedBuffer is null) return;
-        ArrayPool<byte>.Shared.Return(_completedBuffer);
+        _options.Pool.Return(_completedBuffer);
         _completedBuffer = null;
     }
 
