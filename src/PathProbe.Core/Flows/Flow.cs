@@ -43,6 +43,9 @@ public struct DirectionStats
     /// <summary>Largest outermost tunnel IP packet on the wire (its largest fragment when reassembled); 0 when the
     /// direction was never tunnelled through IP.</summary>
     public int MaxOuterIpPacket;
+    /// <summary>Packets whose tunnel packet arrived in IP fragments and was reassembled before decapsulation (the
+    /// tunnel's path has a smaller MTU than the tunnel needs).</summary>
+    public long OuterFragmented;
     /// <summary>The encapsulation of this direction's first packet (layers, overhead, tunnel endpoints); empty for plain
     /// traffic. <see cref="Encapsulation.MtuOverhead"/> is what the encapsulation takes from the link's IP MTU.</summary>
     public Encapsulation Encap;

@@ -142,6 +142,7 @@ public sealed class FlowTable
         }
         else if ((p.Encap.Depth | d.Encap.Depth) != 0 && !d.Encap.Equals(p.Encap)) d.EncapChanges++;
         if (p.Encap.OuterIpWireLength > d.MaxOuterIpPacket) d.MaxOuterIpPacket = p.Encap.OuterIpWireLength;
+        if (p.Encap.OuterReassembled) d.OuterFragmented++;
         d.Packets++;
         d.Last = p.Time;
         d.FrameBytes += p.WireLength;

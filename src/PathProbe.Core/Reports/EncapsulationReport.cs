@@ -94,13 +94,13 @@ public static class EncapsulationReport
             return;
         }
         w.WriteStartObject("encapsulation");
-        WriteDirection(w, "c2s", in c.Encap, c.MaxOuterIpPacket);
-        WriteDirection(w, "s2c", in s.Encap, s.MaxOuterIpPacket);
+        WriteDirection(w, "c2s", in c.Encap, c.MaxOuterIpPacket, c.OuterFragmented);
+        WriteDirection(w, "s2c", in s.Encap, s.MaxOuterIpPacket, s.OuterFragmented);
         w.WriteNumber("changes", c.EncapChanges + s.EncapChanges);
         w.WriteEndObject();
     }
 
-    private static void WriteDirection(Utf8JsonWriter w, string name, in Encapsulation e, int maxOuterIpPacket)
+    private static void WriteDirection(Utf8JsonWriter w, string name, in Encapsulation e, int maxOuterIpPacket, long outerFragmented)
     {
         if (e.IsEmpty) { w.WriteNull(name); return; }
         w.WriteStartObject(name);
@@ -118,7 +118,7 @@ public static class EncapsulationReport
             w.WriteString("src", e.OuterSrc.ToString());
             w.WriteString("dst", e.OuterDst.ToString());
             w.WriteNumber("maxIpPacket", maxOuterIpPacket);
-            w.WriteBoolean("reassembled", e.OuterReassembled);
+            w.WriteNumber("fragmented", outerFragmented);
             w.WriteEndObject();
         }
         w.WriteEndObject();
@@ -134,7 +134,7 @@ public static class EncapsulationReport
         if (s.Decapsulated == 0 && s.UndecodedTotal == 0 && s.PppoeDiscovery == 0 && s.PppControl == 0) return;
         var parts = new List<string>();
         if (s.Decapsulated > 0)
-            parts.Add($"{N(s.Decapsulated)} packets decapsulated (" + string.Join(", ", s.LayersInOrder.Select(kv => $"{kv.Key} {N(kv.Value)}")) + ")");
+            parts.Add($"{Packets(s.Decapsulated)} decapsulated (" + string.Join(", ", s.LayersInOrder.Select(kv => $"{kv.Key} {N(kv.Value)}")) + ")");
         var control = new List<string>();
         if (s.PppoeDiscovery > 0) control.Add($"{N(s.PppoeDiscovery)} PPPoE discovery");
         if (s.PppControl > 0) control.Add($"{N(s.PppControl)} PPP control (LCP, IPCP, ...)");
@@ -159,7 +159,7 @@ public static class EncapsulationReport
             }
             reasons.Add(text);
         }
-        return $"{N(s.UndecodedTotal)} packets in an encapsulation PathProbe does not decode: " + string.Join("; ", reasons);
+        return $"{Packets(s.UndecodedTotal)} in an encapsulation PathProbe does not decode: " + string.Join("; ", reasons);
     }
 
     private static bool HasDetail(UndecodedReason r) =>
@@ -189,6 +189,8 @@ public static class EncapsulationReport
     public static string? NoFlowsNote(IReadOnlyList<CaptureAnalysis> analyses)
     {
         long undecoded = analyses.Sum(a => a.Decode.UndecodedTotal);
-        return undecoded > 0 ? $" ({N(undecoded)} packets in an encapsulation PathProbe does not decode, see Tunnels above)" : null;
+        return undecoded > 0 ? $" ({Packets(undecoded)} in an encapsulation PathProbe does not decode, see Tunnels above)" : null;
     }
+
+    private static string Packets(long n) => n == 1 ? "1 packet" : $"{N(n)} packets";
 }
