@@ -20,7 +20,14 @@ public ref struct DecodedPacket
     /// on (addresses, <see cref="IpPacketLength"/>, ports, payload) describes the innermost IP packet, the one the
     /// flow is about; the outermost tunnel packet's addresses and size are in <see cref="Encapsulation.OuterSrc"/>,
     /// <see cref="Encapsulation.OuterIpPacketLength"/> and <see cref="Encapsulation.OuterIpWireLength"/>.</summary>
-    public Encapsulation Encap;
+    /// <remarks>Read-only here; it lives in the decoder (a packet holds a reference to it, not a copy, so plain frames,
+    /// nearly all of them, do not pay for resetting it) and, like <see cref="Payload"/>, is valid until the decoder
+    /// decodes the next frame. <see cref="Encapsulation.None"/> for plain frames.</remarks>
+    public readonly ref readonly Encapsulation Encap => ref Unsafe.IsNullRef(in EncapRef) ? ref Encapsulation.None : ref EncapRef;
+    /// <summary>The decoder's encapsulation of this frame, or a null reference for a plain frame.</summary>
+    internal ref Encapsulation EncapRef;
+    /// <summary>The frame had encapsulation layers (<see cref="Encap"/> is not empty); one pointer test.</summary>
+    internal readonly bool HasEncapsulation => !Unsafe.IsNullRef(in EncapRef);
 
     // ---- network layer -------------------------------------------------------------------------
     /// <summary>4, 6, or 0 when the frame carried no IP.</summary>
@@ -77,7 +84,9 @@ public ref struct DecodedPacket
     public int IcmpMtu;
     /// <summary>The MTU exactly as the ICMP message states it (equal to <see cref="IcmpMtu"/> unless the quote was
     /// decapsulated).</summary>
-    public int IcmpMtuOnWire;
+    public readonly int IcmpMtuOnWire => IcmpMtu < 0 ? IcmpMtu : IcmpMtu + IcmpMtuAdjustment;
+    /// <summary>What was taken off the stated MTU for the tunnel (0 for other packets: a default needs no reset).</summary>
+    internal int IcmpMtuAdjustment;
     /// <summary>The packet quoted inside an ICMP error (destination unreachable, time exceeded, too big, ...).</summary>
     public QuotedPacket Quoted;
 
@@ -178,7 +187,7 @@ public struct QuotedPacket
     /// <summary>Bytes of tunnel headers (outer IP, GRE, UDP + VXLAN + Ethernet, ...) quoted in front of the packet these
     /// fields describe; 0 when the quoted packet was not a tunnel packet (or its inner header was cut off, in which
     /// case the fields describe the outer packet).</summary>
-    public int TunnelOverhead;
+    public ushort TunnelOverhead;
     /// <summary>For a decapsulated quote: the quoted outer packet's total length.</summary>
-    public int OuterIpPacketLength;
+    public ushort OuterIpPacketLength;
 }

@@ -65,6 +65,9 @@ public struct Encapsulation : IEquatable<Encapsulation>
     /// (<see cref="UndecodedReason.TooManyLayers"/>). Bounds the decoder's work on crafted nesting.</summary>
     public const int MaxLayers = 16;
 
+    /// <summary>No layers: what a plain frame's <see cref="DecodedPacket.Encap"/> reads.</summary>
+    public static readonly Encapsulation None;
+
     // One byte per layer, outermost in the lowest byte of _layers0; 8 per ulong.
     private ulong _layers0;
     private ulong _layers1;

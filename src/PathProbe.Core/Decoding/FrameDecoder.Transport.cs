@@ -6,10 +6,10 @@ public sealed partial class FrameDecoder
     /// <param name="wireLength">Its length per the IP header.</param>
     private DecodeStatus DecodeTransport(ReadOnlySpan<byte> data, int wireLength, ref DecodedPacket packet)
     {
+        // TCP first, before a switch whose cases (now including the tunnel protocols) are too sparse for a jump table.
+        if (packet.Protocol == IpProtocols.Tcp) return DecodeTcp(data, wireLength, ref packet);
         switch (packet.Protocol)
         {
-            case IpProtocols.Tcp:
-                return DecodeTcp(data, wireLength, ref packet);
             case IpProtocols.Udp:
                 return DecodeUdp(data, wireLength, ref packet);
             case IpProtocols.Icmp when packet.IpVersion == 4:
@@ -73,7 +73,6 @@ public sealed partial class FrameDecoder
         packet.IcmpType = icmp.Type;
         packet.IcmpCode = icmp.Code;
         packet.IcmpMtu = icmp.Mtu;
-        packet.IcmpMtuOnWire = icmp.Mtu;
         packet.Payload = icmp.Body;
         packet.PayloadWireLength = wireLength - IcmpReader.HeaderLength;
         if (icmp.IsError)
@@ -89,6 +88,7 @@ public sealed partial class FrameDecoder
             {
                 // The hop's MTU limits the tunnel packet; the packet inside has that much less room.
                 packet.IcmpMtu -= packet.Quoted.TunnelOverhead;
+                packet.IcmpMtuAdjustment = packet.Quoted.TunnelOverhead;
             }
         }
         return DecodeStatus.Ok;

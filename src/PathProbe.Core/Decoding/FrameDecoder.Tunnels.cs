@@ -21,6 +21,21 @@ public sealed partial class FrameDecoder
     private const int UdpHeaderLength = UdpReader.HeaderLength;
     private const int WccpRedirectHeaderLength = 4;
 
+    /// <summary>The frame's encapsulation, written here and read through <see cref="DecodedPacket.Encap"/>: this decoder's
+    /// one instance, reset by the first layer of each frame that has any.</summary>
+    private Encapsulation _encap;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref Encapsulation Layers(ref DecodedPacket p)
+    {
+        if (Unsafe.IsNullRef(ref p.EncapRef))
+        {
+            _encap = default;
+            p.EncapRef = ref _encap;
+        }
+        return ref p.EncapRef;
+    }
+
     /// <summary>Records VLAN tags as layers (S-tags as <see cref="EncapsulationLayer.ServiceVlan"/>).</summary>
     private static bool PushTags(ref Encapsulation e, int tags, byte serviceTags, bool countsTowardMtu)
     {
@@ -83,7 +98,7 @@ public sealed partial class FrameDecoder
                     var ppp = new PppReader();
                     MalformedReason r = ppp.ReadPppoeSession(data, wireLength);
                     if (r != MalformedReason.None) return Malformed(r);
-                    if (!p.Encap.Push(EncapsulationLayer.Pppoe, ppp.HeaderLength, countsTowardMtu: true)) return TooManyLayers();
+                    if (!Layers(ref p).Push(EncapsulationLayer.Pppoe, ppp.HeaderLength, countsTowardMtu: true)) return TooManyLayers();
                     return DecodePppPayload(ref ppp, ref p);
                 }
                 case EtherTypes.PppoeDiscovery:
@@ -95,7 +110,7 @@ public sealed partial class FrameDecoder
                     MalformedReason r = cmd.Read(data, inGre);
                     inGre = false;
                     if (r != MalformedReason.None) return Malformed(r);
-                    if (!p.Encap.Push(EncapsulationLayer.CiscoMetadata, CiscoMetadataReader.HeaderLength, !onCaptureLink)) return TooManyLayers();
+                    if (!Layers(ref p).Push(EncapsulationLayer.CiscoMetadata, CiscoMetadataReader.HeaderLength, !onCaptureLink)) return TooManyLayers();
                     type = cmd.EtherType;
                     data = cmd.Payload;
                     wireLength -= CiscoMetadataReader.HeaderLength;
@@ -109,7 +124,7 @@ public sealed partial class FrameDecoder
                     ushort vlanId = 0;
                     MalformedReason r = EthernetReader.StripVlanTags(ref type, ref data, ref tags, ref vlanId, ref service);
                     if (r != MalformedReason.None) return Malformed(r);
-                    if (!PushTags(ref p.Encap, tags, service, !onCaptureLink)) return TooManyLayers();
+                    if (!PushTags(ref Layers(ref p), tags, service, !onCaptureLink)) return TooManyLayers();
                     wireLength -= tags * VlanTagLength;
                     continue;
                 }
@@ -128,8 +143,8 @@ public sealed partial class FrameDecoder
         var eth = new EthernetReader();
         MalformedReason r = eth.Read(data);
         if (r != MalformedReason.None) return Malformed(r);
-        if (!p.Encap.Push(EncapsulationLayer.Ethernet, EthernetHeaderLength, countsTowardMtu)) return TooManyLayers();
-        if (!PushTags(ref p.Encap, eth.VlanTags, eth.ServiceTags, countsTowardMtu)) return TooManyLayers();
+        if (!Layers(ref p).Push(EncapsulationLayer.Ethernet, EthernetHeaderLength, countsTowardMtu)) return TooManyLayers();
+        if (!PushTags(ref Layers(ref p), eth.VlanTags, eth.ServiceTags, countsTowardMtu)) return TooManyLayers();
         int headers = EthernetHeaderLength + eth.VlanTags * VlanTagLength;
         return DecodeEtherPayload(eth.EtherType, eth.Payload, wireLength - headers, onCaptureLink: !countsTowardMtu, ref p);
     }
@@ -142,7 +157,7 @@ public sealed partial class FrameDecoder
         MalformedReason r = mpls.Read(data, wireLength, budget);
         if (r != MalformedReason.None) return Malformed(r);
         if (mpls.Labels > budget) return TooManyLayers();
-        for (int i = 0; i < mpls.Labels; i++) p.Encap.Push(EncapsulationLayer.Mpls, MplsReader.LabelLength, countsTowardMtu: true);
+        for (int i = 0; i < mpls.Labels; i++) Layers(ref p).Push(EncapsulationLayer.Mpls, MplsReader.LabelLength, countsTowardMtu: true);
         int consumed = mpls.Labels * MplsReader.LabelLength;
         switch (mpls.Kind)
         {
@@ -153,7 +168,7 @@ public sealed partial class FrameDecoder
             case MplsPayload.Ethernet:
                 if (mpls.ControlWord)
                 {
-                    if (!p.Encap.Push(EncapsulationLayer.PwControlWord, MplsReader.ControlWordLength, countsTowardMtu: true)) return TooManyLayers();
+                    if (!Layers(ref p).Push(EncapsulationLayer.PwControlWord, MplsReader.ControlWordLength, countsTowardMtu: true)) return TooManyLayers();
                     consumed += MplsReader.ControlWordLength;
                 }
                 return DecodeInnerEthernet(mpls.Payload, wireLength - consumed, countsTowardMtu: true, ref p);
@@ -185,11 +200,11 @@ public sealed partial class FrameDecoder
     /// (the outermost only), its header becomes a layer, and the fields the inner packet sets afresh are cleared so
     /// nothing of the outer packet leaks into it (fragment state, ports, payload). False when the layer budget is spent.
     /// </summary>
-    private static bool EnterTunnel(ref DecodedPacket p)
+    private bool EnterTunnel(ref DecodedPacket p)
     {
         int onWire = p.Reassembled ? p.LargestFragment : p.IpPacketLength;
-        p.Encap.SetOuter(p.IpVersion, in p.Src, in p.Dst, p.IpPacketLength, onWire, p.Reassembled ? p.FragmentCount : 0);
-        if (!p.Encap.Push(p.IpVersion == 4 ? EncapsulationLayer.Ipv4 : EncapsulationLayer.Ipv6, p.IpHeaderLength, countsTowardMtu: true))
+        Layers(ref p).SetOuter(p.IpVersion, in p.Src, in p.Dst, p.IpPacketLength, onWire, p.Reassembled ? p.FragmentCount : 0);
+        if (!Layers(ref p).Push(p.IpVersion == 4 ? EncapsulationLayer.Ipv4 : EncapsulationLayer.Ipv6, p.IpHeaderLength, countsTowardMtu: true))
             return false;
         p.Reassembled = false;
         p.FragmentCount = 0;
@@ -218,18 +233,24 @@ public sealed partial class FrameDecoder
             case IpProtocols.L2tpV3:
                 return Undecoded(UndecodedReason.L2tpV3);
         }
+        bool outermost = p.Encap.Depth == 0;
         if (!EnterTunnel(ref p)) return TooManyLayers();
-        switch (protocol)
+        DecodeStatus status = protocol switch
         {
-            case IpProtocols.IpInIp:
-                return DecodeIpv4(data, wireLength, p.Time, ref p);
-            case IpProtocols.Ipv6InIp:
-                return DecodeIpv6(data, wireLength, p.Time, ref p);
-            case IpProtocols.MplsInIp:
-                return DecodeMpls(data, wireLength, ref p);
-            default:
-                return DecodeGre(data, wireLength, ref p);
-        }
+            IpProtocols.IpInIp => DecodeIpv4(data, wireLength, p.Time, ref p),
+            IpProtocols.Ipv6InIp => DecodeIpv6(data, wireLength, p.Time, ref p),
+            IpProtocols.MplsInIp => DecodeMpls(data, wireLength, ref p),
+            _ => DecodeGre(data, wireLength, ref p),
+        };
+        return CountIfOutermost(outermost, status, ref p);
+    }
+
+    /// <summary>A tunnel reached from <see cref="Decode"/>'s fast path (an untagged IP frame) is counted where it was
+    /// entered, once the whole frame is decoded; frames that went through the link slow path are counted there.</summary>
+    private DecodeStatus CountIfOutermost(bool outermost, DecodeStatus status, ref DecodedPacket p)
+    {
+        if (outermost) CountEncapsulation(status, in p.Encap);
+        return status;
     }
 
     /// <summary>GRE after an outer IP header (or GRE-in-UDP); <see cref="EnterTunnel"/> has been called.</summary>
@@ -239,12 +260,12 @@ public sealed partial class FrameDecoder
         MalformedReason r = gre.Read(data, wireLength);
         if (r != MalformedReason.None) return Malformed(r);
         if (gre.HasRouting) return Undecoded(UndecodedReason.GreRouting);
-        if (!p.Encap.Push(EncapsulationLayer.Gre, gre.HeaderLength, countsTowardMtu: true)) return TooManyLayers();
+        if (!Layers(ref p).Push(EncapsulationLayer.Gre, gre.HeaderLength, countsTowardMtu: true)) return TooManyLayers();
         if (gre.HasKey)
         {
             // Enhanced GRE's key field is payload length and call id: the call id names the session.
-            p.Encap.TunnelId = gre.Version == GreReader.VersionEnhanced ? gre.Key & 0xFFFF : gre.Key;
-            p.Encap.HasTunnelId = true;
+            Layers(ref p).TunnelId = gre.Version == GreReader.VersionEnhanced ? gre.Key & 0xFFFF : gre.Key;
+            Layers(ref p).HasTunnelId = true;
         }
 
         if (gre.Version == GreReader.VersionEnhanced)
@@ -254,7 +275,7 @@ public sealed partial class FrameDecoder
             var ppp = new PppReader();
             r = ppp.Read(gre.Payload, gre.PayloadWireLength, allowHdlcFraming: true);
             if (r != MalformedReason.None) return Malformed(r);
-            if (!p.Encap.Push(EncapsulationLayer.Ppp, ppp.HeaderLength, countsTowardMtu: true)) return TooManyLayers();
+            if (!Layers(ref p).Push(EncapsulationLayer.Ppp, ppp.HeaderLength, countsTowardMtu: true)) return TooManyLayers();
             return DecodePppPayload(ref ppp, ref p);
         }
 
@@ -272,7 +293,7 @@ public sealed partial class FrameDecoder
                 // Wireshark tells them apart by the first nibble, and so do we.
                 int skip = gre.Payload.Length > 0 && gre.Payload[0] >> 4 == 4 ? 0 : WccpRedirectHeaderLength;
                 if (gre.Payload.Length < skip) return Malformed(MalformedReason.TruncatedGreHeader);
-                if (skip > 0 && !p.Encap.Push(EncapsulationLayer.Wccp, skip, countsTowardMtu: true)) return TooManyLayers();
+                if (skip > 0 && !Layers(ref p).Push(EncapsulationLayer.Wccp, skip, countsTowardMtu: true)) return TooManyLayers();
                 return DecodeIpv4(gre.Payload.Slice(skip), gre.PayloadWireLength - skip, p.Time, ref p);
             }
             case EtherTypes.TransparentEthernetBridging:
@@ -294,8 +315,8 @@ public sealed partial class FrameDecoder
         MalformedReason r = erspan.Read(gre.Payload, gre.ProtocolType, gre.HasSequence);
         if (r != MalformedReason.None) return Malformed(r);
         if (!erspan.Known) return Undecoded(UndecodedReason.Erspan, erspan.Version);
-        if (!p.Encap.Push(EncapsulationLayer.Erspan, erspan.HeaderLength, countsTowardMtu: true)) return TooManyLayers();
-        p.Encap.RestartMtuCount();
+        if (!Layers(ref p).Push(EncapsulationLayer.Erspan, erspan.HeaderLength, countsTowardMtu: true)) return TooManyLayers();
+        Layers(ref p).RestartMtuCount();
         return DecodeInnerEthernet(erspan.Payload, gre.PayloadWireLength - erspan.HeaderLength, countsTowardMtu: false, ref p);
     }
 
@@ -303,6 +324,12 @@ public sealed partial class FrameDecoder
     /// A datagram that turns out not to be a tunnel (8472 without a valid VXLAN header, other ports in the range)
     /// stays a plain UDP packet.</summary>
     private DecodeStatus DecodeUdpTunnel(ref UdpReader udp, ref DecodedPacket p)
+    {
+        bool outermost = p.Encap.Depth == 0;
+        return CountIfOutermost(outermost, DecodeUdpTunnelCore(ref udp, ref p), ref p);
+    }
+
+    private DecodeStatus DecodeUdpTunnelCore(ref UdpReader udp, ref DecodedPacket p)
     {
         ushort port = udp.DstPort;
         switch (port)
@@ -315,11 +342,11 @@ public sealed partial class FrameDecoder
                 MalformedReason r = vxlan.Read(udp.Payload, udp.PayloadWireLength);
                 if (r != MalformedReason.None) return Malformed(r);
                 if (!EnterTunnel(ref p)) return TooManyLayers();
-                if (!p.Encap.Push(EncapsulationLayer.Vxlan, UdpHeaderLength + VxlanReader.HeaderLength, countsTowardMtu: true)) return TooManyLayers();
+                if (!Layers(ref p).Push(EncapsulationLayer.Vxlan, UdpHeaderLength + VxlanReader.HeaderLength, countsTowardMtu: true)) return TooManyLayers();
                 if (vxlan.VniValid)
                 {
-                    p.Encap.TunnelId = vxlan.Vni;
-                    p.Encap.HasTunnelId = true;
+                    Layers(ref p).TunnelId = vxlan.Vni;
+                    Layers(ref p).HasTunnelId = true;
                 }
                 return DecodeInnerEthernet(vxlan.Payload, vxlan.PayloadWireLength, countsTowardMtu: true, ref p);
             }
@@ -329,9 +356,9 @@ public sealed partial class FrameDecoder
                 MalformedReason r = geneve.Read(udp.Payload, udp.PayloadWireLength);
                 if (r != MalformedReason.None) return Malformed(r);
                 if (!EnterTunnel(ref p)) return TooManyLayers();
-                if (!p.Encap.Push(EncapsulationLayer.Geneve, UdpHeaderLength + geneve.HeaderLength, countsTowardMtu: true)) return TooManyLayers();
-                p.Encap.TunnelId = geneve.Vni;
-                p.Encap.HasTunnelId = true;
+                if (!Layers(ref p).Push(EncapsulationLayer.Geneve, UdpHeaderLength + geneve.HeaderLength, countsTowardMtu: true)) return TooManyLayers();
+                Layers(ref p).TunnelId = geneve.Vni;
+                Layers(ref p).HasTunnelId = true;
                 switch (geneve.ProtocolType)
                 {
                     case EtherTypes.TransparentEthernetBridging:
@@ -351,7 +378,7 @@ public sealed partial class FrameDecoder
                 ReadOnlySpan<byte> payload = udp.Payload;
                 int payloadWire = udp.PayloadWireLength;
                 if (!EnterTunnel(ref p)) return TooManyLayers();
-                if (!p.Encap.Push(EncapsulationLayer.Udp, UdpHeaderLength, countsTowardMtu: true)) return TooManyLayers();
+                if (!Layers(ref p).Push(EncapsulationLayer.Udp, UdpHeaderLength, countsTowardMtu: true)) return TooManyLayers();
                 return port == TunnelPorts.MplsInUdp ? DecodeMpls(payload, payloadWire, ref p) : DecodeGre(payload, payloadWire, ref p);
             }
             default:

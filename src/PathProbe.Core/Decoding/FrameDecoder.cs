@@ -57,7 +57,6 @@ public sealed partial class FrameDecoder
     {
         packet = default;
         packet.IcmpMtu = -1;
-        packet.IcmpMtuOnWire = -1;
         packet.TcpOptions.WindowScale = -1;
         packet.Time = frame.Time;
         packet.LinkType = frame.LinkType;
@@ -70,44 +69,51 @@ public sealed partial class FrameDecoder
         LinkStatus linkStatus = link.Read(frame.LinkType, frame.Data);
         packet.VlanTags = link.VlanTags;
         packet.VlanId = link.VlanId;
-        if (link.VlanTags != 0) PushTags(ref packet.Encap, link.VlanTags, link.ServiceTags, countsTowardMtu: false);
 
         // Bytes from the IP header to the end of the frame on the wire: what a snap length cut off counts too.
         int wireLength = link.Network.Length + Math.Max(0, frame.OriginalLength - frame.Data.Length);
-        DecodeStatus status;
-        if (linkStatus == LinkStatus.Ip)
+        // The common case stays a tail call with nothing to do afterwards: an IP tunnel found in it counts itself
+        // (see CountIfOutermost); tags, link encapsulations and everything not IP go the other way.
+        if (linkStatus == LinkStatus.Ip && link.VlanTags == 0)
         {
-            status = link.IpVersion == 4
+            return link.IpVersion == 4
                 ? DecodeIpv4(link.Network, wireLength, frame.Time, ref packet)
                 : DecodeIpv6(link.Network, wireLength, frame.Time, ref packet);
         }
-        else if (linkStatus == LinkStatus.Encapsulated)
-        {
-            status = DecodeEtherPayload(link.EtherType, link.Network, wireLength, onCaptureLink: true, ref packet);
-        }
-        else return LinkNotIp(linkStatus, ref link, frame.LinkType);
-
-        if (packet.Encap.Depth != 0) CountEncapsulation(status, in packet.Encap);
-        return status;
+        return DecodeLinkSlowPath(linkStatus, link, wireLength, frame.LinkType, ref packet);
     }
 
+    /// <summary>VLAN-tagged frames, encapsulations right after the link header (MPLS, PPPoE, ...), and frames that carry
+    /// no IP. Counts the frame's encapsulation layers once the whole frame is decoded.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private DecodeStatus LinkNotIp(LinkStatus status, ref LinkLayerReader link, int linkType)
+    private DecodeStatus DecodeLinkSlowPath(LinkStatus linkStatus, LinkLayerReader link, int wireLength, int linkType, ref DecodedPacket packet)
     {
-        switch (status)
+        if (link.VlanTags != 0) PushTags(ref Layers(ref packet), link.VlanTags, link.ServiceTags, countsTowardMtu: false);
+        DecodeStatus status;
+        switch (linkStatus)
         {
+            case LinkStatus.Ip:
+                status = link.IpVersion == 4
+                    ? DecodeIpv4(link.Network, wireLength, packet.Time, ref packet)
+                    : DecodeIpv6(link.Network, wireLength, packet.Time, ref packet);
+                break;
+            case LinkStatus.Encapsulated:
+                status = DecodeEtherPayload(link.EtherType, link.Network, wireLength, onCaptureLink: true, ref packet);
+                break;
             case LinkStatus.NotIp:
-                if (link.PppControl) _counters.PppControl++;
-                _counters.NotIp++;
-                return DecodeStatus.NotIp;
+                return NotIp();
+            case LinkStatus.PppControl:
+                return NotIp(pppControl: true);
             case LinkStatus.Unsupported:
                 _counters.CountUnsupportedLinkType(linkType);
                 return DecodeStatus.UnsupportedLinkType;
             case LinkStatus.Undecoded:
-                return Undecoded(link.Undecoded, link.UndecodedDetail);
+                return Undecoded(link.Undecoded, link.EtherType);
             default:
                 return Malformed(link.Error);
         }
+        if (packet.Encap.Depth != 0) CountEncapsulation(status, in packet.Encap);
+        return status;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -148,8 +148,8 @@ internal ref struct IcmpReader
                     int outerLength = q.IpPacketLength;
                     int overhead = headerLength + inner + innerPacket.TunnelOverhead;
                     q = innerPacket;
-                    q.TunnelOverhead = overhead;
-                    q.OuterIpPacketLength = outerLength;
+                    q.TunnelOverhead = (ushort)overhead;
+                    q.OuterIpPacketLength = (ushort)outerLength;
                 }
             }
         }

@@ -14,8 +14,11 @@ internal enum LinkStatus : byte
     /// <summary><see cref="LinkLayerReader.Network"/> starts at a header the decoder continues with (MPLS, PPPoE,
     /// Cisco metadata, ...) named by <see cref="LinkLayerReader.EtherType"/>.</summary>
     Encapsulated,
-    /// <summary>A valid encapsulation PathProbe does not look into: <see cref="LinkLayerReader.Undecoded"/>.</summary>
+    /// <summary>A valid encapsulation PathProbe does not look into: <see cref="LinkLayerReader.Undecoded"/>, with the PPP
+    /// protocol number in <see cref="LinkLayerReader.EtherType"/>.</summary>
     Undecoded,
+    /// <summary>A PPP control frame (LCP, the NCPs, authentication) on a PPP link: not IP.</summary>
+    PppControl,
 }
 
 /// <summary>
@@ -45,21 +48,19 @@ internal ref struct LinkLayerReader
     /// <summary>Address families are small numbers; a value above this in both byte orders is garbage, not a family.</summary>
     private const uint MaxPlausibleFamily = 255;
 
+    // Kept small: the reader is created for every frame.
     public ReadOnlySpan<byte> Network;
     /// <summary>IP version announced by the link layer (EtherType, family or first nibble): 4 or 6.</summary>
     public byte IpVersion;
     public byte VlanTags;
-    public ushort VlanId;
     /// <summary>Bit i set: VLAN tag i is an S-tag (see <see cref="EthernetReader.ServiceTags"/>).</summary>
     public byte ServiceTags;
+    public MalformedReason Error;
+    /// <summary>For <see cref="LinkStatus.Undecoded"/>: why (the PPP protocol number is in <see cref="EtherType"/>).</summary>
+    public UndecodedReason Undecoded;
+    public ushort VlanId;
     /// <summary>For <see cref="LinkStatus.Encapsulated"/>: what <see cref="Network"/> starts with.</summary>
     public ushort EtherType;
-    public MalformedReason Error;
-    /// <summary>For <see cref="LinkStatus.NotIp"/>: a PPP control frame (LCP, NCPs, authentication).</summary>
-    public bool PppControl;
-    /// <summary>For <see cref="LinkStatus.Undecoded"/>: why, and the PPP protocol number.</summary>
-    public UndecodedReason Undecoded;
-    public int UndecodedDetail;
 
     public LinkStatus Read(int linkType, ReadOnlySpan<byte> frame)
     {
@@ -101,6 +102,10 @@ internal ref struct LinkLayerReader
                 // (pcap-linktype(7)); the two orders never collide for the values we accept.
                 if (frame.Length < NullHeaderLength) return Fail(MalformedReason.TruncatedLinkHeader);
                 return FromFamily(BinaryPrimitives.ReadUInt32LittleEndian(frame), BinaryPrimitives.ReadUInt32BigEndian(frame), frame.Slice(NullHeaderLength));
+            case LinkTypes.Loop:
+                if (frame.Length < NullHeaderLength) return Fail(MalformedReason.TruncatedLinkHeader);
+                uint family = BinaryPrimitives.ReadUInt32BigEndian(frame); // always network order
+                return FromFamily(family, family, frame.Slice(NullHeaderLength));
             case LinkTypes.Ppp:
                 return FromPpp(frame);
             case LinkTypes.PppHdlc:
@@ -112,10 +117,6 @@ internal ref struct LinkLayerReader
                 Network = frame;
                 EtherType = EtherTypes.PppoeSession;
                 return LinkStatus.Encapsulated;
-            case LinkTypes.Loop:
-                if (frame.Length < NullHeaderLength) return Fail(MalformedReason.TruncatedLinkHeader);
-                uint family = BinaryPrimitives.ReadUInt32BigEndian(frame); // always network order
-                return FromFamily(family, family, frame.Slice(NullHeaderLength));
             default:
                 return LinkStatus.Unsupported;
         }
@@ -154,8 +155,7 @@ internal ref struct LinkLayerReader
             case PppPayload.Network:
                 return FromEtherType(ppp.EtherType);
             case PppPayload.Control:
-                PppControl = true;
-                return LinkStatus.NotIp;
+                return LinkStatus.PppControl;
             case PppPayload.Compressed:
                 return NotDecoded(UndecodedReason.PppCompressed, ppp.Protocol);
             default:
@@ -170,10 +170,10 @@ internal ref struct LinkLayerReader
         return FromEtherType(BinaryPrimitives.ReadUInt16BigEndian(frame.Slice(CiscoHdlcProtocolOffset)));
     }
 
-    private LinkStatus NotDecoded(UndecodedReason reason, int detail)
+    private LinkStatus NotDecoded(UndecodedReason reason, ushort detail)
     {
         Undecoded = reason;
-        UndecodedDetail = detail;
+        EtherType = detail;
         return LinkStatus.Undecoded;
     }
 

@@ -135,14 +135,8 @@ public sealed class FlowTable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void UpdateDirection(ref DirectionStats d, ref DecodedPacket p, Flow flow)
     {
-        if (d.Packets == 0)
-        {
-            d.First = p.Time;
-            if (!p.Encap.IsEmpty) d.Encap = p.Encap;
-        }
-        else if ((p.Encap.Depth | d.Encap.Depth) != 0 && !d.Encap.Equals(p.Encap)) d.EncapChanges++;
-        if (p.Encap.OuterIpWireLength > d.MaxOuterIpPacket) d.MaxOuterIpPacket = p.Encap.OuterIpWireLength;
-        if (p.Encap.OuterReassembled) d.OuterFragmented++;
+        if (d.Packets == 0) d.First = p.Time;
+        if (p.HasEncapsulation || d.Encap.Depth != 0) UpdateEncapsulation(ref d, ref p);
         d.Packets++;
         d.Last = p.Time;
         d.FrameBytes += p.WireLength;
@@ -175,6 +169,18 @@ public sealed class FlowTable
                 if (flow.EndReason == FlowEnd.Open) flow.EndReason = FlowEnd.Reset;
             }
         }
+    }
+
+    /// <summary>Tunnelled packets only (and packets of a direction that was tunnelled before): the first packet's
+    /// encapsulation is the direction's; later ones that differ are counted.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void UpdateEncapsulation(ref DirectionStats d, ref DecodedPacket p)
+    {
+        ref readonly Encapsulation encap = ref p.Encap;
+        if (d.Packets == 0) d.Encap = encap;
+        else if (!d.Encap.Equals(encap)) d.EncapChanges++;
+        if (encap.OuterIpWireLength > d.MaxOuterIpPacket) d.MaxOuterIpPacket = encap.OuterIpWireLength;
+        if (encap.OuterReassembled) d.OuterFragmented++;
     }
 
     private Flow NewFlow(ref DecodedPacket p, in FlowKey key, FlowProtocol proto, bool aToB)

@@ -189,6 +189,29 @@ public class TunnelEdgeCaseTests
         Assert.True(ok > TunnelDecodeTests.Encapsulated.Count() * 2);
     }
 
+    /// <summary>The encapsulation a packet reads lives in the decoder: every frame starts from nothing, whatever came before.</summary>
+    [Fact]
+    public void Decode_FramesInTurn_EachHasOnlyItsOwnLayers()
+    {
+        var h = new DecoderHarness();
+        string gre = (string)TunnelDecodeTests.Encapsulated.First(r => (string)r[0] == "GreKeyed")[1] + Vectors.Ip4TcpSyn;
+        string qinqPppoe = (string)TunnelDecodeTests.Encapsulated.First(r => (string)r[0] == "QinQPppoe")[1] + Vectors.Ip4TcpSyn;
+        for (int i = 0; i < 3; i++)
+        {
+            var p = new DecodedPacket();
+            Assert.Equal(DecodeStatus.Ok, h.Decode(LinkTypes.Ethernet, gre, ref p));
+            Assert.Equal("ipv4/gre", p.Encap.ToString());
+            Assert.Equal(42u, p.Encap.TunnelId);
+            Assert.Equal(DecodeStatus.Ok, h.Decode(LinkTypes.Ethernet, Vectors.EthDstSrc + "0800" + Vectors.Ip4TcpSyn, ref p));
+            Assert.True(p.Encap.IsEmpty);
+            Assert.False(p.Encap.HasTunnelId);
+            Assert.Equal(DecodeStatus.Ok, h.Decode(LinkTypes.Ethernet, qinqPppoe, ref p));
+            Assert.Equal("qinq/vlan/pppoe", p.Encap.ToString());
+            Assert.False(p.Encap.HasTunnelId);
+            Assert.Equal(0, p.Encap.OuterIpVersion);
+        }
+    }
+
     [Theory]
     [InlineData(Encapsulation.MaxLayers, DecodeStatus.Ok)]
     [InlineData(Encapsulation.MaxLayers + 1, DecodeStatus.Undecoded)]
