@@ -4,6 +4,13 @@
 # handled per second and drops for each, at top speed and at fixed rates.
 #
 #   sudo bash benchmarks/live-capture.sh [--copies N] [--loops N] [--rates "10000 50000 100000"] [--pathprobe PATH] [--keep]
+#   sudo bash benchmarks/live-capture.sh --rotation [--rates "200000 300000"] [--loops 130] [--runs 3] [--size-mb 10] [--ring 10] [--disk DIR]
+#
+# --rotation compares writing to disk with rotation: `pathprobe capture -w DIR/pp -C MB -W RING` against
+# `tcpdump -w DIR/td -C MB -W RING` (a ring, so file names are reused and old files replaced within every run; --ring 0
+# for no -W) at each rate, RUNS times each, and prints per run packets handled, drops, files on disk, how long each took to exit
+# after SIGTERM and (pathprobe) how often the capture thread waited for the disk. DIR (default /var/tmp) must be on a
+# real disk: on tmpfs closing a file costs nothing. tcpdump gets pathprobe's 16 MiB kernel buffer (-B 16384) here.
 #
 # The replayed file is captures/smtp-healthy-ipv4.pcap x N (tcprewrite --seed for distinct addresses, shifted in time
 # with editcap, joined with mergecap -a), replayed once per run. Both capturers use pathprobe's default filter, so they
@@ -17,14 +24,24 @@ loops=4
 rates="10000 50000 100000"
 pathprobe=""
 keep=0
+rotation=0
+runs=3
+size_mb=10
+ring=10
+disk=/var/tmp
 while [ $# -gt 0 ]; do
   case "$1" in
+    --rotation) rotation=1; rates="200000 300000"; loops=130; shift ;;
+    --runs) runs=$2; shift 2 ;;
+    --size-mb) size_mb=$2; shift 2 ;;
+    --ring) ring=$2; shift 2 ;;
+    --disk) disk=$2; shift 2 ;;
     --copies) copies=$2; shift 2 ;;
     --rates) rates=$2; shift 2 ;;
     --loops) loops=$2; shift 2 ;;
     --pathprobe) pathprobe=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "live-capture.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -34,12 +51,14 @@ for t in ip tcpreplay tcprewrite editcap mergecap capinfos tcpdump bc; do
 done
 
 work=$(mktemp -d /tmp/pathprobe-live.XXXXXX)
+out="$disk/pathprobe-live-out.$$"
 ns_tx=pptx$$; ns_rx=pprx$$; if_tx=pptx$$; if_rx=pprx$$
 cleanup() {
   for ns in "$ns_tx" "$ns_rx"; do
     for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
     ip netns del "$ns" 2>/dev/null || true
   done
+  rm -rf "$out"
   [ "$keep" = 1 ] && echo "kept $work" || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -87,6 +106,48 @@ wait_for() { # file pattern: up to 20 s
 
 # pathprobe's default filter (CaptureCommand.DefaultFilter), given to both capturers.
 filter="tcp port 25 or tcp port 465 or tcp port 587 or tcp port 2525 or port 53 or icmp or icmp6 or (ip[6:2] & 0x3fff != 0) or (ip6 and ip6[6] == 44)"
+
+# stop PID: SIGTERM, then the seconds until it exited (in $stopped)
+stop() {
+  local t0; t0=$(date +%s.%N)
+  kill -TERM "$1"; wait "$1" || true
+  stopped=$(echo "$(date +%s.%N) - $t0" | bc -l)
+}
+
+if [ "$rotation" = 1 ]; then
+  mkdir -p "$out"
+  ringopt=(); [ "$ring" -gt 0 ] && ringopt=(-W "$ring")
+  echo "== rotation on $(df --output=fstype "$disk" | tail -1) ($disk): $packets packets x $loops loops per replay, -C $size_mb ${ringopt[*]}"
+  row() { # one result line as soon as it is measured
+    IFS='|' read -r name rate run sent secs handled drops files stopped waits <<< "$1"
+    printf '%-22s %-7s %4s %9s %8s %10s %8s %6s %9.2f %6s\n' "$name" "$rate" "$run" "$sent" "$secs" "$handled" "$drops" "$files" "$stopped" "$waits"
+  }
+  printf '%-22s %-7s %4s %9s %8s %10s %8s %6s %9s %6s\n' capturer rate run sent seconds handled drops files exit_s waits
+  for rate in $rates; do
+    for run in $(seq 1 "$runs"); do
+      ip netns exec "$ns_rx" "$pathprobe" capture -i "$if_rx" --json -w "$out/pp.pcapng" -C "$size_mb" "${ringopt[@]}" "$filter" > "$work/pp.json" 2> "$work/pp.err" &
+      pid=$!
+      wait_for "$work/pp.err" "capturing on"
+      replay "$rate"
+      sleep 0.5; stop "$pid"
+      pp=$(python3 -c 'import json,sys; i=json.load(open(sys.argv[1]))["inputs"][0]; print(i["packets"], i["drops"]["kernel"] + i["drops"]["interface"], i.get("fileOutput", {}).get("diskWaits", "-"))' "$work/pp.json")
+      read -r handled drops waits <<< "$pp"
+      files=$(ls "$out"/pp* | wc -l)
+      row "pathprobe -C $size_mb ${ringopt[*]}|$rate|$run|$sent|$secs|$handled|$drops|$files|$stopped|$waits"
+
+      # -B: the same 16 MiB kernel buffer as pathprobe's default, so the difference is the writing, not the buffer.
+      ip netns exec "$ns_rx" tcpdump -B 16384 -Z root -i "$if_rx" -n -w "$out/td.pcap" -C "$size_mb" "${ringopt[@]}" "$filter" 2> "$work/td.err" &
+      pid=$!
+      wait_for "$work/td.err" "listening on"
+      replay "$rate"
+      sleep 0.5; stop "$pid"
+      captured=$(awk '/packets captured/ { print $1 }' "$work/td.err")
+      dropped=$(awk '/dropped by kernel/ { print $1 }' "$work/td.err")
+      row "tcpdump -C $size_mb ${ringopt[*]}|$rate|$run|$sent|$secs|$captured|$dropped|$(ls "$out"/td* | wc -l)|$stopped|-"
+    done
+  done
+  exit 0
+fi
 
 # Stopped with SIGTERM: a script's background jobs inherit SIGINT ignored, and .NET (like most programs) keeps it ignored.
 rows=()

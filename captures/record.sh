@@ -41,7 +41,8 @@ ALL_CAPTURES=(smtp-healthy-ipv4 smtp-healthy-ipv6 smtp-mru1424 dns-fragmented sm
               smtp-mru1424-probing-sender smtp-icmp-too-big-ipv4 smtp-icmp-too-big-ipv6
               smtp-icmp-filtered dns-fragment-lost smtp-zero-window tcp-connect-timeout
               smtp-retrans-storm-blackhole smtp-pipelining-multi-rcpt smtp-starttls smtp-bdat
-              smtp-421-ratelimit smtp-552-size dns-tcp-and-truncated)
+              smtp-421-ratelimit smtp-552-size dns-tcp-and-truncated
+              smtp-mru1424-timeout smtp-proxies)
 
 PIDS=()          # background processes we started (killed by PID on exit)
 STOP_CMDS=()     # clean-shutdown commands for servers (run before killing PIDS)
@@ -227,6 +228,7 @@ stop_capture() {  # stop_capture PID : SIGINT so tcpdump flushes and closes the 
 # STOP_CMDS if killing by PID is not a clean shutdown).
 SRV_N=0
 POSTFIX_EXTRA=""   # extra main.cf lines for the next Postfix instance; @D@ = its directory
+POSTFIX_MASTER_EXTRA=""  # extra master.cf lines for the next Postfix instance
 start_smtp_server() {
   local addr=$1 i logf
   SRV_N=$((SRV_N + 1))
@@ -295,6 +297,7 @@ maillog_file = $d/maillog
 EOF
   # per-capture additions (see POSTFIX_EXTRA)
   if [[ -n $POSTFIX_EXTRA ]]; then printf '%s\n' "${POSTFIX_EXTRA//@D@/$d}" >>"$d/conf/main.cf"; fi
+  if [[ -n $POSTFIX_MASTER_EXTRA ]]; then printf '%s\n' "$POSTFIX_MASTER_EXTRA" >>"$d/conf/master.cf"; fi
   # no chroot: a chroot would need copies of /etc files in the queue directory
   postconf -c "$d/conf" -F '*/*/chroot = n'
 }
@@ -985,6 +988,90 @@ cap_dns_tcp_truncated() {
   finish_file "$f"
 }
 
+cap_smtp_mru1424_timeout() {
+  local name=smtp-mru1424-timeout f="$TMP/smtp-mru1424-timeout.pcap"
+  log "== $name: the MRU 1424 black hole with Postfix smtpd_timeout = 10s: the server gives up on the stalled DATA (421 4.4.2); capture at client"
+  setup_topology 1500 1424 1500 1500 4
+  POSTFIX_EXTRA="smtpd_timeout = 10s"
+  start_smtp_server "$SRV4"
+  POSTFIX_EXTRA=""
+  make_attachment 200000 "$TMP/attach-200k.bin"
+  start_capture "$NS_CLI" "$IF_CLI" "$f"; local cap=$CAP_PID
+  send_mail "$SRV4" 40 --timeout 30s --attach-type application/octet-stream --attach-name report.bin --attach @"$TMP/attach-200k.bin"
+  stop_capture "$cap"
+  teardown
+  local rtx t421
+  rtx=$(tcount "$f" 'tcp.analysis.retransmission && frame.len == 1514')
+  t421=$(tcount "$f" 'smtp.response.code == 421 && smtp.rsp.parameter contains "4.4.2"')
+  check "$name: the client resent full-size (1514) frames $rtx times" "$(yes_if "$rtx >= 3")"
+  check "$name: Postfix answered 421 4.4.2 (timeout) while the data stalled" "$(yes_if "$t421 == 1")"
+  check "$name: no 250 after DATA" "$( [[ $(smtp_delivered "$f" 0) == 0 ]] && echo 1 || echo 0)"
+  finish_file "$f"
+}
+
+cap_smtp_proxies() {
+  local name=smtp-proxies f="$TMP/smtp-proxies.pcap" d="$TMP/proxies" i t port
+  log "== $name: mail through an HTTP CONNECT proxy (tinyproxy :8888) and SOCKS 5 / SOCKS 4 (Dante :1080) with curl, and with a PROXY v1 / v2 header (swaks) to Postfix :10025; capture at client"
+  for t in tinyproxy danted curl; do command -v $t >/dev/null 2>&1 || die "$name needs $t (apt-get install tinyproxy dante-server curl)"; done
+  mkdir -p "$d"; chmod 0755 "$d"
+  setup_topology 1500 1500 1500 1500 4
+  # Postfix also listens on 10025 for connections that start with a PROXY header (Postfix 3.5+ reads v1 and v2).
+  POSTFIX_MASTER_EXTRA="$SRV4:10025 inet n - n - - smtpd -o smtpd_upstream_proxy_protocol=haproxy"
+  start_smtp_server "$SRV4"
+  POSTFIX_MASTER_EXTRA=""
+  cat >"$d/tinyproxy.conf" <<EOF
+User nobody
+Group nogroup
+Port 8888
+Listen $SRV4
+Timeout 30
+MaxClients 5
+Allow 198.51.100.0/24
+ConnectPort 25
+LogFile "$d/tinyproxy.log"
+LogLevel Info
+EOF
+  touch "$d/tinyproxy.log"; chown nobody "$d/tinyproxy.log"
+  ip netns exec "$NS_SRV" timeout 120 tinyproxy -d -c "$d/tinyproxy.conf" >"$d/tinyproxy.out" 2>&1 &
+  PIDS+=($!)
+  cat >"$d/danted.conf" <<EOF
+logoutput: $d/danted.log
+internal: $SRV4 port = 1080
+external: $SRV4
+clientmethod: none
+socksmethod: none
+user.privileged: root
+user.unprivileged: nobody
+client pass { from: 198.51.100.0/24 to: 0.0.0.0/0 }
+socks pass { from: 198.51.100.0/24 to: 0.0.0.0/0 command: connect }
+EOF
+  ip netns exec "$NS_SRV" timeout 120 danted -f "$d/danted.conf" -p "$d/danted.pid" >"$d/danted.out" 2>&1 &
+  PIDS+=($!)
+  for port in 8888 1080; do
+    for i in $(seq 1 50); do nsx "$NS_SRV" ss -Hltn "sport = :$port" | grep -q . && break; sleep 0.1; done
+    nsx "$NS_SRV" ss -Hltn "sport = :$port" | grep -q . || die "proxy on :$port did not come up: $(cat "$d"/*.out "$d"/*.log 2>/dev/null)"
+  done
+  printf 'From: sender@example.net\r\nTo: rcpt@example.test\r\nSubject: PathProbe capture through a proxy\r\nMessage-Id: <pathprobe-proxy@client.example.net>\r\n\r\nA short mail sent through a proxy.\r\n' >"$d/mail.txt"
+  start_capture "$NS_CLI" "$IF_CLI" "$f"; local cap=$CAP_PID
+  local curl_smtp=(timeout 25 curl --silent --show-error --max-time 20 --url "smtp://$SRV4:25/client.example.net"
+                   --mail-from sender@example.net --mail-rcpt rcpt@example.test --upload-file "$d/mail.txt")
+  nsx "$NS_CLI" "${curl_smtp[@]}" --proxy "http://$SRV4:8888" --proxytunnel >"$d/curl-http.log" 2>&1 || log "  curl via HTTP CONNECT failed: $(cat "$d/curl-http.log")"
+  nsx "$NS_CLI" "${curl_smtp[@]}" --proxy "socks5://$SRV4:1080" >"$d/curl-socks5.log" 2>&1 || log "  curl via SOCKS 5 failed: $(cat "$d/curl-socks5.log")"
+  nsx "$NS_CLI" "${curl_smtp[@]}" --proxy "socks4://$SRV4:1080" >"$d/curl-socks4.log" 2>&1 || log "  curl via SOCKS 4 failed: $(cat "$d/curl-socks4.log")"
+  send_mail "$SRV4" 20 --port 10025 --proxy-version 1 --proxy-family TCP4 --proxy-source 192.0.2.7 --proxy-source-port 40512 \
+      --proxy-dest "$SRV4" --proxy-dest-port 25
+  send_mail "$SRV4" 20 --port 10025 --proxy-version 2 --proxy-family AF_INET --proxy-source 192.0.2.8 --proxy-source-port 40513 \
+      --proxy-dest "$SRV4" --proxy-dest-port 25
+  stop_capture "$cap"
+  teardown
+  check "$name: five mails queued by Postfix (five 'Ok: queued as')" "$(yes_if "$(tcount "$f" 'frame contains "Ok: queued as"') == 5")"
+  check "$name: HTTP CONNECT answered 200 on :8888" "$(yes_if "$(tcount "$f" 'tcp.srcport == 8888 && frame contains " 200 "') >= 1")"
+  check "$name: two SOCKS connections on :1080" "$(yes_if "$(tcount "$f" 'tcp.dstport == 1080 && tcp.flags.syn == 1 && tcp.flags.ack == 0') == 2")"
+  check "$name: a PROXY v1 header on :10025" "$(yes_if "$(tcount "$f" 'tcp.dstport == 10025 && frame contains "PROXY TCP4 192.0.2.7"') == 1")"
+  check "$name: a PROXY v2 header on :10025" "$(yes_if "$(tcount "$f" 'tcp.dstport == 10025 && frame contains 0d:0a:0d:0a:00:0d:0a:51:55:49:54:0a') == 1")"
+  finish_file "$f"
+}
+
 run_capture() {
   case $1 in
     smtp-healthy-ipv4) cap_smtp_healthy 4 ;;
@@ -1006,6 +1093,8 @@ run_capture() {
     smtp-421-ratelimit) cap_smtp_421 ;;
     smtp-552-size)     cap_smtp_552 ;;
     dns-tcp-and-truncated) cap_dns_tcp_truncated ;;
+    smtp-mru1424-timeout) cap_smtp_mru1424_timeout ;;
+    smtp-proxies)      cap_smtp_proxies ;;
     *) die "unknown capture '$1' (known: ${ALL_CAPTURES[*]})" ;;
   esac
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every PathProbe test. On Debian, as root, it first installs what the tests use when it is missing
-# (tshark, nsd, dig, libpcap, tcpdump, ...); elsewhere it says what is missing and those tests report themselves skipped.
+# (tshark, nsd, unbound, dig, libpcap, tcpdump, ...); elsewhere it says what is missing and those tests report themselves skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +10,10 @@ command -v mergecap >/dev/null 2>&1 || packages+=(wireshark-common)
 # nsd lives in /usr/sbin, which is not on every PATH (the DNS tests look there too).
 { command -v nsd >/dev/null 2>&1 || [ -x /usr/sbin/nsd ]; } || packages+=(nsd)
 command -v dig     >/dev/null 2>&1 || packages+=(bind9-dnsutils)
+# unbound (also in /usr/sbin) is the recursive resolver the DNS tests put in front of nsd; publicsuffix is the
+# Public Suffix List DMARC's organizational domain is read from (the shipped copy is tested too).
+{ command -v unbound >/dev/null 2>&1 || [ -x /usr/sbin/unbound ]; } || packages+=(unbound)
+[ -f /usr/share/publicsuffix/public_suffix_list.dat ] || packages+=(publicsuffix)
 # Live-capture tests: libpcap, and tcpdump/tcpreplay for the benchmark and cross-checks; ip, ethtool and python3
 # for the namespace tests.
 ldconfig -p 2>/dev/null | grep -q libpcap.so.0.8 || packages+=(libpcap0.8)
@@ -19,7 +23,17 @@ command -v ip        >/dev/null 2>&1 || packages+=(iproute2)
 # The TUI end-to-end test drives the real program in tmux.
 command -v tmux      >/dev/null 2>&1 || packages+=(tmux)
 command -v ethtool   >/dev/null 2>&1 || packages+=(ethtool)
+# The metadata-bomb tests measure the real command's peak RSS with /usr/bin/time -v.
+[ -x /usr/bin/time ] || packages+=(time)
 [ -x /usr/bin/python3 ] || packages+=(python3)
+# pathprobe probe and the black-hole fixes (tests/PathProbe.Probe.Tests): nft, iptables, ping, swaks (with IPv6) and
+# aiosmtpd as the mail server, in network namespaces.
+command -v nft       >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || packages+=(nftables)
+command -v iptables  >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || packages+=(iptables)
+command -v ping      >/dev/null 2>&1 || packages+=(iputils-ping)
+command -v swaks     >/dev/null 2>&1 || packages+=(swaks)
+perl -MIO::Socket::INET6 -e1 >/dev/null 2>&1 || packages+=(libio-socket-inet6-perl)
+/usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || packages+=(python3-aiosmtpd)
 if [ ${#packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: installing ${packages[*]}"
@@ -27,7 +41,7 @@ if [ ${#packages[@]} -gt 0 ]; then
     apt-get update -qq >/dev/null
     apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
   else
-    echo "test.sh: missing ${packages[*]} (sudo apt-get install ${packages[*]}); the tests that need them (tshark cross-checks, nsd-backed DNS, live capture) will say they were skipped" >&2
+    echo "test.sh: missing ${packages[*]} (sudo apt-get install ${packages[*]}); the tests that need them (tshark cross-checks, nsd/unbound-backed DNS, live capture, probe and fixes in namespaces) will say they were skipped" >&2
   fi
 fi
 

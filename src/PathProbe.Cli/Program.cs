@@ -18,6 +18,7 @@ public static class Program
         root.Add(AnalyzeCommand.Create(stdout, stderr));
         root.Add(CaptureCommand.Create(stdout, stderr));
         root.Add(DnsCommand.Create(stdout, stderr));
+        root.Add(ProbeCommand.Create(stdout, stderr));
         root.Add(TuiCommand.Create(stdout, stderr));
 
         var parse = root.Parse(args);

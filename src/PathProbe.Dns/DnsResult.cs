@@ -12,13 +12,15 @@ public enum DnsResultStatus : byte
     Refused,
     /// <summary>Another response code (FORMERR, NOTIMP, ...); see <see cref="DnsResult.Rcode"/>.</summary>
     OtherRcode,
-    /// <summary>No usable answer from any server within the timeouts.</summary>
+    /// <summary>No answer from any server within the timeout, after the retries.</summary>
     Timeout,
-    /// <summary>The answer could not be decoded (see <see cref="DnsResult.Error"/>).</summary>
+    /// <summary>An answer came but could not be used: unreadable, another ID, another question (see <see cref="DnsResult.Error"/>).</summary>
     Malformed,
-    /// <summary>Sending failed, the TCP connection was refused or reset.</summary>
+    /// <summary>The UDP answer was truncated (TC=1) and the query over TCP failed.</summary>
+    TruncatedTcpFailed,
+    /// <summary>Sending failed, or the connection was refused or reset.</summary>
     NetworkError,
-    /// <summary>The name cannot be asked about (empty label, label over 63 bytes, ...).</summary>
+    /// <summary>The name cannot be asked about (spaces, escapes, empty label, label over 63 bytes, ...).</summary>
     BadName,
 }
 
@@ -34,18 +36,18 @@ public sealed class DnsResult
     public DnsRcode Rcode { get; init; }
     /// <summary>The UDP answer had TC=1 and the query was repeated over TCP (RFC 7766).</summary>
     public bool RetriedOverTcp { get; init; }
-    /// <summary>Size of the (last) DNS message received, bytes; 0 when none.</summary>
+    /// <summary>Size of the DNS message that gave the result (over TCP after a truncation), bytes; 0 when none.</summary>
     public int MessageSize { get; init; }
-    /// <summary>Size of the UDP answer that had TC=1, when there was one.</summary>
-    public int TruncatedUdpSize { get; init; }
+    /// <summary>The server that answered, or the one that failed last ("127.0.0.1:5300").</summary>
     public string? Server { get; init; }
-    /// <summary>A sentence for the user when the status is not NoError/NxDomain.</summary>
+    /// <summary>Why there is no definite answer, in the resolver's words ("REFUSED by 127.0.0.1:5300", "timeout after
+    /// 2 s from 127.0.0.1:5300 (3 tries)"); null for NOERROR and NXDOMAIN.</summary>
     public string? Error { get; init; }
-    public DnsMessage? Message { get; init; }
 
     /// <summary>The name exists but has no record of the type ("NODATA").</summary>
     public bool IsNoData => Status == DnsResultStatus.NoError && Records.Count == 0;
-    /// <summary>The lookup gave a definite answer (records, NODATA or NXDOMAIN).</summary>
+    /// <summary>The lookup gave a definite answer (records, NODATA or NXDOMAIN). Anything else means "could not
+    /// find out", never "there is no such record".</summary>
     public bool IsDefinite => Status is DnsResultStatus.NoError or DnsResultStatus.NxDomain;
     public string CanonicalName => CnameChain.Count > 0 ? CnameChain[^1] : Name;
 
@@ -54,14 +56,11 @@ public sealed class DnsResult
     public IEnumerable<MxRdata> Mx => Records.Select(r => r.Data).OfType<MxRdata>();
     public IEnumerable<TxtRdata> Txt => Records.Select(r => r.Data).OfType<TxtRdata>();
 
-    /// <summary>A short description for reports: "NXDOMAIN", "timeout (no answer from 192.0.2.53:53)", ...</summary>
+    /// <summary>A short description for reports: "NXDOMAIN", "no records (NODATA)", or the failure's reason.</summary>
     public string Describe() => Status switch
     {
         DnsResultStatus.NoError => Records.Count == 0 ? "no records (NODATA)" : $"{Records.Count} record(s)",
         DnsResultStatus.NxDomain => "NXDOMAIN (the name does not exist)",
-        DnsResultStatus.ServFail => "SERVFAIL",
-        DnsResultStatus.Refused => "REFUSED",
-        DnsResultStatus.OtherRcode => $"rcode {Rcode}",
         _ => Error ?? Status.ToString(),
     };
 
@@ -69,7 +68,8 @@ public sealed class DnsResult
         new() { Name = name, Type = type, Status = status, Error = error, Server = server };
 }
 
-/// <summary>Resolves names. Implementations never throw for DNS trouble: every failure is a <see cref="DnsResult"/> status.</summary>
+/// <summary>Resolves names. Implementations never throw for DNS trouble: every failure is a <see cref="DnsResult"/>
+/// status with a reason. Names are ASCII (see <see cref="HostNames"/>).</summary>
 public interface IDnsResolver
 {
     Task<DnsResult> QueryAsync(string name, DnsType type, CancellationToken cancel = default);

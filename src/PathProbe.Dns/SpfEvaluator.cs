@@ -33,6 +33,7 @@ public sealed class SpfEvaluator(IDnsResolver resolver)
             Code = code, Domain = domain, Chain = ctx.Chain, Mechanism = ctx.Mechanism, MechanismDomain = ctx.MechanismDomain,
             Explanation = code == SpfResultCode.Fail ? ctx.Explanation : null, Reason = reason,
             DnsLookups = ctx.Lookups, VoidLookups = ctx.Voids,
+            FailedLookup = code == SpfResultCode.TempError ? ctx.FailedLookup : null,
         };
     }
 
@@ -49,6 +50,8 @@ public sealed class SpfEvaluator(IDnsResolver resolver)
         public readonly List<SpfStep> Chain = new();
         public string? Mechanism, MechanismDomain, Explanation;
         public List<string>? PtrNames;
+        /// <summary>The first lookup that gave no definite answer (the cause of a temperror).</summary>
+        public DnsResult? FailedLookup;
     }
 
     private sealed class SpfError(SpfResultCode code, string reason) : Exception(reason)
@@ -81,7 +84,7 @@ public sealed class SpfEvaluator(IDnsResolver resolver)
 
         var txt = await resolver.QueryAsync(domain, DnsType.TXT, cancel).ConfigureAwait(false);
         if (txt.Status == DnsResultStatus.NxDomain) throw new SpfError(SpfResultCode.None, $"{domain} does not exist");
-        if (!txt.IsDefinite) throw new SpfError(SpfResultCode.TempError, $"TXT lookup for {domain}: {txt.Describe()}");
+        ThrowIfError(ctx, txt);
         // §4.5: records that begin with exactly "v=spf1" followed by a space or the end; TXT strings joined without separator.
         var spf = txt.Txt.Select(t => t.Joined).Where(IsSpfRecord).ToList();
         if (spf.Count == 0) throw new SpfError(SpfResultCode.None, $"{domain} has no SPF record (no TXT record starting with \"v=spf1\")");
@@ -131,9 +134,11 @@ public sealed class SpfEvaluator(IDnsResolver resolver)
             throw new SpfError(SpfResultCode.PermError, $"more than {MaxVoidLookups} lookups returned no answer (RFC 7208 §4.6.4)");
     }
 
-    private static void ThrowIfError(DnsResult r)
+    private static void ThrowIfError(Context ctx, DnsResult r)
     {
-        if (!r.IsDefinite) throw new SpfError(SpfResultCode.TempError, $"{r.Type} lookup for {r.Name}: {r.Describe()}");
+        if (r.IsDefinite) return;
+        ctx.FailedLookup ??= r;
+        throw new SpfError(SpfResultCode.TempError, $"{r.Type} lookup for {r.Name}: {r.Describe()}");
     }
 
     // ---- terms (§5, §6, §12) ----
@@ -334,7 +339,7 @@ public sealed class SpfEvaluator(IDnsResolver resolver)
                 CountLookup(ctx);
                 string target = t.Argument is null ? domain : await ExpandDomainAsync(ctx, t.Argument, domain, cancel);
                 var mx = await Lookup(target, DnsType.MX, cancel).ConfigureAwait(false);
-                ThrowIfError(mx);
+                ThrowIfError(ctx, mx);
                 CountVoid(ctx, mx);
                 var names = mx.Mx.Where(m => !m.IsNullMx).Select(m => m.Exchange).ToList();
                 if (names.Count > MaxMxNames) throw new SpfError(SpfResultCode.PermError, $"mx:{target} has {names.Count} MX names; at most {MaxMxNames} (RFC 7208 §4.6.4)");
@@ -354,7 +359,7 @@ public sealed class SpfEvaluator(IDnsResolver resolver)
                 CountLookup(ctx);
                 string target = await ExpandDomainAsync(ctx, t.Argument!, domain, cancel);
                 var r = await Lookup(target, DnsType.A, cancel).ConfigureAwait(false);
-                ThrowIfError(r);
+                ThrowIfError(ctx, r);
                 CountVoid(ctx, r);
                 return r.Records.Count > 0;
             }
@@ -364,15 +369,16 @@ public sealed class SpfEvaluator(IDnsResolver resolver)
 
     private async Task<DnsResult> Lookup(string name, DnsType type, CancellationToken cancel)
     {
-        // A name that cannot be asked (label over 63 after macro expansion, ...) exists nowhere.
+        // A name that cannot be asked (label over 63 after macro expansion, a space, ...) exists nowhere.
         if (!DnsName.IsValid(name)) return new DnsResult { Name = name, Type = type, Status = DnsResultStatus.NxDomain };
-        return await resolver.QueryAsync(name, type, cancel).ConfigureAwait(false);
+        var r = await resolver.QueryAsync(name, type, cancel).ConfigureAwait(false);
+        return r.Status == DnsResultStatus.BadName ? new DnsResult { Name = name, Type = type, Status = DnsResultStatus.NxDomain } : r;
     }
 
     private async Task<bool> MatchAddresses(Context ctx, string name, Term t, bool countVoid, CancellationToken cancel)
     {
         var r = await Lookup(name, ctx.Ip.IsV4 ? DnsType.A : DnsType.AAAA, cancel).ConfigureAwait(false);
-        ThrowIfError(r);
+        ThrowIfError(ctx, r);
         if (countVoid) CountVoid(ctx, r);
         int prefix = ctx.Ip.IsV4 ? t.Cidr4 + 96 : t.Cidr6;
         return r.Addresses.Any(a => a.IsV4 == ctx.Ip.IsV4 && InNetwork(ctx.Ip, a, prefix));

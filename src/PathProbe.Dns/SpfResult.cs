@@ -24,6 +24,9 @@ public sealed class SpfResult
     public string? Reason { get; init; }
     public int DnsLookups { get; init; }
     public int VoidLookups { get; init; }
+    /// <summary>On temperror: the DNS lookup that got no definite answer (REFUSED, timeout, ...), whose reason says why
+    /// the check could not be made.</summary>
+    public DnsResult? FailedLookup { get; init; }
     /// <summary>The checked domain's own SPF record (the first step), when there is one.</summary>
     public string? Record => Chain.Count > 0 ? Chain[0].Record : null;
 

@@ -14,7 +14,7 @@ namespace PathProbe.LibPcap.Tests;
 /// </summary>
 public sealed class CaptureCommandLiveTests(ITestOutputHelper output) : IDisposable
 {
-    private const string Python = "/usr/bin/python3";
+    internal const string Python = "/usr/bin/python3";
     private const int Payload = 200 * 1024;
     private readonly string _dir = Directory.CreateTempSubdirectory("pathprobe-live-").FullName;
 
@@ -87,24 +87,99 @@ public sealed class CaptureCommandLiveTests(ITestOutputHelper output) : IDisposa
         Assert.InRange(1428, (int)range["min"]!, (int)range["max"]!);
     }
 
+    /// <summary>issue 19 item 2 and issue 13 item 6, live: -C 0.05 -W 3 over a 200 KB SMTP exchange rotates at least four
+    /// times, keeps exactly three files, each a valid pcapng on its own (tshark reads it cleanly) ending in an interface
+    /// statistics block that PathProbe reads back.</summary>
+    [SkippableFact]
+    public void Capture_RingOfThree_ExactlyThreeValidFilesWithStatistics()
+    {
+        if (!Ready()) return;
+        using var net = new NetnsPair();
+        string file = Path.Combine(_dir, "ring.pcapng");
+        var (exit, summary) = CaptureDuring(net, file, () => SmtpExchange(net, clientTimeoutSeconds: 10), "-C", "0.05", "-W", "3");
+
+        Assert.Contains(exit, new[] { 0, 1 });
+        var input = summary["inputs"]![0]!;
+        var names = Directory.GetFiles(_dir).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(["ring.pcapng0", "ring.pcapng1", "ring.pcapng2"], names);
+        Assert.True((int)input["fileOutput"]!["filesStarted"]! >= 4, $"{input["fileOutput"]} started");
+        Assert.Null((string?)input["fileOutput"]!["error"]);
+        Assert.Equal(3, input["files"]!.AsArray().Count);
+
+        long packets = 0;
+        foreach (var name in names)
+        {
+            string path = Path.Combine(_dir, name!);
+            long tshark = TsharkPacketCount(path);
+            Assert.True(tshark > 0, $"{name}: no packets");
+            packets += tshark;
+            using var source = PathProbe.Capture.CaptureFile.Open(path);
+            long read = 0;
+            while (source.TryRead(out _)) read++;
+            Assert.True(source.End.IsClean, $"{name}: {source.End.Reason}");
+            Assert.Equal(tshark, read);
+            var stats = source.Info.Interfaces[0].Statistics;
+            Assert.NotNull(stats);
+            Assert.True(stats!.Received > 0 && stats.OsDropped == 0, $"{name}: {stats}");
+            Assert.Equal(net.ClientIf, source.Info.Interfaces[0].Name);
+        }
+        Assert.True(packets < (long)input["packets"]!, "the ring kept only the newest files");
+    }
+
+    /// <summary>Disk full while writing (issue 15: `-w /dev/full` lost the analysis): on a 128 KiB tmpfs the 200 KB
+    /// exchange fills the disk mid-capture; the writer says what failed, the file stays valid up to its last whole
+    /// block, and the capture and its analysis go on to the end.</summary>
+    [SkippableFact]
+    public void Capture_DiskFullMidCapture_FileValidAnalysisGoesOn()
+    {
+        if (!Ready()) return;
+        string mnt = Path.Combine(_dir, "small");
+        Directory.CreateDirectory(mnt);
+        var (mounted, _) = NetnsPair.Run("mount", $"-t tmpfs -o size=128k tmpfs {mnt}", check: false);
+        Skip.If(mounted != 0, "cannot mount a small tmpfs");
+        try
+        {
+            using var net = new NetnsPair();
+            string file = Path.Combine(mnt, "full.pcapng");
+            var (_, summary) = CaptureDuring(net, file, () => SmtpExchange(net, clientTimeoutSeconds: 10));
+
+            var input = summary["inputs"]![0]!;
+            Assert.Contains("No space left on device", (string?)input["fileOutput"]!["error"]);
+            Assert.True((long)input["fileOutput"]!["bytesNotWritten"]! > 0);
+            var smtp = Assert.Single(summary["flows"]!.AsArray(), IsSmtpSession)!;
+            Assert.Equal(Payload, (long)smtp["payloadBytes"]!["c2s"]!);     // the analysis saw everything
+            long kept = TsharkPacketCount(file);                              // tshark reads what was written
+            Assert.InRange(kept, 1, (long)input["packets"]! - 1);
+            using var source = PathProbe.Capture.CaptureFile.Open(file);
+            long read = 0;
+            while (source.TryRead(out _)) read++;
+            Assert.True(source.End.IsClean, source.End.Reason);              // cut at a block boundary
+            Assert.Equal(kept, read);
+        }
+        finally
+        {
+            NetnsPair.Run("umount", mnt, check: false);
+        }
+    }
+
     private static List<string> FindingSignatures(JsonObject doc) =>
         doc["findings"]!.AsArray().Select(f => $"{f!["kind"]} {f["severity"]} [{string.Join(",", f["flows"]!.AsArray().Select(x => (int)x!))}]")
             .Order(StringComparer.Ordinal).ToList();
 
     /// <summary>Runs pathprobe capture on the client side while <paramref name="traffic"/> runs, then SIGINT.</summary>
-    private (int exit, JsonObject summary) CaptureDuring(NetnsPair net, string file, Action traffic) =>
-        CaptureDuring(net, file, traffic, out _);
+    private (int exit, JsonObject summary) CaptureDuring(NetnsPair net, string file, Action traffic, params string[] options) =>
+        CaptureDuring(net, file, traffic, out _, options);
 
     /// <summary>As above, also returning each streamed finding and whether it arrived before SIGINT was sent.</summary>
     private (int exit, JsonObject summary) CaptureDuring(NetnsPair net, string file, Action traffic,
-        out List<(JsonObject Finding, bool BeforeStop)> liveFindings)
+        out List<(JsonObject Finding, bool BeforeStop)> liveFindings, params string[] options)
     {
         bool stopped = false;
         var arrivals = new List<(string Line, bool BeforeStop)>();
         string cli = Path.Combine(AppContext.BaseDirectory, "pathprobe.dll");
         Assert.True(File.Exists(cli), $"{cli} missing");
         using var capture = NetnsPair.Start(net.ClientNs, Environment.ProcessPath!,
-            ["exec", cli, "capture", "-i", net.ClientIf, "-w", file, "--ndjson"]);
+            ["exec", cli, "capture", "-i", net.ClientIf, "-w", file, "--ndjson", .. options]);
         var stdout = new StringBuilder();
         var stderr = new StringBuilder();
         var listening = new TaskCompletionSource();
@@ -151,7 +226,7 @@ public sealed class CaptureCommandLiveTests(ITestOutputHelper output) : IDisposa
     }
 
     /// <summary>A 220 banner from the server, 200 KB from the client, "250 ok" back: bounded by timeouts on both ends.</summary>
-    private static void SmtpExchange(NetnsPair net, int clientTimeoutSeconds)
+    internal static void SmtpExchange(NetnsPair net, int clientTimeoutSeconds)
     {
         const string server = """
             import socket, sys

@@ -44,7 +44,8 @@ public static class AnalyzeCommand
         {
             Description = "For each SMTP flow, check the DNS a receiver looks at (sends DNS queries): the client's PTR and FCrDNS against its " +
                           "EHLO name, SPF for the client's address and the MAIL FROM domain (and the EHLO name), the recipients' domains' MX. " +
-                          "Results are findings dns-fcrdns, dns-spf, dns-mx linked to the flows.",
+                          "Results are findings dns-fcrdns, dns-spf, dns-mx linked to the flows; a check DNS could not answer (REFUSED, timeout, ...) " +
+                          "is a dns-check-failed finding with the resolver's reason.",
         };
         var dnsServer = new Option<string[]>("--dns-server")
         {
@@ -66,7 +67,7 @@ public static class AnalyzeCommand
         TextWriter stdout, TextWriter stderr, CancellationToken cancel, bool noTcpAnalysis = false, string[]? dnsCheckServers = null)
     {
         if (maxFlows < 1) { stderr.WriteLine("pathprobe: --max-flows must be at least 1"); return Program.ExitUsage; }
-        UdpTcpResolver? resolver = null;
+        DnsClientResolver? resolver = null;
         if (dnsCheckServers is not null)
         {
             var endpoints = new List<System.Net.IPEndPoint>();
@@ -75,7 +76,7 @@ public static class AnalyzeCommand
                 if (!DnsServerAddress.TryParse(s, out var ep, out var err)) { stderr.WriteLine($"pathprobe: --dns-server {err}"); return Program.ExitUsage; }
                 endpoints.Add(ep);
             }
-            resolver = new UdpTcpResolver(new ResolverOptions { Servers = endpoints, Timeout = TimeSpan.FromSeconds(2) });
+            resolver = new DnsClientResolver(new ResolverOptions { Servers = endpoints });
             if (resolver.Servers.Count == 0)
             {
                 stderr.WriteLine("pathprobe: --dns-checks needs a DNS server: /etc/resolv.conf has no nameserver line; name one with --dns-server IP[:port]");
@@ -152,7 +153,7 @@ public static class AnalyzeCommand
     }
 
     /// <summary>--dns-checks: the SMTP parties of each capture, checked in DNS; the results join that capture's findings.</summary>
-    private static void RunDnsChecks(List<CaptureAnalysis> analyses, UdpTcpResolver resolver, bool quiet, TextWriter stderr, CancellationToken cancel)
+    private static void RunDnsChecks(List<CaptureAnalysis> analyses, DnsClientResolver resolver, bool quiet, TextWriter stderr, CancellationToken cancel)
     {
         foreach (var a in analyses)
         {
@@ -164,12 +165,12 @@ public static class AnalyzeCommand
                 var from = session.Transactions.Select(t => Domain(t.Sender)).OfType<string>().Distinct(StringComparer.OrdinalIgnoreCase).ToList();
                 var to = session.Transactions.SelectMany(t => t.Recipients).Select(r => Domain(r.Address)).OfType<string>()
                     .Distinct(StringComparer.OrdinalIgnoreCase).ToList();
-                string? ehlo = session.EhloName is { } e && DnsName.IsValid(e) && e.Contains('.') ? e : null;
+                string? ehlo = session.EhloName is { } e && HostNames.TryToAscii(e, out var ea, out _) && ea.Contains('.') ? ea : null;
                 if (from.Count == 0 && to.Count == 0 && ehlo is null) continue;
                 parties.Add(new SmtpParty(f.Id, f.ClientAddress, ehlo, from, to));
             }
             if (parties.Count == 0) continue;
-            if (!quiet) stderr.WriteLine($"pathprobe: --dns-checks: checking {parties.Count} SMTP flow{(parties.Count == 1 ? "" : "s")} with {string.Join(", ", resolver.Servers)}");
+            if (!quiet) stderr.WriteLine($"pathprobe: --dns-checks: checking {parties.Count} SMTP flow{(parties.Count == 1 ? "" : "s")} with {string.Join(", ", resolver.Servers.Select(DnsServerAddress.Format))}");
             var checks = new CaptureDnsChecks(resolver);
             var time = a.Flows.Where(f => f.App is SmtpFlowState).Select(f => f.Start).Min();
             a.Findings.AddRange(checks.RunAsync(parties, time, cancel).GetAwaiter().GetResult());
@@ -177,8 +178,8 @@ public static class AnalyzeCommand
         }
     }
 
-    /// <summary>The domain of an envelope address ("user@example.net" or "<user@example.net>"), or null (the null
-    /// sender "<>", no domain, not a valid name).</summary>
+    /// <summary>The domain of an envelope address ("user@example.net" or "<user@example.net>") in ASCII (an
+    /// internationalized domain as A-labels), or null (the null sender "<>", no domain, not a valid name).</summary>
     internal static string? Domain(string? address)
     {
         if (string.IsNullOrEmpty(address)) return null;
@@ -186,7 +187,7 @@ public static class AnalyzeCommand
         int at = a.LastIndexOf('@');
         if (at < 0 || at == a.Length - 1) return null;
         string d = a[(at + 1)..].TrimEnd('.');
-        return DnsName.IsValid(d) && d.Contains('.') && !d.StartsWith('[') ? d : null;
+        return !d.StartsWith('[') && HostNames.TryToAscii(d, out var ascii, out _) && ascii.Contains('.') ? ascii : null;
     }
 
     private static void ShowProgress(TextWriter stderr, AnalysisProgress p)

@@ -45,11 +45,27 @@ public static class CaptureCommand
                           "port) plus IPv4 and IPv6 fragments (later fragments have no port either). Use 'ip or ip6' for everything IP.",
             Arity = ArgumentArity.ZeroOrMore,
         };
-        var write = new Option<string?>("-w") { Description = "Also write the frames to this pcapng file (nanosecond timestamps)." };
-        var rotate = new Option<int>("-C")
+        var write = new Option<string?>("-w")
         {
-            Description = "With -w: start a new file once the current one holds this many MB (10^6 bytes), like tcpdump -C: " +
-                          "FILE.pcapng, FILE1.pcapng, FILE2.pcapng, ... each a complete pcapng.",
+            Description = "Also write the frames to this pcapng file (nanosecond timestamps; at the end of each file an interface " +
+                          "statistics block with the kernel's received/dropped counters, as dumpcap writes). With -G the name is a " +
+                          "strftime pattern (e.g. mail-%Y%m%d-%H%M%S.pcapng), as in tcpdump.",
+        };
+        var rotate = new Option<double>("-C")
+        {
+            Description = "With -w, like tcpdump -C: before writing a packet, start a new file once the current one is larger than " +
+                          "this many millions of bytes (fractions allowed). Files: FILE, FILE1, FILE2, ...; with -W N: FILE0 .. FILE{N-1} " +
+                          "(zero-padded to the digits of N-1), reused as a ring. Each file is a complete pcapng.",
+        };
+        var ring = new Option<int>("-W")
+        {
+            Description = "With -C: keep a ring of this many files, overwriting the oldest (tcpdump -W). With -G alone: stop " +
+                          "capturing after this many files.",
+        };
+        var seconds = new Option<double>("-G")
+        {
+            Description = "With -w: start a new file before writing a packet once the current one is this many seconds old " +
+                          "(tcpdump -G); the -w name goes through strftime with the local time each file starts.",
         };
         var json = new Option<bool>("--json") { Description = "At the end, write the analysis JSON document (schema pathprobe.analysis/1, plus inputs[].drops) instead of the text report." };
         var ndjson = new Option<bool>("--ndjson")
@@ -73,7 +89,7 @@ public static class CaptureCommand
             "Capture live from an interface (libpcap) and report flows and findings as they happen; Ctrl-C, --duration or " +
             "--count stops the capture and prints the full report. Needs root or CAP_NET_RAW.")
         {
-            iface, list, filter, write, rotate, json, ndjson, duration, count, snaplen, noPromisc, buffer, maxFlows, flowRows,
+            iface, list, filter, write, rotate, ring, seconds, json, ndjson, duration, count, snaplen, noPromisc, buffer, maxFlows, flowRows,
         };
         cmd.SetAction(parse =>
         {
@@ -84,6 +100,8 @@ public static class CaptureCommand
                 Filter = string.Join(' ', parse.GetValue(filter) ?? Array.Empty<string>()),
                 WritePath = parse.GetValue(write),
                 RotateMegabytes = parse.GetValue(rotate),
+                RingFiles = parse.GetValue(ring),
+                RotateSeconds = parse.GetValue(seconds),
                 Json = parse.GetValue(json),
                 Ndjson = parse.GetValue(ndjson),
                 DurationSeconds = parse.GetValue(duration),
@@ -104,7 +122,9 @@ public static class CaptureCommand
         public string? Interface { get; init; }
         public string Filter { get; init; } = "";
         public string? WritePath { get; init; }
-        public int RotateMegabytes { get; init; }
+        public double RotateMegabytes { get; init; }
+        public int RingFiles { get; init; }
+        public double RotateSeconds { get; init; }
         public bool Json { get; init; }
         public bool Ndjson { get; init; }
         public double DurationSeconds { get; init; }
@@ -150,7 +170,12 @@ public static class CaptureCommand
         if (string.IsNullOrEmpty(s.Interface))
             return Usage(stderr, "name an interface to capture on: pathprobe capture -i IFACE (pathprobe capture -D lists them)");
         if (s.Json && s.Ndjson) return Usage(stderr, "--json and --ndjson cannot be combined");
-        if (s.RotateMegabytes < 0 || (s.RotateMegabytes > 0 && s.WritePath is null)) return Usage(stderr, "-C needs -w FILE and a size in MB above 0");
+        if (!(s.RotateMegabytes >= 0) || double.IsInfinity(s.RotateMegabytes) || (s.RotateMegabytes > 0 && s.WritePath is null))
+            return Usage(stderr, "-C needs -w FILE and a size in millions of bytes above 0");
+        if (!(s.RotateSeconds >= 0) || double.IsInfinity(s.RotateSeconds) || (s.RotateSeconds > 0 && s.WritePath is null))
+            return Usage(stderr, "-G needs -w FILE and a number of seconds above 0");
+        if (s.RingFiles < 0 || (s.RingFiles > 0 && s.RotateMegabytes == 0 && s.RotateSeconds == 0))
+            return Usage(stderr, "-W needs -C or -G (and a number of files above 0)");
         if (s.SnapLength < 0 || s.Count < 0 || s.DurationSeconds < 0 || s.BufferKiB < 0) return Usage(stderr, "--snaplen, --count, --duration and --buffer-size cannot be negative");
         if (s.MaxFlows < 1) return Usage(stderr, "--max-flows must be at least 1");
         string filter = string.IsNullOrWhiteSpace(s.Filter) ? DefaultFilter : s.Filter;
@@ -175,23 +200,33 @@ public static class CaptureCommand
             foreach (string w in capture.Warnings) stderr.WriteLine($"pathprobe: warning: {w}");
 
             RotatingPcapNgWriter? writer = null;
+            var counters = new LiveCounters(source);
             if (s.WritePath is not null)
             {
-                try
+                if (s.RotateSeconds > 0 && !Strftime.HasConversion(s.WritePath))
+                    stderr.WriteLine($"pathprobe: warning: -G without a strftime conversion in the -w name: each new file replaces the previous (e.g. -w '{s.WritePath}-%Y%m%d-%H%M%S')");
+                var rotation = new RotationOptions
                 {
-                    writer = new RotatingPcapNgWriter(s.WritePath, s.RotateMegabytes * 1_000_000L, capture.LinkType, capture.SnapLength,
-                        capture.Device, $"pathprobe capture -i {capture.Device}; filter: {filter}");
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                    LimitBytes = (long)Math.Min(s.RotateMegabytes * 1e6, long.MaxValue / 2),
+                    Files = s.RingFiles,
+                    Seconds = s.RotateSeconds,
+                };
+                writer = new RotatingPcapNgWriter(s.WritePath, rotation, capture.LinkType, capture.SnapLength,
+                    capture.Device, $"pathprobe capture -i {capture.Device}; filter: {filter}", counters.Now);
+                // The first file is created on the writer's thread: wait for it, so a path that cannot be written is
+                // a usage error before capturing starts, not a warning later.
+                writer.WaitForPendingWrites();
+                if (writer.Error is { } error)
                 {
-                    stderr.WriteLine($"pathprobe: cannot write '{s.WritePath}': {e.Message}");
+                    writer.Dispose();
+                    stderr.WriteLine($"pathprobe: {error}");
                     return Program.ExitUsage;
                 }
             }
 
             stderr.WriteLine($"pathprobe: capturing on {capture.Device} ({LinkTypes.Name(capture.LinkType)}, snaplen {capture.SnapLength}); " +
                              $"filter: {filter}; Ctrl-C stops and prints the report");
-            var live = new LiveRun(source, writer, s, stdout, stderr);
+            var live = new LiveRun(source, writer, counters, s, stdout, stderr);
             CaptureAnalysis analysis;
             try
             {
@@ -205,20 +240,62 @@ public static class CaptureCommand
         }
     }
 
+    /// <summary>The capture's pcap_stats as pcapng interface statistics: for the ISB at the end of each file and for the
+    /// drop windows of the live analysis. Capture thread only.</summary>
+    private sealed class LiveCounters(LiveCaptureSource source)
+    {
+        private readonly long _start = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000;
+        public long Delivered;
+
+        public InterfaceStatistics Now()
+        {
+            var st = source.Statistics();
+            var now = new Timestamp(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000);
+            return new InterfaceStatistics
+            {
+                Time = now,
+                StartTime = new Timestamp(_start),
+                EndTime = now,
+                Received = st.Received,
+                InterfaceDropped = st.InterfaceDropped,
+                OsDropped = st.Dropped,
+                Delivered = Delivered,
+            };
+        }
+    }
+
     private static int Report(CaptureAnalysis analysis, CaptureStatistics stats, RotatingPcapNgWriter? writer, Settings s, TextWriter stdout, TextWriter stderr)
     {
         var input = analysis.Input;
         if (stats.TotalDropped > 0)
             stderr.WriteLine($"pathprobe: warning: {DropMessage(stats)}");
         if (writer is not null)
-            stderr.WriteLine($"pathprobe: wrote {string.Join(", ", writer.Files)}");
+        {
+            if (writer.Error is not null)
+                stderr.WriteLine($"pathprobe: warning: {writer.Error}; {writer.BytesNotWritten:#,0} bytes of packet blocks were not written; the capture and its analysis went on");
+            stderr.WriteLine($"pathprobe: wrote {string.Join(", ", writer.Files)}{(writer.FilesStarted > writer.Files.Count ? $" (a ring: {writer.FilesStarted:#,0} files started, the last {writer.Files.Count} kept)" : "")}");
+            if (writer.Waits > 0)
+                stderr.WriteLine($"pathprobe: warning: the disk fell behind: capture waited {writer.Waits:#,0} times for the file writer ({writer.WaitedMilliseconds:#,0} ms in all); kernel drops, if any, are counted above");
+        }
 
         if (s.Json || s.Ndjson)
         {
             var doc = NdjsonWriter.Render([analysis], indented: s.Json);
             var inputNode = doc["inputs"]![0]!.AsObject();
             inputNode["drops"] = new JsonObject { ["kernel"] = stats.Dropped, ["interface"] = stats.InterfaceDropped, ["received"] = stats.Received };
-            if (writer is not null) inputNode["files"] = new JsonArray(writer.Files.Select(f => (JsonNode?)JsonValue.Create(f)).ToArray());
+            if (writer is not null)
+            {
+                inputNode["files"] = new JsonArray(writer.Files.Select(f => (JsonNode?)JsonValue.Create(f)).ToArray());
+                inputNode["fileOutput"] = new JsonObject
+                {
+                    ["filesStarted"] = writer.FilesStarted,
+                    ["framesNotWritten"] = writer.FramesNotWritten,
+                    ["bytesNotWritten"] = writer.BytesNotWritten,
+                    ["diskWaits"] = writer.Waits,
+                    ["diskWaitMilliseconds"] = writer.WaitedMilliseconds,
+                    ["error"] = writer.Error,
+                };
+            }
             if (s.Ndjson) new NdjsonWriter(stdout).WriteSummary(doc);
             else
             {
@@ -250,8 +327,12 @@ public static class CaptureCommand
     }
 
     /// <summary>One capture run: the read loop on the calling thread, signal handlers that only stop it.</summary>
-    private sealed class LiveRun(LiveCaptureSource source, RotatingPcapNgWriter? writer, Settings s, TextWriter stdout, TextWriter stderr)
+    private sealed class LiveRun(LiveCaptureSource source, RotatingPcapNgWriter? writer, LiveCounters counters, Settings s, TextWriter stdout, TextWriter stderr)
     {
+        private readonly CaptureDrops _drops = new() { Source = "pcap_stats" };
+        private long _lastDropped;
+        private long _lastSample;
+        private bool _writeErrorShown;
         private readonly Engine _engine = new(new AnalysisOptions { Flows = new FlowTableOptions { MaxFlows = s.MaxFlows } });
         private readonly List<Finding> _newFindings = new();
         private readonly NdjsonWriter? _ndjson = s.Ndjson ? new NdjsonWriter(stdout) : null;
@@ -272,6 +353,7 @@ public static class CaptureCommand
             var input = new InputSummary { Path = source.Info.Path, Format = "live" };
             input.LinkTypes.Add(source.Capture.LinkType);
             long start = Environment.TickCount64;
+            _lastSample = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000;
             long stopAt = s.DurationSeconds > 0 ? start + (long)(s.DurationSeconds * 1000) : long.MaxValue;
             _lastTick = start;
             long nextTick = start + TickMilliseconds;
@@ -283,7 +365,8 @@ public static class CaptureCommand
                 {
                     _tally.Add(frame);
                     _engine.Process(frame);
-                    writer?.Write(frame);
+                    counters.Delivered = _tally.Packets;
+                    if (writer is not null && !writer.Write(frame) && writer.LimitReached) source.Stop(); // -G with -W: tcpdump exits
                     if (_tally.Packets == s.Count) source.Stop();
                 }
                 else if (status is CaptureReadStatus.Stopped or CaptureReadStatus.Error)
@@ -303,6 +386,7 @@ public static class CaptureCommand
             }
 
             Statistics = source.Statistics();
+            SampleDrops(Statistics);
             Tick(Environment.TickCount64, final: true);
             if (_status) stderr.Write("\r\u001b[K");
 
@@ -317,7 +401,24 @@ public static class CaptureCommand
             {
                 input.Error = DropMessage(Statistics);
             }
+            _drops.Received = Statistics.Received;
+            _drops.InterfaceDropped = Statistics.InterfaceDropped;
+            _drops.OsDropped = Statistics.Dropped;
+            input.Drops = _drops;
+            source.Info.Interfaces[0].Statistics = counters.Now();
             return _engine.Complete(input);
+        }
+
+        /// <summary>A drop window from the previous sample to now when the kernel's drop counters rose.</summary>
+        private void SampleDrops(CaptureStatistics stats)
+        {
+            long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000;
+            if (_lastSample == 0) _lastSample = now;
+            _drops.Samples++;
+            if (stats.TotalDropped > _lastDropped)
+                _drops.AddWindow(new Timestamp(_lastSample), new Timestamp(now), stats.TotalDropped - _lastDropped);
+            _lastDropped = stats.TotalDropped;
+            _lastSample = now;
         }
 
         /// <summary>Runs on the capture thread between reads: the engine is never touched from elsewhere.</summary>
@@ -329,9 +430,15 @@ public static class CaptureCommand
                 foreach (var f in _newFindings) _ndjson.WriteFinding(f);
             if (final) return;
             writer?.Flush();
+            if (writer?.Error is { } error && !_writeErrorShown)
+            {
+                _writeErrorShown = true;
+                stderr.WriteLine($"{(_status ? "\r\u001b[K" : "")}pathprobe: warning: {error}; no more packets are written, the capture and its analysis go on");
+            }
+            var stats = source.Statistics();
+            SampleDrops(stats);
             if (_status)
             {
-                var stats = source.Statistics();
                 double seconds = Math.Max(1, now - _lastTick) / 1000.0;
                 double pps = (_tally.Packets - _lastPackets) / seconds;
                 stderr.Write($"\r\u001b[K{source.Info.Path}: {pps:#,0} pkt/s, {_tally.Packets:#,0} packets, {_engine.Flows.LiveCount:#,0} flows, " +

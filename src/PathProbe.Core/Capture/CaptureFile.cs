@@ -46,14 +46,18 @@ public static class CaptureFile
     public static IPacketSource Open(Stream stream, string displayName) =>
         Open(stream, displayName, CaptureReader.DefaultBufferSize);
 
+    /// <summary>Opens a capture from a stream with other bounds on the metadata kept (see <see cref="CaptureLimits"/>).</summary>
+    public static IPacketSource Open(Stream stream, string displayName, CaptureLimits limits) =>
+        Open(stream, displayName, CaptureReader.DefaultBufferSize, limits);
+
     /// <summary>Tests pass a small <paramref name="bufferSize"/> so refills and growth are exercised.</summary>
-    internal static IPacketSource Open(Stream stream, string displayName, int bufferSize)
+    internal static IPacketSource Open(Stream stream, string displayName, int bufferSize, CaptureLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
         displayName ??= "(stream)";
         try
         {
-            return OpenCore(stream, displayName, bufferSize);
+            return OpenCore(stream, displayName, bufferSize, limits);
         }
         catch (CaptureFormatException)
         {
@@ -67,7 +71,7 @@ public static class CaptureFile
         }
     }
 
-    private static IPacketSource OpenCore(Stream stream, string name, int bufferSize)
+    private static IPacketSource OpenCore(Stream stream, string name, int bufferSize, CaptureLimits? limits)
     {
         byte[] head = new byte[MagicLength];
         int n = stream.ReadAtLeast(head, MagicLength, throwOnEndOfStream: false);
@@ -101,7 +105,7 @@ public static class CaptureFile
             }
             if (head[0] == 0x0a && head[1] == 0x0d && head[2] == 0x0d && head[3] == 0x0a)
             {
-                var ng = new PcapNgReader(stream, head, name, compressed, bufferSize);
+                var ng = new PcapNgReader(stream, head, name, compressed, bufferSize, limits);
                 ng.ReadFileHeader();
                 return ng;
             }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace PathProbe.Capture;
 
@@ -9,7 +10,7 @@ namespace PathProbe.Capture;
 /// <see cref="RawFrame.Data"/> is a span into that buffer: it stays valid until the next <see cref="TryRead"/>
 /// on the same source (or <see cref="Dispose"/>).
 /// </summary>
-internal abstract class CaptureReader : IPacketSource
+internal abstract class CaptureReader : IPacketSource, IFrameLocator
 {
     internal const int DefaultBufferSize = 1 << 20;
     /// <summary>No single record (pcap packet or pcapng block) may be larger than this; see the readers' limits.</summary>
@@ -43,6 +44,12 @@ internal abstract class CaptureReader : IPacketSource
 
     public SourceEnd End => _end;
 
+    /// <inheritdoc />
+    public long FrameDataOffset { get; private set; }
+
+    /// <summary>The exception a reader bug threw, when reading ended with "internal error while reading".</summary>
+    internal Exception? InternalError { get; private set; }
+
     /// <summary>Number of frames handed out so far.</summary>
     public long FramesRead { get; private set; }
 
@@ -63,12 +70,15 @@ internal abstract class CaptureReader : IPacketSource
             if (ReadNext(out frame))
             {
                 FramesRead++;
+                // Data is a span into _buffer (the readers hand out Peek spans), so its place in the stream follows.
+                FrameDataOffset = _bufferBase + Unsafe.ByteOffset(ref MemoryMarshal.GetArrayDataReference(_buffer), ref MemoryMarshal.GetReference(frame.Data));
                 return true;
             }
         }
         catch (Exception ex)
         {
-            // A reader bug must not take down the analysis; report it like an I/O failure.
+            // A reader bug must not take down the analysis; report it like an I/O failure. The fuzz harness rethrows it.
+            InternalError = ex;
             frame = default;
             SetEnd(SourceEndKind.Error, Offset, "internal error while reading: " + ex.Message);
             return false;

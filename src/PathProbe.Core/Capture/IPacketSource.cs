@@ -17,6 +17,18 @@ public interface IPacketSource : IDisposable
     SourceEnd End { get; }
 }
 
+/// <summary>
+/// A file source that can say where each frame's bytes lie, so a reader can come back for one frame later without
+/// keeping it (the TUI's packet view). The offset is in the decompressed capture stream (the file itself when it is
+/// not compressed).
+/// </summary>
+public interface IFrameLocator
+{
+    /// <summary>Stream offset of the first byte of <see cref="RawFrame.Data"/> of the frame the last successful
+    /// <c>TryRead</c> returned.</summary>
+    long FrameDataOffset { get; }
+}
+
 public enum SourceEndKind
 {
     None = 0,
@@ -55,6 +67,13 @@ public sealed class CaptureInfo
     public int Sections { get; set; }
     /// <summary>pcapng blocks of unknown or unused types that were skipped.</summary>
     public long SkippedBlocks { get; set; }
+    /// <summary>The bounds the reader keeps metadata within.</summary>
+    public CaptureLimits Limits { get; init; } = CaptureLimits.Default;
+    /// <summary>Which of <see cref="Limits"/> were hit, and how often.</summary>
+    public CaptureLimitCounters LimitsHit { get; } = new();
+    /// <summary>pcapng interface statistics blocks in file order (at most <see cref="CaptureLimits.MaxStatisticsKept"/>);
+    /// for a live capture, the pcap_stats samples taken while capturing.</summary>
+    public List<InterfaceStatistics> Statistics { get; } = new();
 }
 
 public sealed class CaptureInterface
@@ -67,8 +86,15 @@ public sealed class CaptureInterface
     public long TicksPerSecond { get; init; } = 1_000_000;
     /// <summary>pcapng if_tsoffset: seconds added to every timestamp of this interface (already applied to frames).</summary>
     public long TimestampOffsetSeconds { get; init; }
+    /// <summary>The file's if_tsoffset for this interface was ignored (see <see cref="CaptureLimitCounters.TimestampOffsetsIgnored"/>).</summary>
+    public bool TimestampOffsetIgnored { get; set; }
     /// <summary>0-based pcapng section that described this interface (0 for pcap).</summary>
     public int Section { get; init; }
+    /// <summary>Index of this interface in the file (as <see cref="RawFrame.InterfaceIndex"/>).</summary>
+    public int Index { get; init; }
+    /// <summary>The last interface statistics block (pcapng ISB) or pcap_stats sample for this interface, null when
+    /// none was recorded. Its counters are cumulative, so this is the interface's total.</summary>
+    public InterfaceStatistics? Statistics { get; set; }
 }
 
 /// <summary>The input is not a capture PathProbe can read, or cannot be opened. The message is for the user.</summary>

@@ -14,6 +14,12 @@ namespace PathProbe.Capture;
 /// per section in the format, not here), matching <see cref="CaptureInfo.Interfaces"/>.
 /// A packet naming an interface its section has not described is Corrupt (as Wireshark does): its link type and
 /// time base are unknown, so nothing after it can be trusted either.
+/// Interface statistics blocks (ISB) are kept in <see cref="CaptureInfo.Statistics"/> and as each interface's latest
+/// <see cref="CaptureInterface.Statistics"/>.
+/// Memory does not grow with the file's metadata: only the current section's interfaces are held for decoding (at
+/// most <see cref="CaptureLimits.MaxInterfacesPerSection"/>), and what is kept for the report (interfaces, sections,
+/// option texts, statistics) is bounded by <see cref="CaptureInfo.Limits"/>; every bound hit is counted in
+/// <see cref="CaptureInfo.LimitsHit"/>.
 /// <see cref="RawFrame.Data"/> is valid until the next <see cref="CaptureReader.TryRead"/>.
 /// </summary>
 internal sealed class PcapNgReader : CaptureReader
@@ -29,6 +35,7 @@ internal sealed class PcapNgReader : CaptureReader
     private const uint ObsoletePacketType = 2;
     private const uint SimplePacketType = 3;
     private const uint EnhancedPacketType = 6;
+    private const uint InterfaceStatisticsType = 5;
     private const uint ByteOrderMagic = 0x1A2B3C4D;
 
     // SHB (§4.2)
@@ -50,6 +57,12 @@ internal sealed class PcapNgReader : CaptureReader
     private const int EpbOrigLenOffset = 24;
     private const int EpbDataOffset = 28;
     private const int EpbMinLength = 32;
+    // ISB (§4.6)
+    private const int IsbInterfaceOffset = 8;
+    private const int IsbTsHighOffset = 12;
+    private const int IsbTsLowOffset = 16;
+    private const int IsbOptionsOffset = 20;
+    private const int IsbMinLength = 24;
     // SPB (§4.5)
     private const int SpbOrigLenOffset = 8;
     private const int SpbDataOffset = 12;
@@ -70,6 +83,13 @@ internal sealed class PcapNgReader : CaptureReader
     private const ushort IfDescription = 3;
     private const ushort IfTsResol = 9;
     private const ushort IfTsOffset = 14;
+    private const ushort IsbStartTime = 2;
+    private const ushort IsbEndTime = 3;
+    private const ushort IsbIfRecv = 4;
+    private const ushort IsbIfDrop = 5;
+    private const ushort IsbFilterAccept = 6;
+    private const ushort IsbOsDrop = 7;
+    private const ushort IsbUsrDeliv = 8;
 
     private struct Interface
     {
@@ -77,17 +97,29 @@ internal sealed class PcapNgReader : CaptureReader
         public uint SnapLength;
         public ulong TicksPerSecond;
         public long OffsetSeconds;
+        /// <summary>The offset was checked against the first packet's time (see <see cref="CheckOffset"/>).</summary>
+        public bool OffsetChecked;
+        /// <summary>The report's entry for this interface, null when not listed.</summary>
+        public CaptureInterface? Listed;
     }
 
-    private Interface[] _interfaces = new Interface[4];
-    private int _interfaceCount;      // across the file
-    private int _sectionFirst;        // global index of the current section's interface 0
+    private readonly CaptureLimits _limits;
+    private readonly CaptureLimitCounters _hit;
+    private Interface[] _interfaces = new Interface[4]; // the current section's usable interfaces
+    private int _sectionInterfaces;   // usable interfaces of the current section (at most MaxInterfacesPerSection)
+    private long _sectionDescribed;   // interface description blocks of the current section, ignored ones included
+    private int _sectionFirst;        // file-wide index of the current section's interface 0
+    private int _interfaceCount;      // interface description blocks across the file (saturating)
+    private bool _sectionDescribedInReport; // this section's metadata is kept (within MaxSectionsDescribed)
+    private long _optionTextBytes;    // option text kept so far
     private bool _bigEndian;
     private long _block;              // 1-based number of the block being read
 
-    public PcapNgReader(Stream stream, ReadOnlySpan<byte> head, string name, bool compressed, int bufferSize)
-        : base(stream, head, bufferSize, new CaptureInfo { Path = name, Format = "pcapng", Compressed = compressed })
+    public PcapNgReader(Stream stream, ReadOnlySpan<byte> head, string name, bool compressed, int bufferSize, CaptureLimits? limits = null)
+        : base(stream, head, bufferSize, new CaptureInfo { Path = name, Format = "pcapng", Compressed = compressed, Limits = limits ?? CaptureLimits.Default })
     {
+        _limits = Info.Limits;
+        _hit = Info.LimitsHit;
     }
 
     /// <summary>Reads the first section header (failures throw), then the blocks up to the first packet so that
@@ -172,28 +204,34 @@ internal sealed class PcapNgReader : CaptureReader
                 $"{what} {number} has trailing length {U32(Peek(len - 4, 4), _bigEndian)}, leading length {length}"));
         _block = number;
 
+        bool ok;
         switch (type)
         {
             case EnhancedPacketType:
-                gotFrame = ReadEnhancedPacket(len, number, out frame);
-                return gotFrame;
+                ok = ReadEnhancedPacket(len, number, out frame, out gotFrame);
+                break;
             case SimplePacketType:
-                gotFrame = ReadSimplePacket(len, number, out frame);
-                return gotFrame;
+                ok = ReadSimplePacket(len, number, out frame);
+                gotFrame = ok;
+                break;
             case ObsoletePacketType:
-                gotFrame = ReadObsoletePacket(len, number, out frame);
-                return gotFrame;
+                ok = ReadObsoletePacket(len, number, out frame, out gotFrame);
+                break;
             case InterfaceDescriptionType:
-                if (!ReadInterfaceDescription(len, number))
-                    return false;
+                ok = ReadInterfaceDescription(len, number);
+                break;
+            case InterfaceStatisticsType:
+                ok = ReadInterfaceStatistics(len);
                 break;
             default:
-                // NRB, ISB, DSB, custom, systemd journal, ...: not needed for packet analysis.
+                // NRB, DSB, custom, systemd journal, ...: not needed for packet analysis.
                 Info.SkippedBlocks++;
+                ok = true;
                 break;
         }
-        Advance(len);
-        return true;
+        // The frame's span stays valid: advancing only moves the read position, the bytes stay until the next read.
+        if (ok) Advance(len);
+        return ok;
     }
 
     private bool CheckLength(uint length, int min, string what, long number)
@@ -237,14 +275,21 @@ internal sealed class PcapNgReader : CaptureReader
 
         _bigEndian = be;
         _sectionFirst = _interfaceCount;
+        _sectionInterfaces = 0;
+        _sectionDescribed = 0;
         if (Info.Sections == 0) Info.BigEndian = be;
-        Info.Sections++;
+        if (Info.Sections < int.MaxValue) Info.Sections++;
+        _sectionDescribedInReport = Info.Sections <= _limits.MaxSectionsDescribed;
+        if (!_sectionDescribedInReport) _hit.SectionsNotDescribed++;
 
-        var options = new OptionReader(b[ShbOptionsOffset..(length - 4)], be);
-        while (options.TryNext(out ushort code, out var value))
+        if (_sectionDescribedInReport)
         {
-            if (code == OptComment)
-                AddComment(value);
+            var options = new OptionReader(b[ShbOptionsOffset..(length - 4)], be);
+            while (options.TryNext(out ushort code, out var value))
+            {
+                if (code == OptComment)
+                    AddComment(value);
+            }
         }
         Advance(length);
         return true;
@@ -255,6 +300,18 @@ internal sealed class PcapNgReader : CaptureReader
         if (length < IdbMinLength)
             return Corrupt(string.Create(CultureInfo.InvariantCulture,
                 $"interface description block {number} is {length} bytes long, less than the minimum {IdbMinLength}"));
+        int globalIndex = _interfaceCount;
+        if (_interfaceCount < int.MaxValue) _interfaceCount++;
+        _sectionDescribed++;
+        if (_sectionInterfaces >= _limits.MaxInterfacesPerSection)
+        {
+            // Its packets are skipped (and counted): nothing about it is kept.
+            _hit.InterfacesIgnored++;
+            return true;
+        }
+        bool listed = _sectionDescribedInReport && Info.Interfaces.Count < _limits.MaxInterfacesListed;
+        if (!listed) _hit.InterfacesNotListed++;
+
         var b = Peek(0, length);
         var itf = new Interface
         {
@@ -268,14 +325,14 @@ internal sealed class PcapNgReader : CaptureReader
         {
             switch (code)
             {
-                case OptComment:
+                case OptComment when listed:
                     AddComment(value);
                     break;
-                case IfName:
-                    name = Text(value);
+                case IfName when listed:
+                    name = KeepText(value);
                     break;
-                case IfDescription:
-                    description = Text(value);
+                case IfDescription when listed:
+                    description = KeepText(value);
                     break;
                 case IfTsResol when value.Length >= 1:
                     // §4.3: MSB clear = negative power of 10, set = negative power of 2.
@@ -287,37 +344,150 @@ internal sealed class PcapNgReader : CaptureReader
                     itf.TicksPerSecond = power2 ? 1UL << exponent : Pow10(exponent);
                     break;
                 case IfTsOffset when value.Length >= 8:
-                    itf.OffsetSeconds = _bigEndian ? BinaryPrimitives.ReadInt64BigEndian(value) : BinaryPrimitives.ReadInt64LittleEndian(value);
+                    long offset = _bigEndian ? BinaryPrimitives.ReadInt64BigEndian(value) : BinaryPrimitives.ReadInt64LittleEndian(value);
+                    // §4.2 allows any signed offset; one beyond 136 years cannot describe a real clock.
+                    if (offset == long.MinValue || Math.Abs(offset) > _limits.MaxTimestampOffsetSeconds)
+                    {
+                        IgnoreOffset(offset);
+                        offset = 0;
+                        itf.OffsetChecked = true;
+                    }
+                    itf.OffsetSeconds = offset;
                     break;
             }
         }
 
-        if (_interfaceCount == _interfaces.Length)
-            Array.Resize(ref _interfaces, _interfaces.Length * 2);
-        _interfaces[_interfaceCount++] = itf;
-
-        var info = new CaptureInterface
+        if (listed)
         {
-            LinkType = itf.LinkType,
-            SnapLength = (int)Math.Min(itf.SnapLength, int.MaxValue),
-            Name = name,
-            Description = description,
-            TicksPerSecond = (long)Math.Min(itf.TicksPerSecond, long.MaxValue),
-            TimestampOffsetSeconds = itf.OffsetSeconds,
-            Section = Info.Sections - 1,
-        };
-        Info.Interfaces.Add(info);
-        if (Info.Interfaces.Count == 1)
-        {
-            Info.SnapLength = info.SnapLength;
-            Info.TimestampResolution = DescribeResolution(itf.TicksPerSecond);
+            itf.Listed = new CaptureInterface
+            {
+                LinkType = itf.LinkType,
+                SnapLength = (int)Math.Min(itf.SnapLength, int.MaxValue),
+                Name = name,
+                Description = description,
+                TicksPerSecond = (long)Math.Min(itf.TicksPerSecond, long.MaxValue),
+                TimestampOffsetSeconds = itf.OffsetSeconds,
+                Section = Info.Sections - 1,
+                Index = globalIndex,
+            };
+            Info.Interfaces.Add(itf.Listed);
+            if (Info.Interfaces.Count == 1)
+            {
+                Info.SnapLength = itf.Listed.SnapLength;
+                Info.TimestampResolution = DescribeResolution(itf.TicksPerSecond);
+            }
         }
+
+        if (_sectionInterfaces == _interfaces.Length)
+            Array.Resize(ref _interfaces, Math.Min(_interfaces.Length * 2, Math.Max(_limits.MaxInterfacesPerSection, 4)));
+        _interfaces[_sectionInterfaces++] = itf;
         return true;
     }
 
-    private bool ReadEnhancedPacket(int length, long number, out RawFrame frame)
+    private void IgnoreOffset(long offset)
+    {
+        _hit.TimestampOffsetsIgnored++;
+        _hit.FirstIgnoredTimestampOffset ??= offset;
+    }
+
+    /// <summary>if_tsoffset is checked once per interface, on its first timestamp: an offset that would put it before
+    /// 1970 or beyond 2262 (where times saturate) is a writer's mistake, not a clock; it is ignored and counted, so the
+    /// interface's times stay as recorded rather than jumping to 1970.</summary>
+    private void CheckOffset(ref Interface itf, ulong ticks)
+    {
+        itf.OffsetChecked = true;
+        if (itf.OffsetSeconds == 0) return;
+        Int128 nanos = ToNanos(ticks, itf.TicksPerSecond, itf.OffsetSeconds);
+        if (nanos >= 0 && nanos < long.MaxValue) return;
+        IgnoreOffset(itf.OffsetSeconds);
+        itf.OffsetSeconds = 0;
+        if (itf.Listed is not null) itf.Listed.TimestampOffsetIgnored = true;
+    }
+
+    /// <summary>Resolves a packet's interface id. Returns 1 when usable, 0 when the interface was described but
+    /// ignored (beyond the per-section limit: the packet is skipped and counted), -1 when it was never described (End
+    /// set to Corrupt).</summary>
+    private int ResolveInterface(uint id, string what, long number)
+    {
+        if (id < (uint)_sectionInterfaces) return 1;
+        if (id < (ulong)_sectionDescribed)
+        {
+            _hit.PacketsOnIgnoredInterfaces++;
+            return 0;
+        }
+        Corrupt(string.Create(CultureInfo.InvariantCulture,
+            $"{what} {number} refers to interface {id}, but its section describes only {_sectionDescribed}"));
+        return -1;
+    }
+
+    private bool ReadInterfaceStatistics(int length)
+    {
+        if (length < IsbMinLength)
+        {
+            // Too short to hold even its timestamp; statistics are not needed to read packets.
+            Info.SkippedBlocks++;
+            return true;
+        }
+        var b = Peek(0, length);
+        uint id = U32(b[IsbInterfaceOffset..], _bigEndian);
+        if (id >= (uint)_sectionInterfaces)
+        {
+            Info.SkippedBlocks++;
+            return true;
+        }
+        ref Interface itf = ref _interfaces[id];
+        ulong ticks = ((ulong)U32(b[IsbTsHighOffset..], _bigEndian) << 32) | U32(b[IsbTsLowOffset..], _bigEndian);
+        if (!itf.OffsetChecked) CheckOffset(ref itf, ticks);
+        Timestamp? start = null, end = null;
+        long? recv = null, ifDrop = null, osDrop = null, accepted = null, delivered = null;
+        var options = new OptionReader(b[IsbOptionsOffset..(length - 4)], _bigEndian);
+        while (options.TryNext(out ushort code, out var value))
+        {
+            if (value.Length < 8) continue;
+            switch (code)
+            {
+                case IsbStartTime: start = OptionTime(value, itf); break;
+                case IsbEndTime: end = OptionTime(value, itf); break;
+                case IsbIfRecv: recv = Counter(value); break;
+                case IsbIfDrop: ifDrop = Counter(value); break;
+                case IsbFilterAccept: accepted = Counter(value); break;
+                case IsbOsDrop: osDrop = Counter(value); break;
+                case IsbUsrDeliv: delivered = Counter(value); break;
+            }
+        }
+        var stats = new InterfaceStatistics
+        {
+            InterfaceIndex = _sectionFirst + (int)id,
+            Time = ToTimestamp(ticks, itf.TicksPerSecond, itf.OffsetSeconds),
+            StartTime = start,
+            EndTime = end,
+            Received = recv,
+            InterfaceDropped = ifDrop,
+            OsDropped = osDrop,
+            FilterAccepted = accepted,
+            Delivered = delivered,
+        };
+        if (Info.Statistics.Count < _limits.MaxStatisticsKept) Info.Statistics.Add(stats);
+        else _hit.StatisticsNotKept++;
+        if (itf.Listed is not null) itf.Listed.Statistics = stats;
+        return true;
+    }
+
+    /// <summary>An ISB time option: two 32-bit words, high first, in the interface's resolution (§4.6).</summary>
+    private Timestamp OptionTime(ReadOnlySpan<byte> value, in Interface itf) =>
+        ToTimestamp(((ulong)U32(value, _bigEndian) << 32) | U32(value[4..], _bigEndian), itf.TicksPerSecond, itf.OffsetSeconds);
+
+    /// <summary>A 64-bit counter option; values above long.MaxValue are not counts anyone recorded, kept as the maximum.</summary>
+    private long Counter(ReadOnlySpan<byte> value)
+    {
+        ulong v = _bigEndian ? BinaryPrimitives.ReadUInt64BigEndian(value) : BinaryPrimitives.ReadUInt64LittleEndian(value);
+        return v > long.MaxValue ? long.MaxValue : (long)v;
+    }
+
+    private bool ReadEnhancedPacket(int length, long number, out RawFrame frame, out bool gotFrame)
     {
         frame = default;
+        gotFrame = false;
         if (length < EpbMinLength)
             return Corrupt(string.Create(CultureInfo.InvariantCulture,
                 $"enhanced packet block {number} is {length} bytes long, less than the minimum {EpbMinLength}"));
@@ -326,12 +496,13 @@ internal sealed class PcapNgReader : CaptureReader
         ulong ticks = ((ulong)U32(b[EpbTsHighOffset..], _bigEndian) << 32) | U32(b[EpbTsLowOffset..], _bigEndian);
         uint capLen = U32(b[EpbCapLenOffset..], _bigEndian);
         uint origLen = U32(b[EpbOrigLenOffset..], _bigEndian);
-        return MakeFrame(id, ticks, capLen, origLen, EpbDataOffset, length, "enhanced packet block", number, out frame);
+        return MakeFrame(id, ticks, capLen, origLen, EpbDataOffset, length, "enhanced packet block", number, out frame, out gotFrame);
     }
 
-    private bool ReadObsoletePacket(int length, long number, out RawFrame frame)
+    private bool ReadObsoletePacket(int length, long number, out RawFrame frame, out bool gotFrame)
     {
         frame = default;
+        gotFrame = false;
         if (length < PbMinLength)
             return Corrupt(string.Create(CultureInfo.InvariantCulture,
                 $"packet block {number} is {length} bytes long, less than the minimum {PbMinLength}"));
@@ -340,23 +511,26 @@ internal sealed class PcapNgReader : CaptureReader
         ulong ticks = ((ulong)U32(b[PbTsHighOffset..], _bigEndian) << 32) | U32(b[PbTsLowOffset..], _bigEndian);
         uint capLen = U32(b[PbCapLenOffset..], _bigEndian);
         uint origLen = U32(b[PbOrigLenOffset..], _bigEndian);
-        return MakeFrame(id, ticks, capLen, origLen, PbDataOffset, length, "packet block", number, out frame);
+        return MakeFrame(id, ticks, capLen, origLen, PbDataOffset, length, "packet block", number, out frame, out gotFrame);
     }
 
-    private bool MakeFrame(uint id, ulong ticks, uint capLen, uint origLen, int dataOffset, int length, string what, long number, out RawFrame frame)
+    /// <summary>Returns false when End was set; <paramref name="gotFrame"/> is false for a packet that is skipped.</summary>
+    private bool MakeFrame(uint id, ulong ticks, uint capLen, uint origLen, int dataOffset, int length, string what, long number, out RawFrame frame, out bool gotFrame)
     {
         frame = default;
-        if (id >= (uint)(_interfaceCount - _sectionFirst))
-            return Corrupt(string.Create(CultureInfo.InvariantCulture,
-                $"{what} {number} refers to interface {id}, but its section describes only {_interfaceCount - _sectionFirst}"));
+        gotFrame = false;
+        int usable = ResolveInterface(id, what, number);
+        if (usable < 0) return false;
         if (capLen > (uint)(length - dataOffset - 4))
             return Corrupt(string.Create(CultureInfo.InvariantCulture,
                 $"{what} {number} claims {capLen} captured bytes but the block holds only {length - dataOffset - 4}"));
-        int global = _sectionFirst + (int)id;
-        ref readonly Interface itf = ref _interfaces[global];
+        if (usable == 0) return true;
+        ref Interface itf = ref _interfaces[id];
+        if (!itf.OffsetChecked) CheckOffset(ref itf, ticks);
         int original = (int)Math.Min(Math.Max(origLen, capLen), int.MaxValue);
-        frame = new RawFrame(Peek(dataOffset, (int)capLen), original, ToTimestamp(ticks, itf.TicksPerSecond, itf.OffsetSeconds), itf.LinkType, global);
-        Advance(length);
+        frame = new RawFrame(Peek(dataOffset, (int)capLen), original, ToTimestamp(ticks, itf.TicksPerSecond, itf.OffsetSeconds), itf.LinkType,
+            (int)Math.Min((long)_sectionFirst + id, int.MaxValue));
+        gotFrame = true;
         return true;
     }
 
@@ -366,23 +540,30 @@ internal sealed class PcapNgReader : CaptureReader
         if (length < SpbMinLength)
             return Corrupt(string.Create(CultureInfo.InvariantCulture,
                 $"simple packet block {number} is {length} bytes long, less than the minimum {SpbMinLength}"));
-        if (_interfaceCount == _sectionFirst)
+        if (_sectionInterfaces == 0)
             return Corrupt(string.Create(CultureInfo.InvariantCulture,
                 $"simple packet block {number} comes before any interface description block of its section"));
-        ref readonly Interface itf = ref _interfaces[_sectionFirst];
+        ref readonly Interface itf = ref _interfaces[0];
         uint origLen = U32(Peek(SpbOrigLenOffset, 4), _bigEndian);
         // §4.5: captured length = min(original length, snaplen, room in the block); SPBs carry no timestamp.
         uint capLen = Math.Min(origLen, (uint)(length - SpbDataOffset - 4));
         if (itf.SnapLength != 0) capLen = Math.Min(capLen, itf.SnapLength);
         int original = (int)Math.Min(origLen, int.MaxValue);
         frame = new RawFrame(Peek(SpbDataOffset, (int)capLen), original, default, itf.LinkType, _sectionFirst);
-        Advance(length);
         return true;
     }
 
     /// <summary>Exact conversion of <paramref name="ticks"/> at <paramref name="ticksPerSecond"/> to nanoseconds since
     /// the epoch, saturating outside Timestamp's range (years 1677..2262).</summary>
     internal static Timestamp ToTimestamp(ulong ticks, ulong ticksPerSecond, long offsetSeconds)
+    {
+        Int128 nanos = ToNanos(ticks, ticksPerSecond, offsetSeconds);
+        if (nanos > long.MaxValue) return new Timestamp(long.MaxValue);
+        if (nanos < long.MinValue) return new Timestamp(long.MinValue);
+        return new Timestamp((long)nanos);
+    }
+
+    private static Int128 ToNanos(ulong ticks, ulong ticksPerSecond, long offsetSeconds)
     {
         ulong seconds, fractionNanos;
         if (ticksPerSecond == 1_000_000)
@@ -402,10 +583,7 @@ internal sealed class PcapNgReader : CaptureReader
             // rem * 10^9 may exceed 64 bits when ticksPerSecond > ~1.8e10: go through 128 bits.
             fractionNanos = (ulong)(Math.BigMul(rem, (ulong)Timestamp.NanosPerSecond) / ticksPerSecond);
         }
-        Int128 nanos = ((Int128)seconds + offsetSeconds) * Timestamp.NanosPerSecond + fractionNanos;
-        if (nanos > long.MaxValue) return new Timestamp(long.MaxValue);
-        if (nanos < long.MinValue) return new Timestamp(long.MinValue);
-        return new Timestamp((long)nanos);
+        return ((Int128)seconds + offsetSeconds) * Timestamp.NanosPerSecond + fractionNanos;
     }
 
     private static ulong Pow10(int exponent)
@@ -428,8 +606,20 @@ internal sealed class PcapNgReader : CaptureReader
 
     private void AddComment(ReadOnlySpan<byte> value)
     {
-        string text = Text(value);
-        if (text.Length > 0) Info.Comments.Add(text);
+        string? text = KeepText(value);
+        if (!string.IsNullOrEmpty(text)) Info.Comments.Add(text);
+    }
+
+    /// <summary>An option text within <see cref="CaptureLimits.MaxOptionTextLength"/> and what is left of
+    /// <see cref="CaptureLimits.MaxOptionTextBytes"/>; bytes beyond are counted, not decoded. Null when nothing is left.</summary>
+    private string? KeepText(ReadOnlySpan<byte> value)
+    {
+        long room = Math.Min(_limits.MaxOptionTextLength, _limits.MaxOptionTextBytes - _optionTextBytes);
+        int keep = (int)Math.Clamp(room, 0, value.Length);
+        _hit.OptionTextBytesNotKept += value.Length - keep;
+        if (keep == 0) return null;
+        _optionTextBytes += keep;
+        return Text(value[..keep]);
     }
 
     /// <summary>UTF-8 option text without control characters (line breaks and tabs become spaces) and without the

@@ -7,14 +7,24 @@ namespace PathProbe.Capture;
 /// <summary>
 /// Writes a little-endian pcapng file (draft-ietf-opsawg-pcapng): one section header block (shb_userappl
 /// "PathProbe"), one interface description block per <see cref="AddInterface"/> (if_tsresol = 9, nanoseconds) and an
-/// enhanced packet block per frame. Blocks are assembled in one reusable buffer and written in large chunks, so
-/// writing a packet allocates nothing. Not thread-safe.
+/// enhanced packet block per frame, and interface statistics blocks (ISB) when asked, as dumpcap writes them at the end
+/// of each file. Blocks are assembled in one reusable buffer and written in large chunks that always end at a block
+/// boundary, so writing a packet allocates nothing and a file cut at a failed write keeps every whole block before
+/// it. Not thread-safe.
 /// </summary>
 public sealed class PcapNgWriter : IDisposable
 {
     private const uint SectionHeaderType = 0x0A0D0D0A;
     private const uint InterfaceDescriptionType = 1;
     private const uint EnhancedPacketType = 6;
+    private const uint InterfaceStatisticsType = 5;
+    private const ushort IsbStartTime = 2;
+    private const ushort IsbEndTime = 3;
+    private const ushort IsbIfRecv = 4;
+    private const ushort IsbIfDrop = 5;
+    private const ushort IsbFilterAccept = 6;
+    private const ushort IsbOsDrop = 7;
+    private const ushort IsbUsrDeliv = 8;
     private const uint ByteOrderMagic = 0x1A2B3C4D;
     private const ushort OptEndOfOpt = 0;
     private const ushort OptComment = 1;
@@ -46,6 +56,9 @@ public sealed class PcapNgWriter : IDisposable
     /// <summary>Creates (or overwrites) <paramref name="path"/>.</summary>
     public static PcapNgWriter Create(string path, string? comment = null) =>
         new(new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize: 0), leaveOpen: false, comment);
+
+    /// <summary>Bytes of blocks produced so far (written or still buffered): the file's size once flushed.</summary>
+    public long BytesWritten { get; private set; }
 
     /// <summary>Number of interfaces described so far.</summary>
     public int InterfaceCount => _snapLengths.Count;
@@ -97,18 +110,75 @@ public sealed class PcapNgWriter : IDisposable
         int padded = (data.Length + 3) & ~3;
         int length = EpbFixedLength + padded;
         var b = Reserve(length);
-        ulong ticks = time.UnixNanoseconds < 0 ? 0 : (ulong)time.UnixNanoseconds;
         BinaryPrimitives.WriteUInt32LittleEndian(b, EnhancedPacketType);
         BinaryPrimitives.WriteUInt32LittleEndian(b[4..], (uint)length);
         BinaryPrimitives.WriteUInt32LittleEndian(b[8..], (uint)interfaceIndex);
-        BinaryPrimitives.WriteUInt32LittleEndian(b[12..], (uint)(ticks >> 32));
-        BinaryPrimitives.WriteUInt32LittleEndian(b[16..], (uint)ticks);
+        WriteTicks(b[12..], time);
         BinaryPrimitives.WriteUInt32LittleEndian(b[20..], (uint)data.Length);
         BinaryPrimitives.WriteUInt32LittleEndian(b[24..], (uint)original);
         data.CopyTo(b[28..]);
         b.Slice(28 + data.Length, padded - data.Length).Clear();
         BinaryPrimitives.WriteUInt32LittleEndian(b[(28 + padded)..], (uint)length);
         Commit(length);
+    }
+
+    /// <summary>Writes an interface statistics block (§4.6) for <paramref name="interfaceIndex"/>: its timestamp is
+    /// <see cref="InterfaceStatistics.Time"/>; isb_starttime, isb_endtime, isb_ifrecv, isb_ifdrop, isb_filteraccept,
+    /// isb_osdrop and isb_usrdeliv as far as <paramref name="stats"/> has them (counters cumulative since the capture
+    /// started, like pcap_stats).</summary>
+    public void WriteInterfaceStatistics(int interfaceIndex, InterfaceStatistics stats, string? comment = null)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(stats);
+        if ((uint)interfaceIndex >= (uint)_snapLengths.Count)
+            throw new ArgumentOutOfRangeException(nameof(interfaceIndex), interfaceIndex, "no interface with this index was added to the writer");
+        int options = OptionSize(comment) + 4 /* end */;
+        foreach (var v in new object?[] { stats.StartTime, stats.EndTime, stats.Received, stats.InterfaceDropped, stats.FilterAccepted, stats.OsDropped, stats.Delivered })
+            if (v is not null) options += 12;
+        int length = 20 + options + 4;
+        var b = Reserve(length);
+        BinaryPrimitives.WriteUInt32LittleEndian(b, InterfaceStatisticsType);
+        BinaryPrimitives.WriteUInt32LittleEndian(b[4..], (uint)length);
+        BinaryPrimitives.WriteUInt32LittleEndian(b[8..], (uint)interfaceIndex);
+        WriteTicks(b[12..], stats.Time);
+        int p = 20;
+        p += WriteOption(b[p..], OptComment, comment);
+        if (stats.StartTime is { } start) p += WriteTimeOption(b[p..], IsbStartTime, start);
+        if (stats.EndTime is { } end) p += WriteTimeOption(b[p..], IsbEndTime, end);
+        if (stats.Received is { } recv) p += WriteCounter(b[p..], IsbIfRecv, recv);
+        if (stats.InterfaceDropped is { } ifDrop) p += WriteCounter(b[p..], IsbIfDrop, ifDrop);
+        if (stats.FilterAccepted is { } accepted) p += WriteCounter(b[p..], IsbFilterAccept, accepted);
+        if (stats.OsDropped is { } osDrop) p += WriteCounter(b[p..], IsbOsDrop, osDrop);
+        if (stats.Delivered is { } delivered) p += WriteCounter(b[p..], IsbUsrDeliv, delivered);
+        BinaryPrimitives.WriteUInt32LittleEndian(b[p..], OptEndOfOpt);
+        p += 4;
+        BinaryPrimitives.WriteUInt32LittleEndian(b[p..], (uint)length);
+        Commit(length);
+    }
+
+    /// <summary>A pcapng timestamp (nanoseconds, the writer's if_tsresol) as two 32-bit words, high first; times before
+    /// 1970 as 0 (pcapng timestamps are unsigned).</summary>
+    private static void WriteTicks(Span<byte> b, Timestamp time)
+    {
+        ulong ticks = time.UnixNanoseconds < 0 ? 0 : (ulong)time.UnixNanoseconds;
+        BinaryPrimitives.WriteUInt32LittleEndian(b, (uint)(ticks >> 32));
+        BinaryPrimitives.WriteUInt32LittleEndian(b[4..], (uint)ticks);
+    }
+
+    private static int WriteTimeOption(Span<byte> b, ushort code, Timestamp time)
+    {
+        BinaryPrimitives.WriteUInt16LittleEndian(b, code);
+        BinaryPrimitives.WriteUInt16LittleEndian(b[2..], 8);
+        WriteTicks(b[4..], time);
+        return 12;
+    }
+
+    private static int WriteCounter(Span<byte> b, ushort code, long value)
+    {
+        BinaryPrimitives.WriteUInt16LittleEndian(b, code);
+        BinaryPrimitives.WriteUInt16LittleEndian(b[2..], 8);
+        BinaryPrimitives.WriteUInt64LittleEndian(b[4..], (ulong)Math.Max(0, value));
+        return 12;
     }
 
     /// <summary>Writes buffered blocks to the stream and flushes it.</summary>
@@ -184,7 +254,11 @@ public sealed class PcapNgWriter : IDisposable
         return _buffer.AsSpan(_length, length);
     }
 
-    private void Commit(int length) => _length += length;
+    private void Commit(int length)
+    {
+        _length += length;
+        BytesWritten += length;
+    }
 
     private void Drain()
     {

@@ -112,7 +112,10 @@ public sealed class Flow
 
     public Timestamp Start => ClientToServer.Packets == 0 ? ServerToClient.First :
         ServerToClient.Packets == 0 || ClientToServer.First <= ServerToClient.First ? ClientToServer.First : ServerToClient.First;
-    public Timestamp End => ClientToServer.Last >= ServerToClient.Last ? ClientToServer.Last : ServerToClient.Last;
+    /// <summary>The last packet's time. A direction that sent nothing has no time: its zero must not win (a capture
+    /// whose times lie before 1970 would otherwise end every one-way flow at 1970-01-01).</summary>
+    public Timestamp End => ClientToServer.Packets == 0 ? ServerToClient.Last :
+        ServerToClient.Packets == 0 || ClientToServer.Last >= ServerToClient.Last ? ClientToServer.Last : ServerToClient.Last;
     public long Packets => ClientToServer.Packets + ServerToClient.Packets;
 
     // Intrusive LRU list links, ordered by last packet time (FlowTable owns them).

@@ -24,7 +24,7 @@ public sealed class AnalysisOptions
     /// <summary>Keep a bounded per-flow timeline of TCP flows (<see cref="Flows.Timeline.FlowTimeline"/>) for the TUI.
     /// Off by default: analyze and the benchmarks do not pay for it. Needs <see cref="TcpAnalysis"/>.</summary>
     public bool Timelines { get; init; }
-    /// <summary>Most points per flow timeline (memory per flow: 56 bytes a point).</summary>
+    /// <summary>Most points per flow timeline (memory per flow: 112 bytes a point).</summary>
     public int TimelinePoints { get; init; } = 512;
     /// <summary>SMTP decoding and its findings (runs only with <see cref="TcpAnalysis"/>).</summary>
     public SmtpOptions Smtp { get; init; } = new();

@@ -24,6 +24,10 @@ public sealed class CaptureAnalysis
     public long OffloadFrames { get; init; }
     /// <summary>SMTP analysis counters; null when SMTP analysis was off.</summary>
     public SmtpStats? Smtp { get; init; }
+    /// <summary>ACKs for data the capture never saw (tshark's tcp.analysis.ack_lost_segment), over all TCP flows of the
+    /// input: the receiver got the segment, so a capture that misses it lost it itself. Evidence of capture loss beside
+    /// <see cref="InputSummary.Drops"/>.</summary>
+    public long AckedUnseen { get; init; }
     public List<Finding> Findings { get; } = new();
     /// <summary>DNS message and transaction counters (per-flow details are in each flow's <see cref="Flow.App"/>).</summary>
     public Analysis.Dns.DnsCounters? Dns { get; init; }

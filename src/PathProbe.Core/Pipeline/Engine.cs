@@ -35,6 +35,7 @@ public sealed class Engine
     private int _findingsTaken;
     private long _decoded;
     private long _fragmentsHeld;
+    private long _ackedUnseen;
 
     public Engine(AnalysisOptions? options = null, int inputIndex = 0, int firstFlowId = 1)
     {
@@ -114,6 +115,7 @@ public sealed class Engine
                     _tcpFindings.BeforeSegment(flow, now);
                     _mtu.OnSegment(flow, fromClient, ref p, now); // before the analyzer: holes are judged on the state before this segment
                     ta = _tcp.Process(flow, fromClient, ref p);
+                    if ((ta & TcpAnalysisFlags.AckLostPacket) != 0) _ackedUnseen++; // capture-loss evidence (CaptureAnalysis.AckedUnseen)
                     // A resend that follows an ICMP too-big and fits is path-MTU discovery at work, not loss.
                     if ((ta & TcpAnalysisFlags.AnyRetransmission) != 0 && PathMtuDetector.ExplainedByIcmp(flow, fromClient, p.IpPacketLength, now))
                         ta &= ~TcpAnalysisFlags.AnyRetransmission;
@@ -185,6 +187,7 @@ public sealed class Engine
             Decoded = _decoded,
             FragmentsHeld = _fragmentsHeld,
             OffloadFrames = _mtu.OffloadFrames,
+            AckedUnseen = _ackedUnseen,
             Dns = _dns.Counters,
             Smtp = _smtp?.Stats,
         };

@@ -64,6 +64,7 @@ public static class FileAnalyzer
         input.Compressed = info.Compressed;
         foreach (var itf in info.Interfaces) input.LinkTypes.Add(itf.LinkType);
         tally.WriteTo(input);
+        input.Drops = CaptureDrops.FromStatistics(info, input.FirstTime);
         var end = source.End;
         if (cancel.IsCancellationRequested && end.Kind == SourceEndKind.None)
         {

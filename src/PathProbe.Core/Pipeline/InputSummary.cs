@@ -25,6 +25,9 @@ public sealed class InputSummary
     public string? Error { get; set; }
     /// <summary>Byte offset (of the decompressed stream) where reading stopped early, -1 otherwise.</summary>
     public long StopOffset { get; set; } = -1;
+    /// <summary>What the capture itself dropped (pcapng interface statistics, or pcap_stats when live); null when the
+    /// input records nothing about it.</summary>
+    public CaptureDrops? Drops { get; set; }
     /// <summary>The input could not be opened or is not a capture: nothing was analysed.</summary>
     public bool Unreadable { get; set; }
 }

@@ -24,7 +24,7 @@ public static class JsonReport
         w.WriteString("schema", Schema);
 
         w.WriteStartArray("inputs");
-        foreach (var a in analyses) WriteInput(w, a.Input, a.OffloadFrames);
+        foreach (var a in analyses) WriteInput(w, a.Input, a.OffloadFrames, a.AckedUnseen);
         w.WriteEndArray();
 
         WriteStats(w, analyses);
@@ -47,7 +47,7 @@ public static class JsonReport
         w.Flush();
     }
 
-    private static void WriteInput(Utf8JsonWriter w, InputSummary i, long offloadFrames = 0)
+    private static void WriteInput(Utf8JsonWriter w, InputSummary i, long offloadFrames = 0, long ackedUnseen = 0)
     {
         w.WriteStartObject();
         w.WriteString("path", i.Path);
@@ -75,9 +75,11 @@ public static class JsonReport
                 w.WriteNumber("snapLength", itf.SnapLength);
                 if (itf.Name is not null) w.WriteString("name", SafeText.Clean(itf.Name));
                 if (itf.Description is not null) w.WriteString("description", SafeText.Clean(itf.Description));
+                if (itf.Statistics is { } st) WriteStatistics(w, st);
                 w.WriteEndObject();
             }
             w.WriteEndArray();
+            if (info.LimitsHit.AnyHit) WriteLimits(w, info);
             if (info.Comments.Count > 0)
             {
                 w.WriteStartArray("comments");
@@ -85,6 +87,73 @@ public static class JsonReport
                 w.WriteEndArray();
             }
         }
+        WriteCaptureLoss(w, i.Drops, ackedUnseen);
+        w.WriteEndObject();
+    }
+
+    /// <summary>inputs[].interfaces[].statistics: the interface's last pcapng ISB (or pcap_stats sample); counters are
+    /// cumulative, absent when not recorded.</summary>
+    private static void WriteStatistics(Utf8JsonWriter w, InterfaceStatistics s)
+    {
+        w.WriteStartObject("statistics");
+        WriteTime(w, "time", s.Time);
+        if (s.StartTime is { } start) WriteTime(w, "start", start);
+        if (s.EndTime is { } end) WriteTime(w, "end", end);
+        if (s.Received is { } r) w.WriteNumber("received", r);
+        if (s.InterfaceDropped is { } id) w.WriteNumber("interfaceDropped", id);
+        if (s.OsDropped is { } od) w.WriteNumber("osDropped", od);
+        if (s.FilterAccepted is { } fa) w.WriteNumber("filterAccepted", fa);
+        if (s.Delivered is { } d) w.WriteNumber("delivered", d);
+        w.WriteEndObject();
+    }
+
+    /// <summary>inputs[].limits: the metadata bounds that were hit (absent when none was).</summary>
+    private static void WriteLimits(Utf8JsonWriter w, CaptureInfo info)
+    {
+        var h = info.LimitsHit;
+        w.WriteStartObject("limits");
+        w.WriteNumber("sections", info.Sections);
+        w.WriteNumber("interfacesIgnored", h.InterfacesIgnored);
+        w.WriteNumber("packetsOnIgnoredInterfaces", h.PacketsOnIgnoredInterfaces);
+        w.WriteNumber("interfacesNotListed", h.InterfacesNotListed);
+        w.WriteNumber("sectionsNotDescribed", h.SectionsNotDescribed);
+        w.WriteNumber("optionTextBytesNotKept", h.OptionTextBytesNotKept);
+        w.WriteNumber("statisticsNotKept", h.StatisticsNotKept);
+        w.WriteNumber("timestampOffsetsIgnored", h.TimestampOffsetsIgnored);
+        if (h.FirstIgnoredTimestampOffset is { } o) w.WriteNumber("firstIgnoredTimestampOffset", o);
+        w.WriteEndObject();
+    }
+
+    /// <summary>inputs[].captureLoss: what the capture itself lost. "dropped" and the windows come from interface
+    /// statistics (null when the input records none); "ackedUnseen" counts ACKs for data the capture never saw.</summary>
+    private static void WriteCaptureLoss(Utf8JsonWriter w, CaptureDrops? d, long ackedUnseen)
+    {
+        w.WriteStartObject("captureLoss");
+        if (d is null)
+        {
+            w.WriteNull("source");
+            w.WriteNull("dropped");
+        }
+        else
+        {
+            w.WriteString("source", d.Source);
+            w.WriteNumber("dropped", d.Dropped);
+            w.WriteNumber("received", d.Received);
+            w.WriteNumber("interfaceDropped", d.InterfaceDropped);
+            w.WriteNumber("osDropped", d.OsDropped);
+            w.WriteNumber("samples", d.Samples);
+            w.WriteStartArray("windows");
+            foreach (var win in d.Windows)
+            {
+                w.WriteStartObject();
+                WriteTime(w, "from", win.From);
+                WriteTime(w, "to", win.To);
+                w.WriteNumber("dropped", win.Dropped);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+        }
+        w.WriteNumber("ackedUnseen", ackedUnseen);
         w.WriteEndObject();
     }
 

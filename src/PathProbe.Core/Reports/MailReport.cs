@@ -29,7 +29,7 @@ internal static class MailReport
         if (lines.Count == 0 && notDecoded == 0) return;
 
         o.WriteLine();
-        int sessions = analyses.Sum(a => a.Flows.Count(f => f.App is SmtpFlowState));
+        int sessions = analyses.Sum(a => a.Flows.Count(f => f.App is SmtpFlowState { Candidate: false }));
         o.WriteLine($"Mail ({Count(sessions, "SMTP session")}" +
                     (notDecoded > 0 ? $"; {N(notDecoded)} more not decoded (limit of concurrent SMTP sessions)" : "") +
                     (abandoned > 0 ? $"; {N(abandoned)} stream directions given up at a reassembly bound" : "") +
@@ -39,8 +39,9 @@ internal static class MailReport
 
     private static void Lines(Flow f, SmtpFlowState s, List<(Timestamp, string)> lines)
     {
+        if (s.Candidate) return;
         var session = s.Session;
-        string peers = $"{f.ClientEndpoint} → {f.ServerEndpoint}";
+        string peers = $"{f.ClientEndpoint} → {f.ServerEndpoint}{Via(session.Proxy)}";
         foreach (var tx in session.Transactions)
         {
             var sb = new StringBuilder("  ").Append(Time(tx.MailTime)).Append("  ").Append(peers);
@@ -54,6 +55,8 @@ internal static class MailReport
             else if (tx.DeclaredSize >= 0)
                 sb.Append("  SIZE=").Append(TextReport.Bytes(tx.DeclaredSize));
             sb.Append("  ").Append(Outcome(s, tx));
+            // Bytes the capture missed (TCP delivered them): the outcome above is the server's, not a guess.
+            if (tx.CaptureGapBytes > 0) sb.Append("; gap in capture: ").Append(TextReport.Bytes(tx.CaptureGapBytes)).Append(" of the client's stream not captured");
             lines.Add((tx.MailTime, sb.ToString()));
         }
         if (session.Transactions.Count > 0) return;
@@ -67,32 +70,51 @@ internal static class MailReport
         lines.Add((f.Start, $"  {Time(f.Start)}  {peers}  {what}"));
     }
 
+    /// <summary>" via HTTP CONNECT mailin.example:25", " via PROXY protocol v2 from 192.0.2.7:40512".</summary>
+    private static string Via(SmtpProxy? p) => p is null ? "" :
+        $" via {SmtpProxy.KindWords(p.Kind)}" +
+        (p.Target is { } t ? " to " + Clean(t, 100) : p.Source is { } src ? " from " + Clean(src, 60) : "") +
+        (p.State == SmtpProxyState.Failed ? $" (failed: {Clean(p.FailureReason ?? "", 80)})" : "");
+
     private static string Outcome(SmtpFlowState s, SmtpTransaction tx) => tx.Outcome switch
     {
         SmtpOutcome.Accepted or SmtpOutcome.Deferred or SmtpOutcome.Rejected =>
-            SmtpAnalyzer.OutcomeName(tx.Outcome) + (DecidingReply(s.Session, tx) is { } r ? " " + Reply(r) : tx.OutcomeReason is { } why ? $" ({Clean(why, 120)})" : ""),
+            SmtpAnalyzer.OutcomeName(tx.Outcome) + Decision(s.Session, tx),
         SmtpOutcome.Aborted => $"aborted in {SmtpFlowState.PhaseName(tx.EndPhase)} ({Clean(tx.OutcomeReason ?? "", 120)})",
         SmtpOutcome.Incomplete => $"incomplete in {SmtpFlowState.PhaseName(tx.EndPhase)} (capture ended)",
         _ => $"in progress ({SmtpFlowState.PhaseName(tx.EndPhase)})",
     };
 
-    /// <summary>The reply that decided the transaction: the final reply, else the refusal of MAIL or of the recipients.</summary>
-    private static SmtpReply? DecidingReply(SmtpSession session, SmtpTransaction tx)
+    /// <summary>The reply that decided the transaction, as its outcome line: the reply to the data (its last line for
+    /// a 2xx, where the queue id is), else the refusal of MAIL, else each refused recipient class with its own reply
+    /// ("1 recipient rejected 550 5.1.1 ...; 1 deferred 451 4.3.0 ..."), else the refusal of DATA.</summary>
+    private static string Decision(SmtpSession session, SmtpTransaction tx)
     {
-        if (tx.FinalReply is { } fr) return fr;
-        SmtpReply? last = null;
-        foreach (var c in session.Commands)
-            if (c.Transaction == tx.Index && c.Reply is { Code: >= 400 } r) last ??= r;
-        if (last is null && tx.Outcome == SmtpOutcome.Deferred)
+        if (tx.FinalReply is { } fr) return " " + Reply(fr);
+        if (tx.MailRefused)
             foreach (var c in session.Commands)
-                if (c.Reply is { Code: 421 } r421 && c.Time >= tx.MailTime) return r421;
-        return last;
+                if (c.Transaction == tx.Index && c.Kind == SmtpCommandKind.Mail && c.Reply is { Code: >= 400 } mr) return " " + Reply(mr);
+        if (tx.RecipientsAccepted == 0 && tx.RecipientsDeferred + tx.RecipientsRejected > 0)
+        {
+            var rejected = tx.Recipients.FirstOrDefault(r => r.Reply is { Code: >= 500 })?.Reply;
+            var deferred = tx.Recipients.FirstOrDefault(r => r.Reply is { Code: >= 400 and < 500 })?.Reply;
+            var parts = new List<string>();
+            if (tx.RecipientsRejected > 0) parts.Add($"{Count(tx.RecipientsRejected, "recipient")} rejected{(rejected is null ? "" : " " + Reply(rejected, 100))}");
+            if (tx.RecipientsDeferred > 0) parts.Add($"{(parts.Count == 0 ? Count(tx.RecipientsDeferred, "recipient") : tx.RecipientsDeferred.ToString(Inv))} deferred{(deferred is null ? "" : " " + Reply(deferred, 100))}");
+            return ": " + string.Join("; ", parts);
+        }
+        if (tx.DataRefusal is { } dr) return " " + Reply(dr);
+        foreach (var c in session.Commands)
+            if (c.Reply is { Code: 421 } r421 && c.Time >= tx.MailTime) return " " + Reply(r421);
+        return tx.OutcomeReason is { } why ? $" ({Clean(why, 120)})" : "";
     }
 
     private static string EndWords(SmtpFlowState s) => SmtpFlowState.EndName(s.End);
 
-    private static string Reply(SmtpReply r) =>
-        $"{r.Code.ToString(Inv)}{(r.EnhancedCode is null ? "" : " " + Clean(r.EnhancedCode, 16))}{(r.Text.Length == 0 ? "" : " " + Clean(r.Text, 160))}";
+    /// <summary>"250 2.0.0 OK id=1lHkUh-008hPw-NY": the code, the enhanced code and the text that carries the outcome
+    /// (<see cref="SmtpReply.OutcomeText"/>), escaped.</summary>
+    private static string Reply(SmtpReply r, int max = 160) =>
+        $"{r.Code.ToString(Inv)}{(r.EnhancedCode is null ? "" : " " + Clean(r.EnhancedCode, 16))}{(r.OutcomeText.Length == 0 ? "" : " " + Clean(r.OutcomeText, max))}";
 
     private static string Time(Timestamp t) => t.ToIso8601()[..23].Replace('T', ' ');
 

@@ -18,6 +18,7 @@ internal static class SmtpJson
         w.WriteStartObject("smtp");
         w.WriteNumber("flows", all.Sum(s => s!.Flows));
         w.WriteNumber("flowsByBanner", all.Sum(s => s!.FlowsByBanner));
+        w.WriteNumber("flowsBehindProxy", all.Sum(s => s!.FlowsBehindProxy));
         w.WriteNumber("flowsNotDecoded", all.Sum(s => s!.FlowsNotDecoded));
         w.WriteNumber("streamsAbandoned", all.Sum(s => s!.StreamsAbandoned));
         w.WriteNumber("budgetRefusals", all.Sum(s => s!.BudgetRefusals));
@@ -30,7 +31,8 @@ internal static class SmtpJson
         if (f.App is not SmtpFlowState s) return;
         var session = s.Session;
         w.WriteStartObject("smtp");
-        w.WriteString("detectedBy", s.ByBanner ? "banner" : "port");
+        w.WriteString("detectedBy", s.DetectedBy switch { SmtpDetection.Banner => "banner", SmtpDetection.Proxy => "proxy", _ => "port" });
+        WriteProxy(w, session.Proxy);
         w.WriteString("phase", s.Phase);
         Str(w, "position", s.DescribePosition());
         Str(w, "banner", session.Banner);
@@ -72,6 +74,22 @@ internal static class SmtpJson
         w.WriteEndObject();
     }
 
+    private static void WriteProxy(Utf8JsonWriter w, SmtpProxy? p)
+    {
+        if (p is null) { w.WriteNull("proxy"); return; }
+        w.WriteStartObject("proxy");
+        w.WriteString("kind", SmtpProxy.KindName(p.Kind));
+        w.WriteString("state", SmtpProxy.StateName(p.State));
+        Str(w, "target", p.Target);
+        Str(w, "source", p.Source);
+        Str(w, "destination", p.Destination);
+        if (p.Status >= 0) w.WriteNumber("status", p.Status); else w.WriteNull("status");
+        w.WriteBoolean("authenticated", p.Authenticated);
+        Time(w, "established", p.EstablishedTime);
+        Str(w, "failure", p.FailureReason);
+        w.WriteEndObject();
+    }
+
     private static void WriteCapabilities(Utf8JsonWriter w, SmtpCapabilities? c)
     {
         if (c is null) { w.WriteNull("capabilities"); return; }
@@ -104,14 +122,18 @@ internal static class SmtpJson
         Str(w, "body", tx.Body);
         w.WriteString("mailTime", tx.MailTime.ToIso8601());
         if (tx.MailReplyCode == 0) w.WriteNull("mailReply"); else w.WriteNumber("mailReply", tx.MailReplyCode);
+        w.WriteBoolean("mailRefused", tx.MailRefused);
         w.WriteStartArray("recipients");
         foreach (var r in tx.Recipients)
         {
+            // Each recipient with its own reply: 550 then 451 is one rejected and one deferred recipient.
             w.WriteStartObject();
             w.WriteString("address", SafeText.Clean(r.Address));
             Str(w, "parameters", r.Parameters);
             if (r.ReplyCode == 0) w.WriteNull("reply"); else w.WriteNumber("reply", r.ReplyCode);
             Str(w, "enhancedCode", r.EnhancedCode);
+            w.WriteString("outcome", r.Reply switch { null => "no-reply", { Code: < 400 } => "accepted", { Code: < 500 } => "deferred", _ => "rejected" });
+            Str(w, "replyText", r.Reply?.FullText);
             w.WriteEndObject();
         }
         w.WriteEndArray();
@@ -122,6 +144,8 @@ internal static class SmtpJson
         w.WriteString("dataCommand", tx.UsedBdat ? "bdat" : tx.DataCommandTime is null ? "none" : "data");
         w.WriteNumber("messageBytes", tx.MessageBytes);
         w.WriteBoolean("sizeApproximate", tx.SizeApproximate);
+        w.WriteNumber("captureGapBytes", tx.CaptureGapBytes);
+        if (tx.DataRefusal is { } refusal) { w.WritePropertyName("dataRefusal"); WriteReply(w, refusal); } else w.WriteNull("dataRefusal");
         Time(w, "dataCommandTime", tx.DataCommandTime);
         Time(w, "dataStartTime", tx.DataStartTime);
         Time(w, "dataEndTime", tx.DataEndTime);
@@ -143,12 +167,12 @@ internal static class SmtpJson
     private static void WriteCommand(Utf8JsonWriter w, SmtpCommand c)
     {
         w.WriteStartObject();
-        w.WriteString("command", c.Verb.Length == 0 ? "(none)" : SafeText.Clean(c.Verb, 16));
+        w.WriteString("command", c.Kind == SmtpCommandKind.None ? "(none)" : SafeText.Clean(c.Verb, 16));
         Str(w, "argument", c.Argument);
         w.WriteString("time", c.Time.ToIso8601());
         if (c.Intermediate is { } im && !ReferenceEquals(im, c.Reply)) { w.WritePropertyName("intermediate"); WriteReply(w, im); }
         if (c.Reply is { } r) { w.WritePropertyName("reply"); WriteReply(w, r); } else w.WriteNull("reply");
-        if (c.Latency is { } l && c.Verb.Length > 0) w.WriteNumber("latencyMs", Ms(l)); else w.WriteNull("latencyMs");
+        if (c.Latency is { } l && c.Kind != SmtpCommandKind.None) w.WriteNumber("latencyMs", Ms(l)); else w.WriteNull("latencyMs");
         w.WriteEndObject();
     }
 
@@ -159,6 +183,11 @@ internal static class SmtpJson
         Str(w, "enhancedCode", r.EnhancedCode);
         w.WriteString("text", SafeText.Clean(r.Text));
         w.WriteNumber("lines", r.Lines);
+        // Every line (bounded by SmtpLimits.MaxReplyLines and MaxTextLength; control characters escaped).
+        w.WriteStartArray("textLines");
+        foreach (var line in r.TextLines) w.WriteStringValue(SafeText.Clean(line));
+        w.WriteEndArray();
+        w.WriteNumber("linesNotKept", r.LinesNotKept);
         w.WriteString("time", r.Time.ToIso8601());
         w.WriteEndObject();
     }
@@ -185,6 +214,11 @@ internal static class SmtpJson
         w.WriteNumber("transactionsNotKept", a.TransactionsNotKept);
         w.WriteNumber("pendingOverflows", a.PendingOverflows);
         w.WriteNumber("bdatSizeInvalid", a.BdatSizeInvalid);
+        w.WriteNumber("resyncs", a.Resyncs);
+        w.WriteNumber("resyncSkippedLines", a.ResyncSkippedLines);
+        w.WriteNumber("oddReplySeparators", a.OddReplySeparators);
+        w.WriteNumber("replyLinesNotKept", a.ReplyLinesNotKept);
+        w.WriteNumber("proxyPreambleInvalid", a.ProxyPreambleInvalid);
         w.WriteEndObject();
     }
 

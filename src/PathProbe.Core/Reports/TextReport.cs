@@ -29,6 +29,7 @@ public static class TextReport
         foreach (var a in analyses)
         {
             WriteInput(o, a.Input);
+            WriteCaptureLoss(o, a);
             if (a.OffloadFrames > 0)
                 o.WriteLine($"           note: {N(a.OffloadFrames)} TCP segments are longer than the MSS their receiver advertised: segmentation offload " +
                             "(TSO/GSO/GRO) on the capture host, not packets on the wire; they are not used as path-MTU evidence " +
@@ -157,12 +158,44 @@ public static class TextReport
         }
         o.WriteLine(sb.ToString());
         string span = i.FirstTime is { } f && i.LastTime is { } l
-            ? $", {f.ToIso8601()} .. {l.ToIso8601()} ({Seconds(l.UnixNanoseconds - f.UnixNanoseconds)})"
+            ? $", {f.ToIso8601()} .. {l.ToIso8601()} ({Seconds(Between(f, l))})"
             : "";
         o.WriteLine($"           {N(i.Packets)} packets, {Bytes(i.Bytes)}{span}");
         if (info is not null)
+        {
             foreach (var c in info.Comments.Take(5)) o.WriteLine($"           comment: {SafeText.Clean(c, 200)}");
+            foreach (string limit in info.LimitsHit.Describe(info.Limits)) o.WriteLine($"           limit: {limit}");
+        }
         if (i.Error is not null) o.WriteLine($"           warning: {i.Error}");
+    }
+
+    /// <summary>Per interface with statistics: received and dropped (pcapng ISB, pcap_stats live); the capture-loss
+    /// evidence in ACKs for data never seen.</summary>
+    private static void WriteCaptureLoss(TextWriter o, CaptureAnalysis a)
+    {
+        var info = a.Input.Info;
+        if (info is not null)
+        {
+            var withStats = info.Interfaces.Where(x => x.Statistics is not null).ToList();
+            foreach (var itf in withStats.Take(8))
+            {
+                var s = itf.Statistics!;
+                string name = itf.Name is null ? "#" + itf.Index.ToString(Inv) : SafeText.Clean(itf.Name, 64);
+                var parts = new List<string>();
+                if (s.Received is { } r) parts.Add($"{N(r)} received");
+                if (s.InterfaceDropped is { } id) parts.Add($"{N(id)} dropped by the interface");
+                if (s.OsDropped is { } od) parts.Add($"{N(od)} dropped by the OS (capture buffer full)");
+                if (s.Delivered is { } d) parts.Add($"{N(d)} delivered");
+                if (parts.Count == 0) parts.Add("no counters");
+                o.WriteLine($"           interface {name}: {string.Join(", ", parts)} (statistics at {s.Time.ToIso8601()})");
+            }
+            if (withStats.Count > 8) o.WriteLine($"           ({N(withStats.Count - 8)} more interfaces with statistics: see --json)");
+        }
+        if (a.Input.Drops is { Dropped: > 0 } drops)
+            o.WriteLine($"           capture loss: {N(drops.Dropped)} packets dropped by the capture itself ({drops.Source}) in " +
+                        $"{N(drops.Windows.Count)} window{(drops.Windows.Count == 1 ? "" : "s")}; findings that rest on packets missing then may be artefacts of the capture");
+        if (a.AckedUnseen > 0)
+            o.WriteLine($"           capture loss: {N(a.AckedUnseen)} ACKs for data the capture never saw (the capture missed it, or it was sent before the capture started)");
     }
 
     private static void WriteFlows(TextWriter o, List<Flow> flows, int maxRows, string? noFlowsNote)
@@ -187,7 +220,7 @@ public static class TextReport
                 icmp ? f.ClientAddress.ToString() : f.ClientEndpoint,
                 icmp ? f.ServerAddress.ToString() : f.ServerEndpoint,
                 f.Application ?? "-",
-                Seconds(f.End.UnixNanoseconds - f.Start.UnixNanoseconds),
+                Seconds(Between(f.Start, f.End)),
                 $"{N(f.ClientToServer.Packets)}/{N(f.ServerToClient.Packets)}",
                 $"{Bytes(f.ClientToServer.FrameBytes)}/{Bytes(f.ServerToClient.FrameBytes)}",
                 tcp ? $"{f.Tcp!.Client.Counters.Retransmissions}/{f.Tcp.Server.Counters.Retransmissions}" : "-",
@@ -234,8 +267,16 @@ public static class TextReport
         _ => (b / 1e9).ToString("0.##", Inv) + " GB",
     };
 
+    /// <summary>b − a in nanoseconds, saturating instead of wrapping when the times are at the ends of the range.</summary>
+    internal static long Between(Timestamp a, Timestamp b) =>
+        (long)Int128.Clamp((Int128)b.UnixNanoseconds - a.UnixNanoseconds, long.MinValue, long.MaxValue);
+
+    /// <summary>A duration; negative ones (time running backwards in a file) keep their sign, and the extremes of a
+    /// saturated timestamp read as seconds, never as "-9223372036854780 µs".</summary>
     internal static string Seconds(long nanos) => nanos switch
     {
+        long.MinValue => "-" + Seconds(long.MaxValue),
+        < 0 => "-" + Seconds(-nanos),
         < 1_000_000 => (nanos / 1000.0).ToString("0", Inv) + " µs",
         < 1_000_000_000 => (nanos / 1e6).ToString("0.#", Inv) + " ms",
         _ => (nanos / 1e9).ToString("0.##", Inv) + " s",

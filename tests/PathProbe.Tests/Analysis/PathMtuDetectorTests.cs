@@ -42,7 +42,10 @@ public sealed class PathMtuDetectorTests
         Assert.Contains(findings, f => f.Kind == "mss-mismatch");
         Assert.DoesNotContain("provisional", hole.Evidence.Select(e => e.Key));
         Assert.Contains("tcp_mtu_probing", hole.Advice);
-        Assert.Contains("TCPMSS", (string)Ev(hole, "fixCommand")!);
+        // The fix clamps the MSS the peer advertises (at the sender) or this host's own SYN-ACK (at the receiver).
+        Assert.Contains(vantage == "sender" ? "hook prerouting" : "hook output", (string)Ev(hole, "fixCommand")!);
+        Assert.Contains("tcp option maxseg size set", (string)Ev(hole, "fixCommand")!);
+        Assert.Contains("pathprobe probe", hole.Advice);
     }
 
     [Fact]

@@ -39,7 +39,7 @@ public class AllocationTests
         var b = new CaptureBytes(true).Shb().Idb(1, 0).Idb(101, 0);
         for (int i = 0; i < 2000; i++)
         {
-            if (i % 100 == 0) b.Block(5, new byte[16]); // ISB, skipped
+            if (i % 100 == 0) b.Block(4, new byte[16]); // NRB, skipped (an ISB allocates its statistics record: not per packet)
             b.Epb((uint)(i % 2), (ulong)i * 1000, CaptureBytes.Bytes(60 + i % 1400));
         }
 

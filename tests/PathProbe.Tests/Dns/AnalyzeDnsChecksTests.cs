@@ -49,11 +49,13 @@ public class AnalyzeDnsChecksTests(ITestOutputHelper output)
         ["100.51.198.in-addr.arpa"] = Reverse(ptr),
     };
 
-    private (int Code, JsonDocument Doc) Analyze(NsdServer nsd)
+    private (int Code, JsonDocument Doc) Analyze(NsdServer nsd) => Analyze(nsd.ServerArgument);
+
+    private (int Code, JsonDocument Doc) Analyze(string server)
     {
         var o = new StringWriter(); var e = new StringWriter();
         int code = PathProbe.Cli.Program.Run(["analyze", Path.Combine(TestPaths.Captures, "smtp-healthy-ipv4.pcap"), "--json",
-            "--dns-checks", "--dns-server", nsd.ServerArgument], o, e);
+            "--dns-checks", "--dns-server", server], o, e);
         output.WriteLine($"exit {code}\n{e}");
         return (code, JsonDocument.Parse(o.ToString()));
     }
@@ -117,11 +119,43 @@ public class AnalyzeDnsChecksTests(ITestOutputHelper output)
         var failed = Findings(doc, "dns-check-failed");
         Assert.NotEmpty(failed);
         Assert.All(failed, f => Assert.Contains("--dns-server", f.GetProperty("advice").GetString()));
+        Assert.All(failed, f => Assert.StartsWith("timeout after 2 s from 127.0.0.1:9 (3 tries)", f.GetProperty("evidence").GetProperty("reason").GetString()));
+        Assert.Empty(Findings(doc, "dns-fcrdns"));
+        Assert.Empty(Findings(doc, "dns-spf"));
+    }
+
+    /// <summary>The case: a server that answers REFUSED gave "[critical] dns-fcrdns: no PTR record (REFUSED)".
+    /// A refusal is a check that could not be made (dns-check-failed, with the reason), never a missing record.</summary>
+    [SkippableTheory]
+    [InlineData(DnsPath.Authoritative)]
+    [InlineData(DnsPath.Recursive)]
+    public void DnsChecks_ServerRefuses_CheckFailedWithReason_NeverMissingRecord(DnsPath path)
+    {
+        // These servers serve none of the capture's zones: nsd refuses them; unbound is told to refuse them.
+        using var servers = DnsServers.Start(new Dictionary<string, string> { ["unrelated.test"] = RecipientZone.Replace("example.test", "unrelated.test") },
+            refused: ["example.net", "example.test", "100.51.198.in-addr.arpa"]);
+        var (code, doc) = Analyze(servers.Server(path));
+        using (doc)
+        {
+            Assert.Equal(0, code);
+            Assert.Empty(Findings(doc, "dns-fcrdns"));
+            Assert.Empty(Findings(doc, "dns-spf"));
+            Assert.Empty(Findings(doc, "dns-mx"));
+            var failed = Findings(doc, "dns-check-failed");
+            Assert.Equal(["helo", "ip-ptr", "mx", "spf", "spf-helo"], failed.Select(Check).Order(StringComparer.Ordinal).ToList());
+            Assert.All(failed, f => Assert.Equal("warning", f.GetProperty("severity").GetString()));
+            Assert.All(failed, f => Assert.EndsWith($"REFUSED by {servers.Server(path)}", f.GetProperty("evidence").GetProperty("reason").GetString()));
+            var ptr = failed.Single(f => Check(f) == "ip-ptr");
+            Assert.Equal("dns-fcrdns", ptr.GetProperty("evidence").GetProperty("for").GetString());
+            Assert.StartsWith("could not check PTR of 198.51.100.10 (the sending address) (dns-fcrdns): REFUSED by", ptr.GetProperty("summary").GetString());
+        }
     }
 
     [SkippableTheory]
     [InlineData("sender@example.net", "example.net")]
-    [InlineData("<Sender@Example.NET>", "Example.NET")]
+    [InlineData("<Sender@Example.NET>", "example.net")]
+    [InlineData("user@Bücher.example", "xn--bcher-kva.example")]
+    [InlineData("user@bad\u001bname.example", null)]
     [InlineData("", null)]
     [InlineData("<>", null)]
     [InlineData("user@[192.0.2.1]", null)]

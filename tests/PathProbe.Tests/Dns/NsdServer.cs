@@ -142,14 +142,14 @@ public sealed class NsdServer : IDisposable
         try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    private static bool CanBind(IPAddress a)
+    internal static bool CanBind(IPAddress a)
     {
         try { using var s = new Socket(a.AddressFamily, SocketType.Dgram, ProtocolType.Udp); s.Bind(new IPEndPoint(a, 0)); return true; }
         catch (SocketException) { return false; }
     }
 
     /// <summary>A port free for UDP and TCP on 127.0.0.1 (and ::1).</summary>
-    private static int FreePort(bool v6)
+    internal static int FreePort(bool v6)
     {
         for (int i = 0; i < 50; i++)
         {

@@ -4,70 +4,150 @@ using Xunit.Abstractions;
 
 namespace PathProbe.Tests.Tui;
 
-/// <summary>The real program in a real terminal (tmux): open the incident capture, open the stalled flow, filter, quit.</summary>
+/// <summary>The real program in a real terminal (tmux): the bundled incident, the black hole on screen, the flow opened,
+/// quit with status 1; and SIGTERM leaves the terminal as it was.</summary>
 public sealed class TuiEndToEndTests(ITestOutputHelper output)
 {
     private static string Tmux(params string[] args) => TestPaths.RunTool("tmux", args);
 
-    [SkippableFact]
-    public void Tui_InTmux_OpenStalledFlowFilterQuit()
+    private sealed class Session : IDisposable
     {
-        if (TestPaths.Tool("tmux") is null) throw new SkipException($"tmux is not installed (scripts/test.sh installs it)");
+        public string Name { get; } = $"pathprobe-e2e-{Environment.ProcessId}-{Guid.NewGuid():N}"[..40];
+        public string Done { get; }
+
+        public Session(string command, int width, int height)
+        {
+            Done = Path.Combine(Path.GetTempPath(), Name + ".exit");
+            File.Delete(Done);
+            Tmux("new-session", "-d", "-s", Name, "-x", width.ToString(), "-y", height.ToString(),
+                $"{command}; echo $? > '{Done}'; sleep 30");
+        }
+
+        public string Screen() => Tmux("capture-pane", "-p", "-t", Name);
+
+        public string WaitFor(string text, int ms = 20000)
+        {
+            var sw = Stopwatch.StartNew();
+            string s = "";
+            while (sw.ElapsedMilliseconds < ms)
+            {
+                s = Screen();
+                if (s.Contains(text, StringComparison.Ordinal)) return s;
+                Thread.Sleep(100);
+            }
+            Assert.Fail($"'{text}' not on screen:\n{s}");
+            return s;
+        }
+
+        public void Keys(params string[] keys)
+        {
+            foreach (var k in keys) Tmux("send-keys", "-t", Name, k);
+            Thread.Sleep(300);
+        }
+
+        public string Exit(int ms = 15000)
+        {
+            var sw = Stopwatch.StartNew();
+            while (!File.Exists(Done) && sw.ElapsedMilliseconds < ms) Thread.Sleep(100);
+            Assert.True(File.Exists(Done), "the program did not exit:\n" + Screen());
+            Thread.Sleep(100);
+            return File.ReadAllText(Done).Trim();
+        }
+
+        public void Dispose()
+        {
+            try { Tmux("kill-session", "-t", Name); } catch (InvalidOperationException) { }
+            File.Delete(Done);
+        }
+    }
+
+    private static string Exe()
+    {
         string exe = Path.Combine(AppContext.BaseDirectory, "pathprobe");
         Assert.True(File.Exists(exe), exe);
-        string session = $"pathprobe-e2e-{Environment.ProcessId}";
-        string done = Path.Combine(Path.GetTempPath(), session + ".exit");
-        File.Delete(done);
-        string capture = Path.Combine(TestPaths.Captures, "smtp-mru1424-sender.pcap");
-        Tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "40",
-            $"'{exe}' tui '{capture}'; echo $? > '{done}'; sleep 30");
-        try
-        {
-            string Screen() => Tmux("capture-pane", "-p", "-t", session);
-            string WaitFor(string text)
-            {
-                var sw = Stopwatch.StartNew();
-                string s = "";
-                while (sw.ElapsedMilliseconds < 15000)
-                {
-                    s = Screen();
-                    if (s.Contains(text)) return s;
-                    Thread.Sleep(100);
-                }
-                Assert.Fail($"'{text}' not on screen:\n{s}");
-                return s;
-            }
+        return exe;
+    }
 
-            var list = WaitFor("2 flows");
-            Assert.Contains("stalled", list.Split('\n').First(l => l.StartsWith("!!")));
-            Tmux("send-keys", "-t", session, "Enter");
-            int expected = PathProbe.Pipeline.FileAnalyzer.Analyze(capture).Findings.Count(f => f.Flows.Contains(2));
-            var flow = WaitFor($"Findings ({expected})"); // mtu-blackhole, stall, retransmission-storm, mss-mismatch, smtp-aborted
-            Assert.Contains("#2 tcp", flow);
-            Assert.Contains("┤", flow);           // the graphs
-            Assert.Contains("░", flow);           // the stall on the time axis
-            Assert.Contains("critical mtu-blackhole", flow);
-            Assert.Contains("━", flow);           // the path-MTU ceiling line
-            Thread.Sleep(300);
-            Tmux("send-keys", "-t", session, "Escape");
-            Thread.Sleep(500);
-            Tmux("send-keys", "-t", session, "/");
-            Tmux("send-keys", "-t", session, "-l", "56552");
-            Tmux("send-keys", "-t", session, "Enter");
-            var filtered = WaitFor("filter: 56552");
-            Assert.Contains("198.51.100.10:56552", filtered);
-            Assert.DoesNotContain("198.51.100.10:37672", filtered);
-            Tmux("send-keys", "-t", session, "q");
-            var sw = Stopwatch.StartNew();
-            while (!File.Exists(done) && sw.ElapsedMilliseconds < 10000) Thread.Sleep(100);
-            Assert.True(File.Exists(done), "the program did not exit after q:\n" + Screen());
-            Thread.Sleep(100);
-            Assert.Equal("0", File.ReadAllText(done).Trim());
-        }
-        finally
+    [SkippableFact]
+    public void Incident_BlackHoleOnScreen_OpenFlow_QuitWithStatusOne()
+    {
+        if (TestPaths.Tool("tmux") is null) throw new SkipException("tmux is not installed (scripts/test.sh installs it)");
+        string capture = Path.Combine(TestPaths.Captures, "smtp-mru1424-sender.pcap");
+        using var s = new Session($"'{Exe()}' tui '{capture}'", 80, 24);
+        var list = s.WaitFor("mtu-blackhole");
+        output.WriteLine(list);
+        Assert.Contains("4 critical", list);
+        Assert.Contains("!! critical mtu-blackhole", list);
+        // The findings pane has the focus: Enter opens the black hole's flow.
+        s.Keys("Enter");
+        var flow = s.WaitFor("#2 tcp 198.51.100.10:37672");
+        Assert.Contains("1 time-sequence", flow);
+        Assert.Contains("░", flow);
+        s.Keys("2");
+        var sizes = s.WaitFor("━");
+        output.WriteLine(sizes);
+        Assert.Contains("1500┤", sizes);
+        // Esc goes back, it does not quit.
+        s.Keys("Escape");
+        s.WaitFor("Flows (2)");
+        Assert.False(File.Exists(s.Done));
+        s.Keys("C-q");
+        Assert.Equal("1", s.Exit());
+        // The terminal is back: the alternate screen is gone and the shell's own output shows.
+        Assert.DoesNotContain("Flows (2)", s.Screen());
+    }
+
+    [SkippableFact]
+    public void CleanCapture_QuitsWithStatusZero_SigtermRestoresTheTerminal()
+    {
+        if (TestPaths.Tool("tmux") is null) throw new SkipException("tmux is not installed (scripts/test.sh installs it)");
+        string capture = Path.Combine(TestPaths.Captures, "smtp-healthy-ipv4.pcap");
+        using (var s = new Session($"'{Exe()}' tui '{capture}'", 120, 40))
         {
-            try { Tmux("kill-session", "-t", session); } catch (InvalidOperationException) { }
-            File.Delete(done);
+            s.WaitFor("0 critical");
+            s.Keys("q");
+            Assert.Equal("0", s.Exit());
         }
+        using (var s = new Session($"printf 'before\\n'; '{Exe()}' tui '{capture}'", 120, 40))
+        {
+            s.WaitFor("0 critical");
+            string pids = TestPaths.RunTool("tmux", "list-panes", "-t", s.Name, "-F", "#{pane_pid}").Trim();
+            // The pane runs a shell; the TUI is its child.
+            string child = TestPaths.RunTool("pgrep", "-P", pids, "-f", "pathprobe").Trim().Split('\n')[0];
+            TestPaths.RunTool("kill", "-TERM", child);
+            s.Exit();
+            var after = s.Screen();
+            output.WriteLine(after);
+            Assert.Contains("before", after);
+            Assert.DoesNotContain("0 critical", after);
+            // The terminal modes are restored: the cursor is visible and no mouse reporting is left on.
+            string modes = Tmux("display-message", "-p", "-t", s.Name, "#{cursor_flag} #{mouse_any_flag} #{alternate_on}");
+            Assert.Equal("1 0 0", modes.Trim());
+        }
+    }
+
+    [SkippableFact]
+    public void TerminalClosedUnderIt_TheTuiExitsByItself()
+    {
+        if (TestPaths.Tool("tmux") is null) throw new SkipException("tmux is not installed (scripts/test.sh installs it)");
+        string capture = Path.Combine(TestPaths.Captures, "smtp-healthy-ipv4.pcap");
+        int pid;
+        using (var s = new Session($"'{Exe()}' tui '{capture}'", 80, 24))
+        {
+            s.WaitFor("0 critical");
+            string shell = Tmux("list-panes", "-t", s.Name, "-F", "#{pane_pid}").Trim();
+            pid = int.Parse(TestPaths.RunTool("pgrep", "-P", shell, "-f", "pathprobe").Trim().Split('\n')[0]);
+            // Closing the pane hangs up the terminal: the TUI is asked to quit (SIGHUP, or the hang-up seen on its
+            // input); when its loop cannot finish on a dead terminal, it exits 10 s later all the same.
+        }
+        var sw = Stopwatch.StartNew();
+        bool alive = true;
+        while (sw.ElapsedMilliseconds < 30_000 && (alive = Directory.Exists($"/proc/{pid}"))) Thread.Sleep(100);
+        if (alive)
+        {
+            try { Process.GetProcessById(pid).Kill(); } catch (ArgumentException) { }
+            Assert.Fail("the TUI kept running after its terminal was closed");
+        }
+        output.WriteLine($"exited {sw.ElapsedMilliseconds} ms after the terminal closed");
     }
 }

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using PathProbe.Capture;
-using PathProbe.Cli.Tui;
+using PathProbe.Cli.Tui.Model;
+using PathProbe.Tests.Support;
 using PathProbe.Decoding;
 using PathProbe.Decoding.Reassembly;
 using PathProbe.Flows;
@@ -12,12 +13,16 @@ namespace PathProbe.Tests.Tui;
 
 internal static class TuiTestSupport
 {
-    public static ConsoleKeyInfo Key(ConsoleKey key, char c = '\0', bool ctrl = false) => new(c, key, false, false, ctrl);
-    public static ConsoleKeyInfo Char(char c) => new(c, c is >= 'a' and <= 'z' ? ConsoleKey.A + (c - 'a') : 0, false, false, false);
+    public static readonly string Incident = Path.Combine(TestPaths.Captures, "smtp-mru1424-sender.pcap");
 
-    public static void Type(TuiApp app, string text)
+    /// <summary>The incident capture through the TUI's own file source, analysis complete.</summary>
+    public static FileTuiSource IncidentSource() => FileSource(Incident);
+
+    public static FileTuiSource FileSource(string path)
     {
-        foreach (char c in text) app.Handle(Char(c));
+        var source = new FileTuiSource(path, new AnalysisOptions { Timelines = true });
+        Assert.True(source.WaitForCompletion(TimeSpan.FromSeconds(60)), "the analysis did not finish");
+        return source;
     }
 
     /// <summary>Analyses a capture as <c>pathprobe tui</c> does: the real engine with timelines on (the SMTP analyzer

@@ -1,4 +1,5 @@
 using System.Globalization;
+using PathProbe.Advice;
 using PathProbe.Decoding;
 using PathProbe.Findings;
 using PathProbe.Flows;
@@ -472,6 +473,8 @@ public sealed class PathMtuDetector
         public Finding? Reported;
         /// <summary>The path-MTU range of the last built finding.</summary>
         public int Min, Max;
+        /// <summary>The fixes of the last built finding.</summary>
+        public MtuFixPlan? Plan;
 
         public FlowRecord? Find(int id, bool fromClient)
         {
@@ -501,7 +504,8 @@ public sealed class PathMtuDetector
         public long FirstLoss, RecoveredAt, End;
         public int RecoveredSize, DeliveredAfterRecovery;
         public bool SmallerDeliveredAfterLoss;
-        public int IcmpCount;
+        public int IcmpCount, IcmpMtu;
+        public IpAddress IcmpFrom;
         public bool IcmpIgnored;
         public long HoleBytes, HoleOpenedAt, HoleFilledAt;
         public int HoleBeyondSize, HoleFillMax, TcpHeaderLength;
@@ -535,7 +539,7 @@ public sealed class PathMtuDetector
             }
             SmallerDeliveredAfterLoss |= m.SmallerDeliveredAfterLoss;
             RecoveredAt = m.RecoveredAt; RecoveredSize = m.RecoveredSize; DeliveredAfterRecovery = m.DeliveredAfterRecovery;
-            IcmpCount = m.IcmpCount; IcmpIgnored = m.IcmpCount > 0 && m.OversizeAfterIcmp > 0;
+            IcmpCount = m.IcmpCount; IcmpMtu = m.IcmpMtu; IcmpFrom = m.IcmpFrom; IcmpIgnored = m.IcmpCount > 0 && m.OversizeAfterIcmp > 0;
             HoleBytes = m.HoleBytes; HoleOpenedAt = m.HoleOpenedAt; HoleFilledAt = m.HoleFilledAt;
             HoleBeyondSize = m.HoleBeyondSize; HoleFillMax = m.HoleFillMax; TcpHeaderLength = Math.Max(20, m.TcpHeaderLength);
             End = now;
@@ -628,8 +632,12 @@ public sealed class PathMtuDetector
         };
         if (g.FlowsNotListed > 0) ev.Add("flowsNotListed", g.FlowsNotListed);
         if (GroupsNotReported > 0) ev.Add("peersNotReported", GroupsNotReported);
-        var (command, advice) = Advice(g, min, max, rv, senders, anyIcmp);
-        ev.Add("fixCommand", command);
+        var plan = FixPlan(g, flows, min, max, senders, receivers);
+        g.Plan = plan;
+        var vantageFix = plan.First(rv ? FixSite.Receiver : FixSite.Sender)!;
+        ev.Add("fixCommand", vantageFix.OneLine);
+        ev.Add("fixes", plan.Fixes.Select(FixEvidence).ToList());
+        string advice = Advice(g, plan, max, rv, senders, receivers, anyIcmp);
         if (!final) ev.Add("provisional", true);
 
         // Summary: what is broken, between whom, since when, how sure.
@@ -717,22 +725,59 @@ public sealed class PathMtuDetector
         return positions.Count == 1 ? $"in {positions[0]}" : $"in {positions[0]} (and {positions.Count - 1} other positions)";
     }
 
-    /// <summary>The one command that makes mail flow again today (MSS clamping toward the peer), then the real fixes.</summary>
-    private static (string Command, string Advice) Advice(Group g, int min, int max, bool rv, List<IpAddress> senders, bool icmp)
+    /// <summary>The fixes for a black hole (Advice/MtuFixGenerator): the MSS from the largest packet proven to get
+    /// through, or the MTU an ICMP too-big named when the sender ignored it.</summary>
+    private static MtuFixPlan FixPlan(Group g, List<FlowRecord> flows, int min, int max, List<IpAddress> senders, List<IpAddress> receivers)
     {
-        int hdr = g.Peer.IsV4 ? 40 : 60;
-        int mss = Math.Max(min - hdr, g.Peer.IsV4 ? 536 : 1220);
-        string ipt = g.Peer.IsV4 ? "iptables" : "ip6tables";
-        string match = rv ? $"-s {(senders.Count == 1 ? senders[0].ToString() : Prefix(senders[0]))}" : $"-d {g.Peer}";
-        string command = $"{ipt} -t mangle -A {(rv ? "PREROUTING" : "POSTROUTING")} -p tcp --tcp-flags SYN,RST SYN {match} -j TCPMSS --set-mss {mss}";
+        var icmp = flows.FirstOrDefault(r => r.IcmpMtu > 0 && r.IcmpMtu >= min && r.IcmpMtu <= max);
+        int advertised = flows.Where(r => r.ReceiverMss > 0).Select(r => r.ReceiverMss).DefaultIfEmpty(0).Min();
+        return MtuFixGenerator.Generate(new MtuFixRequest
+        {
+            Vantage = g.ReceiverVantage ? FixSite.Receiver : FixSite.Sender,
+            Senders = senders,
+            Receivers = receivers,
+            Evidence = new MtuEvidence
+            {
+                LargestDelivered = min > 0 ? min : null,
+                SmallestLost = max == int.MaxValue ? null : max + 1,
+                ExactMtu = icmp?.IcmpMtu,
+                ExactSource = icmp is null ? MtuSource.None : MtuSource.Icmp,
+                IcmpFrom = icmp?.IcmpFrom,
+                AdvertisedMss = advertised > 0 ? advertised : null,
+            },
+        });
+    }
+
+    private static Evidence FixEvidence(MtuFix f) => new()
+    {
+        { "at", MtuFix.SiteName(f.At) },
+        { "tool", MtuFix.ToolName(f.Tool) },
+        { "commands", f.Commands.ToList() },
+        { "undo", f.Undo.ToList() },
+        { "basis", f.Basis },
+    };
+
+    /// <summary>What to repair, the fix that makes mail flow again today (the "Fix now" command: nft at this host), where
+    /// the other fixes are, and how to pin the exact size with <c>pathprobe probe</c>.</summary>
+    private static string Advice(Group g, MtuFixPlan plan, int max, bool rv, List<IpAddress> senders, List<IpAddress> receivers, bool icmp)
+    {
         string icmpRule = g.Peer.IsV4 ? "ICMP type 3 code 4 ('fragmentation needed')" : "ICMPv6 type 2 ('packet too big')";
-        string advice = (rv
-                   ? $"a hop between {(senders.Count == 1 ? senders[0].ToString() : "those senders")} and this host drops packets larger than {max} bytes without telling anyone: find it (an MRU or MTU below 1500 on a router, tunnel or VPN in front of this server) and raise its MRU/MTU, or lower this host's MTU to {min} so senders are offered a smaller MSS; "
-                   : $"a hop between the sender and {g.Peer} drops packets larger than {max} bytes without telling anyone: raise that hop's MRU/MTU (a router, tunnel or VPN whose receive size is below the sender's MTU), or lower the sender's MTU toward that peer; ") +
-               $"until then clamp the MSS to {mss} so segments fit (`{command}`, or `--clamp-mss-to-pmtu` on the router with the small MTU); " +
+        string sender = senders.Count == 1 ? senders[0].ToString() : "the sender";
+        string receiver = receivers.Count == 1 ? receivers[0].ToString() : "this host";
+        string pin = plan.Exact
+            ? $"confirm the size with `pathprobe probe {receiver}` run on {sender}"
+            : rv
+                ? $"pin the exact size: `pathprobe probe {receiver}` run on {sender} (from here, `pathprobe probe {sender}` measures only the way back)"
+                : $"pin the exact size: `pathprobe probe {g.Peer}`";
+        string others = rv ? "at the sender and on the router" : "at the receiver and on the router";
+        return (rv
+                   ? $"a hop between {(senders.Count == 1 ? senders[0].ToString() : "those senders")} and this host drops packets larger than {max} bytes without telling anyone: find it (an MRU or MTU below 1500 on a router, tunnel or VPN in front of this server) and raise its MRU/MTU; "
+                   : $"a hop between the sender and {g.Peer} drops packets larger than {max} bytes without telling anyone: raise that hop's MRU/MTU (a router, tunnel or VPN whose receive size is below the sender's MTU); ") +
+               $"until then make segments fit: the fix-now command clamps the MSS {(rv ? $"this host advertises to {(senders.Count == 1 ? senders[0].ToString() : "those senders")}" : $"{g.Peer} advertises to this host")} to {plan.Mss} " +
+               $"({plan.PacketSize}-byte packets; nft, for new connections); the JSON report's evidence `fixes` has the iptables and `ip route` forms, the fixes {others}, what each rests on and its undo; " +
+               $"{pin}; " +
                (icmp ? "" : $"make sure routers send, and firewalls let through, {icmpRule}; ") +
                "and enable `sysctl -w net.ipv4.tcp_mtu_probing=1` on Linux senders so they recover from black holes by themselves";
-        return (command, advice);
     }
 
     private Finding? MssFinding(Group g)
@@ -748,7 +793,8 @@ public sealed class PathMtuDetector
         int implied = advertised + r.IpHeader + 20;
         if (implied <= max) return null;
         string advertiser = r.ReceiverMss > 0 ? r.Receiver : r.Sender;
-        int safe = Math.Max(min - r.IpHeader - 20, r.IpHeader == 20 ? 536 : 1220);
+        int safe = g.Plan?.Mss ?? Math.Max(min - r.IpHeader - 20, r.IpHeader == 20 ? 536 : 1220);
+        int packet = safe + r.IpHeader + 20;
         return new Finding
         {
             Kind = "mss-mismatch",
@@ -765,8 +811,8 @@ public sealed class PathMtuDetector
                 { "pathMtu", new Evidence { { "min", min }, { "max", max } } },
                 { "safeMss", safe },
             },
-            Advice = $"clamp the MSS to {safe} (or lower) on the path: `--clamp-mss-to-pmtu` on the router whose interface has the small MTU, `--set-mss {safe}` elsewhere, " +
-                     $"or lower the interface MTU of {(g.ReceiverVantage ? "this host" : "the sender")} to {min}",
+            Advice = $"clamp the MSS to {safe} (or lower) for this path, as the fixes of the mtu-blackhole finding do (at the sender, the receiver, or " +
+                     $"`rt mtu` / `--clamp-mss-to-pmtu` on the router whose interface has the small MTU), or lower the MTU toward {g.Peer} to {packet}",
         };
     }
 
@@ -843,8 +889,4 @@ public sealed class PathMtuDetector
     private static int Nz(int v) => v > 0 ? v : int.MaxValue;
 
     private static string Range(List<IpAddress> a) => a.Count <= 3 ? string.Join(", ", a) : $"{a[0]} … {a[^1]}";
-
-    private static string Prefix(IpAddress a) => a.IsV4
-        ? $"{(a.V4Value >> 24) & 255}.{(a.V4Value >> 16) & 255}.{(a.V4Value >> 8) & 255}.0/24"
-        : a.ToString() + "/64";
 }

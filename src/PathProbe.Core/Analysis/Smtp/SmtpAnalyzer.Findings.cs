@@ -72,27 +72,28 @@ public sealed partial class SmtpAnalyzer
 
     // ---- smtp-deferral / smtp-reject ------------------------------------------------------------------------------
 
-    private readonly record struct Failure(string Verb, string? Argument, SmtpReply Reply, int Transaction);
+    private readonly record struct Failure(string Verb, SmtpCommandKind Kind, string? Argument, SmtpReply Reply, int Transaction);
 
     /// <summary>4xx/5xx replies that concern the mail (the greeting, MAIL, RCPT, DATA, the data, AUTH, HELO,
-    /// STARTTLS, unsolicited 421s). A 5xx to EHLO answered by a working HELO fallback, and refusals of optional
-    /// commands (VRFY, EXPN, HELP, unknown verbs) are not problems.</summary>
+    /// STARTTLS, unsolicited 421s and replies that cut the data short). A 5xx to EHLO answered by a working HELO
+    /// fallback, and refusals of optional commands (VRFY, EXPN, HELP, unknown verbs) are not problems.</summary>
     private static List<Failure> CollectFailures(SmtpSession session)
     {
         var list = new List<Failure>();
-        if (session.Greeting is { Code: >= 400 } g) list.Add(new Failure("greeting", null, g, -1));
+        if (session.Greeting is { Code: >= 400 } g) list.Add(new Failure("greeting", SmtpCommandKind.None, null, g, -1));
         var commands = session.Commands;
         for (int i = 0; i < commands.Count; i++)
         {
             var c = commands[i];
             if (c.Reply is not { Code: >= 400 } r) continue;
-            bool relevant = r.Code == 421 || c.Verb switch
+            bool relevant = r.Code == 421 || c.Kind switch
             {
-                "MAIL" or "RCPT" or "DATA" or "." or "BDAT" or "AUTH" or "HELO" or "STARTTLS" or "" => true,
-                "EHLO" => !LaterHeloWorked(commands, i),
+                SmtpCommandKind.Mail or SmtpCommandKind.Rcpt or SmtpCommandKind.Data or SmtpCommandKind.EndOfData or SmtpCommandKind.Bdat or
+                    SmtpCommandKind.Auth or SmtpCommandKind.Helo or SmtpCommandKind.StartTls or SmtpCommandKind.None => true,
+                SmtpCommandKind.Ehlo => !LaterHeloWorked(commands, i),
                 _ => false,
             };
-            if (relevant) list.Add(new Failure(c.Verb, c.Argument, r, c.Transaction));
+            if (relevant) list.Add(new Failure(c.Verb, c.Kind, c.Argument, r, c.Transaction));
         }
         return list;
     }
@@ -100,31 +101,53 @@ public sealed partial class SmtpAnalyzer
     private static bool LaterHeloWorked(IReadOnlyList<SmtpCommand> commands, int from)
     {
         for (int j = from + 1; j < commands.Count; j++)
-            if (commands[j].Verb is "HELO" or "EHLO" && commands[j].Reply is { Code: >= 200 and < 300 }) return true;
+            if (commands[j].Kind is SmtpCommandKind.Helo or SmtpCommandKind.Ehlo && commands[j].Reply is { Code: >= 200 and < 300 }) return true;
         return false;
+    }
+
+    /// <summary>What happened on the flow around a failure's reply: whether the message was being sent, and whether
+    /// a TCP stall began between the command and the reply.</summary>
+    private static SmtpReplyContext Context(SmtpFlowState s, Failure f, out SmtpStallSeen? stall)
+    {
+        var session = s.Session;
+        var tx = f.Transaction >= 0 ? session.Transactions.FirstOrDefault(t => t.Index == f.Transaction) : null;
+        bool duringData = f.Kind is SmtpCommandKind.EndOfData or SmtpCommandKind.Bdat ||
+                          f.Kind == SmtpCommandKind.None && tx is { DataStartTime: not null } ||
+                          f.Kind == SmtpCommandKind.None && tx is { DataCommandTime: not null } && tx.FinalReply == f.Reply;
+        stall = s.StallBetween(tx?.MailTime.UnixNanoseconds ?? 0, f.Reply.Time.UnixNanoseconds);
+        return new SmtpReplyContext { DuringData = duringData, AfterStall = stall is not null };
     }
 
     private void ReportFailure(Flow flow, SmtpFlowState s, List<Failure> failures, bool reject)
     {
         var session = s.Session;
         var first = failures[0];
-        var meaning = SmtpReplyClass.Classify(first.Reply);
+        var meaning = SmtpReplyClass.Classify(first.Reply, Context(s, first, out var stallBefore));
         string server = flow.ServerEndpoint;
-        string what = first.Verb switch
+        string what = first.Kind switch
         {
-            "greeting" => "the connection at the greeting",
-            "MAIL" => $"the sender ({Arg(first.Argument)})",
-            "RCPT" => $"a recipient ({Arg(first.Argument)})",
-            "DATA" => "DATA",
-            "." or "BDAT" => "the message after its data",
-            "AUTH" => $"AUTH {first.Argument}",
-            "HELO" or "EHLO" => $"{first.Verb} {first.Argument}",
-            "STARTTLS" => "STARTTLS",
-            "" => "the session with an unsolicited reply",
+            _ when first.Verb == "greeting" => "the connection at the greeting",
+            SmtpCommandKind.Mail => $"the sender ({Arg(first.Argument)})",
+            SmtpCommandKind.Rcpt => $"a recipient ({Arg(first.Argument)})",
+            SmtpCommandKind.Data => "DATA",
+            SmtpCommandKind.EndOfData or SmtpCommandKind.Bdat => "the message after its data",
+            SmtpCommandKind.Auth => $"AUTH {first.Argument}",
+            SmtpCommandKind.Helo or SmtpCommandKind.Ehlo => $"{first.Verb} {first.Argument}",
+            SmtpCommandKind.StartTls => "STARTTLS",
+            SmtpCommandKind.None when first.Transaction >= 0 => "the message while its data was being sent",
+            SmtpCommandKind.None => "the session with an unsolicited reply",
             _ => first.Verb,
         };
         string verb = reject ? "rejected" : first.Verb == "greeting" ? "turned away" : "deferred";
         string summary = $"server {server} {verb} {what}: {ReplyText(first.Reply)}";
+        if (meaning.Kind == SmtpReplyKind.ServerTimeout)
+        {
+            // Not a rate limit: the server gave up waiting, and a stall before it says why.
+            summary += stallBefore is { } st
+                ? $"; the server's own timeout, after the flow stalled {(st.InData ? "in the message data " : "")}at {new Timestamp(st.Start).ToIso8601()} " +
+                  $"({TcpFindingDetector.KindName(st.Kind)}; see stall){BlackHole(flow, st.SenderIsClient)}"
+                : "";
+        }
 
         var ev = new Evidence
         {
@@ -133,6 +156,20 @@ public sealed partial class SmtpAnalyzer
             { "client", flow.ClientEndpoint },
         };
         if (session.Banner is { } banner) ev.Add("banner", banner);
+        if (meaning.Rule is { } rule) ev.Add("providerRule", rule.Id);
+        if (meaning.Kind == SmtpReplyKind.ServerTimeout)
+        {
+            ev.Add("pathMtuBlackHole", stallBefore is { } bh && BlackHole(flow, bh.SenderIsClient).Length > 0);
+            if (stallBefore is { } st)
+                ev.Add("stall", new Evidence
+                {
+                    { "stallKind", TcpFindingDetector.KindName(st.Kind) },
+                    { "start", new Timestamp(st.Start) },
+                    { "secondsBeforeReply", Math.Round((first.Reply.Time.UnixNanoseconds - st.Start) / 1e9, 6) },
+                    { "waiting", st.SenderIsClient ? "client" : "server" },
+                    { "phase", st.Phase },
+                });
+        }
 
         // RFC 1870: compare the message (or the SIZE= the client declared) with the SIZE the server advertised.
         var tx = first.Transaction >= 0 ? session.Transactions.FirstOrDefault(t => t.Index == first.Transaction) : null;
@@ -153,7 +190,7 @@ public sealed partial class SmtpAnalyzer
             ev.Add("declaredSize", declared >= 0 ? declared : null);
             ev.Add("advertisedSizeLimit", limit >= 0 ? limit : null);
         }
-        summary += $" ({meaning.Explanation})";
+        if (meaning.Kind != SmtpReplyKind.ServerTimeout || stallBefore is null) summary += $" ({meaning.Explanation})";
         if (failures.Count > 1) summary += $"; {failures.Count - 1} more {(reject ? "rejection" : "deferral")}{(failures.Count == 2 ? "" : "s")} in this session";
 
         var replies = new List<object?>();
@@ -164,9 +201,9 @@ public sealed partial class SmtpAnalyzer
                 { "command", f.Verb },
                 { "code", f.Reply.Code },
                 { "enhancedCode", f.Reply.EnhancedCode },
-                { "text", f.Reply.Text },
+                { "text", f.Reply.FullText },
                 { "time", f.Reply.Time },
-                { "classification", SmtpReplyClass.Classify(f.Reply).Class },
+                { "classification", SmtpReplyClass.Classify(f.Reply, Context(s, f, out _)).Class },
             };
             if (f.Argument is not null) r.Insert(1, new KeyValuePair<string, object?>("argument", f.Argument));
             if (f.Transaction >= 0) r.Add("transaction", f.Transaction + 1);
@@ -183,12 +220,16 @@ public sealed partial class SmtpAnalyzer
             Time = first.Reply.Time,
             Summary = summary,
             Evidence = ev,
-            Advice = FailureAdvice(meaning.Class, reject),
+            Advice = FailureAdvice(meaning, reject),
         });
     }
 
-    private static string FailureAdvice(string cls, bool reject) => cls switch
+    private static string FailureAdvice(SmtpReplyMeaning meaning, bool reject) => meaning.Class switch
     {
+        "server-timeout" => "not a rate limit: the server gave up waiting for the client. Fix what stopped the client's data (the stall finding of this flow, " +
+                            "and mtu-blackhole when there is one); if nothing stalled, check the client for long pauses and the server's timeout (Postfix: smtpd_timeout)",
+        "recipient-rate-limit" => "nothing to change on the sending side: the recipient's provider accepts mail for that mailbox more slowly for now; the sender retries and gets through",
+        _ when meaning.Rule is { Kind: SmtpReplyKind.Reputation } rule => $"{rule.Explanation}; check the sending IP and domain on blocklists and with the provider's postmaster tools",
         "rate-limit" => "send slower to this server: fewer parallel connections and fewer messages or recipients per connection " +
                         "(Postfix: smtp_destination_concurrency_limit, smtp_destination_rate_delay), and check whether the sending IP is on a blocklist",
         "reputation" => "check the sending IP and domain on blocklists (Spamhaus, the receiver's postmaster tools), make sure SPF, DKIM, DMARC and reverse DNS are in order " +
@@ -208,8 +249,13 @@ public sealed partial class SmtpAnalyzer
                     : "the sender keeps the message queued and retries; if deferrals persist, read the reply text and contact the receiving postmaster",
     };
 
-    private static string ReplyText(SmtpReply r) =>
-        $"{r.Code.ToString(Inv)}{(r.EnhancedCode is null ? "" : " " + r.EnhancedCode)}{(r.Text.Length == 0 ? "" : " " + r.Text)}";
+    /// <summary>"421 4.4.2 text": a multi-line reply's lines joined, cut at 300 characters.</summary>
+    private static string ReplyText(SmtpReply r)
+    {
+        string text = r.FullText;
+        if (text.Length > 300) text = text[..299] + "…";
+        return $"{r.Code.ToString(Inv)}{(r.EnhancedCode is null ? "" : " " + r.EnhancedCode)}{(text.Length == 0 ? "" : " " + text)}";
+    }
 
     private static string Arg(string? a) => a ?? "";
 
@@ -363,11 +409,12 @@ public sealed partial class SmtpAnalyzer
         foreach (var c in session.Commands)
         {
             // AUTH's time includes the client's own credential round trips; a reply no command asked for has no start.
-            if (c.Reply is not { } r || c.Verb is "AUTH" or "") continue;
-            long limit = (long)(c.Verb is "." || c.Verb == "BDAT" && c.Argument?.EndsWith("LAST", StringComparison.OrdinalIgnoreCase) == true
-                ? _options.DataReplyThreshold : _options.ReplyThreshold).TotalNanoseconds;
+            if (c.Reply is not { } r || c.Kind is SmtpCommandKind.Auth or SmtpCommandKind.None) continue;
+            bool endOfData = c.Kind == SmtpCommandKind.EndOfData ||
+                             c.Kind == SmtpCommandKind.Bdat && c.Argument?.EndsWith("LAST", StringComparison.OrdinalIgnoreCase) == true;
+            long limit = (long)(endOfData ? _options.DataReplyThreshold : _options.ReplyThreshold).TotalNanoseconds;
             long took = r.Time.UnixNanoseconds - c.Time.UnixNanoseconds;
-            if (took > limit) slow.Add((c.Verb == "." ? "end of data" : c.Verb, took, limit, r, c.Time));
+            if (took > limit) slow.Add((c.Kind == SmtpCommandKind.EndOfData ? "end of data" : c.Verb, took, limit, r, c.Time));
         }
         if (slow.Count == 0) return;
 

@@ -56,50 +56,101 @@ public sealed partial class SmtpAnalyzer
         {
             s.Connection.OnPacket(in p, fromClient);
             s.Track();
+            if (flow.Tcp is { } tcp) s.TrackStall(tcp);
+            if (s.Candidate) SettleCandidate(flow, s);
             // A session closed by FIN or RST frees its slot at once (its flow stays in the table until it expires).
             if (s.Counted && s.Session.CloseReason is not null) { s.Counted = false; _live--; }
             return;
         }
         if (flow.App is not null) return;
 
-        bool byPort = IsSmtpPort(flow.ServerPort);
-        if (byPort)
+        var detection = SmtpDetection.Port;
+        if (IsSmtpPort(flow.ServerPort))
         {
             if (flow.Packets != 1) return; // decided on the first packet: a flow not taken then is never taken
         }
-        else if (fromClient || p.PayloadWireLength == 0 || flow.ServerToClient.PayloadBytes != p.PayloadWireLength ||
-                 flow.ClientToServer.PayloadBytes != 0 || !IsBanner(p.Payload))
-            return;
+        else if (p.PayloadWireLength == 0) return;
+        else if (!fromClient)
+        {
+            // The server's first payload, before the client sent any, is a greeting.
+            if (flow.ServerToClient.PayloadBytes != p.PayloadWireLength || flow.ClientToServer.PayloadBytes != 0 || !IsBanner(p.Payload)) return;
+            detection = SmtpDetection.Banner;
+        }
+        else
+        {
+            // The client's first payload, before the server sent any, starts a proxy exchange: SMTP may follow it.
+            if (flow.ClientToServer.PayloadBytes != p.PayloadWireLength || flow.ServerToClient.PayloadBytes != 0 ||
+                SmtpSession.ProxyPreambleStart(p.Payload) is null) return;
+            detection = SmtpDetection.Proxy;
+        }
 
         if (_live >= _options.MaxConcurrentFlows)
         {
-            _stats.FlowsNotDecoded++;
+            if (detection != SmtpDetection.Proxy) _stats.FlowsNotDecoded++;
             return;
         }
         var state = new SmtpFlowState(
-            new SmtpConnection(flow.Start, implicitTls: flow.ServerPort == 465, _budget, _options.Limits), byPort == false) { Counted = true };
+            new SmtpConnection(flow.Start, implicitTls: flow.ServerPort == 465, _budget, _options.Limits), detection) { Counted = true };
         _live++;
-        _stats.Flows++;
-        if (!byPort)
-        {
-            _stats.FlowsByBanner++;
-            flow.Application ??= "smtp";
-        }
         flow.App = state;
+        if (detection != SmtpDetection.Proxy) Count(flow, detection);
         state.Connection.OnPacket(in p, fromClient);
         state.Track();
     }
 
-    /// <summary>"220" then a space, a hyphen or the end of the line (RFC 5321 4.2: Reply-code [ SP textstring ] CRLF).</summary>
+    private void Count(Flow flow, SmtpDetection detection)
+    {
+        _stats.Flows++;
+        if (detection == SmtpDetection.Banner) _stats.FlowsByBanner++;
+        if (detection == SmtpDetection.Proxy) _stats.FlowsBehindProxy++;
+        if (detection != SmtpDetection.Port) flow.Application ??= "smtp";
+    }
+
+    /// <summary>A proxy exchange on another port: SMTP once the server's first bytes after it are a greeting; not
+    /// SMTP (the flow is let go) when the proxy refused or something else came through the tunnel.</summary>
+    private void SettleCandidate(Flow flow, SmtpFlowState s)
+    {
+        var session = s.Session;
+        bool failed = session.Proxy is { State: SmtpProxyState.Failed };
+        if (session.BannerAfterProxy is true && !failed)
+        {
+            s.Candidate = false;
+            Count(flow, SmtpDetection.Proxy);
+            return;
+        }
+        if (!failed && session.BannerAfterProxy is null) return;
+        s.Candidate = false;
+        s.Done = true;
+        if (s.Counted) { s.Counted = false; _live--; }
+        s.Connection.ClientStream.Release();
+        s.Connection.ServerStream.Release();
+        session.ReleaseBuffers();
+        flow.App = null;
+    }
+
+    /// <summary>"220" then a space, a hyphen, or a control character (RFC 5321 4.2: Reply-code [ SP textstring ] CRLF;
+    /// a banner "220&lt;ESC&gt;..." is still a greeting, shown escaped).</summary>
     internal static bool IsBanner(ReadOnlySpan<byte> payload) =>
         payload.Length >= 4 && payload[0] == (byte)'2' && payload[1] == (byte)'2' && payload[2] == (byte)'0' &&
-        payload[3] is (byte)' ' or (byte)'-' or (byte)'\r' or (byte)'\n';
+        SmtpSession.IsReplySeparator(payload[3]);
 
     /// <summary>The flow leaves the table (after the TCP detectors have decided on it): the session is finished or
     /// aborted with the TCP layer's reason, its buffers are released, and its findings are reported.</summary>
     public void FlowClosing(Flow flow, long now)
     {
         if (flow.App is not SmtpFlowState s || s.Done) return;
+        if (s.Candidate)
+        {
+            // The flow ended before the tunnel showed SMTP: it is not reported as SMTP.
+            s.Candidate = false;
+            s.Done = true;
+            if (s.Counted) { s.Counted = false; _live--; }
+            s.Connection.ClientStream.Release();
+            s.Connection.ServerStream.Release();
+            s.Session.ReleaseBuffers();
+            flow.App = null;
+            return;
+        }
         s.Done = true;
         if (s.Counted) { s.Counted = false; _live--; }
         var conn = s.Connection;

@@ -26,6 +26,25 @@ public enum SmtpConnectionEnd : byte
     Replaced,
 }
 
+/// <summary>How a flow was recognised as SMTP.</summary>
+public enum SmtpDetection : byte
+{
+    /// <summary>Server port 25, 465, 587 or 2525.</summary>
+    Port,
+    /// <summary>A 220 greeting as the server's first bytes, on another port.</summary>
+    Banner,
+    /// <summary>A proxy exchange (HTTP CONNECT, PROXY protocol, SOCKS) and then a greeting, on another port.</summary>
+    Proxy,
+}
+
+/// <summary>A TCP stall of the flow as the SMTP analysis saw it begin: kept so a later reply (a server's timeout) can
+/// be tied to it after the TCP detector has moved on.</summary>
+public readonly record struct SmtpStallSeen(long Start, PathProbe.Flows.Tcp.StallKind Kind, bool SenderIsClient, string? Phase)
+{
+    /// <summary>The stall began while the message was being sent.</summary>
+    public bool InData => Phase is "data" or "bdat" or "data-sent" or "data-command";
+}
+
 /// <summary>
 /// The SMTP analysis of one TCP flow, attached to <see cref="Flow.App"/>: the decoder (<see cref="SmtpConnection"/>)
 /// and how the connection ended. Other detectors quote <see cref="DescribePosition"/> to say where in the dialogue a
@@ -35,16 +54,38 @@ public sealed class SmtpFlowState : IFlowApplication, PathProbe.Protocols.Smtp.I
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    internal SmtpFlowState(SmtpConnection connection, bool byBanner)
+    internal SmtpFlowState(SmtpConnection connection, SmtpDetection detectedBy)
     {
         Connection = connection;
-        ByBanner = byBanner;
+        DetectedBy = detectedBy;
+        Candidate = detectedBy == SmtpDetection.Proxy;
     }
 
     public SmtpConnection Connection { get; }
     public SmtpSession Session => Connection.Session;
+    public SmtpDetection DetectedBy { get; }
     /// <summary>Recognised by the server's 220 banner rather than by its port.</summary>
-    public bool ByBanner { get; }
+    public bool ByBanner => DetectedBy == SmtpDetection.Banner;
+    /// <summary>A proxy exchange on a port that is not an SMTP port, not yet followed by a greeting: not known to be
+    /// SMTP, so it reports no phase and no position.</summary>
+    public bool Candidate { get; internal set; }
+    /// <summary>The latest TCP stall seen to begin on this flow, or null.</summary>
+    public SmtpStallSeen? LastStall => StallsSeen == 0 ? null : _stalls![(StallsSeen - 1) % MaxStallsKept];
+    /// <summary>TCP stalls seen to begin on this flow (the latest <see cref="MaxStallsKept"/> are kept).</summary>
+    public int StallsSeen { get; private set; }
+    public const int MaxStallsKept = 8;
+    private SmtpStallSeen[]? _stalls;
+
+    /// <summary>The latest kept stall that began in [<paramref name="from"/>, <paramref name="before"/>), or null.</summary>
+    public SmtpStallSeen? StallBetween(long from, long before)
+    {
+        for (int i = StallsSeen - 1; i >= Math.Max(0, StallsSeen - MaxStallsKept); i--)
+        {
+            var st = _stalls![i % MaxStallsKept];
+            if (st.Start < before && st.Start >= from) return st;
+        }
+        return null;
+    }
     /// <summary>TLS from the first byte (port 465, RFC 8314): nothing is decoded.</summary>
     public bool ImplicitTls => Session.ImplicitTls;
     /// <summary>The phase the session was in before it was closed or aborted (where a reset or stall hit).</summary>
@@ -64,13 +105,24 @@ public sealed class SmtpFlowState : IFlowApplication, PathProbe.Protocols.Smtp.I
         if (phase != SmtpPhase.Closed) LastActivePhase = phase;
     }
 
-    public string? Phase => PhaseName(Session.CurrentPhase);
+    /// <summary>After each segment: notes a stall the TCP detector opened (its start changed), even one this same
+    /// segment ended. One comparison per segment, no allocation.</summary>
+    internal void TrackStall(Flows.Tcp.TcpConnectionState tcp)
+    {
+        if (tcp.StallStart == 0 || StallsSeen > 0 && _stalls![(StallsSeen - 1) % MaxStallsKept].Start == tcp.StallStart) return;
+        _stalls ??= new SmtpStallSeen[MaxStallsKept];
+        _stalls[StallsSeen % MaxStallsKept] = new SmtpStallSeen(tcp.StallStart, tcp.StallKind, tcp.StallSenderIsClient, tcp.StallPhase);
+        StallsSeen++;
+    }
+
+    public string? Phase => Candidate ? null : PhaseName(Session.CurrentPhase);
 
     /// <summary>Where the dialogue is, e.g. "DATA after 354 (transaction 2, 1.2 MB of the message sent)". Addresses
     /// and texts from packets are left out; the only packet-derived word, the AUTH mechanism, was cleaned by the
     /// decoder, so the result is terminal-safe.</summary>
     public string? DescribePosition()
     {
+        if (Candidate) return null;
         var s = Session;
         if (s.CurrentPhase != SmtpPhase.Closed) return DescribeAt(s.CurrentPhase);
         string where = DescribeAt(LastActivePhase);
@@ -101,6 +153,9 @@ public sealed class SmtpFlowState : IFlowApplication, PathProbe.Protocols.Smtp.I
             SmtpPhase.DataSent => $"end of data sent, waiting for the final reply ({txn}, {MessageSize(tx)} message)",
             SmtpPhase.Bdat => $"BDAT chunks ({txn}, {MessageSize(tx)} of the message sent)",
             SmtpPhase.Quit => "QUIT sent",
+            SmtpPhase.ServerClosing => s.Transactions.LastOrDefault() is { FinalReply.Code: 421 } cut && cut.EndPhase is SmtpPhase.Data or SmtpPhase.Bdat
+                ? $"DATA cut short by the server's 421 ({txn}, {MessageSize(cut)} of the message sent; the server closed the session)"
+                : "a session the server closed with 421",
             _ => "closed",
         };
     }
@@ -140,6 +195,7 @@ public sealed class SmtpFlowState : IFlowApplication, PathProbe.Protocols.Smtp.I
         SmtpPhase.DataSent => "data-sent",
         SmtpPhase.Bdat => "bdat",
         SmtpPhase.Quit => "quit",
+        SmtpPhase.ServerClosing => "closing",
         _ => "closed",
     };
 

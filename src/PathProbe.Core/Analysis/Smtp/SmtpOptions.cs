@@ -7,7 +7,8 @@ namespace PathProbe.Analysis.Smtp;
 /// <c>smtp-slow-reply</c>.</summary>
 public sealed class SmtpOptions
 {
-    /// <summary>Decode SMTP (ports 25, 465, 587, 2525, or a 220 banner on any port). Needs TCP analysis.</summary>
+    /// <summary>Decode SMTP (ports 25, 465, 587, 2525, a 220 banner on any port, or a greeting after a proxy exchange
+    /// on any port). Needs TCP analysis.</summary>
     public bool Enabled { get; init; } = true;
 
     /// <summary>SMTP sessions decoded at the same time; a flow that starts while this many are open is not decoded
@@ -45,6 +46,9 @@ public sealed class SmtpStats
     public long Flows { get; internal set; }
     /// <summary>Of those, recognised by a 220 banner on a port that is not an SMTP port.</summary>
     public long FlowsByBanner { get; internal set; }
+    /// <summary>Of those, found behind a proxy exchange (HTTP CONNECT, PROXY protocol, SOCKS) on a port that is not an
+    /// SMTP port.</summary>
+    public long FlowsBehindProxy { get; internal set; }
     /// <summary>SMTP flows not decoded because <see cref="SmtpOptions.MaxConcurrentFlows"/> sessions were open.</summary>
     public long FlowsNotDecoded { get; internal set; }
     /// <summary>Stream directions abandoned because a reassembly bound or the shared budget was hit.</summary>

@@ -18,11 +18,14 @@ public sealed class RttStats
     /// <summary>RFC 6298 SRTT and RTTVAR in nanoseconds (0 before the first sample).</summary>
     public double SmoothedNanos { get; private set; }
     public double VarianceNanos { get; private set; }
+    /// <summary>The latest sample (0 before the first): the TUI's RTT-over-time graph plots these.</summary>
+    public long LastNanos { get; private set; }
 
     public void Add(long nanos)
     {
         if (nanos < 0) return;
         Count++;
+        LastNanos = nanos;
         if (nanos < MinNanos) MinNanos = nanos;
         if (nanos > MaxNanos) MaxNanos = nanos;
         if (Count == 1) { SmoothedNanos = nanos; VarianceNanos = nanos / 2.0; }
@@ -58,6 +61,6 @@ public sealed class RttStats
 
     public void Reset()
     {
-        _stored = 0; Count = 0; MinNanos = long.MaxValue; MaxNanos = 0; SmoothedNanos = 0; VarianceNanos = 0;
+        _stored = 0; Count = 0; LastNanos = 0; MinNanos = long.MaxValue; MaxNanos = 0; SmoothedNanos = 0; VarianceNanos = 0;
     }
 }

@@ -2,7 +2,8 @@ using System.Runtime.InteropServices;
 
 namespace PathProbe.Flows.Timeline;
 
-/// <summary>What one direction of a TCP flow did during a <see cref="TimelinePoint"/>.</summary>
+/// <summary>What one direction of a TCP flow did during a <see cref="TimelinePoint"/>. Sequence numbers are relative to
+/// the direction's base (Wireshark's relative sequence numbers), as unsigned offsets.</summary>
 [StructLayout(LayoutKind.Sequential, Pack = 4)]
 public struct TimelineDirection
 {
@@ -12,8 +13,22 @@ public struct TimelineDirection
     public uint SeqHigh;
     /// <summary>Highest relative sequence number of this direction's data the peer acknowledged during the point (0 = no ACK in it).</summary>
     public uint AckHigh;
+    /// <summary>Right edge of the peer's receive window for this direction's data: the highest ACK + scaled window it
+    /// advertised during the point (0 = none): tcptrace's receive-window line.</summary>
+    public uint WindowEdge;
+    /// <summary>Span of the SACK blocks the peer sent for this direction's data during the point (left of the lowest
+    /// block, right of the highest); <see cref="SackHigh"/> is 0 when there was none.</summary>
+    public uint SackLow;
+    public uint SackHigh;
+    /// <summary>Payload bytes sent in the point, retransmissions included (throughput).</summary>
+    public uint PayloadBytes;
+    /// <summary>Largest RTT sample of this direction's data taken in the point, in microseconds (0 = no sample): the
+    /// same samples the report's RTT comes from (<c>TcpEndpointState.Rtt</c>).</summary>
+    public uint RttMaxMicros;
     /// <summary>Largest IP packet carrying data (bytes on the wire, clamped to 65535).</summary>
     public ushort MaxIpPacket;
+    /// <summary>Largest IP packet carrying retransmitted data (0 = none).</summary>
+    public ushort MaxResentIpPacket;
     public ushort DataSegments;
     public ushort Retransmissions;
     public TimelineMarks Marks;
@@ -26,7 +41,16 @@ public struct TimelineDirection
             if (o.SeqHigh > SeqHigh) SeqHigh = o.SeqHigh;
         }
         if (o.AckHigh > AckHigh) AckHigh = o.AckHigh;
+        if (o.WindowEdge > WindowEdge) WindowEdge = o.WindowEdge;
+        if (o.SackHigh > 0)
+        {
+            if (SackHigh == 0 || o.SackLow < SackLow) SackLow = o.SackLow;
+            if (o.SackHigh > SackHigh) SackHigh = o.SackHigh;
+        }
+        PayloadBytes = (uint)Math.Min(uint.MaxValue, (ulong)PayloadBytes + o.PayloadBytes);
+        if (o.RttMaxMicros > RttMaxMicros) RttMaxMicros = o.RttMaxMicros;
         if (o.MaxIpPacket > MaxIpPacket) MaxIpPacket = o.MaxIpPacket;
+        if (o.MaxResentIpPacket > MaxResentIpPacket) MaxResentIpPacket = o.MaxResentIpPacket;
         DataSegments = (ushort)Math.Min(ushort.MaxValue, DataSegments + o.DataSegments);
         Retransmissions = (ushort)Math.Min(ushort.MaxValue, Retransmissions + o.Retransmissions);
         Marks |= o.Marks;
@@ -48,7 +72,7 @@ public enum TimelineMarks : byte
 }
 
 /// <summary>One or more consecutive packets of a flow, merged: the time span and per-direction data, ACK progress,
-/// sizes and retransmissions. 56 bytes.</summary>
+/// sizes and retransmissions. 112 bytes.</summary>
 public struct TimelinePoint
 {
     /// <summary>Capture time of the first and last packet in the point (ns since the epoch).</summary>
@@ -109,6 +133,8 @@ public sealed class FlowTimeline
     public long PhasesDropped { get; private set; }
     /// <summary>The latest phase recorded (compared by reference: phases are constant strings).</summary>
     internal string? LastPhase;
+    /// <summary>RTT sample counts of the client's and the server's data when last seen (a new sample shows as a change).</summary>
+    internal long ClientRttSamples, ServerRttSamples;
 
     public ReadOnlySpan<TimelinePoint> Points => _points.AsSpan(0, _count);
     public ReadOnlySpan<TimelinePhase> Phases => _phases is null ? default : _phases.AsSpan(0, _phaseCount);
@@ -124,6 +150,7 @@ public sealed class FlowTimeline
         _phaseCount = 0;
         PhasesDropped = 0;
         LastPhase = null;
+        ClientRttSamples = ServerRttSamples = 0;
     }
 
     /// <summary>The point the next packet goes into: the last one while it has room, else a new one.</summary>

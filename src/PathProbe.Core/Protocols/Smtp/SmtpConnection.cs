@@ -74,7 +74,11 @@ public sealed class SmtpConnection
     {
         var client = Session.Client;
         var server = Session.Server;
+        // Holes declared now were never acknowledged: lost on the path (a black hole), or the capture ended first.
+        // They are not bytes the capture missed of a delivered stream (those come through PeerAck).
+        Session.FlushingUnacknowledged = true;
         ClientStream.Flush(ref client, time);
         ServerStream.Flush(ref server, time);
+        Session.FlushingUnacknowledged = false;
     }
 }

@@ -35,6 +35,9 @@ public enum SmtpPhase : byte
     Quit,
     /// <summary>The connection ended (<see cref="SmtpSession.Close"/> or <see cref="SmtpSession.Abort"/>).</summary>
     Closed,
+    /// <summary>The server sent 421 after the greeting (RFC 5321 3.8): it is closing the session, whatever the client
+    /// still sends.</summary>
+    ServerClosing,
 }
 
 public enum SmtpOutcome : byte
@@ -53,8 +56,43 @@ public enum SmtpOutcome : byte
     Incomplete,
 }
 
-/// <summary>A reply: the code, the RFC 3463 enhanced code when present, and the (cleaned) text of its first line.</summary>
-public sealed record SmtpReply(int Code, string? EnhancedCode, string Text, int Lines, Timestamp Time);
+/// <summary>A reply: the code, the RFC 3463 enhanced code when present, and its text, cleaned for display.
+/// <see cref="Text"/> is the first line; <see cref="TextLines"/> keeps every line (at most
+/// <see cref="SmtpLimits.MaxReplyLines"/>, each at most <see cref="SmtpLimits.MaxTextLength"/> characters), without the
+/// code and without an enhanced code that repeats the first line's (Gmail puts it on every line).</summary>
+public sealed record SmtpReply(int Code, string? EnhancedCode, string Text, int Lines, Timestamp Time)
+{
+    /// <summary>The text of each kept line; the first is <see cref="Text"/>.</summary>
+    public IReadOnlyList<string> TextLines { get; init; } = new[] { Text };
+
+    /// <summary>Lines beyond <see cref="SmtpLimits.MaxReplyLines"/> (counted in <see cref="Lines"/>, not kept).</summary>
+    public int LinesNotKept => Math.Max(0, Lines - TextLines.Count);
+
+    /// <summary>All kept lines joined by a space: what classification reads (key words often sit on later lines).</summary>
+    public string FullText => TextLines.Count == 1 ? TextLines[0] : string.Join(" ", TextLines);
+
+    /// <summary>The text that carries the outcome: for a 2xx the last line (where MTAs put the queue id, e.g. Exim's
+    /// "250- 4404 byte chunk, total 4404" / "250 OK id=1lHkUh-008hPw-NY"); for a refusal all lines, because
+    /// providers wrap one sentence over several lines.</summary>
+    public string OutcomeText => Code is >= 200 and < 300 && TextLines.Count > 1 ? TextLines[^1] : FullText;
+
+    public bool IsPositive => Code is >= 200 and < 400;
+    public bool IsTransient => Code is >= 400 and < 500;
+    public bool IsPermanent => Code >= 500;
+}
+
+/// <summary>What a command is (the verb as the decoder understood it).</summary>
+public enum SmtpCommandKind : byte
+{
+    /// <summary>A verb the decoder does not know (kept by name only).</summary>
+    Unknown,
+    Helo, Ehlo, Mail, Rcpt, Data,
+    /// <summary>The terminating "." of DATA (RFC 5321 4.1.1.4).</summary>
+    EndOfData,
+    Bdat, Rset, Noop, Quit, StartTls, Auth, Vrfy, Expn, Help,
+    /// <summary>A reply no command asked for (<see cref="SmtpCommand.Verb"/> is "").</summary>
+    None,
+}
 
 /// <summary>A command and, once it came, its reply. Arguments are kept for EHLO/HELO/MAIL/RCPT/BDAT (cleaned);
 /// AUTH keeps its mechanism only (never credentials); other verbs are kept by name only.</summary>
@@ -62,6 +100,7 @@ public sealed class SmtpCommand
 {
     /// <summary>Upper-case verb ("MAIL", "X-FOO"); "." for the end of DATA; "" for a reply no command asked for.</summary>
     public required string Verb { get; init; }
+    public SmtpCommandKind Kind { get; init; }
     public string? Argument { get; init; }
     public Timestamp Time { get; init; }
     /// <summary>Intermediate reply (354 to DATA, the last 334 to AUTH).</summary>
@@ -69,8 +108,8 @@ public sealed class SmtpCommand
     public SmtpReply? Reply { get; internal set; }
     /// <summary>Command sent → reply received (capture time), null while unanswered.</summary>
     public TimeSpan? Latency => Reply == null ? null : TimeSpan.FromTicks((Reply.Time.UnixNanoseconds - Time.UnixNanoseconds) / 100);
-    /// <summary>Index of the transaction the command belongs to, or -1.</summary>
-    public int Transaction { get; init; } = -1;
+    /// <summary>Index of the transaction the command belongs to (as the server's replies settled it), or -1.</summary>
+    public int Transaction { get; internal set; } = -1;
 
     public override string ToString() => Reply == null ? $"{Verb} {Argument}" : $"{Verb} {Argument} -> {Reply.Code}";
 }
@@ -80,9 +119,11 @@ public sealed class SmtpRecipient
     public required string Address { get; init; }
     public string? Parameters { get; init; }
     public Timestamp Time { get; init; }
+    /// <summary>The server's reply to this RCPT, or null while unanswered.</summary>
+    public SmtpReply? Reply { get; internal set; }
     /// <summary>0 while unanswered.</summary>
-    public int ReplyCode { get; internal set; }
-    public string? EnhancedCode { get; internal set; }
+    public int ReplyCode => Reply?.Code ?? 0;
+    public string? EnhancedCode => Reply?.EnhancedCode;
 }
 
 /// <summary>One mail transaction: MAIL FROM to the final reply (or RSET/QUIT/abort).</summary>
@@ -105,6 +146,14 @@ public sealed class SmtpTransaction
     public int RecipientsAccepted { get; internal set; }
     public int RecipientsDeferred { get; internal set; }
     public int RecipientsRejected { get; internal set; }
+    /// <summary>MAIL was refused: no transaction was opened; this record keeps the attempt and its reply.</summary>
+    public bool MailRefused => MailReplyCode >= 400;
+    /// <summary>The latest refusal of DATA or BDAT (503, 554, 451...): the transaction stayed open (RFC 5321 4.1.4).</summary>
+    public SmtpReply? DataRefusal { get; internal set; }
+    /// <summary>Client bytes missing from the capture while this transaction was being sent: the server acknowledged
+    /// them (TCP delivered them) or a snap length cut them. Holes nobody acknowledged (lost on the path, as in a
+    /// black hole) are not counted here.</summary>
+    public long CaptureGapBytes { get; internal set; }
 
     /// <summary>DATA or first BDAT sent.</summary>
     public Timestamp? DataCommandTime { get; internal set; }
@@ -188,6 +237,18 @@ public struct SmtpAnomalies
     /// <summary>Commands not queued for pairing because too many were outstanding.</summary>
     public long PendingOverflows;
     public long BdatSizeInvalid;
+    /// <summary>Times the decoder lost its place in the client stream (a capture gap where the position is unknown)
+    /// and looked for the next command confirmed by the server's reply.</summary>
+    public long Resyncs;
+    /// <summary>Client lines skipped while resynchronising (message content or lost commands, never decoded).</summary>
+    public long ResyncSkippedLines;
+    /// <summary>Replies whose code is followed by neither a space nor a hyphen (e.g. "220&lt;ESC&gt;..."): taken as
+    /// the last line of the reply.</summary>
+    public long OddReplySeparators;
+    /// <summary>Lines of multi-line replies beyond <see cref="SmtpLimits.MaxReplyLines"/> (counted, not kept).</summary>
+    public long ReplyLinesNotKept;
+    /// <summary>A proxy preamble (HTTP CONNECT, PROXY, SOCKS) that started but did not parse.</summary>
+    public long ProxyPreambleInvalid;
 }
 
 /// <summary>Bounds of one session's kept state.</summary>
@@ -203,4 +264,8 @@ public sealed record SmtpLimits
     public int MaxPending { get; init; } = 256;
     /// <summary>Longest kept text (reply text, addresses, names).</summary>
     public int MaxTextLength { get; init; } = 512;
+    /// <summary>Lines of one multi-line reply kept (the rest are counted).</summary>
+    public int MaxReplyLines { get; init; } = 32;
+    /// <summary>Client bytes held while resynchronising after a gap, until a server reply confirms a command.</summary>
+    public int MaxResyncHold { get; init; } = 16 * 1024;
 }

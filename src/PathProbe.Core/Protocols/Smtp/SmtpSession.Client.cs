@@ -1,14 +1,16 @@
 using PathProbe.Primitives;
+using Verb = PathProbe.Protocols.Smtp.SmtpCommandKind;
 
 namespace PathProbe.Protocols.Smtp;
 
 public sealed partial class SmtpSession
 {
-    private enum Verb : byte { Unknown, Helo, Ehlo, Mail, Rcpt, Data, DataEnd, Bdat, Rset, Noop, Quit, StartTls, Auth, Vrfy, Expn, Help }
-
     /// <summary>DATA body scanner states (RFC 5321 4.1.1.4: the data ends with CRLF "." CRLF).</summary>
     private enum BodyState : byte { LineStart, Dot, DotCr, Mid }
 
+    /// <summary>The transaction the client is sending, as the client sees it: set by MAIL, kept by a refused DATA,
+    /// cleared by the end of the data, RSET, QUIT or EHLO. Commands are attributed to it when sent; the server's reply
+    /// to MAIL settles whether it was ever opened (see <see cref="_serverTx"/>).</summary>
     private SmtpTransaction? _currentTx;
     /// <summary>Stands in for transactions past <see cref="SmtpLimits.MaxTransactions"/>, so the state machine
     /// keeps working without keeping them.</summary>
@@ -141,9 +143,10 @@ public sealed partial class SmtpSession
 
     // ---- transactions --------------------------------------------------------------------------
 
+    /// <summary>MAIL: a transaction as the client means it. Whether it opens is the server's call, taken when the
+    /// reply comes (<see cref="MailReply"/>): a transaction still open on the server stays open until then.</summary>
     private void StartTransaction(ReadOnlySpan<byte> args, Timestamp time)
     {
-        if (_currentTx != null) ClientEndsTransaction(_currentTx, "MAIL before the end of the data", time);
         ParsePath(args, "FROM:"u8, out var path, out var pars, out bool ok);
         long size = -1;
         string? body = null;
@@ -216,42 +219,51 @@ public sealed partial class SmtpSession
         path = SmtpText.Token(s, out parameters);
     }
 
-    /// <summary>The client stopped sending this transaction without finishing its data (RSET, QUIT, EHLO, MAIL).
-    /// Once the replies still due have come (PIPELINING), it is deferred or rejected when every recipient was
-    /// refused, else aborted.</summary>
+    /// <summary>The client stopped sending this transaction without finishing its data (RSET, QUIT, EHLO). Once the
+    /// replies still due have come (PIPELINING), it is decided by what the server said (<see cref="DecideEnded"/>).</summary>
     private void ClientEndsTransaction(SmtpTransaction tx, string reason, Timestamp time)
     {
         if (_currentTx == tx) _currentTx = null;
         if (tx.Outcome != SmtpOutcome.InProgress) return;
-        tx.EndRequest = reason;
+        tx.EndRequest ??= reason;
         TryDecideEnded(tx, time);
     }
 
     private void TryDecideEnded(SmtpTransaction tx, Timestamp time)
     {
         if (tx.Outcome == SmtpOutcome.InProgress && tx.EndRequest != null && tx.PendingReplies == 0)
-            DecideByRecipients(tx, tx.EndRequest, time);
+            DecideEnded(tx, tx.EndRequest, time);
     }
 
-    private void DecideByRecipients(SmtpTransaction tx, string reason, Timestamp time)
+    /// <summary>A transaction that ended without a reply to its data: every recipient deferred (or refused with at
+    /// least one deferral) is a deferral, every one rejected a rejection; a refused DATA or BDAT with nothing sent after
+    /// it decides by its code; anything else was aborted.</summary>
+    private void DecideEnded(SmtpTransaction tx, string reason, Timestamp time)
     {
         if (tx.RecipientsAccepted == 0 && tx.RecipientsDeferred > 0)
-            SetOutcome(tx, SmtpOutcome.Deferred, "every recipient deferred; " + reason, time);
+            SetOutcome(tx, SmtpOutcome.Deferred,
+                (tx.RecipientsRejected > 0 ? $"every recipient refused ({tx.RecipientsRejected} rejected, {tx.RecipientsDeferred} deferred); " : "every recipient deferred; ") + reason, time);
         else if (tx.RecipientsAccepted == 0 && tx.RecipientsRejected > 0)
             SetOutcome(tx, SmtpOutcome.Rejected, "every recipient rejected; " + reason, time);
+        else if (tx.DataRefusal is { } refused && tx.DataCommandTime is null)
+            SetOutcome(tx, refused.Code >= 500 ? SmtpOutcome.Rejected : SmtpOutcome.Deferred,
+                $"{(tx.UsedBdat ? "BDAT" : "DATA")} refused ({refused.Code}); {reason}", time);
         else
             SetOutcome(tx, SmtpOutcome.Aborted, reason, time);
     }
 
-    /// <summary>End of input, close or abort: anything not decided gets <paramref name="outcome"/>.</summary>
+    /// <summary>End of input, close or abort: anything not decided gets <paramref name="outcome"/>, unless the
+    /// server's replies already decided it (every recipient refused, DATA refused) and nothing was sent after.</summary>
     private void EndTransaction(SmtpTransaction tx, SmtpOutcome outcome, string reason, Timestamp time)
     {
         if (_currentTx == tx) _currentTx = null;
+        if (_serverTx == tx) _serverTx = null;
         if (tx.Outcome != SmtpOutcome.InProgress) return;
-        if (outcome == SmtpOutcome.Aborted && tx.DataEndTime == null && tx.PendingReplies == 0 &&
-            tx.RecipientsAccepted == 0 && tx.RecipientsDeferred + tx.RecipientsRejected > 0)
+        bool refusedByServer = tx.RecipientsAccepted == 0 && tx.RecipientsDeferred + tx.RecipientsRejected > 0 ||
+                               tx.DataRefusal != null && tx.DataCommandTime is null;
+        if (outcome == SmtpOutcome.Aborted && tx.DataEndTime == null && tx.PendingReplies == 0 && refusedByServer)
         {
-            DecideByRecipients(tx, reason, time);
+            DecideEnded(tx, reason, time);
             return;
         }
         SetOutcome(tx, outcome, reason, time);
@@ -265,6 +277,7 @@ public sealed partial class SmtpSession
         tx.EndPhase = CurrentPhase;
         tx.EndTime = time;
         if (_currentTx == tx) _currentTx = null;
+        if (_serverTx == tx) _serverTx = null;
     }
 
     // ---- DATA body (RFC 5321 4.1.1.4, 4.5.2) ---------------------------------------------------
@@ -354,7 +367,7 @@ public sealed partial class SmtpSession
         if (tx != null) tx.DataEndTime = time;
         _currentTx = null;
         CurrentPhase = SmtpPhase.DataSent;
-        Record(Verb.DataEnd, ".", null, time, tx, null);
+        Record(Verb.EndOfData, ".", null, time, tx, null);
     }
 
     // ---- BDAT (RFC 3030) -------------------------------------------------------------------------
@@ -408,5 +421,201 @@ public sealed partial class SmtpSession
             _currentTx = null;
             CurrentPhase = SmtpPhase.DataSent;
         }
+    }
+
+    // ---- resynchronising after a capture gap ------------------------------------------------------
+
+    /// <summary>Client bytes since the position was lost, held until a reply confirms a command among them.</summary>
+    private byte[]? _hold;
+    private int _holdLen;
+    private Timestamp _holdTime;
+    /// <summary>The held bytes end inside a line too long to hold: skip to its end.</summary>
+    private bool _holdSkipLine;
+
+    /// <summary>A gap left the position in the client stream unknown: from here, lines are held, and only one that
+    /// is a valid command and gets a matching reply (<see cref="ReplyFits"/>) puts the decoder back on track. The
+    /// first bytes after the gap are taken as a line start (a segment usually starts one).</summary>
+    private void StartResync(Timestamp time)
+    {
+        _anomalies.Resyncs++;
+        if (_clientFramer.Length > 0 || _clientFramer.Total > 0) _anomalies.ResyncSkippedLines++; // the line the gap cut
+        _clientFramer.Reset();
+        _clientFramer.SkipToEol = false;
+        _clientMode = ClientMode.Resync;
+        _holdLen = 0;
+        _holdSkipLine = false;
+        _holdTime = time;
+    }
+
+    private void HoldForResync(ReadOnlySpan<byte> data, Timestamp time)
+    {
+        _hold ??= new byte[_limits.MaxResyncHold];
+        while (!data.IsEmpty)
+        {
+            if (_holdSkipLine)
+            {
+                int lf = data.IndexOf((byte)'\n');
+                if (lf < 0) return;
+                data = data[(lf + 1)..];
+                _holdSkipLine = false;
+                continue;
+            }
+            if (_holdLen == 0) _holdTime = time;
+            int n = Math.Min(data.Length, _hold.Length - _holdLen);
+            data[..n].CopyTo(_hold.AsSpan(_holdLen));
+            _holdLen += n;
+            data = data[n..];
+            DropLeadingNonCommands();
+            if (_holdLen == _hold.Length)
+            {
+                // Full without a confirming reply: the first line was not the command we are looking for.
+                int lf = _hold.AsSpan(0, _holdLen).IndexOf((byte)'\n');
+                if (lf < 0) { _holdLen = 0; _holdSkipLine = true; }
+                else DropHeld(lf + 1);
+                _anomalies.ResyncSkippedLines++;
+                DropLeadingNonCommands();
+            }
+        }
+    }
+
+    /// <summary>Drops complete held lines from the front while they are not valid commands (message content, or the
+    /// tail of a line the gap cut).</summary>
+    private void DropLeadingNonCommands()
+    {
+        while (_holdLen > 0)
+        {
+            int lf = _hold.AsSpan(0, _holdLen).IndexOf((byte)'\n');
+            if (lf < 0) return;
+            if (IsCommandLine(TrimCr(_hold.AsSpan(0, lf)), out _)) return;
+            DropHeld(lf + 1);
+            _anomalies.ResyncSkippedLines++;
+        }
+    }
+
+    private void DropHeld(int n)
+    {
+        _hold.AsSpan(n, _holdLen - n).CopyTo(_hold);
+        _holdLen -= n;
+    }
+
+    /// <summary>Another gap while resynchronising: the held line in progress is cut too.</summary>
+    private void DropPartialHold()
+    {
+        if (_holdLen == 0) { _holdSkipLine = false; return; }
+        int last = _hold.AsSpan(0, _holdLen).LastIndexOf((byte)'\n');
+        if (last + 1 < _holdLen) _anomalies.ResyncSkippedLines++;
+        _holdLen = last + 1;
+        _holdSkipLine = false;
+    }
+
+    /// <summary>A reply came while resynchronising and no command before the gap is waiting for one. The first held
+    /// line that is a valid command fitting this reply is where the dialogue resumes: the lines before it are
+    /// skipped, it and the rest are decoded now (before the reply is paired). Returns false when no held line fits
+    /// (the reply answers a command the capture lost).</summary>
+    private bool TryResync(int code)
+    {
+        int pos = 0, skipped = 0;
+        while (pos < _holdLen)
+        {
+            int lf = _hold.AsSpan(pos, _holdLen - pos).IndexOf((byte)'\n');
+            if (lf < 0) break;
+            if (IsCommandLine(TrimCr(_hold.AsSpan(pos, lf)), out var verb) && ReplyFits(verb, code) && PlausibleFrom(pos + lf + 1, verb))
+            {
+                _anomalies.ResyncSkippedLines += skipped;
+                _clientMode = ClientMode.Command;
+                int len = _holdLen - pos;
+                _holdLen = 0;
+                ClientStream(_hold.AsSpan(pos, len), _holdTime);
+                return true;
+            }
+            skipped++;
+            pos += lf + 1;
+        }
+        return false;
+    }
+
+    /// <summary>Whether the held lines after a candidate command could follow it: a client sends only commands, until
+    /// DATA or BDAT hands over to message data. "RSET" in the middle of message lines is content.</summary>
+    private bool PlausibleFrom(int pos, SmtpCommandKind candidate)
+    {
+        if (candidate is Verb.Data or Verb.Bdat) return true;
+        while (pos < _holdLen)
+        {
+            int lf = _hold.AsSpan(pos, _holdLen - pos).IndexOf((byte)'\n');
+            if (lf < 0) return true; // a line still coming
+            if (!IsCommandLine(TrimCr(_hold.AsSpan(pos, lf)), out var verb)) return false;
+            if (verb is Verb.Data or Verb.Bdat) return true;
+            pos += lf + 1;
+        }
+        return true;
+    }
+
+    /// <summary>The session ends while resynchronising: held lines were never confirmed, so they are not decoded.</summary>
+    private void EndResyncUnconfirmed()
+    {
+        if (_holdLen > 0)
+        {
+            int lines = _hold.AsSpan(0, _holdLen).Count((byte)'\n');
+            _anomalies.ResyncSkippedLines += Math.Max(1, lines);
+        }
+        _holdLen = 0;
+        _clientMode = ClientMode.Command;
+    }
+
+    private static ReadOnlySpan<byte> TrimCr(ReadOnlySpan<byte> s) => s.Length > 0 && s[^1] == (byte)'\r' ? s[..^1] : s;
+
+    /// <summary>A line that is a well-formed command (RFC 5321 4.1.1, RFC 3030, 3207, 4954), strictly: a known verb and
+    /// the argument syntax it requires ("MAIL FROM:&lt;...&gt;", "RCPT TO:&lt;...&gt;", "BDAT 1234[ LAST]", bare "DATA",
+    /// "QUIT", "RSET"...), printable ASCII, at most 512 bytes (4.5.3.1.4). Message lines ("From: a@b", "Hello!")
+    /// are not.</summary>
+    internal static bool IsCommandLine(ReadOnlySpan<byte> line, out SmtpCommandKind verb)
+    {
+        verb = Verb.Unknown;
+        if (line.IsEmpty || line.Length > 510) return false;
+        foreach (byte b in line)
+            if (b is < 0x20 or > 0x7E) return false;
+        var v = SmtpText.Token(line, out var args);
+        if (line[0] == (byte)' ') return false;
+        verb = ParseVerb(v, out _);
+        args = SmtpText.Trim(args);
+        switch (verb)
+        {
+            case Verb.Data or Verb.Rset or Verb.Quit or Verb.StartTls:
+                return args.IsEmpty;
+            case Verb.Noop or Verb.Help:
+                return true;
+            case Verb.Ehlo or Verb.Helo:
+                return !args.IsEmpty && args.IndexOf((byte)' ') < 0;
+            case Verb.Mail:
+                return PathArgument(args, "FROM:"u8);
+            case Verb.Rcpt:
+                return PathArgument(args, "TO:"u8);
+            case Verb.Bdat:
+            {
+                var size = SmtpText.Token(args, out var rest);
+                rest = SmtpText.Trim(rest);
+                return SmtpText.TryParseDecimal(size, out _) && (rest.IsEmpty || SmtpText.EqualsIgnoreCase(rest, "LAST"u8));
+            }
+            case Verb.Auth:
+            {
+                var mech = SmtpText.Token(args, out _);
+                if (mech.IsEmpty || mech.Length > 20) return false;
+                foreach (byte b in mech)
+                    if (!(b is >= (byte)'A' and <= (byte)'Z' or >= (byte)'0' and <= (byte)'9' or (byte)'-' or (byte)'_')) return false;
+                return true;
+            }
+            case Verb.Vrfy or Verb.Expn:
+                return !args.IsEmpty;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>"FROM:&lt;path&gt;[ params]": the keyword, then a path in angle brackets.</summary>
+    private static bool PathArgument(ReadOnlySpan<byte> args, ReadOnlySpan<byte> keyword)
+    {
+        if (!SmtpText.StartsWithIgnoreCase(args, keyword)) return false;
+        var s = SmtpText.TrimStart(args[keyword.Length..]);
+        return s.Length >= 2 && s[0] == (byte)'<' && s.IndexOf((byte)'>') > 0;
     }
 }

@@ -1,4 +1,5 @@
 using PathProbe.Primitives;
+using Verb = PathProbe.Protocols.Smtp.SmtpCommandKind;
 
 namespace PathProbe.Protocols.Smtp;
 
@@ -14,10 +15,48 @@ public sealed partial class SmtpSession
         public bool BdatLast;
     }
 
+    /// <summary>Commands awaiting replies, in order; a ring the server-side state machine can also re-point (a MAIL
+    /// refused while a transaction is open hands its pipelined followers to that transaction).</summary>
+    private struct PendingQueue
+    {
+        private Pending[] _items;
+        private int _head;
+        public int Count;
+
+        public void Enqueue(in Pending p)
+        {
+            _items ??= new Pending[8];
+            if (Count == _items.Length)
+            {
+                var bigger = new Pending[_items.Length * 2];
+                for (int i = 0; i < Count; i++) bigger[i] = _items[(_head + i) % _items.Length];
+                _items = bigger;
+                _head = 0;
+            }
+            _items[(_head + Count++) % _items.Length] = p;
+        }
+
+        public readonly ref Pending Peek() => ref _items[_head];
+
+        public Pending Dequeue()
+        {
+            var p = _items[_head];
+            _items[_head] = default;
+            _head = (_head + 1) % _items.Length;
+            Count--;
+            return p;
+        }
+
+        public readonly ref Pending this[int i] => ref _items[(_head + i) % _items.Length];
+    }
+
     private enum ReplyTarget : byte { Greeting, Command, Unsolicited }
 
-    private readonly Queue<Pending> _pending = new();
+    private PendingQueue _pending;
     private bool _greetingDone;
+    /// <summary>The transaction open on the server, as its replies say: set by a 2xx to MAIL, cleared by the reply to
+    /// the data, RSET, EHLO/HELO, QUIT or a 421.</summary>
+    private SmtpTransaction? _serverTx;
 
     // The reply being assembled (multi-line: "250-" lines, then "250 ").
     private bool _replyActive;
@@ -26,6 +65,7 @@ public sealed partial class SmtpSession
     private int _replyLines;
     private string? _replyText;
     private string? _replyEnhanced;
+    private List<string>? _replyMore;
     private SmtpCapabilities? _newCaps;
 
     private void Record(Verb verb, string verbText, string? arg, Timestamp time, SmtpTransaction? tx, SmtpRecipient? r, bool bdatLast = false)
@@ -33,7 +73,7 @@ public sealed partial class SmtpSession
         SmtpCommand? kept = null;
         if (_commands.Count < _limits.MaxCommands)
         {
-            kept = new SmtpCommand { Verb = verbText, Argument = arg, Time = time, Transaction = tx?.Index ?? -1 };
+            kept = new SmtpCommand { Verb = verbText, Kind = verb, Argument = arg, Time = time, Transaction = tx?.Index ?? -1 };
             _commands.Add(kept);
         }
         else _anomalies.CommandsNotKept++;
@@ -47,18 +87,29 @@ public sealed partial class SmtpSession
     {
         // RFC 5321 4.2: Reply-code [ SP / "-" textstring ] CRLF; codes 2yz..5yz (1yz is unused but harmless).
         if (line.Length < 3 || line[0] is < (byte)'1' or > (byte)'5' || line[1] is < (byte)'0' or > (byte)'9' ||
-            line[2] is < (byte)'0' or > (byte)'9' || (line.Length > 3 && line[3] is not ((byte)' ' or (byte)'-')))
+            line[2] is < (byte)'0' or > (byte)'9' || line.Length > 3 && !IsReplySeparator(line[3]))
         {
             _anomalies.UnparsableReplies++;
             return;
         }
         int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
         bool more = line.Length > 3 && line[3] == (byte)'-';
-        var text = line.Length > 4 ? line[4..] : default;
+        ReadOnlySpan<byte> text;
+        if (line.Length > 3 && line[3] is not ((byte)' ' or (byte)'-'))
+        {
+            // "220<ESC>..." and the like: a final line whose text starts right after the code (shown escaped).
+            _anomalies.OddReplySeparators++;
+            text = line[3..];
+        }
+        else text = line.Length > 4 ? line[4..] : default;
 
         if (!_replyActive) StartReply(code, text);
         else if (code != _replyCode) _anomalies.ReplyCodeMismatches++;
-        else if (_newCaps != null) ParseCapability(text, _newCaps);
+        else
+        {
+            if (_newCaps != null) ParseCapability(text, _newCaps);
+            AddReplyLine(text);
+        }
         _replyLines++;
         if (!more) CompleteReply(time);
     }
@@ -68,6 +119,9 @@ public sealed partial class SmtpSession
         _replyActive = true;
         _replyCode = code;
         _replyLines = 0;
+        _replyMore = null;
+        // After a gap in the client stream: this reply may confirm where the dialogue resumes.
+        if (_clientMode == ClientMode.Resync && _greetingDone && _pending.Count == 0) TryResync(code);
         // The first reply is the greeting (RFC 5321 4.3.1), even when an early-talking client sent a command before it.
         _replyTarget = !_greetingDone ? ReplyTarget.Greeting
             : _pending.Count > 0 ? ReplyTarget.Command : ReplyTarget.Unsolicited;
@@ -80,10 +134,25 @@ public sealed partial class SmtpSession
             ? new SmtpCapabilities() : null;
     }
 
+    /// <summary>A continuation line's text, without an enhanced code that repeats the first line's.</summary>
+    private void AddReplyLine(ReadOnlySpan<byte> text)
+    {
+        _replyMore ??= new List<string>();
+        if (_replyMore.Count + 1 >= _limits.MaxReplyLines) { _anomalies.ReplyLinesNotKept++; return; }
+        int enh = SmtpText.EnhancedCodeLength(text);
+        if (enh > 0 && _replyEnhanced != null && SmtpText.EqualsAscii(text[..enh], _replyEnhanced))
+            text = SmtpText.TrimStart(text[enh..]);
+        _replyMore.Add(SmtpText.ToDisplay(text, _limits.MaxTextLength));
+    }
+
     private void CompleteReply(Timestamp time)
     {
         _replyActive = false;
-        var reply = new SmtpReply(_replyCode, _replyEnhanced, _replyText ?? "", _replyLines, time);
+        string first = _replyText ?? "";
+        var reply = _replyMore is { Count: > 0 } more
+            ? new SmtpReply(_replyCode, _replyEnhanced, first, _replyLines, time) { TextLines = [first, .. more] }
+            : new SmtpReply(_replyCode, _replyEnhanced, first, _replyLines, time);
+        _replyMore = null;
         int code = _replyCode;
 
         switch (_replyTarget)
@@ -95,23 +164,34 @@ public sealed partial class SmtpSession
                 if (CurrentPhase == SmtpPhase.Connect) CurrentPhase = SmtpPhase.Greeting;
                 break;
             case ReplyTarget.Unsolicited:
-                // A reply no command asked for: typically 421 before closing (RFC 5321 3.8), or our pairing lost a
-                // command to a gap. A reply arriving during DATA ends the data for the server, so it does for us too.
+                // A reply no command asked for: typically 421 before closing (RFC 5321 3.8), or the answer to a command
+                // the capture lost. A reply arriving during DATA ends the data for the server, so it does for us too:
+                // after a gap in the body this is how the end of the data is found again.
                 if (_clientMode == ClientMode.Body)
                 {
                     _anomalies.RepliesDuringData++;
                     var tx = _currentTx;
-                    EndOfData(time);
-                    var end = _pending.Dequeue();
-                    if (end.Tx != null) end.Tx.PendingReplies--;
-                    if (end.Kept != null) end.Kept.Reply = reply;
+                    if (code is >= 200 and < 300)
+                    {
+                        // The terminating dot was lost in a capture gap: the server's end-of-data reply ends the data.
+                        EndOfData(time);
+                        var end = _pending.Dequeue();
+                        if (end.Tx != null) end.Tx.PendingReplies--;
+                        if (end.Kept != null) end.Kept.Reply = reply;
+                        if (tx != null) FinalReply(tx, reply, time);
+                        break;
+                    }
+                    // The server ended the data itself (its timeout while the data stalled, a size limit, a policy):
+                    // no dot was sent. The transaction ends with this reply, in the phase it was cut in.
+                    _clientMode = ClientMode.Command;
                     if (tx != null) FinalReply(tx, reply, time);
+                    _currentTx = null;
+                    CurrentPhase = SmtpPhase.Ready;
+                    KeepUnsolicited(reply, time, tx);
                     break;
                 }
                 _anomalies.RepliesWithoutCommand++;
-                if (_commands.Count < _limits.MaxCommands)
-                    _commands.Add(new SmtpCommand { Verb = "", Time = time, Reply = reply });
-                else _anomalies.CommandsNotKept++;
+                KeepUnsolicited(reply, time, null);
                 break;
             default:
                 CommandReply(reply, time);
@@ -123,24 +203,33 @@ public sealed partial class SmtpSession
             // Service closing (RFC 5321 3.8): whatever transaction is open ends here, deferred.
             foreach (var t in _transactions) SetOutcome(t, SmtpOutcome.Deferred, "421 service closing", time);
             if (_scratchTx != null) SetOutcome(_scratchTx, SmtpOutcome.Deferred, "421 service closing", time);
+            _serverTx = null;
             if (_clientMode is ClientMode.Body or ClientMode.Bdat or ClientMode.Auth or ClientMode.AwaitTls) _clientMode = ClientMode.Command;
+            if (_replyTarget != ReplyTarget.Greeting && CurrentPhase is not (SmtpPhase.Closed or SmtpPhase.Tls)) CurrentPhase = SmtpPhase.ServerClosing;
         }
         _newCaps = null;
+    }
+
+    private void KeepUnsolicited(SmtpReply reply, Timestamp time, SmtpTransaction? tx)
+    {
+        if (_commands.Count < _limits.MaxCommands)
+            _commands.Add(new SmtpCommand { Verb = "", Kind = Verb.None, Time = time, Reply = reply, Transaction = tx?.Index ?? -1 });
+        else _anomalies.CommandsNotKept++;
     }
 
     private void CommandReply(SmtpReply reply, Timestamp time)
     {
         int code = reply.Code;
-        Pending p = _pending.Peek();
+        ref Pending head = ref _pending.Peek();
 
         // Intermediate replies keep the command at the head of the queue.
-        if (p.Verb == Verb.Auth && code == 334)
+        if (head.Verb == Verb.Auth && code == 334)
         {
-            if (p.Kept != null) p.Kept.Intermediate = reply;
+            if (head.Kept != null) head.Kept.Intermediate = reply;
             return;
         }
 
-        _pending.Dequeue();
+        Pending p = _pending.Dequeue();
         if (p.Tx != null) p.Tx.PendingReplies--;
         if (p.Kept != null)
         {
@@ -155,20 +244,15 @@ public sealed partial class SmtpSession
             case Verb.Ehlo:
             case Verb.Helo:
                 if (ok && _newCaps != null) Capabilities = _newCaps;
+                if (ok) ServerReset("EHLO/HELO before the end of the data", time); // RFC 5321 4.1.4
                 break;
             case Verb.Mail:
-                if (tx == null) break;
-                tx.MailReplyCode = code;
-                if (!ok)
-                {
-                    SetOutcome(tx, code >= 500 ? SmtpOutcome.Rejected : SmtpOutcome.Deferred, $"MAIL refused ({code})", time);
-                    if (CurrentPhase is SmtpPhase.Mail or SmtpPhase.Rcpt) CurrentPhase = SmtpPhase.Ready;
-                }
+                if (tx != null) MailReply(tx, p.Kept, reply, time);
                 break;
             case Verb.Rcpt:
-                if (p.Rcpt != null) { p.Rcpt.ReplyCode = code; p.Rcpt.EnhancedCode = reply.EnhancedCode; }
+                if (p.Rcpt != null) p.Rcpt.Reply = reply;
                 if (tx == null) break;
-                if (ok) tx.RecipientsAccepted++;
+                if (code is >= 200 and < 300) tx.RecipientsAccepted++;
                 else if (code >= 500) tx.RecipientsRejected++;
                 else if (code >= 400) tx.RecipientsDeferred++;
                 break;
@@ -181,20 +265,40 @@ public sealed partial class SmtpSession
                 }
                 else
                 {
-                    // DATA refused (no valid recipients, 503 sequence error...): back to commands.
+                    // DATA refused (503 no valid recipients, 554, 451...): back to commands. RFC 5321 4.1.4: a
+                    // refused command changes nothing, so the transaction stays open (a later RCPT and DATA may
+                    // complete it).
                     if (_clientMode == ClientMode.Body) _clientMode = ClientMode.Command;
-                    if (tx != null) FinalReply(tx, reply, time);
-                    if (CurrentPhase is SmtpPhase.DataCommand or SmtpPhase.Data) CurrentPhase = SmtpPhase.Ready;
+                    if (tx != null) DataRefused(tx, reply);
+                    if (CurrentPhase is SmtpPhase.DataCommand or SmtpPhase.Data) PhaseFromTransaction();
                 }
                 break;
-            case Verb.DataEnd:
+            case Verb.EndOfData:
                 if (tx != null) FinalReply(tx, reply, time);
                 if (CurrentPhase == SmtpPhase.DataSent) CurrentPhase = SmtpPhase.Ready;
                 break;
             case Verb.Bdat:
-                // RFC 3030 2: each chunk is answered; the reply to LAST is the final one, a failure ends it early.
-                if (tx != null && (p.BdatLast || !ok)) FinalReply(tx, reply, time);
+                // RFC 3030 2: each chunk is answered; the reply to LAST is the final one. A 503 (BDAT out of sequence)
+                // changes nothing; any other failure ends the transaction.
+                if (tx != null && code == 503)
+                {
+                    DataRefused(tx, reply);
+                    if (p.BdatLast && tx.Outcome == SmtpOutcome.InProgress)
+                    {
+                        // The client thought LAST ended its data; the server says the transaction is still open.
+                        tx.DataEndTime = null;
+                        if (_currentTx == null && tx.EndRequest == null) _currentTx = tx;
+                        if (CurrentPhase == SmtpPhase.DataSent) PhaseFromTransaction();
+                    }
+                }
+                else if (tx != null && (p.BdatLast || !ok)) FinalReply(tx, reply, time);
                 if (p.BdatLast && CurrentPhase == SmtpPhase.DataSent) CurrentPhase = SmtpPhase.Ready;
+                break;
+            case Verb.Rset:
+                if (ok) ServerReset("client sent RSET", time);
+                break;
+            case Verb.Quit:
+                _serverTx = null;
                 break;
             case Verb.StartTls:
                 if (code == 220)
@@ -223,7 +327,93 @@ public sealed partial class SmtpSession
         if (tx != null) TryDecideEnded(tx, time);
     }
 
-    /// <summary>The reply that ends the data (or refuses DATA/BDAT) decides the transaction.</summary>
+    /// <summary>The server's verdict on MAIL (RFC 5321 4.1.1.2, 4.1.4). Accepted: the transaction is open (and one
+    /// the server still had open was reset by it). Refused while another is open ("503 5.5.1 sender already given"):
+    /// the open one goes on, and the commands pipelined after this MAIL belong to it. Refused otherwise: no
+    /// transaction was opened; the record keeps the attempt and its reply.</summary>
+    private void MailReply(SmtpTransaction tx, SmtpCommand? mail, SmtpReply reply, Timestamp time)
+    {
+        tx.MailReplyCode = reply.Code;
+        if (reply.Code is >= 200 and < 300)
+        {
+            if (_serverTx is { } old && old != tx) ClientEndsTransaction(old, "a new MAIL was accepted before the end of the data", time);
+            _serverTx = tx;
+            return;
+        }
+        if (_serverTx is { Outcome: SmtpOutcome.InProgress } open && open != tx)
+        {
+            MergeInto(tx, open);
+            return;
+        }
+        SetOutcome(tx, reply.Code >= 500 ? SmtpOutcome.Rejected : SmtpOutcome.Deferred, $"MAIL refused ({reply.Code})", time);
+        if (CurrentPhase is SmtpPhase.Mail or SmtpPhase.Rcpt) CurrentPhase = SmtpPhase.Ready;
+    }
+
+    /// <summary><paramref name="refused"/> (a MAIL the server refused while <paramref name="open"/> was open) was never a
+    /// transaction: its command, its pipelined followers, recipients and data go to the open one.</summary>
+    private void MergeInto(SmtpTransaction refused, SmtpTransaction open)
+    {
+        if (!_transactions.Remove(refused) && _scratchTx == refused)
+        {
+            _scratchTx = null;
+            _anomalies.TransactionsNotKept--;
+        }
+        if (refused.Index == TransactionIndex) TransactionIndex--;
+        for (int i = _commands.Count - 1; i >= 0 && _commands[i].Time >= refused.MailTime; i--)
+            if (_commands[i].Transaction == refused.Index) _commands[i].Transaction = open.Index;
+        for (int i = 0; i < _pending.Count; i++)
+        {
+            ref Pending q = ref _pending[i];
+            if (q.Tx != refused) continue;
+            q.Tx = open;
+            open.PendingReplies++;
+        }
+        foreach (var r in refused.Recipients)
+        {
+            if (open.Recipients.Count < _limits.MaxRecipients) open.Recipients.Add(r);
+            else open.RecipientsNotKept++;
+        }
+        open.RecipientsNotKept += refused.RecipientsNotKept;
+        open.RecipientsAccepted += refused.RecipientsAccepted;
+        open.RecipientsDeferred += refused.RecipientsDeferred;
+        open.RecipientsRejected += refused.RecipientsRejected;
+        open.DataCommandTime ??= refused.DataCommandTime;
+        open.DataEndTime ??= refused.DataEndTime;
+        open.UsedBdat |= refused.UsedBdat;
+        open.MessageBytes += refused.MessageBytes;
+        open.SizeApproximate |= refused.SizeApproximate;
+        open.CaptureGapBytes += refused.CaptureGapBytes;
+        if (refused.EndRequest != null) open.EndRequest ??= refused.EndRequest;
+        if (_currentTx == refused) _currentTx = open.EndRequest == null && open.DataEndTime == null ? open : null;
+        PhaseFromTransaction();
+    }
+
+    /// <summary>The server reset its transaction state (2xx to RSET, EHLO or HELO): an open transaction ends.</summary>
+    private void ServerReset(string reason, Timestamp time)
+    {
+        if (_serverTx is { } open) ClientEndsTransaction(open, reason, time);
+        _serverTx = null;
+    }
+
+    /// <summary>DATA or BDAT refused: the transaction stays open (RFC 5321 4.1.4); the refusal decides it only if
+    /// the client gives up afterwards (<see cref="DecideEnded"/>).</summary>
+    private static void DataRefused(SmtpTransaction tx, SmtpReply reply)
+    {
+        tx.DataRefusal = reply;
+        tx.DataCommandTime = null;
+        tx.DataStartTime = null;
+        if (tx.DataEndTime == null && !tx.UsedBdat) tx.MessageBytes = 0; // the server took no message
+    }
+
+    /// <summary>After a refusal: the phase the open transaction is in (MAIL or RCPT given), or Ready.</summary>
+    private void PhaseFromTransaction()
+    {
+        if (CurrentPhase is SmtpPhase.Closed or SmtpPhase.Quit or SmtpPhase.Tls or SmtpPhase.StartTls or SmtpPhase.Auth) return;
+        var tx = _currentTx;
+        CurrentPhase = tx is null ? SmtpPhase.Ready : tx.Recipients.Count + tx.RecipientsNotKept > 0 ? SmtpPhase.Rcpt : SmtpPhase.Mail;
+    }
+
+    /// <summary>The reply that ends the data (or refuses a BDAT chunk) decides the transaction.</summary>
     private void FinalReply(SmtpTransaction tx, SmtpReply reply, Timestamp time)
     {
         if (tx.Outcome != SmtpOutcome.InProgress) return;
@@ -235,6 +425,32 @@ public sealed partial class SmtpSession
             // "554 no valid recipients" after every RCPT got a 4xx: the mail will be retried, so it is deferred.
             SetOutcome(tx, SmtpOutcome.Deferred, "every recipient deferred", time);
         else SetOutcome(tx, SmtpOutcome.Rejected, $"{code} after data", time);
+        if (_serverTx == tx) _serverTx = null;
+    }
+
+    /// <summary>Whether <paramref name="code"/> can answer <paramref name="verb"/>: RFC 5321 4.3.2 (command-reply
+    /// sequences), RFC 3030 (BDAT), RFC 3207 (STARTTLS), RFC 4954 (AUTH). 421 may answer anything (3.8), and
+    /// 500-504 any line the server read as a command. Used to confirm where the dialogue resumes after a gap.</summary>
+    internal static bool ReplyFits(SmtpCommandKind verb, int code)
+    {
+        if (code == 421 || code is >= 500 and <= 504) return true;
+        bool failure = code is >= 400 and < 600;
+        return verb switch
+        {
+            Verb.Ehlo or Verb.Helo => code == 250 || failure,
+            Verb.Mail => code == 250 || failure,
+            Verb.Rcpt => code is 250 or 251 || failure,
+            Verb.Data => code == 354 || failure,
+            Verb.Bdat => code == 250 || failure,
+            Verb.Rset or Verb.Noop => code == 250,
+            Verb.Quit => code == 221,
+            Verb.Vrfy => code is 250 or 251 or 252 || failure,
+            Verb.Expn => code is 250 or 252 || failure,
+            Verb.Help => code is 211 or 214 || failure,
+            Verb.StartTls => code == 220 || failure,
+            Verb.Auth => code is 334 or 235 || failure,
+            _ => false,
+        };
     }
 
     /// <summary>One EHLO keyword line (RFC 5321 4.1.1.1: ehlo-keyword *(SP ehlo-param)).</summary>

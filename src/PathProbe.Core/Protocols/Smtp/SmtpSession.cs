@@ -8,10 +8,20 @@ namespace PathProbe.Protocols.Smtp;
 /// </summary>
 /// <remarks>
 /// <para>Commands are paired with replies in order through a FIFO, so PIPELINING (RFC 2920) needs nothing special.
-/// DATA counts the message (dot-stuffing undone, RFC 5321 4.5.2) without keeping it; BDAT chunks (RFC 3030) are
+/// The transaction state follows the server's verdicts, applied in reply order (RFC 5321 4.1.4, 4.3.2): a command
+/// refused with 503 changes nothing; a refused MAIL opens no transaction, and one refused while a transaction is open
+/// ("503 sender already given") leaves that one open with everything pipelined after it; a refused DATA or BDAT keeps
+/// the transaction open; RSET, and MAIL after a completed transaction, start the next one. Recipients are kept per
+/// transaction, each with its own reply.</para>
+/// <para>DATA counts the message (dot-stuffing undone, RFC 5321 4.5.2) without keeping it; BDAT chunks (RFC 3030) are
 /// skipped by their exact length; after the 220 to STARTTLS (RFC 3207), or from the start for implicit TLS
 /// (port 465, RFC 8314), bytes are only counted. AUTH (RFC 4954) keeps the mechanism and the result: the initial
-/// response and every continuation line are skipped, never decoded.</para>
+/// response and every continuation line are skipped, never decoded. A proxy preamble before the dialogue (HTTP
+/// CONNECT, PROXY protocol v1/v2, SOCKS 4/5) is read and noted (<see cref="Proxy"/>).</para>
+/// <para>Bytes missing from the capture (gaps): inside DATA the body scan goes on and the server's end-of-data reply
+/// ends it; inside BDAT the chunk's declared remainder is skipped when the gap fits in it; anywhere else the position
+/// is unknown, so client lines are held until one that is a valid command is confirmed by a matching server reply
+/// (<see cref="SmtpAnomalies.Resyncs"/>). Message content is never read as commands.</para>
 /// <para>Hostile input never throws and never grows memory without bound: lines are capped
 /// (<see cref="SmtpLimits.HardLineCap"/>), kept commands, transactions and recipients are capped and the rest
 /// counted. Scanning a message body allocates nothing; kept strings (names, addresses, reply texts) are allocated
@@ -21,7 +31,7 @@ namespace PathProbe.Protocols.Smtp;
 /// </remarks>
 public sealed partial class SmtpSession
 {
-    private enum ClientMode : byte { Command, Body, Bdat, Auth, AwaitTls, Tls, Dead }
+    private enum ClientMode : byte { Command, Body, Bdat, Auth, AwaitTls, Tls, Resync, Dead }
 
     /// <summary>Line assembly for one direction. The buffer is allocated on the first line split across segments.</summary>
     private struct Framer
@@ -38,6 +48,8 @@ public sealed partial class SmtpSession
 
     private readonly SmtpLimits _limits;
     private readonly Timestamp _connectTime;
+    /// <summary>Start of the greeting delay: the connection, or the end of a proxy exchange.</summary>
+    private Timestamp _greetingClock;
     private ClientMode _clientMode;
     private bool _serverTls;
     private bool _serverDead;
@@ -55,7 +67,9 @@ public sealed partial class SmtpSession
     {
         _limits = limits ?? SmtpLimits.Default;
         _connectTime = connectTime;
+        _greetingClock = connectTime;
         ImplicitTls = implicitTls;
+        _preambleCheck = !implicitTls;
         if (implicitTls)
         {
             _clientMode = ClientMode.Tls;
@@ -77,8 +91,12 @@ public sealed partial class SmtpSession
     /// <summary>First line of the greeting with its code ("220 mx.example ESMTP"), cleaned; null before it.</summary>
     public string? Banner { get; private set; }
     public SmtpReply? Greeting { get; private set; }
-    /// <summary>Connect → greeting.</summary>
-    public TimeSpan? GreetingDelay => Greeting == null ? null : TimeSpan.FromTicks((Greeting.Time.UnixNanoseconds - _connectTime.UnixNanoseconds) / 100);
+    /// <summary>Connect (or the end of a proxy exchange) → greeting.</summary>
+    public TimeSpan? GreetingDelay => Greeting == null ? null : TimeSpan.FromTicks((Greeting.Time.UnixNanoseconds - _greetingClock.UnixNanoseconds) / 100);
+    /// <summary>The proxy exchange before the dialogue (HTTP CONNECT, PROXY v1/v2, SOCKS), or null.</summary>
+    public SmtpProxy? Proxy => _preamble?.Proxy;
+    /// <summary>After a proxy exchange: whether the server's first bytes were an SMTP greeting (null until they come).</summary>
+    public bool? BannerAfterProxy { get; private set; }
     /// <summary>Name in the latest EHLO/HELO.</summary>
     public string? EhloName { get; private set; }
     public bool UsedHelo { get; private set; }
@@ -136,6 +154,16 @@ public sealed partial class SmtpSession
     {
         ClientBytes += data.Length;
         ClientLastTime = time;
+        if (_preambleCheck || _preamble is { ClientDone: false })
+        {
+            data = ClientPreamble(data, time);
+            if (data.IsEmpty) return;
+        }
+        ClientStream(data, time);
+    }
+
+    private void ClientStream(ReadOnlySpan<byte> data, Timestamp time)
+    {
         while (!data.IsEmpty)
         {
             switch (_clientMode)
@@ -151,6 +179,9 @@ public sealed partial class SmtpSession
                 case ClientMode.Bdat:
                     data = data[SkipBdat(data, time)..];
                     break;
+                case ClientMode.Resync:
+                    HoldForResync(data, time);
+                    return;
                 default:
                     data = data[FrameLine(ref _clientFramer, data, time, client: true)..];
                     break;
@@ -163,6 +194,18 @@ public sealed partial class SmtpSession
     {
         ServerBytes += data.Length;
         ServerLastTime = time;
+        _preambleCheck = false; // the server spoke first: no proxy preamble
+        if (_preamble is { } pre && !_serverDead)
+        {
+            if (!pre.ServerDone)
+            {
+                data = data[pre.Server(data, time)..];
+                AfterPreambleStep();
+            }
+            // The first bytes after the tunnel came up tell whether SMTP runs inside it (four are enough).
+            if (BannerAfterProxy is null && pre.Proxy.State == SmtpProxyState.Established && !data.IsEmpty)
+                CheckBannerAfterProxy(data);
+        }
         while (!data.IsEmpty)
         {
             if (_serverDead) return;
@@ -171,23 +214,162 @@ public sealed partial class SmtpSession
         }
     }
 
-    /// <summary>Bytes of the client stream that will never be seen.</summary>
+    private uint _bannerProbe;
+    private int _bannerProbeLen;
+
+    /// <summary>Decides <see cref="BannerAfterProxy"/> on the server's first four bytes after the tunnel came up,
+    /// keeping fewer while they still start a greeting code.</summary>
+    private void CheckBannerAfterProxy(ReadOnlySpan<byte> data)
+    {
+        Span<byte> look = stackalloc byte[4];
+        for (int i = 0; i < _bannerProbeLen; i++) look[i] = (byte)(_bannerProbe >> (8 * i));
+        int n = Math.Min(4 - _bannerProbeLen, data.Length);
+        data[..n].CopyTo(look[_bannerProbeLen..]);
+        int have = _bannerProbeLen + n;
+        if (have < 4 && ("220"u8.StartsWith(look[..have]) || "421"u8.StartsWith(look[..have]) || "554"u8.StartsWith(look[..have])))
+        {
+            for (int i = _bannerProbeLen; i < have; i++) _bannerProbe |= (uint)look[i] << (8 * i);
+            _bannerProbeLen = have;
+            return;
+        }
+        BannerAfterProxy = have == 4 && LooksLikeGreeting(look);
+    }
+
+    /// <summary>"220", "421" or "554" (RFC 5321 4.3.2, connection establishment) followed by a space, a hyphen or a
+    /// control character (a banner "220&lt;ESC&gt;..." is still a greeting), or the start of one cut short.</summary>
+    public static bool LooksLikeGreeting(ReadOnlySpan<byte> d)
+    {
+        if (d.Length < 3) return false;
+        bool code = d[0] == (byte)'2' && d[1] == (byte)'2' && d[2] == (byte)'0' ||
+                    d[0] == (byte)'4' && d[1] == (byte)'2' && d[2] == (byte)'1' ||
+                    d[0] == (byte)'5' && d[1] == (byte)'5' && d[2] == (byte)'4';
+        return code && (d.Length == 3 || IsReplySeparator(d[3]));
+    }
+
+    /// <summary>What may follow a reply code: SP or "-" (RFC 5321 4.2), or a control character, which is read as the
+    /// start of the text (counted in <see cref="SmtpAnomalies.OddReplySeparators"/>).</summary>
+    internal static bool IsReplySeparator(byte b) => b is (byte)' ' or (byte)'-' or < 0x20 or 0x7F;
+
+    // ---- proxy preamble ------------------------------------------------------------------------
+
+    /// <summary>The proxy exchange <paramref name="firstClientBytes"/> start (the whole signature must be there), or
+    /// null. For detecting SMTP behind a proxy on ports that are not SMTP ports.</summary>
+    public static SmtpProxyKind? ProxyPreambleStart(ReadOnlySpan<byte> firstClientBytes) =>
+        SmtpPreamble.Check(firstClientBytes, out var kind) == SmtpPreamble.Detect.Yes ? kind : null;
+
+    private bool _preambleCheck;
+    private SmtpPreamble? _preamble;
+    private byte[]? _probe;
+    private int _probeLen;
+    private Timestamp _probeTime;
+
+    /// <summary>The client's first bytes: a proxy preamble is consumed (and noted); anything else is returned for the
+    /// SMTP decoder. Up to 12 bytes are kept while they could still start a preamble signature.</summary>
+    private ReadOnlySpan<byte> ClientPreamble(ReadOnlySpan<byte> data, Timestamp time)
+    {
+        if (_preambleCheck)
+        {
+            SmtpPreamble.Detect d;
+            SmtpProxyKind kind;
+            if (_probeLen == 0) d = SmtpPreamble.Check(data, out kind);
+            else
+            {
+                Span<byte> look = stackalloc byte[16];
+                _probe.AsSpan(0, _probeLen).CopyTo(look);
+                int n = Math.Min(data.Length, look.Length - _probeLen);
+                data[..n].CopyTo(look[_probeLen..]);
+                d = SmtpPreamble.Check(look[..(_probeLen + n)], out kind);
+            }
+            if (d == SmtpPreamble.Detect.NeedMore && _probeLen + data.Length < 16)
+            {
+                _probe ??= new byte[16];
+                if (_probeLen == 0) _probeTime = time;
+                data.CopyTo(_probe.AsSpan(_probeLen));
+                _probeLen += data.Length;
+                return default;
+            }
+            _preambleCheck = false;
+            if (d != SmtpPreamble.Detect.Yes)
+            {
+                if (_probeLen > 0)
+                {
+                    int held = _probeLen;
+                    _probeLen = 0;
+                    ClientStream(_probe.AsSpan(0, held), _probeTime);
+                }
+                return data;
+            }
+            _preamble = new SmtpPreamble(kind, _probeLen > 0 ? _probeTime : time);
+            if (_probeLen > 0)
+            {
+                int held = _probeLen;
+                _probeLen = 0;
+                _preamble.Client(_probe.AsSpan(0, held), _probeTime);
+            }
+        }
+        var pre = _preamble!;
+        if (!pre.ClientDone) data = data[pre.Client(data, time)..];
+        AfterPreambleStep();
+        return data;
+    }
+
+    private bool _preambleSettled;
+
+    private void AfterPreambleStep()
+    {
+        if (_preambleSettled || _preamble is not { } pre) return;
+        if (pre.Proxy.State == SmtpProxyState.Established)
+        {
+            _preambleSettled = true;
+            _greetingClock = pre.Proxy.EstablishedTime ?? _greetingClock;
+        }
+        else if (pre.Proxy.State == SmtpProxyState.Failed)
+        {
+            _preambleSettled = true;
+            _anomalies.ProxyPreambleInvalid++;
+        }
+    }
+
+    /// <summary>Set while the connection flushes holes nobody acknowledged (end of input, RST, close): bytes lost on
+    /// the path or not yet resent, so not counted in <see cref="SmtpTransaction.CaptureGapBytes"/>.</summary>
+    internal bool FlushingUnacknowledged { get; set; }
+
+    /// <summary>Bytes of the client stream that will never be seen: the peer acknowledged bytes the capture missed, a
+    /// snap length cut them, or (<see cref="FlushingUnacknowledged"/>) a hole was left at the end.</summary>
     public void OnClientGap(int bytes, Timestamp time)
     {
         _anomalies.ClientGaps++;
         _anomalies.GapBytes += bytes;
         ClientBytes += bytes;
+        if (_preambleCheck || _preamble is { ClientDone: false })
+        {
+            // Lost inside (or instead of) a proxy preamble: where SMTP starts is unknown.
+            _preambleCheck = false;
+            _probeLen = 0;
+            if (_preamble is { } pre && !pre.ClientDone) { pre.Abandon("bytes missing from the capture"); AfterPreambleStep(); }
+            StartResync(time);
+            return;
+        }
+        if (!FlushingUnacknowledged && _clientMode is not (ClientMode.Tls or ClientMode.Dead) && (_currentTx ?? _serverTx) is { } tx)
+            tx.CaptureGapBytes += bytes;
         switch (_clientMode)
         {
             case ClientMode.Tls: ClientTlsBytes += bytes; break;
+            case ClientMode.Dead: break;
+            // The body scan goes on: the terminating dot, or the server's end-of-data reply, ends it.
             case ClientMode.Body: BodyGap(bytes); break;
             case ClientMode.Bdat:
+                // RFC 3030: the chunk's remainder is known; a gap that fits in it is skipped exactly.
                 if (bytes <= _bdatRemaining) { SkipBdat(bytes, time); break; }
-                int rest = (int)(bytes - _bdatRemaining);
+                // Past the chunk's end: what else the client sent (more chunks?) is unknown.
+                if (_currentTx != null) _currentTx.SizeApproximate = true;
                 SkipBdat(_bdatRemaining, time);
-                if (_clientMode == ClientMode.Command && rest > 0) LoseLine(ref _clientFramer);
+                StartResync(time);
                 break;
-            default: LoseLine(ref _clientFramer); break;
+            // AUTH continuation lines are skipped anyway; the next line after the gap is still one of them.
+            case ClientMode.Auth or ClientMode.AwaitTls: LoseLine(ref _clientFramer); break;
+            case ClientMode.Resync: DropPartialHold(); break;
+            default: StartResync(time); break;
         }
     }
 
@@ -203,6 +385,7 @@ public sealed partial class SmtpSession
     public void OnClientAbandon(string reason)
     {
         ClientAbandoned = reason;
+        if (_clientMode == ClientMode.Resync) EndResyncUnconfirmed();
         if (_clientMode != ClientMode.Tls) _clientMode = ClientMode.Dead;
     }
 
@@ -225,6 +408,7 @@ public sealed partial class SmtpSession
     {
         if (Finished || CloseReason != null) return;
         Finished = true;
+        if (_clientMode == ClientMode.Resync) EndResyncUnconfirmed();
         foreach (var tx in _transactions) EndTransaction(tx, SmtpOutcome.Incomplete, "capture ended", time);
         if (_scratchTx != null) EndTransaction(_scratchTx, SmtpOutcome.Incomplete, "capture ended", time);
     }
@@ -236,12 +420,15 @@ public sealed partial class SmtpSession
     {
         _clientFramer = default;
         _serverFramer = default;
+        _hold = null;
+        _holdLen = 0;
     }
 
     private void End(string reason, Timestamp time, SmtpOutcome outcome)
     {
         if (CloseReason != null) return;
         CloseReason = reason;
+        if (_clientMode == ClientMode.Resync) EndResyncUnconfirmed();
         foreach (var tx in _transactions) EndTransaction(tx, outcome, reason, time);
         if (_scratchTx != null) EndTransaction(_scratchTx, outcome, reason, time);
         CurrentPhase = SmtpPhase.Closed;

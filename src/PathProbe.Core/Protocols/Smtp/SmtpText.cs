@@ -72,6 +72,15 @@ internal static class SmtpText
     public static bool EqualsIgnoreCase(ReadOnlySpan<byte> s, ReadOnlySpan<byte> asciiUpper) =>
         s.Length == asciiUpper.Length && StartsWithIgnoreCase(s, asciiUpper);
 
+    /// <summary>Whether the bytes are exactly the ASCII characters of <paramref name="s"/>.</summary>
+    public static bool EqualsAscii(ReadOnlySpan<byte> bytes, string s)
+    {
+        if (bytes.Length != s.Length) return false;
+        for (int i = 0; i < bytes.Length; i++)
+            if (bytes[i] != s[i]) return false;
+        return true;
+    }
+
     public static byte ToUpper(byte b) => b is >= (byte)'a' and <= (byte)'z' ? (byte)(b - 32) : b;
 
     /// <summary>Parses a non-negative decimal; false when empty, not all digits, or over 18 digits.</summary>

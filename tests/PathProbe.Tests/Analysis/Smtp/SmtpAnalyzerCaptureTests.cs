@@ -232,4 +232,67 @@ public sealed class SmtpAnalyzerCaptureTests
             Assert.All(lines, l => Assert.Contains(" → 203.0.113.25:25  ", l));
         }
     }
+
+    [Fact]
+    public void Analyze_MruTimeout_PostfixTimeoutIsServerTimeoutTiedToTheStallAndTheBlackHole()
+    {
+        // Real Postfix (smtpd_timeout 10s) behind the MRU 1424 black hole: "421 4.4.2 ... Error: timeout exceeded".
+        var r = Analyze("smtp-mru1424-timeout.pcap");
+        var smtp = Smtp(Assert.Single(r.SmtpFlows));
+        var tx = Assert.Single(smtp.GetProperty("transactions").EnumerateArray());
+        Assert.Equal("deferred", tx.GetProperty("outcome").GetString());
+        Assert.Equal("data", tx.GetProperty("endPhase").GetString());
+        Assert.Equal("4.4.2", tx.GetProperty("finalReply").GetProperty("enhancedCode").GetString());
+        var deferral = Assert.Single(r.Findings("smtp-deferral"));
+        var ev = deferral.GetProperty("evidence");
+        Assert.Equal("server-timeout", ev.GetProperty("classification").GetString());
+        Assert.True(ev.GetProperty("pathMtuBlackHole").GetBoolean());
+        Assert.Equal("rto-backoff", ev.GetProperty("stall").GetProperty("stallKind").GetString());
+        Assert.InRange(ev.GetProperty("stall").GetProperty("secondsBeforeReply").GetDouble(), 9.5, 10.5);
+        Assert.Contains("see mtu-blackhole", deferral.GetProperty("summary").GetString());
+        Assert.DoesNotContain("rate", deferral.GetProperty("advice").GetString()!.Replace("not a rate limit", ""));
+        Assert.Single(r.Findings("mtu-blackhole"));
+    }
+
+    [Fact]
+    public void Analyze_Proxies_FiveMailsThroughFourKindsOfProxy()
+    {
+        // Real tinyproxy (HTTP CONNECT), Dante (SOCKS 5 and 4), and PROXY v1/v2 headers to Postfix.
+        var r = Analyze("smtp-proxies.pcap");
+        var flows = r.SmtpFlows;
+        Assert.Equal(5, flows.Count);
+        Assert.All(flows, f => Assert.Equal("smtp", f.GetProperty("application").GetString()));
+        Assert.Equal(new[] { "http-connect", "socks5", "socks4", "proxy-v1", "proxy-v2" },
+            flows.Select(f => Smtp(f).GetProperty("proxy").GetProperty("kind").GetString()));
+        Assert.Equal(new[] { "proxy", "proxy", "proxy", "proxy", "proxy" }, flows.Select(f => Smtp(f).GetProperty("detectedBy").GetString()));
+        Assert.Equal(new[] { "203.0.113.25:25", "203.0.113.25:25", "203.0.113.25:25", null, null },
+            flows.Select(f => Smtp(f).GetProperty("proxy").GetProperty("target").GetString()));
+        Assert.Equal(new[] { null, null, null, "192.0.2.7:40512", "192.0.2.8:40513" },
+            flows.Select(f => Smtp(f).GetProperty("proxy").GetProperty("source").GetString()));
+        Assert.All(flows, f =>
+        {
+            var tx = Assert.Single(Smtp(f).GetProperty("transactions").EnumerateArray());
+            Assert.Equal("accepted", tx.GetProperty("outcome").GetString());
+            Assert.StartsWith("Ok: queued as ", tx.GetProperty("finalReply").GetProperty("text").GetString());
+            Assert.Equal(0, Smtp(f).GetProperty("anomalies").GetProperty("unknownCommands").GetInt32());
+        });
+        var stats = r.Root.GetProperty("stats").GetProperty("smtp");
+        Assert.Equal(5, stats.GetProperty("flows").GetInt32());
+        Assert.Equal(5, stats.GetProperty("flowsBehindProxy").GetInt32());
+        Assert.Empty(r.SmtpFindings);
+    }
+
+    [Fact]
+    public void Analyze_MruReceiver_LostBytesAreNotACaptureGap()
+    {
+        // At the receiver the 7,240 bytes before the one 1018-byte segment never arrived (the black hole): nobody
+        // acknowledged them, so they are lost on the path, not missed by the capture.
+        var r = Analyze("smtp-mru1424-receiver.pcap");
+        var tx = Smtp(r.SmtpFlows[1]).GetProperty("transactions")[0];
+        Assert.Equal(0, tx.GetProperty("captureGapBytes").GetInt64());
+        Assert.True(tx.GetProperty("sizeApproximate").GetBoolean());
+        var text = new StringWriter();
+        TextReport.Write(text, new[] { r.Analysis });
+        Assert.DoesNotContain("gap in capture", text.ToString());
+    }
 }

@@ -84,6 +84,10 @@ internal sealed class SmtpFrames
 
     public uint ClientSeq => _cseq;
 
+    /// <summary>Client bytes the capture missed: the sequence number moves on, no frame is written (the server's next
+    /// ACK covers them, as TCP delivered them).</summary>
+    public void ClientMissed(int bytes) => _cseq += (uint)bytes;
+
     /// <summary>Builds (without sending) a client data segment and the server's ACK of it, advancing the sequence
     /// numbers, for replay through <see cref="Engine.Process"/> without allocating.</summary>
     public (byte[] Data, byte[] Ack) PrepareClientData(ReadOnlySpan<byte> data)

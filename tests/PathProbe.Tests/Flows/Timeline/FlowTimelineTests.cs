@@ -108,4 +108,63 @@ public sealed class FlowTimelineTests
         Assert.Equal(stalled.Tcp!.Client.Counters.Retransmissions, tl.Points.ToArray().Sum(p => (long)p.ClientToServer.Retransmissions));
         Assert.Equal(stalled.ClientToServer.MaxIpPacket, tl.Points.ToArray().Max(p => (int)p.ClientToServer.MaxIpPacket));
     }
+
+    [Fact]
+    public void Record_WindowSackResendsAndPayload_OfThePeersData()
+    {
+        var table = new FlowTable();
+        var rec = new TimelineRecorder(64);
+        Flow flow = Feed(table, rec, Packet(true, 1000, 0, 0, 0, TcpFlags.Syn));
+        Feed(table, rec, Packet(false, 5000, 1001, 0, 1, TcpFlags.Syn | TcpFlags.Ack));
+        Feed(table, rec, Packet(true, 1001, 5001, 100, 2));
+        Feed(table, rec, Packet(true, 1101, 5001, 100, 2), TcpAnalysisFlags.Retransmission);
+        // The server acknowledges 1101 with a window of 1000 and SACKs 1201-1301 (relative 201-301).
+        var ack = Packet(false, 5001, 1101, 0, 3);
+        ack.Window = 1000;
+        ack.TcpOptions.SackBlockCount = 1;
+        ack.TcpOptions.Sack[0] = 1201;
+        ack.TcpOptions.Sack[1] = 1301;
+        Feed(table, rec, ack);
+        var pts = flow.Timeline!.Points.ToArray();
+        var c2s = pts.Select(p => p.ClientToServer).ToArray();
+        Assert.Equal(200u, c2s.Sum(d => (long)d.PayloadBytes));
+        Assert.Equal(140, c2s.Max(d => (int)d.MaxResentIpPacket));
+        Assert.Equal(101u + 1000u, c2s[^1].WindowEdge); // no window scaling without the option on both SYNs
+        Assert.Equal(1u + 65535u, c2s[1].WindowEdge);   // the SYN-ACK's window, never scaled
+        Assert.Equal((201u, 301u), (c2s.Single(d => d.SackHigh > 0).SackLow, c2s.Single(d => d.SackHigh > 0).SackHigh));
+        Assert.Equal(0, pts.Sum(p => (long)p.ServerToClient.PayloadBytes));
+    }
+
+    [Fact]
+    public void Engine_Timelines_RttSamplesAreTheAnalyzers()
+    {
+        string path = Path.Combine(TestPaths.Captures, "smtp-healthy-ipv4.pcap");
+        var on = FileAnalyzer.Analyze(path, new AnalysisOptions { Timelines = true });
+        foreach (var f in on.Flows.Where(f => f.Tcp is not null))
+        {
+            var pts = f.Timeline!.Points.ToArray();
+            // Every sample the analyzer took shows in some point (merged points keep the largest).
+            Assert.Equal(f.Tcp!.Client.Rtt.MaxNanos / 1000, pts.Max(p => (long)p.ClientToServer.RttMaxMicros));
+            Assert.True(pts.Count(p => p.ClientToServer.RttMaxMicros > 0) <= f.Tcp.Client.Rtt.Count);
+        }
+    }
+
+    [Fact]
+    public void Record_SteadyState_AllocatesNothing()
+    {
+        var table = new FlowTable();
+        var rec = new TimelineRecorder(16);
+        Flow flow = Feed(table, rec, Packet(true, 1000, 0, 0, 0, TcpFlags.Syn));
+        Feed(table, rec, Packet(false, 5000, 1001, 0, 1, TcpFlags.Syn | TcpFlags.Ack));
+        for (int i = 0; i < 100; i++) Feed(table, rec, Packet(true, 1001 + (uint)i * 100, 5001, 100, 2 + i));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 100; i < 10_000; i++)
+        {
+            var p = Packet(i % 2 == 0, 1001 + (uint)i * 100, 5001, i % 2 == 0 ? 100 : 0, 2 + i);
+            var f = table.Update(ref p, out bool fromClient)!;
+            rec.Record(f, fromClient, ref p, i % 7 == 0 ? TcpAnalysisFlags.Retransmission : 0);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.True(flow.Timeline!.Count <= 16);
+    }
 }

@@ -358,16 +358,21 @@ public sealed class SmtpSessionTests
     }
 
     [Fact]
-    public void ClientGapInCommands_ResyncsAtNextLine()
+    public void ClientGapInCommands_ResumesAtTheCommandTheServerAnswers()
     {
         var s = new SmtpSession(T0);
         s.OnServerData("220 x\r\n"u8, T(0));
         s.OnClientData("MAIL FR"u8, T(1));
         s.OnClientGap(20, T(2));
         s.OnClientData("e.test>\r\nRCPT TO:<b@y>\r\n"u8, T(3));
+        Assert.Empty(s.Commands); // held until a reply confirms it
+        s.OnServerData("250 2.1.0 Ok\r\n"u8, T(4)); // the lost MAIL's reply? RCPT fits 250 too: resumes at RCPT
         Assert.Equal(["RCPT"], s.Commands.Select(c => c.Verb));
+        Assert.Equal(250, s.Commands[0].Reply!.Code);
         Assert.Equal(1, s.Anomalies.ClientGaps);
         Assert.Equal(20, s.Anomalies.GapBytes);
+        Assert.Equal(1, s.Anomalies.Resyncs);
+        Assert.Equal(2, s.Anomalies.ResyncSkippedLines); // "MAIL FR" cut by the gap, "e.test>"
     }
 
     [Fact]
