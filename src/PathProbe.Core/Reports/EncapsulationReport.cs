@@ -17,6 +17,15 @@ public static class EncapsulationReport
     /// <summary>Link IP MTU assumed for <c>innerMtuOn1500</c>: Ethernet's.</summary>
     public const int AssumedLinkMtu = 1500;
 
+    /// <summary>The order layers usually nest in, for the summary line ("ipv4 64, vxlan 64, eth 64").</summary>
+    private static readonly EncapsulationLayer[] OuterToInner =
+    [
+        EncapsulationLayer.ServiceVlan, EncapsulationLayer.Vlan, EncapsulationLayer.CiscoMetadata, EncapsulationLayer.Mpls,
+        EncapsulationLayer.PwControlWord, EncapsulationLayer.Pppoe, EncapsulationLayer.Ipv4, EncapsulationLayer.Ipv6,
+        EncapsulationLayer.Udp, EncapsulationLayer.Gre, EncapsulationLayer.Vxlan, EncapsulationLayer.Geneve,
+        EncapsulationLayer.Erspan, EncapsulationLayer.Wccp, EncapsulationLayer.Ppp, EncapsulationLayer.Ethernet,
+    ];
+
     private sealed class Sums
     {
         public long Decapsulated, PppoeDiscovery, PppControl, UndecodedTotal;
@@ -42,12 +51,13 @@ public static class EncapsulationReport
             foreach (var (reason, detail, frames) in c.UndecodedDetails())
                 s.Details[(reason, detail)] = s.Details.GetValueOrDefault((reason, detail)) + frames;
         }
-        for (int i = 1; i < layerCounts.Length; i++)
+        foreach (var layer in OuterToInner)
         {
-            if (layerCounts[i] == 0) continue;
-            string name = Encapsulation.LayerName((EncapsulationLayer)i);
-            s.Layers[name] = layerCounts[i];
-            s.LayersInOrder.Add(new(name, layerCounts[i]));
+            long n = layerCounts[(int)layer];
+            if (n == 0) continue;
+            string name = Encapsulation.LayerName(layer);
+            s.Layers[name] = n;
+            s.LayersInOrder.Add(new(name, n));
         }
         return s;
     }
