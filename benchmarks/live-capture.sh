@@ -3,8 +3,14 @@
 # `pathprobe capture` and, separately, `tcpdump -w /dev/null` capture on the peer in another; prints packets
 # handled per second and drops for each, at top speed and at fixed rates.
 #
-#   sudo bash benchmarks/live-capture.sh [--copies N] [--loops N] [--rates "10000 50000 100000"] [--pathprobe PATH] [--keep]
+#   sudo bash benchmarks/live-capture.sh [--copies N] [--loops N] [--rates "10000 50000 100000"] [--pathprobe PATH]
+#                                        [--buffer-kib N] [--seconds S] [--no-top] [--keep]
 #   sudo bash benchmarks/live-capture.sh --rotation [--rates "200000 300000"] [--loops 130] [--runs 3] [--size-mb 10] [--ring 10] [--disk DIR]
+#
+# --buffer-kib N gives both capturers the same kernel buffer (pathprobe -B, tcpdump -B; default: each its own, 16 MiB
+# and 2 MiB). --seconds S replays only S seconds at each fixed rate (rate x S packets, tcpreplay --limit), started
+# right after the capturer says it is capturing: with --seconds 1 the drops are those of the first second, where a
+# build that is not compiled ahead of time is still JIT-compiling. --no-top skips the top-speed replay.
 #
 # --rotation compares writing to disk with rotation: `pathprobe capture -w DIR/pp -C MB -W RING` against
 # `tcpdump -w DIR/td -C MB -W RING` (a ring, so file names are reused and old files replaced within every run; --ring 0
@@ -24,6 +30,9 @@ loops=4
 rates="10000 50000 100000"
 pathprobe=""
 keep=0
+buffer_kib=""
+seconds=""
+top=top
 rotation=0
 runs=3
 size_mb=10
@@ -40,8 +49,11 @@ while [ $# -gt 0 ]; do
     --rates) rates=$2; shift 2 ;;
     --loops) loops=$2; shift 2 ;;
     --pathprobe) pathprobe=$2; shift 2 ;;
+    --buffer-kib) buffer_kib=$2; shift 2 ;;
+    --seconds) seconds=$2; shift 2 ;;
+    --no-top) top=""; shift ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "live-capture.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -92,9 +104,12 @@ done
 
 # replay RATE: tcpreplay once; sets sent and secs (tcpreplay's own measure)
 replay() {
-  local rate=$1 opt=(--topspeed)
-  [ "$rate" != top ] && opt=(--pps="$rate")
-  ip netns exec "$ns_tx" timeout 300 tcpreplay -q -i "$if_tx" --loop="$loops" "${opt[@]}" "$work/replay.pcap" > "$work/replay.out" 2>&1
+  local rate=$1 opt=(--topspeed --loop="$loops")
+  if [ "$rate" != top ]; then
+    opt=(--pps="$rate" --loop="$loops")
+    [ -n "$seconds" ] && opt=(--pps="$rate" --loop=0 --limit="$(echo "$rate * $seconds / 1" | bc)")
+  fi
+  ip netns exec "$ns_tx" timeout 300 tcpreplay -q -i "$if_tx" "${opt[@]}" "$work/replay.pcap" > "$work/replay.out" 2>&1
   sent=$(awk '/Actual:/ { print $2 }' "$work/replay.out")
   secs=$(awk '/Actual:/ { for (i = 1; i <= NF; i++) if ($(i) == "in") print $(i+1) }' "$work/replay.out")
 }
@@ -151,9 +166,10 @@ fi
 
 # Stopped with SIGTERM: a script's background jobs inherit SIGINT ignored, and .NET (like most programs) keeps it ignored.
 rows=()
-for rate in top $rates; do
+bopt=(); [ -n "$buffer_kib" ] && bopt=(-B "$buffer_kib")
+for rate in $top $rates; do
   # pathprobe: handled = packets in its report; drops = kernel + interface
-  ip netns exec "$ns_rx" "$pathprobe" capture -i "$if_rx" --json "$filter" > "$work/pp.json" 2> "$work/pp.err" &
+  ip netns exec "$ns_rx" "$pathprobe" capture -i "$if_rx" "${bopt[@]}" --json "$filter" > "$work/pp.json" 2> "$work/pp.err" &
   pid=$!
   wait_for "$work/pp.err" "capturing on"
   replay "$rate"
@@ -161,7 +177,7 @@ for rate in top $rates; do
   pp=$(python3 -c 'import json,sys; i=json.load(open(sys.argv[1]))["inputs"][0]; print(i["packets"], i["drops"]["kernel"] + i["drops"]["interface"])' "$work/pp.json")
   rows+=("pathprobe capture|$rate|$sent|$secs|${pp% *}|${pp#* }")
 
-  ip netns exec "$ns_rx" tcpdump -i "$if_rx" -n -w /dev/null "$filter" 2> "$work/td.err" &
+  ip netns exec "$ns_rx" tcpdump -i "$if_rx" "${bopt[@]}" -n -w /dev/null "$filter" 2> "$work/td.err" &
   pid=$!
   wait_for "$work/td.err" "listening on"
   replay "$rate"
@@ -171,7 +187,8 @@ for rate in top $rates; do
   rows+=("tcpdump -w /dev/null|$rate|$sent|$secs|$captured|$dropped")
 done
 
-echo "== results ($packets packets x $loops loops per replay; handled/s = packets handled / replay seconds)"
+if [ -n "$seconds" ]; then echo "== results (fixed rates: $seconds s each from the start of the capture; top speed: $packets packets x $loops loops; buffer ${buffer_kib:-default} KiB)"
+else echo "== results ($packets packets x $loops loops per replay; buffer ${buffer_kib:-default} KiB; handled/s = packets handled / replay seconds)"; fi
 printf '%-22s %-8s %9s %8s %10s %12s %8s\n' capturer rate sent seconds handled handled/s drops
 for r in "${rows[@]}"; do
   IFS='|' read -r name rate sent secs handled drops <<< "$r"

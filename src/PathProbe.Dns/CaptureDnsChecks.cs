@@ -1,4 +1,5 @@
 using PathProbe.Findings;
+using PathProbe.Findings.Kinds;
 using PathProbe.Primitives;
 using PathProbe.Protocols.Dns;
 
@@ -22,10 +23,12 @@ public sealed class CaptureDnsChecks(IDnsResolver resolver, PublicSuffixList? pu
     public int MaxChecks { get; init; } = 64;
     public int NotChecked { get; private set; }
 
-    public async Task<List<Finding>> RunAsync(IEnumerable<SmtpParty> parties, Timestamp time, CancellationToken cancel = default)
+    /// <summary>Runs the checks; the verdicts name the flows with <paramref name="facts"/> (the flows' own numbers).</summary>
+    public async Task<List<Verdict>> RunAsync(IEnumerable<SmtpParty> parties, Timestamp time, Func<int, FlowFacts?> facts, CancellationToken cancel = default)
     {
         var checker = new MailDnsChecker(resolver, publicSuffixList);
-        var findings = new List<Finding>();
+        var findings = new List<Verdict>();
+        FlowFacts[] Flows(List<int> ids) => ids.Distinct().Order().Select(facts).OfType<FlowFacts>().ToArray();
         var senders = new Dictionary<(string Domain, IpAddress Client, string? Ehlo), List<int>>();
         var recipients = new Dictionary<string, List<int>>(DnsName.Comparer);
         foreach (var p in parties)
@@ -52,13 +55,13 @@ public sealed class CaptureDnsChecks(IDnsResolver resolver, PublicSuffixList? pu
             string about = $"sender {client}, MAIL FROM domain {HostNames.Show(domain)}" + (ehlo is null ? "" : $", EHLO {SafeText.Clean(ehlo, 100)}");
             foreach (var c in report.Checks)
             {
-                string? kind = c.Id switch
+                FindingKind? kind = c.Id switch
                 {
-                    "domain" or "spf" or "spf-helo" or "spf-lookups" or "spf-size" => "dns-spf",
-                    "ip-ptr" or "helo" => "dns-fcrdns",
+                    "domain" or "spf" or "spf-helo" or "spf-lookups" or "spf-size" => FindingKind.DnsSpf,
+                    "ip-ptr" or "helo" => FindingKind.DnsFcrdns,
                     _ => null,
                 };
-                if (kind is not null) findings.Add(ToFinding(kind, c, flows, time, about, domain));
+                if (kind is not null) findings.Add(ToVerdict(kind.Value, c, Flows(flows), time, domain, client, ehlo));
             }
         }
         foreach (var (domain, flows) in recipients)
@@ -66,57 +69,43 @@ public sealed class CaptureDnsChecks(IDnsResolver resolver, PublicSuffixList? pu
             if (budget-- <= 0) { NotChecked++; continue; }
             var report = await checker.RunAsync(domain, null, null, cancel).ConfigureAwait(false);
             foreach (var c in report.Checks.Where(c => c.Id is "domain" or "mx" or "null-mx" or "mx-name" or "mx-cname" or "mx-address"))
-                findings.Add(ToFinding("dns-mx", c, flows, time, $"recipient domain {HostNames.Show(domain)}", domain));
+                findings.Add(ToVerdict(FindingKind.DnsMx, c, Flows(flows), time, domain, null, null));
         }
         return findings;
     }
 
     /// <summary>
-    /// The one place a check becomes a finding. A check that could not be made (status unknown: the resolver got
+    /// The one place a check becomes a verdict. A check that could not be made (status unknown: the resolver got
     /// no definite answer) is never a dns-spf/dns-fcrdns/dns-mx verdict: it is <c>dns-check-failed</c>, naming the
     /// check it stands for and the resolver's reason.
     /// </summary>
-    private static Finding ToFinding(string kind, DnsCheck c, List<int> flows, Timestamp time, string about, string domain)
+    private static Verdict ToVerdict(FindingKind kind, DnsCheck c, FlowFacts[] flows, Timestamp time, string domain, IpAddress? client, string? ehlo)
     {
-        var ids = flows.Distinct().Order().ToList();
         if (c.Status == CheckStatus.Unknown)
-            return new Finding
+            return new DnsCheckFailedVerdict
             {
-                Kind = "dns-check-failed",
-                Severity = Severity.Warning,
-                Flows = ids,
-                Time = time,
-                Summary = $"could not check {c.Title} ({kind}): {c.Evidence}",
-                Evidence = new Evidence
-                {
-                    { "check", c.Id },
-                    { "status", MailDnsChecker.StatusName(c.Status) },
-                    { "title", c.Title },
-                    { "reason", c.Evidence },
-                    { "for", kind },
-                    { "about", about },
-                    // The fields dns-check-failed had before checks could be unknown one by one (JSON fields are only added).
-                    { "domain", SafeText.Clean(domain) },
-                    { "error", c.Evidence },
-                },
-                Advice = (c.Fix ?? "name a resolver that answers") + " (--dns-server IP[:port])",
+                Flows = flows,
+                At = time,
+                Domain = HostNames.Show(domain),
+                Error = c.Evidence,
+                Check = c.Id,
+                Title = c.Title,
+                For = kind,
+                Fix = c.Fix,
             };
-        return new Finding
+        return new DnsCheckVerdict
         {
-            Kind = kind,
-            Severity = c.Status switch { CheckStatus.Error => Severity.Critical, CheckStatus.Warning => Severity.Warning, _ => Severity.Info },
-            Flows = ids,
-            Time = time,
-            Summary = $"{c.Title}: {MailDnsChecker.StatusName(c.Status)}: {c.Evidence}",
-            Evidence = new Evidence
-            {
-                { "check", c.Id },
-                { "status", MailDnsChecker.StatusName(c.Status) },
-                { "title", c.Title },
-                { "detail", c.Evidence },
-                { "about", about },
-            },
-            Advice = c.Fix,
+            CheckKind = kind,
+            Flows = flows,
+            At = time,
+            Check = c.Id,
+            Status = MailDnsChecker.StatusName(c.Status),
+            Title = c.Title,
+            Detail = c.Evidence,
+            Fix = c.Fix,
+            Domain = HostNames.Show(domain),
+            Client = client,
+            Ehlo = ehlo,
         };
     }
 }

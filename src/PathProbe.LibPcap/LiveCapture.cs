@@ -96,7 +96,7 @@ public sealed unsafe class LiveCapture : IDisposable
         errbuf[0] = 0;
         IntPtr p = PcapNative.Create(device, errbuf);
         if (p == IntPtr.Zero)
-            throw new PcapException(PcapErrorKind.Generic, $"cannot open '{device}': {PcapNative.Utf8(errbuf)}");
+            throw new PcapException(PcapErrorKind.Generic, $"cannot open '{Show(device)}': {PcapNative.Utf8(errbuf)}");
         var handle = new PcapHandle(p);
         try
         {
@@ -133,11 +133,11 @@ public sealed unsafe class LiveCapture : IDisposable
         ArgumentNullException.ThrowIfNull(filter);
         PcapNative.BpfProgram program = default;
         if (PcapNative.Compile(_handle, &program, filter, 1, PcapNative.NetmaskUnknown) != 0)
-            throw new PcapException(PcapErrorKind.BadFilter, $"the filter does not compile: {GetError(_handle)}; filter: {filter}");
+            throw new PcapException(PcapErrorKind.BadFilter, $"the filter does not compile: {GetError(_handle)}; filter: {Primitives.SafeText.Clean(filter, 300)}");
         try
         {
             if (PcapNative.SetFilter(_handle, &program) != 0)
-                throw new PcapException(PcapErrorKind.BadFilter, $"the filter cannot be installed on '{Device}': {GetError(_handle)}; filter: {filter}");
+                throw new PcapException(PcapErrorKind.BadFilter, $"the filter cannot be installed on '{Show(Device)}': {GetError(_handle)}; filter: {Primitives.SafeText.Clean(filter, 300)}");
         }
         finally
         {
@@ -247,8 +247,31 @@ public sealed unsafe class LiveCapture : IDisposable
         return string.IsNullOrEmpty(detail) ? generic : detail;
     }
 
-    /// <summary>The command that lets an unprivileged user capture with this program.</summary>
-    public const string SetcapHint = "sudo setcap cap_net_raw,cap_net_admin=eip $(readlink -f $(which pathprobe))";
+    /// <summary>
+    /// The command that lets an unprivileged user capture with this program: file capabilities on the executable
+    /// that runs it. For the apphost (the pathprobe executable, also what `dotnet tool install` puts on PATH) that is
+    /// the apphost itself, which loads the runtime into its own process. For `dotnet pathprobe.dll` the process is the
+    /// dotnet host, so only the capabilities on that binary count, and then every .NET program it starts can capture.
+    /// Symbolic links are resolved (setcap refuses them).
+    /// </summary>
+    public static string SetcapHint => SetcapHintFor(Environment.ProcessPath);
+
+    public static string SetcapHintFor(string? processPath)
+    {
+        const string Caps = "sudo setcap cap_net_raw,cap_net_admin=eip";
+        if (string.IsNullOrEmpty(processPath)) return $"{Caps} $(readlink -f $(which pathprobe))";
+        string exe = processPath;
+        try { exe = File.ResolveLinkTarget(processPath, returnFinalTarget: true)?.FullName ?? processPath; }
+        catch (IOException) { }
+        string quoted = exe.Contains(' ') ? $"'{exe}'" : exe;
+        return Path.GetFileNameWithoutExtension(exe) == "dotnet"
+            ? $"{Caps} {quoted} (the dotnet host, as you run `dotnet pathprobe.dll`: every .NET program started with it can then capture; " +
+              "to grant it to pathprobe alone, run its own executable, e.g. the `pathprobe` that `dotnet tool install` puts on PATH, and setcap that)"
+            : $"{Caps} {quoted}";
+    }
+
+    /// <summary>A device name as the user gave it, safe for a terminal (control characters escaped).</summary>
+    private static string Show(string device) => Primitives.SafeText.Clean(device, 100);
 
     private static PcapException ActivateError(PcapHandle handle, string device, int status)
     {
@@ -257,28 +280,28 @@ public sealed unsafe class LiveCapture : IDisposable
         {
             PcapNative.ErrorNoSuchDevice => new PcapException(PcapErrorKind.NoSuchDevice, NoSuchInterfaceMessage(device), status),
             PcapNative.ErrorPermissionDenied => new PcapException(PcapErrorKind.PermissionDenied,
-                $"capture on '{device}' needs root or CAP_NET_RAW: run with sudo, or `{SetcapHint}` ({detail})", status),
+                $"capture on '{Show(device)}' needs root or CAP_NET_RAW: run with sudo, or {SetcapHint} ({detail})", status),
             PcapNative.ErrorPromiscPermissionDenied => new PcapException(PcapErrorKind.PromiscuousPermissionDenied,
-                $"promiscuous mode on '{device}' is not permitted: run with sudo, or capture without it (--no-promisc) ({detail})", status),
+                $"promiscuous mode on '{Show(device)}' is not permitted: run with sudo, or capture without it (--no-promisc) ({detail})", status),
             PcapNative.ErrorInterfaceNotUp => new PcapException(PcapErrorKind.InterfaceNotUp,
-                $"interface '{device}' is down: bring it up (sudo ip link set {device} up) and try again", status),
-            _ => new PcapException(PcapErrorKind.Generic, $"cannot capture on '{device}': {StatusText(handle, status)}", status),
+                $"interface '{Show(device)}' is down: bring it up (sudo ip link set {Show(device)} up) and try again", status),
+            _ => new PcapException(PcapErrorKind.Generic, $"cannot capture on '{Show(device)}': {StatusText(handle, status)}", status),
         };
     }
 
     private static string ActivateWarning(PcapHandle handle, string device, int status) => status switch
     {
-        PcapNative.WarningPromiscNotSupported => $"'{device}' does not support promiscuous mode: only traffic to and from this host is captured",
-        PcapNative.WarningTimestampTypeNotSupported => $"'{device}' does not support the requested timestamp type: the default is used",
-        _ => $"'{device}': {StatusText(handle, status)}",
+        PcapNative.WarningPromiscNotSupported => $"'{Show(device)}' does not support promiscuous mode: only traffic to and from this host is captured",
+        PcapNative.WarningTimestampTypeNotSupported => $"'{Show(device)}' does not support the requested timestamp type: the default is used",
+        _ => $"'{Show(device)}': {StatusText(handle, status)}",
     };
 
     /// <summary>"no such interface 'x'; interfaces: eth0, lo, ...".</summary>
     public static string NoSuchInterfaceMessage(string device)
     {
         string names;
-        try { names = string.Join(", ", PcapDevice.FindAll().Select(d => d.Name)); }
+        try { names = string.Join(", ", PcapDevice.FindAll().Select(d => Show(d.Name))); }
         catch (PcapException) { names = "(cannot be listed)"; }
-        return $"no such interface '{device}'; interfaces: {(names.Length == 0 ? "none visible (try sudo)" : names)} (pathprobe capture -D lists them with addresses)";
+        return $"no such interface '{Show(device)}'; interfaces: {(names.Length == 0 ? "none visible (try sudo)" : names)} (pathprobe capture -D lists them with addresses)";
     }
 }

@@ -24,19 +24,33 @@ public static class PcapLibrary
         }
     }
 
-    /// <summary>Runs a native call, turning a missing library into <see cref="PcapErrorKind.LibraryMissing"/>.</summary>
+    /// <summary>Runs a native call, turning a missing library into <see cref="PcapErrorKind.LibraryMissing"/> with a
+    /// message of one line (what to install, and which names were tried).</summary>
     internal static T Call<T>(Func<T> f)
     {
-        PcapNative.EnsureResolver();
+        if (!PcapNative.EnsureLoaded()) throw new PcapException(PcapErrorKind.LibraryMissing, MissingMessage());
         try { return f(); }
-        catch (DllNotFoundException e)
+        catch (DllNotFoundException)
         {
-            throw new PcapException(PcapErrorKind.LibraryMissing,
-                $"{InstallHint} (tried {string.Join(", ", PcapNative.Candidates())}: {e.Message})");
+            throw new PcapException(PcapErrorKind.LibraryMissing, MissingMessage());
         }
         catch (EntryPointNotFoundException e)
         {
-            throw new PcapException(PcapErrorKind.LibraryMissing, $"the libpcap found is too old (needs 1.5 or later): {e.Message}");
+            throw new PcapException(PcapErrorKind.LibraryMissing, $"the libpcap found is too old (needs 1.5 or later): {FirstLine(e.Message)}");
         }
+    }
+
+    private static string MissingMessage()
+    {
+        string? chosen = Environment.GetEnvironmentVariable(PcapNative.LibraryVariable);
+        return string.IsNullOrEmpty(chosen)
+            ? $"{InstallHint} (looked for {string.Join(", ", PcapNative.Candidates())})"
+            : $"libpcap cannot be loaded from {PcapNative.LibraryVariable}={Primitives.SafeText.Clean(chosen, 200)}: check the path, or unset it to use the system's libpcap";
+    }
+
+    private static string FirstLine(string s)
+    {
+        int nl = s.IndexOfAny(['\r', '\n']);
+        return nl < 0 ? s : s[..nl];
     }
 }

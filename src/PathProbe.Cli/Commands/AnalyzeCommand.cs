@@ -4,6 +4,7 @@ using PathProbe.Dns;
 using PathProbe.Flows;
 using PathProbe.Protocols.Dns;
 using PathProbe.Pipeline;
+using PathProbe.Primitives;
 using PathProbe.Reports;
 
 namespace PathProbe.Cli.Commands;
@@ -16,24 +17,21 @@ public static class AnalyzeCommand
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var files = new Argument<string[]>("FILE")
-        {
-            Description = "pcap or pcapng files, optionally .gz compressed. Each is analysed on its own (one vantage point each). " +
-                          $"Without a file, the bundled capture {BundledCapture} is analysed.",
-            Arity = ArgumentArity.ZeroOrMore,
-        };
-        var json = new Option<bool>("--json") { Description = "Write one JSON document (schema pathprobe.analysis/1) to standard output instead of the text report." };
-        var output = new Option<string?>("--output", "-o") { Description = "Write the report to this file instead of standard output." };
-        var maxFlows = new Option<int>("--max-flows")
-        {
-            Description = "Flows tracked at once; the least recently active flow is evicted (and counted) when full.",
-            DefaultValueFactory = _ => new FlowTableOptions().MaxFlows,
-        };
-        var flowRows = new Option<int>("--flow-rows")
-        {
-            Description = "Flow rows in the text report (the largest flows are shown; --json lists all).",
-            DefaultValueFactory = _ => 50,
-        };
+        var positional = InputOptions.Positional("FILE|FILTER",
+            "pcap or pcapng files (gzip too), then a tcpdump filter. Files are analysed one by one (one vantage point each), except " +
+            $"files read as one capture (--join, or a rotated set). Without a file, the bundled capture {BundledCapture} is analysed.");
+        var json = new Option<bool>("--json") { Description = "Write one JSON document (schema pathprobe.analysis/2, schemas/pathprobe.analysis-2.schema.json) to standard output instead of the text report." };
+        var output = CliOptions.OutputFile("--output", "-o", "Write the report to FILE instead of standard output ('-' is standard output).", allowDash: true);
+        var maxFlows = CliOptions.Int32("--max-flows", null, "N",
+            "Flows tracked at once; the least recently active flow is evicted (and counted) when full.", 1, int.MaxValue, new FlowTableOptions().MaxFlows);
+        var flowRows = CliOptions.Int32("--flow-rows", null, "N",
+            $"Flow rows in the text report (the first in --sort order; --json lists up to {new FlowTableOptions().MaxReportedFlows:#,0}).", 0, int.MaxValue, 50);
+        var mailRows = CliOptions.Int32("--mail-rows", null, "N",
+            "Mail-log lines of delivered transactions and other sessions in the text report, after all that did not succeed.", 0, int.MaxValue, 20);
+        var sort = CliOptions.Choice("--sort", null, "ORDER",
+            "Order of the flow table: worst (worst finding first, then by id), id, bytes (most first), start (earliest first).",
+            new Dictionary<string, FlowSort> { ["worst"] = FlowSort.Worst, ["id"] = FlowSort.Id, ["bytes"] = FlowSort.Bytes, ["start"] = FlowSort.Start },
+            FlowSort.Worst);
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress on standard error." };
         var noTcp = new Option<bool>("--no-tcp-analysis")
         {
@@ -49,107 +47,150 @@ public static class AnalyzeCommand
         };
         var dnsServer = new Option<string[]>("--dns-server")
         {
+            HelpName = "IP[:PORT]",
             Description = "DNS server IP[:port] or [IPv6]:port for --dns-checks (repeatable); default: the nameservers of /etc/resolv.conf.",
             Arity = ArgumentArity.ZeroOrMore,
         };
         var cmd = new Command("analyze", "Analyse capture files and report flows, anomalies and findings.")
         {
-            files, json, output, maxFlows, flowRows, quiet, noTcp, dnsChecks, dnsServer,
+            positional, json, output, maxFlows, flowRows, mailRows, sort, quiet, noTcp, dnsChecks, dnsServer,
         };
-        cmd.SetAction((parse, cancel) => Task.FromResult(Run(
-            parse.GetValue(files) ?? Array.Empty<string>(), parse.GetValue(json), parse.GetValue(output),
-            parse.GetValue(maxFlows), parse.GetValue(flowRows), parse.GetValue(quiet), stdout, stderr, cancel, parse.GetValue(noTcp),
-            parse.GetValue(dnsChecks) ? parse.GetValue(dnsServer) ?? Array.Empty<string>() : null)));
+        var input = InputOptions.AddTo(cmd, positional);
+        cmd.SetAction((parse, cancel) =>
+        {
+            var request = input.Resolve(parse, out string? error);
+            if (request is null) return Task.FromResult(Usage(stderr, error!));
+            return Task.FromResult(Run(request, new Settings
+            {
+                Json = parse.GetValue(json), OutputPath = parse.GetValue(output), MaxFlows = parse.GetValue(maxFlows),
+                FlowRows = parse.GetValue(flowRows), MailRows = parse.GetValue(mailRows), Sort = parse.GetValue(sort),
+                Quiet = parse.GetValue(quiet), NoTcpAnalysis = parse.GetValue(noTcp),
+                DnsCheckServers = parse.GetValue(dnsChecks) ? parse.GetValue(dnsServer) ?? [] : null,
+            }, stdout, stderr, cancel));
+        });
         return cmd;
     }
 
-    internal static int Run(string[] files, bool json, string? outputPath, int maxFlows, int flowRows, bool quiet,
-        TextWriter stdout, TextWriter stderr, CancellationToken cancel, bool noTcpAnalysis = false, string[]? dnsCheckServers = null)
+    internal sealed class Settings
     {
-        if (maxFlows < 1) { stderr.WriteLine("pathprobe: --max-flows must be at least 1"); return Program.ExitUsage; }
+        public bool Json { get; init; }
+        public string? OutputPath { get; init; }
+        public int MaxFlows { get; init; } = new FlowTableOptions().MaxFlows;
+        public int FlowRows { get; init; } = 50;
+        public int MailRows { get; init; } = 20;
+        public FlowSort Sort { get; init; } = FlowSort.Worst;
+        public bool Quiet { get; init; }
+        public bool NoTcpAnalysis { get; init; }
+        public string[]? DnsCheckServers { get; init; }
+    }
+
+    /// <summary>The old entry point (tests): files only, no selection.</summary>
+    internal static int Run(string[] files, bool json, string? outputPath, int maxFlows, int flowRows, bool quiet,
+        TextWriter stdout, TextWriter stderr, CancellationToken cancel, bool noTcpAnalysis = false, string[]? dnsCheckServers = null,
+        int mailRows = 20, FlowSort sort = FlowSort.Worst) =>
+        Run(new InputOptions.Request { Files = files.ToList() },
+            new Settings
+            {
+                Json = json, OutputPath = outputPath, MaxFlows = maxFlows, FlowRows = flowRows, MailRows = mailRows, Sort = sort,
+                Quiet = quiet, NoTcpAnalysis = noTcpAnalysis, DnsCheckServers = dnsCheckServers,
+            },
+            stdout, stderr, cancel);
+
+    internal static int Run(InputOptions.Request request, Settings s, TextWriter stdout, TextWriter stderr, CancellationToken cancel)
+    {
         DnsClientResolver? resolver = null;
-        if (dnsCheckServers is not null)
+        if (s.DnsCheckServers is { } dnsCheckServers)
         {
             var endpoints = new List<System.Net.IPEndPoint>();
-            foreach (var s in dnsCheckServers)
+            foreach (var server in dnsCheckServers)
             {
-                if (!DnsServerAddress.TryParse(s, out var ep, out var err)) { stderr.WriteLine($"pathprobe: --dns-server {err}"); return Program.ExitUsage; }
+                if (!DnsServerAddress.TryParse(server, out var ep, out var err)) return Usage(stderr, $"--dns-server {err}");
                 endpoints.Add(ep);
             }
             resolver = new DnsClientResolver(new ResolverOptions { Servers = endpoints });
             if (resolver.Servers.Count == 0)
-            {
-                stderr.WriteLine("pathprobe: --dns-checks needs a DNS server: /etc/resolv.conf has no nameserver line; name one with --dns-server IP[:port]");
-                return Program.ExitUsage;
-            }
+                return Usage(stderr, "--dns-checks needs a DNS server: /etc/resolv.conf has no nameserver line; name one with --dns-server IP[:port]");
         }
-        if (files.Length == 0)
+        var files = request.Files;
+        if (files.Count == 0)
         {
             string bundled = Path.Combine(AppContext.BaseDirectory, "captures", BundledCapture);
             if (!File.Exists(bundled))
-            {
-                stderr.WriteLine($"pathprobe: no file given and the bundled capture is missing ({bundled}); name a capture: pathprobe analyze FILE");
-                return Program.ExitUsage;
-            }
-            files = new[] { bundled };
-            if (!json && !quiet) stderr.WriteLine($"pathprobe: no file given; analysing the bundled capture {BundledCapture} (the MRU 1424 incident, sender's view)");
+                return Usage(stderr, $"no file given and the bundled capture is missing ({bundled}); name a capture: pathprobe analyze FILE");
+            files = [bundled];
+            if (!s.Json && !s.Quiet) stderr.WriteLine($"pathprobe: no file given; analysing the bundled capture {BundledCapture} (the MRU 1424 incident, sender's view)");
         }
+        if (files.Any(InputStreams.IsStandardInput) && ReferenceEquals(stdout, Console.Out) && !Console.IsInputRedirected)
+            return Usage(stderr, "'-' reads a capture from standard input, which is a terminal: pipe one in (tcpdump -w - | pathprobe analyze -) or name a file");
 
-        var options = new AnalysisOptions { Flows = new FlowTableOptions { MaxFlows = maxFlows }, TcpAnalysis = !noTcpAnalysis };
-        var analyses = new List<CaptureAnalysis>(files.Length);
-        bool showProgress = !quiet && !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error);
+        var selection = InputOptions.Selection(request, out string? filterError);
+        if (selection is null) return Usage(stderr, filterError!);
+        using var filter = selection.Filter as IDisposable;
+        using var target = ReportOutput.Open(s.OutputPath, out string? outputError);
+        if (target is null) return Usage(stderr, outputError!);
+
+        using var signals = new StopSignals(cancel);
+        var options = new AnalysisOptions { Flows = new FlowTableOptions { MaxFlows = s.MaxFlows }, TcpAnalysis = !s.NoTcpAnalysis };
+        var analyses = new List<CaptureAnalysis>(files.Count);
+        bool showProgress = !s.Quiet && !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error);
+        var plan = new Queue<AnalysisInput>(InputPlanner.Plan(files, request.Join, signals.Token));
         int nextFlowId = 1;
-        for (int i = 0; i < files.Length; i++)
+        while (plan.Count > 0 && !signals.Stopped)
         {
+            var next = plan.Dequeue();
             Action<AnalysisProgress>? progress = showProgress ? p => ShowProgress(stderr, p) : null;
-            var a = FileAnalyzer.Analyze(files[i], options, i, nextFlowId, progress, cancel);
+            CaptureAnalysis a;
+            try
+            {
+                a = FileAnalyzer.Analyze(next, options, selection, analyses.Count, nextFlowId, progress, signals.Token);
+            }
+            catch (InputsOverlapException e)
+            {
+                // Named like a rotated set, but the files overlap in time: separate vantages after all.
+                if (showProgress) stderr.Write("\r\u001b[K");
+                if (!s.Quiet) stderr.WriteLine($"pathprobe: not joining {string.Join(", ", next.Paths.Select(p => SafeText.Clean(Path.GetFileName(p))))}: {e.Message}; analysing them one by one");
+                foreach (var p in next.Paths.Reverse()) plan = new Queue<AnalysisInput>(plan.Prepend(AnalysisInput.One(p)));
+                continue;
+            }
             if (showProgress) stderr.Write("\r\u001b[K");
             nextFlowId += a.Flows.Count + (int)a.FlowsNotReported;
             analyses.Add(a);
-            if (a.Input.Error is not null) stderr.WriteLine($"pathprobe: {(a.Input.Unreadable ? "error" : "warning")}: {a.Input.Error}");
-            if (cancel.IsCancellationRequested) break;
+            if (a.Input.JoinReason == AnalysisInput.RotatedSet && !s.Quiet)
+                stderr.WriteLine($"pathprobe: joined {a.Input.JoinedFiles!.Count} files as one capture (a rotated set: the names differ only in numbers and each file starts where the previous ended; --no-join keeps them apart)");
+            if (a.Input.Error is not null && !signals.Stopped) stderr.WriteLine($"pathprobe: {(a.Input.Unreadable ? "error" : "warning")}: {a.Input.Error}");
+            foreach (var problem in a.Input.Selection?.Problems ?? []) stderr.WriteLine($"pathprobe: warning: {problem}");
         }
+        if (signals.Describe() is { } why) stderr.WriteLine($"pathprobe: {why}: reporting what was read");
 
-        if (resolver is not null) RunDnsChecks(analyses, resolver, quiet, stderr, cancel);
+        if (resolver is not null && !signals.Stopped) RunDnsChecks(analyses, resolver, s.Quiet, stderr, signals.Token);
 
-        try
+        bool written = target.Write(stream =>
         {
-            using var file = outputPath is null ? null : new FileStream(outputPath, FileMode.Create, FileAccess.Write);
-            if (json)
+            if (s.Json)
             {
-                if (file is not null) JsonReport.Write(file, analyses);
-                else if (ReferenceEquals(stdout, Console.Out))
-                {
-                    // Stream straight to standard output: no copy of the document in memory.
-                    stdout.Flush();
-                    using var raw = Console.OpenStandardOutput();
-                    using var buffered = new BufferedStream(raw, 1 << 16);
-                    JsonReport.Write(buffered, analyses);
-                    buffered.WriteByte((byte)'\n');
-                }
-                else
-                {
-                    stdout.Flush();
-                    using var ms = new MemoryStream();
-                    JsonReport.Write(ms, analyses);
-                    stdout.Write(System.Text.Encoding.UTF8.GetString(ms.GetBuffer(), 0, (int)ms.Length));
-                    stdout.WriteLine();
-                }
+                JsonReport.Write(stream, analyses);
+                stream.WriteByte((byte)'\n');
             }
             else
             {
-                using var w = file is null ? null : new StreamWriter(file);
-                TextReport.Write(w ?? stdout, analyses, new TextReport.Options { MaxFlowRows = Math.Max(0, flowRows) });
+                using var w = new StreamWriter(stream, new System.Text.UTF8Encoding(false), 1 << 16, leaveOpen: true);
+                TextReport.Write(w, analyses, new TextReport.Options
+                {
+                    MaxFlowRows = Math.Max(0, s.FlowRows), MailRows = Math.Max(0, s.MailRows), Sort = s.Sort,
+                    Width = target.ToStandardOutput ? TerminalWidth(stdout) : 80,
+                });
             }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            stderr.WriteLine($"pathprobe: cannot write the report to '{outputPath}': {e.Message}");
-            return Program.ExitUsage;
-        }
+        }, stdout, stderr, ReportOutput.Verdict(analyses));
 
-        if (analyses.Any(a => a.Input.Unreadable)) return Program.ExitUsage;
-        return analyses.Any(a => a.Findings.Any(f => f.Severity == Findings.Severity.Critical)) ? Program.ExitCritical : Program.ExitOk;
+        int status = analyses.Any(a => a.Input.Unreadable) || !written ? Program.ExitUsage
+            : analyses.Any(a => a.Findings.Any(f => f.Severity == Findings.Severity.Critical)) ? Program.ExitCritical : Program.ExitOk;
+        return signals.ExitStatus(status);
+    }
+
+    private static int Usage(TextWriter stderr, string message)
+    {
+        stderr.WriteLine($"pathprobe: {message}");
+        return Program.ExitUsage;
     }
 
     /// <summary>--dns-checks: the SMTP parties of each capture, checked in DNS; the results join that capture's findings.</summary>
@@ -173,7 +214,9 @@ public static class AnalyzeCommand
             if (!quiet) stderr.WriteLine($"pathprobe: --dns-checks: checking {parties.Count} SMTP flow{(parties.Count == 1 ? "" : "s")} with {string.Join(", ", resolver.Servers.Select(DnsServerAddress.Format))}");
             var checks = new CaptureDnsChecks(resolver);
             var time = a.Flows.Where(f => f.App is SmtpFlowState).Select(f => f.Start).Min();
-            a.Findings.AddRange(checks.RunAsync(parties, time, cancel).GetAwaiter().GetResult());
+            var byId = a.Flows.ToDictionary(f => f.Id);
+            foreach (var v in checks.RunAsync(parties, time, id => byId.TryGetValue(id, out var f) ? PathProbe.Findings.FlowFacts.Of(f) : null, cancel).GetAwaiter().GetResult())
+                a.Log.Raise(v);
             if (checks.NotChecked > 0 && !quiet) stderr.WriteLine($"pathprobe: --dns-checks: {checks.NotChecked} further domains not checked (limit {checks.MaxChecks})");
         }
     }
@@ -190,9 +233,17 @@ public static class AnalyzeCommand
         return !d.StartsWith('[') && HostNames.TryToAscii(d, out var ascii, out _) && ascii.Contains('.') ? ascii : null;
     }
 
+    /// <summary>The terminal's width when <paramref name="stdout"/> is the console on a terminal, else 80.</summary>
+    internal static int TerminalWidth(TextWriter stdout)
+    {
+        if (!ReferenceEquals(stdout, Console.Out) || Console.IsOutputRedirected) return 80;
+        try { return Console.WindowWidth is > 20 and var w ? w : 80; }
+        catch (IOException) { return 80; }
+    }
+
     private static void ShowProgress(TextWriter stderr, AnalysisProgress p)
     {
         string pct = p.Length > 0 ? $"{100.0 * p.Position / p.Length:0}%" : "";
-        stderr.Write($"\r\u001b[Kanalysing {Path.GetFileName(p.Path)}: {pct} {p.Packets:#,0} packets");
+        stderr.Write($"\r\u001b[Kanalysing {SafeText.Clean(Path.GetFileName(p.Path), 80)}: {pct} {p.Packets:#,0} packets");
     }
 }

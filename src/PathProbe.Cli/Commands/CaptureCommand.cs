@@ -34,10 +34,12 @@ public static class CaptureCommand
 
     private const int TickMilliseconds = 500;
 
+    /// <summary>--duration's ceiling: a billion seconds (31 years) keeps every deadline computation in range.</summary>
+    public const double MaxDurationSeconds = 1e9;
+
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var iface = new Option<string?>("--interface", "-i") { Description = "Interface to capture on (see -D)." };
-        var list = new Option<bool>("--list-interfaces", "-D") { Description = "List the interfaces libpcap can capture on, with their addresses, and exit." };
+        var list = new Option<bool>("--list-interfaces", "-D") { Description = "List the interfaces libpcap can capture on, with their addresses, and exit (tcpdump -D)." };
         var filter = new Argument<string[]>("FILTER")
         {
             Description = "tcpdump filter expression (pcap-filter(7)), e.g. 'tcp port 25 and host 198.51.100.25'. Default: " +
@@ -45,70 +47,56 @@ public static class CaptureCommand
                           "port) plus IPv4 and IPv6 fragments (later fragments have no port either). Use 'ip or ip6' for everything IP.",
             Arity = ArgumentArity.ZeroOrMore,
         };
-        var write = new Option<string?>("-w")
-        {
-            Description = "Also write the frames to this pcapng file (nanosecond timestamps; at the end of each file an interface " +
-                          "statistics block with the kernel's received/dropped counters, as dumpcap writes). With -G the name is a " +
-                          "strftime pattern (e.g. mail-%Y%m%d-%H%M%S.pcapng), as in tcpdump.",
-        };
-        var rotate = new Option<double>("-C")
-        {
-            Description = "With -w, like tcpdump -C: before writing a packet, start a new file once the current one is larger than " +
-                          "this many millions of bytes (fractions allowed). Files: FILE, FILE1, FILE2, ...; with -W N: FILE0 .. FILE{N-1} " +
-                          "(zero-padded to the digits of N-1), reused as a ring. Each file is a complete pcapng.",
-        };
-        var ring = new Option<int>("-W")
-        {
-            Description = "With -C: keep a ring of this many files, overwriting the oldest (tcpdump -W). With -G alone: stop " +
-                          "capturing after this many files.",
-        };
-        var seconds = new Option<double>("-G")
-        {
-            Description = "With -w: start a new file before writing a packet once the current one is this many seconds old " +
-                          "(tcpdump -G); the -w name goes through strftime with the local time each file starts.",
-        };
-        var json = new Option<bool>("--json") { Description = "At the end, write the analysis JSON document (schema pathprobe.analysis/1, plus inputs[].drops) instead of the text report." };
+        var write = CliOptions.OutputFile("-w", null,
+            "Also write the frames to FILE as pcapng, like tcpdump -w (nanosecond timestamps; at the end of each file an interface " +
+            "statistics block with the kernel's received/dropped counters, as dumpcap writes). With -G the name is a " +
+            "strftime pattern (e.g. mail-%Y%m%d-%H%M%S.pcapng), as in tcpdump.");
+        var rotate = CliOptions.Megabytes("-C", null,
+            "With -w, like tcpdump -C: before writing a packet, start a new file once the current one is larger than MB millions " +
+            "of bytes (fractions allowed: 0.5; or with k, m, g for KiB, MiB, GiB). Files: FILE, FILE1, FILE2, ...; with -W N: " +
+            "FILE0 .. FILE{N-1} (zero-padded to the digits of N-1), reused as a ring. Each file is a complete pcapng.", 1L << 50);
+        var ring = CliOptions.Int32("-W", null, "N",
+            "With -C: keep a ring of N files, overwriting the oldest (tcpdump -W). With -G alone: stop capturing after N files.", 1, int.MaxValue);
+        var seconds = CliOptions.Number("-G", null, "S",
+            "With -w: start a new file before writing a packet once the current one is S seconds old (tcpdump -G); the -w name " +
+            "goes through strftime with the local time each file starts.", 0, MaxDurationSeconds, "seconds");
+        var json = new Option<bool>("--json") { Description = "At the end, write the analysis JSON document (schema pathprobe.analysis/2, plus inputs[].drops, files and fileOutput) instead of the text report." };
         var ndjson = new Option<bool>("--ndjson")
         {
-            Description = "Stream newline-delimited JSON to standard output: one {\"type\":\"finding\",...} line per finding as it is " +
-                          "detected, and at the end one {\"type\":\"summary\",...} line holding the whole analysis document.",
+            Description = "Stream newline-delimited JSON to standard output: one {\"type\":\"finding\",\"change\":...} line each time a finding " +
+                          "opens, changes or closes (the same id throughout), and at the end one {\"type\":\"summary\",...} line holding the whole analysis document.",
         };
-        var duration = new Option<double>("--duration") { Description = "Stop after this many seconds." };
-        var count = new Option<long>("--count", "-c") { Description = "Stop after this many packets." };
-        var snaplen = new Option<int>("--snaplen", "-s") { Description = "Bytes captured per frame (0 = 262144).", DefaultValueFactory = _ => 262_144 };
-        var noPromisc = new Option<bool>("--no-promisc", "-p") { Description = "Do not put the interface into promiscuous mode." };
-        var buffer = new Option<int>("--buffer-size", "-B") { Description = "Kernel capture buffer in KiB (larger absorbs bursts).", DefaultValueFactory = _ => 16 * 1024 };
-        var maxFlows = new Option<int>("--max-flows")
-        {
-            Description = "Flows tracked at once; the least recently active flow is evicted (and counted) when full.",
-            DefaultValueFactory = _ => new FlowTableOptions().MaxFlows,
-        };
-        var flowRows = new Option<int>("--flow-rows") { Description = "Flow rows in the text report.", DefaultValueFactory = _ => 50 };
+        var duration = CliOptions.Number("--duration", null, "S", "Stop after S seconds (fractions allowed).", 0, MaxDurationSeconds, "seconds");
+        var count = CliOptions.Integer("--count", "-c", "N", "Stop after N packets, like tcpdump -c.", 1, long.MaxValue);
+        var maxFlows = CliOptions.Int32("--max-flows", null, "N",
+            "Flows tracked at once; the least recently active flow is evicted (and counted) when full.", 1, int.MaxValue, new FlowTableOptions().MaxFlows);
+        var flowRows = CliOptions.Int32("--flow-rows", null, "N", "Flow rows in the text report.", 0, int.MaxValue, 50);
 
         var cmd = new Command("capture",
-            "Capture live from an interface (libpcap) and report flows and findings as they happen; Ctrl-C, --duration or " +
-            "--count stops the capture and prints the full report. Needs root or CAP_NET_RAW.")
+            "Capture live from an interface (libpcap) and report flows and findings as they happen (a line when a finding opens, " +
+            "changes its severity or verdict, or closes); Ctrl-C, --duration or --count stops the capture and prints the full report. Needs root or CAP_NET_RAW.")
         {
-            iface, list, filter, write, rotate, ring, seconds, json, ndjson, duration, count, snaplen, noPromisc, buffer, maxFlows, flowRows,
+            filter,
         };
+        var live = LiveOptions.AddTo(cmd);
+        foreach (var o in new Option[] { list, write, rotate, ring, seconds, count, duration, json, ndjson, maxFlows, flowRows }) cmd.Add(o);
         cmd.SetAction(parse =>
         {
             if (parse.GetValue(list)) return ListInterfaces(stdout, stderr);
+            string expression = string.Join(' ', parse.GetValue(filter) ?? []);
             var settings = new Settings
             {
-                Interface = parse.GetValue(iface),
-                Filter = string.Join(' ', parse.GetValue(filter) ?? Array.Empty<string>()),
+                Interface = parse.GetValue(live.Interface),
+                Filter = expression,
+                Live = live.Settings(parse, string.IsNullOrWhiteSpace(expression) ? DefaultFilter : expression),
                 WritePath = parse.GetValue(write),
-                RotateMegabytes = parse.GetValue(rotate),
+                RotateBytes = parse.GetValue(rotate),
                 RingFiles = parse.GetValue(ring),
                 RotateSeconds = parse.GetValue(seconds),
                 Json = parse.GetValue(json),
                 Ndjson = parse.GetValue(ndjson),
                 DurationSeconds = parse.GetValue(duration),
                 Count = parse.GetValue(count),
-                SnapLength = parse.GetValue(snaplen),
-                Promiscuous = !parse.GetValue(noPromisc),
-                BufferKiB = parse.GetValue(buffer),
                 MaxFlows = parse.GetValue(maxFlows),
                 FlowRows = parse.GetValue(flowRows),
             };
@@ -121,17 +109,18 @@ public static class CaptureCommand
     {
         public string? Interface { get; init; }
         public string Filter { get; init; } = "";
+        public LiveCaptureOptions Live { get; init; } = new();
         public string? WritePath { get; init; }
-        public double RotateMegabytes { get; init; }
+        /// <summary>-C in bytes; 0 = no size rotation.</summary>
+        public long RotateBytes { get; init; }
+        /// <summary>-W; 0 = no ring, no file limit.</summary>
         public int RingFiles { get; init; }
+        /// <summary>-G in seconds; 0 = no time rotation.</summary>
         public double RotateSeconds { get; init; }
         public bool Json { get; init; }
         public bool Ndjson { get; init; }
         public double DurationSeconds { get; init; }
         public long Count { get; init; }
-        public int SnapLength { get; init; } = 262_144;
-        public bool Promiscuous { get; init; } = true;
-        public int BufferKiB { get; init; } = 16 * 1024;
         public int MaxFlows { get; init; } = new FlowTableOptions().MaxFlows;
         public int FlowRows { get; init; } = 50;
     }
@@ -170,29 +159,17 @@ public static class CaptureCommand
         if (string.IsNullOrEmpty(s.Interface))
             return Usage(stderr, "name an interface to capture on: pathprobe capture -i IFACE (pathprobe capture -D lists them)");
         if (s.Json && s.Ndjson) return Usage(stderr, "--json and --ndjson cannot be combined");
-        if (!(s.RotateMegabytes >= 0) || double.IsInfinity(s.RotateMegabytes) || (s.RotateMegabytes > 0 && s.WritePath is null))
-            return Usage(stderr, "-C needs -w FILE and a size in millions of bytes above 0");
-        if (!(s.RotateSeconds >= 0) || double.IsInfinity(s.RotateSeconds) || (s.RotateSeconds > 0 && s.WritePath is null))
-            return Usage(stderr, "-G needs -w FILE and a number of seconds above 0");
-        if (s.RingFiles < 0 || (s.RingFiles > 0 && s.RotateMegabytes == 0 && s.RotateSeconds == 0))
-            return Usage(stderr, "-W needs -C or -G (and a number of files above 0)");
-        if (s.SnapLength < 0 || s.Count < 0 || s.DurationSeconds < 0 || s.BufferKiB < 0) return Usage(stderr, "--snaplen, --count, --duration and --buffer-size cannot be negative");
-        if (s.MaxFlows < 1) return Usage(stderr, "--max-flows must be at least 1");
-        string filter = string.IsNullOrWhiteSpace(s.Filter) ? DefaultFilter : s.Filter;
+        if (s.RotateBytes > 0 && s.WritePath is null) return Usage(stderr, "-C needs -w FILE (the file to rotate)");
+        if (s.RotateSeconds > 0 && s.WritePath is null) return Usage(stderr, "-G needs -w FILE (the file name pattern)");
+        if (s.RingFiles > 0 && s.RotateBytes == 0 && s.RotateSeconds == 0) return Usage(stderr, "-W needs -C or -G (what makes a new file)");
+        string filter = s.Live.Filter ?? DefaultFilter;
 
         LiveCaptureSource source;
         try
         {
-            source = LiveCaptureSource.Open(s.Interface, new LiveCaptureOptions
-            {
-                SnapLength = s.SnapLength == 0 ? 262_144 : s.SnapLength,
-                Promiscuous = s.Promiscuous,
-                BufferSize = checked(s.BufferKiB * 1024),
-                Filter = filter,
-            });
+            source = LiveCaptureSource.Open(s.Interface, s.Live);
         }
         catch (PcapException e) { stderr.WriteLine($"pathprobe: {e.Message}"); return Program.ExitUsage; }
-        catch (OverflowException) { return Usage(stderr, "--buffer-size is too large"); }
 
         using (source)
         {
@@ -204,28 +181,31 @@ public static class CaptureCommand
             if (s.WritePath is not null)
             {
                 if (s.RotateSeconds > 0 && !Strftime.HasConversion(s.WritePath))
-                    stderr.WriteLine($"pathprobe: warning: -G without a strftime conversion in the -w name: each new file replaces the previous (e.g. -w '{s.WritePath}-%Y%m%d-%H%M%S')");
+                    stderr.WriteLine($"pathprobe: warning: -G without a strftime conversion in the -w name: each new file replaces the previous (e.g. -w '{SafeText.Clean(s.WritePath, 200)}-%Y%m%d-%H%M%S')");
                 var rotation = new RotationOptions
                 {
-                    LimitBytes = (long)Math.Min(s.RotateMegabytes * 1e6, long.MaxValue / 2),
+                    LimitBytes = s.RotateBytes,
                     Files = s.RingFiles,
                     Seconds = s.RotateSeconds,
                 };
                 writer = new RotatingPcapNgWriter(s.WritePath, rotation, capture.LinkType, capture.SnapLength,
                     capture.Device, $"pathprobe capture -i {capture.Device}; filter: {filter}", counters.Now);
-                // The first file is created on the writer's thread: wait for it, so a path that cannot be written is
-                // a usage error before capturing starts, not a warning later.
+                // The first file is created on the writer's thread: wait for it, so a path that cannot be created is a
+                // usage error before capturing starts. A file that was created but cannot be written (a full disk,
+                // /dev/full) is not: capture and analysis go on, and the end says what the file holds.
                 writer.WaitForPendingWrites();
-                if (writer.Error is { } error)
+                if (writer.CreateError is { } error)
                 {
                     writer.Dispose();
-                    stderr.WriteLine($"pathprobe: {error}");
+                    stderr.WriteLine($"pathprobe: {SafeText.Clean(error, 300)}");
                     return Program.ExitUsage;
                 }
             }
 
-            stderr.WriteLine($"pathprobe: capturing on {capture.Device} ({LinkTypes.Name(capture.LinkType)}, snaplen {capture.SnapLength}); " +
-                             $"filter: {filter}; Ctrl-C stops and prints the report");
+            string device = SafeText.Clean(capture.Device, 100);
+            stderr.WriteLine($"pathprobe: capturing on {device} ({LinkTypes.Name(capture.LinkType)}, snaplen {capture.SnapLength}); " +
+                             $"filter: {SafeText.Clean(filter, 300)}; Ctrl-C stops and prints the report");
+            using var signals = new StopSignals(stop: source.Stop);
             var live = new LiveRun(source, writer, counters, s, stdout, stderr);
             CaptureAnalysis analysis;
             try
@@ -236,7 +216,9 @@ public static class CaptureCommand
             {
                 writer?.Dispose(); // flushed and closed before the report, so the file is complete even if reporting fails
             }
-            return Report(analysis, live.Statistics, writer, s, stdout, stderr);
+            int status = Report(analysis, live.Statistics, writer, s, stdout, stderr);
+            if (signals.Describe() is { } why) stderr.WriteLine($"pathprobe: {why}");
+            return signals.ExitStatus(status);
         }
     }
 
@@ -271,13 +253,16 @@ public static class CaptureCommand
             stderr.WriteLine($"pathprobe: warning: {DropMessage(stats)}");
         if (writer is not null)
         {
-            if (writer.Error is not null)
-                stderr.WriteLine($"pathprobe: warning: {writer.Error}; {writer.BytesNotWritten:#,0} bytes of packet blocks were not written; the capture and its analysis went on");
-            stderr.WriteLine($"pathprobe: wrote {string.Join(", ", writer.Files)}{(writer.FilesStarted > writer.Files.Count ? $" (a ring: {writer.FilesStarted:#,0} files started, the last {writer.Files.Count} kept)" : "")}");
+            string files = string.Join(", ", writer.Files.Select(f => SafeText.Clean(f, 200)));
+            string ring = writer.FilesStarted > writer.Files.Count ? $" (a ring: {writer.FilesStarted:#,0} files started, the last {writer.Files.Count} kept)" : "";
+            if (writer.Error is null) stderr.WriteLine($"pathprobe: wrote {files}{ring}");
+            else stderr.WriteLine(CopyFailed(writer.Error, files + ring, writer.Files.Count, writer.FramesNotWritten, writer.BytesNotWritten));
             if (writer.Waits > 0)
                 stderr.WriteLine($"pathprobe: warning: the disk fell behind: capture waited {writer.Waits:#,0} times for the file writer ({writer.WaitedMilliseconds:#,0} ms in all); kernel drops, if any, are counted above");
         }
 
+        var output = ReportOutput.Open(null, out _)!;
+        bool written;
         if (s.Json || s.Ndjson)
         {
             var doc = NdjsonWriter.Render([analysis], indented: s.Json);
@@ -292,28 +277,47 @@ public static class CaptureCommand
                     ["framesNotWritten"] = writer.FramesNotWritten,
                     ["bytesNotWritten"] = writer.BytesNotWritten,
                     ["diskWaits"] = writer.Waits,
-                    ["diskWaitMilliseconds"] = writer.WaitedMilliseconds,
+                    ["diskWaited"] = Math.Round(writer.WaitedMilliseconds / 1000.0, 3), // seconds (schema 2: one unit for durations)
                     ["error"] = writer.Error,
                 };
             }
-            if (s.Ndjson) new NdjsonWriter(stdout).WriteSummary(doc);
-            else
+            written = output.Write(stream =>
             {
-                stdout.WriteLine(doc.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
-                stdout.Flush();
-            }
+                using var w = new StreamWriter(stream, new System.Text.UTF8Encoding(false), 1 << 16, leaveOpen: true);
+                if (s.Ndjson) new NdjsonWriter(w).WriteSummary(doc);
+                else w.WriteLine(doc.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            }, stdout, stderr, ReportOutput.Verdict([analysis]));
         }
         else
         {
-            TextReport.Write(stdout, [analysis], new TextReport.Options { MaxFlowRows = Math.Max(0, s.FlowRows) });
-            stdout.WriteLine();
-            stdout.WriteLine($"Drops      {stats.Dropped:#,0} by the kernel (capture buffer full), {stats.InterfaceDropped:#,0} by the interface; " +
-                             $"{stats.Received:#,0} packets received by the filter");
-            stdout.Flush();
+            written = output.Write(stream =>
+            {
+                using var w = new StreamWriter(stream, new System.Text.UTF8Encoding(false), 1 << 16, leaveOpen: true);
+                int width = output.ToStandardOutput ? AnalyzeCommand.TerminalWidth(stdout) : 80;
+                TextReport.Write(w, [analysis], new TextReport.Options { MaxFlowRows = Math.Max(0, s.FlowRows), Width = width });
+                w.WriteLine();
+                TextReport.Wrap(w, "Drops      ", $"{FindingText.N(stats.Dropped)} by the kernel (capture buffer full), {FindingText.N(stats.InterfaceDropped)} by the interface; " +
+                                                  $"{FindingText.N(stats.Received)} packets received by the filter", width);
+            }, stdout, stderr, ReportOutput.Verdict([analysis]));
         }
         if (input.Error is not null && input.Truncated && stats.TotalDropped == 0)
             stderr.WriteLine($"pathprobe: warning: {input.Error}");
+        if (!written || writer?.Error is not null) return Program.ExitUsage;
         return analysis.Findings.Any(f => f.Severity == Severity.Critical) ? Program.ExitCritical : Program.ExitOk;
+    }
+
+    /// <summary>The line said at the end when writing the frames (-w) failed; capture and tui -i say it alike.</summary>
+    internal static string CopyFailed(string error, string files, int fileCount, long framesNotWritten, long bytesNotWritten) =>
+        $"pathprobe: error: the pcapng copy failed: {SafeText.Clean(error, 300)}; {files} hold{(fileCount == 1 ? "s" : "")} what was written " +
+        $"before, valid up to the last whole block; {framesNotWritten:#,0} later frames ({bytesNotWritten:#,0} bytes of packet blocks) " +
+        "were not written; the capture and its analysis are not affected";
+
+    /// <summary>The live line of a finding's change: "23:12:59.120 new #3 [critical] mtu-blackhole: ONGOING: ...".</summary>
+    internal static string FindingLine(FindingEvent e, Timestamp now)
+    {
+        var f = e.Finding;
+        string change = e.Change switch { FindingChange.Opened => "new", FindingChange.Closed => "closed", _ => "changed" };
+        return $"{FindingText.Time(now)} {change} #{f.Id} [{FindingKinds.SeverityName(f.Severity)}] {f.Name}: {f.Summary}";
     }
 
     internal static string DropMessage(CaptureStatistics stats) =>
@@ -333,11 +337,12 @@ public static class CaptureCommand
         private long _lastDropped;
         private long _lastSample;
         private bool _writeErrorShown;
-        private readonly Engine _engine = new(new AnalysisOptions { Flows = new FlowTableOptions { MaxFlows = s.MaxFlows } });
-        private readonly List<Finding> _newFindings = new();
+        private readonly Engine _engine = new(new AnalysisOptions { Flows = new FlowTableOptions { MaxFlows = s.MaxFlows }, FindingEvents = true });
+        private readonly List<FindingEvent> _events = new();
+        private readonly bool _text = !s.Json && !s.Ndjson;
+        private readonly int _width = AnalyzeCommand.TerminalWidth(stdout);
         private readonly NdjsonWriter? _ndjson = s.Ndjson ? new NdjsonWriter(stdout) : null;
         private readonly bool _status = !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error);
-        private int _signals;
         private int _findings;
         private FrameTally _tally;
         private long _lastPackets;
@@ -347,9 +352,6 @@ public static class CaptureCommand
 
         public CaptureAnalysis Run()
         {
-            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-
             var input = new InputSummary { Path = source.Info.Path, Format = "live" };
             input.LinkTypes.Add(source.Capture.LinkType);
             long start = Environment.TickCount64;
@@ -424,10 +426,14 @@ public static class CaptureCommand
         /// <summary>Runs on the capture thread between reads: the engine is never touched from elsewhere.</summary>
         private void Tick(long now, bool final = false)
         {
-            _newFindings.Clear();
-            _findings += _engine.TakeNewFindings(_newFindings);
-            if (_ndjson is not null)
-                foreach (var f in _newFindings) _ndjson.WriteFinding(f);
+            _events.Clear();
+            _engine.TakeFindingEvents(_events);
+            _findings = _engine.Findings.Count;
+            foreach (var e in _events)
+            {
+                if (_ndjson is not null) _ndjson.WriteFinding(e);
+                else if (_text && e.Notable) WriteLine(e);
+            }
             if (final) return;
             writer?.Flush();
             if (writer?.Error is { } error && !_writeErrorShown)
@@ -449,12 +455,12 @@ public static class CaptureCommand
             _lastTick = now;
         }
 
-        /// <summary>SIGINT/SIGTERM: stop the read loop (pcap_breakloop is safe here); a second signal ends the process.</summary>
-        private void OnSignal(PosixSignalContext context)
+        /// <summary>Text mode: one line when a finding opens, when its severity or verdict changes, and when it closes.</summary>
+        private void WriteLine(FindingEvent e)
         {
-            if (Interlocked.Increment(ref _signals) > 1) return; // default action: terminate now
-            context.Cancel = true;
-            source.Stop();
+            if (_status) stderr.Write("\r\u001b[K");
+            TextReport.Wrap(stdout, "", FindingLine(e, new Timestamp(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000)), _width, "    ");
+            stdout.Flush();
         }
     }
 }

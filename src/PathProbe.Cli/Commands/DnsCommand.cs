@@ -15,17 +15,18 @@ public static class DnsCommand
         {
             Description = "The mail domain to check (the part after @); an internationalized name (bücher.example) is asked about in its xn-- form.",
         };
-        var ip = new Option<string?>("--ip") { Description = "The sending server's address: checks its PTR/FCrDNS and SPF for DOMAIN." };
-        var helo = new Option<string?>("--helo") { Description = "The HELO/EHLO name the server sends: checked against --ip and SPF." };
+        var ip = new Option<string?>("--ip") { HelpName = "IP", Description = "The sending server's address: checks its PTR/FCrDNS and SPF for DOMAIN." };
+        var helo = new Option<string?>("--helo") { HelpName = "NAME", Description = "The HELO/EHLO name the server sends: checked against --ip and SPF." };
         var server = new Option<string[]>("--server")
         {
+            HelpName = "IP[:PORT]",
             Description = "DNS server IP[:port] or [IPv6]:port to ask (repeatable; asked in order until one gives a definite answer); " +
                           "default: the nameservers of /etc/resolv.conf.",
             Arity = ArgumentArity.ZeroOrMore,
         };
         var json = new Option<bool>("--json") { Description = "Write one JSON document (schema pathprobe.dns/1) instead of the table." };
-        var timeout = new Option<double>("--timeout") { Description = "Seconds to wait for each answer (UDP, and TCP when an answer is truncated).", DefaultValueFactory = _ => 2.0 };
-        var retries = new Option<int>("--retries") { Description = "Times a query is sent again to a server that did not answer (0-10).", DefaultValueFactory = _ => 2 };
+        var timeout = new Option<double>("--timeout") { HelpName = "S", Description = "Seconds to wait for each answer (UDP, and TCP when an answer is truncated).", DefaultValueFactory = _ => 2.0 };
+        var retries = new Option<int>("--retries") { HelpName = "N", Description = "Times a query is sent again to a server that did not answer (0-10).", DefaultValueFactory = _ => 2 };
         var cmd = new Command("dns",
             "Check a mail domain's DNS: existence, MX (null MX, CNAME, addresses), reverse DNS, HELO, SPF (lookups, size vs UDP/MTU), " +
             "DMARC (with the organizational domain's policy), NS. Each check is ok, a problem (info, warning, error), or unknown when DNS " +

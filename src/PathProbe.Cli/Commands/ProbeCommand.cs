@@ -13,16 +13,17 @@ public static class ProbeCommand
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var host = new Argument<string>("HOST") { Description = "The mail server: an IPv4 or IPv6 address, or a name (resolved by the system resolver)." };
-        var port = new Option<int>("--port", "-p") { Description = "The TCP port for the SYN probes and the port check.", DefaultValueFactory = _ => 25 };
+        var port = new Option<int>("--port", "-p") { HelpName = "PORT", Description = "The TCP port for the SYN probes and the port check.", DefaultValueFactory = _ => 25 };
         var v4 = new Option<bool>("-4") { Description = "Use IPv4 (for a name with both)." };
         var v6 = new Option<bool>("-6") { Description = "Use IPv6 (for a name with both)." };
         var json = new Option<bool>("--json") { Description = "Write one JSON document (schema pathprobe.probe/1) instead of the text report." };
         var timeout = new Option<double>("--timeout")
         {
+            HelpName = "S",
             Description = "The longest wait for one probe's answer, in seconds (after the first answer: four round trips, at least 0.25 s).",
             DefaultValueFactory = _ => 1.0,
         };
-        var source = new Option<string?>("--source") { Description = "Send from this local address." };
+        var source = new Option<string?>("--source") { HelpName = "ADDR", Description = "Send from this local address." };
         var cmd = new Command("probe",
             "Measure the largest IP packet that reaches a mail server (don't-fragment probes: ICMP echo, else TCP SYNs to the port), " +
             "say whether a smaller MTU is announced by ICMP or silently dropped (a black hole), and print the fixes. " +
@@ -79,16 +80,23 @@ public static class ProbeCommand
             return Usage(stderr, $"{target} is not a host");
 
         ProbeResult result;
+        // SIGINT/SIGTERM end the search; what was measured is reported and the status is 130/143 (StopSignals).
+        using var signals = new StopSignals(cancel);
         try
         {
             var options = new ProbeOptions { Timeout = TimeSpan.FromSeconds(timeoutSeconds) };
-            result = PathMtuProber.Run(target, port, source, options, name, cancel, from =>
+            result = PathMtuProber.Run(target, port, source, options, name, signals.Token, from =>
             {
                 if (!json) stderr.WriteLine($"pathprobe: probing {(name is null ? target : $"{SafeText.Clean(name, 255)} ({target})")} from {from}: one probe in flight, at most {options.MaxProbes}; this takes a few seconds");
             });
         }
         catch (ProbePermissionException e) { return Usage(stderr, e.Message); }
         catch (ProbeException e) { return Usage(stderr, e.Message); }
+        catch (OperationCanceledException) when (signals.Stopped)
+        {
+            stderr.WriteLine($"pathprobe: {signals.Describe() ?? "interrupted"} before the first answer: nothing was measured");
+            return signals.ExitStatus(Program.ExitUsage);
+        }
 
         if (json)
         {
@@ -98,12 +106,12 @@ public static class ProbeCommand
             stdout.WriteLine();
         }
         else ProbeReport.WriteText(stdout, result);
-        return result.Verdict switch
+        return signals.ExitStatus(result.Verdict switch
         {
             PathVerdict.BlackHole => Program.ExitCritical,
             PathVerdict.Unreachable => Program.ExitUsage,
             _ => Program.ExitOk,
-        };
+        });
     }
 
     /// <summary>A host name the system resolver can be asked for (RFC 1123 labels; underscores tolerated).</summary>

@@ -27,7 +27,8 @@ public static class TuiHost
         return window;
     }
 
-    /// <returns>The exit status for what was shown: 1 with a critical finding on screen (as analyze), else 0.</returns>
+    /// <returns>The exit status for what was shown: 1 with a critical finding on screen (as analyze), else 0; 130 or 143
+    /// when SIGINT or SIGTERM ended it (Program's statuses, the same for every command).</returns>
     public static int Run(ITuiSource source, Theme theme)
     {
         using IApplication app = Application.Create().Init();
@@ -37,7 +38,13 @@ public static class TuiHost
             window.Tick();
             return true;
         });
-        int stopping = 0;
+        int stopping = 0, signal = 0; // signal: the first PosixSignal that asked to quit (as int; they are non-zero)
+        int Status() => (PosixSignal)Volatile.Read(ref signal) switch
+        {
+            PosixSignal.SIGINT => Program.ExitSigInt,
+            PosixSignal.SIGTERM => Program.ExitSigTerm,
+            _ => window.ExitStatus,
+        };
         void Stop()
         {
             if (Interlocked.Exchange(ref stopping, 1) != 0) return;
@@ -45,11 +52,12 @@ public static class TuiHost
             // When the terminal is gone the loop may never get to the quit (its reads and writes fail): whatever
             // happens, the process ends with the status for what was shown.
             // (Ten seconds: time for a live capture to close its -w file on the normal way out.)
-            new Thread(() => { Thread.Sleep(10_000); Environment.Exit(window.ExitStatus); }) { IsBackground = true, Name = "pathprobe-exit" }.Start();
+            new Thread(() => { Thread.Sleep(10_000); Environment.Exit(Status()); }) { IsBackground = true, Name = "pathprobe-exit" }.Start();
         }
         void Signal(PosixSignalContext context)
         {
             context.Cancel = true;
+            Interlocked.CompareExchange(ref signal, (int)context.Signal, 0);
             Stop();
         }
         // The terminal can also go away without a signal to this process: then nobody can see or quit the screen.
@@ -66,7 +74,7 @@ public static class TuiHost
         using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, Signal);
         using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Signal);
         app.Run(window);
-        return window.ExitStatus;
+        return Status();
     }
 
     [StructLayout(LayoutKind.Sequential)]

@@ -43,6 +43,7 @@ public sealed class BackgroundFileWriter : IDisposable
     private readonly Dictionary<int, OpenFile> _files = new(); // I/O thread only
     private int _nextFile;
     private volatile string? _error;
+    private volatile string? _createError;
     private long _waits, _waitedTicks, _bytesWritten, _bytesDiscarded;
     private bool _disposed;
 
@@ -72,6 +73,9 @@ public sealed class BackgroundFileWriter : IDisposable
 
     /// <summary>The first write error, phrased for the user ("writing 'x' failed at byte N: ..."), or null.</summary>
     public string? Error => _error;
+    /// <summary>The error when it was creating a file that failed ("cannot create 'x': ..."), not writing to one; null
+    /// otherwise.</summary>
+    public string? CreateError => _createError;
     /// <summary>Times a Write waited for a free buffer (the disk fell behind).</summary>
     public long Waits => Interlocked.Read(ref _waits);
     public long WaitedMilliseconds => Interlocked.Read(ref _waitedTicks) * 1000 / Stopwatch.Frequency;
@@ -181,7 +185,7 @@ public sealed class BackgroundFileWriter : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
         {
-            _error ??= $"cannot create '{path}': {e.Message}";
+            if (_error is null) _error = _createError = $"cannot create '{path}': {Reason(e)}";
             _files[file] = new OpenFile(path, null);
         }
     }
@@ -222,8 +226,8 @@ public sealed class BackgroundFileWriter : IDisposable
             catch (Exception) { kept = 0; }
             f.Good += kept;
             _error ??= f.Good == 0
-                ? $"writing '{f.Path}' failed: {e.Message}"
-                : $"writing '{f.Path}' failed at byte {f.Good:#,0}: {e.Message}; the file is valid up to there (its last whole block)";
+                ? $"writing '{f.Path}' failed: {Reason(e)}"
+                : $"writing '{f.Path}' failed at byte {f.Good:#,0}: {Reason(e)}; the file is valid up to there (its last whole block)";
             // Not in the file: what was written past the last whole block (cut below), and the rest of the failed chunk.
             Interlocked.Add(ref _bytesDiscarded, f.Written + chunkLength - f.Good);
             f.Written = f.Good;
@@ -246,6 +250,17 @@ public sealed class BackgroundFileWriter : IDisposable
             pos += n;
         }
         return pos;
+    }
+
+    /// <summary>The OS's reason without .NET's decoration ("No space left on device : '/dev/full'" is "No space left
+    /// on device"; the path is said once, by the caller).</summary>
+    private static string Reason(Exception e)
+    {
+        if (e is UnauthorizedAccessException) return "permission denied";
+        string m = e.Message;
+        int cut = m.IndexOf(" : '", StringComparison.Ordinal);
+        if (cut > 0) m = m[..cut];
+        return m.Trim().TrimEnd('.');
     }
 
     private static void CloseQuietly(OpenFile f)

@@ -82,7 +82,8 @@ public static class CaptureFile
         if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b)
         {
             compressed = true;
-            stream = new GZipStream(new PrefixedStream(head.AsSpan(0, n).ToArray(), stream), CompressionMode.Decompress);
+            // Decompression runs on its own thread, a few 1 MiB blocks ahead of the reader (InflateAheadStream).
+            stream = new InflateAheadStream(new GZipStream(new PrefixedStream(head.AsSpan(0, n).ToArray(), stream), CompressionMode.Decompress));
             try
             {
                 n = stream.ReadAtLeast(head, MagicLength, throwOnEndOfStream: false);

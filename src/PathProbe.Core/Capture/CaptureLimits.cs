@@ -60,6 +60,19 @@ public sealed class CaptureLimitCounters
     /// <summary>The first ignored if_tsoffset, in seconds, for the report.</summary>
     public long? FirstIgnoredTimestampOffset { get; set; }
 
+    /// <summary>Adds another file's counts (files read as one input).</summary>
+    public void Add(CaptureLimitCounters other)
+    {
+        InterfacesIgnored += other.InterfacesIgnored;
+        PacketsOnIgnoredInterfaces += other.PacketsOnIgnoredInterfaces;
+        InterfacesNotListed += other.InterfacesNotListed;
+        SectionsNotDescribed += other.SectionsNotDescribed;
+        OptionTextBytesNotKept += other.OptionTextBytesNotKept;
+        StatisticsNotKept += other.StatisticsNotKept;
+        TimestampOffsetsIgnored += other.TimestampOffsetsIgnored;
+        FirstIgnoredTimestampOffset ??= other.FirstIgnoredTimestampOffset;
+    }
+
     public bool AnyHit => InterfacesIgnored > 0 || PacketsOnIgnoredInterfaces > 0 || InterfacesNotListed > 0 ||
                           SectionsNotDescribed > 0 || OptionTextBytesNotKept > 0 || StatisticsNotKept > 0 || TimestampOffsetsIgnored > 0;
 

@@ -56,7 +56,7 @@ public sealed class CaptureInfo
     public required string Format { get; init; }
     public bool Compressed { get; init; }
     /// <summary>pcap: the file header's snaplen; pcapng: the first interface's snaplen (0 = unlimited).</summary>
-    public int SnapLength { get; set; }
+    public long SnapLength { get; set; }
     /// <summary>pcap: "microseconds" or "nanoseconds"; pcapng: per interface.</summary>
     public string? TimestampResolution { get; set; }
     public bool BigEndian { get; set; }
@@ -79,7 +79,7 @@ public sealed class CaptureInfo
 public sealed class CaptureInterface
 {
     public int LinkType { get; init; }
-    public int SnapLength { get; init; }
+    public long SnapLength { get; init; }
     public string? Name { get; init; }
     public string? Description { get; init; }
     /// <summary>Ticks per second of this interface's timestamps (pcapng if_tsresol; 10^6 by default).</summary>

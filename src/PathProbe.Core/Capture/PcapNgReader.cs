@@ -362,7 +362,7 @@ internal sealed class PcapNgReader : CaptureReader
             itf.Listed = new CaptureInterface
             {
                 LinkType = itf.LinkType,
-                SnapLength = (int)Math.Min(itf.SnapLength, int.MaxValue),
+                SnapLength = itf.SnapLength,
                 Name = name,
                 Description = description,
                 TicksPerSecond = (long)Math.Min(itf.TicksPerSecond, long.MaxValue),

@@ -73,7 +73,7 @@ internal sealed class PcapReader : CaptureReader
 
         // libpcap rejects caplen above max(snaplen, its per-link maximum); we also never believe more than 16 MiB.
         _maxCapLen = Math.Min(Math.Max(snap, TypicalMaxCapLen), HardMaxCapLen);
-        Info.SnapLength = (int)Math.Min(snap, int.MaxValue);
+        Info.SnapLength = snap;
         Info.BigEndian = _bigEndian;
         Info.TimestampResolution = _nanos ? "nanoseconds" : "microseconds";
         Info.Sections = 1;

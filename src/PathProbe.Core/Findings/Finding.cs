@@ -4,21 +4,70 @@ namespace PathProbe.Findings;
 
 public enum Severity : byte { Info, Warning, Critical }
 
-/// <summary>
-/// Something a user acts on: a kind from a closed vocabulary (stable kebab-case names), a severity, the flows it
-/// concerns, when, a one-line summary, the numbers that prove it, and what to change.
-/// </summary>
-public sealed class Finding
+/// <summary>The closed set of finding kinds. Each has one row in <see cref="FindingKinds"/> (stable kebab-case name,
+/// default severity, title, writer) and one verdict type with one writer in <c>Findings/Kinds</c>.</summary>
+public enum FindingKind : byte
 {
-    public required string Kind { get; init; }
-    public required Severity Severity { get; init; }
-    public IReadOnlyList<int> Flows { get; init; } = Array.Empty<int>();
-    public Timestamp Time { get; init; }
-    public required string Summary { get; init; }
-    /// <summary>Evidence as ordered name/value pairs; values are numbers, strings, booleans, Timestamps,
-    /// nested <see cref="Evidence"/> or lists of those.</summary>
-    public Evidence Evidence { get; init; } = new();
-    public string? Advice { get; init; }
+    Stall, ConnectTimeout, ConnectRefused, RetransmissionStorm,
+    MtuBlackhole, MssMismatch, IcmpTooBig,
+    DnsTimeout, DnsTruncated, IpFragmentation, FragmentLoss,
+    SmtpDeferral, SmtpReject, SmtpAborted, SmtpSlowReply,
+    DnsSpf, DnsFcrdns, DnsMx, DnsCheckFailed,
+}
+
+/// <summary>One row of the kind registry.</summary>
+public sealed record FindingKindInfo(FindingKind Kind, string Name, Severity DefaultSeverity, string Title, FindingWriter Writer);
+
+/// <summary>
+/// The registry of finding kinds: declared once here (like Roslyn's DiagnosticDescriptor or Wireshark's
+/// ei_register_info), read by every output. Adding a kind: an enum member, a row here, and a verdict with its writer in
+/// <c>Findings/Kinds</c>.
+/// </summary>
+public static class FindingKinds
+{
+    private static readonly FindingKindInfo[] Table =
+    [
+        new(FindingKind.Stall, "stall", Severity.Warning, "TCP stall", new Kinds.StallWriter()),
+        new(FindingKind.ConnectTimeout, "connect-timeout", Severity.Warning, "connection attempt unanswered", new Kinds.ConnectTimeoutWriter()),
+        new(FindingKind.ConnectRefused, "connect-refused", Severity.Warning, "connection refused", new Kinds.ConnectRefusedWriter()),
+        new(FindingKind.RetransmissionStorm, "retransmission-storm", Severity.Warning, "retransmission storm", new Kinds.StormWriter()),
+        new(FindingKind.MtuBlackhole, "mtu-blackhole", Severity.Critical, "path-MTU black hole", new Kinds.BlackHoleWriter()),
+        new(FindingKind.MssMismatch, "mss-mismatch", Severity.Warning, "MSS larger than the path allows", new Kinds.MssMismatchWriter()),
+        new(FindingKind.IcmpTooBig, "icmp-too-big", Severity.Info, "ICMP fragmentation needed / packet too big", new Kinds.IcmpTooBigWriter()),
+        new(FindingKind.DnsTimeout, "dns-timeout", Severity.Warning, "DNS query without an answer", new Kinds.DnsTimeoutWriter()),
+        new(FindingKind.DnsTruncated, "dns-truncated", Severity.Info, "truncated DNS answer", new Kinds.DnsTruncatedWriter()),
+        new(FindingKind.IpFragmentation, "ip-fragmentation", Severity.Info, "IP fragmentation", new Kinds.IpFragmentationWriter()),
+        new(FindingKind.FragmentLoss, "fragment-loss", Severity.Warning, "fragmented datagram lost", new Kinds.FragmentLossWriter()),
+        new(FindingKind.SmtpDeferral, "smtp-deferral", Severity.Warning, "SMTP deferral (4xx)", new Kinds.SmtpFailureWriter(reject: false)),
+        new(FindingKind.SmtpReject, "smtp-reject", Severity.Warning, "SMTP rejection (5xx)", new Kinds.SmtpFailureWriter(reject: true)),
+        new(FindingKind.SmtpAborted, "smtp-aborted", Severity.Critical, "SMTP session cut off", new Kinds.SmtpAbortedWriter()),
+        new(FindingKind.SmtpSlowReply, "smtp-slow-reply", Severity.Warning, "slow SMTP reply", new Kinds.SmtpSlowReplyWriter()),
+        new(FindingKind.DnsSpf, "dns-spf", Severity.Warning, "SPF check", new Kinds.DnsCheckWriter()),
+        new(FindingKind.DnsFcrdns, "dns-fcrdns", Severity.Warning, "reverse DNS check", new Kinds.DnsCheckWriter()),
+        new(FindingKind.DnsMx, "dns-mx", Severity.Warning, "MX check", new Kinds.DnsCheckWriter()),
+        new(FindingKind.DnsCheckFailed, "dns-check-failed", Severity.Warning, "DNS check could not run", new Kinds.DnsCheckFailedWriter()),
+    ];
+
+    static FindingKinds()
+    {
+        for (int i = 0; i < Table.Length; i++)
+            if ((int)Table[i].Kind != i) throw new InvalidOperationException($"FindingKinds row {i} is {Table[i].Kind}: keep the table in enum order");
+        if (Table.Length != Enum.GetValues<FindingKind>().Length) throw new InvalidOperationException("every FindingKind needs a row in FindingKinds");
+    }
+
+    public static IReadOnlyList<FindingKindInfo> All => Table;
+    public static FindingKindInfo Info(this FindingKind kind) => Table[(int)kind];
+    /// <summary>The stable kebab-case name ("mtu-blackhole").</summary>
+    public static string Name(this FindingKind kind) => Table[(int)kind].Name;
+    public static FindingWriter Writer(this FindingKind kind) => Table[(int)kind].Writer;
+
+    public static bool TryParse(string name, out FindingKind kind)
+    {
+        foreach (var row in Table)
+            if (row.Name == name) { kind = row.Kind; return true; }
+        kind = default;
+        return false;
+    }
 
     public static string SeverityName(Severity s) => s switch
     {
@@ -28,8 +77,101 @@ public sealed class Finding
     };
 }
 
-/// <summary>Ordered evidence fields of a finding (allocated per finding, never per packet).</summary>
-public sealed class Evidence : List<KeyValuePair<string, object?>>
+/// <summary>
+/// The typed facts a detector decided on: numbers, addresses, enums, never sentences. One record type per kind
+/// (<c>Findings/Kinds</c>); its writer turns it into words and JSON. Immutable: an update is a new record.
+/// </summary>
+public abstract record Verdict
 {
-    public void Add(string name, object? value) => Add(new KeyValuePair<string, object?>(name, value));
+    public abstract FindingKind Kind { get; }
+    /// <summary>Verdicts of one kind with the same identifier are one finding (Zeek's notice identifier): eight stalls
+    /// toward one peer are one stall finding that lists eight flows.</summary>
+    public abstract string Identifier { get; }
+    public abstract Severity Severity { get; }
+    /// <summary>When the problem began.</summary>
+    public abstract Timestamp Time { get; }
+    /// <summary>The flows the verdict names, with their own numbers (<see cref="FlowFacts.Of"/>): one number per fact.</summary>
+    public IReadOnlyList<FlowFacts> Flows { get; init; } = [];
+    /// <summary>Still in progress when this version was made (live capture).</summary>
+    public bool Ongoing { get; init; }
+
+    /// <summary>The facts of flow <paramref name="id"/> as this verdict holds them, or null.</summary>
+    public FlowFacts? FlowById(int id)
+    {
+        foreach (var f in Flows) if (f.Id == id) return f;
+        return null;
+    }
+}
+
+public enum FindingState : byte { Open, Closed }
+
+/// <summary>
+/// One finding as the user sees it: a kind, a stable id, the verdicts grouped under it (one per flow or per
+/// occurrence; group-native kinds such as <c>mtu-blackhole</c> have one), and its lifecycle. Immutable: the
+/// <see cref="FindingLog"/> publishes a new version on every change, with the same <see cref="Id"/>.
+/// </summary>
+public sealed class Finding
+{
+    private string? _summary, _advice;
+    private bool _adviceDone;
+
+    public Finding(int id, int version, IReadOnlyList<Verdict> items, int itemsNotListed = 0)
+    {
+        if (items.Count == 0) throw new ArgumentException("a finding has at least one verdict", nameof(items));
+        Id = id;
+        Version = version;
+        Items = items;
+        ItemsNotListed = itemsNotListed;
+        Kind = items[0].Kind;
+        Identifier = items[0].Identifier;
+        Severity sev = Severity.Info;
+        long time = long.MaxValue;
+        bool ongoing = false;
+        var flows = new SortedSet<int>();
+        foreach (var v in items)
+        {
+            if (v.Kind != Kind) throw new ArgumentException("verdicts of one finding share a kind", nameof(items));
+            if (v.Severity > sev) sev = v.Severity;
+            if (v.Time.UnixNanoseconds < time) time = v.Time.UnixNanoseconds;
+            ongoing |= v.Ongoing;
+            foreach (var f in v.Flows) flows.Add(f.Id);
+        }
+        Severity = sev;
+        Time = new Timestamp(time);
+        State = ongoing ? FindingState.Open : FindingState.Closed;
+        Flows = flows.ToArray();
+    }
+
+    /// <summary>Stable within one analysis; the same across versions.</summary>
+    public int Id { get; }
+    public int Version { get; }
+    public FindingKind Kind { get; }
+    public string Identifier { get; }
+    public IReadOnlyList<Verdict> Items { get; }
+    /// <summary>Verdicts beyond the per-finding limit: counted, not kept.</summary>
+    public int ItemsNotListed { get; }
+    public Severity Severity { get; }
+    public Timestamp Time { get; }
+    public FindingState State { get; }
+    public bool Ongoing => State == FindingState.Open;
+    /// <summary>Ids of every flow the verdicts name, ascending.</summary>
+    public IReadOnlyList<int> Flows { get; }
+
+    public string Name => Kind.Name();
+    public string Summary => _summary ??= Kind.Writer().Summary(this);
+    public string? Advice
+    {
+        get
+        {
+            if (!_adviceDone) { _advice = Kind.Writer().Advice(this); _adviceDone = true; }
+            return _advice;
+        }
+    }
+
+    /// <summary>The single verdict of a group-native kind (or the first of a group), typed.</summary>
+    public T Verdict<T>() where T : Verdict => (T)Items[0];
+
+    public IEnumerable<T> VerdictsOf<T>() where T : Verdict => Items.OfType<T>();
+
+    public override string ToString() => $"#{Id} {Name} ({FindingKinds.SeverityName(Severity)}): {Summary}";
 }

@@ -9,6 +9,7 @@ public interface IFlowApplication
     /// <summary>Machine-readable name of the current phase (e.g. "data", "ehlo"), or null when unknown.</summary>
     string? Phase { get; }
 
-    /// <summary>Where the dialogue is now, in words (terminal-safe), or null when there is nothing useful to say.</summary>
-    string? DescribePosition();
+    /// <summary>Where an SMTP dialogue is now (typed; the finding writers put it into words), or null for other
+    /// applications.</summary>
+    PathProbe.Findings.SmtpPosition? Position { get; }
 }

@@ -28,4 +28,7 @@ public sealed class AnalysisOptions
     public int TimelinePoints { get; init; } = 512;
     /// <summary>SMTP decoding and its findings (runs only with <see cref="TcpAnalysis"/>).</summary>
     public SmtpOptions Smtp { get; init; } = new();
+    /// <summary>Record every opening, change and closing of a finding for live output
+    /// (<see cref="Engine.TakeFindingEvents"/>). Off for offline analysis.</summary>
+    public bool FindingEvents { get; init; }
 }

@@ -28,7 +28,10 @@ public sealed class CaptureAnalysis
     /// input: the receiver got the segment, so a capture that misses it lost it itself. Evidence of capture loss beside
     /// <see cref="InputSummary.Drops"/>.</summary>
     public long AckedUnseen { get; init; }
-    public List<Finding> Findings { get; } = new();
+    /// <summary>The findings' final versions, in the order they opened.</summary>
+    public IReadOnlyList<Finding> Findings => Log.Findings;
+    /// <summary>The analysis' finding log (verdicts decided after the capture, such as DNS checks, are added here).</summary>
+    public required FindingLog Log { get; init; }
     /// <summary>DNS message and transaction counters (per-flow details are in each flow's <see cref="Flow.App"/>).</summary>
     public Analysis.Dns.DnsCounters? Dns { get; init; }
 }

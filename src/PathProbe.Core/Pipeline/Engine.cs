@@ -12,16 +12,69 @@ using PathProbe.Flows.Tcp;
 
 namespace PathProbe.Pipeline;
 
+/// <summary>A stage of the engine: who sees a packet, a closing flow or the end of input, in which order.</summary>
+public enum Stage : byte
+{
+    /// <summary>Stall detector: a silence before this segment opens a stall (judged on the state before it).</summary>
+    StallsBefore,
+    /// <summary>Path-MTU detector: holes are judged on the sequence state before the analyzer updates it.</summary>
+    PathMtu,
+    /// <summary>Wireshark's TCP analysis of the segment.</summary>
+    TcpAnalysis,
+    /// <summary>Retransmission storms: after the analysis (its flags), ICMP-explained resends removed.</summary>
+    Storms,
+    /// <summary>Stall detector: progress, reset or a resend after the segment.</summary>
+    StallsAfter,
+    /// <summary>ICMP too-big mapped to its flow.</summary>
+    IcmpTooBig,
+    /// <summary>DNS on port 53, reassembled datagrams, ICMP reassembly errors.</summary>
+    DnsAndFragments,
+    /// <summary>SMTP decoding (reads the TCP analysis of the segment).</summary>
+    Smtp,
+    /// <summary>TUI timelines, after SMTP so a phase change is recorded with the packet that caused it.</summary>
+    Timeline,
+    /// <summary>Flow close: TCP stall and connect verdicts.</summary>
+    TcpFindings,
+    /// <summary>Flow close: SMTP (reads the stall the TCP detector settled and the black hole).</summary>
+    SmtpClose,
+    /// <summary>Flow close: DNS over TCP flushed.</summary>
+    DnsClose,
+    /// <summary>Flow close: every verdict that names the flow gets its final numbers.</summary>
+    FlowFacts,
+    /// <summary>End of input, in order: reassembly, storms, the flow table (every flow closes), path-MTU final
+    /// verdicts, DNS timeouts, fragmentation.</summary>
+    Reassembly, FlowTable, Dns, Fragmentation,
+}
+
 /// <summary>
-/// The single-threaded hot loop: frame → decoder → flow table (→ detectors as they are added). One engine per
-/// input. <see cref="Process"/> allocates nothing in steady state; only new flows allocate their record.
+/// The single-threaded hot loop: frame → decoder → flow table → detectors, in the order of <see cref="Stages"/>.
+/// One engine per input. <see cref="Process"/> allocates nothing in steady state; only new flows allocate their
+/// record, and detectors allocate their verdicts when they decide.
 /// </summary>
 public sealed class Engine
 {
+    /// <summary>The order of the stages, in one place (the engine runs these lists; tests read them).</summary>
+    public static class Stages
+    {
+        /// <summary>Per TCP segment.</summary>
+        public static readonly IReadOnlyList<Stage> Segment =
+            [Stage.StallsBefore, Stage.PathMtu, Stage.TcpAnalysis, Stage.Storms, Stage.StallsAfter, Stage.DnsAndFragments, Stage.Smtp, Stage.Timeline];
+        /// <summary>Per ICMP, UDP or other packet.</summary>
+        public static readonly IReadOnlyList<Stage> Other = [Stage.IcmpTooBig, Stage.DnsAndFragments];
+        /// <summary>When a flow leaves the table.</summary>
+        public static readonly IReadOnlyList<Stage> FlowClose = [Stage.TcpFindings, Stage.PathMtu, Stage.SmtpClose, Stage.DnsClose, Stage.FlowFacts];
+        /// <summary>At the end of input.</summary>
+        public static readonly IReadOnlyList<Stage> End = [Stage.Reassembly, Stage.Storms, Stage.FlowTable, Stage.PathMtu, Stage.Dns, Stage.Fragmentation];
+    }
+
+    private static readonly Stage[] SegmentStages = Stages.Segment.ToArray();
+    private static readonly Stage[] CloseStages = Stages.FlowClose.ToArray();
+
     private readonly FrameDecoder _decoder;
     private readonly IpReassembler _reassembler;
     private readonly FlowTable _flows;
     private readonly TcpAnalyzer _tcp = new();
+    private readonly FindingLog _log;
     private readonly TcpFindingDetector _tcpFindings;
     private readonly RetransmissionStormDetector _storms;
     private readonly PathMtuDetector _mtu;
@@ -31,11 +84,12 @@ public sealed class Engine
     private readonly SmtpAnalyzer? _smtp; // null when SMTP analysis (or TCP analysis) is off
     private long _now;
     private readonly bool _tcpAnalysis;
-    private readonly List<Finding> _findings = new();
-    private int _findingsTaken;
     private long _decoded;
     private long _fragmentsHeld;
     private long _ackedUnseen;
+
+    /// <summary>Stages run so far, in order, when tracing (tests): null otherwise.</summary>
+    internal List<Stage>? Trace { get; set; }
 
     public Engine(AnalysisOptions? options = null, int inputIndex = 0, int firstFlowId = 1)
     {
@@ -44,12 +98,13 @@ public sealed class Engine
         _decoder = new FrameDecoder(_reassembler, new DecodeCounters());
         _flows = new FlowTable(options.Flows, firstFlowId) { InputIndex = inputIndex };
         _tcpAnalysis = options.TcpAnalysis;
-        _tcpFindings = new TcpFindingDetector(options.Stalls, Report);
-        _storms = new RetransmissionStormDetector(options.Storms, Report);
-        _mtu = new PathMtuDetector(options.PathMtu, Report, Replace);
-        _dns = new DnsAnalyzer(options.Dns, Report);
-        _fragmentation = new FragmentationDetector(options.Fragmentation, _dns, Report);
-        if (_tcpAnalysis && options.Smtp.Enabled) _smtp = new SmtpAnalyzer(options.Smtp, Report);
+        _log = new FindingLog { RecordEvents = options.FindingEvents };
+        _tcpFindings = new TcpFindingDetector(options.Stalls, _log);
+        _mtu = new PathMtuDetector(options.PathMtu, _log);
+        _storms = new RetransmissionStormDetector(options.Storms, _log, _mtu);
+        _dns = new DnsAnalyzer(options.Dns, _log);
+        _fragmentation = new FragmentationDetector(options.Fragmentation, _dns, _log);
+        if (_tcpAnalysis && options.Smtp.Enabled) _smtp = new SmtpAnalyzer(options.Smtp, _log, _tcpFindings, _mtu);
         _flows.FlowClosing = OnFlowClosing;
         _timelines = options.Timelines ? new Flows.Timeline.TimelineRecorder(options.TimelinePoints) : null;
     }
@@ -61,41 +116,29 @@ public sealed class Engine
     public long FragmentsHeld => _fragmentsHeld;
     public DnsCounters DnsCounters => _dns.Counters;
 
-    /// <summary>Findings detected so far, in the order they were detected.</summary>
-    public IReadOnlyList<Finding> Findings => _findings;
+    /// <summary>The latest version of every finding so far, in the order they opened.</summary>
+    public IReadOnlyList<Finding> Findings => _log.Findings;
 
-    /// <summary>Appends the findings detected since the previous call to <paramref name="into"/> (live output:
-    /// NDJSON, the status line) and returns how many there were.</summary>
-    public int TakeNewFindings(List<Finding> into)
-    {
-        int n = _findings.Count - _findingsTaken;
-        for (int i = _findingsTaken; i < _findings.Count; i++) into.Add(_findings[i]);
-        _findingsTaken = _findings.Count;
-        return n;
-    }
-
-    /// <summary>Detectors report here, at the moment they decide.</summary>
-    internal void Report(Finding finding) => _findings.Add(finding);
-
-    /// <summary>A detector's final version of a finding it reported while the capture ran (live output already has
-    /// the first version; the report gets this one).</summary>
-    internal void Replace(Finding old, Finding updated)
-    {
-        int i = _findings.IndexOf(old);
-        if (i >= 0) _findings[i] = updated; else _findings.Add(updated);
-    }
+    /// <summary>Appends the findings' openings, changes and closings since the previous call (needs
+    /// <see cref="AnalysisOptions.FindingEvents"/>) and returns how many there were.</summary>
+    public int TakeFindingEvents(List<FindingEvent> into) => _log.TakeEvents(into);
 
     /// <summary>A flow leaves the table (FIN/RST and idle expiry, eviction, end of input): detectors that decide
     /// per flow do it here, before the record can be recycled.</summary>
     private void OnFlowClosing(Flow flow)
     {
-        if (_tcpAnalysis)
+        foreach (var stage in CloseStages)
         {
-            _tcpFindings.FlowClosing(flow, _now);
-            _mtu.FlowClosing(flow, _now);
+            Trace?.Add(stage);
+            switch (stage)
+            {
+                case Stage.TcpFindings: if (_tcpAnalysis) _tcpFindings.FlowClosing(flow, _now); break;
+                case Stage.PathMtu: if (_tcpAnalysis) _mtu.FlowClosing(flow, _now); break;
+                case Stage.SmtpClose: _smtp?.FlowClosing(flow, _now); break;
+                case Stage.DnsClose: _dns.FlowClosing(flow, _now); break;
+                case Stage.FlowFacts: if (_log.Names(flow.Id)) _log.RefreshFlow(FlowFacts.Of(flow)); break;
+            }
         }
-        _smtp?.FlowClosing(flow, _now); // after the TCP detector: it reads the stall the detector settled
-        _dns.FlowClosing(flow, _now);
     }
 
     public void Process(in RawFrame frame)
@@ -109,25 +152,12 @@ public sealed class Engine
                 _decoded++;
                 Flow? flow = _flows.Update(ref p, out bool fromClient);
                 if (flow is null) break;
-                TcpAnalysisFlags ta = 0;
-                if (_tcpAnalysis && flow.Protocol == FlowProtocol.Tcp)
+                if (flow.Protocol == FlowProtocol.Tcp) Segment(flow, fromClient, ref p, now);
+                else
                 {
-                    _tcpFindings.BeforeSegment(flow, now);
-                    _mtu.OnSegment(flow, fromClient, ref p, now); // before the analyzer: holes are judged on the state before this segment
-                    ta = _tcp.Process(flow, fromClient, ref p);
-                    if ((ta & TcpAnalysisFlags.AckLostPacket) != 0) _ackedUnseen++; // capture-loss evidence (CaptureAnalysis.AckedUnseen)
-                    // A resend that follows an ICMP too-big and fits is path-MTU discovery at work, not loss.
-                    if ((ta & TcpAnalysisFlags.AnyRetransmission) != 0 && PathMtuDetector.ExplainedByIcmp(flow, fromClient, p.IpPacketLength, now))
-                        ta &= ~TcpAnalysisFlags.AnyRetransmission;
-                    _storms.OnSegment(flow, fromClient, ta, p.PayloadWireLength, p.TcpFlags, p.IpPacketLength, now);
-                    if ((p.TcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn) _storms.OnSyn(p.Src);
-                    _tcpFindings.AfterSegment(flow, _tcp.MadeProgress, (p.TcpFlags & TcpFlags.Rst) != 0, now);
+                    if (_tcpAnalysis && flow.Protocol == FlowProtocol.Icmp) _mtu.OnIcmp(ref p, _flows, now);
+                    DnsAndFragments(flow, fromClient, ref p);
                 }
-                else if (_tcpAnalysis && flow.Protocol == FlowProtocol.Icmp) _mtu.OnIcmp(ref p, _flows, now);
-                DnsAndFragments(flow, fromClient, ref p);
-                if (_smtp is not null && flow.Protocol == FlowProtocol.Tcp) _smtp.OnSegment(flow, fromClient, in p);
-                // After SMTP: the timeline records a phase change with the packet that caused it.
-                if (_timelines is not null && flow.Protocol == FlowProtocol.Tcp) _timelines.Record(flow, fromClient, ref p, ta);
                 break;
             case DecodeStatus.FragmentHeld:
                 _fragmentsHeld++;
@@ -135,6 +165,39 @@ public sealed class Engine
         }
         _dns.Tick(now);
         _fragmentation.CollectIncomplete(_reassembler.Incomplete, _flows);
+    }
+
+    private void Segment(Flow flow, bool fromClient, ref DecodedPacket p, long now)
+    {
+        TcpAnalysisFlags ta = 0;
+        foreach (var stage in SegmentStages)
+        {
+            Trace?.Add(stage);
+            switch (stage)
+            {
+                case Stage.StallsBefore: if (_tcpAnalysis) _tcpFindings.BeforeSegment(flow, now); break;
+                case Stage.PathMtu: if (_tcpAnalysis) _mtu.OnSegment(flow, fromClient, ref p, now); break;
+                case Stage.TcpAnalysis:
+                    if (!_tcpAnalysis) break;
+                    ta = _tcp.Process(flow, fromClient, ref p);
+                    if ((ta & TcpAnalysisFlags.AckLostPacket) != 0) _ackedUnseen++; // capture-loss evidence (CaptureAnalysis.AckedUnseen)
+                    // A resend that follows an ICMP too-big and fits is path-MTU discovery at work, not loss.
+                    if ((ta & TcpAnalysisFlags.AnyRetransmission) != 0 && PathMtuDetector.ExplainedByIcmp(flow, fromClient, p.IpPacketLength, now))
+                        ta &= ~TcpAnalysisFlags.AnyRetransmission;
+                    break;
+                case Stage.Storms:
+                    if (!_tcpAnalysis) break;
+                    _storms.OnSegment(flow, fromClient, ta, p.PayloadWireLength, p.TcpFlags, p.IpPacketLength, now);
+                    if ((p.TcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn) _storms.OnSyn(p.Src);
+                    break;
+                case Stage.StallsAfter:
+                    if (_tcpAnalysis) _tcpFindings.AfterSegment(flow, _tcp.MadeProgress, (p.TcpFlags & TcpFlags.Rst) != 0, (ta & TcpAnalysisFlags.AnyRetransmission) != 0, now);
+                    break;
+                case Stage.DnsAndFragments: DnsAndFragments(flow, fromClient, ref p); break;
+                case Stage.Smtp: _smtp?.OnSegment(flow, fromClient, in p); break;
+                case Stage.Timeline: _timelines?.Record(flow, fromClient, ref p, ta); break;
+            }
+        }
     }
 
     /// <summary>Live capture, while no packet arrives: time passes all the same. Decisions that wait for time (a
@@ -157,25 +220,27 @@ public sealed class Engine
         else if (p.Quoted.Present) _fragmentation.OnIcmp(ref p);
     }
 
-    /// <summary>End of input for DNS and fragmentation: incomplete datagrams are tied to their flows while the flows
-    /// are still in the table; findings follow once the flows have closed (TCP streams flushed).</summary>
-    private void FinishDnsAndFragments(bool flowsClosed)
-    {
-        if (!flowsClosed) { _fragmentation.CollectIncomplete(_reassembler.Incomplete, _flows); return; }
-        _dns.Finish(_now);
-        _fragmentation.Finish(_now);
-    }
-
     /// <summary>End of input: closes reassembly and the flow table and returns the immutable result.</summary>
     public CaptureAnalysis Complete(InputSummary input)
     {
-        _reassembler.Finish();
-        FinishDnsAndFragments(flowsClosed: false);
-        _storms.Finish();
-        _flows.Finish();
-        if (_tcpAnalysis) _mtu.Finish();
-        FinishDnsAndFragments(flowsClosed: true);
-        var result = new CaptureAnalysis
+        foreach (var stage in Stages.End)
+        {
+            Trace?.Add(stage);
+            switch (stage)
+            {
+                case Stage.Reassembly:
+                    _reassembler.Finish();
+                    // Incomplete datagrams are tied to their flows while the flows are still in the table.
+                    _fragmentation.CollectIncomplete(_reassembler.Incomplete, _flows);
+                    break;
+                case Stage.Storms: _storms.Finish(); break;
+                case Stage.FlowTable: _flows.Finish(); break;
+                case Stage.PathMtu: if (_tcpAnalysis) _mtu.Finish(); break;
+                case Stage.Dns: _dns.Finish(_now); break;
+                case Stage.Fragmentation: _fragmentation.Finish(_now); break;
+            }
+        }
+        return new CaptureAnalysis
         {
             Input = input,
             Decode = _decoder.Counters,
@@ -190,8 +255,7 @@ public sealed class Engine
             AckedUnseen = _ackedUnseen,
             Dns = _dns.Counters,
             Smtp = _smtp?.Stats,
+            Log = _log,
         };
-        result.Findings.AddRange(_findings);
-        return result;
     }
 }

@@ -30,4 +30,11 @@ public sealed class InputSummary
     public CaptureDrops? Drops { get; set; }
     /// <summary>The input could not be opened or is not a capture: nothing was analysed.</summary>
     public bool Unreadable { get; set; }
+    /// <summary>The filter, time window and packet limit applied (analyze -c, --since, --until, FILTER); null when
+    /// every frame was analysed. <see cref="Packets"/> and the byte counts are then those of the selected frames.</summary>
+    public SelectionSummary? Selection { get; set; }
+    /// <summary>The files read as this one input, in time order (--join, or a rotated set); null for one file.</summary>
+    public IReadOnlyList<string>? JoinedFiles { get; set; }
+    /// <summary>Why the files were joined: "join" (asked for) or "rotated-set" (detected); null for one file.</summary>
+    public string? JoinReason { get; set; }
 }

@@ -138,7 +138,7 @@ public static class EncapsulationReport
 
     /// <summary>The "Tunnels" lines under the packet counts; nothing when the capture had no encapsulation beyond VLAN
     /// tags and nothing was left undecoded.</summary>
-    public static void WriteTextSummary(TextWriter o, IReadOnlyList<CaptureAnalysis> analyses)
+    public static void WriteTextSummary(TextWriter o, IReadOnlyList<CaptureAnalysis> analyses, int width = 80)
     {
         var s = Sum(analyses);
         if (s.Decapsulated == 0 && s.UndecodedTotal == 0 && s.PppoeDiscovery == 0 && s.PppControl == 0) return;
@@ -149,8 +149,8 @@ public static class EncapsulationReport
         if (s.PppoeDiscovery > 0) control.Add($"{N(s.PppoeDiscovery)} PPPoE discovery");
         if (s.PppControl > 0) control.Add($"{N(s.PppControl)} PPP control (LCP, IPCP, ...)");
         if (control.Count > 0) parts.Add("not IP: " + string.Join(", ", control));
-        o.WriteLine("Tunnels    " + (parts.Count > 0 ? string.Join("; ", parts) : "none decapsulated"));
-        if (s.UndecodedTotal > 0) o.WriteLine("           " + UndecodedSentence(s));
+        TextReport.Wrap(o, "Tunnels    ", parts.Count > 0 ? string.Join("; ", parts) : "none decapsulated", width);
+        if (s.UndecodedTotal > 0) TextReport.Wrap(o, "           ", UndecodedSentence(s), width);
     }
 
     /// <summary>"47 packets in an encapsulation PathProbe does not decode: IPsec ESP (encrypted: ...) 47, ..."</summary>

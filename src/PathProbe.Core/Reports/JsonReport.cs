@@ -10,12 +10,13 @@ using PathProbe.Primitives;
 namespace PathProbe.Reports;
 
 /// <summary>
-/// Writes the "pathprobe.analysis/1" JSON document (see README "JSON output"). Fields are only ever added,
-/// never renamed or removed, so scripts written against version 1 keep working.
+/// Writes the "pathprobe.analysis/2" JSON document (README "JSON output", schemas/pathprobe.analysis-2.schema.json).
+/// Within a schema version fields are only ever added, never renamed or removed. Units: durations in seconds, sizes
+/// in bytes, times ISO 8601 UTC; endpoints are <c>{"ip", "port"}</c>; enum values kebab-case.
 /// </summary>
 public static class JsonReport
 {
-    public const string Schema = "pathprobe.analysis/1";
+    public const string Schema = "pathprobe.analysis/2";
 
     public static void Write(Stream output, IReadOnlyList<CaptureAnalysis> analyses, bool indented = true)
     {
@@ -88,6 +89,7 @@ public static class JsonReport
             }
         }
         WriteCaptureLoss(w, i.Drops, ackedUnseen);
+        WriteSelection(w, i);
         w.WriteEndObject();
     }
 
@@ -157,6 +159,36 @@ public static class JsonReport
         w.WriteEndObject();
     }
 
+    /// <summary>"join" and "selection", only when files were joined or frames selected (analyze --join, FILTER, -c,
+    /// --since, --until): the input's packets and bytes are then those of the selected frames.</summary>
+    private static void WriteSelection(Utf8JsonWriter w, InputSummary i)
+    {
+        if (i.JoinedFiles is { Count: > 1 } files)
+        {
+            w.WriteStartObject("join");
+            w.WriteString("reason", i.JoinReason);
+            w.WriteStartArray("files");
+            foreach (var f in files) w.WriteStringValue(f);
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        if (i.Selection is not { } sel) return;
+        w.WriteStartObject("selection");
+        if (sel.Filter is null) w.WriteNull("filter"); else w.WriteString("filter", sel.Filter);
+        WriteTime(w, "since", sel.SinceText is null ? null : sel.Since);
+        WriteTime(w, "until", sel.UntilText is null ? null : sel.Until);
+        if (sel.Count > 0) w.WriteNumber("count", sel.Count); else w.WriteNull("count");
+        w.WriteBoolean("stoppedAtCount", sel.StoppedAtCount);
+        w.WriteNumber("framesRead", sel.FramesRead);
+        if (sel.Problems.Count > 0)
+        {
+            w.WriteStartArray("problems");
+            foreach (var p in sel.Problems) w.WriteStringValue(p);
+            w.WriteEndArray();
+        }
+        w.WriteEndObject();
+    }
+
     private static void WriteStats(Utf8JsonWriter w, IReadOnlyList<CaptureAnalysis> analyses)
     {
         var t = Totals.Of(analyses);
@@ -202,8 +234,9 @@ public static class JsonReport
         w.WriteNumber("id", f.Id);
         w.WriteNumber("input", f.InputIndex);
         w.WriteString("protocol", f.ProtocolName);
-        w.WriteString("client", f.Protocol == FlowProtocol.Icmp ? f.ClientAddress.ToString() : f.ClientEndpoint);
-        w.WriteString("server", f.Protocol == FlowProtocol.Icmp ? f.ServerAddress.ToString() : f.ServerEndpoint);
+        var facts = FlowFacts.Of(f);
+        Endpoint(w, "client", facts.Client);
+        Endpoint(w, "server", facts.Server);
         w.WriteString("start", f.Start.ToIso8601());
         w.WriteString("end", f.End.ToIso8601());
         w.WriteString("state", EndName(f.EndReason));
@@ -220,7 +253,7 @@ public static class JsonReport
         Pair(w, "dfPackets", f.ClientToServer.DfPackets, f.ServerToClient.DfPackets);
         if (f.Application is null) w.WriteNull("application"); else w.WriteString("application", f.Application);
         EncapsulationReport.WriteJsonFlow(w, f);
-        if (f.Protocol == FlowProtocol.Tcp && f.Tcp is { } tcp) WriteTcp(w, f, tcp);
+        if (f.Protocol == FlowProtocol.Tcp && f.Tcp is { } tcp) WriteTcp(w, f, tcp, facts);
         SmtpJson.WriteFlow(w, f);
         if (f.App is DnsFlowState dns) WriteDns(w, dns);
         w.WriteEndObject();
@@ -274,7 +307,7 @@ public static class JsonReport
             {
                 w.WriteStartObject("response");
                 w.WriteString("time", r.Time.ToIso8601());
-                w.WriteNumber("responseTimeMs", Math.Round((r.Time.UnixNanoseconds - t.FirstSent.UnixNanoseconds) / 1e6, 3));
+                w.WriteNumber("responseTime", Math.Round((r.Time.UnixNanoseconds - t.FirstSent.UnixNanoseconds) / 1e9, 6));
                 w.WriteNumber("size", r.Size);
                 w.WriteString("rcode", DnsTransaction.RcodeName(r.Rcode));
                 w.WriteBoolean("truncated", r.Truncated);
@@ -317,7 +350,7 @@ public static class JsonReport
         w.WriteEndObject();
     }
 
-    private static void WriteTcp(Utf8JsonWriter w, Flow f, TcpConnectionState tcp)
+    private static void WriteTcp(Utf8JsonWriter w, Flow f, TcpConnectionState tcp, FlowFacts facts)
     {
         w.WriteStartObject("tcp");
         w.WriteString("handshake", tcp.Handshake switch
@@ -328,11 +361,13 @@ public static class JsonReport
             _ => "not-seen",
         });
         w.WriteBoolean("reusedPorts", f.ReusedPorts);
-        if (tcp.TsFirstRtt > 0) w.WriteNumber("initialRttMs", Math.Round(tcp.TsFirstRtt / 1e6, 3)); else w.WriteNull("initialRttMs");
+        if (tcp.TsFirstRtt > 0) w.WriteNumber("initialRtt", Seconds(tcp.TsFirstRtt)); else w.WriteNull("initialRtt");
+        // The flow's RTT (the same number as the flow table, the TUI and the findings).
+        if (facts.RttNanos >= 0) w.WriteNumber("rtt", Seconds(facts.RttNanos)); else w.WriteNull("rtt");
         if (tcp.LongestGapOutstanding > 0)
         {
             w.WriteStartObject("longestGapOutstanding");
-            w.WriteNumber("seconds", Math.Round(tcp.LongestGapOutstanding / 1e9, 6));
+            w.WriteNumber("duration", Seconds(tcp.LongestGapOutstanding));
             w.WriteString("start", new Timestamp(tcp.LongestGapStart).ToIso8601());
             w.WriteEndObject();
         }
@@ -350,6 +385,7 @@ public static class JsonReport
         w.WriteNumber("retransmissions", k.Retransmissions);
         w.WriteNumber("fastRetransmissions", k.FastRetransmissions);
         w.WriteNumber("spuriousRetransmissions", k.SpuriousRetransmissions);
+        w.WriteNumber("fullSizeRetransmissions", k.LargeRetransmissions);
         w.WriteNumber("outOfOrder", k.OutOfOrder);
         w.WriteNumber("duplicateAcks", k.DuplicateAcks);
         w.WriteNumber("maxDuplicateAckNumber", k.MaxDuplicateAckNumber);
@@ -368,9 +404,9 @@ public static class JsonReport
         w.WriteNumber("samples", e.Rtt.Count);
         if (e.Rtt.Count > 0)
         {
-            w.WriteNumber("minMs", Math.Round(e.Rtt.MinNanos / 1e6, 3));
-            w.WriteNumber("medianMs", Math.Round(e.Rtt.MedianNanos() / 1e6, 3));
-            w.WriteNumber("maxMs", Math.Round(e.Rtt.MaxNanos / 1e6, 3));
+            w.WriteNumber("min", Seconds(e.Rtt.MinNanos));
+            w.WriteNumber("median", Seconds(e.Rtt.MedianNanos()));
+            w.WriteNumber("max", Seconds(e.Rtt.MaxNanos));
             w.WriteBoolean("medianExact", e.Rtt.MedianIsExact);
         }
         w.WriteEndObject();
@@ -381,8 +417,8 @@ public static class JsonReport
             w.WriteNumber("resends", s.Resends);
             w.WriteNumber("ipPacketSize", s.IpPacketSize);
             w.WriteString("firstSent", new Timestamp(s.First).ToIso8601());
-            w.WriteStartArray("intervalsSeconds");
-            foreach (double d in s.IntervalsSeconds()) w.WriteNumberValue(Math.Round(d, 6));
+            w.WriteStartArray("intervals");
+            foreach (long d in s.IntervalsNanos()) w.WriteNumberValue(Seconds(d));
             w.WriteEndArray();
             w.WriteBoolean("backoff", s.LooksLikeBackoff);
             w.WriteBoolean("acknowledged", s.Acknowledged);
@@ -401,49 +437,44 @@ public static class JsonReport
         _ => "open",
     };
 
-    private static void WriteFinding(Utf8JsonWriter w, Finding f)
+    /// <summary>One finding: its identity and lifecycle, the words, and the evidence its kind's writer gives.</summary>
+    public static void WriteFinding(Utf8JsonWriter w, Finding f)
     {
         w.WriteStartObject();
-        w.WriteString("kind", f.Kind);
-        w.WriteString("severity", Finding.SeverityName(f.Severity));
+        WriteFindingFields(w, f);
+        w.WriteEndObject();
+    }
+
+    /// <summary>The fields of a finding (NDJSON lines add theirs around them).</summary>
+    public static void WriteFindingFields(Utf8JsonWriter w, Finding f)
+    {
+        w.WriteNumber("id", f.Id);
+        w.WriteString("kind", f.Name);
+        w.WriteString("severity", FindingKinds.SeverityName(f.Severity));
+        w.WriteString("state", f.State == FindingState.Open ? "open" : "closed");
+        w.WriteNumber("version", f.Version);
+        w.WriteString("title", f.Kind.Info().Title);
         w.WriteStartArray("flows");
         foreach (int id in f.Flows) w.WriteNumberValue(id);
         w.WriteEndArray();
         w.WriteString("time", f.Time.ToIso8601());
         w.WriteString("summary", f.Summary);
         w.WritePropertyName("evidence");
-        WriteEvidence(w, f.Evidence);
-        if (f.Advice is null) w.WriteNull("advice"); else w.WriteString("advice", f.Advice);
-        w.WriteEndObject();
-    }
-
-    private static void WriteEvidence(Utf8JsonWriter w, Evidence e)
-    {
         w.WriteStartObject();
-        foreach (var kv in e) { w.WritePropertyName(kv.Key); WriteValue(w, kv.Value); }
+        f.Kind.Writer().Evidence(new EvidenceWriter(w), f);
+        w.WriteEndObject();
+        if (f.Advice is null) w.WriteNull("advice"); else w.WriteString("advice", f.Advice);
+    }
+
+    private static void Endpoint(Utf8JsonWriter w, string name, Endpoint e)
+    {
+        w.WriteStartObject(name);
+        w.WriteString("ip", e.Ip.ToString());
+        w.WriteNumber("port", e.Port);
         w.WriteEndObject();
     }
 
-    private static void WriteValue(Utf8JsonWriter w, object? v)
-    {
-        switch (v)
-        {
-            case null: w.WriteNullValue(); break;
-            case string s: w.WriteStringValue(s); break;
-            case bool b: w.WriteBooleanValue(b); break;
-            case int i: w.WriteNumberValue(i); break;
-            case long l: w.WriteNumberValue(l); break;
-            case double d: w.WriteNumberValue(Math.Round(d, 6)); break;
-            case Timestamp t: w.WriteStringValue(t.ToIso8601()); break;
-            case Evidence nested: WriteEvidence(w, nested); break;
-            case System.Collections.IEnumerable list:
-                w.WriteStartArray();
-                foreach (var item in list) WriteValue(w, item);
-                w.WriteEndArray();
-                break;
-            default: w.WriteStringValue(v.ToString()); break;
-        }
-    }
+    private static double Seconds(long nanos) => Math.Round(nanos / 1e9, 9);
 
     private static void Pair(Utf8JsonWriter w, string name, long c2s, long s2c)
     {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using PathProbe.Analysis.Smtp;
+using PathProbe.Findings.Kinds;
 using PathProbe.Flows;
 using PathProbe.Pipeline;
 using PathProbe.Primitives;
@@ -9,65 +10,116 @@ using static PathProbe.Findings.FindingText;
 
 namespace PathProbe.Reports;
 
-/// <summary>The "Mail" section of the text report: one line per SMTP transaction, like a mail log (time, client →
-/// server, from, to, size, outcome with the reply), and one line per session that carried no visible transaction.
-/// Everything from packets goes through <see cref="SafeText.Clean"/>.</summary>
+/// <summary>The "Mail" section of the text report: outcome counts first, then one line per SMTP transaction like a
+/// mail log (time, client → server, from, to, size, outcome with the reply), those that did not succeed first, and
+/// one line per session that carried no visible transaction. Everything from packets goes through
+/// <see cref="SafeText.Clean"/>.</summary>
 internal static class MailReport
 {
-    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
-    private const int MaxLines = 200;
+    private const int MaxFailedLines = 200;
 
-    public static void Write(TextWriter o, IReadOnlyList<CaptureAnalysis> analyses)
+    private sealed record Entry(Timestamp Time, bool Failed, string Line);
+
+    public static void Write(TextWriter o, IReadOnlyList<CaptureAnalysis> analyses, int mailRows, int width)
     {
         var stats = analyses.Select(a => a.Smtp).Where(s => s is not null).ToList();
-        var lines = new List<(Timestamp Time, string Line)>();
+        var entries = new List<Entry>();
+        var counts = new Dictionary<string, int>();
+        var classes = new Dictionary<string, Dictionary<string, int>>();
+        int sessions = 0, transactions = 0, noTransaction = 0;
         foreach (var a in analyses)
             foreach (var f in a.Flows)
-                if (f.App is SmtpFlowState s) Lines(f, s, lines);
+                if (f.App is SmtpFlowState { Candidate: false } s) // a proxy exchange never followed by SMTP is no session
+                {
+                    sessions++;
+                    transactions += s.Session.Transactions.Count;
+                    if (s.Session.Transactions.Count == 0) noTransaction++;
+                    Lines(f, s, entries, counts, classes);
+                }
         long notDecoded = stats.Sum(s => s!.FlowsNotDecoded);
         long abandoned = stats.Sum(s => s!.StreamsAbandoned);
-        if (lines.Count == 0 && notDecoded == 0) return;
+        if (entries.Count == 0 && notDecoded == 0) return;
 
         o.WriteLine();
-        int sessions = analyses.Sum(a => a.Flows.Count(f => f.App is SmtpFlowState { Candidate: false }));
-        o.WriteLine($"Mail ({Count(sessions, "SMTP session")}" +
-                    (notDecoded > 0 ? $"; {N(notDecoded)} more not decoded (limit of concurrent SMTP sessions)" : "") +
-                    (abandoned > 0 ? $"; {N(abandoned)} stream directions given up at a reassembly bound" : "") +
-                    (lines.Count > MaxLines ? $"; the first {MaxLines} of {N(lines.Count)} lines, --json lists all" : "") + ")");
-        foreach (var (_, line) in lines.OrderBy(l => l.Time).Take(MaxLines)) o.WriteLine(line);
+        var parts = new List<string>();
+        foreach (var outcome in new[] { "accepted", "deferred", "rejected", "aborted", "incomplete", "in progress" })
+        {
+            int n = counts.GetValueOrDefault(outcome);
+            if (n == 0 && outcome is not "accepted") continue;
+            string by = classes.TryGetValue(outcome, out var c) && c.Count > 0
+                ? " (" + string.Join(", ", c.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{N(kv.Value)} {kv.Key}")) + ")"
+                : "";
+            parts.Add($"{N(n)} {outcome}{by}");
+        }
+        if (noTransaction > 0) parts.Add($"{Count(noTransaction, "session")} without a visible transaction");
+        TextReport.Wrap(o, "", $"Mail: {Count(sessions, "SMTP session")}, {Count(transactions, "transaction")}: {string.Join("; ", parts)}" +
+                               (notDecoded > 0 ? $"; {N(notDecoded)} more sessions not decoded (limit of concurrent SMTP sessions)" : "") +
+                               (abandoned > 0 ? $"; {N(abandoned)} stream directions given up at a reassembly bound" : ""), width, "  ");
+
+        var failed = entries.Where(e => e.Failed).OrderBy(e => e.Time).ToList();
+        var others = entries.Where(e => !e.Failed).OrderBy(e => e.Time).ToList();
+        if (failed.Count > 0)
+        {
+            o.WriteLine(failed.Count > MaxFailedLines
+                ? $"  Not delivered (the first {N(MaxFailedLines)} of {N(failed.Count)}; --json lists all):"
+                : $"  Not delivered or not seen to finish ({N(failed.Count)}):");
+            foreach (var e in failed.Take(MaxFailedLines)) TextReport.Wrap(o, "    ", e.Line, width, "        ");
+        }
+        if (others.Count > 0)
+        {
+            int shown = Math.Min(Math.Max(0, mailRows), others.Count);
+            o.WriteLine(shown < others.Count
+                ? $"  Delivered and other sessions ({N(others.Count)}; the first {N(shown)}, --mail-rows N shows more):"
+                : $"  Delivered and other sessions ({N(others.Count)}):");
+            foreach (var e in others.Take(shown)) TextReport.Wrap(o, "    ", e.Line, width, "        ");
+        }
     }
 
-    private static void Lines(Flow f, SmtpFlowState s, List<(Timestamp, string)> lines)
+    private static void Lines(Flow f, SmtpFlowState s, List<Entry> entries, Dictionary<string, int> counts, Dictionary<string, Dictionary<string, int>> classes)
     {
         if (s.Candidate) return;
         var session = s.Session;
         string peers = $"{f.ClientEndpoint} → {f.ServerEndpoint}{Via(session.Proxy)}";
         foreach (var tx in session.Transactions)
         {
-            var sb = new StringBuilder("  ").Append(Time(tx.MailTime)).Append("  ").Append(peers);
+            var sb = new StringBuilder(Time(tx.MailTime)).Append("  ").Append(peers);
             sb.Append("  from <").Append(Clean(tx.Sender, 100)).Append('>');
             int rcpts = tx.Recipients.Count + tx.RecipientsNotKept;
             sb.Append("  to ");
-            if (tx.Recipients.Count > 0) sb.Append('<').Append(Clean(tx.Recipients[0].Address, 100)).Append('>');
-            sb.Append(" (").Append(rcpts.ToString(Inv)).Append(')');
+            if (tx.Recipients.Count > 0) sb.Append('<').Append(Clean(tx.Recipients[0].Address, 100)).Append("> ");
+            sb.Append('(').Append(Count(rcpts, "recipient")).Append(')');
             if (tx.DataCommandTime is not null || tx.MessageBytes > 0)
-                sb.Append("  size ").Append(tx.SizeApproximate ? "~" : "").Append(TextReport.Bytes(tx.MessageBytes));
+                sb.Append("  size ").Append(Bytes(new PathProbe.Findings.MessageSize(tx.MessageBytes, tx.SizeApproximate)));
             else if (tx.DeclaredSize >= 0)
-                sb.Append("  SIZE=").Append(TextReport.Bytes(tx.DeclaredSize));
-            sb.Append("  ").Append(Outcome(s, tx));
+                sb.Append("  SIZE=").Append(Bytes(tx.DeclaredSize));
+            var deciding = DecidingReply(session, tx);
+            sb.Append("  ").Append(Outcome(session, tx));
             // Bytes the capture missed (TCP delivered them): the outcome above is the server's, not a guess.
-            if (tx.CaptureGapBytes > 0) sb.Append("; gap in capture: ").Append(TextReport.Bytes(tx.CaptureGapBytes)).Append(" of the client's stream not captured");
-            lines.Add((tx.MailTime, sb.ToString()));
+            if (tx.CaptureGapBytes > 0) sb.Append("; gap in capture: ").Append(Bytes(tx.CaptureGapBytes)).Append(" of the client's stream not captured");
+            string outcome = tx.Outcome switch
+            {
+                SmtpOutcome.Accepted => "accepted", SmtpOutcome.Deferred => "deferred", SmtpOutcome.Rejected => "rejected",
+                SmtpOutcome.Aborted => "aborted", SmtpOutcome.Incomplete => "incomplete", _ => "in progress",
+            };
+            counts[outcome] = counts.GetValueOrDefault(outcome) + 1;
+            if (tx.Outcome is SmtpOutcome.Deferred or SmtpOutcome.Rejected)
+            {
+                string cls = deciding is null ? "other" : SmtpReplyClass.Classify(deciding).Class;
+                if (!classes.TryGetValue(outcome, out var byClass)) classes[outcome] = byClass = new Dictionary<string, int>();
+                byClass[cls] = byClass.GetValueOrDefault(cls) + 1;
+            }
+            entries.Add(new Entry(tx.MailTime, tx.Outcome != SmtpOutcome.Accepted, sb.ToString()));
         }
         if (session.Transactions.Count > 0) return;
 
         // Sessions without a visible transaction: say why, so every SMTP connection appears once.
+        bool refused = session.Greeting is { Code: >= 400 };
         string what = session.ImplicitTls ? "implicit TLS (port 465): mail not visible"
             : session.TlsStarted ? "STARTTLS: the mail went encrypted, not visible"
-            : session.Greeting is { Code: >= 400 } g ? $"turned away at the greeting: {Reply(g)}"
-            : session.Greeting is null ? $"no greeting from the server ({EndWords(s)})"
-            : $"no mail transaction ({SmtpFlowState.PhaseName(s.LastActivePhase)}; {EndWords(s)})";
-        lines.Add((f.Start, $"  {Time(f.Start)}  {peers}  {what}"));
+            : refused ? $"turned away at the greeting: {Reply(session.Greeting!)}"
+            : session.Greeting is null ? $"no greeting from the server (connection {SmtpFlowState.EndName(s.End)})"
+            : $"no mail transaction (last phase {SmtpFlowState.PhaseName(s.LastActivePhase)}; connection {SmtpFlowState.EndName(s.End)})";
+        entries.Add(new Entry(f.Start, refused || session.Greeting is null && !session.ImplicitTls, $"{Time(f.Start)}  {peers}  {what}"));
     }
 
     /// <summary>" via HTTP CONNECT mailin.example:25", " via PROXY protocol v2 from 192.0.2.7:40512".</summary>
@@ -76,13 +128,13 @@ internal static class MailReport
         (p.Target is { } t ? " to " + Clean(t, 100) : p.Source is { } src ? " from " + Clean(src, 60) : "") +
         (p.State == SmtpProxyState.Failed ? $" (failed: {Clean(p.FailureReason ?? "", 80)})" : "");
 
-    private static string Outcome(SmtpFlowState s, SmtpTransaction tx) => tx.Outcome switch
+    private static string Outcome(SmtpSession session, SmtpTransaction tx) => tx.Outcome switch
     {
         SmtpOutcome.Accepted or SmtpOutcome.Deferred or SmtpOutcome.Rejected =>
-            SmtpAnalyzer.OutcomeName(tx.Outcome) + Decision(s.Session, tx),
-        SmtpOutcome.Aborted => $"aborted in {SmtpFlowState.PhaseName(tx.EndPhase)} ({Clean(tx.OutcomeReason ?? "", 120)})",
-        SmtpOutcome.Incomplete => $"incomplete in {SmtpFlowState.PhaseName(tx.EndPhase)} (capture ended)",
-        _ => $"in progress ({SmtpFlowState.PhaseName(tx.EndPhase)})",
+            SmtpWords.OutcomeName(tx.Outcome) + Decision(session, tx),
+        SmtpOutcome.Aborted => $"aborted in {SmtpWords.PhaseName(tx.EndPhase)} ({Clean(tx.OutcomeReason ?? "", 120)})",
+        SmtpOutcome.Incomplete => $"incomplete in {SmtpWords.PhaseName(tx.EndPhase)} (capture ended)",
+        _ => $"in progress ({SmtpWords.PhaseName(tx.EndPhase)})",
     };
 
     /// <summary>The reply that decided the transaction, as its outcome line: the reply to the data (its last line for
@@ -100,7 +152,7 @@ internal static class MailReport
             var deferred = tx.Recipients.FirstOrDefault(r => r.Reply is { Code: >= 400 and < 500 })?.Reply;
             var parts = new List<string>();
             if (tx.RecipientsRejected > 0) parts.Add($"{Count(tx.RecipientsRejected, "recipient")} rejected{(rejected is null ? "" : " " + Reply(rejected, 100))}");
-            if (tx.RecipientsDeferred > 0) parts.Add($"{(parts.Count == 0 ? Count(tx.RecipientsDeferred, "recipient") : tx.RecipientsDeferred.ToString(Inv))} deferred{(deferred is null ? "" : " " + Reply(deferred, 100))}");
+            if (tx.RecipientsDeferred > 0) parts.Add($"{(parts.Count == 0 ? Count(tx.RecipientsDeferred, "recipient") : N(tx.RecipientsDeferred))} deferred{(deferred is null ? "" : " " + Reply(deferred, 100))}");
             return ": " + string.Join("; ", parts);
         }
         if (tx.DataRefusal is { } dr) return " " + Reply(dr);
@@ -109,16 +161,26 @@ internal static class MailReport
         return tx.OutcomeReason is { } why ? $" ({Clean(why, 120)})" : "";
     }
 
-    private static string EndWords(SmtpFlowState s) => SmtpFlowState.EndName(s.End);
+    /// <summary>The reply that decided the transaction, for its class in the counts: the reply to the data, else the
+    /// refusal of MAIL, else the first refused recipient's, else the refusal of DATA, else a 421 that ended it.</summary>
+    private static SmtpReply? DecidingReply(SmtpSession session, SmtpTransaction tx)
+    {
+        if (tx.FinalReply is { } fr) return fr;
+        if (tx.MailRefused)
+            foreach (var c in session.Commands)
+                if (c.Transaction == tx.Index && c.Kind == SmtpCommandKind.Mail && c.Reply is { Code: >= 400 } mr) return mr;
+        if (tx.RecipientsAccepted == 0 && tx.RecipientsDeferred + tx.RecipientsRejected > 0)
+            return tx.Recipients.FirstOrDefault(r => r.Reply is { Code: >= 400 })?.Reply;
+        if (tx.DataRefusal is { } dr) return dr;
+        foreach (var c in session.Commands)
+            if (c.Reply is { Code: 421 } r421 && c.Time >= tx.MailTime) return r421;
+        return null;
+    }
 
     /// <summary>"250 2.0.0 OK id=1lHkUh-008hPw-NY": the code, the enhanced code and the text that carries the outcome
     /// (<see cref="SmtpReply.OutcomeText"/>), escaped.</summary>
     private static string Reply(SmtpReply r, int max = 160) =>
-        $"{r.Code.ToString(Inv)}{(r.EnhancedCode is null ? "" : " " + Clean(r.EnhancedCode, 16))}{(r.OutcomeText.Length == 0 ? "" : " " + Clean(r.OutcomeText, max))}";
-
-    private static string Time(Timestamp t) => t.ToIso8601()[..23].Replace('T', ' ');
+        $"{r.Code.ToString(CultureInfo.InvariantCulture)}{(r.EnhancedCode is null ? "" : " " + Clean(r.EnhancedCode, 16))}{(r.OutcomeText.Length == 0 ? "" : " " + Clean(r.OutcomeText, max))}";
 
     private static string Clean(string s, int max) => SafeText.Clean(s, max);
-
-    private static string Count(int n, string noun) => n == 1 ? $"1 {noun}" : $"{n.ToString(Inv)} {noun}s";
 }

@@ -1,5 +1,7 @@
 using System.Text.Json;
 using PathProbe.Analysis.Smtp;
+using PathProbe.Findings;
+using PathProbe.Findings.Kinds;
 using PathProbe.Flows;
 using PathProbe.Pipeline;
 using PathProbe.Primitives;
@@ -34,9 +36,9 @@ internal static class SmtpJson
         w.WriteString("detectedBy", s.DetectedBy switch { SmtpDetection.Banner => "banner", SmtpDetection.Proxy => "proxy", _ => "port" });
         WriteProxy(w, session.Proxy);
         w.WriteString("phase", s.Phase);
-        Str(w, "position", s.DescribePosition());
+        if (s.Position is { } position) new EvidenceWriter(w).Position(position, FlowFacts.Of(f)); else w.WriteNull("position");
         Str(w, "banner", session.Banner);
-        if (session.GreetingDelay is { } gd) w.WriteNumber("greetingDelayMs", Ms(gd)); else w.WriteNull("greetingDelayMs");
+        if (session.GreetingDelay is { } gd) w.WriteNumber("greetingDelay", Sec(gd)); else w.WriteNull("greetingDelay");
         Str(w, "ehloName", session.EhloName);
         w.WriteBoolean("usedHelo", session.UsedHelo);
         WriteCapabilities(w, session.Capabilities);
@@ -81,8 +83,10 @@ internal static class SmtpJson
         w.WriteString("kind", SmtpProxy.KindName(p.Kind));
         w.WriteString("state", SmtpProxy.StateName(p.State));
         Str(w, "target", p.Target);
-        Str(w, "source", p.Source);
-        Str(w, "destination", p.Destination);
+        // PROXY protocol's original client and the address it connected to, as endpoints (schema 2: {ip, port}); the
+        // target stays text, as the client named it (a host name for CONNECT and SOCKS 4a/5).
+        Endpoint(w, "source", p.Source);
+        Endpoint(w, "destination", p.Destination);
         if (p.Status >= 0) w.WriteNumber("status", p.Status); else w.WriteNull("status");
         w.WriteBoolean("authenticated", p.Authenticated);
         Time(w, "established", p.EstablishedTime);
@@ -143,20 +147,20 @@ internal static class SmtpJson
         w.WriteNumber("recipientsRejected", tx.RecipientsRejected);
         w.WriteString("dataCommand", tx.UsedBdat ? "bdat" : tx.DataCommandTime is null ? "none" : "data");
         w.WriteNumber("messageBytes", tx.MessageBytes);
-        w.WriteBoolean("sizeApproximate", tx.SizeApproximate);
+        w.WriteBoolean("messageBytesApproximate", tx.SizeApproximate);
         w.WriteNumber("captureGapBytes", tx.CaptureGapBytes);
         if (tx.DataRefusal is { } refusal) { w.WritePropertyName("dataRefusal"); WriteReply(w, refusal); } else w.WriteNull("dataRefusal");
         Time(w, "dataCommandTime", tx.DataCommandTime);
         Time(w, "dataStartTime", tx.DataStartTime);
         Time(w, "dataEndTime", tx.DataEndTime);
         if (tx.FinalReply is { } fr) { w.WritePropertyName("finalReply"); WriteReply(w, fr); } else w.WriteNull("finalReply");
-        if (tx.DataDuration is { } dd) w.WriteNumber("dataToFinalReplyMs", Ms(dd)); else w.WriteNull("dataToFinalReplyMs");
+        if (tx.DataDuration is { } dd) w.WriteNumber("dataToFinalReply", Sec(dd)); else w.WriteNull("dataToFinalReply");
         if (tx.FinalReply is { } f2 && tx.DataEndTime is { } de)
-            w.WriteNumber("endOfDataToFinalReplyMs", Math.Round((f2.Time.UnixNanoseconds - de.UnixNanoseconds) / 1e6, 3));
-        else w.WriteNull("endOfDataToFinalReplyMs");
-        w.WriteString("outcome", SmtpAnalyzer.OutcomeName(tx.Outcome));
+            w.WriteNumber("endOfDataToFinalReply", Math.Round((f2.Time.UnixNanoseconds - de.UnixNanoseconds) / 1e9, 6));
+        else w.WriteNull("endOfDataToFinalReply");
+        w.WriteString("outcome", SmtpWords.OutcomeName(tx.Outcome));
         Str(w, "outcomeReason", tx.OutcomeReason);
-        w.WriteString("endPhase", SmtpFlowState.PhaseName(tx.EndPhase));
+        w.WriteString("endPhase", SmtpWords.PhaseName(tx.EndPhase));
         Time(w, "endTime", tx.EndTime);
         w.WriteStartArray("commands");
         foreach (var c in session.Commands) if (c.Transaction == tx.Index) WriteCommand(w, c);
@@ -172,7 +176,7 @@ internal static class SmtpJson
         w.WriteString("time", c.Time.ToIso8601());
         if (c.Intermediate is { } im && !ReferenceEquals(im, c.Reply)) { w.WritePropertyName("intermediate"); WriteReply(w, im); }
         if (c.Reply is { } r) { w.WritePropertyName("reply"); WriteReply(w, r); } else w.WriteNull("reply");
-        if (c.Latency is { } l && c.Kind != SmtpCommandKind.None) w.WriteNumber("latencyMs", Ms(l)); else w.WriteNull("latencyMs");
+        if (c.Latency is { } l && c.Kind != SmtpCommandKind.None) w.WriteNumber("latency", Sec(l)); else w.WriteNull("latency");
         w.WriteEndObject();
     }
 
@@ -222,7 +226,17 @@ internal static class SmtpJson
         w.WriteEndObject();
     }
 
-    private static double Ms(TimeSpan t) => Math.Round(t.Ticks / 1e4, 3);
+    /// <summary>Durations are seconds (schema 2).</summary>
+    private static double Sec(TimeSpan t) => Math.Round(t.Ticks / 1e7, 6);
+
+    private static void Endpoint(Utf8JsonWriter w, string name, string? ipAndPort)
+    {
+        if (ipAndPort is null || !System.Net.IPEndPoint.TryParse(ipAndPort, out var e)) { w.WriteNull(name); return; }
+        w.WriteStartObject(name);
+        w.WriteString("ip", e.Address.ToString());
+        w.WriteNumber("port", e.Port);
+        w.WriteEndObject();
+    }
 
     private static void Str(Utf8JsonWriter w, string name, string? v)
     {

@@ -42,6 +42,17 @@ internal readonly struct PacketHeaderLayout
 
     public unsafe long Seconds(byte* h) => SecondsSize == 8 ? *(long*)(h + SecondsOffset) : *(int*)(h + SecondsOffset);
     public unsafe long Fraction(byte* h) => FractionSize == 8 ? *(long*)(h + FractionOffset) : *(int*)(h + FractionOffset);
+    /// <summary>sizeof(struct pcap_pkthdr) on this platform.</summary>
+    public int Size => WireLengthOffset + 4;
+
+    /// <summary>Fills a header for pcap_offline_filter: the lengths (all bpf_filter reads) and a zero time.</summary>
+    public unsafe void Write(byte* h, int capturedLength, int wireLength)
+    {
+        new Span<byte>(h, Size).Clear();
+        *(int*)(h + CapturedLengthOffset) = capturedLength;
+        *(int*)(h + WireLengthOffset) = wireLength;
+    }
+
     public unsafe int CapturedLength(byte* h) => *(int*)(h + CapturedLengthOffset);
     public unsafe int WireLength(byte* h) => *(int*)(h + WireLengthOffset);
 }

@@ -45,13 +45,28 @@ internal static unsafe partial class PcapNative
     public const uint IfRunning = 0x4;
     public const uint IfWireless = 0x8;
 
+    /// <summary>Environment variable naming the libpcap to load (a path or a library name) instead of the usual
+    /// names, e.g. a build of your own; when set, nothing else is tried.</summary>
+    public const string LibraryVariable = "PATHPROBE_LIBPCAP";
+
+    private static readonly Lazy<IntPtr> Loaded = new(LoadLibrary);
+
     static PcapNative()
     {
         NativeLibrary.SetDllImportResolver(typeof(PcapNative).Assembly, Resolve);
     }
 
-    /// <summary>Runs the static constructor (installs the resolver) before any P/Invoke.</summary>
-    public static void EnsureResolver() { }
+    /// <summary>Loads libpcap (once) and says whether it is there. Call before any other member.</summary>
+    public static bool EnsureLoaded() => Loaded.Value != IntPtr.Zero;
+
+    private static IntPtr LoadLibrary()
+    {
+        foreach (string candidate in Candidates())
+        {
+            if (NativeLibrary.TryLoad(candidate, typeof(PcapNative).Assembly, null, out IntPtr handle)) return handle;
+        }
+        return IntPtr.Zero;
+    }
 
     private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? path)
     {
@@ -60,17 +75,16 @@ internal static unsafe partial class PcapNative
             string libc = OperatingSystem.IsMacOS() ? "libSystem.dylib" : "libc.so.6";
             return NativeLibrary.TryLoad(libc, out IntPtr c) ? c : IntPtr.Zero;
         }
-        if (name != Library) return IntPtr.Zero;
-        foreach (string candidate in Candidates())
-        {
-            if (NativeLibrary.TryLoad(candidate, assembly, path, out IntPtr handle)) return handle;
-        }
-        return IntPtr.Zero; // the runtime then throws DllNotFoundException; callers map it to PcapError.LibraryMissing
+        // Never the runtime's own probing for "pcap": it would find a different library than the one we name, or
+        // fail with a page of loader diagnostics. Callers check EnsureLoaded first (PcapLibrary.Call).
+        return name == Library ? Loaded.Value : IntPtr.Zero;
     }
 
-    /// <summary>Library names tried in order on this OS.</summary>
+    /// <summary>Library names tried in order on this OS (only <see cref="LibraryVariable"/> when it is set).</summary>
     public static string[] Candidates()
     {
+        string? chosen = Environment.GetEnvironmentVariable(LibraryVariable);
+        if (!string.IsNullOrEmpty(chosen)) return [chosen];
         if (OperatingSystem.IsWindows())
             return ["wpcap", Path.Combine(Environment.SystemDirectory, "Npcap", "wpcap.dll")];
         if (OperatingSystem.IsMacOS())
@@ -89,6 +103,9 @@ internal static unsafe partial class PcapNative
 
     [LibraryImport(Library, EntryPoint = "pcap_create", StringMarshalling = StringMarshalling.Utf8)]
     public static partial IntPtr Create(string source, byte* errbuf);
+
+    [LibraryImport(Library, EntryPoint = "pcap_open_offline", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial IntPtr OpenOffline(string path, byte* errbuf);
 
     [LibraryImport(Library, EntryPoint = "pcap_open_dead")]
     public static partial IntPtr OpenDead(int linkType, int snaplen);
@@ -128,6 +145,12 @@ internal static unsafe partial class PcapNative
 
     [LibraryImport(Library, EntryPoint = "pcap_freecode")]
     public static partial void FreeCode(BpfProgram* program);
+
+    /// <summary>Runs a compiled filter on one frame in memory: non-zero when it matches (libpcap ≥ 1.0). Pure
+    /// computation over the frame (bpf_filter), bounded and non-blocking, hence no GC transition.</summary>
+    [LibraryImport(Library, EntryPoint = "pcap_offline_filter")]
+    [SuppressGCTransition]
+    public static partial int OfflineFilter(BpfProgram* program, byte* header, byte* data);
 
     [LibraryImport(Library, EntryPoint = "pcap_datalink")]
     public static partial int DataLink(PcapHandle p);

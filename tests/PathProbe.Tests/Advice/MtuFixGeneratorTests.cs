@@ -185,15 +185,15 @@ public sealed class MtuFixGeneratorTests
     [Fact]
     public void BundledIncident_BlackHoleCarriesTheFixesAndNamesTheProbe()
     {
-        var hole = FileAnalyzer.Analyze(Path.Combine(TestPaths.Captures, "smtp-mru1424-sender.pcap")).Findings.Single(f => f.Kind == "mtu-blackhole");
-        var fixes = (List<Evidence>)hole.Evidence.First(e => e.Key == "fixes").Value!;
-        Assert.Equal(8, fixes.Count);
-        Assert.Equal("sender", fixes[0].First(e => e.Key == "at").Value);
-        Assert.Equal("nft", fixes[0].First(e => e.Key == "tool").Value);
-        var command = (string)hole.Evidence.First(e => e.Key == "fixCommand").Value!;
+        var hole = FileAnalyzer.Analyze(Path.Combine(TestPaths.Captures, "smtp-mru1424-sender.pcap")).Findings.Single(f => f.Name == "mtu-blackhole");
+        var fixes = PathProbe.Tests.Support.FindingJson.Evidence(hole).GetProperty("fixes");
+        Assert.Equal(8, fixes.GetArrayLength());
+        Assert.Equal("sender", fixes[0].GetProperty("at").GetString());
+        Assert.Equal("nft", fixes[0].GetProperty("tool").GetString());
+        var command = PathProbe.Tests.Support.FindingJson.Evidence(hole).GetProperty("fixCommand").GetString()!;
         Assert.EndsWith("ip saddr 203.0.113.25 ip daddr 198.51.100.10 'tcp flags & (syn | rst) == syn' tcp option maxseg size set 964", command);
         Assert.Contains("pin the exact size: `pathprobe probe 203.0.113.25`", hole.Advice);
-        var mss = FileAnalyzer.Analyze(Path.Combine(TestPaths.Captures, "smtp-mru1424-sender.pcap")).Findings.Single(f => f.Kind == "mss-mismatch");
-        Assert.Contains("lower the MTU toward 203.0.113.25 to 1004", mss.Advice);
+        var mss = FileAnalyzer.Analyze(Path.Combine(TestPaths.Captures, "smtp-mru1424-sender.pcap")).Findings.Single(f => f.Name == "mss-mismatch");
+        Assert.Contains("lower the MTU toward 203.0.113.25 to 1,004", mss.Advice);
     }
 }

@@ -2,6 +2,7 @@ using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
 using PathProbe.Findings;
+using PathProbe.Findings.Kinds;
 using PathProbe.Pipeline;
 using PathProbe.Tests.Support;
 
@@ -13,13 +14,11 @@ public sealed class PathMtuDetectorTests
 {
     private static (int Min, int Max) Range(Finding f)
     {
-        var r = (Evidence)f.Evidence.First(e => e.Key == "pathMtu").Value!;
-        return ((int)r[0].Value!, (int)r[1].Value!);
+        var v = f.Verdict<BlackHoleVerdict>();
+        return (v.Min, v.Max);
     }
 
-    private static object? Ev(Finding f, string key) => f.Evidence.FirstOrDefault(e => e.Key == key).Value;
-
-    private static List<Finding> Analyze(string name) => FileAnalyzer.Analyze(Path.Combine(TestPaths.Captures, name)).Findings;
+    private static List<Finding> Analyze(string name) => FileAnalyzer.Analyze(Path.Combine(TestPaths.Captures, name)).Findings.ToList();
 
     // The veth model of "MRU 1424" admits IP packets up to 1428 bytes (captures/README.md, "Effective MRU"): both the
     // nominal and the effective limit must be inside the range.
@@ -32,65 +31,72 @@ public sealed class PathMtuDetectorTests
     public void BlackHoleCapture_ReportsRangeContainingTrueMtu(string capture, string vantage, int[] trueMtus, bool recovered)
     {
         var findings = Analyze(capture);
-        var hole = Assert.Single(findings, f => f.Kind == "mtu-blackhole");
+        var hole = Assert.Single(findings, f => f.Name == "mtu-blackhole");
         var (min, max) = Range(hole);
         foreach (int mtu in trueMtus) Assert.InRange(mtu, min, max);
-        Assert.Equal(vantage, Ev(hole, "vantage"));
-        Assert.Equal(recovered, Ev(hole, "recovered"));
-        Assert.Equal(false, Ev(hole, "icmpTooBigSeen"));
+        var v = hole.Verdict<BlackHoleVerdict>();
+        Assert.Equal(vantage == "receiver", v.ReceiverVantage);
+        Assert.Equal(recovered, v.AllRecovered);
+        Assert.False(v.IcmpSeen);
         Assert.Equal(recovered ? Severity.Warning : Severity.Critical, hole.Severity);
-        Assert.Contains(findings, f => f.Kind == "mss-mismatch");
-        Assert.DoesNotContain("provisional", hole.Evidence.Select(e => e.Key));
+        Assert.Contains(findings, f => f.Name == "mss-mismatch");
+        Assert.False(hole.Ongoing);
         Assert.Contains("tcp_mtu_probing", hole.Advice);
         // The fix clamps the MSS the peer advertises (at the sender) or this host's own SYN-ACK (at the receiver).
-        Assert.Contains(vantage == "sender" ? "hook prerouting" : "hook output", (string)Ev(hole, "fixCommand")!);
-        Assert.Contains("tcp option maxseg size set", (string)Ev(hole, "fixCommand")!);
+        Assert.Contains(vantage == "sender" ? "hook prerouting" : "hook output", BlackHoleWriter.FixCommand(v));
+        Assert.Contains("tcp option maxseg size set", BlackHoleWriter.FixCommand(v));
         Assert.Contains("pathprobe probe", hole.Advice);
     }
 
     [Fact]
     public void Incident_SenderSide_NamesSizesResendsAndTimeLost()
     {
-        var hole = Analyze("smtp-mru1424-sender.pcap").Single(f => f.Kind == "mtu-blackhole");
+        var hole = Analyze("smtp-mru1424-sender.pcap").Single(f => f.Name == "mtu-blackhole");
         Assert.Equal(new[] { 2 }, hole.Flows);
-        Assert.Equal(1004, Ev(hole, "largestDelivered"));
-        Assert.Equal(1500, Ev(hole, "smallestLost"));
-        Assert.InRange((double)Ev(hole, "secondsLost")!, 26, 27.5);
-        Assert.Equal("high", Ev(hole, "confidence"));
-        Assert.Contains("1500-byte packets from 198.51.100.10 never arrive", hole.Summary);
-        Assert.Contains("between 1004 and 1499 bytes", hole.Summary);
+        var v = hole.Verdict<BlackHoleVerdict>();
+        Assert.Equal(1004, v.Min);
+        Assert.Equal(1500, v.LostSize);
+        Assert.InRange(v.TimeLostNanos / 1e9, 26, 27.5);
+        Assert.Equal(Confidence.High, v.Confidence);
+        // The resends of the lost packet are the flow's own (its longest retransmission series): 8, as in the stall.
+        Assert.Equal(8, v.Resends);
+        Assert.Contains("1,500-byte packets from 198.51.100.10 never arrive (resent 8 times", hole.Summary);
+        Assert.Contains("between 1,004 and 1,499 bytes", hole.Summary);
     }
 
     [Fact]
     public void Probing_RecoveryReportsTimeLostAndSizeThatGotThrough()
     {
-        var hole = Analyze("smtp-mru1424-probing-sender.pcap").Single(f => f.Kind == "mtu-blackhole");
-        var flow = (Evidence)((List<Evidence>)Ev(hole, "flowDetails")!)[0];
-        Assert.Equal(1090 - 14, flow.First(e => e.Key == "recoveredWith").Value); // 1090-byte frames, IP 1076
-        Assert.Equal(1426, flow.First(e => e.Key == "settledAt").Value);           // 1440-byte frames
-        Assert.InRange((double)Ev(hole, "secondsLost")!, 3.0, 3.3);
+        var hole = Analyze("smtp-mru1424-probing-sender.pcap").Single(f => f.Name == "mtu-blackhole");
+        var v = hole.Verdict<BlackHoleVerdict>();
+        Assert.Equal(1090 - 14, v.Details[0].RecoveredSize); // 1090-byte frames, IP 1076
+        Assert.Equal(1426, v.Details[0].SettledAt);          // 1440-byte frames
+        Assert.InRange(v.TimeLostNanos / 1e9, 3.0, 3.3);
         Assert.Contains("recovered after", hole.Summary);
     }
 
     [Fact]
     public void ReceiverSide_SaysTheDropIsUpstream()
     {
-        var hole = Analyze("smtp-mru1424-receiver.pcap").Single(f => f.Kind == "mtu-blackhole");
+        var hole = Analyze("smtp-mru1424-receiver.pcap").Single(f => f.Name == "mtu-blackhole");
         Assert.Contains("upstream", hole.Summary);
         Assert.Contains("7,240 bytes (5 full-size segments)", hole.Summary);
-        Assert.Equal(1500, Ev(hole, "fullSizeNeverArrived"));
+        Assert.Equal(1500, hole.Verdict<BlackHoleVerdict>().LostSize);
     }
 
     [Fact]
     public void ManySenders_OneFindingListsEveryFlow()
     {
         var findings = Analyze("smtp-retrans-storm-blackhole.pcap");
-        var hole = Assert.Single(findings, f => f.Kind == "mtu-blackhole");
+        var hole = Assert.Single(findings, f => f.Name == "mtu-blackhole");
         Assert.Equal(Enumerable.Range(1, 8), hole.Flows);
-        Assert.Equal(8, ((List<string>)Ev(hole, "senders")!).Count);
+        Assert.Equal(8, hole.Verdict<BlackHoleVerdict>().Senders.Count);
         Assert.Contains("All 8 flows stall at their first full-size segment", hole.Summary);
-        var storm = Assert.Single(findings, f => f.Kind == "retransmission-storm");
-        Assert.Equal("path-fault", Ev(storm, "classification"));
+        var storm = Assert.Single(findings, f => f.Name == "retransmission-storm");
+        Assert.Equal(StormClass.PathFault, storm.Verdict<StormVerdict>().Class);
+        // Grouped by kind and peer: one stall finding and one smtp-aborted finding list the eight flows.
+        Assert.Equal(Enumerable.Range(1, 8), Assert.Single(findings, f => f.Name == "stall").Flows);
+        Assert.Equal(Enumerable.Range(1, 8), Assert.Single(findings, f => f.Name == "smtp-aborted").Flows);
     }
 
     [Fact]
@@ -102,17 +108,13 @@ public sealed class PathMtuDetectorTests
         long last = 0;
         using (var source = PathProbe.Capture.CaptureFile.Open(Path.Combine(TestPaths.Captures, "smtp-mru1424-receiver.pcap")))
             while (source.TryRead(out var frame)) { engine.Process(frame); last = frame.Time.UnixNanoseconds; }
-        var live = new List<Finding>();
-        engine.TakeNewFindings(live);
-        Assert.DoesNotContain(live, f => f.Kind == "mtu-blackhole"); // the file ends right after the hole opened
+        Assert.DoesNotContain(engine.Findings, f => f.Name == "mtu-blackhole"); // the file ends right after the hole opened
         engine.Idle(last + 1_000_000_000);
-        engine.TakeNewFindings(live);
-        Assert.DoesNotContain(live, f => f.Kind == "mtu-blackhole"); // 1 s: not yet (HoleTimeout 3 s)
+        Assert.DoesNotContain(engine.Findings, f => f.Name == "mtu-blackhole"); // 1 s: not yet (HoleTimeout 3 s)
         engine.Idle(last + 4_000_000_000);
-        engine.TakeNewFindings(live);
-        var hole = Assert.Single(live, f => f.Kind == "mtu-blackhole");
-        Assert.Equal("receiver", Ev(hole, "vantage"));
-        Assert.Equal(true, Ev(hole, "provisional"));
+        var hole = Assert.Single(engine.Findings, f => f.Name == "mtu-blackhole");
+        Assert.True(hole.Verdict<BlackHoleVerdict>().ReceiverVantage);
+        Assert.True(hole.Ongoing); // the flow is still open: the black hole is ongoing
         Assert.InRange(1428, Range(hole).Min, Range(hole).Max);
     }
 
@@ -122,13 +124,14 @@ public sealed class PathMtuDetectorTests
     public void WorkingPmtud_IcmpTooBigObeyed_NoBlackHoleNoStorm(string capture, string hop)
     {
         var findings = Analyze(capture);
-        var icmp = Assert.Single(findings, f => f.Kind == "icmp-too-big");
-        Assert.Equal(1400, Ev(icmp, "mtu"));
-        Assert.Equal(hop, Ev(icmp, "hop"));
-        Assert.Equal(true, Ev(icmp, "obeyed"));
-        Assert.Equal(5, Ev(icmp, "messages"));
+        var icmp = Assert.Single(findings, f => f.Name == "icmp-too-big");
+        var v = icmp.Verdict<IcmpTooBigVerdict>();
+        Assert.Equal(1400, v.Mtu);
+        Assert.Equal(hop, v.Hop.ToString());
+        Assert.True(v.Obeyed);
+        Assert.Equal(5, v.Messages);
         Assert.Equal(Severity.Info, icmp.Severity);
-        Assert.DoesNotContain(findings, f => f.Kind is "mtu-blackhole" or "retransmission-storm" or "mss-mismatch");
+        Assert.DoesNotContain(findings, f => f.Name is "mtu-blackhole" or "retransmission-storm" or "mss-mismatch");
     }
 
     [Theory]
@@ -140,7 +143,7 @@ public sealed class PathMtuDetectorTests
     public void Controls_NoBlackHole(string capture)
     {
         var findings = Analyze(capture);
-        Assert.DoesNotContain(findings, f => f.Kind is "mtu-blackhole" or "mss-mismatch" or "icmp-too-big");
+        Assert.DoesNotContain(findings, f => f.Name is "mtu-blackhole" or "mss-mismatch" or "icmp-too-big");
     }
 
     // ---- simulated paths ----------------------------------------------------------------------------------------
@@ -151,7 +154,7 @@ public sealed class PathMtuDetectorTests
             (mtu, probing, shortSegment) =>
             {
                 var findings = new PathMtuSimulation { TrueMtu = mtu, Probing = probing, ShortSegmentInFlight = shortSegment, MessageBytes = 60_000 }.Run();
-                var holes = findings.Where(f => f.Kind == "mtu-blackhole").ToList();
+                var holes = findings.Where(f => f.Name == "mtu-blackhole").ToList();
                 if (holes.Count != 1) return false.Label($"expected one mtu-blackhole, got {holes.Count}");
                 var (min, max) = Range(holes[0]);
                 return (min <= mtu && mtu <= max).Label($"true MTU {mtu} outside {min}..{max}");
@@ -162,20 +165,20 @@ public sealed class PathMtuDetectorTests
         Prop.ForAll(Arb.From(Gen.Choose(600, 1499)), Arb.From(Gen.Elements(true, false)), (mtu, probing) =>
         {
             var findings = new PathMtuSimulation { TrueMtu = mtu, Probing = probing, AtReceiver = true, MessageBytes = 60_000 }.Run();
-            var holes = findings.Where(f => f.Kind == "mtu-blackhole").ToList();
+            var holes = findings.Where(f => f.Name == "mtu-blackhole").ToList();
             // The receiver can only see a hole when something smaller arrived beyond it (here: the short segment,
             // when it fits the path).
             if (mtu < 952 + 40) return (holes.Count <= 1).Label("at most one finding");
             if (holes.Count != 1) return false.Label($"expected one mtu-blackhole, got {holes.Count}");
             var (min, max) = Range(holes[0]);
-            return (min <= mtu && mtu <= max && (string)Ev(holes[0], "vantage")! == "receiver").Label($"true MTU {mtu} outside {min}..{max}");
+            return (min <= mtu && mtu <= max && holes[0].Verdict<BlackHoleVerdict>().ReceiverVantage).Label($"true MTU {mtu} outside {min}..{max}");
         });
 
     [Fact]
     public void FullMtuPath_NoFinding()
     {
-        Assert.DoesNotContain(new PathMtuSimulation { TrueMtu = 1500 }.Run(), f => f.Kind is "mtu-blackhole" or "mss-mismatch");
-        Assert.DoesNotContain(new PathMtuSimulation { TrueMtu = 1500, AtReceiver = true }.Run(), f => f.Kind is "mtu-blackhole" or "mss-mismatch");
+        Assert.DoesNotContain(new PathMtuSimulation { TrueMtu = 1500 }.Run(), f => f.Name is "mtu-blackhole" or "mss-mismatch");
+        Assert.DoesNotContain(new PathMtuSimulation { TrueMtu = 1500, AtReceiver = true }.Run(), f => f.Name is "mtu-blackhole" or "mss-mismatch");
     }
 
     [Theory]
@@ -189,7 +192,7 @@ public sealed class PathMtuDetectorTests
         foreach (bool atReceiver in new[] { false, true })
         {
             var findings = new PathMtuSimulation { TrueMtu = 1500, RandomLoss = 0.05, Seed = seed, AtReceiver = atReceiver }.Run();
-            Assert.DoesNotContain(findings, f => f.Kind == "mtu-blackhole");
+            Assert.DoesNotContain(findings, f => f.Name == "mtu-blackhole");
         }
     }
 
@@ -197,8 +200,8 @@ public sealed class PathMtuDetectorTests
     public void Probing_RecoveryIsReported()
     {
         var findings = new PathMtuSimulation { TrueMtu = 1300, Probing = true, MessageBytes = 200_000 }.Run();
-        var hole = Assert.Single(findings, f => f.Kind == "mtu-blackhole");
-        Assert.Equal(true, Ev(hole, "recovered"));
+        var hole = Assert.Single(findings, f => f.Name == "mtu-blackhole");
+        Assert.True(hole.Verdict<BlackHoleVerdict>().AllRecovered);
         Assert.Equal(Severity.Warning, hole.Severity);
         var (min, max) = Range(hole);
         Assert.InRange(1300, min, max);
@@ -209,10 +212,13 @@ public sealed class PathMtuDetectorTests
     {
         var sim = new PathMtuSimulation { TrueMtu = 1400, MessageBytes = 60_000 };
         var findings = sim.Run();
-        var early = Assert.Single(sim.ReportedBeforeEnd, f => f.Kind == "mtu-blackhole");
-        Assert.Equal(true, Ev(early, "provisional"));
-        var final = Assert.Single(findings, f => f.Kind == "mtu-blackhole");
-        Assert.DoesNotContain("provisional", final.Evidence.Select(e => e.Key));
+        var early = Assert.Single(sim.ReportedBeforeEnd, f => f.Name == "mtu-blackhole");
+        Assert.True(early.Ongoing);
+        Assert.StartsWith("ONGOING: ", early.Summary);
+        var final = Assert.Single(findings, f => f.Name == "mtu-blackhole");
+        Assert.Equal(early.Id, final.Id); // the same finding, its final version
+        Assert.True(final.Version > early.Version);
+        Assert.False(final.Ongoing);
         Assert.InRange(1400, Range(final).Min, Range(final).Max);
     }
 }
@@ -230,13 +236,13 @@ public sealed class PathMtuDetectorSyntheticTests
     {
         public readonly PathProbe.Flows.FlowTable Table = new();
         public readonly PathProbe.Analysis.Tcp.TcpAnalyzer Tcp = new();
-        public readonly List<Finding> Findings = new();
+        public readonly FindingLog Log = new();
         public readonly PathProbe.Analysis.Mtu.PathMtuDetector Mtu;
         public long Now = Base;
 
         public Rig()
         {
-            Mtu = new(new PathProbe.Analysis.Mtu.PathMtuOptions(), Findings.Add, (o, n) => Findings[Findings.IndexOf(o)] = n);
+            Mtu = new(new PathProbe.Analysis.Mtu.PathMtuOptions(), Log);
             Table.FlowClosing = f => Mtu.FlowClosing(f, Now);
         }
 
@@ -283,7 +289,7 @@ public sealed class PathMtuDetectorSyntheticTests
             Now += 1_000_000_000;
             Table.Finish();
             Mtu.Finish();
-            return Findings;
+            return Log.Findings.ToList();
         }
     }
 
@@ -304,10 +310,9 @@ public sealed class PathMtuDetectorSyntheticTests
         for (int i = 0; i < 6; i++, rto *= 2) r.Tcp4(true, seq, 5001, PathProbe.Decoding.TcpFlags.Ack, 1460, dt: i == 0 ? 1_000_000 : rto);
         var findings = r.Finish();
         Assert.Equal(1, r.Mtu.OffloadFrames);
-        var hole = Assert.Single(findings, f => f.Kind == "mtu-blackhole");
-        var range = (Evidence)hole.Evidence.First(e => e.Key == "pathMtu").Value!;
-        Assert.Equal(940, range[0].Value);
-        Assert.Equal(1499, range[1].Value);
+        var hole = Assert.Single(findings, f => f.Name == "mtu-blackhole");
+        Assert.Equal(940, hole.Verdict<BlackHoleVerdict>().Min);
+        Assert.Equal(1499, hole.Verdict<BlackHoleVerdict>().Max);
     }
 
     [Fact]
@@ -322,12 +327,12 @@ public sealed class PathMtuDetectorSyntheticTests
         long rto = 200_000_000;
         for (int i = 0; i < 5; i++, rto *= 2) r.Tcp4(true, 1901, 5001, PathProbe.Decoding.TcpFlags.Ack, 1460, dt: rto);
         var findings = r.Finish();
-        var icmp = Assert.Single(findings, f => f.Kind == "icmp-too-big");
-        Assert.Equal(false, icmp.Evidence.First(e => e.Key == "obeyed").Value);
+        var icmp = Assert.Single(findings, f => f.Name == "icmp-too-big");
+        Assert.False(icmp.Verdict<IcmpTooBigVerdict>().Obeyed);
         Assert.Equal(Severity.Warning, icmp.Severity);
         Assert.Contains("ignored", icmp.Summary);
-        var hole = Assert.Single(findings, f => f.Kind == "mtu-blackhole");
-        Assert.Equal(true, hole.Evidence.First(e => e.Key == "icmpTooBigSeen").Value);
+        var hole = Assert.Single(findings, f => f.Name == "mtu-blackhole");
+        Assert.True(hole.Verdict<BlackHoleVerdict>().IcmpSeen);
         Assert.Contains("ignored", hole.Summary);
     }
 
@@ -342,8 +347,8 @@ public sealed class PathMtuDetectorSyntheticTests
         r.Tcp4(true, 2361, 5001, PathProbe.Decoding.TcpFlags.Ack, 100);
         r.Tcp4(false, 5001, 2461, PathProbe.Decoding.TcpFlags.Ack, 0, dt: 20_000_000);
         var findings = r.Finish();
-        var icmp = Assert.Single(findings, f => f.Kind == "icmp-too-big");
-        Assert.Equal(true, icmp.Evidence.First(e => e.Key == "obeyed").Value);
-        Assert.DoesNotContain(findings, f => f.Kind == "mtu-blackhole");
+        var icmp = Assert.Single(findings, f => f.Name == "icmp-too-big");
+        Assert.True(icmp.Verdict<IcmpTooBigVerdict>().Obeyed);
+        Assert.DoesNotContain(findings, f => f.Name == "mtu-blackhole");
     }
 }

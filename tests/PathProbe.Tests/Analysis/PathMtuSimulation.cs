@@ -36,14 +36,15 @@ internal sealed class PathMtuSimulation
     private readonly FlowTable _table = new();
     private readonly TcpAnalyzer _tcp = new();
     private PathMtuDetector _mtu = null!;
-    private readonly List<Finding> _findings = new();
+    private FindingLog _log = new();
     private long _now;
     private Random _rng = null!;
 
     public List<Finding> Run()
     {
         _rng = new Random(Seed);
-        _mtu = new PathMtuDetector(Options, _findings.Add, (o, n) => _findings[_findings.IndexOf(o)] = n);
+        _log = new FindingLog();
+        _mtu = new PathMtuDetector(Options, _log);
         _table.FlowClosing = f => _mtu.FlowClosing(f, _now);
         long t = Base;
         uint cIsn = 1000, sIsn = 900_000;
@@ -112,11 +113,11 @@ internal sealed class PathMtuSimulation
             }
             nxt = una; // go back: the next flight resends what was lost
         }
-        ReportedBeforeEnd = _findings.ToList();
+        ReportedBeforeEnd = _log.Findings.ToList();
         _now = t + 1_000_000_000;
         _table.Finish();
         _mtu.Finish();
-        return _findings;
+        return _log.Findings.ToList();
     }
 
     private bool Lost() => RandomLoss > 0 && _rng.NextDouble() < RandomLoss;

@@ -14,10 +14,11 @@ public sealed class RetransmissionStormDetectorTests
     [Fact]
     public void Storm_ManyHalfOpenConnectionsFromManySources_ClassifiedAsFlood()
     {
-        var findings = new List<Finding>();
+        var log = new FindingLog();
+        var findings = log.Findings;
         var table = new FlowTable();
         var analyzer = new TcpAnalyzer();
-        var storms = new RetransmissionStormDetector(new StormOptions(), findings.Add);
+        var storms = new RetransmissionStormDetector(new StormOptions(), log);
         var server = IpAddress.Parse("203.0.113.25");
         // 300 sources each send a SYN and resend it twice, within 3 s; nobody answers.
         for (int round = 0; round < 3; round++)
@@ -38,8 +39,8 @@ public sealed class RetransmissionStormDetectorTests
             }
         storms.Finish();
         var storm = Assert.Single(findings);
-        Assert.Equal("retransmission-storm", storm.Kind);
-        Assert.Equal("flood", storm.Evidence.First(e => e.Key == "classification").Value);
+        Assert.Equal("retransmission-storm", storm.Name);
+        Assert.Equal(PathProbe.Findings.Kinds.StormClass.Flood, storm.Verdict<PathProbe.Findings.Kinds.StormVerdict>().Class);
         Assert.Equal(Severity.Critical, storm.Severity);
         Assert.Contains("SYN flood", storm.Summary);
     }
@@ -47,10 +48,11 @@ public sealed class RetransmissionStormDetectorTests
     [Fact]
     public void Storm_FewRetransmissions_NoFinding()
     {
-        var findings = new List<Finding>();
+        var log = new FindingLog();
+        var findings = log.Findings;
         var table = new FlowTable();
         var analyzer = new TcpAnalyzer();
-        var storms = new RetransmissionStormDetector(new StormOptions(), findings.Add);
+        var storms = new RetransmissionStormDetector(new StormOptions(), log);
         var c = IpAddress.Parse("198.51.100.10");
         var s = IpAddress.Parse("203.0.113.25");
         uint seq = 1001;

@@ -17,7 +17,8 @@ public sealed class TcpAnalyzerTests
     {
         public readonly FlowTable Table = new();
         public readonly TcpAnalyzer Analyzer = new();
-        public readonly List<Finding> Findings = new();
+        public readonly FindingLog Log = new();
+        public IReadOnlyList<Finding> Findings => Log.Findings;
         public readonly TcpFindingDetector Detector;
         public Flow? Flow;
         public long NowMs;
@@ -25,7 +26,7 @@ public sealed class TcpAnalyzerTests
         public const long Base = 1_790_000_000_000_000_000;
         public static long At(long ms) => Base + ms * 1_000_000;
 
-        public Harness() => Detector = new TcpFindingDetector(new StallOptions(), Findings.Add);
+        public Harness() => Detector = new TcpFindingDetector(new StallOptions(), Log);
 
         public TcpAnalysisFlags Send(bool fromClient, uint seq, uint ack, int len, TcpFlags flags = TcpFlags.Ack, ushort window = 65535,
             long atMs = -1, sbyte ws = -1, (uint L, uint R)[]? sack = null)
@@ -46,7 +47,7 @@ public sealed class TcpAnalyzerTests
             Flow = Table.Update(ref p, out bool fc)!;
             Detector.BeforeSegment(Flow, p.Time.UnixNanoseconds);
             var ta = Analyzer.Process(Flow, fc, ref p);
-            Detector.AfterSegment(Flow, Analyzer.MadeProgress, (flags & TcpFlags.Rst) != 0, p.Time.UnixNanoseconds);
+            Detector.AfterSegment(Flow, Analyzer.MadeProgress, (flags & TcpFlags.Rst) != 0, (ta & TcpAnalysisFlags.AnyRetransmission) != 0, p.Time.UnixNanoseconds);
             return ta;
         }
 
@@ -193,12 +194,13 @@ public sealed class TcpAnalyzerTests
         for (int i = 0; i < 5; i++) { t += rto; rto *= 2; h.Send(true, 1001, 5001, 1448, atMs: t); }
         h.Detector.FlowClosing(h.Flow!, Harness.At(t + 5000));
         var stall = Assert.Single(h.Findings);
-        Assert.Equal("stall", stall.Kind);
+        Assert.Equal("stall", stall.Name);
         Assert.Equal(Severity.Critical, stall.Severity);
-        Assert.Equal("rto-backoff", stall.Evidence.First(e => e.Key == "stallKind").Value);
-        var retx = (Evidence)stall.Evidence.First(e => e.Key == "retransmissions").Value!;
-        Assert.Equal(5, retx.First(e => e.Key == "resends").Value);
-        Assert.Equal(true, retx.First(e => e.Key == "backoff").Value);
+        var v = stall.Verdict<PathProbe.Findings.Kinds.StallVerdict>();
+        Assert.Equal(StallKind.RtoBackoff, v.StallKind);
+        Assert.Equal(5, v.Series!.Resends);
+        Assert.True(v.Series.Backoff);
+        Assert.Equal(PathProbe.Findings.Kinds.StallEnd.CaptureEnded, v.End);
     }
 
     [Fact]
@@ -214,9 +216,9 @@ public sealed class TcpAnalyzerTests
         h.Send(false, 5001, 2001, 0, window: 500, atMs: 5000); // window opens
         h.Send(true, 2001, 5001, 500, atMs: 5001);             // progress
         var stall = Assert.Single(h.Findings);
-        Assert.Equal("zero-window", stall.Evidence.First(e => e.Key == "stallKind").Value);
+        Assert.Equal(StallKind.ZeroWindow, stall.Verdict<PathProbe.Findings.Kinds.StallVerdict>().StallKind);
         Assert.Equal(Severity.Warning, stall.Severity);
-        Assert.Equal(true, stall.Evidence.First(e => e.Key == "recovered").Value);
+        Assert.True(stall.Verdict<PathProbe.Findings.Kinds.StallVerdict>().Recovered);
     }
 
     [Fact]
@@ -228,8 +230,8 @@ public sealed class TcpAnalyzerTests
         h.Send(true, 1000, 0, 0, TcpFlags.Syn, atMs: 3000);
         h.Detector.FlowClosing(h.Flow!, Harness.At(7000));
         var f = Assert.Single(h.Findings);
-        Assert.Equal("connect-timeout", f.Kind);
-        Assert.Equal(3, f.Evidence.First(e => e.Key == "synsSent").Value);
+        Assert.Equal("connect-timeout", f.Name);
+        Assert.Equal(3, f.Verdict<PathProbe.Findings.Kinds.ConnectTimeoutVerdict>().Syns);
         Assert.Equal(2, h.Tcp.Client.Counters.Retransmissions); // the resent SYNs, as tshark counts them
     }
 
@@ -240,6 +242,6 @@ public sealed class TcpAnalyzerTests
         h.Send(true, 1000, 0, 0, TcpFlags.Syn, atMs: 0);
         h.Send(false, 0, 1001, 0, TcpFlags.Rst | TcpFlags.Ack, window: 0, atMs: 1);
         h.Detector.FlowClosing(h.Flow!, Harness.At(2));
-        Assert.Equal("connect-refused", Assert.Single(h.Findings).Kind);
+        Assert.Equal("connect-refused", Assert.Single(h.Findings).Name);
     }
 }

@@ -1,4 +1,5 @@
 using PathProbe.Findings;
+using PathProbe.Findings.Kinds;
 using PathProbe.Pipeline;
 using PathProbe.Reports;
 using PathProbe.Tests.Golden;
@@ -41,8 +42,8 @@ public sealed class TunnelBlackHoleTests
 
         // Every finding, with its classifying evidence and its summary, is the same (only the file name differs).
         Assert.Equal(GoldenFindingsTests.Render(plain).Split('\n').Skip(1), GoldenFindingsTests.Render(tunnelled).Split('\n').Skip(1));
-        var hole = Assert.Single(tunnelled.Findings, f => f.Kind == "mtu-blackhole");
-        var plainHole = Assert.Single(plain.Findings, f => f.Kind == "mtu-blackhole");
+        var hole = Assert.Single(tunnelled.Findings, f => f.Kind == FindingKind.MtuBlackhole);
+        var plainHole = Assert.Single(plain.Findings, f => f.Kind == FindingKind.MtuBlackhole);
         Assert.Equal(Range(plainHole), Range(hole));
         Assert.Equal((1004, 1499), Range(hole));
         Assert.Equal(plainHole.Flows, hole.Flows);
@@ -80,9 +81,9 @@ public sealed class TunnelBlackHoleTests
         Assert.Contains("PATH-MTU BLACK HOLE", report);
     }
 
-    private static (object?, object?) Range(Finding f)
+    private static (int, int) Range(Finding f)
     {
-        var range = (Evidence)f.Evidence.First(e => e.Key == "pathMtu").Value!;
-        return (range[0].Value, range[1].Value);
+        var v = f.Verdict<BlackHoleVerdict>();
+        return (v.Min, v.Max);
     }
 }

@@ -57,7 +57,7 @@ public class PcapNgWriterTests(ITestOutputHelper output)
         using (var source = OpenBytes(b.ToArray()))
         using (var w = new PcapNgWriter(ms, leaveOpen: true))
         {
-            w.AddInterface(source.Info.Interfaces[0].LinkType, source.Info.SnapLength);
+            w.AddInterface(source.Info.Interfaces[0].LinkType, (int)source.Info.SnapLength);
             while (source.TryRead(out var frame)) w.Write(frame);
         }
 

@@ -117,8 +117,9 @@ public sealed class RotationAndStatisticsTests : IDisposable
         Assert.Equal((50L, 5L, 2L), (a.Input.Drops!.Received, a.Input.Drops.OsDropped, a.Input.Drops.InterfaceDropped));
         var text = new StringWriter();
         PathProbe.Reports.TextReport.Write(text, [a]);
-        Assert.Contains("interface veth-test: 50 received, 2 dropped by the interface, 5 dropped by the OS (capture buffer full), 45 delivered", text.ToString());
-        Assert.Contains("capture loss: 7 packets dropped by the capture itself (pcapng interface statistics) in 1 window", text.ToString());
+        string flat = TestText.Flat(text.ToString());
+        Assert.Contains("interface veth-test: 50 received, 2 dropped by the interface, 5 dropped by the OS (capture buffer full), 45 delivered", flat);
+        Assert.Contains("capture loss: 7 packets dropped by the capture itself (pcapng interface statistics) in 1 window", flat);
 
         using var ms = new MemoryStream();
         PathProbe.Reports.JsonReport.Write(ms, [a], indented: false);
@@ -211,6 +212,32 @@ public sealed class RotationAndStatisticsTests : IDisposable
         using (var w = new RotatingPcapNgWriter(path, new RotationOptions { LimitBytes = 100_000 }, LinkTypes.Ethernet, 262_144, "x", null, c.Now))
             WriteFrames(w, c, 300, 1_000, 1_000_000); // ~310 kB: four files
         Assert.Equal(["cap", "cap1", "cap2", "cap3"], Directory.GetFiles(_dir).Select(Path.GetFileName).OrderBy(f => f));
+    }
+
+    /// <summary>The files capture -C writes are a rotated set for analyze (tcpdump's names), read as one input: their
+    /// ISBs carry one capture's cumulative counters, so the joined input's capture loss is the last file's totals, with
+    /// a drop window per file whose counters rose.</summary>
+    [Fact]
+    public void Rotate_C_FilesJoinedAsOneInput_CaptureLossFromEveryFilesStatistics()
+    {
+        string path = P("cap.pcapng");
+        var c = new Counters();
+        using (var w = new RotatingPcapNgWriter(path, new RotationOptions { LimitBytes = 100_000 }, LinkTypes.Ethernet, 262_144, "x", null, c.Now))
+            WriteFrames(w, c, 300, 1_000, 1_000_000);
+        string[] files = [P("cap.pcapng"), P("cap.pcapng1"), P("cap.pcapng2"), P("cap.pcapng3")];
+        var plan = InputPlanner.Plan(files, JoinMode.Auto);
+        var input = Assert.Single(plan);
+        Assert.Equal(AnalysisInput.RotatedSet, input.JoinReason);
+
+        var analysis = FileAnalyzer.Analyze(input, null, null);
+        Assert.Equal(300, analysis.Input.Packets);
+        var drops = Assert.IsType<CaptureDrops>(analysis.Input.Drops);
+        Assert.Equal(4, drops.Samples);
+        Assert.Equal(300, drops.Received);
+        Assert.Equal(30, drops.OsDropped);
+        Assert.Equal(30, drops.Windows.Sum(x => x.Dropped));
+        Assert.Equal(4, drops.Windows.Count);
+        Assert.False(analysis.Input.Info!.LimitsHit.AnyHit);
     }
 
     [Theory]

@@ -23,7 +23,7 @@ public sealed class AnalyzeCommandTests
         Assert.Equal(0, exit);
         using var doc = JsonDocument.Parse(output);
         var root = doc.RootElement;
-        Assert.Equal("pathprobe.analysis/1", root.GetProperty("schema").GetString());
+        Assert.Equal("pathprobe.analysis/2", root.GetProperty("schema").GetString());
 
         var input = root.GetProperty("inputs")[0];
         Assert.Equal("pcap", input.GetProperty("format").GetString());
@@ -41,8 +41,9 @@ public sealed class AnalyzeCommandTests
 
         var flow = root.GetProperty("flows")[0];
         Assert.Equal("tcp", flow.GetProperty("protocol").GetString());
-        Assert.Equal("198.51.100.10", flow.GetProperty("client").GetString()!.Split(':')[0]);
-        Assert.Equal("203.0.113.25:25", flow.GetProperty("server").GetString());
+        Assert.Equal("198.51.100.10", flow.GetProperty("client").GetProperty("ip").GetString());
+        Assert.Equal("203.0.113.25", flow.GetProperty("server").GetProperty("ip").GetString());
+        Assert.Equal(25, flow.GetProperty("server").GetProperty("port").GetInt32());
         Assert.Equal("smtp", flow.GetProperty("application").GetString());
         Assert.Equal(1460, flow.GetProperty("mss").GetProperty("c2s").GetInt32());
         Assert.Equal(1500, flow.GetProperty("maxIpPacket").GetProperty("c2s").GetInt32());
@@ -52,12 +53,12 @@ public sealed class AnalyzeCommandTests
     }
 
     [Fact]
-    public void Analyze_Ipv6Capture_ServerInBrackets()
+    public void Analyze_Ipv6Capture_EndpointsAreObjects()
     {
         var (exit, output, _) = Run("analyze", "--json", Capture("smtp-healthy-ipv6.pcap"));
         Assert.Equal(0, exit);
         using var doc = JsonDocument.Parse(output);
-        Assert.StartsWith("[2001:db8:", doc.RootElement.GetProperty("flows")[0].GetProperty("server").GetString());
+        Assert.StartsWith("2001:db8:", doc.RootElement.GetProperty("flows")[0].GetProperty("server").GetProperty("ip").GetString());
     }
 
     [Fact]

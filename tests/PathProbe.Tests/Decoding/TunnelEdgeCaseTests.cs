@@ -441,8 +441,8 @@ public class TunnelEdgeCaseTests
         Assert.Equal("ipv4/gre", tcpFlow.ClientToServer.Encap.ToString());
         Assert.Equal(1524, tcpFlow.ClientToServer.MaxOuterIpPacket);
         Assert.Equal(1500, tcpFlow.ClientToServer.MaxIpPacket);
-        var tooBig = Assert.Single(analysis.Findings, f => f.Kind == "icmp-too-big");
+        var tooBig = Assert.Single(analysis.Findings, f => f.Kind == PathProbe.Findings.FindingKind.IcmpTooBig);
         Assert.Equal([tcpFlow.Id], tooBig.Flows);
-        Assert.Equal(1376, tooBig.Evidence.First(e => e.Key == "mtu").Value);
+        Assert.Equal(1376, tooBig.Verdict<PathProbe.Findings.Kinds.IcmpTooBigVerdict>().Mtu);
     }
 }

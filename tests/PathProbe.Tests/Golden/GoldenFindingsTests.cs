@@ -30,25 +30,30 @@ public sealed class GoldenFindingsTests
         Assert.Equal(File.ReadAllText(golden), actual);
     }
 
+    /// <summary>Severity, kind, flows, the classifying facts of the verdicts (read from the JSON evidence the kind's
+    /// writer gives), and the summary.</summary>
     internal static string Render(CaptureAnalysis a)
     {
         var lines = new List<string> { $"# findings of {Path.GetFileName(a.Input.Path)} ({a.Findings.Count})" };
-        foreach (var f in a.Findings.OrderBy(f => f.Time).ThenBy(f => f.Kind, StringComparer.Ordinal))
+        foreach (var f in a.Findings.OrderBy(f => f.Time).ThenBy(f => f.Name, StringComparer.Ordinal))
         {
-            string detail = string.Join(" ", f.Evidence
-                .Where(e => e.Key is "stallKind" or "classification" or "recovered" or "synsSent" or "vantage" or "pathMtu" or "confidence" or "obeyed" or "mtu")
-                .Select(e => $"{e.Key}={Format(e.Value)}"));
-            lines.Add($"{Finding.SeverityName(f.Severity)} {f.Kind} flows=[{string.Join(",", f.Flows)}] {detail}".TrimEnd());
+            var ev = FindingJson.Evidence(f);
+            string detail = string.Join(" ", ev.EnumerateObject()
+                .Where(e => e.Name is "stallKind" or "classification" or "recovered" or "synsSent" or "vantage" or "pathMtu" or "confidence" or "obeyed" or "mtu")
+                .Select(e => $"{e.Name}={Format(e.Value)}"));
+            lines.Add($"{FindingKinds.SeverityName(f.Severity)} {f.Name} flows=[{string.Join(",", f.Flows)}] {detail}".TrimEnd());
             lines.Add($"    {f.Summary}");
         }
         return string.Join("\n", lines) + "\n";
     }
 
-    private static string Format(object? v) => v switch
+    private static string Format(System.Text.Json.JsonElement v) => v.ValueKind switch
     {
-        bool b => b ? "true" : "false",
-        Evidence range when range.Count == 2 && range[0].Key == "min" => $"{range[0].Value}..{range[1].Value}",
-        null => "null",
-        _ => v.ToString()!,
+        System.Text.Json.JsonValueKind.True => "true",
+        System.Text.Json.JsonValueKind.False => "false",
+        System.Text.Json.JsonValueKind.Null => "null",
+        System.Text.Json.JsonValueKind.Object when v.TryGetProperty("min", out var min) => $"{min}..{v.GetProperty("max")}",
+        System.Text.Json.JsonValueKind.String => v.GetString()!,
+        _ => v.ToString(),
     };
 }

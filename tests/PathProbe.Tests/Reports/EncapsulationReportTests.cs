@@ -42,7 +42,8 @@ public sealed class EncapsulationReportTests : IDisposable
     private static (string Text, JsonDocument Json) Reports(CaptureAnalysis a)
     {
         var text = new StringWriter();
-        TextReport.Write(text, [a]);
+        // Wide lines, so a sentence is looked for whole (the report wraps at 80 columns by default).
+        TextReport.Write(text, [a], new TextReport.Options { Width = 1000 });
         var json = new MemoryStream();
         JsonReport.Write(json, [a]);
         return (text.ToString(), JsonDocument.Parse(json.ToArray()));

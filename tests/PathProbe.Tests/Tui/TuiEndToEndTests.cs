@@ -115,7 +115,8 @@ public sealed class TuiEndToEndTests(ITestOutputHelper output)
             // The pane runs a shell; the TUI is its child.
             string child = TestPaths.RunTool("pgrep", "-P", pids, "-f", "pathprobe").Trim().Split('\n')[0];
             TestPaths.RunTool("kill", "-TERM", child);
-            s.Exit();
+            // The status of every command stopped by SIGTERM (README "Exit status"), after the terminal is restored.
+            Assert.Equal("143", s.Exit());
             var after = s.Screen();
             output.WriteLine(after);
             Assert.Contains("before", after);

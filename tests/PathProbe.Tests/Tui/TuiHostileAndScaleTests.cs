@@ -65,7 +65,7 @@ public sealed class TuiHostileAndScaleTests(ITestOutputHelper output)
                 ClientAddress = $"198.51.100.{i % 256}", ServerAddress = "203.0.113.25", ClientPort = (ushort)(1024 + i % 60000), ServerPort = 25,
                 AppName = "smtp", Application = $"smtp host{i}.example.net", State = bad ? "open" : "closed", Start = 1_790_000_000_000_000_000 + i * 1_000_000L,
                 DurationNanos = 1_000_000L * (i % 5000), PacketsToServer = 10 + i % 97, PacketsToClient = 8 + i % 13, BytesToServer = 1000 + i * 7L % 100000,
-                BytesToClient = 900, RetransmissionsClient = bad ? 8 : 0, RetransmissionsServer = 0, RttMs = 0.1 + i % 50,
+                BytesToClient = 900, RetransmissionsClient = bad ? 8 : 0, RetransmissionsServer = 0, RttNanos = (long)((0.1 + i % 50) * 1e6),
                 MssClient = 1460, MssServer = 1460, MaxSegmentClient = 1448, MaxSegmentServer = 138, MaxIpClient = 1500, MaxIpServer = 190,
                 Severity = bad ? 2 : -1, Kinds = bad ? "mtu-blackhole" : "",
             };

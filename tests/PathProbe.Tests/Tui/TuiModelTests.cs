@@ -1,5 +1,6 @@
 using PathProbe.Cli.Tui.Model;
 using PathProbe.Findings;
+using PathProbe.Findings.Kinds;
 using PathProbe.Pipeline;
 using PathProbe.Primitives;
 using PathProbe.Tests.Support;
@@ -17,18 +18,20 @@ public sealed class TuiModelTests
     }
 
     [Fact]
-    public void Verdicts_Incident_StallTimesAndCeilingFromTheFindings()
+    public void Verdicts_Incident_StallTimesAndCeilingFromTheTypedVerdicts()
     {
         var (analysis, snapshot) = IncidentModel();
-        var stall = analysis.Findings.Single(f => f.Kind == "stall");
+        var stall = analysis.Findings.Single(f => f.Kind == FindingKind.Stall).Verdict<StallVerdict>();
         var v = snapshot.Verdicts.Single(x => x.Kind == "stall");
-        var start = (Timestamp)stall.Evidence.First(e => e.Key == "start").Value!;
-        double seconds = (double)stall.Evidence.First(e => e.Key == "durationSeconds").Value!;
-        Assert.Equal(start.UnixNanoseconds, v.StallStart);
-        Assert.Equal(start.UnixNanoseconds + (long)Math.Round(seconds * 1e9), v.StallEnd);
-        // pathMtu 1004..1499: nothing of 1500 bytes or more got through.
+        // The stall verdict's own interval, per stalled flow.
+        Assert.Equal([new StallInterval(2, stall.Start.UnixNanoseconds, stall.Start.UnixNanoseconds + stall.DurationNanos)], v.Stalls);
+        // The black hole's path-MTU bounds 1004..1499: nothing of 1500 bytes or more got through.
+        var hole = analysis.Findings.Single(f => f.Kind == FindingKind.MtuBlackhole).Verdict<BlackHoleVerdict>();
+        Assert.Equal((1004, 1499), (hole.Min, hole.Max));
         Assert.Equal(1500, snapshot.Verdicts.Single(x => x.Kind == "mtu-blackhole").Ceiling);
         Assert.All(snapshot.Verdicts.Where(x => x.Kind != "mtu-blackhole"), x => Assert.Equal(0, x.Ceiling));
+        // Texts are the kinds' writers', as in the report.
+        Assert.All(snapshot.Verdicts, x => Assert.Equal(SafeText.Clean(analysis.Findings[x.Index].Summary, 4000), x.Summary));
         var groups = snapshot.Groups;
         Assert.Equal(5, groups.Count);
         Assert.Equal(Severity.Critical, groups[0].Worst);
@@ -42,13 +45,16 @@ public sealed class TuiModelTests
         var d = FileTuiSource.Detail(analysis, snapshot, 2)!;
         var plot = Graphs.Build(GraphKind.Sequence, d, true, new TimeWindow(), 200);
         var stall = snapshot.Verdicts.Single(x => x.Kind == "stall");
-        Assert.Equal([(stall.StallStart, stall.StallEnd)], plot.Stalls);
+        Assert.Equal(stall.Stalls.Select(s => (s.Start, s.End)), plot.Stalls);
         // Without the stall verdict there is no stall on the axis, however long the silences in the timeline.
         var without = d with { Verdicts = d.Verdicts.Where(x => x.Kind != "stall").ToList() };
         Assert.Empty(Graphs.Build(GraphKind.Sequence, without, true, new TimeWindow(), 200).Stalls);
         // A stall verdict where the packets show no silence is drawn all the same: the verdict decides.
-        var moved = d with { Verdicts = [stall with { StallStart = d.Start, StallEnd = d.Start + 1_000_000 }] };
+        var moved = d with { Verdicts = [stall with { Stalls = [new StallInterval(2, d.Start, d.Start + 1_000_000)] }] };
         Assert.Equal([(d.Start, d.Start + 1_000_000)], Graphs.Build(GraphKind.Sizes, moved, true, new TimeWindow(), 200).Stalls);
+        // Another flow's stall in the same verdict is not drawn on this flow.
+        var other = d with { Verdicts = [stall with { Stalls = [new StallInterval(1, d.Start, d.Start + 1_000_000)] }] };
+        Assert.Empty(Graphs.Build(GraphKind.Sizes, other, true, new TimeWindow(), 200).Stalls);
     }
 
     [Fact]
@@ -180,6 +186,70 @@ public sealed class TuiModelTests
             }
         }
         finally { File.Delete(gz); }
+    }
+
+    [Fact]
+    public void PacketStore_JoinedPiecesWithASelection_ListsTheAnalysedFramesNumberedAsTheWholeCapture()
+    {
+        // The incident cut in three pieces (frames 1-25, 26-50, 51-64), given out of order and joined as tui --join reads
+        // them, with a selection that drops the middle-sized packets and stops after 30: the packet list must hold the
+        // packets the analysis counted, with the whole file's frame numbers and bytes.
+        string dir = Path.Combine(Path.GetTempPath(), $"pathprobe-tui-join-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var pieces = new[] { "a.pcapng", "b.pcapng", "c.pcapng" }.Select(n => Path.Combine(dir, n)).ToArray();
+            using (var source = PathProbe.Capture.CaptureFile.Open(File.OpenRead(Incident), Incident))
+            {
+                long n = 0;
+                PathProbe.Capture.PcapNgWriter? writer = null;
+                int itf = 0;
+                while (source.TryRead(out var frame))
+                {
+                    if (n is 0 or 25 or 50)
+                    {
+                        writer?.Dispose();
+                        writer = PathProbe.Capture.PcapNgWriter.Create(pieces[n / 25]);
+                        itf = writer.AddInterface(frame.LinkType);
+                    }
+                    writer!.WritePacket(itf, frame.Time, frame.Data, frame.OriginalLength);
+                    n++;
+                }
+                writer?.Dispose();
+            }
+            var input = new AnalysisInput { Paths = [pieces[2], pieces[0], pieces[1]], JoinReason = AnalysisInput.Requested };
+            var selection = new PacketSelection { Filter = new SmallOrLarge(), Count = 30 };
+            var analysis = FileAnalyzer.Analyze(input, new AnalysisOptions { Timelines = true }, selection);
+            var snapshot = FileTuiSource.FromAnalysis(analysis, "joined");
+            var whole = new PacketStoreInfo(Incident, false);
+            var joined = new PacketStoreInfo(pieces[2], false) { Files = input.Paths, Selection = selection };
+            foreach (var row in snapshot.Rows)
+            {
+                var d = FileTuiSource.Detail(analysis, snapshot, row.Id)!;
+                var list = PacketStore.Scan(joined, d);
+                Assert.Null(list.Error);
+                Assert.Equal(d.Row.Packets, list.Packets.Count);
+                var all = PacketStore.Scan(whole, d).Packets.ToDictionary(p => p.Number);
+                foreach (var p in list.Packets)
+                {
+                    Assert.True(SmallOrLarge.Keeps(p.WireLength), $"frame {p.Number} was not analysed");
+                    Assert.Equal(input.Paths.ToList().IndexOf(pieces[(int)(p.Number - 1) / 25]), p.File);
+                    Assert.Equal(PacketStore.Read(whole, all[p.Number]), PacketStore.Read(joined, p));
+                }
+            }
+            Assert.True(analysis.Input.Selection!.StoppedAtCount);
+            Assert.Equal(30, snapshot.Rows.Sum(r => r.Packets)); // of the 37 the filter keeps
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    /// <summary>Frames under 70 or of 1000 bytes or more on the wire (less 70 and greater 1000).</summary>
+    private sealed class SmallOrLarge : IFrameFilter
+    {
+        public static bool Keeps(int wireLength) => wireLength < 70 || wireLength >= 1000;
+        public string Expression => "less 69 or greater 1000";
+        public bool Matches(in PathProbe.Capture.RawFrame frame) => Keeps(frame.OriginalLength);
+        public IReadOnlyList<string> TakeProblems() => [];
     }
 
     [Fact]

@@ -248,12 +248,12 @@ public sealed class TuiScreenTests(ITestOutputHelper output)
         var analysis = FileAnalyzer.Analyze(Incident, new AnalysisOptions { Timelines = true });
         var report = new StringWriter();
         TextReport.Write(report, [analysis], new TextReport.Options());
-        // The report's flow rows: "   2  tcp  ...  0.10  1460/1460 ...": its RTT column is the 10th.
+        // The report's flow rows: "   2  critical  tcp  ...  0.10  1,460/1,460 ...": its RTT column is the 11th.
         var reported = new Dictionary<string, string>();
         foreach (var line in report.ToString().Split('\n'))
         {
             var cols = Regex.Split(line.Trim(), @"\s{2,}");
-            if (cols.Length >= 14 && int.TryParse(cols[0], out _)) reported[cols[0]] = cols[9];
+            if (cols.Length >= 15 && int.TryParse(cols[0], out _)) reported[cols[0]] = cols[10];
         }
         Assert.Equal(2, reported.Count);
         using var ui = IncidentUi(200, 60);

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using PathProbe.Findings;
@@ -8,32 +7,33 @@ using PathProbe.Reports;
 namespace PathProbe.Cli.Commands.Capture;
 
 /// <summary>
-/// Newline-delimited JSON for live capture: one line per finding as it is detected, {"type":"finding", ...the fields of
-/// a finding in the analysis JSON...}, and at the end one line with the whole pathprobe.analysis/1 document plus
-/// "type":"summary". Findings are rendered by <see cref="JsonReport"/> itself (through a one-finding carrier analysis),
-/// so the two formats cannot drift apart. Findings are rare: the allocations here are per finding, never per packet.
+/// Newline-delimited JSON for live capture: one line per change of a finding, {"type":"finding","change":
+/// "opened|updated|closed", ...the fields of the finding in the analysis JSON (same id across its changes)...}, and
+/// at the end one line with the whole pathprobe.analysis/2 document plus "type":"summary". Findings are written by
+/// <see cref="JsonReport.WriteFindingFields"/> itself, so the two formats cannot drift apart. Allocations are per
+/// change of a finding, never per packet.
 /// </summary>
 public sealed class NdjsonWriter
 {
     private static readonly JsonSerializerOptions Compact = new() { WriteIndented = false };
     private readonly TextWriter _output;
-    private readonly CaptureAnalysis _carrier = new Engine().Complete(new InputSummary { Path = "" });
 
     public NdjsonWriter(TextWriter output) => _output = output;
 
-    public void WriteFinding(Finding finding)
+    public void WriteFinding(FindingEvent e)
     {
-        _carrier.Findings.Clear();
-        _carrier.Findings.Add(finding);
-        var doc = Render([_carrier], indented: false);
-        var node = doc["findings"]![0]!.AsObject();
-        var line = new JsonObject { ["type"] = "finding" };
-        foreach (var kv in node.ToList())
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms))
         {
-            node.Remove(kv.Key);
-            line[kv.Key] = kv.Value;
+            w.WriteStartObject();
+            w.WriteString("type", "finding");
+            w.WriteString("change", e.Change switch { FindingChange.Opened => "opened", FindingChange.Closed => "closed", _ => "updated" });
+            JsonReport.WriteFindingFields(w, e.Finding);
+            w.WriteEndObject();
         }
-        WriteLine(line);
+        _output.Write(System.Text.Encoding.UTF8.GetString(ms.GetBuffer(), 0, (int)ms.Length));
+        _output.Write('\n');
+        _output.Flush();
     }
 
     /// <summary>The final line: the analysis document with "type":"summary" first.</summary>
@@ -45,21 +45,16 @@ public sealed class NdjsonWriter
             analysis.Remove(kv.Key);
             line[kv.Key] = kv.Value;
         }
-        WriteLine(line);
+        _output.Write(line.ToJsonString(Compact));
+        _output.Write('\n');
+        _output.Flush();
     }
 
-    /// <summary>The pathprobe.analysis/1 document of <paramref name="analyses"/> as a mutable tree (to add live-only fields).</summary>
+    /// <summary>The pathprobe.analysis/2 document of <paramref name="analyses"/> as a mutable tree (to add live-only fields).</summary>
     public static JsonObject Render(IReadOnlyList<CaptureAnalysis> analyses, bool indented)
     {
         using var ms = new MemoryStream();
         JsonReport.Write(ms, analyses, indented);
         return JsonNode.Parse(ms.GetBuffer().AsSpan(0, (int)ms.Length))!.AsObject();
-    }
-
-    private void WriteLine(JsonObject line)
-    {
-        _output.Write(line.ToJsonString(Compact));
-        _output.Write('\n');
-        _output.Flush();
     }
 }

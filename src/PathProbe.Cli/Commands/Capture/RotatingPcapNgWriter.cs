@@ -106,6 +106,9 @@ internal sealed class RotatingPcapNgWriter : IDisposable
     /// <summary>The write error, phrased for the user, or null; capture and analysis go on without the file.</summary>
     public string? Error => _io.Error;
 
+    /// <summary>The error when a file could not be created at all (no such directory, permission), null otherwise.</summary>
+    public string? CreateError => _io.CreateError;
+
     /// <summary>Times the capture thread waited for the disk, and for how long in all.</summary>
     public long Waits => _io.Waits;
     public long WaitedMilliseconds => _io.WaitedMilliseconds;

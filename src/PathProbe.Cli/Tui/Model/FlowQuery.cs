@@ -11,27 +11,27 @@ public static class FlowColumns
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    private static string Pair(long a, long b) => $"{FlowFacts.N(a)}/{FlowFacts.N(b)}";
-    private static string Opt(int v) => v == 0 ? "-" : v.ToString(Inv);
+    private static string Pair(long a, long b) => $"{FlowRows.N(a)}/{FlowRows.N(b)}";
+    private static string Opt(int v) => v == 0 ? "-" : FlowRows.N(v);
 
     public static readonly FlowColumn[] All =
     [
-        new("!", "worst finding (!! critical, ! warning, i info)", (r, _) => FlowFacts.SeverityMarker(r.Severity), (a, b) => a.Severity.CompareTo(b.Severity), false, 0, DescendingFirst: true),
+        new("!", "worst finding (!! critical, ! warning, i info)", (r, _) => FlowRows.SeverityMarker(r.Severity), (a, b) => a.Severity.CompareTo(b.Severity), false, 0, DescendingFirst: true),
         new("#", "flow id (as in the report)", (r, _) => r.Id.ToString(Inv), (a, b) => a.Id.CompareTo(b.Id), true, 3),
         new("client", "client address:port", (r, _) => r.Client, (a, b) => string.CompareOrdinal(a.Client, b.Client), false, 0),
         new("server", "server address:port", (r, _) => r.Server, (a, b) => string.CompareOrdinal(a.Server, b.Server), false, 0),
         new("findings", "kinds of the findings on the flow", (r, _) => r.Kinds, (a, b) => string.CompareOrdinal(a.Kinds, b.Kinds), false, 1),
         new("app", "application (SMTP: EHLO name, sender → recipients)", (r, _) => r.Application.Length > 0 ? r.Application : r.Protocol, (a, b) => string.CompareOrdinal(a.Application, b.Application), false, 4),
         new("state", "how the flow ended (report's STATE)", (r, _) => r.State, (a, b) => string.CompareOrdinal(a.State, b.State), false, 2),
-        new("start", "start, from the first packet of the capture", (r, first) => FlowFacts.Offset(r.Start - first), (a, b) => a.Start.CompareTo(b.Start), true, 6),
-        new("duration", "first to last packet", (r, _) => FlowFacts.Duration(r.DurationNanos), (a, b) => a.DurationNanos.CompareTo(b.DurationNanos), true, 5, DescendingFirst: true),
+        new("start", "start, from the first packet of the capture", (r, first) => FlowRows.Offset(r.Start - first), (a, b) => a.Start.CompareTo(b.Start), true, 6),
+        new("duration", "first to last packet", (r, _) => FlowRows.Duration(r.DurationNanos), (a, b) => a.DurationNanos.CompareTo(b.DurationNanos), true, 5, DescendingFirst: true),
         new("packets", "packets client→server/server→client", (r, _) => Pair(r.PacketsToServer, r.PacketsToClient), (a, b) => a.Packets.CompareTo(b.Packets), true, 7, DescendingFirst: true),
-        new("bytes", "frame bytes client→server/server→client", (r, _) => $"{FlowFacts.Bytes(r.BytesToServer)}/{FlowFacts.Bytes(r.BytesToClient)}", (a, b) => a.Bytes.CompareTo(b.Bytes), true, 2, DescendingFirst: true),
+        new("bytes", "frame bytes client→server/server→client", (r, _) => $"{FlowRows.Bytes(r.BytesToServer)}/{FlowRows.Bytes(r.BytesToClient)}", (a, b) => a.Bytes.CompareTo(b.Bytes), true, 2, DescendingFirst: true),
         new("retx", "retransmissions client/server", (r, _) => r.RetransmissionsClient < 0 ? "-" : Pair(r.RetransmissionsClient, r.RetransmissionsServer), (a, b) => a.Retransmissions.CompareTo(b.Retransmissions), true, 1, DescendingFirst: true),
-        new("rtt ms", "median RTT of the direction with more samples (report's RTT ms)", (r, _) => FlowFacts.RttText(r.RttMs), (a, b) => (double.IsNaN(a.RttMs) ? -1 : a.RttMs).CompareTo(double.IsNaN(b.RttMs) ? -1 : b.RttMs), true, 3, DescendingFirst: true),
+        new("rtt ms", "median RTT of the direction with more samples (report's RTT ms)", (r, _) => FlowRows.RttText(r.RttNanos), (a, b) => (double.IsNaN(a.RttMs) ? -1 : a.RttMs).CompareTo(double.IsNaN(b.RttMs) ? -1 : b.RttMs), true, 3, DescendingFirst: true),
         new("mss c/s", "MSS each side advertised", (r, _) => $"{Opt(r.MssClient)}/{Opt(r.MssServer)}", (a, b) => Math.Max(a.MssClient, a.MssServer).CompareTo(Math.Max(b.MssClient, b.MssServer)), true, 4),
-        new("max seg c/s", "largest payload per direction", (r, _) => $"{r.MaxSegmentClient}/{r.MaxSegmentServer}", (a, b) => Math.Max(a.MaxSegmentClient, a.MaxSegmentServer).CompareTo(Math.Max(b.MaxSegmentClient, b.MaxSegmentServer)), true, 6, DescendingFirst: true),
-        new("max ip c/s", "largest IP packet per direction", (r, _) => $"{r.MaxIpClient}/{r.MaxIpServer}", (a, b) => Math.Max(a.MaxIpClient, a.MaxIpServer).CompareTo(Math.Max(b.MaxIpClient, b.MaxIpServer)), true, 5, DescendingFirst: true),
+        new("max seg c/s", "largest payload per direction", (r, _) => Pair(r.MaxSegmentClient, r.MaxSegmentServer), (a, b) => Math.Max(a.MaxSegmentClient, a.MaxSegmentServer).CompareTo(Math.Max(b.MaxSegmentClient, b.MaxSegmentServer)), true, 6, DescendingFirst: true),
+        new("max ip c/s", "largest IP packet per direction", (r, _) => Pair(r.MaxIpClient, r.MaxIpServer), (a, b) => Math.Max(a.MaxIpClient, a.MaxIpServer).CompareTo(Math.Max(b.MaxIpClient, b.MaxIpServer)), true, 5, DescendingFirst: true),
     ];
 
     public static int IndexOf(string title) => Array.FindIndex(All, c => c.Title == title);

@@ -82,7 +82,8 @@ public static class Graphs
         if (body > 0) plot.Bodies.Add((body, d.End));
         foreach (var v in d.Verdicts)
         {
-            if (v.StallEnd > v.StallStart) plot.Stalls.Add((v.StallStart, v.StallEnd));
+            foreach (var st in v.Stalls)
+                if (st.Flow == d.Row.Id && st.End > st.Start) plot.Stalls.Add((st.Start, st.End));
             plot.Findings.Add((v.Time, v.Severity switch { Severity.Critical => Ink.Critical, Severity.Warning => Ink.Warning, _ => Ink.Info }));
         }
         if (plot.Stalls.Count > 0) plot.Legend.Add((Ink.Stall, "stall (finding)"));
@@ -234,7 +235,7 @@ public static class Graphs
         }
         plot.Legend.Add((Ink.Throughput, "bit/s sent"));
         plot.Legend.Add((Ink.Goodput, "bit/s acked"));
-        plot.Legend.Add((Ink.None, $"bucket {FlowFacts.Duration((long)width)}"));
+        plot.Legend.Add((Ink.None, $"bucket {FlowRows.Duration((long)width)}"));
         return plot;
     }
 
@@ -263,7 +264,7 @@ public static class Graphs
         if (!double.IsNaN(facts.RttMedianMs)) plot.Rules.Add(new PlotRule(facts.RttMedianMs, Ink.Median, "median"));
         plot.Legend.Add((Ink.Rtt, "RTT sample (ms)"));
         if (!double.IsNaN(facts.RttMedianMs))
-            plot.Legend.Add((Ink.Median, $"median {FlowFacts.RttText(facts.RttMedianMs)} ms, {FlowFacts.N(facts.RttSamples)} samples"));
+            plot.Legend.Add((Ink.Median, $"median {FlowRows.RttText(facts.RttMedianMs)} ms, {FlowRows.N(facts.RttSamples)} samples"));
         if (facts.RttSamples == 0) plot.Note = "no RTT samples for this direction (Karn's rule skips resent data; timestamps give samples when both sides send them)";
         else if (samples == 0) plot.Note = "no RTT sample in this time window";
         return plot;

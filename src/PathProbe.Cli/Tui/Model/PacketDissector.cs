@@ -23,7 +23,7 @@ public static class PacketDissector
         var lines = new List<string>();
         var frame = new RawFrame(data, e.WireLength, new Timestamp(e.Time), e.LinkType, 0);
         lines.Add($"Frame {e.Number.ToString(Inv)}: {e.WireLength} bytes on the wire, {data.Length} captured, {new Timestamp(e.Time).ToIso8601()} " +
-                  $"(+{FlowFacts.Offset(e.Time - flow.Start)[1..]} into the flow), link type {LinkTypeName(e.LinkType)}");
+                  $"(+{FlowRows.Offset(e.Time - flow.Start)[1..]} into the flow), link type {LinkTypeName(e.LinkType)}");
         var decoder = new FrameDecoder(new IpReassembler(), new DecodeCounters());
         var p = new DecodedPacket();
         var status = decoder.Decode(frame, ref p);

@@ -2,6 +2,7 @@ using System.IO.Compression;
 using PathProbe.Capture;
 using PathProbe.Decoding;
 using PathProbe.Decoding.Reassembly;
+using PathProbe.Pipeline;
 using PathProbe.Primitives;
 
 namespace PathProbe.Cli.Tui.Model;
@@ -14,6 +15,8 @@ public readonly record struct PacketEntry
     public long Number { get; init; }
     /// <summary>Offset of the frame's bytes in the (decompressed) capture stream.</summary>
     public long Offset { get; init; }
+    /// <summary>Which file the offset is in: the index in <see cref="PacketStoreInfo.Files"/> of a joined input, else 0.</summary>
+    public int File { get; init; }
     public long Time { get; init; }
     public int LinkType { get; init; }
     public int CapturedLength { get; init; }
@@ -50,7 +53,9 @@ public static class PacketStore
 
     /// <summary>Scans <paramref name="store"/> for the packets of the flow in <paramref name="d"/> (its 5-tuple within its
     /// time span; ICMP errors whose quoted header is the flow's). Reads at most <paramref name="limit"/> bytes of the
-    /// stream (the live spool's flushed length); <paramref name="progress"/> gets the share read.</summary>
+    /// stream (the live spool's flushed length); <paramref name="progress"/> gets the share read. The files of a joined
+    /// input are read merged by time as the analysis read them (frame numbers as in the mergecap'd file), and only the
+    /// frames the input's selection kept (filter, --since/--until, -c) are listed: the packets that were analysed.</summary>
     public static PacketList Scan(PacketStoreInfo store, FlowDetail d, long limit = long.MaxValue, Action<double>? progress = null, CancellationToken cancel = default)
     {
         var found = new List<PacketEntry>();
@@ -59,10 +64,15 @@ public static class PacketStore
         string? error = null;
         try
         {
-            using var file = new FileStream(store.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, FileOptions.SequentialScan);
-            long length = Math.Min(limit, file.Length);
-            using var source = CaptureFile.Open(new LimitedStream(file, length), store.Path);
+            bool joined = store.Files is { Count: > 1 };
+            using var file = joined ? null
+                : new FileStream(store.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, FileOptions.SequentialScan);
+            using var merged = joined ? MergedSource.Open(store.Files!, strict: false, cancel) : null;
+            long length = merged?.Length ?? Math.Min(limit, file!.Length);
+            using IPacketSource source = merged ?? CaptureFile.Open(new LimitedStream(file!, length), store.Path);
             var locator = source as IFrameLocator;
+            var selection = store.Selection is { IsEmpty: false } chosen ? chosen : null;
+            long since = long.MinValue, until = long.MaxValue, selected = 0;
             var decoder = new FrameDecoder(new IpReassembler(), new DecodeCounters());
             var key = d.Key;
             long from = d.Start, to = d.End, icmpTo = d.End + 5_000_000_000;
@@ -74,9 +84,20 @@ public static class PacketStore
                 if ((number & 0xFFFF) == 0)
                 {
                     cancel.ThrowIfCancellationRequested();
-                    progress?.Invoke(length > 0 ? Math.Min(1, (double)SafePosition(file) / length) : 0);
+                    progress?.Invoke(length > 0 ? Math.Min(1, (double)(merged?.Position ?? SafePosition(file!)) / length) : 0);
                 }
                 long t = frame.Time.UnixNanoseconds;
+                if (selection is not null)
+                {
+                    // As FileAnalyzer.Run selects: "+30s" counts from the input's first frame, -c counts kept frames.
+                    if (number == 1)
+                    {
+                        if (selection.Since is { } from0) since = from0.Resolve(t);
+                        if (selection.Until is { } to0) until = to0.Resolve(t);
+                    }
+                    if (t < since || t >= until || (selection.Filter is { } f && !Matches(f, frame))) continue;
+                    if (selection.Count > 0 && ++selected > selection.Count) break;
+                }
                 if (t < from || t > icmpTo) continue;
                 var p = new DecodedPacket();
                 if (decoder.Decode(frame, ref p) != DecodeStatus.Ok) continue;
@@ -114,6 +135,7 @@ public static class PacketStore
                 {
                     Number = number,
                     Offset = locator?.FrameDataOffset ?? -1,
+                    File = merged?.FrameFile ?? 0,
                     Time = t,
                     LinkType = frame.LinkType,
                     CapturedLength = frame.Data.Length,
@@ -139,7 +161,7 @@ public static class PacketStore
         catch (OperationCanceledException) { throw; }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or CaptureFormatException)
         {
-            error = $"cannot read the packets from '{store.Path}': {e.Message}";
+            error = $"cannot read the packets from '{(store.Files is { Count: > 1 } ? string.Join("', '", store.Files) : store.Path)}': {e.Message}";
         }
         progress?.Invoke(1);
         return new PacketList(found, number, truncated, error);
@@ -150,7 +172,8 @@ public static class PacketStore
     {
         if (e.Offset < 0) throw new IOException("the capture does not tell where its packets are");
         var data = new byte[e.CapturedLength];
-        using var file = new FileStream(store.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 4096);
+        string path = store.Files is { Count: > 1 } files ? files[e.File] : store.Path;
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 4096);
         Span<byte> magic = stackalloc byte[2];
         bool gzip = file.Read(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
         file.Position = 0;
@@ -171,6 +194,13 @@ public static class PacketStore
         }
         z.ReadExactly(data);
         return data;
+    }
+
+    /// <summary>The input's filter on one frame. Scans run on worker threads and a new one may start before the one it
+    /// replaces has seen its cancellation: the filter (per-link-type programs, counters) is used by one at a time.</summary>
+    private static bool Matches(IFrameFilter filter, in RawFrame frame)
+    {
+        lock (filter) return filter.Matches(frame);
     }
 
     private static long SafePosition(FileStream f)

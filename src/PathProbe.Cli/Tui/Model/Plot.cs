@@ -190,7 +190,7 @@ public static class PlotRenderer
 
         // ---- time axis -----------------------------------------------------------------------------------------------
         var axis = grid[rows + 1];
-        string left = FlowFacts.Offset(p.From - p.Origin), right = FlowFacts.Offset(p.To - p.Origin);
+        string left = FlowRows.Offset(p.From - p.Origin), right = FlowRows.Offset(p.To - p.Origin);
         Write(axis, Gutter, left, Ink.Axis);
         Write(axis, width - right.Length, right, Ink.Axis);
         // Intermediate ticks where they fit.
@@ -199,7 +199,7 @@ public static class PlotRenderer
         for (int i = 1; i < ticks; i++)
         {
             int c = cols * i / ticks;
-            string label = FlowFacts.Offset(p.From + (long)(span * i / ticks) - p.Origin);
+            string label = FlowRows.Offset(p.From + (long)(span * i / ticks) - p.Origin);
             int at = Gutter + c - label.Length / 2;
             if (at > Gutter + left.Length + 1 && at + label.Length < width - right.Length - 1) Write(axis, at, label, Ink.Axis);
         }

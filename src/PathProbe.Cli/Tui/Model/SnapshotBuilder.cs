@@ -42,7 +42,7 @@ public sealed class SnapshotBuilder
         if (_byFlow.TryGetValue(flow.Id, out var v)) { severity = v.Worst; kinds = v.Kinds; }
         if (_cache.TryGetValue(flow.Id, out var c) && c.Packets == flow.Packets && c.Severity == severity && string.Equals(c.Kinds, kinds, StringComparison.Ordinal))
             return c.Row;
-        var row = FlowFacts.Row(flow, severity, kinds);
+        var row = FlowRows.Row(flow, severity, kinds);
         _cache[flow.Id] = (flow.Packets, severity, kinds, row);
         return row;
     }
@@ -63,6 +63,7 @@ public sealed class SnapshotBuilder
         var tl = flow.Timeline is { } t && t.FlowId == flow.Id ? t : null;
         var session = flow.App is ISmtpSessionSource { Session: { } s } ? s : null;
         bool tcp = flow.Protocol == FlowProtocol.Tcp;
+        var facts = FlowFacts.Of(flow); // the flow's own numbers, as the report and the findings read them
         return new FlowDetail
         {
             Row = row,
@@ -70,8 +71,8 @@ public sealed class SnapshotBuilder
             End = flow.End.UnixNanoseconds,
             Tcp = tcp,
             ClientSendsMore = flow.ClientToServer.PayloadBytes >= flow.ServerToClient.PayloadBytes,
-            ClientToServer = Direction(flow, clientToServer: true),
-            ServerToClient = Direction(flow, clientToServer: false),
+            ClientToServer = Direction(flow, facts, clientToServer: true),
+            ServerToClient = Direction(flow, facts, clientToServer: false),
             Points = tl?.CopyPoints() ?? [],
             PacketsPerPoint = tl?.PacketsPerPoint ?? 1,
             Marks = session is not null ? SmtpMarks(session) : PhaseMarks(tl),
@@ -86,7 +87,7 @@ public sealed class SnapshotBuilder
         };
     }
 
-    private static DirectionFacts Direction(Flow flow, bool clientToServer)
+    private static DirectionFacts Direction(Flow flow, FlowFacts facts, bool clientToServer)
     {
         ref DirectionStats send = ref clientToServer ? ref flow.ClientToServer : ref flow.ServerToClient;
         ref DirectionStats recv = ref clientToServer ? ref flow.ServerToClient : ref flow.ClientToServer;
@@ -99,7 +100,7 @@ public sealed class SnapshotBuilder
             Mss = recv.Mss,
             HeaderBytes = header,
             PayloadBytes = send.PayloadBytes,
-            Retransmissions = endpoint?.Counters.Retransmissions ?? 0,
+            Retransmissions = facts.Retransmissions.Of(clientToServer),
             RttMedianMs = endpoint is { Rtt.Count: > 0 } e ? e.Rtt.MedianNanos() / 1e6 : double.NaN,
             RttSamples = endpoint?.Rtt.Count ?? 0,
         };

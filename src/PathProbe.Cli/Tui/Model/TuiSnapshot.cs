@@ -1,5 +1,6 @@
 using PathProbe.Findings;
 using PathProbe.Flows.Timeline;
+using PathProbe.Pipeline;
 using PathProbe.Primitives;
 
 namespace PathProbe.Cli.Tui.Model;
@@ -100,4 +101,10 @@ public readonly record struct AxisMark(long Time, char Symbol, string Name);
 public readonly record struct TranscriptLine(long Time, bool FromClient, string Text);
 
 /// <summary>Where a flow's packets can be read again: a capture file, or the live spool up to its flushed length.</summary>
-public sealed record PacketStoreInfo(string Path, bool Live);
+public sealed record PacketStoreInfo(string Path, bool Live)
+{
+    /// <summary>The files of a joined input (tui --join, a rotated set), in the order given; null for one file.</summary>
+    public IReadOnlyList<string>? Files { get; init; }
+    /// <summary>The input's filter, window and packet limit (tui FILE FILTER, --since/--until, -c); null: every frame.</summary>
+    public PacketSelection? Selection { get; init; }
+}

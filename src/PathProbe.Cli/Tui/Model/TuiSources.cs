@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using PathProbe.Capture;
+using PathProbe.Cli.Commands;
 using PathProbe.Cli.Commands.Capture;
 using PathProbe.Flows;
 using PathProbe.LibPcap;
@@ -28,6 +29,8 @@ public interface ITuiSource : IDisposable
 public sealed class FileTuiSource : ITuiSource
 {
     private readonly string _path;
+    private readonly AnalysisInput _input;
+    private readonly PacketSelection? _selection;
     private readonly Thread _thread;
     private readonly CancellationTokenSource _cancel = new();
     private TuiSnapshot _current;
@@ -35,10 +38,15 @@ public sealed class FileTuiSource : ITuiSource
     private Dictionary<int, Flow>? _byId;
     private long _generation;
 
-    public FileTuiSource(string path, AnalysisOptions options)
+    public FileTuiSource(string path, AnalysisOptions options) : this(AnalysisInput.One(path), null, options) { }
+
+    /// <summary>An input as analyze takes it (one file or files joined) with its filter, window and packet limit.</summary>
+    public FileTuiSource(AnalysisInput input, PacketSelection? selection, AnalysisOptions options)
     {
-        _path = path;
-        _current = new TuiSnapshot { Source = SafeText.Clean(Path.GetFileName(path)), Rows = [], Verdicts = [], Running = true, Generation = ++_generation };
+        _input = input;
+        _selection = selection;
+        string path = _path = input.Paths[0];
+        _current = new TuiSnapshot { Source = SafeText.Clean(Label(path, input.Paths.Count)), Rows = [], Verdicts = [], Running = true, Generation = ++_generation };
         _thread = new Thread(() => Run(options)) { IsBackground = true, Name = "pathprobe-analysis" };
         _thread.Start();
     }
@@ -51,25 +59,48 @@ public sealed class FileTuiSource : ITuiSource
 
     private void Run(AnalysisOptions options)
     {
-        var analysis = FileAnalyzer.Analyze(_path, options, progress: p => Volatile.Write(ref _current, _current with
+        CaptureAnalysis analysis;
+        Action<AnalysisProgress> progress = p => Volatile.Write(ref _current, _current with
         {
             Packets = p.Packets, Status = p.Length > 0 ? $"analysing {100.0 * p.Position / p.Length:0}%" : "analysing",
             Generation = Interlocked.Increment(ref _generation),
-        }), cancel: _cancel.Token);
+        });
+        var input = _input;
+        try
+        {
+            analysis = FileAnalyzer.Analyze(input, options, _selection, progress: progress, cancel: _cancel.Token);
+        }
+        catch (InputsOverlapException e)
+        {
+            // Named like a rotated set, but the files overlap in time: separate vantages after all (analyze takes them
+            // one by one; the TUI shows one capture, the first).
+            input = AnalysisInput.One(_input.Paths[0]);
+            analysis = FileAnalyzer.Analyze(input, options, _selection, progress: progress, cancel: _cancel.Token);
+            analysis.Input.Error = $"not joined: {e.Message}; showing {Path.GetFileName(_input.Paths[0])} only";
+        }
         if (analysis.Input.Unreadable) Error = analysis.Input.Error;
         _byId = analysis.Flows.ToDictionary(f => f.Id);
         _analysis = analysis;
-        Volatile.Write(ref _current, FromAnalysis(analysis, Path.GetFileName(_path), Interlocked.Increment(ref _generation)) with
+        string label = Label(analysis.Input.Path, analysis.Input.JoinedFiles?.Count ?? 1);
+        Volatile.Write(ref _current, FromAnalysis(analysis, label, Interlocked.Increment(ref _generation)) with
         {
-            Store = analysis.Input.Unreadable ? null : new PacketStoreInfo(_path, Live: false),
+            // The packet view reads the frames again as this analysis read them: every file of a joined input, merged
+            // by time, and only those the selection kept.
+            Store = analysis.Input.Unreadable ? null : new PacketStoreInfo(_path, Live: false)
+            {
+                Files = input.Paths.Count > 1 ? input.Paths : null, Selection = _selection,
+            },
         });
     }
+
+    /// <summary>The header's name of the input: the file, or for a joined input the first in time and how many more.</summary>
+    private static string Label(string first, int files) =>
+        files > 1 ? $"{Path.GetFileName(first)} +{files - 1} joined" : Path.GetFileName(first);
 
     /// <summary>The snapshot of a completed analysis.</summary>
     public static TuiSnapshot FromAnalysis(CaptureAnalysis analysis, string source, long generation = 1)
     {
-        var servers = analysis.Flows.ToDictionary(f => f.Id, f => f.ServerAddress.ToString());
-        var verdicts = VerdictAdapter.FromFindings(analysis.Findings, id => servers.GetValueOrDefault(id));
+        var verdicts = VerdictAdapter.FromFindings(analysis.Findings);
         var builder = new SnapshotBuilder();
         builder.IndexVerdicts(verdicts);
         var rows = new FlowRow[analysis.Flows.Count];
@@ -116,8 +147,8 @@ public sealed class FileTuiSource : ITuiSource
     /// <summary>Copies the input file's frames into a pcapng file (one interface per link type).</summary>
     public Task<string> WriteAsync(string path) => Task.Run(() =>
     {
-        using var file = File.OpenRead(_path);
-        using var source = CaptureFile.Open(file, _path);
+        // The input's frames as read (every file of a joined input), without the filter or window.
+        using IPacketSource source = _input.Paths.Count > 1 ? MergedSource.Open(_input.Paths, strict: false) : CaptureFile.Open(File.OpenRead(_path), _path);
         using var writer = PcapNgWriter.Create(path, $"pathprobe tui: copy of {Path.GetFileName(_path)}");
         var interfaces = new Dictionary<int, int>();
         long n = 0;
@@ -164,8 +195,11 @@ public sealed class LiveTuiSource : ITuiSource
     private readonly Thread _thread;
     private readonly string _spoolPath;
     private readonly bool _temporary;
+    /// <summary>The spool's writer; a write error (a full disk) is kept, said, and ends the spool, not the capture (the
+    /// file stays valid up to its last whole block).</summary>
     private readonly RotatingPcapNgWriter _spool;
     private readonly SnapshotBuilder _builder = new();
+    private readonly List<(int Version, TuiVerdict Verdict)> _verdicts = new();
     private readonly LiveTuiOptions _options;
     private TuiSnapshot _current;
     private volatile int _requested = -1;
@@ -239,8 +273,8 @@ public sealed class LiveTuiSource : ITuiSource
                 nextSnapshot = now + Math.Max(100, sw.ElapsedMilliseconds * 5);
             }
         }
-        _spool.Flush();
-        Interlocked.Exchange(ref _flushedLength, new FileInfo(_spoolPath).Length);
+        _spool.WaitForPendingWrites();
+        NoteFlushedLength();
         _stopped = true;
         Publish(tally.Packets, 0, first, last, running: false);
         // Answer flush requests until disposed: the packet view and 'w' still read the spool after the capture stopped.
@@ -257,23 +291,40 @@ public sealed class LiveTuiSource : ITuiSource
     private void FlushSpool()
     {
         _flushRequested = false;
-        _spool.Flush();
-        Interlocked.Exchange(ref _flushedLength, new FileInfo(_spoolPath).Length);
+        _spool.WaitForPendingWrites(); // on disk before the packet view reads up to the file's length
+        NoteFlushedLength();
         _flushed.Release();
     }
 
+    private void NoteFlushedLength()
+    {
+        try { Interlocked.Exchange(ref _flushedLength, new FileInfo(_spoolPath).Length); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // gone: the packet view says it cannot read it
+    }
+
+    /// <summary>Why writing the frames (-w FILE, or the temporary spool) failed, or null; the capture and analysis went on.</summary>
+    public string? WriteError => _spool.Error;
+    /// <summary>Frames not written after <see cref="WriteError"/>, and the bytes of packet blocks lost with it.</summary>
+    public long FramesNotWritten => _spool.FramesNotWritten;
+    public long BytesNotWritten => _spool.BytesNotWritten;
+    /// <summary>The -w file (or the spool) could not be created at all: nothing is captured to it.</summary>
+    public string? CreateError => _spool.CreateError;
+
     private void Publish(long packets, double pps, long first, long last, bool running)
     {
-        var servers = new Dictionary<int, string>();
         var flows = new List<Flow>(_engine.Flows.LiveCount + _engine.Flows.ClosedFlows.Count);
         foreach (var f in _engine.Flows.ClosedFlows) flows.Add(f);
         foreach (var f in _engine.Flows.LiveFlows) flows.Add(f);
         var findings = _engine.Findings;
-        var verdicts = VerdictAdapter.FromFindings(findings, id =>
+        // A finding's texts are written again only when it has a new version (they grow while the capture runs).
+        var verdicts = new TuiVerdict[findings.Count];
+        for (int i = 0; i < verdicts.Length; i++)
         {
-            if (servers.Count == 0) foreach (var f in flows) servers[f.Id] = f.ServerAddress.ToString();
-            return servers.GetValueOrDefault(id);
-        });
+            var f = findings[i];
+            if (i >= _verdicts.Count) _verdicts.Add((0, null!));
+            if (_verdicts[i].Version != f.Version) _verdicts[i] = (f.Version, VerdictAdapter.From(f, i));
+            verdicts[i] = _verdicts[i].Verdict;
+        }
         _builder.IndexVerdicts(verdicts);
         var rows = new FlowRow[flows.Count];
         int want = _requested;
@@ -287,6 +338,8 @@ public sealed class LiveTuiSource : ITuiSource
         if (_builder.CachedRows > 2 * rows.Length + 1024) _builder.Prune(rows.Select(r => r.Id).ToHashSet());
         var stats = _source.Statistics();
         string? status = _notSpooled > 0 ? $"{_notSpooled:#,0} packets beyond the {SpoolLimitBytes / 1_000_000_000} GB spool are not kept" : null;
+        if (_spool.Error is { } writeError)
+            status = $"{writeError}; {_spool.FramesNotWritten:#,0} later packets are not kept (the analysis goes on)" + (status is null ? "" : "; " + status);
         if (!running) status = Error is not null ? $"capture stopped: {SafeText.Clean(Error, 300)}" : "capture stopped" + (status is null ? "" : "; " + status);
         Volatile.Write(ref _current, new TuiSnapshot
         {

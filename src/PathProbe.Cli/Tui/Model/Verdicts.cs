@@ -1,17 +1,23 @@
-using System.Globalization;
 using System.Text;
+using System.Text.Json;
 using PathProbe.Findings;
+using PathProbe.Findings.Kinds;
 using PathProbe.Primitives;
 
 namespace PathProbe.Cli.Tui.Model;
 
+/// <summary>A stall of one flow as the stall verdict measured it: [Start, End) in ns since the epoch.</summary>
+public readonly record struct StallInterval(int Flow, long Start, long End);
+
 /// <summary>
-/// A finding as the TUI shows it: kind, severity, flows, time, texts already cleaned for a terminal, the group it
-/// belongs to, and the few facts the graphs draw (a stall's interval, a black hole's path-MTU ceiling). Immutable.
+/// A finding as the TUI shows it: kind, severity, flows, time, texts already cleaned for a terminal (the kind's own
+/// writer made them, as for the report), the group it belongs to, and the few typed facts the graphs draw (each flow's
+/// stall interval, a black hole's path-MTU ceiling). Immutable.
 /// </summary>
 public sealed record TuiVerdict
 {
-    /// <summary>Position in the engine's list (stable for the life of the finding: live updates replace in place).</summary>
+    /// <summary>Position in the engine's finding list (the finding's id - 1: stable for its life, live updates replace
+    /// it in place).</summary>
     public required int Index { get; init; }
     public required string Kind { get; init; }
     public required Severity Severity { get; init; }
@@ -19,17 +25,20 @@ public sealed record TuiVerdict
     /// <summary>When it began (ns since the epoch).</summary>
     public required long Time { get; init; }
     public required string Summary { get; init; }
+    /// <summary>The evidence as the JSON report writes it (the kind's writer), compact.</summary>
     public required string Evidence { get; init; }
     public string? Advice { get; init; }
-    /// <summary>The peer it concerns (evidence "peer", else the server of its first flow); with the kind, its group.</summary>
+    /// <summary>The peer it concerns (the verdict's own peer, else the server of its first flow); with the kind, its group.</summary>
     public required string Peer { get; init; }
-    /// <summary>A stall's silence [start, end) as the stall finding measured it; 0 when not a stall.</summary>
-    public long StallStart { get; init; }
-    public long StallEnd { get; init; }
+    /// <summary>Still in progress (live capture).</summary>
+    public bool Ongoing { get; init; }
+    /// <summary>The stall verdicts' intervals, one per stalled flow; empty when not a stall.</summary>
+    public IReadOnlyList<StallInterval> Stalls { get; init; } = [];
     /// <summary>An mtu-blackhole's ceiling in IP packet bytes: packets this large or larger did not get through. 0 none.</summary>
     public int Ceiling { get; init; }
 
-    public string SeverityName => Finding.SeverityName(Severity);
+    public int Id => Index + 1;
+    public string SeverityName => FindingKinds.SeverityName(Severity);
 }
 
 /// <summary>Verdicts of one kind toward one peer (Zeek's notice identifier: kind + peer).</summary>
@@ -39,45 +48,37 @@ public sealed record VerdictGroup(string Kind, string Peer, Severity Worst, IRea
 }
 
 /// <summary>
-/// The one place the TUI reads findings (the engine's <see cref="Finding"/> today; typed verdicts later): everything
-/// else in the TUI sees only <see cref="TuiVerdict"/>.
+/// The one place the TUI reads findings: the typed verdicts of each <see cref="Finding"/> (never its words or evidence
+/// parsed back) and the kind's writer for the texts. Everything else in the TUI sees only <see cref="TuiVerdict"/>.
 /// </summary>
 public static class VerdictAdapter
 {
-    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
-
-    /// <param name="serverOf">The server address of a flow, for findings whose evidence names no peer.</param>
-    public static TuiVerdict[] FromFindings(IReadOnlyList<Finding> findings, Func<int, string?> serverOf)
+    public static TuiVerdict[] FromFindings(IReadOnlyList<Finding> findings)
     {
         var result = new TuiVerdict[findings.Count];
-        for (int i = 0; i < result.Length; i++) result[i] = From(findings[i], i, serverOf);
+        for (int i = 0; i < result.Length; i++) result[i] = From(findings[i], i);
         return result;
     }
 
-    public static TuiVerdict From(Finding f, int index, Func<int, string?> serverOf)
+    public static TuiVerdict From(Finding f, int index)
     {
-        string? peer = Value(f.Evidence, "peer") as string;
-        peer ??= f.Flows.Count > 0 ? serverOf(f.Flows[0]) : null;
-        long stallStart = 0, stallEnd = 0;
-        if (f.Kind == "stall" && Value(f.Evidence, "start") is Timestamp start && Number(Value(f.Evidence, "durationSeconds")) is { } seconds)
-        {
-            stallStart = start.UnixNanoseconds;
-            stallEnd = stallStart + (long)Math.Round(seconds * 1e9);
-        }
+        var stalls = new List<StallInterval>();
+        foreach (var s in f.VerdictsOf<StallVerdict>())
+            stalls.Add(new StallInterval(s.Flow.Id, s.Start.UnixNanoseconds, s.Start.UnixNanoseconds + s.DurationNanos));
         return new TuiVerdict
         {
             Index = index,
-            Kind = f.Kind,
+            Kind = f.Name,
             Severity = f.Severity,
             Flows = f.Flows,
             Time = f.Time.UnixNanoseconds,
             Summary = SafeText.Clean(f.Summary, 4000),
-            Evidence = SafeText.Clean(EvidenceText(f.Evidence), 4000),
+            Evidence = SafeText.Clean(EvidenceText(f), 4000),
             Advice = f.Advice is null ? null : SafeText.Clean(f.Advice, 4000),
-            Peer = SafeText.Clean(peer ?? "-", 200),
-            StallStart = stallStart,
-            StallEnd = stallEnd,
-            Ceiling = f.Kind == "mtu-blackhole" ? Ceiling(f.Evidence) : 0,
+            Peer = SafeText.Clean(Peer(f.Items[0])?.ToString() ?? "-", 200),
+            Ongoing = f.Ongoing,
+            Stalls = stalls,
+            Ceiling = f.Kind == FindingKind.MtuBlackhole ? Ceiling(f.Verdict<BlackHoleVerdict>()) : 0,
         };
     }
 
@@ -89,53 +90,36 @@ public static class VerdictAdapter
             .ThenBy(g => g.Kind, StringComparer.Ordinal).ThenBy(g => g.Peer, StringComparer.Ordinal)
             .ToList();
 
-    /// <summary>
-    /// The path-MTU ceiling of an mtu-blackhole finding in IP packet bytes: evidence <c>pathMtu</c> holds the range the
-    /// path MTU lies in (<c>min</c> got through, nothing above <c>max</c> did), so packets of <c>max + 1</c> bytes or
-    /// more never got through; with only <c>min</c>, the line is at <c>min</c>. 0 when the evidence has neither.
-    /// </summary>
-    private static int Ceiling(Evidence e)
+    /// <summary>The host a verdict concerns: its own peer where the kind has one (the black hole's, the stall's other
+    /// side, the storm's most retransmitted-to host), else the server of its first flow.</summary>
+    private static IpAddress? Peer(Verdict v) => v switch
     {
-        if (Value(e, "pathMtu") is not Evidence range) return 0;
-        double? min = Number(Value(range, "min")), max = Number(Value(range, "max"));
-        if (max is > 0 and < int.MaxValue) return (int)max.Value + 1;
-        if (min is > 0 and < int.MaxValue) return (int)min.Value;
-        return 0;
-    }
-
-    private static object? Value(Evidence e, string name)
-    {
-        foreach (var (k, v) in e) if (k == name) return v;
-        return null;
-    }
-
-    private static double? Number(object? v) => v switch
-    {
-        int i => i, long l => l, double d => d, float f => f, short s => s, ushort u => u, uint u => u, _ => null,
+        BlackHoleVerdict b => b.Peer,
+        MssMismatchVerdict m => m.Peer,
+        StallVerdict s => s.Peer,
+        StormVerdict s when s.Peers.Count > 0 => s.Peers[0].Peer,
+        _ => v.Flows.Count > 0 ? v.Flows[0].Server.Ip : null,
     };
 
-    public static string EvidenceText(Evidence e)
-    {
-        var sb = new StringBuilder();
-        foreach (var (k, v) in e)
-        {
-            if (sb.Length > 0) sb.Append(", ");
-            sb.Append(k).Append('=').Append(Text(v));
-        }
-        return sb.ToString();
+    /// <summary>
+    /// The path-MTU ceiling of a black hole in IP packet bytes, from the verdict's bounds: the path MTU lies in
+    /// [<see cref="BlackHoleVerdict.Min"/>, <see cref="BlackHoleVerdict.Max"/>] (min got through, nothing above max
+    /// did), so packets of max + 1 bytes or more never got through; with no upper bound, the line is at min.
+    /// </summary>
+    public static int Ceiling(BlackHoleVerdict v) =>
+        v.Max is > 0 and < int.MaxValue ? v.Max + 1 : v.Min > 0 ? v.Min : 0;
 
-        static string Text(object? v) => v switch
+    /// <summary>The finding's evidence as the JSON report writes it (the kind's writer), compact.</summary>
+    public static string EvidenceText(Finding f)
+    {
+        using var ms = new MemoryStream();
+        // Relaxed escaping: this is read on a screen (after SafeText), not parsed; "<" stays "<".
+        using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
-            null => "null",
-            Evidence n => "{" + EvidenceText(n) + "}",
-            string s => s,
-            double d => d.ToString("0.###", Inv),
-            float f => f.ToString("0.###", Inv),
-            Timestamp t => t.ToIso8601(),
-            bool b => b ? "true" : "false",
-            System.Collections.IEnumerable list => "[" + string.Join(", ", list.Cast<object?>().Select(Text)) + "]",
-            IFormattable x => x.ToString(null, Inv),
-            _ => v.ToString() ?? "",
-        };
+            w.WriteStartObject();
+            f.Kind.Writer().Evidence(new EvidenceWriter(w), f);
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(ms.GetBuffer(), 0, (int)ms.Length);
     }
 }

@@ -115,13 +115,13 @@ public sealed class FlowPage : View
     {
         var r = d.Row;
         var first = new StyledLine();
-        if (r.Severity >= 0) first.Add(FlowFacts.SeverityMarker(r.Severity) + " ", _theme.Severity(r.Severity));
+        if (r.Severity >= 0) first.Add(FlowRows.SeverityMarker(r.Severity) + " ", _theme.Severity(r.Severity));
         first.Add($"#{r.Id} {r.Protocol} ", _theme.Bold).Add($"{r.Client} → {r.Server}");
         if (r.Application.Length > 0) first.Add("  " + r.Application, _theme.Ink(Ink.Phase));
         var second = new StyledLine(
-            $"{r.State} · {FlowFacts.Duration(r.DurationNanos)} · packets {FlowFacts.N(r.PacketsToServer)}/{FlowFacts.N(r.PacketsToClient)} · " +
-            $"bytes {FlowFacts.Bytes(r.BytesToServer)}/{FlowFacts.Bytes(r.BytesToClient)}" +
-            (r.RetransmissionsClient >= 0 ? $" · retx {FlowFacts.N(r.RetransmissionsClient)}/{FlowFacts.N(r.RetransmissionsServer)} · RTT {FlowFacts.RttText(r.RttMs)} ms" : "") +
+            $"{r.State} · {FlowRows.Duration(r.DurationNanos)} · packets {FlowRows.N(r.PacketsToServer)}/{FlowRows.N(r.PacketsToClient)} · " +
+            $"bytes {FlowRows.Bytes(r.BytesToServer)}/{FlowRows.Bytes(r.BytesToClient)}" +
+            (r.RetransmissionsClient >= 0 ? $" · retx {FlowRows.N(r.RetransmissionsClient)}/{FlowRows.N(r.RetransmissionsServer)} · RTT {FlowRows.RttText(r.RttMs)} ms" : "") +
             $" · MSS {(r.MssClient == 0 ? "-" : r.MssClient.ToString(Inv))}/{(r.MssServer == 0 ? "-" : r.MssServer.ToString(Inv))} · max IP {r.MaxIpClient}/{r.MaxIpServer}", _theme.Dim);
         return [first, second];
     }
@@ -132,8 +132,8 @@ public sealed class FlowPage : View
         if (verdicts.Count == 0) { lines.Add(new StyledLine("no findings for this flow", _theme.Dim)); return lines; }
         foreach (var v in verdicts.OrderByDescending(v => v.Severity).ThenBy(v => v.Kind, StringComparer.Ordinal).ThenBy(v => v.Time))
         {
-            lines.Add(new StyledLine().Add(FlowFacts.SeverityMarker((int)v.Severity) + " " + v.SeverityName + " ", _theme.Severity(v.Severity)).Add(v.Kind, _theme.Bold)
-                .Add("  " + FlowFacts.Offset(v.Time - (Detail?.Start ?? v.Time)), _theme.Dim));
+            lines.Add(new StyledLine().Add(FlowRows.SeverityMarker((int)v.Severity) + " " + v.SeverityName + " ", _theme.Severity(v.Severity)).Add(v.Kind, _theme.Bold)
+                .Add("  " + FlowRows.Offset(v.Time - (Detail?.Start ?? v.Time)), _theme.Dim));
             lines.Add(new StyledLine("  " + v.Summary));
             if (v.Evidence.Length > 0) lines.Add(new StyledLine("  evidence: " + v.Evidence, _theme.Dim));
             if (v.Advice is not null) lines.Add(new StyledLine("  advice: " + v.Advice, _theme.Ink(Ink.Data)));
@@ -153,7 +153,7 @@ public sealed class FlowPage : View
         foreach (var t in d.Transcript)
         {
             bool error = !t.FromClient && t.Text.Length > 0 && t.Text[0] is '4' or '5';
-            lines.Add(new StyledLine().Add(FlowFacts.Offset(t.Time - d.Start).PadLeft(9) + " ", _theme.Dim)
+            lines.Add(new StyledLine().Add(FlowRows.Offset(t.Time - d.Start).PadLeft(9) + " ", _theme.Dim)
                 .Add(t.FromClient ? "C: " : "S: ", _theme.Ink(t.FromClient ? Ink.Phase : Ink.Body))
                 .Add(t.Text, error ? _theme.Severity(Severity.Critical) : null));
         }
@@ -294,7 +294,7 @@ public sealed class FlowPage : View
         if (list.Packets.Count > 0) _packets.SetSelection(0, 0, false, null!);
         var status = new List<StyledLine>();
         if (list.Error is not null) status.Add(new StyledLine(list.Error, _theme.Severity(Severity.Warning)));
-        if (list.Truncated) status.Add(new StyledLine($"the first {FlowFacts.N(list.Packets.Count)} packets are listed", _theme.Dim));
+        if (list.Truncated) status.Add(new StyledLine($"the first {FlowRows.N(list.Packets.Count)} packets are listed", _theme.Dim));
         if (list.Packets.Count == 0 && list.Error is null) status.Add(new StyledLine("no packets of this flow found in the capture", _theme.Dim));
         if (status.Count > 0) _packetDetail.SetLines(status);
         else ShowPacket();

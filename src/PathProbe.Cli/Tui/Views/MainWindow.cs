@@ -251,18 +251,18 @@ public sealed class MainWindow : Window
     private StyledLine HeaderLine(TuiSnapshot s)
     {
         var line = new StyledLine().Add("PathProbe ", _theme.Bold).Add(s.Source + "  ");
-        line.Add($"{FlowFacts.N(s.Packets)} packets");
+        line.Add($"{FlowRows.N(s.Packets)} packets");
         if (s.Live)
         {
             line.Add($"  {s.PacketsPerSecond.ToString("#,0", Inv)} pkt/s");
-            line.Add(s.Drops < 0 ? "  drops ?" : $"  {FlowFacts.N(s.Drops)} dropped", s.Drops > 0 ? _theme.Severity(Severity.Critical) : null);
+            line.Add(s.Drops < 0 ? "  drops ?" : $"  {FlowRows.N(s.Drops)} dropped", s.Drops > 0 ? _theme.Severity(Severity.Critical) : null);
         }
-        line.Add($"  {FlowFacts.N(s.Rows.Count)} flows  ");
+        line.Add($"  {FlowRows.N(s.Rows.Count)} flows  ");
         int crit = s.Count(Severity.Critical), warn = s.Count(Severity.Warning), info = s.Count(Severity.Info);
         line.Add($"{crit} critical", crit > 0 ? _theme.Severity(Severity.Critical) : _theme.Dim).Add(" ")
             .Add($"{warn} warning", warn > 0 ? _theme.Severity(Severity.Warning) : _theme.Dim).Add(" ")
             .Add($"{info} info", _theme.Dim);
-        line.Add($"  {FlowFacts.Duration(s.ElapsedNanos)}");
+        line.Add($"  {FlowRows.Duration(s.ElapsedNanos)}");
         if (s.Running) line.Add(s.Live ? "  capturing" : "  analysing…", _theme.Ink(Ink.Data));
         if (Paused) line.Add("  PAUSED", _theme.Selected);
         return line;
@@ -274,7 +274,7 @@ public sealed class MainWindow : Window
         _findingsTitle.SetLines([new StyledLine().Add($"Findings ({s.Verdicts.Count} in {s.Groups.Count} group{(s.Groups.Count == 1 ? "" : "s")} by kind and peer)", _theme.Title)
             .Add(s.Groups.Count > 0 ? "  Enter: its flow (or its flows)" : "", _theme.Dim)]);
         var visible = _query.Visible.Count;
-        var title = new StyledLine().Add($"Flows ({(_query.Filter.IsEmpty ? FlowFacts.N(s.Rows.Count) : FlowFacts.N(visible) + " of " + FlowFacts.N(s.Rows.Count))})", _theme.Title);
+        var title = new StyledLine().Add($"Flows ({(_query.Filter.IsEmpty ? FlowRows.N(s.Rows.Count) : FlowRows.N(visible) + " of " + FlowRows.N(s.Rows.Count))})", _theme.Title);
         var col = FlowColumns.All[_query.SortColumn];
         title.Add($"  sorted by {(col.Title == "!" ? "severity" : col.Title)} {(_query.Descending ? "▼" : "▲")}", _theme.Dim);
         if (!_query.Filter.IsEmpty) title.Add("  filter: ").Add(_query.Filter.ToString(), _theme.Message).Add("  (Esc clears)", _theme.Dim);
@@ -623,7 +623,7 @@ public sealed class MainWindow : Window
         ClosePanel();
         if (_openFlow >= 0) ShowList();
         SetFilter(filter);
-        SetMessage(filter.IsEmpty ? "filter cleared" : $"{FlowFacts.N(_query.Visible.Count)} flows match");
+        SetMessage(filter.IsEmpty ? "filter cleared" : $"{FlowRows.N(_query.Visible.Count)} flows match");
     }
 
     private static string SafeText(string s) => PathProbe.Primitives.SafeText.Clean(s, 60);
@@ -684,13 +684,23 @@ public sealed class MainWindow : Window
 
     private void SetMessage(string text, bool sticky = true)
     {
-        if (sticky) _message = text;
+        if (sticky) { _message = text; _messageUntil = Environment.TickCount64 + MessageMilliseconds; }
         _messageLine.SetLines([new StyledLine(text, _theme.Message)]);
     }
 
+    /// <summary>How long a message ("wrote FILE ...") stays before the hint returns: live snapshots refresh the screen
+    /// ten times a second, and a message shown for one refresh cannot be read.</summary>
+    private const long MessageMilliseconds = 5_000;
+    private long _messageUntil;
+
     private void UpdateMessageLine()
     {
-        if (_message is not null) { _messageLine.SetLines([new StyledLine(_message, _theme.Message)]); _message = null; return; }
+        if (_message is not null)
+        {
+            _messageLine.SetLines([new StyledLine(_message, _theme.Message)]);
+            if (Environment.TickCount64 >= _messageUntil) _message = null;
+            return;
+        }
         string hint = _panel == _help ? "Esc: back"
             : _panel is not null ? "Esc: back"
             : _flowPage.Visible ? "1-4 graphs  5 packets  6 findings  7 transcript  +/- ←→ zoom/pan  d direction  y Wireshark filter  Esc back"

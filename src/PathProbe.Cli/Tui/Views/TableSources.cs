@@ -54,8 +54,8 @@ public sealed class VerdictGroupSource : ITableSource
             var g = Groups[row];
             return col switch
             {
-                0 => FlowFacts.SeverityMarker((int)g.Worst),
-                1 => Findings.Finding.SeverityName(g.Worst),
+                0 => FlowRows.SeverityMarker((int)g.Worst),
+                1 => Findings.FindingKinds.SeverityName(g.Worst),
                 2 => g.Verdicts.Count > 1 ? $"{g.Kind} ×{g.Verdicts.Count.ToString(Inv)}" : g.Kind,
                 3 => g.Peer,
                 4 => FlowList(g),
@@ -92,7 +92,7 @@ public sealed class PacketTableSource : ITableSource
             return col switch
             {
                 0 => p.Number.ToString(Inv),
-                1 => FlowFacts.Offset(p.Time - Origin),
+                1 => FlowRows.Offset(p.Time - Origin),
                 2 => p.Icmp ? "icmp" : p.FromClient ? "c→s" : "s→c",
                 3 => p.IpLength.ToString(Inv),
                 4 => p.Payload.ToString(Inv),

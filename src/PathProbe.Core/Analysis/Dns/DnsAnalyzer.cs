@@ -6,7 +6,7 @@ using PathProbe.Flows;
 using PathProbe.Flows.Streams;
 using PathProbe.Primitives;
 using PathProbe.Protocols.Dns;
-using static PathProbe.Findings.FindingText;
+using PathProbe.Findings.Kinds;
 
 namespace PathProbe.Analysis.Dns;
 
@@ -54,7 +54,7 @@ public sealed class DnsCounters
 /// marked <see cref="DnsOutcome.CaptureEnded"/> ("no answer before the capture ended") without a finding, because
 /// the answer may simply not have been captured yet.
 /// </remarks>
-public sealed class DnsAnalyzer(DnsOptions options, Action<Finding> report)
+public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
 {
     private const int RetryIndexCapacity = 16_384;
 
@@ -204,6 +204,7 @@ public sealed class DnsAnalyzer(DnsOptions options, Action<Finding> report)
         var t = new DnsTransaction
         {
             FlowId = flow.Id,
+            Flow = flow,
             Transport = transport,
             Client = fromClient ? flow.ClientAddress : flow.ServerAddress,
             ClientPort = fromClient ? flow.ClientPort : flow.ServerPort,
@@ -302,52 +303,37 @@ public sealed class DnsAnalyzer(DnsOptions options, Action<Finding> report)
         if (_timeoutFindings >= options.MaxFindingsPerKind) { Counters.FindingsSuppressed++; return; }
         _timeoutFindings++;
         var root = t.Root;
-        long waited = now - root.FirstSent.UnixNanoseconds;
-        int sends = t.ChainSends;
         int lost = 0, attempts = 0;
-        var ports = new List<string>();
+        var ports = new List<Endpoint>();
+        var flows = new List<FlowFacts>();
         for (var x = t; x is not null && attempts++ < 64; x = x.RetryOf)
         {
             lost += x.AnswerDatagramsLost;
-            ports.Insert(0, x.Client.ToEndpointString(x.ClientPort));
+            var ep = new Endpoint(x.Client, x.ClientPort);
+            if (!ports.Contains(ep)) ports.Insert(0, ep);
+            if (Facts(x) is { } ff && !flows.Any(f => f.Id == ff.Id)) flows.Insert(0, ff);
         }
-        var ev = new Evidence
+        log.Raise(new DnsTimeoutVerdict
         {
-            { "client", root.Client.ToEndpointString(root.ClientPort) },
-            { "server", root.Server.ToEndpointString(root.ServerPort) },
-            { "question", t.Question },
-            { "id", root.IdText },
-            { "transport", t.Transport == DnsTransport.Udp ? "udp" : "tcp" },
-            { "sends", sends },
-            { "firstSent", root.FirstSent },
-            { "lastSent", t.LastSent },
-            { "waitedSeconds", Math.Round(waited / 1e9, 6) },
-            { "queryEdnsSize", t.QueryEdnsSize },
-        };
-        if (attempts > 1) ev.Add("attempts", ports.Distinct().ToList());
-        if (lost > 0) ev.Add("answerDatagramsLost", lost);
-        var flows = new List<int>();
-        for (var x = t; x is not null && flows.Count < 64; x = x.RetryOf) if (!flows.Contains(x.FlowId)) flows.Insert(0, x.FlowId);
-        string how = sends > 1
-            ? $" {sends} times over {Sec(t.LastSent.UnixNanoseconds - root.FirstSent.UnixNanoseconds)}" +
-              (attempts > 1 ? (t.Id != root.Id ? " (retried with a new id)" : " (retried from a new port)") : "")
-            : "";
-        report(new Finding
-        {
-            Kind = "dns-timeout",
-            Severity = Severity.Warning,
             Flows = flows,
-            Time = root.FirstSent,
-            Summary = $"{root.Client} asked {root.Server.ToEndpointString(root.ServerPort)} for {t.Question} " +
-                      $"(id {root.IdText}, {(t.Transport == DnsTransport.Udp ? "UDP" : "TCP")}){how} and got no answer in {Sec(waited)}" +
-                      (lost > 0 ? $": {lost} answer datagram{(lost == 1 ? " was" : "s were")} sent but lost fragments on the way (see fragment-loss)" : ""),
-            Evidence = ev,
-            Advice = lost > 0
-                ? "the server answered but the fragmented answer never arrived whole: lower the server's EDNS buffer size to 1232 (DNS Flag Day 2020) so large answers come truncated and are retried over TCP, or let IP fragments through the firewall"
-                : "check that the server is reachable and serves this name (firewall on UDP/TCP port 53, server load or rate limiting, a lame delegation); " +
-                  "a mail server that cannot resolve MX, A or PTR records defers mail, and slow DNS delays every SMTP session",
+            Client = new Endpoint(root.Client, root.ClientPort),
+            Server = new Endpoint(root.Server, root.ServerPort),
+            Question = t.Question,
+            Id = root.Id,
+            LastId = t.Id,
+            Tcp = t.Transport == DnsTransport.Tcp,
+            Sends = t.ChainSends,
+            FirstSent = root.FirstSent,
+            LastSent = t.LastSent,
+            WaitedNanos = now - root.FirstSent.UnixNanoseconds,
+            QueryEdnsSize = t.QueryEdnsSize,
+            Attempts = attempts > 1 ? ports : [],
+            AnswerDatagramsLost = lost,
         });
     }
+
+    /// <summary>The numbers of the transaction's flow, while its record still belongs to it.</summary>
+    private static FlowFacts? Facts(DnsTransaction t) => t.Flow is { } f && f.Id == t.FlowId ? FlowFacts.Of(f) : null;
 
     private void ReportTruncated(DnsTransaction udp, long now)
     {
@@ -356,41 +342,23 @@ public sealed class DnsAnalyzer(DnsOptions options, Action<Finding> report)
         _truncatedFindings++;
         var r = udp.Response!;
         var tcp = udp.RetriedBy is { Transport: DnsTransport.Tcp } x ? x : null;
-        int limit = udp.QueryEdnsSize ?? 512;
-        var ev = new Evidence
+        var flows = new List<FlowFacts>();
+        if (Facts(udp) is { } a) flows.Add(a);
+        if (tcp is not null && Facts(tcp) is { } b) flows.Add(b);
+        log.Raise(new DnsTruncatedVerdict
         {
-            { "client", udp.Client.ToEndpointString(udp.ClientPort) },
-            { "server", udp.Server.ToEndpointString(udp.ServerPort) },
-            { "question", udp.Question },
-            { "id", udp.IdText },
-            { "udpAnswerSize", r.Size },
-            { "queryEdnsSize", udp.QueryEdnsSize },
-            { "tcpRetry", tcp is not null },
-        };
-        string tail;
-        if (tcp is not null)
-        {
-            ev.Add("tcpFlow", tcp.FlowId);
-            ev.Add("tcpRetryAfterSeconds", Math.Round((tcp.FirstSent.UnixNanoseconds - r.Time.UnixNanoseconds) / 1e9, 6));
-            if (tcp.Response is { } tr) ev.Add("tcpAnswerSize", tr.Size);
-            tail = tcp.Response is { } a
-                ? $"; the client retried over TCP {Sec(tcp.FirstSent.UnixNanoseconds - r.Time.UnixNanoseconds)} later (flow {tcp.FlowId}) and got a {N(a.Size)}-byte answer ({DnsTransaction.RcodeName(a.Rcode)})"
-                : $"; the client retried over TCP (flow {tcp.FlowId}) but got no answer there";
-        }
-        else tail = "; no TCP retry was seen: if TCP port 53 is blocked toward the server, this lookup fails";
-        bool answered = tcp?.Response is not null;
-        report(new Finding
-        {
-            Kind = "dns-truncated",
-            Severity = answered ? Severity.Info : Severity.Warning,
-            Flows = tcp is null ? new[] { udp.FlowId } : new[] { udp.FlowId, tcp.FlowId },
-            Time = r.Time,
-            Summary = $"{udp.Server.ToEndpointString(udp.ServerPort)} answered {udp.Question} (id {udp.IdText}) over UDP with a truncated " +
-                      $"{N(r.Size)}-byte message (TC set; the query {(udp.QueryEdnsSize is { } e ? $"offered an EDNS buffer of {N(e)} bytes" : "had no EDNS, so 512 bytes is the limit")})" + tail,
-            Evidence = ev,
-            Advice = answered
-                ? "nothing is broken: the answer does not fit the UDP size the client offered, so it is fetched over TCP (one more round trip); keep TCP port 53 open toward the server"
-                : "the answer needs TCP: allow TCP port 53 between the client and the server (RFC 7766 makes TCP support mandatory), or shorten the record so it fits in UDP",
+            Flows = flows,
+            Client = new Endpoint(udp.Client, udp.ClientPort),
+            Server = new Endpoint(udp.Server, udp.ServerPort),
+            Question = udp.Question,
+            Id = udp.Id,
+            UdpAnswerSize = r.Size,
+            AnswerTime = r.Time,
+            QueryEdnsSize = udp.QueryEdnsSize,
+            TcpFlow = tcp?.FlowId,
+            RetryAfterNanos = tcp is null ? null : tcp.FirstSent.UnixNanoseconds - r.Time.UnixNanoseconds,
+            TcpAnswerSize = tcp?.Response?.Size,
+            TcpRcode = tcp?.Response is { } tr ? DnsTransaction.RcodeName(tr.Rcode) : null,
         });
     }
 
@@ -414,7 +382,4 @@ public sealed class DnsAnalyzer(DnsOptions options, Action<Finding> report)
         t.InPendingList = false;
         _nextDeadline = _oldest is null ? long.MaxValue : _oldest.FirstSent.UnixNanoseconds + _timeout;
     }
-
-    internal static string Sec(long nanos) => nanos < 1_000_000_000
-        ? (nanos / 1e6).ToString(nanos < 10_000_000 ? "0.0#" : "0", CultureInfo.InvariantCulture) + " ms"
-        : (nanos / 1e9).ToString(nanos < 10_000_000_000 ? "0.0#" : "0.#", CultureInfo.InvariantCulture) + " s";}
+}

@@ -47,14 +47,7 @@ public sealed class DnsFlowState : IFlowApplication
 
     public string? Phase => _transactions.Any(t => t.Outcome == DnsOutcome.Pending) ? "waiting" : _transactions.Count > 0 ? "idle" : null;
 
-    public string? DescribePosition()
-    {
-        if (_transactions.Count == 0) return null;
-        int answered = _transactions.Count(t => t.Outcome == DnsOutcome.Answered);
-        var waiting = _transactions.LastOrDefault(t => t.Outcome is DnsOutcome.Pending or DnsOutcome.TimedOut);
-        return $"DNS: {_transactions.Count} {(_transactions.Count == 1 ? "query" : "queries")}, {answered} answered" +
-               (waiting is null ? "" : $", no answer to {waiting.Question} (id {waiting.IdText})");
-    }
+    public PathProbe.Findings.SmtpPosition? Position => null;
 
     // ---- TCP --------------------------------------------------------------------------------------------------
     internal TcpStreamReassembler? ClientStream, ServerStream;

@@ -55,6 +55,8 @@ public sealed class DnsResponseInfo
 public sealed class DnsTransaction
 {
     public required int FlowId { get; init; }
+    /// <summary>The flow record (its numbers are read only while it still carries <see cref="FlowId"/>).</summary>
+    internal PathProbe.Flows.Flow? Flow { get; init; }
     public required DnsTransport Transport { get; init; }
     public required IpAddress Client { get; init; }
     public required ushort ClientPort { get; init; }

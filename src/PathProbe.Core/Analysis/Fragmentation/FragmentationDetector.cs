@@ -7,7 +7,7 @@ using PathProbe.Findings;
 using PathProbe.Flows;
 using PathProbe.Primitives;
 using PathProbe.Protocols.Dns;
-using static PathProbe.Findings.FindingText;
+using PathProbe.Findings.Kinds;
 
 namespace PathProbe.Analysis.Fragmentation;
 
@@ -35,7 +35,7 @@ public sealed class FragmentationOptions
 /// </summary>
 /// <remarks>Per packet this costs nothing unless the packet was reassembled or is an ICMP reassembly-timeout error;
 /// findings are decided at the end of input (<see cref="Finish"/>), when every incomplete datagram is known.</remarks>
-public sealed class FragmentationDetector(FragmentationOptions options, DnsAnalyzer? dns, Action<Finding> report)
+public sealed class FragmentationDetector(FragmentationOptions options, DnsAnalyzer? dns, FindingLog log)
 {
     private sealed class SenderGroup
     {
@@ -49,6 +49,7 @@ public sealed class FragmentationDetector(FragmentationOptions options, DnsAnaly
         public int MaxQueryEdns = -1;
         public Timestamp First;
         public readonly List<int> FlowIds = new();
+        public readonly List<Flow> FlowRecords = new();
         /// <summary>Every flow seen (the listed ones are capped), so <c>FlowCount</c> counts each flow once.</summary>
         public readonly HashSet<int> DistinctFlows = new();
         public int LastFlowId = -1;
@@ -63,6 +64,7 @@ public sealed class FragmentationDetector(FragmentationOptions options, DnsAnaly
     {
         public IncompleteDatagram Record;
         public int? FlowId;
+        public Flow? Flow;
         public int DnsId = -1;
         public string? Question;
         public DnsTransaction? Transaction;
@@ -100,7 +102,10 @@ public sealed class FragmentationDetector(FragmentationOptions options, DnsAnaly
         g.AnyDf |= p.DontFragment;
         if (dnsAnswer?.QueryEdnsSize is { } e) g.MaxQueryEdns = Math.Max(g.MaxQueryEdns, e);
         if (g.LastFlowId != flow.Id && g.DistinctFlows.Add(flow.Id) && g.FlowIds.Count < options.MaxFlowIdsPerFinding)
+        {
             g.FlowIds.Add(flow.Id);
+            g.FlowRecords.Add(flow);
+        }
         g.LastFlowId = flow.Id;
     }
 
@@ -129,7 +134,8 @@ public sealed class FragmentationDetector(FragmentationOptions options, DnsAnaly
         if (d.FirstFragmentSeen && (d.SrcPort != 0 || d.DstPort != 0))
         {
             var fk = FlowKey.Create(k.Src, d.SrcPort, k.Dst, d.DstPort, k.Protocol, out _);
-            loss.FlowId = flows.Find(fk)?.Id;
+            loss.Flow = flows.Find(fk);
+            loss.FlowId = loss.Flow?.Id;
         }
         var head = d.FirstFragmentHead.Span;
         if (k.Protocol == IpProtocols.Udp && head.Length >= 8)
@@ -200,147 +206,87 @@ public sealed class FragmentationDetector(FragmentationOptions options, DnsAnaly
         var d = first.Record;
         var k = d.Key;
         bool ports = d.FirstFragmentSeen && (d.SrcPort != 0 || d.DstPort != 0);
-        string proto = k.Protocol switch { IpProtocols.Udp => "UDP", IpProtocols.Tcp => "TCP", _ => "protocol " + k.Protocol.ToString(CultureInfo.InvariantCulture) };
-        string from = ports ? k.Src.ToEndpointString(d.SrcPort) : k.Src.ToString();
         bool samePorts = items.All(l => l.Record.SrcPort == d.SrcPort && l.Record.DstPort == d.DstPort);
-        string to = ports && samePorts ? k.Dst.ToEndpointString(d.DstPort) : k.Dst.ToString();
         bool isDns = first.DnsId >= 0;
         // The latest attempt speaks for the question (its retry chain holds the earlier ones).
         var t = items.Select(l => l.Transaction).LastOrDefault(x => x is not null)?.Last;
-
         int total = first.UdpLength > 0 ? first.UdpLength : d.LastFragmentSeen ? d.TotalPayloadLength : -1;
         int estimated = total > 0 && d.FirstFragmentLength > 0 ? (total + d.FirstFragmentLength - 1) / d.FirstFragmentLength : -1;
-        string what = isDns
-            ? $"DNS {(t is null || t.Server == k.Src ? "answer" : "message")} for {first.Question ?? "(question not readable)"} (id 0x{first.DnsId:x4})"
-            : $"{proto} datagrams";
-        string count = items.Count == 1 ? "1 datagram" : $"{items.Count} datagrams";
-        string size = total > 0 ? $" of {N(total)} bytes" : "";
-        string missing = estimated > 0 && d.FirstFragmentSeen && !d.LastFragmentSeen
-            ? $"{estimated - d.FragmentsReceived} of {estimated} fragments missing{(items.Count > 1 ? " each" : "")}"
-            : "";
-        string how = d.FirstFragmentSeen && !d.LastFragmentSeen
-            ? (d.FragmentsReceived == 1 ? $"only the first fragment ({N(d.FirstFragmentLength)} bytes) arrived" : $"{d.FragmentsReceived} fragments arrived, the last never did")
-            : !d.FirstFragmentSeen && d.LastFragmentSeen ? "the first fragment never arrived (later ones did)"
-            : d.FirstFragmentSeen ? "a fragment in the middle never arrived"
-            : "neither the first nor the last fragment arrived";
+        var seen = d.FirstFragmentSeen && !d.LastFragmentSeen ? (d.FragmentsReceived == 1 ? FragmentsSeen.OnlyFirst : FragmentsSeen.FirstFewNotLast)
+            : !d.FirstFragmentSeen && d.LastFragmentSeen ? FragmentsSeen.AllButFirst
+            : d.FirstFragmentSeen ? FragmentsSeen.MiddleMissing : FragmentsSeen.NeitherEnd;
 
-        int icmp = items.Sum(l => l.IcmpReports);
-        string summary = $"{what} from {from} to {to}: {count}{size} never arrived whole" +
-                         (missing.Length > 0 ? $", {missing} ({how})" : $" ({how})");
-        Severity severity = Severity.Warning;
-        if (isDns)
+        QueryFate fate = QueryFate.NoQuerySeen;
+        long? answeredAfter = null;
+        DnsTransaction? answeredBy = null;
+        if (t is not null)
         {
-            summary += "; " + Outcome(t);
-            if (t is null || !t.Root.EventuallyAnswered) severity = Severity.Critical;
+            var root = t.Root;
+            int guard = 0;
+            for (var x = t; x is not null && guard++ < 64; x = x.RetryOf)
+                if (x.Outcome == DnsOutcome.Answered) { answeredBy = x; break; }
+            fate = answeredBy is not null ? QueryFate.Answered
+                : t.Outcome == DnsOutcome.TimedOut || root.Outcome == DnsOutcome.TimedOut ? QueryFate.TimedOut
+                : t.Outcome == DnsOutcome.CaptureEnded ? QueryFate.CaptureEnded : QueryFate.Pending;
+            if (answeredBy is not null) answeredAfter = answeredBy.Response!.Time.UnixNanoseconds - root.FirstSent.UnixNanoseconds;
         }
-        if (icmp > 0)
-            summary += $"; {k.Dst} reported 'fragment reassembly time exceeded' (ICMP) for {(icmp == items.Count ? (items.Count == 1 ? "it" : "each") : $"{icmp} of them")}";
-
-        var ev = new Evidence
+        var flows = new List<FlowFacts>();
+        foreach (var l in items)
+            if (l.Flow is { } fl && fl.Id == l.FlowId && !flows.Any(x => x.Id == fl.Id)) flows.Add(FlowFacts.Of(fl));
+        string proto = k.Protocol switch { IpProtocols.Udp => "udp", IpProtocols.Tcp => "tcp", _ => $"protocol-{k.Protocol}" };
+        log.Raise(new FragmentLossVerdict
         {
-            { "sender", from },
-            { "receiver", to },
-            { "protocol", proto.ToLowerInvariant() },
-            { "datagrams", items.Count },
-            { "datagramBytes", total > 0 ? total : null },
-            { "fragmentsExpected", estimated > 0 ? estimated : null },
-            { "icmpReassemblyTimeExceeded", icmp },
-        };
-        if (isDns)
-        {
-            ev.Add("dnsId", $"0x{first.DnsId:x4}");
-            ev.Add("question", first.Question);
-            ev.Add("queryOutcome", t is null ? "no-query-seen" : t.Root.EventuallyAnswered ? "answered" : t.Root.Outcome == DnsOutcome.TimedOut ? "timeout" : DnsTransaction.OutcomeName(t.Outcome));
-            if (t is not null) { ev.Add("querySends", t.ChainSends); ev.Add("queryEdnsSize", t.QueryEdnsSize); }
-        }
-        ev.Add("lost", items.Take(options.MaxDatagramsListed).Select(l => new Evidence
-        {
-            { "ipId", $"0x{l.Record.Key.Id:x4}" },
-            { "firstSeen", l.Record.FirstSeen },
-            { "fragmentsReceived", l.Record.FragmentsReceived },
-            { "bytesReceived", l.Record.BytesReceived },
-            { "firstFragmentSeen", l.Record.FirstFragmentSeen },
-            { "lastFragmentSeen", l.Record.LastFragmentSeen },
-            { "reason", l.Record.Reason switch { IncompleteReason.TimedOut => "timed-out", IncompleteReason.Evicted => "evicted", _ => "open-at-end" } },
-        }).ToList());
-
-        var flows = items.Select(l => l.FlowId).Where(f => f is not null).Select(f => f!.Value).Distinct().ToArray();
-        bool txt = first.Question?.StartsWith("TXT ", StringComparison.Ordinal) == true || first.Question?.StartsWith("SPF ", StringComparison.Ordinal) == true;
-        report(new Finding
-        {
-            Kind = "fragment-loss",
-            Severity = severity,
             Flows = flows,
-            Time = d.FirstSeen,
-            Summary = summary,
-            Evidence = ev,
-            Advice = isDns
-                ? $"IP fragments of large DNS answers are dropped between {k.Src} and {k.Dst} (a firewall or NAT that discards non-first fragments): " +
-                  "lower the server's EDNS buffer size to 1232 bytes (DNS Flag Day 2020; NSD ipv4-edns-size, BIND max-udp-size, Unbound edns-buffer-size) " +
-                  "so large answers come truncated and are retried over TCP, keep TCP port 53 open, or let fragments through the firewall" +
-                  (txt ? "; shorten the TXT/SPF record (fewer include: mechanisms, ip4 ranges instead of single addresses)" : "")
-                : $"fragments are dropped between {k.Src} and {k.Dst}: make the sender send smaller datagrams (lower the MTU or the application's datagram size, use TCP), or let IP fragments through the firewall on the path",
+            Source = new Endpoint(k.Src, ports ? d.SrcPort : (ushort)0),
+            Destination = new Endpoint(k.Dst, ports && samePorts ? d.DstPort : (ushort)0),
+            Protocol = proto,
+            FirstSeen = d.FirstSeen,
+            Lost = items.Take(options.MaxDatagramsListed).Select(l => new LostDatagram((int)l.Record.Key.Id, l.Record.FirstSeen, l.Record.FragmentsReceived,
+                l.Record.BytesReceived, l.Record.FirstFragmentSeen, l.Record.LastFragmentSeen,
+                l.Record.Reason switch { IncompleteReason.TimedOut => "timed-out", IncompleteReason.Evicted => "evicted", _ => "open-at-end" })).ToArray(),
+            Datagrams = items.Count,
+            DatagramBytes = total > 0 ? total : null,
+            FragmentsExpected = estimated > 0 ? estimated : null,
+            Seen = seen,
+            FragmentsReceived = d.FragmentsReceived,
+            FirstFragmentBytes = d.FirstFragmentLength,
+            IcmpReports = items.Sum(l => l.IcmpReports),
+            Critical = isDns && (t is null || !t.Root.EventuallyAnswered),
+            DnsId = first.DnsId,
+            Question = first.Question,
+            AnswerToQuery = t is null || t.Server == k.Src,
+            Fate = fate,
+            QuerySends = t?.ChainSends ?? 0,
+            QuerySpanNanos = t is null ? 0 : t.LastSent.UnixNanoseconds - t.Root.FirstSent.UnixNanoseconds,
+            QueryEdnsSize = t?.QueryEdnsSize,
+            AnsweredAfterNanos = answeredAfter,
+            RetryId = answeredBy is not null && answeredBy != t?.Root ? answeredBy.Id : null,
+            RetryTcp = answeredBy?.Transport == DnsTransport.Tcp,
+            RetryFlow = answeredBy?.FlowId ?? 0,
         });
-    }
-
-    private static string Outcome(DnsTransaction? last)
-    {
-        if (last is null) return "no matching query was captured";
-        var root = last.Root;
-        int sends = last.ChainSends;
-        string sent = sends > 1 ? $"sent {sends} times over {DnsAnalyzer.Sec(last.LastSent.UnixNanoseconds - root.FirstSent.UnixNanoseconds)}" : "sent once";
-        int guard = 0;
-        for (var t = last; t is not null && guard++ < 64; t = t.RetryOf)
-            if (t.Outcome == DnsOutcome.Answered)
-                return $"the query ({sent}) was answered {DnsAnalyzer.Sec(t.Response!.Time.UnixNanoseconds - root.FirstSent.UnixNanoseconds)} after it was first sent" +
-                       (t != root ? $" (by the retry with id {t.IdText} over {(t.Transport == DnsTransport.Tcp ? "TCP" : "UDP")}, flow {t.FlowId})" : "");
-        return last.Outcome == DnsOutcome.TimedOut || root.Outcome == DnsOutcome.TimedOut
-            ? $"the query was {sent} and never answered (dns-timeout)"
-            : $"the query was {sent} and had no answer before the capture ended";
     }
 
     private void ReportFragmentation(SenderGroup g, int losses)
     {
-        string proto = g.Protocol switch { IpProtocols.Udp => "UDP", IpProtocols.Tcp => "TCP", _ => "protocol " + g.Protocol.ToString(CultureInfo.InvariantCulture) };
-        string what = g.Application switch
+        var flows = new List<FlowFacts>();
+        for (int i = 0; i < g.FlowRecords.Count; i++)
+            if (g.FlowRecords[i].Id == g.FlowIds[i]) flows.Add(FlowFacts.Of(g.FlowRecords[i]));
+        log.Raise(new IpFragmentationVerdict
         {
-            "dns" => g.SenderIsServer ? "DNS answers" : "DNS queries",
-            "smtp" => "SMTP segments",
-            _ => proto + " datagrams",
-        };
-        string sizes = $"{what} of {(g.Datagrams > 1 ? "up to " : "")}{N(g.MaxDatagram)} bytes over {proto} in {(g.Datagrams > 1 ? "up to " : "")}{g.MaxFragments} fragments " +
-                       $"(largest IP packet {N(g.LargestFragment)} bytes{(g.AnyDf ? "" : ", DF not set")})";
-        string summary = $"{g.Sender} sends {sizes}: {N(g.Datagrams)} datagram{(g.Datagrams == 1 ? "" : "s")} in {g.FlowCount} flow{(g.FlowCount == 1 ? "" : "s")}" +
-                         (g.MaxQueryEdns > 0 ? $"; the queries offered an EDNS buffer of {N(g.MaxQueryEdns)} bytes" : "") +
-                         "; fragments are dropped by many firewalls and NATs" +
-                         (losses > 0 ? $", and {losses} fragmented datagram{(losses == 1 ? "" : "s")} from this sender never arrived whole (see fragment-loss)" : "");
-        var ev = new Evidence
-        {
-            { "sender", g.Sender.ToString() },
-            { "protocol", proto.ToLowerInvariant() },
-            { "application", g.Application },
-            { "datagrams", g.Datagrams },
-            { "maxDatagramBytes", g.MaxDatagram },
-            { "maxFragments", g.MaxFragments },
-            { "largestFragment", g.LargestFragment },
-            { "dontFragment", g.AnyDf },
-            { "queryEdnsSize", g.MaxQueryEdns > 0 ? g.MaxQueryEdns : null },
-            { "flowCount", g.FlowCount },
-            { "incompleteDatagrams", losses },
-        };
-        report(new Finding
-        {
-            Kind = "ip-fragmentation",
-            Severity = losses > 0 ? Severity.Warning : Severity.Info,
-            Flows = g.FlowIds.ToArray(),
-            Time = g.First,
-            Summary = summary,
-            Evidence = ev,
-            Advice = g.Application == "dns"
-                ? "fragmented DNS over UDP is fragile (dropped by firewalls, open to fragment spoofing): lower the server's EDNS buffer size to 1232 bytes " +
-                  "(DNS Flag Day 2020; NSD ipv4-edns-size, BIND max-udp-size, Unbound edns-buffer-size) so large answers are truncated and retried over TCP, " +
-                  "keep TCP port 53 open, and keep TXT/SPF records short"
-                : "the sender emits datagrams larger than the path MTU: reduce the datagram size (application setting, MTU) or use a protocol that segments (TCP), and make sure fragments are allowed on the path",
+            Flows = flows,
+            Sender = g.Sender,
+            Protocol = g.Protocol switch { IpProtocols.Udp => "udp", IpProtocols.Tcp => "tcp", _ => $"protocol-{g.Protocol}" },
+            Application = g.Application,
+            SenderIsServer = g.SenderIsServer,
+            First = g.First,
+            Datagrams = g.Datagrams,
+            MaxDatagramBytes = g.MaxDatagram,
+            MaxFragments = g.MaxFragments,
+            LargestFragment = g.LargestFragment,
+            DontFragment = g.AnyDf,
+            QueryEdnsSize = g.MaxQueryEdns > 0 ? g.MaxQueryEdns : null,
+            FlowCount = g.FlowCount,
+            IncompleteDatagrams = losses,
         });
     }
 }

@@ -5,7 +5,7 @@ using PathProbe.Findings;
 using PathProbe.Flows;
 using PathProbe.Flows.Tcp;
 using PathProbe.Primitives;
-using static PathProbe.Findings.FindingText;
+using PathProbe.Findings.Kinds;
 
 namespace PathProbe.Analysis.Mtu;
 
@@ -41,12 +41,20 @@ public sealed class PathMtuOptions
 /// Per packet: a few comparisons; the candidate table is touched only for packets above the minimum MTU (576 bytes
 /// IPv4, 1280 IPv6) and larger than anything delivered so far, i.e. at the start of a bulk transfer and in a black hole.
 /// </remarks>
-public sealed class PathMtuDetector
+/// <summary>Read-only view of the path-MTU detector for other detectors.</summary>
+public interface IPathMtuView
+{
+    /// <summary>The flow is part of a black-hole verdict (either direction).</summary>
+    bool BlackHoled(Flow flow);
+    /// <summary>The black hole the data of one side of this flow is behind, as last published, or null.</summary>
+    BlackHoleVerdict? BlackHoleOf(Flow flow, bool fromClient);
+}
+
+public sealed class PathMtuDetector : IPathMtuView
 {
     private const long IcmpGrace = 2_000_000; // 2 ms: packets already queued when the ICMP arrived
     private readonly PathMtuOptions _options;
-    private readonly Action<Finding> _report;
-    private readonly Action<Finding, Finding> _replace;
+    private readonly FindingLog _log;
 
     private readonly Dictionary<(IpAddress Sender, IpAddress Receiver), int> _peerDelivered = new();
     private readonly Dictionary<(bool Receiver, IpAddress Peer), Group> _groups = new();
@@ -55,11 +63,24 @@ public sealed class PathMtuDetector
     private readonly List<UnmatchedIcmp> _unmatchedIcmp = new();
     private long _lastTick;
 
-    public PathMtuDetector(PathMtuOptions options, Action<Finding> report, Action<Finding, Finding> replace)
+    public PathMtuDetector(PathMtuOptions options, FindingLog log)
     {
         _options = options;
-        _report = report;
-        _replace = replace;
+        _log = log;
+    }
+
+    /// <summary>The flow is part of a black-hole verdict (either direction).</summary>
+    public bool BlackHoled(Flow flow) =>
+        flow.Tcp is { } c && (c.MtuIfAny(true)?.Decided == true || c.MtuIfAny(false)?.Decided == true);
+
+    /// <summary>The black hole the data <paramref name="fromClient"/> (or from the server) of this flow is behind, as
+    /// last published, or null.</summary>
+    public BlackHoleVerdict? BlackHoleOf(Flow flow, bool fromClient)
+    {
+        var m = flow.Tcp?.MtuIfAny(fromClient);
+        if (m is null || !m.Decided) return null;
+        var key = (m.DecidedAsReceiver, m.DecidedAsReceiver ? (fromClient ? flow.ClientAddress : flow.ServerAddress) : (fromClient ? flow.ServerAddress : flow.ClientAddress));
+        return _groups.TryGetValue(key, out var g) ? _log.Get(g.Handle) as BlackHoleVerdict : null;
     }
 
     /// <summary>Frames longer than the receiver's MSS (segmentation offload on the capture host), not used as evidence.</summary>
@@ -154,6 +175,7 @@ public sealed class PathMtuDetector
                 MarkOverlaps(m, start, end, ipSize, except: i);
                 if (!m.Decided && e.Sends > _options.MinResends && !e.SupersededBySmaller && !e.Ambiguous && IcmpUnexplained(m))
                     Decide(flow, fromClient, m, now, receiverVantage: false);
+                else if (m.Decided) Refresh(flow, fromClient, m, now); // the ongoing verdict gets the new numbers
             }
             else
             {
@@ -309,6 +331,7 @@ public sealed class PathMtuDetector
             Sender = q.Src, Destination = q.Dst, Hop = p.Src, Mtu = p.IcmpMtu, Protocol = q.Protocol, SrcPort = q.HasPorts ? q.SrcPort : (ushort)0,
             DstPort = q.HasPorts ? q.DstPort : (ushort)0, First = now, Count = 1, IpVersion = p.IpVersion, QuotedSize = q.IpPacketLength,
             FlowId = flow?.Id ?? 0,
+            Flow = flow,
         });
     }
 
@@ -402,11 +425,24 @@ public sealed class PathMtuDetector
         var rec = g.Get(flow.Id, fromClient, _options.MaxFlowsPerGroup);
         if (rec is null) return;
         rec.Update(flow, fromClient, m, now, final: false);
-        if (g.Reported is null && Build(g, final: false) is { } finding)
-        {
-            g.Reported = finding;
-            _report(finding);
-        }
+        Publish(g, final: false);
+    }
+
+    /// <summary>New numbers for a decided direction (a resend, a flow closing).</summary>
+    private void Refresh(Flow flow, bool fromClient, PathMtuDirection m, long now)
+    {
+        var sender = fromClient ? flow.ClientAddress : flow.ServerAddress;
+        var receiver = fromClient ? flow.ServerAddress : flow.ClientAddress;
+        if (!_groups.TryGetValue((m.DecidedAsReceiver, m.DecidedAsReceiver ? sender : receiver), out var g) || g.Find(flow.Id, fromClient) is not { } rec) return;
+        rec.Update(flow, fromClient, m, now, final: false);
+        Publish(g, final: false);
+    }
+
+    /// <summary>Raises the group's verdict, or publishes its new version.</summary>
+    private void Publish(Group g, bool final)
+    {
+        if (Build(g, final) is not { } v) return;
+        if (g.Handle.IsValid) _log.Update(g.Handle, v); else g.Handle = _log.Raise(v);
     }
 
     /// <summary>A flow leaves the table: settle its evidence, report what only the whole flow shows.</summary>
@@ -440,28 +476,29 @@ public sealed class PathMtuDetector
             if (!m.Decided && m.HoleOpen && !m.HoleJudged) JudgeHole(flow, fromClient, m, end);
             if (m.Decided && _groups.TryGetValue((m.DecidedAsReceiver, m.DecidedAsReceiver ? sender : receiver), out var g) &&
                 g.Find(flow.Id, fromClient) is { } rec)
+            {
                 rec.Update(flow, fromClient, m, end, final: true);
+                rec.Closed = true;
+                Publish(g, final: false);
+            }
             if (m.IcmpCount > 0) ReportIcmp(flow, fromClient, m);
         }
     }
 
-    /// <summary>End of input (after the flow table closed every flow): final versions of the black-hole findings, MSS
+    /// <summary>End of input (after the flow table closed every flow): final versions of the black-hole verdicts, MSS
     /// advice, and ICMP too-big messages whose flow was not in the capture.</summary>
     public void Finish()
     {
         foreach (var g in _groupOrder)
         {
-            var final = Build(g, final: true);
-            if (final is null) continue;
-            if (g.Reported is null) _report(final); else _replace(g.Reported, final);
-            g.Reported = final;
-            if (MssFinding(g) is { } mss) _report(mss);
+            Publish(g, final: true);
+            if (g.Handle.IsValid && _log.Get(g.Handle) is BlackHoleVerdict v && MssVerdict(g, v) is { } mss) _log.Raise(mss);
         }
-        foreach (var u in _unmatchedIcmp) _report(UnmatchedFinding(u));
+        foreach (var u in _unmatchedIcmp) _log.Raise(UnmatchedVerdict(u));
     }
 
     // =================================================================================================================
-    // Findings
+    // Verdicts
     // =================================================================================================================
 
     private sealed class Group
@@ -470,11 +507,7 @@ public sealed class PathMtuDetector
         public IpAddress Peer;
         public readonly List<FlowRecord> Flows = new();
         public long FlowsNotListed;
-        public Finding? Reported;
-        /// <summary>The path-MTU range of the last built finding.</summary>
-        public int Min, Max;
-        /// <summary>The fixes of the last built finding.</summary>
-        public MtuFixPlan? Plan;
+        public VerdictHandle Handle;
 
         public FlowRecord? Find(int id, bool fromClient)
         {
@@ -492,13 +525,14 @@ public sealed class PathMtuDetector
         }
     }
 
-    /// <summary>What a finding needs from one flow direction, copied so the flow record can be recycled.</summary>
+    /// <summary>What a verdict needs from one flow direction, copied so the flow record can be recycled.</summary>
     private sealed class FlowRecord
     {
         public int FlowId;
         public bool FromClient;
-        public string Sender = "", Receiver = "";
+        public FlowFacts? Facts;
         public IpAddress SenderAddress, ReceiverAddress;
+        public Endpoint Sender, Receiver;
         public int SenderMss, ReceiverMss, FullSize, IpHeader;
         public int DeliveredMax, ArrivedMax, LostMin = int.MaxValue, LostMinSends, LostOnceMin = int.MaxValue, LostResends;
         public long FirstLoss, RecoveredAt, End;
@@ -509,14 +543,16 @@ public sealed class PathMtuDetector
         public bool IcmpIgnored;
         public long HoleBytes, HoleOpenedAt, HoleFilledAt;
         public int HoleBeyondSize, HoleFillMax, TcpHeaderLength;
-        public string? Phase, Position;
+        public SmtpPosition? At;
+        public bool Closed;
 
         public void Update(Flow flow, bool fromClient, PathMtuDirection m, long now, bool final)
         {
-            Sender = fromClient ? flow.ClientEndpoint : flow.ServerEndpoint;
-            Receiver = fromClient ? flow.ServerEndpoint : flow.ClientEndpoint;
-            SenderAddress = fromClient ? flow.ClientAddress : flow.ServerAddress;
-            ReceiverAddress = fromClient ? flow.ServerAddress : flow.ClientAddress;
+            Facts = FlowFacts.Of(flow);
+            Sender = fromClient ? Facts.Client : Facts.Server;
+            Receiver = fromClient ? Facts.Server : Facts.Client;
+            SenderAddress = Sender.Ip;
+            ReceiverAddress = Receiver.Ip;
             SenderMss = fromClient ? flow.ClientToServer.Mss : flow.ServerToClient.Mss;
             ReceiverMss = fromClient ? flow.ServerToClient.Mss : flow.ClientToServer.Mss;
             FullSize = ExpectedFullSize(flow, fromClient);
@@ -544,20 +580,45 @@ public sealed class PathMtuDetector
             HoleBeyondSize = m.HoleBeyondSize; HoleFillMax = m.HoleFillMax; TcpHeaderLength = Math.Max(20, m.TcpHeaderLength);
             End = now;
             // The application position is taken when the problem is decided (it does not move during a stall).
-            if (Position is null && flow.App is { } app)
-            {
-                Phase = app.Phase;
-                Position = app.DescribePosition() is { } d ? SafeText.Clean(d, 200) : null;
-            }
+            At ??= flow.App?.Position;
         }
 
         public bool Recovered => RecoveredAt != 0 || HoleFilledAt != 0;
         public long LostNanos(bool receiverVantage) => receiverVantage
             ? (HoleFilledAt != 0 ? HoleFilledAt : End) - HoleOpenedAt
             : (RecoveredAt != 0 ? RecoveredAt : End) - FirstLoss;
+
+        public BlackHoleFlow Detail(bool rv) => new()
+        {
+            FromClient = FromClient,
+            SenderMss = SenderMss,
+            ReceiverMss = ReceiverMss,
+            FullSize = FullSize,
+            IpHeader = IpHeader,
+            TcpHeader = TcpHeaderLength,
+            DeliveredMax = DeliveredMax,
+            ArrivedMax = ArrivedMax,
+            LostMin = LostMin == int.MaxValue ? 0 : LostMin,
+            ResentWithBackoff = LostMinSends >= 4,
+            SmallerDeliveredAfterLoss = SmallerDeliveredAfterLoss,
+            FirstLoss = FirstLoss != 0 ? new Timestamp(FirstLoss) : null,
+            RecoveredAt = RecoveredAt != 0 ? new Timestamp(RecoveredAt) : null,
+            RecoveredSize = RecoveredSize,
+            SettledAt = DeliveredAfterRecovery,
+            IcmpTooBig = IcmpCount,
+            IcmpIgnored = IcmpIgnored,
+            MissingBytes = HoleBytes,
+            GapOpened = HoleOpenedAt != 0 ? new Timestamp(HoleOpenedAt) : null,
+            GapFilled = HoleFilledAt != 0 ? new Timestamp(HoleFilledAt) : null,
+            BeyondGapSize = HoleBeyondSize,
+            FilledWithMax = HoleFillMax,
+            TimeLostNanos = LostNanos(rv),
+            At = At,
+            Closed = Closed,
+        };
     }
 
-    private Finding? Build(Group g, bool final)
+    private BlackHoleVerdict? Build(Group g, bool final)
     {
         var flows = g.Flows;
         if (flows.Count == 0) return null;
@@ -579,155 +640,55 @@ public sealed class PathMtuDetector
             if (once != int.MaxValue && once - 1 >= min && once - 1 < max) max = once - 1;
         }
         if (max == int.MaxValue || min > max) return null;
-        g.Min = min;
-        g.Max = max;
 
-        var first = flows[0];
-        int lostSize = rv ? flows.Min(r => r.FullSize) : flows.Min(r => r.LostMin);
-        bool allRecovered = flows.All(r => r.Recovered);
-        bool anyIcmp = flows.Any(r => r.IcmpCount > 0);
-        long lostNanos = flows.Max(r => r.LostNanos(rv));
-        long firstLoss = flows.Min(r => rv ? r.HoleOpenedAt : r.FirstLoss);
-        int resends = flows.Sum(r => Math.Max(0, r.LostMinSends - 1));
-        string peer = g.Peer.ToString();
-        var senders = flows.Select(r => r.SenderAddress).Distinct().OrderBy(a => a).ToList();
-        var receivers = flows.Select(r => r.ReceiverAddress).Distinct().OrderBy(a => a).ToList();
-
-        string confidence;
         var why = new List<string>();
+        Confidence confidence;
         if (rv)
         {
             bool exact = flows.Any(r => r.HoleBytes > 0 && r.HoleBytes % (r.FullSize - r.IpHeader - r.TcpHeaderLength) == 0);
-            if (exact) why.Add("the missing data is a whole number of full-size segments");
-            if (flows.Any(r => r.HoleBeyondSize > 0)) why.Add("a smaller packet sent after them arrived");
-            if (flows.Count > 1) why.Add($"{flows.Count} flows show it");
-            confidence = exact && why.Count >= 2 ? "high" : "medium";
+            if (exact) why.Add("whole-segments-missing");
+            if (flows.Any(r => r.HoleBeyondSize > 0)) why.Add("smaller-arrived-beyond");
+            if (flows.Count > 1) why.Add("several-flows");
+            confidence = exact && why.Count >= 2 ? Confidence.High : Confidence.Medium;
         }
         else
         {
-            if (flows.Any(r => r.SmallerDeliveredAfterLoss)) why.Add("smaller packets sent after the lost ones were acknowledged");
-            if (flows.Any(r => r.RecoveredAt != 0)) why.Add("the same data got through once it was resent in smaller packets");
-            if (flows.Count > 1) why.Add($"{flows.Count} flows lose packets of the same size");
-            if (flows.Any(r => r.LostMinSends >= 4)) why.Add("the lost packet was resent with back-off and never acknowledged");
-            confidence = why.Count >= 2 ? "high" : "medium";
+            if (flows.Any(r => r.SmallerDeliveredAfterLoss)) why.Add("smaller-delivered-after-loss");
+            if (flows.Any(r => r.RecoveredAt != 0)) why.Add("recovered-when-smaller");
+            if (flows.Count > 1) why.Add("several-flows");
+            if (flows.Any(r => r.LostMinSends >= 4)) why.Add("resent-with-backoff");
+            confidence = why.Count >= 2 ? Confidence.High : Confidence.Medium;
         }
-
-        var ev = new Evidence
+        var senders = flows.Select(r => r.SenderAddress).Distinct().OrderBy(a => a).ToArray();
+        var receivers = flows.Select(r => r.ReceiverAddress).Distinct().OrderBy(a => a).ToArray();
+        return new BlackHoleVerdict
         {
-            { "vantage", rv ? "receiver" : "sender" },
-            { "peer", peer },
-            { "pathMtu", new Evidence { { "min", min }, { "max", max } } },
-            { rv ? "largestArrived" : "largestDelivered", min },
-            { rv ? "fullSizeNeverArrived" : "smallestLost", lostSize },
-            { "retransmissions", rv ? 0 : flows.Sum(r => r.LostResends) },
-            { "secondsLost", Math.Round(lostNanos / 1e9, 3) },
-            { "since", new Timestamp(firstLoss) },
-            { "icmpTooBigSeen", anyIcmp },
-            { "recovered", allRecovered },
-            { "confidence", confidence },
-            { "reasons", why },
-            { "senders", senders.Select(a => a.ToString()).ToList() },
-            { "receivers", receivers.Select(a => a.ToString()).ToList() },
-            { "flowDetails", flows.Select(r => FlowEvidence(r, rv)).ToList() },
+            Fixes = FixPlan(g, flows, min, max, senders, receivers),
+            Flows = flows.Select(r => r.Facts!).ToArray(),
+            Details = flows.Select(r => r.Detail(rv)).ToArray(),
+            Ongoing = !final && flows.Any(r => !r.Closed && !r.Recovered),
+            ReceiverVantage = rv,
+            Peer = g.Peer,
+            Min = min,
+            Max = max,
+            LostSize = rv ? flows.Min(r => r.FullSize) : flows.Min(r => r.LostMin),
+            Since = new Timestamp(flows.Min(r => rv ? r.HoleOpenedAt : r.FirstLoss)),
+            TimeLostNanos = flows.Max(r => r.LostNanos(rv)),
+            AllRecovered = flows.All(r => r.Recovered),
+            IcmpSeen = flows.Any(r => r.IcmpCount > 0),
+            IcmpIgnored = flows.Any(r => r.IcmpIgnored),
+            Confidence = confidence,
+            Reasons = why,
+            Senders = senders,
+            Receivers = receivers,
+            FlowsNotListed = g.FlowsNotListed,
+            PeersNotReported = GroupsNotReported,
         };
-        if (g.FlowsNotListed > 0) ev.Add("flowsNotListed", g.FlowsNotListed);
-        if (GroupsNotReported > 0) ev.Add("peersNotReported", GroupsNotReported);
-        var plan = FixPlan(g, flows, min, max, senders, receivers);
-        g.Plan = plan;
-        var vantageFix = plan.First(rv ? FixSite.Receiver : FixSite.Sender)!;
-        ev.Add("fixCommand", vantageFix.OneLine);
-        ev.Add("fixes", plan.Fixes.Select(FixEvidence).ToList());
-        string advice = Advice(g, plan, max, rv, senders, receivers, anyIcmp);
-        if (!final) ev.Add("provisional", true);
-
-        // Summary: what is broken, between whom, since when, how sure.
-        string who = rv
-            ? (senders.Count == 1 ? senders[0].ToString() : $"{senders.Count} hosts ({Range(senders)})")
-            : peer;
-        string flowsText = flows.Count == 1 ? $"flow {first.FlowId}" : $"all {flows.Count} flows";
-        string phase = PhaseText(flows);
-        string summary;
-        if (rv)
-        {
-            var r = first;
-            int segs = r.FullSize - r.IpHeader - r.TcpHeaderLength;
-            string holeText = segs > 0 && r.HoleBytes % segs == 0
-                ? $"{N(r.HoleBytes)} bytes ({r.HoleBytes / segs} full-size segment{(r.HoleBytes / segs == 1 ? "" : "s")}) of its data never arrived"
-                : $"{N(r.HoleBytes)} bytes of its data never arrived";
-            summary = $"path-MTU black hole on the way from {who}: it may send {r.FullSize}-byte packets (MSS {Math.Min(Nz(r.SenderMss), Nz(r.ReceiverMss))}), " +
-                      $"yet nothing larger than {min} bytes ever arrived here; {holeText} while a {r.HoleBeyondSize}-byte packet sent after them did" +
-                      (allRecovered ? $", and the gap was filled {Sec(r.HoleFilledAt - r.HoleOpenedAt)} later by packets of at most {r.HoleFillMax} bytes (the sender shrank its segments)" : "") +
-                      $". The drop happens upstream, before this host: the path MTU is between {min} and {max} bytes" +
-                      (phase.Length > 0 ? $"; {flowsText} {phase}" : "") + $" (confidence {confidence}).";
-        }
-        else
-        {
-            string senderText = senders.Count == 1 ? senders[0].ToString() : $"{senders.Count} senders ({Range(senders)})";
-            summary = $"path-MTU black hole toward {peer}: {lostSize}-byte packets from {senderText} never arrive" +
-                      (resends > 0 ? $" (resent {resends} times{(flows.Any(x => x.LostMinSends >= 4) ? " with RTO back-off" : "")}, never acknowledged)" : "") +
-                      $" while packets up to {min} bytes get through; the path MTU is between {min} and {max} bytes. " +
-                      (anyIcmp ? (flows.Any(x => x.IcmpIgnored) ? "ICMP too-big arrived but the sender ignored it. " : "") : "No ICMP 'fragmentation needed' / 'packet too big' came back. ") +
-                      (flows.Count > 1 ? $"All {flows.Count} flows stall at their first full-size segment" : $"Flow {first.FlowId} stalled") +
-                      (phase.Length > 0 ? $" {phase}" : "") +
-                      (allRecovered
-                          ? $"; recovered after {Sec(lostNanos)} when the sender shrank its segments (PLPMTUD, Linux tcp_mtu_probing): {flows.Where(x => x.RecoveredSize > 0).Select(x => x.RecoveredSize).DefaultIfEmpty(0).Min()}-byte packets got through" +
-                            (flows.Max(x => x.DeliveredAfterRecovery) is int settled and > 0 ? $" and it settled at {settled} bytes" : "")
-                          : $"; {Sec(lostNanos)} lost, never recovered") +
-                      $" (confidence {confidence}).";
-        }
-        return new Finding
-        {
-            Kind = "mtu-blackhole",
-            Severity = allRecovered ? Severity.Warning : Severity.Critical,
-            Flows = flows.Select(r => r.FlowId).Distinct().ToList(),
-            Time = new Timestamp(firstLoss),
-            Summary = summary,
-            Evidence = ev,
-            Advice = advice,
-        };
-    }
-
-    private static Evidence FlowEvidence(FlowRecord r, bool rv)
-    {
-        var e = new Evidence
-        {
-            { "flow", r.FlowId },
-            { "sender", r.Sender },
-            { "receiver", r.Receiver },
-        };
-        if (r.SenderMss > 0) e.Add("senderMss", r.SenderMss);
-        if (r.ReceiverMss > 0) e.Add("receiverMss", r.ReceiverMss);
-        if (rv)
-        {
-            e.Add("largestArrived", r.ArrivedMax);
-            e.Add("missingBytes", r.HoleBytes);
-            e.Add("beyondHoleSize", r.HoleBeyondSize);
-            if (r.HoleFilledAt != 0) { e.Add("filledAfterSeconds", Math.Round((r.HoleFilledAt - r.HoleOpenedAt) / 1e9, 3)); e.Add("filledWithMax", r.HoleFillMax); }
-        }
-        else
-        {
-            e.Add("largestDelivered", r.DeliveredMax);
-            if (r.LostMin != int.MaxValue) { e.Add("smallestLost", r.LostMin); e.Add("sendsOfLostPacket", r.LostMinSends); }
-            if (r.RecoveredAt != 0) { e.Add("recoveredWith", r.RecoveredSize); e.Add("settledAt", r.DeliveredAfterRecovery); }
-            e.Add("icmpTooBig", r.IcmpCount);
-        }
-        e.Add("secondsLost", Math.Round(r.LostNanos(rv) / 1e9, 3));
-        e.Add("recovered", r.Recovered);
-        if (r.Phase is not null) e.Add("smtpPhase", r.Phase);
-        if (r.Position is not null) e.Add("position", r.Position);
-        return e;
-    }
-
-    private static string PhaseText(List<FlowRecord> flows)
-    {
-        var positions = flows.Where(r => r.Position is not null).Select(r => r.Position!).Distinct().ToList();
-        if (positions.Count == 0) return "";
-        return positions.Count == 1 ? $"in {positions[0]}" : $"in {positions[0]} (and {positions.Count - 1} other positions)";
     }
 
     /// <summary>The fixes for a black hole (Advice/MtuFixGenerator): the MSS from the largest packet proven to get
     /// through, or the MTU an ICMP too-big named when the sender ignored it.</summary>
-    private static MtuFixPlan FixPlan(Group g, List<FlowRecord> flows, int min, int max, List<IpAddress> senders, List<IpAddress> receivers)
+    private static MtuFixPlan FixPlan(Group g, List<FlowRecord> flows, int min, int max, IReadOnlyList<IpAddress> senders, IReadOnlyList<IpAddress> receivers)
     {
         var icmp = flows.FirstOrDefault(r => r.IcmpMtu > 0 && r.IcmpMtu >= min && r.IcmpMtu <= max);
         int advertised = flows.Where(r => r.ReceiverMss > 0).Select(r => r.ReceiverMss).DefaultIfEmpty(0).Min();
@@ -748,109 +709,48 @@ public sealed class PathMtuDetector
         });
     }
 
-    private static Evidence FixEvidence(MtuFix f) => new()
+    private static MssMismatchVerdict? MssVerdict(Group g, BlackHoleVerdict v)
     {
-        { "at", MtuFix.SiteName(f.At) },
-        { "tool", MtuFix.ToolName(f.Tool) },
-        { "commands", f.Commands.ToList() },
-        { "undo", f.Undo.ToList() },
-        { "basis", f.Basis },
-    };
-
-    /// <summary>What to repair, the fix that makes mail flow again today (the "Fix now" command: nft at this host), where
-    /// the other fixes are, and how to pin the exact size with <c>pathprobe probe</c>.</summary>
-    private static string Advice(Group g, MtuFixPlan plan, int max, bool rv, List<IpAddress> senders, List<IpAddress> receivers, bool icmp)
-    {
-        string icmpRule = g.Peer.IsV4 ? "ICMP type 3 code 4 ('fragmentation needed')" : "ICMPv6 type 2 ('packet too big')";
-        string sender = senders.Count == 1 ? senders[0].ToString() : "the sender";
-        string receiver = receivers.Count == 1 ? receivers[0].ToString() : "this host";
-        string pin = plan.Exact
-            ? $"confirm the size with `pathprobe probe {receiver}` run on {sender}"
-            : rv
-                ? $"pin the exact size: `pathprobe probe {receiver}` run on {sender} (from here, `pathprobe probe {sender}` measures only the way back)"
-                : $"pin the exact size: `pathprobe probe {g.Peer}`";
-        string others = rv ? "at the sender and on the router" : "at the receiver and on the router";
-        return (rv
-                   ? $"a hop between {(senders.Count == 1 ? senders[0].ToString() : "those senders")} and this host drops packets larger than {max} bytes without telling anyone: find it (an MRU or MTU below 1500 on a router, tunnel or VPN in front of this server) and raise its MRU/MTU; "
-                   : $"a hop between the sender and {g.Peer} drops packets larger than {max} bytes without telling anyone: raise that hop's MRU/MTU (a router, tunnel or VPN whose receive size is below the sender's MTU); ") +
-               $"until then make segments fit: the fix-now command clamps the MSS {(rv ? $"this host advertises to {(senders.Count == 1 ? senders[0].ToString() : "those senders")}" : $"{g.Peer} advertises to this host")} to {plan.Mss} " +
-               $"({plan.PacketSize}-byte packets; nft, for new connections); the JSON report's evidence `fixes` has the iptables and `ip route` forms, the fixes {others}, what each rests on and its undo; " +
-               $"{pin}; " +
-               (icmp ? "" : $"make sure routers send, and firewalls let through, {icmpRule}; ") +
-               "and enable `sysctl -w net.ipv4.tcp_mtu_probing=1` on Linux senders so they recover from black holes by themselves";
-    }
-
-    private Finding? MssFinding(Group g)
-    {
-        var f = g.Reported;
-        if (f is null) return null;
-        int min = g.Min, max = g.Max;
         // The side whose advertised MSS invites packets the path cannot carry.
         var r = g.Flows.FirstOrDefault(x => x.ReceiverMss > 0 || x.SenderMss > 0);
         if (r is null) return null;
         // The receiver's MSS is what invites the sender's full-size packets.
         int advertised = r.ReceiverMss > 0 ? r.ReceiverMss : r.SenderMss;
-        int implied = advertised + r.IpHeader + 20;
-        if (implied <= max) return null;
-        string advertiser = r.ReceiverMss > 0 ? r.Receiver : r.Sender;
-        int safe = g.Plan?.Mss ?? Math.Max(min - r.IpHeader - 20, r.IpHeader == 20 ? 536 : 1220);
-        int packet = safe + r.IpHeader + 20;
-        return new Finding
+        int implied = FlowFacts.PacketSizeForMss(advertised, r.IpHeader == 20);
+        if (implied <= v.Max) return null;
+        return new MssMismatchVerdict
         {
-            Kind = "mss-mismatch",
-            Severity = Severity.Warning,
-            Flows = f.Flows,
-            Time = f.Time,
-            Summary = $"{advertiser} advertises MSS {advertised}, inviting {implied}-byte packets, but the path {(g.ReceiverVantage ? "from" : "to")} {g.Peer} carries at most {max} bytes " +
-                      $"({min} known to get through): every full-size segment is lost",
-            Evidence = new Evidence
-            {
-                { "advertisedBy", advertiser },
-                { "advertisedMss", advertised },
-                { "impliedPacketSize", implied },
-                { "pathMtu", new Evidence { { "min", min }, { "max", max } } },
-                { "safeMss", safe },
-            },
-            Advice = $"clamp the MSS to {safe} (or lower) for this path, as the fixes of the mtu-blackhole finding do (at the sender, the receiver, or " +
-                     $"`rt mtu` / `--clamp-mss-to-pmtu` on the router whose interface has the small MTU), or lower the MTU toward {g.Peer} to {packet}",
+            Flows = v.Flows,
+            ReceiverVantage = g.ReceiverVantage,
+            Peer = g.Peer,
+            Since = v.Since,
+            Min = v.Min,
+            Max = v.Max,
+            AdvertisedBy = r.ReceiverMss > 0 ? r.Receiver : r.Sender,
+            AdvertisedMss = advertised,
+            ImpliedPacketSize = implied,
+            SafeMss = v.Fixes?.Mss ?? Math.Max(v.Min - r.IpHeader - 20, r.IpHeader == 20 ? 536 : 1220),
         };
     }
 
     private void ReportIcmp(Flow flow, bool fromClient, PathMtuDirection m)
     {
-        string sender = fromClient ? flow.ClientEndpoint : flow.ServerEndpoint;
-        string receiver = fromClient ? flow.ServerEndpoint : flow.ClientEndpoint;
-        bool v4 = flow.ClientAddress.IsV4;
-        string what = v4 ? "ICMP fragmentation needed (type 3 code 4)" : "ICMPv6 Packet Too Big (type 2)";
-        bool obeyed = m.OversizeAfterIcmp == 0;
+        var facts = FlowFacts.Of(flow);
         bool sentAfter = m.FitAfterIcmp + m.OversizeAfterIcmp > 0;
-        string verdict = !sentAfter
-            ? "nothing was sent afterwards, so whether the sender obeyed is unknown"
-            : obeyed
-                ? $"the sender obeyed: every later packet was at most {m.MaxAfterIcmp} bytes"
-                : $"the sender ignored it: {m.OversizeAfterIcmp} later packet{(m.OversizeAfterIcmp == 1 ? "" : "s")} were still larger (up to {m.MaxAfterIcmp} bytes)";
-        _report(new Finding
+        _log.Raise(new IcmpTooBigVerdict
         {
-            Kind = "icmp-too-big",
-            Severity = obeyed || !sentAfter ? Severity.Info : Severity.Warning,
-            Flows = new[] { flow.Id },
-            Time = new Timestamp(m.IcmpFirst),
-            Summary = $"{m.IcmpFrom} sent {m.IcmpCount} {what} to {sender}: packets to {receiver} must not exceed {m.IcmpMtu} bytes; {verdict}",
-            Evidence = new Evidence
-            {
-                { "hop", m.IcmpFrom.ToString() },
-                { "mtu", m.IcmpMtu },
-                { "messages", m.IcmpCount },
-                { "sender", sender },
-                { "receiver", receiver },
-                { "obeyed", sentAfter ? obeyed : null },
-                { "packetsAfter", m.FitAfterIcmp + m.OversizeAfterIcmp },
-                { "oversizeAfter", m.OversizeAfterIcmp },
-                { "largestAfter", m.MaxAfterIcmp },
-            },
-            Advice = obeyed || !sentAfter
-                ? $"path-MTU discovery works here: the hop {m.IcmpFrom} has a {m.IcmpMtu}-byte MTU and says so; keep ICMP {(v4 ? "type 3 code 4" : "type 2")} allowed through every firewall on this path, or clamp the MSS to {m.IcmpMtu - (v4 ? 40 : 60)} to avoid the first lost flight"
-                : $"the sender does not act on ICMP too-big: check for a firewall on the sending host that drops incoming ICMP {(v4 ? "type 3 code 4" : "type 2")}, or clamp the MSS to {m.IcmpMtu - (v4 ? 40 : 60)}",
+            Flows = [facts],
+            Hop = m.IcmpFrom,
+            Mtu = m.IcmpMtu,
+            Messages = m.IcmpCount,
+            Sender = fromClient ? facts.Client : facts.Server,
+            Receiver = fromClient ? facts.Server : facts.Client,
+            First = new Timestamp(m.IcmpFirst),
+            Ipv4 = flow.ClientAddress.IsV4,
+            Obeyed = sentAfter ? m.OversizeAfterIcmp == 0 : null,
+            PacketsAfter = m.FitAfterIcmp + m.OversizeAfterIcmp,
+            OversizeAfter = m.OversizeAfterIcmp,
+            LargestAfter = m.MaxAfterIcmp,
         });
     }
 
@@ -861,32 +761,24 @@ public sealed class PathMtuDetector
         public byte Protocol, IpVersion;
         public ushort SrcPort, DstPort;
         public long First;
+        public Flow? Flow;
         public bool Matches(IpAddress s, IpAddress d, IpAddress hop, int mtu) => s == Sender && d == Destination && hop == Hop && mtu == Mtu;
     }
 
-    private static Finding UnmatchedFinding(UnmatchedIcmp u)
+    private static IcmpTooBigVerdict UnmatchedVerdict(UnmatchedIcmp u) => new()
     {
-        string proto = u.Protocol switch { IpProtocols.Tcp => "TCP", IpProtocols.Udp => "UDP", _ => $"protocol {u.Protocol}" };
-        string what = u.IpVersion == 4 ? "ICMP fragmentation needed" : "ICMPv6 Packet Too Big";
-        string ports = u.SrcPort != 0 || u.DstPort != 0 ? $" ({proto} {u.Sender.ToEndpointString(u.SrcPort)} → {u.Destination.ToEndpointString(u.DstPort)})" : $" ({proto})";
-        return new Finding
-        {
-            Kind = "icmp-too-big",
-            Severity = Severity.Info,
-            Flows = u.FlowId != 0 ? new[] { u.FlowId } : Array.Empty<int>(),
-            Time = new Timestamp(u.First),
-            Summary = $"{u.Hop} sent {u.Count} {what} to {u.Sender}: packets to {u.Destination} must not exceed {u.Mtu} bytes{ports}; " +
-                      (u.Protocol == IpProtocols.Tcp ? "the connection is not in the capture, so whether the sender obeyed is unknown" : "the sender's later datagrams must be fragmented or smaller"),
-            Evidence = new Evidence
-            {
-                { "hop", u.Hop.ToString() }, { "mtu", u.Mtu }, { "messages", u.Count }, { "sender", u.Sender.ToString() },
-                { "receiver", u.Destination.ToString() }, { "protocol", proto }, { "quotedPacketSize", u.QuotedSize }, { "obeyed", null },
-            },
-            Advice = $"keep ICMP {(u.IpVersion == 4 ? "type 3 code 4" : "type 2")} allowed through every firewall on this path: it is what lets senders adapt to the {u.Mtu}-byte hop",
-        };
-    }
+        Flows = u.Flow is { } f && f.Id == u.FlowId && u.FlowId != 0 ? [FlowFacts.Of(f)] : [],
+        Hop = u.Hop,
+        Mtu = u.Mtu,
+        Messages = u.Count,
+        Sender = new Endpoint(u.Sender, u.SrcPort),
+        Receiver = new Endpoint(u.Destination, u.DstPort),
+        First = new Timestamp(u.First),
+        Ipv4 = u.IpVersion == 4,
+        Obeyed = null,
+        FlowKnown = false,
+        Protocol = u.Protocol switch { IpProtocols.Tcp => "tcp", IpProtocols.Udp => "udp", _ => $"protocol-{u.Protocol}" },
+        QuotedPacketSize = u.QuotedSize,
+    };
 
-    private static int Nz(int v) => v > 0 ? v : int.MaxValue;
-
-    private static string Range(List<IpAddress> a) => a.Count <= 3 ? string.Join(", ", a) : $"{a[0]} … {a[^1]}";
 }

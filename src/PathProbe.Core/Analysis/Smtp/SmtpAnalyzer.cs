@@ -4,7 +4,7 @@ using PathProbe.Flows;
 using PathProbe.Flows.Streams;
 using PathProbe.Primitives;
 using PathProbe.Protocols.Smtp;
-using static PathProbe.Findings.FindingText;
+using PathProbe.Findings.Kinds;
 
 namespace PathProbe.Analysis.Smtp;
 
@@ -25,15 +25,19 @@ namespace PathProbe.Analysis.Smtp;
 public sealed partial class SmtpAnalyzer
 {
     private readonly SmtpOptions _options;
-    private readonly Action<Finding> _report;
+    private readonly FindingLog _log;
+    private readonly Tcp.IStallView? _stalls;
+    private readonly Mtu.IPathMtuView? _mtu;
     private readonly StreamBudget _budget;
     private readonly SmtpStats _stats = new();
     private int _live;
 
-    public SmtpAnalyzer(SmtpOptions options, Action<Finding> report)
+    public SmtpAnalyzer(SmtpOptions options, FindingLog log, Tcp.IStallView? stalls = null, Mtu.IPathMtuView? mtu = null)
     {
         _options = options;
-        _report = report;
+        _log = log;
+        _stalls = stalls;
+        _mtu = mtu;
         _budget = new StreamBudget(options.StreamBudgetBytes);
     }
 
@@ -56,7 +60,7 @@ public sealed partial class SmtpAnalyzer
         {
             s.Connection.OnPacket(in p, fromClient);
             s.Track();
-            if (flow.Tcp is { } tcp) s.TrackStall(tcp);
+            if (_stalls is not null) s.TrackStall(_stalls.Latest(flow, out var stallHandle), stallHandle);
             if (s.Candidate) SettleCandidate(flow, s);
             // A session closed by FIN or RST frees its slot at once (its flow stays in the table until it expires).
             if (s.Counted && s.Session.CloseReason is not null) { s.Counted = false; _live--; }
@@ -155,64 +159,56 @@ public sealed partial class SmtpAnalyzer
         if (s.Counted) { s.Counted = false; _live--; }
         var conn = s.Connection;
         var session = s.Session;
-        var tcp = flow.Tcp;
         var last = flow.End;
         var end = new Timestamp(Math.Max(now, last.UnixNanoseconds));
-        StallInfo? stall = tcp is null ? null : UnrecoveredStall(tcp, flow, end.UnixNanoseconds);
-
+        var stall = _stalls?.Outage(flow);
+        var hole = _mtu?.BlackHoleOf(flow, stall?.SenderIsClient ?? true);
+        string? resetBy = flow.ServerToClient.RstSeen && !flow.ClientToServer.RstSeen ? "server"
+            : flow.ClientToServer.RstSeen && !flow.ServerToClient.RstSeen ? "client" : flow.EndReason == FlowEnd.Reset ? "both" : null;
+        SmtpTcpEnd tcpEnd;
         switch (flow.EndReason)
         {
             case FlowEnd.Reset:
-                s.End = SmtpConnectionEnd.Reset;
-                s.EndDetail = ResetText(flow) + (stall is { } rs ? $" after {rs.Describe(flow)}" : "");
-                conn.Abort(ResetText(flow), last); // no-op when the RST already aborted it
+                tcpEnd = SmtpTcpEnd.Reset;
+                conn.Abort(SmtpAbortedWriter.ResetWords(resetBy), last); // no-op when the RST already aborted it
                 break;
             case FlowEnd.Fin:
-                s.End = SmtpConnectionEnd.Closed;
-                s.EndDetail = "the connection was closed (FIN both ways)";
+                tcpEnd = SmtpTcpEnd.Closed;
                 conn.Abort("connection closed", last); // no-op when both FINs already closed it
                 break;
             case FlowEnd.IdleTimeout:
-                s.End = SmtpConnectionEnd.IdleTimeout;
-                s.EndDetail = (stall is { } idle ? idle.Describe(flow) + ", then " : "") +
-                              $"nothing was sent for longer than the flow idle timeout (last packet {last.ToIso8601()})";
+                tcpEnd = SmtpTcpEnd.IdleTimeout;
                 conn.Abort("idle timeout", last);
                 break;
             case FlowEnd.Evicted:
-                s.End = SmtpConnectionEnd.Evicted;
-                s.EndDetail = "the flow was evicted from the full flow table and not followed further";
+                tcpEnd = SmtpTcpEnd.Evicted;
                 conn.Abort("not followed further (flow table full)", last);
                 break;
             case FlowEnd.Reused:
-                s.End = SmtpConnectionEnd.Replaced;
-                s.EndDetail = "a new connection on the same addresses and ports replaced it";
+                tcpEnd = SmtpTcpEnd.Replaced;
                 conn.Abort("replaced by a new connection on the same ports", last);
                 break;
             default:
-                if (stall is { } st)
+                if (stall is not null)
                 {
-                    s.End = SmtpConnectionEnd.Stalled;
-                    s.EndDetail = $"{st.Describe(flow)}, and it was still stalled when the capture ended";
-                    conn.Abort($"TCP stall, {st.KindName}", end);
+                    tcpEnd = SmtpTcpEnd.Stalled;
+                    conn.Abort($"TCP stall, {Findings.Kinds.StallVerdict.StallKindName(stall.StallKind)}", end);
                 }
                 else
                 {
-                    s.End = SmtpConnectionEnd.CaptureEnded;
-                    s.EndDetail = $"the capture ended {Sec(end.UnixNanoseconds - last.UnixNanoseconds)} after the flow's last packet, with the connection still open";
+                    tcpEnd = SmtpTcpEnd.CaptureEnded;
                     conn.Finish(end);
                 }
                 break;
         }
+        s.End = (SmtpConnectionEnd)(byte)tcpEnd;
+        s.EndDetail = SmtpAbortedWriter.EndDetail(tcpEnd, resetBy, stall, hole, last, end.UnixNanoseconds - last.UnixNanoseconds);
         if (conn.ClientStream.Abandoned) _stats.StreamsAbandoned++;
         if (conn.ServerStream.Abandoned) _stats.StreamsAbandoned++;
         conn.ClientStream.Release();
         conn.ServerStream.Release();
         session.ReleaseBuffers();
 
-        ReportFindings(flow, s, stall);
+        ReportFindings(flow, s, stall, hole, resetBy, tcpEnd, end);
     }
-
-    private static string ResetText(Flow flow) =>
-        flow.ServerToClient.RstSeen && !flow.ClientToServer.RstSeen ? "reset by the server"
-        : flow.ClientToServer.RstSeen && !flow.ServerToClient.RstSeen ? "reset by the client" : "reset";
 }

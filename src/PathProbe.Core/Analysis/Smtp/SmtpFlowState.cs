@@ -1,4 +1,6 @@
 using System.Globalization;
+using PathProbe.Findings;
+using PathProbe.Findings.Kinds;
 using PathProbe.Flows;
 using PathProbe.Primitives;
 using PathProbe.Protocols.Smtp;
@@ -37,17 +39,20 @@ public enum SmtpDetection : byte
     Proxy,
 }
 
-/// <summary>A TCP stall of the flow as the SMTP analysis saw it begin: kept so a later reply (a server's timeout) can
-/// be tied to it after the TCP detector has moved on.</summary>
-public readonly record struct SmtpStallSeen(long Start, PathProbe.Flows.Tcp.StallKind Kind, bool SenderIsClient, string? Phase)
+/// <summary>A TCP stall of the flow as the SMTP analysis saw it begin: the stall detector's verdict then, and where
+/// the finding log keeps its later versions. Kept so a later reply (a server's timeout) can be tied to the stall after
+/// the TCP detector has moved on.</summary>
+public readonly record struct SmtpStallSeen(StallVerdict Verdict, VerdictHandle Handle)
 {
+    public long Start => Verdict.Start.UnixNanoseconds;
+    public bool SenderIsClient => Verdict.SenderIsClient;
     /// <summary>The stall began while the message was being sent.</summary>
-    public bool InData => Phase is "data" or "bdat" or "data-sent" or "data-command";
+    public bool InData => Verdict.At?.Phase is SmtpPhase.Data or SmtpPhase.Bdat or SmtpPhase.DataSent or SmtpPhase.DataCommand;
 }
 
 /// <summary>
 /// The SMTP analysis of one TCP flow, attached to <see cref="Flow.App"/>: the decoder (<see cref="SmtpConnection"/>)
-/// and how the connection ended. Other detectors quote <see cref="DescribePosition"/> to say where in the dialogue a
+/// and how the connection ended. Other detectors take <see cref="Position"/> to say where in the dialogue a
 /// stall or black hole hit.
 /// </summary>
 public sealed class SmtpFlowState : IFlowApplication, PathProbe.Protocols.Smtp.ISmtpSessionSource
@@ -106,69 +111,54 @@ public sealed class SmtpFlowState : IFlowApplication, PathProbe.Protocols.Smtp.I
     }
 
     /// <summary>After each segment: notes a stall the TCP detector opened (its start changed), even one this same
-    /// segment ended. One comparison per segment, no allocation.</summary>
-    internal void TrackStall(Flows.Tcp.TcpConnectionState tcp)
+    /// segment ended. <paramref name="latest"/> is the flow's latest stall verdict (<c>IStallView.Latest</c>). One
+    /// comparison per segment, no allocation.</summary>
+    internal void TrackStall(StallVerdict? latest, VerdictHandle handle)
     {
-        if (tcp.StallStart == 0 || StallsSeen > 0 && _stalls![(StallsSeen - 1) % MaxStallsKept].Start == tcp.StallStart) return;
+        if (latest is null || StallsSeen > 0 && _stalls![(StallsSeen - 1) % MaxStallsKept].Verdict.Start == latest.Start) return;
         _stalls ??= new SmtpStallSeen[MaxStallsKept];
-        _stalls[StallsSeen % MaxStallsKept] = new SmtpStallSeen(tcp.StallStart, tcp.StallKind, tcp.StallSenderIsClient, tcp.StallPhase);
+        _stalls[StallsSeen % MaxStallsKept] = new SmtpStallSeen(latest, handle);
         StallsSeen++;
     }
 
     public string? Phase => Candidate ? null : PhaseName(Session.CurrentPhase);
 
-    /// <summary>Where the dialogue is, e.g. "DATA after 354 (transaction 2, 1.2 MB of the message sent)". Addresses
-    /// and texts from packets are left out; the only packet-derived word, the AUTH mechanism, was cleaned by the
-    /// decoder, so the result is terminal-safe.</summary>
-    public string? DescribePosition()
-    {
-        if (Candidate) return null;
-        var s = Session;
-        if (s.CurrentPhase != SmtpPhase.Closed) return DescribeAt(s.CurrentPhase);
-        string where = DescribeAt(LastActivePhase);
-        return s.CloseReason is { } why ? $"{where}; then {SafeText.Clean(why, 200)}" : where;
-    }
+    /// <summary>Where the dialogue is now (after the session closed: where it was last active), typed; null while the
+    /// flow is only a proxy candidate (not known to be SMTP).</summary>
+    public SmtpPosition? Position => Candidate ? null : PositionAt(Session.CurrentPhase != SmtpPhase.Closed ? Session.CurrentPhase : LastActivePhase);
 
-    /// <summary>The position text for <paramref name="phase"/> with the session's current counters.</summary>
-    internal string DescribeAt(SmtpPhase phase)
+    /// <summary>The position for <paramref name="phase"/> with the session's current counters.</summary>
+    internal SmtpPosition PositionAt(SmtpPhase phase)
     {
         var s = Session;
         var tx = s.CurrentTransaction;
-        string txn = $"transaction {s.TransactionIndex + 1}";
-        return phase switch
+        // The server's 421 that cut the message data short: the position is that transaction's, as it ended.
+        var cut = phase == SmtpPhase.ServerClosing && s.Transactions.LastOrDefault() is { FinalReply.Code: 421 } last &&
+                  last.EndPhase is SmtpPhase.Data or SmtpPhase.Bdat ? last : null;
+        return new SmtpPosition
         {
-            SmtpPhase.Connect => ImplicitTls ? "implicit TLS (port 465), not decoded" : "connected, waiting for the server's greeting",
-            SmtpPhase.Greeting => s.Greeting is { } g && g.Code != 220
-                ? $"greeting answered {g.Code} (refused at connect)" : "after the greeting, before EHLO",
-            SmtpPhase.Ehlo => s.Commands.Count > 0 && s.Commands[^1].Reply is null && s.Commands[^1].Verb is "EHLO" or "HELO"
-                ? $"{(s.UsedHelo ? "HELO" : "EHLO")} sent, waiting for its reply" : "after EHLO",
-            SmtpPhase.StartTls => "STARTTLS sent, waiting for its 220",
-            SmtpPhase.Tls => ImplicitTls ? "inside implicit TLS (port 465), not decoded" : "inside TLS after STARTTLS, not decoded",
-            SmtpPhase.Auth => s.AuthResult == 0 ? $"AUTH {s.AuthMechanism} in progress" : $"after AUTH {s.AuthMechanism} ({s.AuthResult.ToString(Inv)})",
-            SmtpPhase.Ready => s.TransactionIndex < 0 ? "after EHLO, no mail transaction yet" : $"between transactions (after {txn})",
-            SmtpPhase.Mail => $"MAIL FROM sent ({txn})",
-            SmtpPhase.Rcpt => $"RCPT TO ({txn}, {Recipients(tx)})",
-            SmtpPhase.DataCommand => $"DATA sent, waiting for 354 ({txn})",
-            SmtpPhase.Data => $"DATA after 354 ({txn}, {MessageSize(tx)} of the message sent)",
-            SmtpPhase.DataSent => $"end of data sent, waiting for the final reply ({txn}, {MessageSize(tx)} message)",
-            SmtpPhase.Bdat => $"BDAT chunks ({txn}, {MessageSize(tx)} of the message sent)",
-            SmtpPhase.Quit => "QUIT sent",
-            SmtpPhase.ServerClosing => s.Transactions.LastOrDefault() is { FinalReply.Code: 421 } cut && cut.EndPhase is SmtpPhase.Data or SmtpPhase.Bdat
-                ? $"DATA cut short by the server's 421 ({txn}, {MessageSize(cut)} of the message sent; the server closed the session)"
-                : "a session the server closed with 421",
-            _ => "closed",
+            Phase = phase,
+            Transaction = cut is not null ? cut.Index + 1 : s.TransactionIndex + 1,
+            Recipients = (cut ?? tx) is { } t ? t.Recipients.Count + t.RecipientsNotKept : 0,
+            GreetingCode = s.Greeting?.Code ?? 0,
+            UsedHelo = s.UsedHelo,
+            WaitingForEhloReply = s.Commands.Count > 0 && s.Commands[^1].Reply is null && s.Commands[^1].Verb is "EHLO" or "HELO",
+            ImplicitTls = ImplicitTls,
+            AuthMechanism = s.AuthMechanism,
+            AuthResult = s.AuthResult,
+            Message = cut is not null ? new MessageSize(cut.MessageBytes, cut.SizeApproximate)
+                : tx is null ? default : new MessageSize(tx.MessageBytes, tx.SizeApproximate),
+            CutShortBy421 = cut is not null,
         };
     }
 
-    private static string Recipients(SmtpTransaction? tx)
+    /// <summary>The position of transaction <paramref name="tx"/> where it ended.</summary>
+    internal SmtpPosition PositionOf(SmtpTransaction tx) => PositionAt(tx.EndPhase) with
     {
-        int n = tx is null ? 0 : tx.Recipients.Count + tx.RecipientsNotKept;
-        return n == 1 ? "1 recipient" : $"{n.ToString(Inv)} recipients";
-    }
-
-    /// <summary>"22.7 kB", or "about 8192 B" when bytes missing from the capture are counted in.</summary>
-    private static string MessageSize(SmtpTransaction? tx) =>
-        tx is null ? "0 B" : (tx.SizeApproximate ? "about " : "") + Size(tx.MessageBytes);
+        Transaction = tx.Index + 1,
+        Recipients = tx.Recipients.Count + tx.RecipientsNotKept,
+        Message = new MessageSize(tx.MessageBytes, tx.SizeApproximate),
+    };
 
     internal static string Size(long bytes) => bytes switch
     {
@@ -179,25 +169,7 @@ public sealed class SmtpFlowState : IFlowApplication, PathProbe.Protocols.Smtp.I
     };
 
     /// <summary>Stable kebab-case name of a phase (JSON, <see cref="IFlowApplication.Phase"/>).</summary>
-    public static string PhaseName(SmtpPhase p) => p switch
-    {
-        SmtpPhase.Connect => "connect",
-        SmtpPhase.Greeting => "greeting",
-        SmtpPhase.Ehlo => "ehlo",
-        SmtpPhase.StartTls => "starttls",
-        SmtpPhase.Tls => "tls",
-        SmtpPhase.Auth => "auth",
-        SmtpPhase.Ready => "ready",
-        SmtpPhase.Mail => "mail",
-        SmtpPhase.Rcpt => "rcpt",
-        SmtpPhase.DataCommand => "data-command",
-        SmtpPhase.Data => "data",
-        SmtpPhase.DataSent => "data-sent",
-        SmtpPhase.Bdat => "bdat",
-        SmtpPhase.Quit => "quit",
-        SmtpPhase.ServerClosing => "closing",
-        _ => "closed",
-    };
+    public static string PhaseName(SmtpPhase p) => PathProbe.Findings.Kinds.SmtpWords.PhaseName(p);
 
     public static string EndName(SmtpConnectionEnd e) => e switch
     {

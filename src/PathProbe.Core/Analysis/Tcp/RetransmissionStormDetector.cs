@@ -1,4 +1,5 @@
 using System.Globalization;
+using PathProbe.Findings.Kinds;
 using PathProbe.Decoding;
 using PathProbe.Findings;
 using PathProbe.Flows;
@@ -26,7 +27,7 @@ public sealed class StormOptions
 /// random loss, or a SYN flood (an attack, not a retransmission storm). Bounded: fixed buckets, at most
 /// <see cref="MaxPeers"/> peers and <see cref="MaxFlows"/> flow ids per storm.
 /// </summary>
-public sealed class RetransmissionStormDetector(StormOptions options, Action<Finding> report)
+public sealed class RetransmissionStormDetector(StormOptions options, FindingLog log, Mtu.IPathMtuView? mtu = null)
 {
     private const int MaxPeers = 64;
     private const int MaxFlows = 200;
@@ -52,6 +53,11 @@ public sealed class RetransmissionStormDetector(StormOptions options, Action<Fin
     private readonly HashSet<IpAddress> _synSources = new();
     private readonly List<Flow> _flows = new();
     private readonly HashSet<int> _flowIds = new();
+    /// <summary>Per noted flow id: the directions that retransmitted.</summary>
+    private readonly Dictionary<int, (bool C2s, bool S2c)> _directions = new();
+    /// <summary>Per noted flow id: where its application dialogue was when it was first noted.</summary>
+    private readonly Dictionary<int, SmtpPosition?> _positions = new();
+    private VerdictHandle _handle;
     private int _maxIpSize;
 
     public int StormsReported { get; private set; }
@@ -98,7 +104,16 @@ public sealed class RetransmissionStormDetector(StormOptions options, Action<Fin
         if (time > _lastRetx) _lastRetx = time;
         var peer = fromClient ? flow.ServerAddress : flow.ClientAddress;
         if (_peers.TryGetValue(peer, out long n) || _peers.Count < MaxPeers) _peers[peer] = n + 1;
-        if (_flowIds.Count < MaxFlows && _flowIds.Add(flow.Id)) _flows.Add(flow);
+        if (_flowIds.Count < MaxFlows && _flowIds.Add(flow.Id))
+        {
+            _flows.Add(flow);
+            _positions[flow.Id] = flow.App?.Position; // once per flow, not per packet
+        }
+        if (_flowIds.Contains(flow.Id))
+        {
+            var d = _directions.GetValueOrDefault(flow.Id);
+            _directions[flow.Id] = fromClient ? (true, d.S2c) : (d.C2s, true);
+        }
         if (ipSize > _maxIpSize) _maxIpSize = ipSize;
     }
 
@@ -147,6 +162,7 @@ public sealed class RetransmissionStormDetector(StormOptions options, Action<Fin
                 foreach (var r in _recent)
                     if (r.Flow is not null && r.Time >= windowStart && r.Flow.Id == r.FlowId) Note(r.Flow, r.FromClient, r.IpSize, r.Time);
                 Array.Clear(_recent);
+                _handle = log.Raise(Build(ongoing: true));
             }
             else
             {
@@ -182,105 +198,59 @@ public sealed class RetransmissionStormDetector(StormOptions options, Action<Fin
     private void Close()
     {
         _active = false;
+        var final = Build(ongoing: false);
+        if (_handle.IsValid) log.Update(_handle, final); else log.Raise(final);
+        StormsReported++;
+        _peers.Clear(); _flows.Clear(); _flowIds.Clear(); _synSources.Clear(); _directions.Clear(); _positions.Clear();
+        _peakRetxInWindow = 0; _peakShare = 0; _maxIpSize = 0; _total = default; _firstRetx = 0; _lastRetx = 0;
+        _handle = default;
+    }
+
+    /// <summary>The storm so far: counts are the listed flows' own numbers (a flow record recycled since it was noted
+    /// is another flow: it is counted as not listed).</summary>
+    private StormVerdict Build(bool ongoing)
+    {
         var t = _total;
-        var reasons = new List<string>();
-        string classification;
-        Severity severity;
-        long unacked = 0, blackHoled = 0;
-        // A flow record that left the table may have been recycled for another flow since it was noted: its state is
-        // read only while it still carries a noted id (the finding lists the noted ids either way).
-        var current = _flows.Where(f => _flowIds.Contains(f.Id)).ToList();
+        var current = _flows.Where(f => _flowIds.Contains(f.Id)).OrderBy(f => f.Id).ToList();
+        var facts = current.Select(FlowFacts.Of).ToArray();
+        var dirs = current.Select(f => _directions.GetValueOrDefault(f.Id)).ToArray();
+        int unacked = 0, blackHoled = 0;
         foreach (var f in current)
         {
             var tcp = f.Tcp;
             if (tcp is null) continue;
             if (!tcp.Client.Series.IsEmpty && !tcp.Client.Series.Acknowledged || !tcp.Server.Series.IsEmpty && !tcp.Server.Series.Acknowledged) unacked++;
-            if (tcp.MtuIfAny(true)?.Decided == true || tcp.MtuIfAny(false)?.Decided == true) blackHoled++;
+            if (mtu?.BlackHoled(f) == true) blackHoled++;
+        }
+        long retx = 0, large = 0;
+        for (int i = 0; i < facts.Length; i++)
+        {
+            if (dirs[i].C2s) { retx += facts[i].Retransmissions.C2s; large += facts[i].FullSizeRetransmissions.C2s; }
+            if (dirs[i].S2c) { retx += facts[i].Retransmissions.S2c; large += facts[i].FullSizeRetransmissions.S2c; }
         }
         long halfOpen = t.Syns - t.SynAcks;
-        if (halfOpen >= options.FloodMinHalfOpen && _synSources.Count >= options.FloodMinSources)
+        StormClass cls =
+            halfOpen >= options.FloodMinHalfOpen && _synSources.Count >= options.FloodMinSources ? StormClass.Flood
+            : retx > 0 && large == retx && unacked > 0 || blackHoled > 0 ? StormClass.PathFault
+            : StormClass.Loss;
+        return new StormVerdict
         {
-            classification = "flood";
-            severity = Severity.Critical;
-            reasons.Add($"{halfOpen} connection attempts were never answered, from {_synSources.Count} sources");
-            reasons.Add("this is a SYN flood (many half-open connections), an attack pattern, not a retransmission storm");
-        }
-        else if (t.Retx > 0 && t.Small == 0 && (double)t.Large / t.Retx >= 0.9 && unacked > 0 || blackHoled > 0)
-        {
-            classification = "path-fault";
-            severity = unacked > 0 ? Severity.Critical : Severity.Warning;
-            if (blackHoled > 0)
-                reasons.Add($"{blackHoled} of {_flowIds.Count} flow{(_flowIds.Count == 1 ? " is" : "s are")} in a path-MTU black hole (see the mtu-blackhole finding): packets above a size are dropped silently, smaller ones get through");
-            reasons.Add($"{t.Large} of {t.Retx} retransmissions were full-size packets (up to {_maxIpSize} bytes)" + (t.Small == 0 ? "; no small packet needed resending" : $", {t.Small} smaller"));
-            reasons.Add($"{unacked} of {_flowIds.Count} flow{(_flowIds.Count == 1 ? "" : "s")} kept resending data that was never acknowledged");
-            reasons.Add($"{t.Rto} were timeout (RTO) retransmissions, {t.Fast} fast retransmissions, {t.DupAcks} duplicate ACKs");
-            reasons.Add("size-dependent loss is a path fault (an MTU/MRU black hole), not an attack: the retransmissions come from the senders' own TCP stacks");
-        }
-        else
-        {
-            classification = "loss";
-            severity = _peakShare >= 0.1 ? Severity.Warning : Severity.Info;
-            reasons.Add($"retransmissions spread over packet sizes: {t.Large} full-size, {t.Small} smaller");
-            reasons.Add($"{t.Fast} fast retransmissions and {t.DupAcks} duplicate ACKs: the receivers saw later data and asked for the missing segments");
-            if (unacked == 0) reasons.Add("every resent segment was eventually acknowledged");
-            reasons.Add("this is congestion or random loss on the path, not an attack");
-        }
-
-        // Where the application dialogues were (SMTP: the phase and transaction of each flow), most common first.
-        var positions = current.Select(f => f.App?.Phase).OfType<string>().GroupBy(p => p).OrderByDescending(g => g.Count())
-            .Select(g => (Phase: g.Key, Count: g.Count())).ToList();
-        var flowPositions = current.Where(f => f.App is not null).Take(20)
-            .Select(f => (object?)new Evidence { { "flow", f.Id }, { "phase", f.App!.Phase }, { "position", f.App.DescribePosition() is { } d ? SafeText.Clean(d, 200) : null } })
-            .ToList();
-        string phaseText = positions.Count == 0 ? "" :
-            " [" + string.Join(", ", positions.Select(p => $"{p.Count} in {p.Phase}")) + "]";
-        var peers = _peers.OrderByDescending(kv => kv.Value).Take(10)
-            .Select(kv => (object?)new Evidence { { "address", kv.Key.ToString() }, { "retransmissions", kv.Value } }).ToList();
-        string peerText = _peers.Count == 1 ? $"toward {_peers.Keys.First()}" : $"toward {_peers.Count} peers";
-        string what = classification switch
-        {
-            "flood" => "SYN flood: many half-open connections",
-            "path-fault" => "retransmission storm caused by a path fault (not an attack)",
-            _ => "retransmission storm from congestion or random loss (not an attack)",
+            Flows = facts,
+            Directions = dirs.Select(d => (d.C2s, d.S2c)).ToArray(),
+            Ongoing = ongoing,
+            Class = cls,
+            Start = new Timestamp(_firstRetx),
+            End = new Timestamp(_lastRetx),
+            PeakRetransmissionsPerWindow = _peakRetxInWindow,
+            WindowNanos = (long)options.Window.TotalNanoseconds,
+            HalfOpenConnections = halfOpen,
+            SynSources = _synSources.Count,
+            LargestIpPacket = _maxIpSize,
+            BlackHoledFlows = blackHoled,
+            UnacknowledgedFlows = unacked,
+            FlowsNotListed = _flowIds.Count - current.Count,
+            Positions = current.Select(f => _positions.GetValueOrDefault(f.Id)).ToArray(),
         };
-        report(new Finding
-        {
-            Kind = "retransmission-storm",
-            Severity = severity,
-            Flows = _flowIds.OrderBy(i => i).ToList(),
-            Time = new Timestamp(_firstRetx),
-            Summary = $"{what}: {t.Retx} of {t.Data} data segments retransmitted ({100.0 * t.Retx / Math.Max(1, t.Data):0.#}%) " +
-                      $"over {Span(_lastRetx - _firstRetx)} in {_flowIds.Count} flow{(_flowIds.Count == 1 ? "" : "s")} {peerText}{phaseText}",
-            Evidence = new Evidence
-            {
-                { "classification", classification },
-                { "start", new Timestamp(_firstRetx) },
-                { "end", new Timestamp(_lastRetx) },
-                { "dataSegments", t.Data },
-                { "retransmissions", t.Retx },
-                { "share", Math.Round((double)t.Retx / Math.Max(1, t.Data), 4) },
-                { "peakRetransmissionsPerWindow", _peakRetxInWindow },
-                { "windowSeconds", options.Window.TotalSeconds },
-                { "rtoRetransmissions", t.Rto },
-                { "fastRetransmissions", t.Fast },
-                { "duplicateAcks", t.DupAcks },
-                { "fullSizeRetransmissions", t.Large },
-                { "smallRetransmissions", t.Small },
-                { "halfOpenConnections", halfOpen },
-                { "peers", peers },
-                { "reasons", reasons.Cast<object?>().ToList() },
-                { "applicationPositions", flowPositions },
-            },
-            Advice = classification switch
-            {
-                "flood" => "treat it as an attack: enable SYN cookies (net.ipv4.tcp_syncookies=1), rate-limit new connections per source, and involve the upstream provider",
-                "path-fault" => "do not block the senders: find the hop that drops large packets, fix its MTU/MRU or clamp the MSS (iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu), and let ICMP 'fragmentation needed' / 'packet too big' through",
-                _ => "look for congestion or a lossy link on the path (interface errors, full queues, duplex mismatch); TCP recovers, but throughput suffers",
-            },
-        });
-        StormsReported++;
-        _peers.Clear(); _flows.Clear(); _flowIds.Clear(); _synSources.Clear();
-        _peakRetxInWindow = 0; _peakShare = 0; _maxIpSize = 0; _total = default; _firstRetx = 0; _lastRetx = 0;
     }
 
     private static string Span(long nanos) =>

@@ -380,8 +380,11 @@ public sealed class TcpAnalyzer
         else
         {
             if (!f.Series.IsEmpty && f.Series.Resends > f.WorstSeries.Resends) f.WorstSeries = f.Series;
-            long original = f.FirstSendOf(seq);
-            f.Series.Start(seq, original != 0 ? original : now, now, ipSize);
+            // Every send of this segment so far (the unacked list holds them, this resend included).
+            Span<long> times = stackalloc long[RetransmissionSeries.MaxTimes];
+            int sends = f.SendTimesOf(seq, times);
+            if (sends >= 2) f.Series.Start(seq, times[..Math.Min(sends, RetransmissionSeries.MaxTimes)], sends, ipSize);
+            else f.Series.Start(seq, sends == 1 && times[0] != now ? times[0] : now, now, ipSize);
         }
         if (f.Series.Resends > f.WorstSeries.Resends) f.WorstSeries = f.Series;
     }

@@ -6,7 +6,7 @@ namespace PathProbe.Flows.Tcp;
 /// <summary>A segment whose IP packet is larger than anything known to have been delivered in its direction: it
 /// either proves a larger size gets through (acknowledged) or, resent and never acknowledged at that size, that it
 /// does not.</summary>
-public struct MtuCandidate
+internal struct MtuCandidate
 {
     public uint Start;
     public uint End;
@@ -26,7 +26,7 @@ public struct MtuCandidate
 }
 
 [InlineArray(PathMtuDirection.MaxCandidates)]
-public struct MtuCandidates
+internal struct MtuCandidates
 {
     private MtuCandidate _c0;
 }
@@ -36,7 +36,7 @@ public struct MtuCandidates
 /// <c>Analysis/Mtu/PathMtuDetector</c>. Fixed size, allocated with the connection state and reused with it; sizes are
 /// IP packet lengths.
 /// </summary>
-public sealed class PathMtuDirection
+internal sealed class PathMtuDirection
 {
     public const int MaxCandidates = 8;
 

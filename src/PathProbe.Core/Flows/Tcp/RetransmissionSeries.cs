@@ -41,11 +41,33 @@ public struct RetransmissionSeries
         Resends = 1;
     }
 
+    /// <summary>A series whose segment was already sent <paramref name="sends"/> times (the original included) at
+    /// <paramref name="times"/>: every earlier resend counts, so a series that restarts on a segment resent before
+    /// (another segment was resent in between) reads the same resends as the path-MTU evidence.</summary>
+    public void Start(uint seq, ReadOnlySpan<long> times, int sends, int ipSize)
+    {
+        this = default;
+        Seq = seq;
+        IpPacketSize = ipSize;
+        Stored = Math.Min(times.Length, MaxTimes);
+        for (int i = 0; i < Stored; i++) Times[i] = times[i];
+        Resends = sends - 1;
+    }
+
     public void Add(long resend, int ipSize)
     {
         Resends++;
         if (ipSize > IpPacketSize) IpPacketSize = ipSize;
         if (Stored < MaxTimes) Times[Stored++] = resend;
+    }
+
+    /// <summary>Intervals between consecutive sends, in nanoseconds.</summary>
+    public readonly long[] IntervalsNanos()
+    {
+        int n = Math.Min(Stored, MaxTimes);
+        var r = new long[Math.Max(0, n - 1)];
+        for (int i = 1; i < n; i++) r[i - 1] = Times[i] - Times[i - 1];
+        return r;
     }
 
     /// <summary>Intervals between consecutive sends, in seconds.</summary>

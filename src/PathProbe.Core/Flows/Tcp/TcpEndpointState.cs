@@ -104,11 +104,14 @@ public sealed class TcpEndpointState
     /// <summary>Unacknowledged segments currently tracked.</summary>
     public int UnackedCount => UCount - UHead;
 
-    /// <summary>Time the segment starting at <paramref name="seq"/> was first sent, or 0.</summary>
-    internal long FirstSendOf(uint seq)
+    /// <summary>Times the segment starting at <paramref name="seq"/> was sent (oldest first, as many as fit in
+    /// <paramref name="times"/>); returns how many sends the unacked list holds.</summary>
+    internal int SendTimesOf(uint seq, Span<long> times)
     {
-        for (int i = UHead; i < UCount; i++) if (USeq![i] == seq) return UTime![i];
-        return 0;
+        int n = 0;
+        for (int i = UHead; i < UCount; i++)
+            if (USeq![i] == seq) { if (n < times.Length) times[n] = UTime![i]; n++; }
+        return n;
     }
 }
 
@@ -151,33 +154,26 @@ public sealed class TcpConnectionState
     /// <summary>The server answered the SYN with a RST (connection refused).</summary>
     public bool RefusedByReset;
 
-    // Stall tracking.
+    // Progress, read by the stall detector.
     public long LastProgressTime;
     public long LastPacketTime;
     /// <summary>Longest time between two packets while data was outstanding, and when it started.</summary>
     public long LongestGapOutstanding;
     public long LongestGapStart;
-    public int StallsReported;
-    public long StallsNotReported;
-    /// <summary>A stall is in progress (no progress for longer than the threshold).</summary>
-    public bool Stalled;
-    public long StallStart;
-    public StallKind StallKind;
-    public bool StallSenderIsClient;
-    public long StallOutstanding;
-    /// <summary>Where the application dialogue was when the stall began (<see cref="IFlowApplication"/>), or null.</summary>
-    public string? StallPosition;
-    public string? StallPhase;
+
+    /// <summary>The stall detector's state for this flow (owned by <c>Analysis/Tcp/TcpFindingDetector</c>; others read
+    /// its verdicts through <c>IStallView</c>).</summary>
+    internal StallTrack Stall;
 
     /// <summary>Path-MTU evidence per direction (client → server, server → client); allocated on first need (a data
     /// packet above the minimum MTU, a hole, an ICMP too-big) and reused with the flow record.</summary>
-    public PathMtuDirection? ClientMtu;
-    public PathMtuDirection? ServerMtu;
+    internal PathMtuDirection? ClientMtu;
+    internal PathMtuDirection? ServerMtu;
     internal bool ClientMtuActive, ServerMtuActive;
 
     /// <summary>The evidence for data sent by the client (<paramref name="fromClient"/>) or the server, allocating it
     /// on first use.</summary>
-    public PathMtuDirection Mtu(bool fromClient)
+    internal PathMtuDirection Mtu(bool fromClient)
     {
         if (fromClient)
         {
@@ -189,7 +185,7 @@ public sealed class TcpConnectionState
     }
 
     /// <summary>The evidence for data sent by one side, or null when nothing was recorded.</summary>
-    public PathMtuDirection? MtuIfAny(bool fromClient) => fromClient ? (ClientMtuActive ? ClientMtu : null) : (ServerMtuActive ? ServerMtu : null);
+    internal PathMtuDirection? MtuIfAny(bool fromClient) => fromClient ? (ClientMtuActive ? ClientMtu : null) : (ServerMtuActive ? ServerMtu : null);
 
     internal void Reset()
     {
@@ -198,6 +194,25 @@ public sealed class TcpConnectionState
         TsMruSyn = 0; TsFirstRtt = 0; Handshake = TcpHandshake.NotSeen; SynCount = 0; FirstSynTime = 0; LastSynTime = 0;
         SynAckSeen = false; RefusedByReset = false;
         LastProgressTime = 0; LastPacketTime = 0; LongestGapOutstanding = 0; LongestGapStart = 0;
-        StallsReported = 0; StallsNotReported = 0; Stalled = false; StallStart = 0; StallOutstanding = 0; StallPosition = null; StallPhase = null;
+        Stall = default;
     }
+}
+
+/// <summary>Per-flow stall bookkeeping of the stall detector (kept in the flow record, reset with it).</summary>
+internal struct StallTrack
+{
+    /// <summary>A stall is in progress (no progress for longer than the threshold).</summary>
+    public bool Open;
+    public long Start;
+    public StallKind Kind;
+    public bool SenderIsClient;
+    public long Outstanding;
+    /// <summary>The receiver's ACK when the stall began: the first byte of the sender's data still owed.</summary>
+    public uint AckPoint;
+    public PathProbe.Findings.SmtpPosition? At;
+    public PathProbe.Findings.VerdictHandle Handle;
+    /// <summary>The latest stall verdict of this flow (open or ended).</summary>
+    public PathProbe.Findings.Kinds.StallVerdict? Last;
+    public int Reported;
+    public long NotReported;
 }

@@ -47,15 +47,15 @@ public sealed class DnsAnalyzerTests
         Feed(e, Udp(Client, 40000, Server, 53, Query(7, "a.example.test", DnsType.TXT)), 0);
         Feed(e, Udp(Server, 53, Client, 40000, Response(7, "b.example.test", DnsType.TXT, Array.Empty<(DnsType, byte[])>())), 0.01);
         Feed(e, Udp(Client, 1111, "192.0.2.9", 2222, new byte[] { 1 }), 6); // unrelated traffic moves capture time on
-        Assert.Contains(e.Findings, f => f.Kind == "dns-timeout"); // decided during the capture, not only at the end
+        Assert.Contains(e.Findings, f => f.Name == "dns-timeout"); // decided during the capture, not only at the end
         var a = e.Complete(Input());
 
         var state = a.Flows.Select(f => f.App).OfType<DnsFlowState>().Single();
         Assert.Equal(1, state.UnmatchedResponses);
         Assert.Equal(DnsOutcome.TimedOut, Assert.Single(state.Transactions).Outcome);
-        var f = Assert.Single(a.Findings, x => x.Kind == "dns-timeout");
+        var f = Assert.Single(a.Findings, x => x.Name == "dns-timeout");
         Assert.Equal(Severity.Warning, f.Severity);
-        Assert.Contains("TXT a.example.test (id 0x0007", f.Summary);
+        Assert.Contains("TXT a.example.test (id 7,", f.Summary); // DNS ids are numbers, as in flows[].dns
     }
 
     [Fact]
@@ -66,7 +66,7 @@ public sealed class DnsAnalyzerTests
         Feed(e, Udp(Client, 1111, "192.0.2.9", 2222, new byte[] { 1 }), 4.9);
         var a = e.Complete(Input());
         Assert.Equal(DnsOutcome.CaptureEnded, Assert.Single(Transactions(a)).Outcome);
-        Assert.DoesNotContain(a.Findings, f => f.Kind == "dns-timeout");
+        Assert.DoesNotContain(a.Findings, f => f.Name == "dns-timeout");
     }
 
     [Fact]
@@ -79,7 +79,7 @@ public sealed class DnsAnalyzerTests
         Assert.Empty(e.Findings);
         var a = e.Complete(Input());
         // Capture time ended at 1.9 s: not yet past the timeout from the first send.
-        Assert.DoesNotContain(a.Findings, f => f.Kind == "dns-timeout");
+        Assert.DoesNotContain(a.Findings, f => f.Name == "dns-timeout");
 
         e = new Engine(new AnalysisOptions { Dns = new DnsOptions { QueryTimeout = TimeSpan.FromSeconds(2) } });
         Feed(e, Udp(Client, 40000, Server, 53, Query(9, "late.example.test", DnsType.MX)), 0);
@@ -89,7 +89,7 @@ public sealed class DnsAnalyzerTests
         var t = Assert.Single(Transactions(a));
         Assert.Equal(2, t.Sends);
         var f = Assert.Single(a.Findings);
-        Assert.Equal("dns-timeout", f.Kind);
+        Assert.Equal("dns-timeout", f.Name);
         Assert.Contains("2 times over 1.5 s", f.Summary);
     }
 
@@ -103,7 +103,7 @@ public sealed class DnsAnalyzerTests
         var a = e.Complete(Input());
         var tx = Transactions(a).OrderBy(t => t.FirstSent).ToList();
         Assert.Same(tx[0], tx[1].RetryOf);
-        var f = Assert.Single(a.Findings, x => x.Kind == "dns-timeout");
+        var f = Assert.Single(a.Findings, x => x.Name == "dns-timeout");
         Assert.Equal(2, f.Flows.Count);
         Assert.Contains("retried with a new id", f.Summary);
     }
@@ -138,7 +138,7 @@ public sealed class DnsAnalyzerTests
         Assert.Equal(6, tcp.Response!.AnswerCount);
         Assert.Equal(answer.Length - 2, tcp.Response.Size);
         var f = Assert.Single(a.Findings);
-        Assert.Equal("dns-truncated", f.Kind);
+        Assert.Equal("dns-truncated", f.Name);
         Assert.Equal(Severity.Info, f.Severity);
         Assert.Equal(new[] { udp.FlowId, tcp.FlowId }, f.Flows);
     }
@@ -151,7 +151,7 @@ public sealed class DnsAnalyzerTests
         Feed(e, Udp(Server, 53, Client, 40000, Response(0x100, "big.example.test", DnsType.TXT, Array.Empty<(DnsType, byte[])>(), tc: true)), 0.001);
         var a = e.Complete(Input());
         var f = Assert.Single(a.Findings);
-        Assert.Equal("dns-truncated", f.Kind);
+        Assert.Equal("dns-truncated", f.Name);
         Assert.Equal(Severity.Warning, f.Severity);
         Assert.Contains("no TCP retry", f.Summary);
     }
@@ -275,6 +275,6 @@ public sealed class DnsAnalyzerTests
         var flow = e.Flows.LiveFlows.Single();
         var app = Assert.IsType<DnsFlowState>(flow.App);
         Assert.Equal("waiting", app.Phase);
-        Assert.Equal("DNS: 1 query, 0 answered, no answer to AAAA w.example.test (id 0x00ab)", app.DescribePosition());
+        Assert.Null(app.Position); // a DNS flow has no SMTP position
     }
 }

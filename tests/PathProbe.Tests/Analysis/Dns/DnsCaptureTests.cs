@@ -16,7 +16,7 @@ public sealed class DnsCaptureTests(ITestOutputHelper output)
     private static List<DnsTransaction> Transactions(CaptureAnalysis a) =>
         a.Flows.Select(f => f.App).OfType<DnsFlowState>().SelectMany(s => s.Transactions).OrderBy(t => t.FirstSent).ToList();
 
-    private static object? Ev(Finding f, string key) => f.Evidence.Single(e => e.Key == key).Value;
+    private static object? Ev(Finding f, string key) => PathProbe.Tests.Support.FindingJson.Value(PathProbe.Tests.Support.FindingJson.Ev(f, key));
 
     [SkippableFact]
     public void DnsFragmented_AllAnswered_TxtAnswerFragmented_NoLoss()
@@ -36,9 +36,9 @@ public sealed class DnsCaptureTests(ITestOutputHelper output)
         Assert.Contains("PTR mx.example.test", tx[2].Response!.Records);
 
         var f = Assert.Single(a.Findings);
-        Assert.Equal("ip-fragmentation", f.Kind);
+        Assert.Equal("ip-fragmentation", f.Name);
         Assert.Equal(Severity.Info, f.Severity);
-        Assert.Equal("203.0.113.53", Ev(f, "sender"));
+        Assert.Equal("203.0.113.53", Ev(f, "peer"));
         Assert.Equal(2933, Ev(f, "maxDatagramBytes"));
         Assert.Equal(1500, Ev(f, "largestFragment"));
         Assert.Equal(false, Ev(f, "dontFragment"));
@@ -60,19 +60,19 @@ public sealed class DnsCaptureTests(ITestOutputHelper output)
         Assert.Equal("MX example.test", mx.Question);
         Assert.Equal(DnsOutcome.Answered, mx.Outcome);
 
-        var loss = Assert.Single(a.Findings, f => f.Kind == "fragment-loss");
+        var loss = Assert.Single(a.Findings, f => f.Name == "fragment-loss");
         Assert.Equal(Severity.Critical, loss.Severity);
         Assert.Equal("TXT big.example.test", Ev(loss, "question"));
-        Assert.Equal("0xdb72", Ev(loss, "dnsId"));
+        Assert.Equal(0xdb72, Ev(loss, "dnsId"));
         Assert.Equal(2, Ev(loss, "datagrams"));
         Assert.Equal(2, Ev(loss, "icmpReassemblyTimeExceeded"));
-        Assert.Equal(2, Ev(loss, "querySends"));
+        Assert.Equal(2, Ev(loss, "sends"));
         Assert.Equal(new[] { first.FlowId, retry.FlowId }, loss.Flows);
         Assert.Contains("sent 2 times over 2.01 s and never answered", loss.Summary);
 
-        var timeout = Assert.Single(a.Findings, f => f.Kind == "dns-timeout");
+        var timeout = Assert.Single(a.Findings, f => f.Name == "dns-timeout");
         Assert.Equal(2, Ev(timeout, "sends"));
-        Assert.DoesNotContain(a.Findings, f => f.Kind == "ip-fragmentation");
+        Assert.DoesNotContain(a.Findings, f => f.Name == "ip-fragmentation");
     }
 
     [SkippableFact]
@@ -91,7 +91,7 @@ public sealed class DnsCaptureTests(ITestOutputHelper output)
         Assert.Contains(tx, t => t.Transport == DnsTransport.Tcp && t.Question == "MX example.test" && t.Outcome == DnsOutcome.Answered);
         Assert.All(tx, t => Assert.Equal(DnsOutcome.Answered, t.Outcome));
         var f = Assert.Single(a.Findings);
-        Assert.Equal("dns-truncated", f.Kind);
+        Assert.Equal("dns-truncated", f.Name);
         Assert.Equal(true, Ev(f, "tcpRetry"));
         Assert.Equal(tcp.FlowId, Ev(f, "tcpFlow"));
     }

@@ -19,7 +19,7 @@ public sealed class FragmentationDetectorTests
         UdpPayload(53, 40000, Response(id, "big.example.test", DnsType.TXT,
             Enumerable.Range(0, 12).Select(i => (DnsType.TXT, Txt(new string((char)('a' + i), 230))))));
 
-    private static object? Ev(Finding f, string key) => f.Evidence.Single(e => e.Key == key).Value;
+    private static object? Ev(Finding f, string key) => PathProbe.Tests.Support.FindingJson.Value(PathProbe.Tests.Support.FindingJson.Ev(f, key));
 
     [Fact]
     public void ReassembledDnsAnswer_IpFragmentationInfoPerSender()
@@ -31,7 +31,7 @@ public sealed class FragmentationDetectorTests
         var a = e.Complete(Input());
 
         var f = Assert.Single(a.Findings);
-        Assert.Equal("ip-fragmentation", f.Kind);
+        Assert.Equal("ip-fragmentation", f.Name);
         Assert.Equal(Severity.Info, f.Severity);
         Assert.Equal(datagram.Length, Ev(f, "maxDatagramBytes"));
         Assert.Equal(2, Ev(f, "maxFragments"));
@@ -56,9 +56,9 @@ public sealed class FragmentationDetectorTests
         Feed(e, Udp(Client, 1111, "192.0.2.9", 2222, new byte[] { 1 }), 8);
         var a = e.Complete(Input());
 
-        var loss = Assert.Single(a.Findings, f => f.Kind == "fragment-loss");
+        var loss = Assert.Single(a.Findings, f => f.Name == "fragment-loss");
         Assert.Equal(Severity.Critical, loss.Severity);
-        Assert.Equal("0x1234", Ev(loss, "dnsId"));
+        Assert.Equal(0x1234, Ev(loss, "dnsId"));
         Assert.Equal("TXT big.example.test", Ev(loss, "question"));
         Assert.Equal("timeout", Ev(loss, "queryOutcome"));
         Assert.Equal(1, Ev(loss, "icmpReassemblyTimeExceeded"));
@@ -66,8 +66,8 @@ public sealed class FragmentationDetectorTests
         Assert.Contains("1 of 2 fragments missing", loss.Summary);
         var flowId = a.Flows.Single(f => f.ServerPort == 53).Id;
         Assert.Equal(new[] { flowId }, loss.Flows);
-        Assert.Single(a.Findings, f => f.Kind == "dns-timeout");
-        Assert.DoesNotContain(a.Findings, f => f.Kind == "ip-fragmentation"); // nothing was reassembled
+        Assert.Single(a.Findings, f => f.Name == "dns-timeout");
+        Assert.DoesNotContain(a.Findings, f => f.Name == "ip-fragmentation"); // nothing was reassembled
         var t = a.Flows.Select(x => x.App).OfType<DnsFlowState>().Single().Transactions.Single();
         Assert.Equal(1, t.AnswerDatagramsLost);
     }
@@ -84,12 +84,12 @@ public sealed class FragmentationDetectorTests
         Feed(e, Udp(Client, 1111, "192.0.2.9", 2222, new byte[] { 1 }), 40); // past the reassembly timeout: the first times out
         var a = e.Complete(Input());
 
-        var loss = Assert.Single(a.Findings, f => f.Kind == "fragment-loss");
+        var loss = Assert.Single(a.Findings, f => f.Name == "fragment-loss");
         Assert.Equal(Severity.Warning, loss.Severity);
         Assert.Equal("answered", Ev(loss, "queryOutcome"));
-        var frag = Assert.Single(a.Findings, f => f.Kind == "ip-fragmentation");
+        var frag = Assert.Single(a.Findings, f => f.Name == "ip-fragmentation");
         Assert.Equal(Severity.Warning, frag.Severity); // the same sender also lost fragments
-        Assert.DoesNotContain(a.Findings, f => f.Kind == "dns-timeout");
+        Assert.DoesNotContain(a.Findings, f => f.Name == "dns-timeout");
     }
 
     [Fact]
@@ -100,7 +100,7 @@ public sealed class FragmentationDetectorTests
         Feed(e, frags[^1], 0);
         Feed(e, Udp(Client, 1111, "192.0.2.9", 2222, new byte[] { 1 }), 5);
         var a = e.Complete(Input());
-        var loss = Assert.Single(a.Findings, f => f.Kind == "fragment-loss");
+        var loss = Assert.Single(a.Findings, f => f.Name == "fragment-loss");
         Assert.Equal(Severity.Warning, loss.Severity);
         Assert.Empty(loss.Flows);
         Assert.Contains("the first fragment never arrived", loss.Summary);
@@ -115,7 +115,7 @@ public sealed class FragmentationDetectorTests
         Feed(e, frags[0], 0);
         Feed(e, Udp(Client, 1111, "192.0.2.9", 2222, new byte[] { 1 }), 0.5);
         var a = e.Complete(Input());
-        Assert.DoesNotContain(a.Findings, f => f.Kind == "fragment-loss");
+        Assert.DoesNotContain(a.Findings, f => f.Name == "fragment-loss");
         Assert.Equal(1, a.Fragments.OpenAtEnd);
     }
 

@@ -52,7 +52,7 @@ public sealed class SmtpAnalyzerCaptureTests
         Assert.StartsWith("Ok: queued as ", tx.GetProperty("finalReply").GetProperty("text").GetString());
         // A 200,000-byte attachment, base64-encoded: the message is well over 200 kB.
         Assert.InRange(tx.GetProperty("messageBytes").GetInt64(), 270_000, 280_000);
-        Assert.True(tx.GetProperty("dataToFinalReplyMs").GetDouble() > 0);
+        Assert.True(tx.GetProperty("dataToFinalReply").GetDouble() > 0);
         Assert.Empty(r.SmtpFindings);
         Assert.Equal(1, r.Root.GetProperty("stats").GetProperty("smtp").GetProperty("flows").GetInt32());
     }
@@ -133,7 +133,7 @@ public sealed class SmtpAnalyzerCaptureTests
         Assert.Equal(flows[2].GetProperty("id").GetInt32(), Assert.Single(d.GetProperty("flows").EnumerateArray()).GetInt32());
         var ev = d.GetProperty("evidence");
         Assert.Equal("rate-limit", ev.GetProperty("classification").GetString());
-        var reply = Assert.Single(ev.GetProperty("replies").EnumerateArray());
+        var reply = Assert.Single(ev.GetProperty("flows")[0].GetProperty("replies").EnumerateArray());
         Assert.Equal("greeting", reply.GetProperty("command").GetString());
         Assert.Equal(421, reply.GetProperty("code").GetInt32());
         Assert.Equal("4.7.0", reply.GetProperty("enhancedCode").GetString());
@@ -159,8 +159,9 @@ public sealed class SmtpAnalyzerCaptureTests
         var f = Assert.Single(r.Findings("smtp-reject"));
         var ev = f.GetProperty("evidence");
         Assert.Equal("size", ev.GetProperty("classification").GetString());
-        Assert.Equal(100_000, ev.GetProperty("advertisedSizeLimit").GetInt64());
-        Assert.Equal(message, ev.GetProperty("messageBytes").GetInt64());
+        var item = ev.GetProperty("flows")[0];
+        Assert.Equal(100_000, item.GetProperty("advertisedSizeLimit").GetInt64());
+        Assert.Equal(message, item.GetProperty("messageBytes").GetInt64()); // the flow's own number
         string summary = f.GetProperty("summary").GetString()!;
         Assert.Contains("552 5.3.4 Error: message file too big", summary);
         Assert.Contains("exceeds the advertised SIZE 100 kB", summary);
@@ -186,13 +187,18 @@ public sealed class SmtpAnalyzerCaptureTests
         Assert.Equal("critical", f.GetProperty("severity").GetString());
         Assert.Equal(flows[1].GetProperty("id").GetInt32(), f.GetProperty("flows")[0].GetInt32());
         var ev = f.GetProperty("evidence");
-        Assert.Equal("data", ev.GetProperty("phase").GetString());
+        var item = ev.GetProperty("flows")[0];
+        Assert.Equal("data", item.GetProperty("position").GetProperty("phase").GetString());
         Assert.Equal("stalled", ev.GetProperty("tcpEnd").GetString());
-        var stall = ev.GetProperty("stall");
+        var stall = item.GetProperty("stall");
         Assert.Equal("rto-backoff", stall.GetProperty("stallKind").GetString());
-        Assert.Equal(7, stall.GetProperty("resends").GetInt32()); // 7 RTO resends of seq 93 (captures/README.md)
-        Assert.Equal(1500, stall.GetProperty("ipPacketSize").GetInt32());
-        Assert.True(stall.GetProperty("backoff").GetBoolean());
+        // Seq 93 was sent 9 times: once, once more with the first flight's resends, then 7 RTO resends
+        // (captures/README.md): 8 resends, the same number as mtu-blackhole's and the flow's longest series.
+        var series = stall.GetProperty("series");
+        Assert.Equal(8, series.GetProperty("resends").GetInt32());
+        Assert.Equal(8, flows[1].GetProperty("tcp").GetProperty("c2s").GetProperty("longestRetransmissionSeries").GetProperty("resends").GetInt32());
+        Assert.Equal(1500, series.GetProperty("ipPacketSize").GetInt32());
+        Assert.True(series.GetProperty("backoff").GetBoolean());
         string summary = f.GetProperty("summary").GetString()!;
         Assert.Contains("DATA after 354 (transaction 1, ", summary);
         Assert.Contains("TCP stalled for 26.5 s", summary);
@@ -212,7 +218,10 @@ public sealed class SmtpAnalyzerCaptureTests
         Assert.Equal("data", app.Phase);
         long sent = app.Session.CurrentMessageBytes;
         Assert.Equal(15 * 1448 + 952, sent); // the first flight: 15 full segments and one of 952 bytes (captures/README.md)
-        Assert.Equal("DATA after 354 (transaction 1, 22.7 kB of the message sent)", app.DescribePosition());
+        var position = app.Position;
+        Assert.Equal(PathProbe.Protocols.Smtp.SmtpPhase.Data, position.Phase);
+        Assert.Equal(sent, position.Message.Bytes);
+        Assert.Equal("DATA after 354 (transaction 1, 22.7 kB of the message sent)", PathProbe.Findings.Kinds.SmtpWords.Position(position, null));
     }
 
     [Fact]
@@ -222,11 +231,12 @@ public sealed class SmtpAnalyzerCaptureTests
         {
             var a = FileAnalyzer.Analyze(Path.Combine(TestPaths.Captures, name));
             var sw = new StringWriter();
-            TextReport.Write(sw, new[] { a });
+            TextReport.Write(sw, new[] { a }, new TextReport.Options { Width = 1000 });
             string text = sw.ToString();
-            int mail = text.IndexOf("\nMail (", StringComparison.Ordinal), findings = text.IndexOf("\nFindings", StringComparison.Ordinal);
-            Assert.True(mail > 0 && mail < findings, $"{name}: the Mail section comes before the findings");
-            var lines = text[mail..findings].Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1).ToList();
+            int mail = text.IndexOf("\nMail: ", StringComparison.Ordinal), findings = text.IndexOf("\nFindings", StringComparison.Ordinal);
+            int flowTable = text.IndexOf("\nFlows (", StringComparison.Ordinal);
+            Assert.True(findings > 0 && findings < mail && mail < flowTable, $"{name}: the findings come before the Mail section");
+            var lines = text[mail..flowTable].Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("    ", StringComparison.Ordinal)).ToList();
             int txs = a.Flows.Where(f => f.App is SmtpFlowState).Sum(f => Math.Max(1, ((SmtpFlowState)f.App!).Session.Transactions.Count));
             Assert.Equal(txs, lines.Count);
             Assert.All(lines, l => Assert.Contains(" → 203.0.113.25:25  ", l));
@@ -244,14 +254,22 @@ public sealed class SmtpAnalyzerCaptureTests
         Assert.Equal("data", tx.GetProperty("endPhase").GetString());
         Assert.Equal("4.4.2", tx.GetProperty("finalReply").GetProperty("enhancedCode").GetString());
         var deferral = Assert.Single(r.Findings("smtp-deferral"));
-        var ev = deferral.GetProperty("evidence");
+        Assert.Equal("server-timeout", deferral.GetProperty("evidence").GetProperty("classification").GetString());
+        var ev = deferral.GetProperty("evidence").GetProperty("flows")[0];   // schema 2: what the kind found, per flow
         Assert.Equal("server-timeout", ev.GetProperty("classification").GetString());
         Assert.True(ev.GetProperty("pathMtuBlackHole").GetBoolean());
         Assert.Equal("rto-backoff", ev.GetProperty("stall").GetProperty("stallKind").GetString());
-        Assert.InRange(ev.GetProperty("stall").GetProperty("secondsBeforeReply").GetDouble(), 9.5, 10.5);
+        Assert.InRange(ev.GetProperty("stall").GetProperty("beforeReply").GetDouble(), 9.5, 10.5);
         Assert.Contains("see mtu-blackhole", deferral.GetProperty("summary").GetString());
         Assert.DoesNotContain("rate", deferral.GetProperty("advice").GetString()!.Replace("not a rate limit", ""));
         Assert.Single(r.Findings("mtu-blackhole"));
+        // Where the session stopped, typed: the server's 421 cut the data short (phase "closing"), in words by the writers.
+        Assert.Equal("closing", smtp.GetProperty("position").GetProperty("phase").GetString());
+        var state = (SmtpFlowState)r.Analysis.Flows.Single(f => f.App is SmtpFlowState).App!;
+        var position = Assert.IsType<PathProbe.Findings.SmtpPosition>(state.Position);
+        Assert.True(position.CutShortBy421);
+        Assert.Equal("DATA cut short by the server's 421 (transaction 1, 22.7 kB of the message sent; the server closed the session)",
+            PathProbe.Findings.Kinds.SmtpWords.Position(position, PathProbe.Findings.FlowFacts.Of(r.Analysis.Flows[0])));
     }
 
     [Fact]
@@ -268,7 +286,8 @@ public sealed class SmtpAnalyzerCaptureTests
         Assert.Equal(new[] { "203.0.113.25:25", "203.0.113.25:25", "203.0.113.25:25", null, null },
             flows.Select(f => Smtp(f).GetProperty("proxy").GetProperty("target").GetString()));
         Assert.Equal(new[] { null, null, null, "192.0.2.7:40512", "192.0.2.8:40513" },
-            flows.Select(f => Smtp(f).GetProperty("proxy").GetProperty("source").GetString()));
+            flows.Select(f => Smtp(f).GetProperty("proxy").GetProperty("source") is { ValueKind: JsonValueKind.Object } e
+                ? $"{e.GetProperty("ip").GetString()}:{e.GetProperty("port").GetInt32()}" : null));
         Assert.All(flows, f =>
         {
             var tx = Assert.Single(Smtp(f).GetProperty("transactions").EnumerateArray());
@@ -290,7 +309,7 @@ public sealed class SmtpAnalyzerCaptureTests
         var r = Analyze("smtp-mru1424-receiver.pcap");
         var tx = Smtp(r.SmtpFlows[1]).GetProperty("transactions")[0];
         Assert.Equal(0, tx.GetProperty("captureGapBytes").GetInt64());
-        Assert.True(tx.GetProperty("sizeApproximate").GetBoolean());
+        Assert.True(tx.GetProperty("messageBytesApproximate").GetBoolean());
         var text = new StringWriter();
         TextReport.Write(text, new[] { r.Analysis });
         Assert.DoesNotContain("gap in capture", text.ToString());

@@ -2,6 +2,8 @@ using System.Text;
 using System.Text.Json;
 using PathProbe.Analysis.Smtp;
 using PathProbe.Findings;
+using PathProbe.Findings.Kinds;
+using PathProbe.Flows.Tcp;
 using PathProbe.Pipeline;
 using PathProbe.Protocols.Smtp;
 using PathProbe.Reports;
@@ -24,7 +26,7 @@ public sealed class SmtpAnalyzerSessionTests
     private static string Text(CaptureAnalysis a)
     {
         var w = new StringWriter();
-        TextReport.Write(w, new[] { a });
+        TextReport.Write(w, new[] { a }, new TextReport.Options { Width = 1000 }); // a mail-log line per transaction, unwrapped
         return w.ToString();
     }
 
@@ -169,9 +171,9 @@ public sealed class SmtpAnalyzerSessionTests
         Assert.Equal(SmtpOutcome.Accepted, tx.Outcome);
         Assert.Equal(1000, tx.CaptureGapBytes);
         Assert.Equal(0, s.Session.Anomalies.UnknownCommands);
-        Assert.DoesNotContain(a.Findings, x => x.Kind == "smtp-aborted");
+        Assert.DoesNotContain(a.Findings, x => x.Kind == FindingKind.SmtpAborted);
         string line = MailLine(Text(a), "from <sender@example.com>");
-        Assert.Contains("accepted 250 OK: message queued; gap in capture: 1000 B of the client's stream not captured", line);
+        Assert.Contains("accepted 250 OK: message queued; gap in capture: 1,000 B of the client's stream not captured", line);
         Assert.Equal(1000, Json(a).GetProperty("flows")[0].GetProperty("smtp").GetProperty("transactions")[0].GetProperty("captureGapBytes").GetInt32());
     }
 
@@ -193,15 +195,26 @@ public sealed class SmtpAnalyzerSessionTests
         f.Server("421 4.4.2 mx.example.test Error: timeout exceeded\r\n", 10_100);
         f.ClientUnacked(1460, seq, atMs: 12_000);
         var a = Complete(e);
-        var finding = a.Findings.Single(x => x.Kind == "smtp-deferral");
-        Assert.Equal("server-timeout", finding.Evidence.First(kv => kv.Key == "classification").Value);
-        Assert.Contains("the server's own timeout, after the flow stalled in the message data", finding.Summary);
+        var finding = a.Findings.Single(x => x.Kind == FindingKind.SmtpDeferral);
+        var v = finding.Verdict<SmtpFailureVerdict>();
+        Assert.Equal("server-timeout", v.Classification);
+        Assert.True(v.ServerTimeout);
+        Assert.Contains("the server's own timeout, ", finding.Summary);
+        Assert.Contains("after the flow stalled in the message data", finding.Summary);
         Assert.Contains("see stall", finding.Summary);
         Assert.DoesNotContain("send slower", finding.Advice);
-        var stall = Assert.IsType<Evidence>(finding.Evidence.First(kv => kv.Key == "stall").Value);
-        Assert.Equal("rto-backoff", stall.First(kv => kv.Key == "stallKind").Value);
-        Assert.Equal("data", stall.First(kv => kv.Key == "phase").Value);
-        Assert.Contains(a.Findings, x => x.Kind == "stall");
+        // The stall it references is the stall detector's own verdict (one number per fact).
+        var stall = Assert.IsType<StallVerdict>(v.StallBefore);
+        Assert.Equal(StallKind.RtoBackoff, stall.StallKind);
+        Assert.Equal(SmtpPhase.Data, stall.At?.Phase);
+        var own = a.Findings.Where(x => x.Kind == FindingKind.Stall).SelectMany(x => x.VerdictsOf<StallVerdict>()).Single(x => x.Start == stall.Start);
+        Assert.Equal((own.Start, own.DurationNanos, own.End), (stall.Start, stall.DurationNanos, stall.End));
+        var ev = Json(a).GetProperty("findings").EnumerateArray().Single(x => x.GetProperty("kind").GetString() == "smtp-deferral")
+            .GetProperty("evidence").GetProperty("flows")[0];
+        Assert.Equal("server-timeout", ev.GetProperty("classification").GetString());
+        Assert.Equal("rto-backoff", ev.GetProperty("stall").GetProperty("stallKind").GetString());
+        Assert.Equal("data", ev.GetProperty("stall").GetProperty("position").GetProperty("phase").GetString());
+        Assert.True(ev.GetProperty("stall").GetProperty("beforeReply").GetDouble() > 0);
         var tx = Assert.Single(((SmtpFlowState)a.Flows[0].App!).Session.Transactions);
         Assert.Equal((SmtpOutcome.Deferred, SmtpPhase.Data), (tx.Outcome, tx.EndPhase));
         Assert.Contains("deferred 421 4.4.2 mx.example.test Error: timeout exceeded", MailLine(Text(a), "from <a@example.net>"));
@@ -257,7 +270,7 @@ public sealed class SmtpAnalyzerSessionTests
         f.Fin();
         var a = Complete(e);
         string line = MailLine(Text(a), "from <bob@example.org>");
-        Assert.Contains("to <alice@example.org> (1)", line);
+        Assert.Contains("to <alice@example.org> (1 recipient)", line);
         Assert.Contains("accepted 250 OK id=1pgobM-001mwq-Vc", line);
         var s = (SmtpFlowState)a.Flows[0].App!;
         Assert.Single(s.Session.Transactions);

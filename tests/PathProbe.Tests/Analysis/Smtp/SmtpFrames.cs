@@ -83,6 +83,7 @@ internal sealed class SmtpFrames
     }
 
     public uint ClientSeq => _cseq;
+    public uint ServerSeq => _sseq;
 
     /// <summary>Client bytes the capture missed: the sequence number moves on, no frame is written (the server's next
     /// ACK covers them, as TCP delivered them).</summary>

@@ -13,7 +13,7 @@ public sealed class FlowTimelineTests
     private sealed class PhaseApp : IFlowApplication
     {
         public string? Phase { get; set; }
-        public string? DescribePosition() => Phase;
+        public PathProbe.Findings.SmtpPosition? Position => null;
     }
 
     private static readonly IpAddress C = IpAddress.Parse("198.51.100.10"), S = IpAddress.Parse("203.0.113.25");

@@ -9,8 +9,8 @@ using PathProbe.Reports;
 namespace PathProbe.Cli.Tui.Model;
 
 /// <summary>
-/// One row of the flow table: the per-flow numbers, computed exactly as the report computes them (<see cref="FlowFacts"/>),
-/// and text already cleaned for a terminal. Immutable.
+/// One row of the flow table: the per-flow numbers from the one place they come from (<see cref="FlowFacts"/>, as the
+/// report's flow table and every finding read them), and text already cleaned for a terminal. Immutable.
 /// </summary>
 public sealed record FlowRow
 {
@@ -38,8 +38,10 @@ public sealed record FlowRow
     /// <summary>Retransmissions per direction (TCP), -1 when not TCP.</summary>
     public long RetransmissionsClient { get; init; } = -1;
     public long RetransmissionsServer { get; init; } = -1;
-    /// <summary>The report's RTT: median of the direction with more samples, in ms; NaN without samples.</summary>
-    public double RttMs { get; init; } = double.NaN;
+    /// <summary>The flow's RTT (<see cref="FlowFacts.RttNanos"/>: median of the direction with more samples), -1 without samples.</summary>
+    public long RttNanos { get; init; } = -1;
+    /// <summary><see cref="RttNanos"/> in ms, NaN without samples (for sorting).</summary>
+    public double RttMs => RttNanos < 0 ? double.NaN : RttNanos / 1e6;
     public int MssClient { get; init; }
     public int MssServer { get; init; }
     public int MaxSegmentClient { get; init; }
@@ -56,24 +58,24 @@ public sealed record FlowRow
 }
 
 /// <summary>
-/// Per-flow numbers, taken from the same state and with the same rules as the text and JSON reports
-/// (<c>Reports/TextReport</c>: RTT is the median of the direction with more samples; bytes are frame bytes; the state is
-/// <see cref="JsonReport.EndName"/>). When the reports get one shared place for per-flow numbers, this reads it.
+/// Builds flow rows: every per-flow number from <see cref="FlowFacts.Of"/>, the one place the reports and the findings
+/// take them from, and every number in the report's own formats (<see cref="FindingText"/>), so the TUI reads the same
+/// as <c>analyze</c>.
 /// </summary>
-public static class FlowFacts
+public static class FlowRows
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     public static FlowRow Row(Flow f, int severity, string kinds)
     {
-        bool icmp = f.Protocol == FlowProtocol.Icmp;
-        var tcp = f.Protocol == FlowProtocol.Tcp ? f.Tcp : null;
+        var facts = FlowFacts.Of(f);
+        bool tcp = f.Protocol == FlowProtocol.Tcp && f.Tcp is not null;
         return new FlowRow
         {
             Id = f.Id,
             Protocol = f.ProtocolName,
-            Client = SafeText.Clean(icmp ? f.ClientAddress.ToString() : f.ClientEndpoint),
-            Server = SafeText.Clean(icmp ? f.ServerAddress.ToString() : f.ServerEndpoint),
+            Client = SafeText.Clean(facts.Client.ToString()),
+            Server = SafeText.Clean(facts.Server.ToString()),
             ClientAddress = f.ClientAddress.ToString(),
             ServerAddress = f.ServerAddress.ToString(),
             ClientPort = f.ClientPort,
@@ -82,14 +84,14 @@ public static class FlowFacts
             Application = ApplicationText(f),
             State = JsonReport.EndName(f.EndReason),
             Start = f.Start.UnixNanoseconds,
-            DurationNanos = f.End.UnixNanoseconds - f.Start.UnixNanoseconds,
+            DurationNanos = TextReport.Between(f.Start, f.End),
             PacketsToServer = f.ClientToServer.Packets,
             PacketsToClient = f.ServerToClient.Packets,
             BytesToServer = f.ClientToServer.FrameBytes,
             BytesToClient = f.ServerToClient.FrameBytes,
-            RetransmissionsClient = tcp?.Client.Counters.Retransmissions ?? -1,
-            RetransmissionsServer = tcp?.Server.Counters.Retransmissions ?? -1,
-            RttMs = tcp is null ? double.NaN : RttMs(tcp),
+            RetransmissionsClient = tcp ? facts.Retransmissions.C2s : -1,
+            RetransmissionsServer = tcp ? facts.Retransmissions.S2c : -1,
+            RttNanos = tcp ? facts.RttNanos : -1,
             MssClient = f.ClientToServer.Mss,
             MssServer = f.ServerToClient.Mss,
             MaxSegmentClient = f.ClientToServer.MaxSegment,
@@ -101,16 +103,11 @@ public static class FlowFacts
         };
     }
 
-    /// <summary>Median RTT of the direction that sent the most data, as the report's "RTT ms" (its data is what the ACKs
-    /// time; the direction with more samples).</summary>
-    public static double RttMs(Flows.Tcp.TcpConnectionState t)
-    {
-        var e = t.Client.Rtt.Count >= t.Server.Rtt.Count ? t.Client.Rtt : t.Server.Rtt;
-        return e.Count == 0 ? double.NaN : e.MedianNanos() / 1e6;
-    }
+    /// <summary>The report's "RTT ms" of a flow (<see cref="TextReport.RttMs"/>).</summary>
+    public static string RttText(long nanos) => TextReport.RttMs(nanos);
 
-    /// <summary>The report's formatting of an RTT in ms: two decimals under 10 ms, none above.</summary>
-    public static string RttText(double ms) => double.IsNaN(ms) ? "-" : ms.ToString(ms < 10 ? "0.00" : "0", Inv);
+    /// <summary>An RTT in ms as the report writes one: two decimals under 10 ms, none above.</summary>
+    public static string RttText(double ms) => double.IsNaN(ms) ? "-" : TextReport.RttMs((long)Math.Round(ms * 1e6));
 
     /// <summary>SMTP: "smtp EHLO-name sender → N rcpt tls"; otherwise the analyzers' application name. Cleaned.</summary>
     public static string ApplicationText(Flow f)
@@ -131,26 +128,15 @@ public static class FlowFacts
         return SafeText.Clean(f.Application ?? "", 200);
     }
 
-    // ---- the report's number formats ------------------------------------------------------------------------------
+    // ---- the report's number formats (FindingText: one format each) ---------------------------------------------------
 
-    /// <summary>Bytes as the text report writes them ("1234 B", "22.7 kB", "3.1 MB").</summary>
-    public static string Bytes(long b) => b switch
-    {
-        < 10_000 => b.ToString(Inv) + " B",
-        < 10_000_000 => (b / 1000.0).ToString("0.#", Inv) + " kB",
-        < 10_000_000_000 => (b / 1e6).ToString("0.#", Inv) + " MB",
-        _ => (b / 1e9).ToString("0.##", Inv) + " GB",
-    };
+    /// <summary>Bytes as the text report writes them ("1,234 B", "22.7 kB", "3.1 MB").</summary>
+    public static string Bytes(long b) => FindingText.Bytes(b);
 
-    /// <summary>A duration as the text report writes it.</summary>
-    public static string Duration(long nanos) => nanos switch
-    {
-        < 1_000_000 => (nanos / 1000.0).ToString("0", Inv) + " µs",
-        < 1_000_000_000 => (nanos / 1e6).ToString("0.#", Inv) + " ms",
-        _ => (nanos / 1e9).ToString("0.##", Inv) + " s",
-    };
+    /// <summary>A duration as the text report writes it ("0.35 ms", "26.5 s").</summary>
+    public static string Duration(long nanos) => TextReport.Seconds(nanos);
 
-    public static string N(long v) => v.ToString("#,0", Inv);
+    public static string N(long v) => FindingText.N(v);
 
     /// <summary>A time offset on a graph axis or in a list: "+0.214s", "+26.5s", "+1:02:03".</summary>
     public static string Offset(long nanos)

@@ -1,0 +1,152 @@
+namespace PathProbe.Findings;
+
+/// <summary>What happened to a finding: it opened (its first version; it may already be closed), it changed, or it
+/// closed (no verdict under it is ongoing any more).</summary>
+public enum FindingChange : byte { Opened, Updated, Closed }
+
+/// <summary>A new version of a finding. <see cref="Notable"/>: opened, closed, or its severity or verdict changed
+/// (what <c>capture</c> prints a line for); other updates (new numbers) only go to NDJSON.</summary>
+public readonly record struct FindingEvent(FindingChange Change, Finding Finding, bool Notable);
+
+/// <summary>Where a verdict sits in the log, to update it later; <c>default</c> is no verdict.</summary>
+public readonly record struct VerdictHandle
+{
+    private readonly int _item1;
+    public VerdictHandle(int findingIndex, int item) { FindingIndex = findingIndex; _item1 = item + 1; }
+    public int FindingIndex { get; }
+    public int Item => _item1 - 1;
+    public bool IsValid => _item1 > 0;
+}
+
+/// <summary>
+/// The one writer of findings for an analysis (the engine owns it; detectors raise and update verdicts through it).
+/// Verdicts of one kind with one identifier join one finding (Zeek's notice identifier); every change publishes a
+/// new immutable version of that finding with the same id, and, when <see cref="RecordEvents"/> is on, an event for
+/// live output. Work happens only when a detector decides, never per packet.
+/// </summary>
+public sealed class FindingLog
+{
+    private readonly List<Finding> _findings = new();
+    private readonly Dictionary<(FindingKind, string), int> _groups = new();
+    private readonly Dictionary<int, List<VerdictHandle>> _byFlow = new();
+    private readonly List<FindingEvent> _events = new();
+    /// <summary>Final numbers of closed flows that findings name.</summary>
+    private readonly Dictionary<int, FlowFacts> _final = new();
+
+    /// <summary>Verdicts kept per finding; further ones are counted in <see cref="Finding.ItemsNotListed"/>.</summary>
+    public int MaxItemsPerFinding { get; init; } = 200;
+    /// <summary>Keep events for <see cref="TakeEvents"/> (live output); off for offline analysis.</summary>
+    public bool RecordEvents { get; set; }
+
+    /// <summary>The latest version of every finding, in the order they opened (index = id - 1).</summary>
+    public IReadOnlyList<Finding> Findings => _findings;
+
+    /// <summary>A new verdict: opens a finding, or joins the finding of the same kind and identifier.</summary>
+    public VerdictHandle Raise(Verdict v)
+    {
+        v = WithFinalFacts(v);
+        if (_groups.TryGetValue((v.Kind, v.Identifier), out int index))
+        {
+            var cur = _findings[index];
+            if (cur.Items.Count >= MaxItemsPerFinding)
+            {
+                Publish(index, new Finding(cur.Id, cur.Version + 1, cur.Items, cur.ItemsNotListed + 1), cur);
+                return new VerdictHandle(index, -1);
+            }
+            var items = new Verdict[cur.Items.Count + 1];
+            for (int i = 0; i < cur.Items.Count; i++) items[i] = cur.Items[i];
+            items[^1] = v;
+            var handle = new VerdictHandle(index, items.Length - 1);
+            Index(v, handle);
+            Publish(index, new Finding(cur.Id, cur.Version + 1, items, cur.ItemsNotListed), cur);
+            return handle;
+        }
+        index = _findings.Count;
+        _groups[(v.Kind, v.Identifier)] = index;
+        var f = new Finding(index + 1, 1, [v]);
+        _findings.Add(f);
+        var h = new VerdictHandle(index, 0);
+        Index(v, h);
+        if (RecordEvents) _events.Add(new FindingEvent(FindingChange.Opened, f, true));
+        return h;
+    }
+
+    /// <summary>A new version of a verdict raised before (more numbers, a changed conclusion, closed).</summary>
+    public void Update(VerdictHandle h, Verdict v)
+    {
+        if (!h.IsValid) return;
+        v = WithFinalFacts(v);
+        var cur = _findings[h.FindingIndex];
+        if (cur.Items[h.Item].Kind != v.Kind) throw new ArgumentException("an update keeps the verdict's kind", nameof(v));
+        var items = cur.Items.ToArray();
+        items[h.Item] = v;
+        Index(v, h);
+        Publish(h.FindingIndex, new Finding(cur.Id, cur.Version + 1, items, cur.ItemsNotListed), cur);
+    }
+
+    /// <summary>The verdict at <paramref name="h"/> as last published.</summary>
+    public Verdict? Get(VerdictHandle h) => h.IsValid ? _findings[h.FindingIndex].Items[h.Item] : null;
+
+    /// <summary>A flow's numbers changed for good (it left the flow table): every verdict that names it gets them,
+    /// so the final report has the final numbers.</summary>
+    public void RefreshFlow(FlowFacts facts)
+    {
+        if (!_byFlow.TryGetValue(facts.Id, out var handles)) return;
+        _final[facts.Id] = facts;
+        foreach (var h in handles.ToArray())
+        {
+            var v = _findings[h.FindingIndex].Items[h.Item];
+            var flows = v.Flows.ToArray();
+            bool changed = false;
+            for (int i = 0; i < flows.Length; i++)
+                if (flows[i].Id == facts.Id && flows[i] != facts) { flows[i] = facts; changed = true; }
+            if (changed) Update(h, v with { Flows = flows });
+        }
+    }
+
+    /// <summary>Some finding names flow <paramref name="flowId"/>.</summary>
+    public bool Names(int flowId) => _byFlow.ContainsKey(flowId);
+
+    /// <summary>A closed flow's numbers in any verdict are its final numbers.</summary>
+    private Verdict WithFinalFacts(Verdict v)
+    {
+        if (_final.Count == 0) return v;
+        FlowFacts[]? flows = null;
+        for (int i = 0; i < v.Flows.Count; i++)
+            if (_final.TryGetValue(v.Flows[i].Id, out var f) && f != v.Flows[i])
+            {
+                flows ??= v.Flows.ToArray();
+                flows[i] = f;
+            }
+        return flows is null ? v : v with { Flows = flows };
+    }
+
+    /// <summary>Appends the events since the last call to <paramref name="into"/> and returns how many there were.</summary>
+    public int TakeEvents(List<FindingEvent> into)
+    {
+        into.AddRange(_events);
+        int n = _events.Count;
+        _events.Clear();
+        return n;
+    }
+
+    private void Index(Verdict v, VerdictHandle h)
+    {
+        foreach (var f in v.Flows)
+        {
+            if (!_byFlow.TryGetValue(f.Id, out var list)) _byFlow[f.Id] = list = new List<VerdictHandle>(1);
+            if (!list.Contains(h)) list.Add(h);
+        }
+    }
+
+    private void Publish(int index, Finding next, Finding previous)
+    {
+        _findings[index] = next;
+        if (!RecordEvents) return;
+        var writer = next.Kind.Writer();
+        bool closed = previous.State == FindingState.Open && next.State == FindingState.Closed;
+        bool notable = closed || next.State != previous.State || next.Severity != previous.Severity ||
+                       writer.Conclusion(next) != writer.Conclusion(previous);
+        _events.Add(new FindingEvent(closed ? FindingChange.Closed : FindingChange.Updated, next, notable));
+    }
+}

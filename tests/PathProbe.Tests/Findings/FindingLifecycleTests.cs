@@ -1,0 +1,115 @@
+using PathProbe.Cli.Commands;
+using PathProbe.Decoding;
+using PathProbe.Findings;
+using PathProbe.Findings.Kinds;
+using PathProbe.Pipeline;
+using PathProbe.Primitives;
+using PathProbe.Tests.Analysis.Smtp;
+using PathProbe.Tests.Support;
+
+namespace PathProbe.Tests.Findings;
+
+/// <summary>Live findings that grow: a stable id, opened / updated / closed, the final report with the final numbers.</summary>
+public sealed class FindingLifecycleTests
+{
+    private static (Engine Engine, List<FindingEvent> Events, CaptureAnalysis Analysis, List<(long Time, List<FindingEvent> Batch)> Batches) Replay(string name)
+    {
+        var engine = new Engine(new AnalysisOptions { FindingEvents = true });
+        var events = new List<FindingEvent>();
+        var batches = new List<(long, List<FindingEvent>)>();
+        using (var source = PathProbe.Capture.CaptureFile.Open(Path.Combine(TestPaths.Captures, name)))
+            while (source.TryRead(out var frame))
+            {
+                engine.Process(frame);
+                var batch = new List<FindingEvent>();
+                if (engine.TakeFindingEvents(batch) > 0) { events.AddRange(batch); batches.Add((frame.Time.UnixNanoseconds, batch)); }
+            }
+        var a = engine.Complete(new InputSummary { Path = name });
+        var last = new List<FindingEvent>();
+        engine.TakeFindingEvents(last);
+        events.AddRange(last);
+        return (engine, events, a, batches);
+    }
+
+    [Fact]
+    public void Capture_Incident_BlackHoleOpensOngoingGrowsAndClosesWithTheSameId()
+    {
+        var (_, events, a, batches) = Replay("smtp-mru1424-sender.pcap");
+        var final = a.Findings.Single(f => f.Kind == FindingKind.MtuBlackhole);
+        var mine = events.Where(e => e.Finding.Id == final.Id).ToList();
+        Assert.All(mine, e => Assert.Equal(FindingKind.MtuBlackhole, e.Finding.Kind));
+        Assert.Equal(FindingChange.Opened, mine[0].Change);
+        Assert.True(mine[0].Finding.Ongoing);
+        Assert.StartsWith("ONGOING: ", mine[0].Finding.Summary);
+        // While the capture runs the numbers grow (each resend of the lost packet), with the same id.
+        var resends = mine.Select(e => e.Finding.Verdict<BlackHoleVerdict>().Resends).ToList();
+        Assert.True(resends.Distinct().Count() > 1, string.Join(",", resends));
+        Assert.Contains(mine, e => e.Change == FindingChange.Closed);
+        Assert.Same(final, mine[^1].Finding); // the final report has the final version (after closing, the flow's final numbers)
+        Assert.False(final.Ongoing);
+        Assert.Equal(8, final.Verdict<BlackHoleVerdict>().Resends);
+        // It opened while the flow was still stalling: long before the capture ended.
+        long opened = batches.First(b => b.Batch.Any(e => e.Finding.Id == final.Id)).Time;
+        Assert.True(a.Input.LastTime is null || opened < a.Flows.Max(f => f.End.UnixNanoseconds) - 10_000_000_000L);
+    }
+
+    [Fact]
+    public void Capture_Incident_StallIsRaisedOngoingAndItsLiveLinesAreOpenChangeClose()
+    {
+        var (_, events, a, _) = Replay("smtp-mru1424-sender.pcap");
+        var stall = a.Findings.Single(f => f.Kind == FindingKind.Stall);
+        var mine = events.Where(e => e.Finding.Id == stall.Id).ToList();
+        Assert.True(mine.Count >= 3, $"{mine.Count} events");
+        Assert.True(mine[0].Finding.Ongoing);
+        Assert.Equal(Severity.Critical, mine[0].Finding.Severity); // stuck now: critical while ongoing
+        // Text mode prints only the notable ones: opened, and closed (resends alone change numbers, not the verdict).
+        var lines = mine.Where(e => e.Notable).Select(e => CaptureCommand.FindingLine(e, new Timestamp(SmtpFrames.Base))).ToList();
+        Assert.Contains(lines, l => l.Contains(" new #" + stall.Id + " [critical] stall: ONGOING: ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains(" closed #" + stall.Id + " [critical] stall: no progress for 26.5 s", StringComparison.Ordinal));
+        Assert.True(lines.Count < mine.Count, "updates with new numbers only are not printed");
+        // NDJSON: every event of this finding carries the same id.
+        var sw = new StringWriter();
+        var nd = new PathProbe.Cli.Commands.Capture.NdjsonWriter(sw);
+        foreach (var e in mine) nd.WriteFinding(e);
+        var ids = sw.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).Select(r => (r.GetProperty("id").GetInt32(), r.GetProperty("change").GetString())).ToList();
+        Assert.All(ids, x => Assert.Equal(stall.Id, x.Item1));
+        Assert.Equal("opened", ids[0].Item2);
+        Assert.Contains(ids, x => x.Item2 == "closed");
+    }
+
+    [Fact]
+    public void Engine_ServerSendsDuringTheStall_StillOneOutage()
+    {
+        // The client's message body is black-holed; 5 s in, the server gives up with a 421 (new data from the server,
+        // which TCP counts as progress), and the client keeps resending until the capture ends 25 s after the data.
+        var e = new Engine();
+        var f = new SmtpFrames(e);
+        f.Handshake();
+        f.Server("220 mx.example.test ESMTP\r\n", 10);
+        f.Client("EHLO client.example.net\r\n", 20);
+        f.Server("250 mx.example.test\r\n", 30);
+        f.Client("MAIL FROM:<a@example.net>\r\n", 40);
+        f.Server("250 2.1.0 Ok\r\n", 50);
+        f.Client("RCPT TO:<b@example.test>\r\n", 60);
+        f.Server("250 2.1.5 Ok\r\n", 70);
+        f.Client("DATA\r\n", 80);
+        f.Server("354 go ahead\r\n", 90);
+        uint seq = f.ClientSeq;
+        long t = 100;
+        f.ClientUnacked(1460, atMs: t);
+        foreach (long gap in new long[] { 200, 400, 800, 1600 }) f.ClientUnacked(1460, seq, atMs: t += gap);
+        f.NowMs = 5000;
+        f.Send(false, TcpFlags.Ack | TcpFlags.Psh, f.ServerSeq, seq, "421 4.4.2 mx.example.test Error: timeout exceeded\r\n"u8);
+        foreach (long at in new long[] { 6300, 12700, 25000 }) f.ClientUnacked(1460, seq, atMs: at);
+        var a = e.Complete(new InputSummary { Path = "synthetic" });
+
+        // The server's data is progress for TCP, but the client's data never moved: one outage, not two stalls (the
+        // smtp-aborted finding holds this same verdict, SmtpAnalyzerTests checks that).
+        var stall = Assert.Single(a.Findings, x => x.Kind == FindingKind.Stall).Verdict<StallVerdict>();
+        Assert.Equal(StallEnd.CaptureEnded, stall.End);
+        Assert.Equal(24_900_000_000L, stall.DurationNanos); // from the data at 100 ms to the end at 25 s
+        Assert.Equal(7, stall.Series!.Resends);
+        Assert.Contains("no progress for 24.9 s", a.Findings.Single(x => x.Kind == FindingKind.Stall).Summary);
+    }
+}

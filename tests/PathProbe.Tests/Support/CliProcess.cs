@@ -1,0 +1,59 @@
+using System.Diagnostics;
+
+namespace PathProbe.Tests.Support;
+
+/// <summary>The real pathprobe executable (the apphost next to the tests) run as a process: what a user's shell sees.</summary>
+public static class CliProcess
+{
+    public static string Executable => Path.Combine(AppContext.BaseDirectory, "pathprobe");
+
+    public sealed record Result(int Exit, string Stdout, string Stderr)
+    {
+        public string[] StderrLines => Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+    }
+
+    /// <summary>Runs pathprobe with <paramref name="args"/>; <paramref name="stdin"/> is written to its standard
+    /// input (then closed); without it standard input is an empty pipe. Bounded by <paramref name="timeoutMs"/>.</summary>
+    public static Result Run(IEnumerable<string> args, byte[]? stdin = null, IDictionary<string, string>? environment = null,
+        bool closeStdout = false, int timeoutMs = 60_000)
+    {
+        var psi = Start(args, environment);
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();
+        Task<string> output;
+        if (closeStdout)
+        {
+            // The reader goes away at once, like `| head -0`.
+            p.StandardOutput.BaseStream.Dispose();
+            output = Task.FromResult("");
+        }
+        else output = p.StandardOutput.ReadToEndAsync();
+        try
+        {
+            if (stdin is not null) p.StandardInput.BaseStream.Write(stdin);
+            p.StandardInput.Close();
+        }
+        catch (IOException) { } // the program stopped reading early (-c)
+        if (!p.WaitForExit(timeoutMs))
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"pathprobe {string.Join(' ', args)} did not finish in {timeoutMs} ms");
+        }
+        p.WaitForExit();
+        return new Result(p.ExitCode, output.Result, err.Result);
+    }
+
+    public static ProcessStartInfo Start(IEnumerable<string> args, IDictionary<string, string>? environment = null)
+    {
+        Assert.True(File.Exists(Executable), $"{Executable} is missing");
+        var psi = new ProcessStartInfo(Executable)
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,
+        };
+        foreach (string a in args) psi.ArgumentList.Add(a);
+        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        if (environment is not null)
+            foreach (var kv in environment) psi.Environment[kv.Key] = kv.Value;
+        return psi;
+    }
+}
