@@ -65,6 +65,10 @@ public struct Encapsulation : IEquatable<Encapsulation>
     /// (<see cref="UndecodedReason.TooManyLayers"/>). Bounds the decoder's work on crafted nesting.</summary>
     public const int MaxLayers = 16;
 
+    /// <summary>The link IP MTU assumed when the capture cannot tell: Ethernet's. What <see cref="InnerMtu"/> and the
+    /// MTU advice for an encapsulation start from.</summary>
+    public const int EthernetMtu = 1500;
+
     /// <summary>No layers: what a plain frame's <see cref="DecodedPacket.Encap"/> reads.</summary>
     public static readonly Encapsulation None;
 
@@ -155,7 +159,7 @@ public struct Encapsulation : IEquatable<Encapsulation>
 
     /// <summary>The IP MTU left for the analysed (inner) packets when the capture link's IP MTU is
     /// <paramref name="linkMtu"/>: 1492 for PPPoE on Ethernet, 1476 for GRE over IPv4, 1450 for VXLAN over IPv4.</summary>
-    public readonly int InnerMtu(int linkMtu = 1500) => linkMtu - MtuOverhead;
+    public readonly int InnerMtu(int linkMtu = EthernetMtu) => linkMtu - MtuOverhead;
 
     /// <summary>Same layers and the same tunnel (endpoints, id): what a flow compares to notice a change of path.</summary>
     public readonly bool Equals(Encapsulation o) =>
@@ -183,6 +187,62 @@ public struct Encapsulation : IEquatable<Encapsulation>
         for (int i = 0; i < Depth; i++) names[i] = LayerName(this[i]);
         return names;
     }
+
+    /// <summary>The encapsulation in words for advice, outermost first, leaving out tags on the capture link (they take
+    /// nothing from the IP MTU): "PPPoE", "GRE over IPv4", "VXLAN over IPv4", "MPLS (2 labels)", "IPv6 in IPv4",
+    /// "MPLS (1 label) + PPPoE". Empty when only such tags (or nothing) are there.</summary>
+    /// <param name="analysedIsV6">The analysed (innermost) packet is IPv6: names the payload of an IP-in-IP tunnel whose
+    /// payload is that packet.</param>
+    public readonly string Describe(bool analysedIsV6 = false)
+    {
+        var parts = new List<string>();
+        int i = 0;
+        while (i < Depth && this[i] is EncapsulationLayer.Vlan or EncapsulationLayer.ServiceVlan) i++;
+        for (; i < Depth; i++)
+        {
+            var layer = this[i];
+            switch (layer)
+            {
+                case EncapsulationLayer.Mpls:
+                    int labels = 1;
+                    while (i + 1 < Depth && this[i + 1] == EncapsulationLayer.Mpls) { labels++; i++; }
+                    parts.Add(labels == 1 ? "MPLS (1 label)" : $"MPLS ({labels} labels)");
+                    break;
+                case EncapsulationLayer.Pppoe: parts.Add("PPPoE"); break;
+                case EncapsulationLayer.Ipv4 or EncapsulationLayer.Ipv6:
+                    string outer = layer == EncapsulationLayer.Ipv4 ? "IPv4" : "IPv6";
+                    var next = this[i + 1];
+                    if (next is EncapsulationLayer.Udp) next = this[i + 2]; // GRE/MPLS in UDP: named by what UDP carries
+                    string? tunnel = next switch
+                    {
+                        EncapsulationLayer.Gre => "GRE", EncapsulationLayer.Vxlan => "VXLAN", EncapsulationLayer.Geneve => "Geneve",
+                        EncapsulationLayer.Mpls => "MPLS", _ => null,
+                    };
+                    if (tunnel is not null)
+                    {
+                        parts.Add($"{tunnel} over {outer}");
+                        i++;
+                        if (this[i] == EncapsulationLayer.Udp) i++;
+                        while (i + 1 < Depth && tunnel == "MPLS" && this[i + 1] == EncapsulationLayer.Mpls) i++;
+                    }
+                    else parts.Add($"{(InnerIsV6(i, analysedIsV6) ? "IPv6" : "IPv4")} in {outer}");
+                    break;
+                case EncapsulationLayer.Erspan: parts.Clear(); parts.Add("ERSPAN copy"); break;
+                // Headers that belong to the tunnel just named (its inner Ethernet, PPP, control word, metadata).
+                default: break;
+            }
+        }
+        return string.Join(" + ", parts);
+    }
+
+    /// <summary>Whether the packet carried by the IP tunnel header at <paramref name="index"/> is IPv6: the next IP
+    /// layer, or the analysed packet when there is none.</summary>
+    private readonly bool InnerIsV6(int index, bool analysedIsV6) => this[index + 1] switch
+    {
+        EncapsulationLayer.Ipv6 => true,
+        EncapsulationLayer.Ipv4 => false,
+        _ => analysedIsV6,
+    };
 
     /// <summary>Compact text for a report column: layers joined by '/', repeated layers as "mpls×2", e.g.
     /// "vlan×2/pppoe", "ipv4/gre", "ipv4/vxlan/eth". Empty for a plain frame.</summary>

@@ -15,7 +15,7 @@ public static class EncapsulationReport
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     /// <summary>Link IP MTU assumed for <c>innerMtuOn1500</c>: Ethernet's.</summary>
-    public const int AssumedLinkMtu = 1500;
+    public const int AssumedLinkMtu = Encapsulation.EthernetMtu;
 
     /// <summary>The order layers usually nest in, for the summary line ("ipv4 64, vxlan 64, eth 64").</summary>
     private static readonly EncapsulationLayer[] OuterToInner =

@@ -48,6 +48,27 @@ public sealed class TunnelBlackHoleTests
         Assert.Equal((1004, 1499), Range(hole));
         Assert.Equal(plainHole.Flows, hole.Flows);
 
+        // What differs is the advice: the encapsulation's MTU (1500 less its overhead) lies in the proven range
+        // 1004..1499, so the fixes hold the path to it (PPPoE 1492, GRE 1476, VXLAN 1450) and say why.
+        var plan = hole.Verdict<BlackHoleVerdict>().Fixes!;
+        var plainPlan = plainHole.Verdict<BlackHoleVerdict>().Fixes!;
+        Assert.Null(plainPlan.Link);
+        Assert.Equal(964, plainPlan.Mss);
+        Assert.Equal(1500 - overhead, plan.PacketSize);
+        Assert.Equal(1500 - overhead - 40, plan.Mss);
+        Assert.True(plan.SizeFromLink);
+        Assert.Equal(layers.Split('/'), plan.Link!.Layers);
+        Assert.Equal(overhead, plan.Link.Overhead);
+        Assert.EndsWith($"maxseg size set {plan.Mss}", BlackHoleWriter.FixCommand(hole.Verdict<BlackHoleVerdict>()));
+        Assert.StartsWith(kind == TunnelKind.Pppoe
+            ? "this link is PPPoE: MTU 1492, MSS 1452"
+            : $"this path is a {(kind == TunnelKind.Gre ? "GRE" : "VXLAN")} over IPv4 tunnel: MTU {1500 - overhead}, MSS {1460 - overhead}", hole.Advice);
+        var evidence = FindingJson.Evidence(hole);
+        Assert.Equal(layers.Split('/'), evidence.GetProperty("encapsulation").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(overhead, evidence.GetProperty("encapsulationOverhead").GetInt32());
+        Assert.Equal(1500 - overhead, evidence.GetProperty("innerMtu").GetInt32());
+        Assert.False(FindingJson.Evidence(plainHole).TryGetProperty("innerMtu", out _));
+
         // The same flows, with the inner packets' sizes, and each direction noting the tunnel.
         Assert.Equal(plain.Flows.Count, tunnelled.Flows.Count);
         foreach (var (p, t) in plain.Flows.OrderBy(f => f.Id).Zip(tunnelled.Flows.OrderBy(f => f.Id)))

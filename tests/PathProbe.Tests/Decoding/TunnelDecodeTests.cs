@@ -94,6 +94,46 @@ public class TunnelDecodeTests
         Assert.Equal(0, h.Counters.Ipv4ChecksumErrors);
     }
 
+    /// <summary>The words the MTU advice uses for an encapsulation ("this link is PPPoE", "a GRE over IPv4 tunnel"):
+    /// tags on the capture link left out, headers that belong to a named tunnel folded into it.</summary>
+    [Theory]
+    [InlineData("GreIpv4", "GRE over IPv4")]
+    [InlineData("GreOverIpv6", "GRE over IPv6")]
+    [InlineData("GreEthernet", "GRE over IPv4")]
+    [InlineData("GreMpls", "GRE over IPv4 + MPLS (1 label)")]
+    [InlineData("IpInIp", "IPv4 in IPv4")]
+    [InlineData("Ipv6InIpv4", "IPv6 in IPv4")]
+    [InlineData("Ipv4InIpv6", "IPv4 in IPv6")]
+    [InlineData("Vxlan", "VXLAN over IPv4")]
+    [InlineData("Geneve", "Geneve over IPv4")]
+    [InlineData("MplsInUdp", "MPLS over IPv4")]
+    [InlineData("GreInUdp", "GRE over IPv4")]
+    [InlineData("Mpls", "MPLS (1 label)")]
+    [InlineData("MplsTwoLabelsIpv6", "MPLS (2 labels)")]
+    [InlineData("Pppoe", "PPPoE")]
+    [InlineData("QinQPppoe", "PPPoE")]
+    [InlineData("VlanMpls", "MPLS (1 label)")]
+    [InlineData("ErspanII", "ERSPAN copy")]
+    public void Describe_Encapsulated_NamesItForTheAdvice(string label, string words)
+    {
+        object[] row = Encapsulated.Single(r => (string)r[0] == label);
+        var h = new DecoderHarness();
+        var p = new DecodedPacket();
+        Assert.Equal(DecodeStatus.Ok, h.Decode(LinkTypes.Ethernet, (string)row[1] + (string)row[2], ref p));
+        Assert.Equal(words, p.Encap.Describe(analysedIsV6: p.IpVersion == 6));
+    }
+
+    [Fact]
+    public void Describe_OnlyVlanTags_IsEmpty()
+    {
+        var h = new DecoderHarness();
+        var p = new DecodedPacket();
+        Assert.Equal(DecodeStatus.Ok, h.Decode(LinkTypes.Ethernet, Vectors.EthDstSrc + "88a8 00c8 8100 0064 0800" + Vectors.Ip4TcpSyn, ref p));
+        Assert.Equal("qinq/vlan", p.Encap.ToString());
+        Assert.Equal(0, p.Encap.MtuOverhead);
+        Assert.Equal("", p.Encap.Describe());
+    }
+
     internal static void AssertInner(string inner, ref DecodedPacket p)
     {
         if (inner == Vectors.Ip4TcpSyn)
