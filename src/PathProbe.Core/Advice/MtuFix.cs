@@ -53,9 +53,12 @@ public sealed record LinkEncapsulation(string Name, IReadOnlyList<string> Layers
     /// <summary>The IP MTU left for the packets inside: 1492 for PPPoE, 1476 for GRE over IPv4, 1450 for VXLAN over IPv4.</summary>
     public int InnerMtu => LinkMtu - Overhead;
 
+    /// <summary>"an" before names read letter by letter from a vowel sound ("an IPv4 in IPv6", "an MPLS over IPv4").</summary>
+    private string Article => Name.Length > 0 && "AEIOUFHLMNRSX".Contains(Name[0]) ? "an" : "a";
+
     /// <summary>"this link is PPPoE: MTU 1492, MSS 1452" or "this path is a GRE over IPv4 tunnel: MTU 1476, MSS 1436".</summary>
     public string Sentence(bool v4) =>
-        $"{(IpTunnel ? $"this path is a {Name} tunnel" : $"this link is {Name}")}: MTU {InnerMtu}, MSS {InnerMtu - (v4 ? 40 : 60)} " +
+        $"{(IpTunnel ? $"this path is {Article} {Name} tunnel" : $"this link is {Name}")}: MTU {InnerMtu}, MSS {InnerMtu - (v4 ? 40 : 60)} " +
         $"({Name} takes {Overhead} bytes of a {LinkMtu}-byte {(LinkMtu == 1500 ? "Ethernet " : "")}MTU)";
 }
 

@@ -92,6 +92,26 @@ public sealed class MtuFixGeneratorTests
         Assert.StartsWith("this link is PPPoE: MTU 1492, MSS 1432", v6.SizeBasis);
     }
 
+    [Theory]
+    [InlineData("IPv4 in IPv4", 20, "this path is an IPv4 in IPv4 tunnel: MTU 1480, MSS 1440")]
+    [InlineData("MPLS over IPv4", 32, "this path is an MPLS over IPv4 tunnel: MTU 1468, MSS 1428")]
+    [InlineData("GRE over IPv6", 44, "this path is a GRE over IPv6 tunnel: MTU 1456, MSS 1416")]
+    public void IpTunnel_Sentence(string name, int overhead, string sentence)
+    {
+        var plan = Sender(new MtuEvidence { LargestDelivered = 1004, SmallestLost = 1500, Link = new(name, ["ipv4"], overhead, IpTunnel: true) });
+        Assert.StartsWith(sentence, plan.SizeBasis);
+    }
+
+    [Fact]
+    public void Encapsulation_FromTheReceiversVantage_SameSize()
+    {
+        var plan = MtuFixGenerator.Generate(MtuFixRequest.ForVantage(FixSite.Receiver, Server, Client,
+            new MtuEvidence { LargestDelivered = 1004, SmallestLost = 1500, Link = Pppoe }));
+        Assert.Equal(1452, plan.Mss);
+        Assert.Equal(FixSite.Receiver, plan.Fixes[0].At);
+        Assert.EndsWith("tcp option maxseg size set 1452", plan.Fixes[0].Commands[^1]);
+    }
+
     [Fact]
     public void Encapsulation_ThatDoesNotExplainTheHole_TheEvidenceDecides()
     {
