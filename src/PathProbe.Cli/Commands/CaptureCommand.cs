@@ -80,7 +80,7 @@ public static class CaptureCommand
             "flow ids as attributes), to an OpenTelemetry collector: http://HOST:4318 for OTLP/HTTP (the /v1/metrics and /v1/logs " +
             "paths are added), http://HOST:4317 with --otlp-protocol grpc.");
         var otlpProtocol = CliOptions.Choice("--otlp-protocol", null, "PROTOCOL", "OTLP transport: http/protobuf (default) or grpc.",
-            new Dictionary<string, bool> { ["http/protobuf"] = false, ["grpc"] = true }, false);
+            new Dictionary<string, string> { ["http/protobuf"] = "http/protobuf", ["grpc"] = "grpc" }, "http/protobuf");
         var otlpInterval = CliOptions.Number("--otlp-interval", null, "S", "Seconds between OTLP metric exports (default 10).", 0, 86_400, "seconds", 10);
         var config = CliOptions.Text("--config", null, "FILE",
             "Read settings from FILE (INI: 'key = value' lines; JSON when the name ends in .json). Every flag has a key: its long " +
@@ -134,7 +134,7 @@ public static class CaptureCommand
                 {
                     MetricsListen = listen,
                     OtlpEndpoint = otlp,
-                    OtlpGrpc = parse.GetValue(otlpProtocol),
+                    OtlpGrpc = parse.GetValue(otlpProtocol) == "grpc",
                     OtlpIntervalSeconds = parse.GetValue(otlpInterval),
                     Interface = parse.GetValue(live.Interface) ?? "",
                 },

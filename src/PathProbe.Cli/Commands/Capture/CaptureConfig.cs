@@ -76,7 +76,7 @@ internal static class CaptureConfig
         {
             string? value = config[key];
             if (value is null || parse.GetResult(option) is { Implicit: false }) continue; // the command line wins
-            if (option.ValueType == typeof(bool))
+            if (option.Arity.MaximumNumberOfValues == 0) // a switch (--json): true adds it
             {
                 if (!bool.TryParse(value.Trim(), out bool on))
                 {
