@@ -13,6 +13,7 @@ namespace PathProbe.Tests.Cli;
 /// means), --metrics-listen's address and a taken port, the systemd unit (systemd-analyze verify) and the alert rules
 /// (promtool check rules, promtool test rules).
 /// </summary>
+[Collection(TelemetryCollection.Name)]
 public sealed class FleetTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("pathprobe-fleet-").FullName;

@@ -120,7 +120,16 @@ internal sealed class CaptureTelemetry : IDisposable
             }));
             _findings = _loggers.CreateLogger(LoggerCategory);
         }
-        _meters = builder.Build();
+        try
+        {
+            _meters = builder.Build(); // starts the HTTP listener: throws when the port is taken
+        }
+        catch
+        {
+            _loggers?.Dispose();
+            _metrics.Dispose();
+            throw;
+        }
     }
 
     private static void Configure(OtlpExporterOptions o, Uri endpoint, bool grpc, string signalPath)
