@@ -72,8 +72,8 @@ public static class CaptureCommand
             "Flows tracked at once; the least recently active flow is evicted (and counted) when full.", 1, int.MaxValue, new FlowTableOptions().MaxFlows);
         var flowRows = CliOptions.Int32("--flow-rows", null, "N", "Flow rows in the text report.", 0, int.MaxValue, 50);
         var metricsListen = CliOptions.Text("--metrics-listen", null, "ADDR:PORT",
-            "Serve Prometheus metrics at http://ADDR:PORT/metrics while capturing (127.0.0.1:9464; [::1]:9464; *:9464 for every " +
-            "address): packets, drops, active flows, retransmissions, findings opened and open by kind and severity, black-holed " +
+            "Serve Prometheus metrics at http://ADDR:PORT/metrics while capturing (127.0.0.1:9464, a host name, or *:9464 for every " +
+            "address; no IPv6 literal): packets, drops, active flows, retransmissions, findings opened and open by kind and severity, black-holed " +
             "peers, mail transactions by outcome and reply class, a handshake-RTT histogram. No per-address labels.");
         var otlpEndpoint = CliOptions.Text("--otlp-endpoint", null, "URL",
             "Send the same metrics, and each finding's opening, change and closing as a log record (the finding's evidence and " +

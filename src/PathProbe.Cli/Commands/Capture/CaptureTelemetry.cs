@@ -31,14 +31,14 @@ internal sealed record TelemetryOptions
     public bool Any => MetricsListen is not null || OtlpEndpoint is not null;
 }
 
-/// <summary>ADDR:PORT of --metrics-listen: "127.0.0.1:9464", "[::1]:9464", "*:9464" or ":9464" (every address).</summary>
+/// <summary>ADDR:PORT of --metrics-listen: "127.0.0.1:9464", "mx1.example.net:9464", "*:9464" or ":9464" (every address).</summary>
 internal sealed record MetricsEndpoint(string Host, int Port)
 {
     public static bool TryParse(string text, out MetricsEndpoint? endpoint, out string? error)
     {
         endpoint = null;
         int colon = text.LastIndexOf(':');
-        if (colon < 0) { error = $"'{text}' is not ADDR:PORT (e.g. 127.0.0.1:9464, [::1]:9464, *:9464 for every address)"; return false; }
+        if (colon < 0) { error = $"'{text}' is not ADDR:PORT (e.g. 127.0.0.1:9464, or *:9464 for every address)"; return false; }
         string host = text[..colon];
         if (!int.TryParse(text.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port is < 1 or > 65535)
         {
@@ -46,12 +46,13 @@ internal sealed record MetricsEndpoint(string Host, int Port)
             return false;
         }
         if (host is "" or "*" or "0.0.0.0" or "[::]" or "+") host = "*";
-        else if (host.StartsWith('[') && host.EndsWith(']'))
+        else if (host.StartsWith('[') || host.Contains(':'))
         {
-            if (!IPAddress.TryParse(host[1..^1], out var v6) || v6.AddressFamily != AddressFamily.InterNetworkV6)
-            { error = $"'{text}': '{host}' is not an IPv6 address"; return false; }
+            // .NET's managed HttpListener (Linux, macOS) cannot parse an IPv6 literal in its prefix.
+            error = $"'{text}': an IPv6 address cannot be given (.NET's HttpListener on Linux takes host names and IPv4 addresses); " +
+                    $"use *:{port} for every address, or a host name";
+            return false;
         }
-        else if (host.Contains(':')) { error = $"'{text}': write an IPv6 address in brackets, e.g. [::1]:{port}"; return false; }
         else if (Uri.CheckHostName(host) == UriHostNameType.Unknown) { error = $"'{text}': '{host}' is not a host name or address"; return false; }
         endpoint = new MetricsEndpoint(host, port);
         error = null;
@@ -94,8 +95,17 @@ internal sealed class CaptureTelemetry : IDisposable
         if (options.MetricsListen is { } listen)
             builder.AddPrometheusHttpListener(o =>
             {
-                o.Host = listen.Host;
+                // The exporter makes its HttpListener prefix from a URI host, which cannot say "every address" (HttpListener's
+                // "*") and which it writes badly for an IPv6 literal: its prefixes get our host instead.
+                o.Host = "localhost";
                 o.Port = listen.Port;
+                o.ConfigureHttpListener = (_, l) =>
+                {
+                    var prefixes = l.Prefixes.ToList();
+                    l.Prefixes.Clear();
+                    foreach (string prefix in prefixes)
+                        l.Prefixes.Add(prefix.Replace("//localhost:", $"//{listen.Host}:", StringComparison.OrdinalIgnoreCase));
+                };
                 o.ScopeInfoEnabled = false;
                 o.ScrapeResponseCacheDurationMilliseconds = 0;
             });
