@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using PathProbe.LibPcap.Tests.Support;
-using PathProbe.Tests.Support;
+using PathProbe.Telemetry.Tests.Support;
 using Xunit.Abstractions;
 
 namespace PathProbe.LibPcap.Tests;

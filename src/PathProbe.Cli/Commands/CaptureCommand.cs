@@ -85,7 +85,7 @@ public static class CaptureCommand
         var config = CliOptions.Text("--config", null, "FILE",
             "Read settings from FILE (INI: 'key = value' lines; JSON when the name ends in .json). Every flag has a key: its long " +
             "name without dashes (interface, metrics-listen, ...), write for -w, file-size for -C, file-count for -W, rotate-seconds " +
-            "for -G, filter for the filter expression. Flags on the command line win. For running as a service (README \"Fleet\").");
+            "for -G, filter for the filter expression. Flags on the command line win. For running as a service: docs/fleet.md.");
 
         var cmd = new Command("capture",
             "Capture live from an interface (libpcap) and report flows and findings as they happen (a line when a finding opens, " +
@@ -515,10 +515,11 @@ public static class CaptureCommand
             var stats = source.Statistics();
             Telemetry?.Publish(_tally.Packets, stats.Dropped, stats.InterfaceDropped, _engine.Flows, _events);
             if (final) return;
-            if (Hangup?.Take() == true && writer is not null)
+            if (Hangup?.Take() == true)
             {
-                writer.Reopen();
-                stderr.WriteLine($"{(_status ? "\r\u001b[K" : "")}pathprobe: SIGHUP: reopened {SafeText.Clean(writer.Files[^1], 200)}");
+                writer?.Reopen();
+                stderr.WriteLine($"{(_status ? "\r\u001b[K" : "")}pathprobe: SIGHUP: " +
+                                 (writer is null ? "no -w file to reopen" : $"reopened {SafeText.Clean(writer.Files[^1], 200)}"));
             }
             writer?.Flush();
             if (writer?.Error is { } error && !_writeErrorShown)

@@ -13,6 +13,13 @@ namespace PathProbe.Tests.Cli;
 /// means), --metrics-listen's address and a taken port, the systemd unit (systemd-analyze verify) and the alert rules
 /// (promtool check rules, promtool test rules).
 /// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class TelemetryCollection
+{
+    /// <summary>One MeterProvider at a time in this process: each listens to every meter named PathProbe.Capture.</summary>
+    public const string Name = "telemetry";
+}
+
 [Collection(TelemetryCollection.Name)]
 public sealed class FleetTests : IDisposable
 {
@@ -43,6 +50,7 @@ public sealed class FleetTests : IDisposable
         ["otlp-endpoint"] = "http://127.0.0.1:4318",
         ["otlp-protocol"] = "grpc",
         ["otlp-interval"] = "2.5",
+        ["parquet"] = _dir, // --parquet DIR (the records branch): a directory that exists
     };
 
     [Fact]

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace PathProbe.Tests.Support;
+namespace PathProbe.Telemetry.Tests.Support;
 
 /// <summary>
 /// A minimal protobuf wire-format reader for the OTLP messages the tests receive (opentelemetry-proto v1: logs,

@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging;
 
-namespace PathProbe.Tests.Support;
+namespace PathProbe.Telemetry.Tests.Support;
 
 /// <summary>
 /// A minimal OTLP receiver on loopback (Kestrel, a free port): OTLP/HTTP (POST /v1/logs, /v1/metrics with

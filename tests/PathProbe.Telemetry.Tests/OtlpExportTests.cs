@@ -4,10 +4,11 @@ using PathProbe.Cli.Commands.Capture;
 using PathProbe.Findings;
 using PathProbe.Pipeline;
 using PathProbe.Reports;
+using PathProbe.Telemetry.Tests.Support;
 using PathProbe.Tests.Support;
 using Xunit.Abstractions;
 
-namespace PathProbe.Tests.Cli;
+namespace PathProbe.Telemetry.Tests;
 
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class TelemetryCollection
