@@ -74,6 +74,21 @@ public static class CaptureCommand
         var maxFlows = CliOptions.Int32("--max-flows", null, "N",
             "Flows tracked at once; the least recently active flow is evicted (and counted) when full.", 1, int.MaxValue, new FlowTableOptions().MaxFlows);
         var flowRows = CliOptions.Int32("--flow-rows", null, "N", "Flow rows in the text report.", 0, int.MaxValue, 50);
+        var metricsListen = CliOptions.Text("--metrics-listen", null, "ADDR:PORT",
+            "Serve Prometheus metrics at http://ADDR:PORT/metrics while capturing (127.0.0.1:9464, a host name, or *:9464 for every " +
+            "address; no IPv6 literal): packets, drops, active flows, retransmissions, findings opened and open by kind and severity, black-holed " +
+            "peers, mail transactions by outcome and reply class, a handshake-RTT histogram. No per-address labels.");
+        var otlpEndpoint = CliOptions.Text("--otlp-endpoint", null, "URL",
+            "Send the same metrics, and each finding's opening, change and closing as a log record (the finding's evidence and " +
+            "flow ids as attributes), to an OpenTelemetry collector: http://HOST:4318 for OTLP/HTTP (the /v1/metrics and /v1/logs " +
+            "paths are added), http://HOST:4317 with --otlp-protocol grpc.");
+        var otlpProtocol = CliOptions.Choice("--otlp-protocol", null, "PROTOCOL", "OTLP transport: http/protobuf (default) or grpc.",
+            new Dictionary<string, string> { ["http/protobuf"] = "http/protobuf", ["grpc"] = "grpc" }, "http/protobuf");
+        var otlpInterval = CliOptions.Number("--otlp-interval", null, "S", "Seconds between OTLP metric exports (default 10).", 0, 86_400, "seconds", 10);
+        var config = CliOptions.Text("--config", null, "FILE",
+            "Read settings from FILE (INI: 'key = value' lines; JSON when the name ends in .json). Every flag has a key: its long " +
+            "name without dashes (interface, metrics-listen, ...), write for -w, file-size for -C, file-count for -W, rotate-seconds " +
+            "for -G, filter for the filter expression. Flags on the command line win. For running as a service: docs/fleet.md.");
 
         var cmd = new Command("capture",
             "Capture live from an interface (libpcap) and report flows and findings as they happen (a line when a finding opens, " +
@@ -82,11 +97,27 @@ public static class CaptureCommand
             filter,
         };
         var live = LiveOptions.AddTo(cmd);
-        foreach (var o in new Option[] { list, write, rotate, ring, seconds, count, duration, json, ndjson, maxFlows, flowRows }) cmd.Add(o);
+        foreach (var o in new Option[] { list, write, rotate, ring, seconds, count, duration, json, ndjson, maxFlows, flowRows,
+                                         metricsListen, otlpEndpoint, otlpProtocol, otlpInterval, config }) cmd.Add(o);
         var records = RecordOptions.AddTo(cmd, live: true);
         cmd.SetAction(parse =>
         {
+            if (parse.GetValue(config) is { } configFile)
+            {
+                // The file's keys become flags in front of the command line's, parsed and checked like typed flags.
+                var merged = CaptureConfig.Merge(parse, cmd, config, configFile, out string? configError);
+                if (merged is null) return Usage(stderr, configError!);
+                parse = cmd.Parse(merged, new System.CommandLine.ParserConfiguration { ResponseFileTokenReplacer = null });
+                if (Program.UsageError(parse) is { } error) return Usage(stderr, $"{error} (from {SafeText.Clean(configFile, 200)} or the command line)");
+            }
             if (parse.GetValue(list)) return ListInterfaces(stdout, stderr);
+            MetricsEndpoint? listen = null;
+            if (parse.GetValue(metricsListen) is { } listenText && !MetricsEndpoint.TryParse(listenText, out listen, out string? listenError))
+                return Usage(stderr, $"--metrics-listen: {listenError}");
+            Uri? otlp = null;
+            if (parse.GetValue(otlpEndpoint) is { } otlpText &&
+                (!Uri.TryCreate(otlpText, UriKind.Absolute, out otlp) || otlp.Scheme is not ("http" or "https")))
+                return Usage(stderr, $"--otlp-endpoint: '{SafeText.Clean(otlpText, 200)}' is not an http:// or https:// URL (e.g. http://127.0.0.1:4318)");
             string expression = string.Join(' ', parse.GetValue(filter) ?? []);
             var settings = new Settings
             {
@@ -104,6 +135,14 @@ public static class CaptureCommand
                 MaxFlows = parse.GetValue(maxFlows),
                 FlowRows = parse.GetValue(flowRows),
                 Records = records.Settings(parse),
+                Telemetry = new TelemetryOptions
+                {
+                    MetricsListen = listen,
+                    OtlpEndpoint = otlp,
+                    OtlpGrpc = parse.GetValue(otlpProtocol) == "grpc",
+                    OtlpIntervalSeconds = parse.GetValue(otlpInterval),
+                    Interface = parse.GetValue(live.Interface) ?? "",
+                },
             };
             return Run(settings, stdout, stderr);
         });
@@ -130,6 +169,7 @@ public static class CaptureCommand
         public int FlowRows { get; init; } = 50;
         /// <summary>--parquet, --host, --capture-id (Records/RecordOptions).</summary>
         public RecordSettings Records { get; init; } = new();
+        public TelemetryOptions Telemetry { get; init; } = new();
     }
 
     internal static int ListInterfaces(TextWriter stdout, TextWriter stderr)
@@ -179,6 +219,15 @@ public static class CaptureCommand
             }
         }
 
+        // The exporters first: a metrics port that is taken is a usage error before anything is captured.
+        CaptureTelemetry? telemetry = null;
+        if (s.Telemetry.Any)
+        {
+            telemetry = CaptureTelemetry.Start(s.Telemetry, out string? telemetryError);
+            if (telemetry is null) return Usage(stderr, telemetryError!);
+        }
+        using var telemetryScope = telemetry;
+
         LiveCaptureSource source;
         try
         {
@@ -220,11 +269,14 @@ public static class CaptureCommand
             string device = SafeText.Clean(capture.Device, 100);
             stderr.WriteLine($"pathprobe: capturing on {device} ({LinkTypes.Name(capture.LinkType)}, snaplen {capture.SnapLength}); " +
                              $"filter: {SafeText.Clean(filter, 300)}; Ctrl-C stops and prints the report");
+            if (s.Telemetry.MetricsListen is { } listen)
+                stderr.WriteLine($"pathprobe: metrics at http://{(listen.Host == "*" ? "0.0.0.0" : listen.Host)}:{listen.Port}/metrics");
             using var signals = new StopSignals(stop: source.Stop);
+            using var hangup = new HangupSignal();
             var scope = new RecordScope(s.Records.HostName, s.Records.LiveCaptureId(DateTime.UtcNow));
             var parquet = s.Records.OpenParquet(scope, out string? parquetError);
             if (parquetError is not null) { writer?.Dispose(); return Usage(stderr, parquetError); }
-            var live = new LiveRun(source, writer, counters, s, stdout, stderr, scope, parquet);
+            var live = new LiveRun(source, writer, counters, s, stdout, stderr, scope, parquet) { Telemetry = telemetry, Hangup = hangup };
             CaptureAnalysis analysis;
             try
             {
@@ -365,10 +417,28 @@ public static class CaptureCommand
         private long _lastDropped;
         private long _lastSample;
         private bool _writeErrorShown;
-        // Records (--ndjson lines, --parquet files): written as flows end and findings change, on this thread.
+        // Records (--ndjson lines, --parquet files): written as flows end (hooked in Run) and findings change, on this thread.
         private readonly RecordFeed? _records = s.Ndjson || parquet is not null
             ? new RecordFeed(scope, s.Ndjson ? new NdjsonRecordWriter(stdout) : null, parquet) : null;
-        private Engine _engine = null!; // created in Run (its FlowClosed hook reads _records)
+        private readonly Engine _engine = new(new AnalysisOptions { Flows = new FlowTableOptions { MaxFlows = s.MaxFlows }, FindingEvents = true });
+        private CaptureTelemetry? _telemetry;
+
+        /// <summary>Metrics and finding records, or null. Set before <see cref="Run"/>.</summary>
+        public CaptureTelemetry? Telemetry
+        {
+            get => _telemetry;
+            init
+            {
+                _telemetry = value;
+                if (value is null) return;
+                // After the engine's own detectors have closed the flow (the flow table has one close hook).
+                var engineHook = _engine.Flows.FlowClosing;
+                _engine.Flows.FlowClosing = flow => { engineHook?.Invoke(flow); value.FlowClosed(flow); };
+            }
+        }
+
+        /// <summary>SIGHUP: reopen the outputs on the next tick.</summary>
+        public HangupSignal? Hangup { get; init; }
         private readonly List<FindingEvent> _events = new();
         private readonly bool _text = !s.Json && !s.Ndjson;
         private readonly int _width = AnalyzeCommand.TerminalWidth(stdout);
@@ -381,14 +451,16 @@ public static class CaptureCommand
 
         public CaptureStatistics Statistics { get; private set; }
 
-        private Engine CreateEngine() => new(new AnalysisOptions
-        {
-            Flows = new FlowTableOptions { MaxFlows = s.MaxFlows }, FindingEvents = true, FlowClosed = _records is null ? null : _records.FlowClosed,
-        });
 
         public CaptureAnalysis Run()
         {
-            _engine = CreateEngine();
+            if (_records is { } records)
+            {
+                // After the engine's own close stages (the flow table has one close hook): the flow's SMTP session and
+                // DNS transactions are final, and the record is not yet recycled.
+                var engineHook = _engine.Flows.FlowClosing;
+                _engine.Flows.FlowClosing = flow => { engineHook?.Invoke(flow); records.FlowClosed(flow); };
+            }
             var input = new InputSummary { Path = source.Info.Path, Format = "live" };
             input.LinkTypes.Add(source.Capture.LinkType);
             long start = Environment.TickCount64;
@@ -446,7 +518,8 @@ public static class CaptureCommand
             input.Drops = _drops;
             source.Info.Interfaces[0].Statistics = counters.Now();
             var analysis = _engine.Complete(input);
-            // Findings closed by the end of the capture, then the input record and the findings' final versions.
+            // What the end of the capture closed (flows, findings) goes out too: records, then the exporters (Tick
+            // publishes the metrics and finding events), then the input record and the findings' final versions.
             Tick(Environment.TickCount64, final: true);
             _records?.Finish(analysis);
             if (s.Ndjson) stdout.Flush();
@@ -477,6 +550,8 @@ public static class CaptureCommand
                 if (_text && e.Notable) WriteLine(e);
             }
             if (s.Ndjson) stdout.Flush();
+            var stats = source.Statistics();
+            Telemetry?.Publish(_tally.Packets, stats.Dropped, stats.InterfaceDropped, _engine.Flows, _events);
             if (final) return;
             // --parquet: a new set of files on each period boundary (clock hours by default).
             if (parquet is not null && s.Records.Period(DateTime.UtcNow) is var period && period != _period)
@@ -484,13 +559,20 @@ public static class CaptureCommand
                 _period = period;
                 parquet.Rotate();
             }
+            if (Hangup?.Take() == true)
+            {
+                writer?.Reopen();
+                parquet?.Rotate(); // the current Parquet files are closed; the next records start new ones
+                stderr.WriteLine($"{(_status ? "\r\u001b[K" : "")}pathprobe: SIGHUP: " +
+                                 (writer is null ? "no -w file to reopen" : $"reopened {SafeText.Clean(writer.Files[^1], 200)}") +
+                                 (parquet is null ? "" : "; Parquet files closed, new ones start with the next records"));
+            }
             writer?.Flush();
             if (writer?.Error is { } error && !_writeErrorShown)
             {
                 _writeErrorShown = true;
                 stderr.WriteLine($"{(_status ? "\r\u001b[K" : "")}pathprobe: warning: {error}; no more packets are written, the capture and its analysis go on");
             }
-            var stats = source.Statistics();
             SampleDrops(stats);
             if (_status)
             {

@@ -31,8 +31,4 @@ public sealed class AnalysisOptions
     /// <summary>Record every opening, change and closing of a finding for live output
     /// (<see cref="Engine.TakeFindingEvents"/>). Off for offline analysis.</summary>
     public bool FindingEvents { get; init; }
-    /// <summary>Called when a flow leaves the table, after every close stage (its verdicts, SMTP session and DNS
-    /// transactions are final): capture's records (<c>Reports/Records/RecordFeed</c>). Per flow, never per packet; the
-    /// flow record may be recycled after the call returns.</summary>
-    public Action<Flow>? FlowClosed { get; init; }
 }

@@ -87,7 +87,6 @@ public sealed class Engine
     private long _decoded;
     private long _fragmentsHeld;
     private long _ackedUnseen;
-    private readonly Action<Flow>? _flowClosed;
 
     /// <summary>Stages run so far, in order, when tracing (tests): null otherwise.</summary>
     internal List<Stage>? Trace { get; set; }
@@ -107,7 +106,6 @@ public sealed class Engine
         _fragmentation = new FragmentationDetector(options.Fragmentation, _dns, _log);
         if (_tcpAnalysis && options.Smtp.Enabled) _smtp = new SmtpAnalyzer(options.Smtp, _log, _tcpFindings, _mtu);
         _flows.FlowClosing = OnFlowClosing;
-        _flowClosed = options.FlowClosed;
         _timelines = options.Timelines ? new Flows.Timeline.TimelineRecorder(options.TimelinePoints) : null;
     }
 
@@ -141,7 +139,6 @@ public sealed class Engine
                 case Stage.FlowFacts: if (_log.Names(flow.Id)) _log.RefreshFlow(FlowFacts.Of(flow)); break;
             }
         }
-        _flowClosed?.Invoke(flow);
     }
 
     public void Process(in RawFrame frame)

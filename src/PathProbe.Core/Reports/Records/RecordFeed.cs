@@ -8,7 +8,8 @@ namespace PathProbe.Reports.Records;
 /// Turns an analysis into records for up to two sinks: <c>Stream</c> (NDJSON) and <c>Archive</c> (Parquet).
 /// Offline (<see cref="WriteAnalysis"/>) both get the same records: per input, its input record, then each flow with
 /// its smtp and dns records, then the findings' final versions. Live (<c>capture</c>) the engine calls
-/// <see cref="FlowClosed"/> as each flow leaves the table (<see cref="AnalysisOptions.FlowClosed"/>), finding events go
+/// <see cref="FlowClosed"/> as each flow leaves the table (chained after the engine's own hook on
+/// <c>FlowTable.FlowClosing</c>, so the flow's SMTP session and DNS transactions are final), finding events go
 /// to <see cref="FindingChanged"/> (the stream gets every change, the archive a finding when it closes), and
 /// <see cref="Finish"/> adds the input record and the final version of each finding the archive has not seen.
 /// Everything runs on the engine's thread, per flow or finding, never per packet.

@@ -44,9 +44,11 @@ public sealed class RecordFeedTests
 
         var stream = new Collect();
         var archive = new Collect();
-        RecordFeed? feed = null;
-        var engine = new Engine(new AnalysisOptions { FindingEvents = true, FlowClosed = f => feed!.FlowClosed(f) });
-        feed = new RecordFeed(scope, stream, archive);
+        var engine = new Engine(new AnalysisOptions { FindingEvents = true });
+        var feed = new RecordFeed(scope, stream, archive);
+        // As capture hooks it: after the engine's own close stages.
+        var engineHook = engine.Flows.FlowClosing;
+        engine.Flows.FlowClosing = f => { engineHook?.Invoke(f); feed.FlowClosed(f); };
         var events = new List<FindingEvent>();
         using (var source = CaptureFile.Open(path))
         {
