@@ -34,6 +34,7 @@ public sealed class RttStats
             VarianceNanos = 0.75 * VarianceNanos + 0.25 * Math.Abs(SmoothedNanos - nanos);
             SmoothedNanos = 0.875 * SmoothedNanos + 0.125 * nanos;
         }
+        if (_frozen) { _frozen = false; _stored = 0; } // (a closed flow gets no samples; this keeps Add correct anyway)
         _samples ??= new long[ExactSamples];
         if (_stored < ExactSamples) _samples[_stored++] = nanos;
         else
@@ -48,6 +49,7 @@ public sealed class RttStats
     /// <summary>Median of the kept samples (exact when Count ≤ ExactSamples); -1 without samples.</summary>
     public long MedianNanos()
     {
+        if (_frozen) return _median;
         if (_stored == 0) return -1;
         var copy = _samples.AsSpan(0, _stored).ToArray();
         Array.Sort(copy);
@@ -59,8 +61,21 @@ public sealed class RttStats
     /// <summary>RFC 6298 retransmission timeout with Linux's 200 ms floor; 1 s (RFC 6298 2.1) without samples.</summary>
     public long RtoNanos => Count == 0 ? 1_000_000_000 : Math.Max(200_000_000, (long)(SmoothedNanos + 4 * VarianceNanos));
 
+    private bool _frozen;
+    private long _median;
+
+    /// <summary>No more samples will come (the flow closed): the median is kept and the samples let go.</summary>
+    internal void Freeze()
+    {
+        if (_frozen) return;
+        _median = MedianNanos();
+        _frozen = true;
+        _samples = null;
+    }
+
     public void Reset()
     {
+        _frozen = false;
         _stored = 0; Count = 0; LastNanos = 0; MinNanos = long.MaxValue; MaxNanos = 0; SmoothedNanos = 0; VarianceNanos = 0;
     }
 }
