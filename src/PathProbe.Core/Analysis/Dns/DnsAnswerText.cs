@@ -145,7 +145,9 @@ internal static class DnsAnswerText
                     if (i > 0) w.Append(' ');
                     w.Append('"');
                     int c = Encoding.UTF8.GetChars(rd.Slice(p + 1, len), chars);
-                    foreach (char ch in chars[..c]) w.AppendSafe(ch);
+                    // Printable ASCII (most TXT and SPF text) needs no escape: copied at once.
+                    if (!chars[..c].ContainsAnyExceptInRange(' ', '~')) w.Append(chars[..c]);
+                    else foreach (char ch in chars[..c]) w.AppendSafe(ch);
                     w.Append('"');
                     p += 1 + len;
                 }
@@ -260,11 +262,10 @@ internal static class DnsAnswerText
 
         public void Append(scoped ReadOnlySpan<char> s)
         {
-            foreach (char c in s)
-            {
-                if (_n > MaxChars) return;
-                _buffer[_n++] = c;
-            }
+            int n = Math.Min(s.Length, MaxChars + 1 - _n);
+            if (n <= 0) return;
+            s[..n].CopyTo(_buffer[_n..]);
+            _n += n;
         }
 
         public void Append(uint v)
