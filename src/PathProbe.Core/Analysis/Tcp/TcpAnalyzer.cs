@@ -90,7 +90,7 @@ public sealed class TcpAnalyzer
         {
             f.DupAckNum = f.DupAckNum == -1 ? 1 : f.DupAckNum + 1;
             ta |= TcpAnalysisFlags.DuplicateAck;
-            if (f.DupAckNum > f.Counters.MaxDuplicateAckNumber) f.Counters.MaxDuplicateAckNumber = f.DupAckNum;
+            if (f.DupAckNum > f.Counters.MaxDuplicateAckNumber) f.CountersToWrite.MaxDuplicateAckNumber = f.DupAckNum;
         }
 
     finishedFwd:
@@ -206,7 +206,7 @@ public sealed class TcpAnalyzer
             else if ((flags & TcpFlags.Ack) != 0 && r.WinScale == -2) f.WinScale = -2;
         }
 
-        Count(ref f.Counters, ta, seglen);
+        if (seglen > 0 || ta != TcpAnalysisFlags.None) Count(ref f.CountersToWrite, ta, seglen);
         TrackSeries(flow, fromClient, f, ta, seq.Value, now, p.IpPacketLength, seglen);
         if (seglen > 0) f.LastDataTime = now;
 
@@ -357,7 +357,7 @@ public sealed class TcpAnalyzer
         if (inFlight > 0 && inFlight < 2_000_000_000)
         {
             if ((flags & (TcpFlags.Syn | TcpFlags.Fin)) != 0) inFlight--;
-            if (inFlight > f.Counters.MaxBytesInFlight) f.Counters.MaxBytesInFlight = inFlight;
+            if (inFlight > f.Counters.MaxBytesInFlight) f.CountersToWrite.MaxBytesInFlight = inFlight;
         }
     }
 
@@ -373,7 +373,7 @@ public sealed class TcpAnalyzer
     private static void TrackSeries(Flow flow, bool fromClient, TcpEndpointState f, TcpAnalysisFlags ta, uint seq, long now, int ipSize, int seglen)
     {
         if ((ta & (TcpAnalysisFlags.Retransmission | TcpAnalysisFlags.FastRetransmission)) == 0) return;
-        if (IsFullSize(flow, fromClient, seglen)) f.Counters.LargeRetransmissions++;
+        if (IsFullSize(flow, fromClient, seglen)) f.CountersToWrite.LargeRetransmissions++;
         var rs = f.Resends; // made on this side's first resend
         if (!rs.Current.IsEmpty && !rs.Current.Acknowledged && rs.Current.Seq == seq)
         {

@@ -52,7 +52,14 @@ public sealed class TcpEndpointState
     public long UnackedOverflow;
 
     // ---- What PathProbe reports --------------------------------------------------------------------------------
-    public TcpCounters Counters;
+    /// <summary>This side's counters; zero (a shared, never written instance) until the first data segment or
+    /// classified segment (a SYN-only flow has none: 160 bytes saved per direction).</summary>
+    public ref readonly TcpCounters Counters => ref (_counters ?? NoCounters).Value;
+    /// <summary>The counters to update, made on first need.</summary>
+    internal ref TcpCounters CountersToWrite => ref (_counters ??= new()).Value;
+    private CountersBox? _counters;
+    private static readonly CountersBox NoCounters = new();
+    private sealed class CountersBox { public TcpCounters Value; }
     /// <summary>RTT samples taken for data this side sent; empty (a shared, never written instance) until the first.</summary>
     public RttStats Rtt => _rtt ?? NoRtt;
     /// <summary>The samples to add to, made with the first (a flow that never completes a round trip has none).</summary>
@@ -82,7 +89,8 @@ public sealed class TcpEndpointState
         Window = uint.MaxValue; WinScale = -1; IsFirstAck = false; ValidBif = true; LastSegmentFlags = 0;
         NextSeq = 0; NextSeqTime = 0; MaxSeqToBeAcked = 0; LastAck = 0; LastAckTime = 0; DupAckNum = 0;
         SackCount = 0; UCount = 0; UHead = 0; USorted = true; UnackedOverflow = 0;
-        Counters = default; _rtt?.Reset();
+        if (_counters is not null) _counters.Value = default;
+        _rtt?.Reset();
         if (_series is not null) { _series.Current = default; _series.Worst = default; }
         LastDataTime = 0; TsNext = 0;
         if (TsTimes is not null) Array.Clear(TsTimes); // a zero send time marks a free slot (TimestampRtt)
