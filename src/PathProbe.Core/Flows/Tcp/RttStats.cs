@@ -3,7 +3,9 @@ namespace PathProbe.Flows.Tcp;
 /// <summary>
 /// RTT samples of one direction: exact min/max/count, the RFC 6298 smoothed RTT and variance (for the RTO), and a
 /// median over the first <see cref="ExactSamples"/> samples exactly, then over a reservoir of that size (an
-/// estimate; the JSON says which). The sample array is allocated on the first sample only.
+/// estimate; the JSON says which). The sample array is allocated on the first sample only. Only the TCP analyzer
+/// writes (Add, Reset and Freeze are internal): a side without samples reads one shared, never written instance
+/// (<see cref="TcpEndpointState.Rtt"/>).
 /// </summary>
 public sealed class RttStats
 {
@@ -21,7 +23,7 @@ public sealed class RttStats
     /// <summary>The latest sample (0 before the first): the TUI's RTT-over-time graph plots these.</summary>
     public long LastNanos { get; private set; }
 
-    public void Add(long nanos)
+    internal void Add(long nanos)
     {
         if (nanos < 0) return;
         Count++;
@@ -73,7 +75,7 @@ public sealed class RttStats
         _samples = null;
     }
 
-    public void Reset()
+    internal void Reset()
     {
         _frozen = false;
         _stored = 0; Count = 0; LastNanos = 0; MinNanos = long.MaxValue; MaxNanos = 0; SmoothedNanos = 0; VarianceNanos = 0;
