@@ -123,6 +123,10 @@ public sealed class Flow
     internal Flow? Newer;
     internal Timestamp LastSeen;
 
+    /// <summary>The flow left the table and is kept for the report: per-packet analysis state is let go (see
+    /// <see cref="TcpConnectionState.ReleaseForReport"/>); what the reports read stays.</summary>
+    internal void ReleaseForReport() => Tcp?.ReleaseForReport();
+
     /// <summary>Clears the record for reuse by the flow table.</summary>
     internal void Reset()
     {
