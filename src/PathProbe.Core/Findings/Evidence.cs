@@ -107,7 +107,7 @@ public sealed class EvidenceWriter(Utf8JsonWriter w)
     public void Position(SmtpPosition p, FlowFacts? flow)
     {
         Object(EvidenceKeys.Position);
-        Token(EvidenceKeys.Phase, Kinds.SmtpWords.PhaseName(p.Phase));
+        Token(EvidenceKeys.Phase, p.MidSession ? "unknown" : Kinds.SmtpWords.PhaseName(p.Phase));
         Int(EvidenceKeys.Transaction, p.Transaction > 0 ? p.Transaction : null);
         Int(EvidenceKeys.Recipients, p.Recipients);
         if ((p.Transaction > 0 ? flow?.Message(p.Transaction) : null) is { } m)
