@@ -462,6 +462,16 @@ public static class JsonReport
         f.Kind.Writer().Evidence(new EvidenceWriter(w), f);
         w.WriteEndObject();
         if (f.Advice is null) w.WriteNull("advice"); else w.WriteString("advice", f.Advice);
+        if (f.CaptureArtefact is { } a)
+        {
+            w.WriteStartObject("captureArtefact");
+            w.WriteNumber("dropped", a.Dropped);
+            if (a.DropSource is null) w.WriteNull("dropSource"); else w.WriteString("dropSource", a.DropSource);
+            w.WriteNumber("ackedUnseen", a.AckedUnseen);
+            w.WriteString("text", a.Words());
+            w.WriteEndObject();
+        }
+        else w.WriteNull("captureArtefact");
     }
 
     private static void Endpoint(Utf8JsonWriter w, string name, Endpoint e)

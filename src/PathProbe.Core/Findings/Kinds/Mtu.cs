@@ -153,7 +153,7 @@ public sealed class BlackHoleWriter : FindingWriter<BlackHoleVerdict>
     public static string FixCommand(BlackHoleVerdict v) =>
         v.Fixes?.First(v.ReceiverVantage ? PathProbe.Advice.FixSite.Receiver : PathProbe.Advice.FixSite.Sender)?.OneLine ?? "";
 
-    /// <summary>What to repair, the fix that makes mail flow again today (the "Fix now" command: nft at this host), where
+    /// <summary>What to repair, the fix that makes mail flow again today (the first fix at this host: nft), where
     /// the other fixes are, and how to pin the exact size with <c>pathprobe probe</c>.</summary>
     protected override string? Advice(IReadOnlyList<BlackHoleVerdict> items)
     {
@@ -173,8 +173,8 @@ public sealed class BlackHoleWriter : FindingWriter<BlackHoleVerdict>
                    ? $"a hop between {(v.Senders.Count == 1 ? v.Senders[0].ToString() : "those senders")} and this host drops packets larger than {N(v.Max)} bytes without telling anyone: find it (an MRU or MTU below 1500 on a router, tunnel or VPN in front of this server) and raise its MRU/MTU; "
                    : $"a hop between the sender and {v.Peer} drops packets larger than {N(v.Max)} bytes without telling anyone: raise that hop's MRU/MTU (a router, tunnel or VPN whose receive size is below the sender's MTU); ") +
                (plan is null ? "" :
-                   $"until then make segments fit: the fix-now command clamps the MSS {(rv ? $"this host advertises to {(v.Senders.Count == 1 ? v.Senders[0].ToString() : "those senders")}" : $"{v.Peer} advertises to this host")} to {plan.Mss} " +
-                   $"({N(plan.PacketSize)}-byte packets; nft, for new connections); the JSON report's evidence `fixes` has the iptables and `ip route` forms, the fixes {others}, what each rests on and its undo; ") +
+                   $"until then make segments fit: the first fix at this host clamps the MSS {(rv ? $"this host advertises to {(v.Senders.Count == 1 ? v.Senders[0].ToString() : "those senders")}" : $"{v.Peer} advertises to this host")} to {plan.Mss} " +
+                   $"({N(plan.PacketSize)}-byte packets, for new connections); the report lists the fixes at each place (this host, {others}) in nft, iptables and `ip route` forms with their undo, and the JSON evidence `fixes` also what each rests on; ") +
                $"{pin}; " +
                (v.IcmpSeen ? "" : $"make sure routers send, and firewalls let through, {icmpRule}; ") +
                "and enable `sysctl -w net.ipv4.tcp_mtu_probing=1` on Linux senders so they recover from black holes by themselves";
