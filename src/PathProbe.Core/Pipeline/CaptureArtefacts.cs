@@ -19,7 +19,7 @@ public static class CaptureArtefacts
         or FindingKind.RetransmissionStorm or FindingKind.MtuBlackhole or FindingKind.MssMismatch or FindingKind.DnsTimeout
         or FindingKind.FragmentLoss or FindingKind.SmtpAborted;
 
-    public static void Mark(FindingLog log, CaptureDrops? drops, IReadOnlyDictionary<int, long> ackedUnseenByFlow)
+    public static void Mark(FindingLog log, CaptureDrops? drops, IReadOnlyDictionary<int, (long Count, long First, long Last)> ackedUnseenByFlow)
     {
         bool dropped = drops is { Dropped: > 0 } && drops.Windows.Count > 0;
         if (!dropped && ackedUnseenByFlow.Count == 0) return;
@@ -33,8 +33,9 @@ public static class CaptureArtefacts
                 foreach (var w in drops!.Windows)
                     if (t >= w.From.UnixNanoseconds - SlackNanos && t <= w.To.UnixNanoseconds + SlackNanos) near += w.Dropped;
             }
-            long acked = 0;
-            foreach (var f in v.Flows) acked += ackedUnseenByFlow.GetValueOrDefault(f.Id);
+            long acked = 0, t0 = v.Time.UnixNanoseconds;
+            foreach (var f in v.Flows)
+                if (ackedUnseenByFlow.TryGetValue(f.Id, out var a) && t0 >= a.First - SlackNanos && t0 <= a.Last + SlackNanos) acked += a.Count;
             if (near == 0 && acked == 0) return null;
             return new CaptureArtefact { Dropped = near, DropSource = near > 0 ? drops!.Source : null, AckedUnseen = acked };
         });

@@ -87,9 +87,10 @@ public sealed class Engine
     private long _decoded;
     private long _fragmentsHeld;
     private long _ackedUnseen;
-    /// <summary>ACKs for data the capture never saw, per flow (flows whose handshake is in the capture), for
+    /// <summary>ACKs for data the capture never saw, per flow (flows whose handshake is in the capture) with the first
+    /// and last time, for
     /// <see cref="CaptureArtefacts"/>; at most <see cref="MaxAckedUnseenFlows"/> flows.</summary>
-    private readonly Dictionary<int, long> _ackedUnseenByFlow = new();
+    private readonly Dictionary<int, (long Count, long First, long Last)> _ackedUnseenByFlow = new();
     private const int MaxAckedUnseenFlows = 65_536;
 
     /// <summary>Stages run so far, in order, when tracing (tests): null otherwise.</summary>
@@ -191,7 +192,10 @@ public sealed class Engine
                         // a flow that started before the capture acknowledges data sent before it.
                         if ((flow.ClientToServer.SynSeen || flow.ServerToClient.SynSeen) &&
                             (_ackedUnseenByFlow.ContainsKey(flow.Id) || _ackedUnseenByFlow.Count < MaxAckedUnseenFlows))
-                            _ackedUnseenByFlow[flow.Id] = _ackedUnseenByFlow.GetValueOrDefault(flow.Id) + 1;
+                        {
+                            var (n, first, _) = _ackedUnseenByFlow.GetValueOrDefault(flow.Id);
+                            _ackedUnseenByFlow[flow.Id] = (n + 1, n == 0 ? now : first, now);
+                        }
                     }
                     // A resend that follows an ICMP too-big and fits is path-MTU discovery at work, not loss.
                     if ((ta & TcpAnalysisFlags.AnyRetransmission) != 0 && PathMtuDetector.ExplainedByIcmp(flow, fromClient, p.IpPacketLength, now))
