@@ -413,7 +413,9 @@ public static class JsonReport
         {
             w.WriteStartObject("longestRetransmissionSeries");
             w.WriteNumber("resends", s.Resends);
-            w.WriteNumber("ipPacketSize", s.IpPacketSize);
+            // The size on the wire: a TSO/GSO super-frame of the capture host is never one (counted apart).
+            w.WriteNumber("ipPacketSize", s.WireSends > 0 ? s.WireSize : s.IpPacketSize);
+            w.WriteNumber("superFrameSends", s.SuperFrameSends);
             w.WriteString("firstSent", new Timestamp(s.First).ToIso8601());
             w.WriteStartArray("intervals");
             foreach (long d in s.IntervalsNanos()) w.WriteNumberValue(Seconds(d));

@@ -814,6 +814,7 @@ public sealed class PathMtuDetector : IPathMtuView
             Since = v.Since,
             Min = v.Min,
             Max = v.Max,
+            MinProven = v.MinProven,
             AdvertisedBy = r.ReceiverMss > 0 ? r.Receiver : r.Sender,
             AdvertisedMss = advertised,
             ImpliedPacketSize = implied,

@@ -373,18 +373,38 @@ public sealed class TcpAnalyzer
     {
         if ((ta & (TcpAnalysisFlags.Retransmission | TcpAnalysisFlags.FastRetransmission)) == 0) return;
         if (IsFullSize(flow, fromClient, seglen)) f.Counters.LargeRetransmissions++;
+        // A segment longer than the MSS its receiver advertised cannot have crossed a wire as one packet: a TSO/GSO
+        // super-frame of the capture host, counted apart so that it never stands for a packet size on the wire.
+        int peerMss = fromClient ? flow.ServerToClient.Mss : flow.ClientToServer.Mss;
+        int headers = ipSize - seglen;
         if (!f.Series.IsEmpty && !f.Series.Acknowledged && f.Series.Seq == seq)
         {
-            f.Series.Add(now, ipSize);
+            f.Series.Add(now, ipSize, peerMss > 0 && seglen > peerMss);
         }
         else
         {
             if (!f.Series.IsEmpty && f.Series.Resends > f.WorstSeries.Resends) f.WorstSeries = f.Series;
             // Every send of this segment so far (the unacked list holds them, this resend included).
             Span<long> times = stackalloc long[RetransmissionSeries.MaxTimes];
-            int sends = f.SendTimesOf(seq, times);
-            if (sends >= 2) f.Series.Start(seq, times[..Math.Min(sends, RetransmissionSeries.MaxTimes)], sends, ipSize);
-            else f.Series.Start(seq, sends == 1 && times[0] != now ? times[0] : now, now, ipSize);
+            Span<int> lengths = stackalloc int[RetransmissionSeries.MaxTimes];
+            int sends = f.SendTimesOf(seq, times, lengths);
+            if (sends >= 2)
+            {
+                f.Series.Start(seq, times[..Math.Min(sends, RetransmissionSeries.MaxTimes)], sends, ipSize);
+                int kept = Math.Min(sends, RetransmissionSeries.MaxTimes);
+                for (int i = 0; i < kept; i++)
+                {
+                    f.Series.Note(lengths[i] + headers, peerMss > 0 && lengths[i] > peerMss);
+                }
+                if (sends > kept) f.Series.Note(ipSize, peerMss > 0 && seglen > peerMss, sends - kept);
+            }
+            else
+            {
+                f.Series.Start(seq, sends == 1 && times[0] != now ? times[0] : now, now, ipSize);
+                int len0 = sends == 1 && times[0] != now ? lengths[0] : seglen;
+                f.Series.Note(len0 + headers, peerMss > 0 && len0 > peerMss);
+                f.Series.Note(ipSize, peerMss > 0 && seglen > peerMss);
+            }
         }
         if (f.Series.Resends > f.WorstSeries.Resends) f.WorstSeries = f.Series;
     }

@@ -273,6 +273,8 @@ public sealed record MssMismatchVerdict : Verdict
     public required Timestamp Since { get; init; }
     public required int Min { get; init; }
     public required int Max { get; init; }
+    /// <summary>As <see cref="BlackHoleVerdict.MinProven"/>.</summary>
+    public bool MinProven { get; init; } = true;
     public required Endpoint AdvertisedBy { get; init; }
     public required int AdvertisedMss { get; init; }
     public required int ImpliedPacketSize { get; init; }
@@ -285,7 +287,7 @@ public sealed class MssMismatchWriter : FindingWriter<MssMismatchVerdict>
 
     protected override string One(MssMismatchVerdict v) =>
         $"{v.AdvertisedBy} advertises MSS {N(v.AdvertisedMss)}, inviting {N(v.ImpliedPacketSize)}-byte packets, but the path {(v.ReceiverVantage ? "from" : "to")} {v.Peer} carries at most {N(v.Max)} bytes " +
-        $"({N(v.Min)} known to get through): every full-size segment is lost";
+        (v.MinProven ? $"({N(v.Min)} known to get through)" : "(no size proven to get through)") + ": every full-size segment is lost";
 
     protected override string? Advice(IReadOnlyList<MssMismatchVerdict> items)
     {
