@@ -246,7 +246,8 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
         bool reassembled, int fragments, int largestFragment, int ipLength)
     {
         var records = new List<string>();
-        int notListed = 0;
+        int notListed = 0, largestTxt = 0, txtRecords = 0, txtBytes = 0;
+        bool txtIsSpf = false;
         string? malformed = status == DnsStatus.Ok ? null : status.ToString();
         if (wireLength > msg.Length) malformed ??= "CutBySnapLength";
         var m = DnsMessage.Decode(msg, out var st, out _);
@@ -254,6 +255,12 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
         else
             foreach (var r in m.Answers)
             {
+                if (r.Data is TxtRdata t0) { txtRecords++; txtBytes += t0.TextBytes; }
+                if (r.Data is TxtRdata txt && txt.TextBytes > largestTxt)
+                {
+                    largestTxt = txt.TextBytes;
+                    txtIsSpf = txt.Joined.StartsWith("v=spf1", StringComparison.OrdinalIgnoreCase);
+                }
                 if (records.Count >= options.MaxRecordsListed) { notListed++; continue; }
                 records.Add(SafeText.Clean($"{DnsTransaction.TypeName(r.Type)} {DnsRecord.Describe(r.Data)}", 160));
             }
@@ -274,6 +281,10 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
             IpPacketLength = ipLength,
             Records = records,
             RecordsNotListed = notListed,
+            LargestTxtBytes = largestTxt,
+            LargestTxtIsSpf = txtIsSpf,
+            TxtRecords = txtRecords,
+            TxtBytes = txtBytes,
             Malformed = malformed,
         };
     }

@@ -44,6 +44,13 @@ public sealed class DnsResponseInfo
     public IReadOnlyList<string> Records { get; init; } = Array.Empty<string>();
     /// <summary>Answer records not listed because of the limit.</summary>
     public int RecordsNotListed { get; init; }
+    /// <summary>The largest TXT record of the answer section, in text bytes (0 when none), and whether it is an SPF
+    /// record ("v=spf1"): what makes an answer large enough to fragment.</summary>
+    public int LargestTxtBytes { get; init; }
+    public bool LargestTxtIsSpf { get; init; }
+    /// <summary>TXT records in the answer section and their text bytes together.</summary>
+    public int TxtRecords { get; init; }
+    public int TxtBytes { get; init; }
     /// <summary>Why the message could not be decoded completely (a <see cref="DnsStatus"/> name), null when it could.</summary>
     public string? Malformed { get; init; }
 }
