@@ -164,7 +164,7 @@ internal static class MailReport
 
     /// <summary>The reply that decided the transaction, for its class in the counts: the reply to the data, else the
     /// refusal of MAIL, else the first refused recipient's, else the refusal of DATA, else a 421 that ended it.</summary>
-    private static SmtpReply? DecidingReply(SmtpSession session, SmtpTransaction tx)
+    internal static SmtpReply? DecidingReply(SmtpSession session, SmtpTransaction tx)
     {
         if (tx.FinalReply is { } fr) return fr;
         if (tx.MailRefused)
