@@ -33,6 +33,7 @@ public static class AnalyzeCommand
             new Dictionary<string, FlowSort> { ["worst"] = FlowSort.Worst, ["id"] = FlowSort.Id, ["bytes"] = FlowSort.Bytes, ["start"] = FlowSort.Start },
             FlowSort.Worst);
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress on standard error." };
+        var threads = ThreadsOption();
         var noTcp = new Option<bool>("--no-tcp-analysis")
         {
             Description = "Decode and track flows only: no TCP sequence analysis, stalls, connect or storm findings (to measure their cost).",
@@ -53,7 +54,7 @@ public static class AnalyzeCommand
         };
         var cmd = new Command("analyze", "Analyse capture files and report flows, anomalies and findings.")
         {
-            positional, json, output, maxFlows, flowRows, mailRows, sort, quiet, noTcp, dnsChecks, dnsServer,
+            positional, json, output, maxFlows, flowRows, mailRows, sort, quiet, noTcp, dnsChecks, dnsServer, threads,
         };
         var input = InputOptions.AddTo(cmd, positional);
         cmd.SetAction((parse, cancel) =>
@@ -64,7 +65,7 @@ public static class AnalyzeCommand
             {
                 Json = parse.GetValue(json), OutputPath = parse.GetValue(output), MaxFlows = parse.GetValue(maxFlows),
                 FlowRows = parse.GetValue(flowRows), MailRows = parse.GetValue(mailRows), Sort = parse.GetValue(sort),
-                Quiet = parse.GetValue(quiet), NoTcpAnalysis = parse.GetValue(noTcp),
+                Quiet = parse.GetValue(quiet), NoTcpAnalysis = parse.GetValue(noTcp), Threads = parse.GetValue(threads),
                 DnsCheckServers = parse.GetValue(dnsChecks) ? parse.GetValue(dnsServer) ?? [] : null,
             }, stdout, stderr, cancel));
         });
@@ -82,7 +83,14 @@ public static class AnalyzeCommand
         public bool Quiet { get; init; }
         public bool NoTcpAnalysis { get; init; }
         public string[]? DnsCheckServers { get; init; }
+        public int Threads { get; init; } = 1;
     }
+
+    /// <summary>--threads N (analyze and capture): analysis workers, by default one per core.</summary>
+    internal static Option<int> ThreadsOption() => CliOptions.Int32("--threads", null, "N",
+        "Analysis workers (default: one per core). Flows are split across workers by their IP address pair and the " +
+        "report is the same as with one; 1 analyses on the reading thread, as before.", 1, ParallelAnalyzer.MaxWorkers,
+        Math.Clamp(Environment.ProcessorCount, 1, ParallelAnalyzer.MaxWorkers));
 
     /// <summary>The old entry point (tests): files only, no selection.</summary>
     internal static int Run(string[] files, bool json, string? outputPath, int maxFlows, int flowRows, bool quiet,
@@ -142,7 +150,7 @@ public static class AnalyzeCommand
             CaptureAnalysis a;
             try
             {
-                a = FileAnalyzer.Analyze(next, options, selection, analyses.Count, nextFlowId, progress, signals.Token);
+                a = FileAnalyzer.Analyze(next, options, selection, analyses.Count, nextFlowId, progress, signals.Token, s.Threads);
             }
             catch (InputsOverlapException e)
             {
