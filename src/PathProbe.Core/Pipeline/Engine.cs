@@ -108,6 +108,7 @@ public sealed class Engine : IFrameSink
         _tcpFindings = new TcpFindingDetector(options.Stalls, _log);
         _mtu = new PathMtuDetector(options.PathMtu, _log);
         _storms = new RetransmissionStormDetector(options.Storms, _log, _mtu);
+        StormOptions = options.Storms;
         _dns = new DnsAnalyzer(options.Dns, _log);
         _fragmentation = new FragmentationDetector(options.Fragmentation, _dns, _log);
         if (_tcpAnalysis && options.Smtp.Enabled) _smtp = new SmtpAnalyzer(options.Smtp, _log, _tcpFindings, _mtu);
@@ -140,6 +141,29 @@ public sealed class Engine : IFrameSink
         /// <summary>Per incomplete datagram recorded, in order: where.</summary>
         public readonly List<RaiseKey> Incomplete = new();
         public RaiseKey Key(int phase, long sub) => new(Frame, phase, sub, _seq++);
+
+        /// <summary>Per second of capture time: the counts the storm detector judges a window on (data segments,
+        /// retransmissions, pure SYNs, SYN-ACKs), to tell whether a storm could involve several workers.</summary>
+        public readonly Dictionary<long, (long Data, long Retx, long Syns, long SynAcks)> StormSeconds = new();
+        public long TcpSegments;
+        private long _second = long.MinValue;
+        private (long Data, long Retx, long Syns, long SynAcks) _counts;
+
+        public void CountSegment(long now, bool data, bool retx, bool syn, bool synAck)
+        {
+            TcpSegments++;
+            long sec = now >= 0 ? now / 1_000_000_000 : (now + 1) / 1_000_000_000 - 1;
+            if (sec != _second) { FlushSecond(); _second = sec; _counts = StormSeconds.GetValueOrDefault(sec); }
+            if (data) _counts.Data++;
+            if (retx && data) _counts.Retx++;
+            if (syn) _counts.Syns++;
+            if (synAck) _counts.SynAcks++;
+        }
+
+        public void FlushSecond()
+        {
+            if (_second != long.MinValue) StormSeconds[_second] = _counts;
+        }
     }
 
     private readonly ShardNotes? _shard;
@@ -149,6 +173,7 @@ public sealed class Engine : IFrameSink
     internal SmtpAnalyzer? Smtp => _smtp;
     internal PathMtuDetector PathMtu => _mtu;
     internal long AckedUnseen => _ackedUnseen;
+    internal Analysis.Tcp.StormOptions StormOptions { get; private set; } = new();
 
     public FlowTable Flows => _flows;
     public DecodeCounters Counters => _decoder.Counters;
@@ -314,6 +339,8 @@ public sealed class Engine : IFrameSink
                     if (!_tcpAnalysis) break;
                     _storms.OnSegment(flow, fromClient, ta, p.PayloadWireLength, p.TcpFlags, p.IpPacketLength, now);
                     if ((p.TcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn) _storms.OnSyn(p.Src);
+                    _shard?.CountSegment(now, p.PayloadWireLength > 0, (ta & TcpAnalysisFlags.AnyRetransmission) != 0,
+                        (p.TcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn, (p.TcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == (TcpFlags.Syn | TcpFlags.Ack));
                     break;
                 case Stage.StallsAfter:
                     if (_tcpAnalysis) _tcpFindings.AfterSegment(flow, _tcp.MadeProgress, (p.TcpFlags & TcpFlags.Rst) != 0, (ta & TcpAnalysisFlags.AnyRetransmission) != 0, now);

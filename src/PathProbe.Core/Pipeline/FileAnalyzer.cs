@@ -38,6 +38,7 @@ public static class FileAnalyzer
         Stream? stream = null;
         MergedSource? merged = null;
         InputSummary summary;
+        bool rereadable = input.Paths.Count > 1;
         try
         {
             if (input.Paths.Count > 1)
@@ -50,6 +51,7 @@ public static class FileAnalyzer
             {
                 summary = new InputSummary { Path = first };
                 stream = InputStreams.Open(first, cancel);
+                rereadable = stream.CanSeek && !InputStreams.IsStandardInput(first);
                 source = CaptureFile.Open(stream, first);
             }
         }
@@ -83,7 +85,12 @@ public static class FileAnalyzer
             }
             if (merged is not null) summary.JoinedFiles = merged.Paths;
         }
-        return parallel?.Complete(summary) ?? engine.Complete(summary);
+        if (parallel is null) return engine.Complete(summary);
+        var result = parallel.Complete(summary);
+        // A storm over several workers' flows: one engine judges the capture-wide window (only a file can be read again).
+        if (parallel.StormsSpanWorkers && rereadable && !cancel.IsCancellationRequested)
+            return Analyze(input, options, selection, inputIndex, firstFlowId, progress, cancel, threads: 1);
+        return result;
     }
 
     /// <summary>Reads every frame of <paramref name="source"/> into <paramref name="engine"/> (an <see cref="Engine"/> or a

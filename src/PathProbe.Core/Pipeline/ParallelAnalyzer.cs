@@ -38,12 +38,12 @@ public interface IFrameSink
 /// <see cref="FindingLog"/> would, counters are summed.
 /// </para>
 /// <para>
-/// What a worker cannot see: a retransmission storm is capture-wide in one engine; here it is judged per worker (a
-/// storm spread over the clients of servers in different workers is judged on each worker's share); a path-MTU group
-/// of a receiver's view (one data sender talking to servers in different workers) likewise; the flow-table bound
-/// (<c>--max-flows</c>) and the SMTP stream budget apply per worker. Output is identical to one engine while no such
-/// group spans workers and no bound is reached; the output-identity test checks it on every bundled capture and on an
-/// interleaving of several.
+/// What a worker cannot see: a retransmission storm is capture-wide in one engine, per worker here; when a storm may
+/// involve several workers (<see cref="StormsSpanWorkers"/>) <see cref="FileAnalyzer"/> analyses the file again on one
+/// engine (standard input and pipes cannot be read twice: their storms stay per worker). Also per worker: a path-MTU
+/// group of a receiver's view when one data sender talks to servers in different workers, an ICMP flow from one
+/// router whose errors quote servers in different workers, the flow-table bound (<c>--max-flows</c>), the SMTP stream
+/// budget. The output-identity test checks every bundled capture and an interleaving of all of them.
 /// </para>
 /// </summary>
 public sealed class ParallelAnalyzer : IFrameSink
@@ -125,7 +125,9 @@ public sealed class ParallelAnalyzer : IFrameSink
         b.Time[i] = frame.Time.UnixNanoseconds;
         b.LinkType[i] = frame.LinkType;
         b.Interface[i] = frame.InterfaceIndex;
-        b.Worker[i] = (byte)ShardOf(frame, out byte flags);
+        int worker = ShardOf(frame, out byte flags);
+        _load[worker]++;
+        b.Worker[i] = (byte)worker;
         b.Flags[i] = flags;
         _index++;
     }
@@ -201,10 +203,10 @@ public sealed class ParallelAnalyzer : IFrameSink
         }
     }
 
-    /// <summary>Server addresses seen so far and their workers, handed out in turn as servers appear (balanced, and
-    /// the same for every run over the same input).</summary>
+    /// <summary>Server addresses seen so far and their workers: a new server goes to the worker that was given the
+    /// fewest frames so far (balanced, and the same for every run over the same input).</summary>
     private readonly Dictionary<IpAddress, byte> _servers = new();
-    private int _nextWorker;
+    private readonly long[] _load = new long[MaxWorkers];
     /// <summary>Servers remembered; past it a new server's worker is a hash of its address.</summary>
     private const int MaxServers = 1 << 20;
 
@@ -214,7 +216,7 @@ public sealed class ParallelAnalyzer : IFrameSink
     /// a host talking to many (path-MTU groups, storms of one server's clients) stay in one worker. The server is the
     /// side on a service port (the lower port when both or neither are), as the flow table orients flows, but by ports
     /// alone so both directions agree. A fragment without ports, and ICMP other than errors, goes to the worker of
-    /// whichever of its addresses is a known server (else by the smaller address). Not IP: worker 0.
+    /// whichever of its addresses is a known server (else by a hash of the smaller address). Not IP: worker 0.
     /// <paramref name="flags"/>: the frame reaches the flow table in one engine (TCP, UDP or ICMP, not a fragment), or
     /// is a fragment. Bounds-checked; never throws; no allocation once a server is known.
     /// </summary>
@@ -291,15 +293,16 @@ public sealed class ParallelAnalyzer : IFrameSink
         if (ak && bk) return a.CompareTo(b) <= 0 ? wa : wb;
         if (ak) return wa;
         if (bk) return wb;
-        return WorkerOf(a.CompareTo(b) <= 0 ? a : b);
+        return (int)(Hash(a.CompareTo(b) <= 0 ? a : b) % (uint)_engines.Length);
     }
 
     private int WorkerOf(IpAddress server)
     {
         if (_servers.TryGetValue(server, out byte w)) return w;
         if (_servers.Count >= MaxServers) return (int)(Hash(server) % (uint)_engines.Length);
-        w = (byte)_nextWorker;
-        _nextWorker = (_nextWorker + 1) % _engines.Length;
+        w = 0;
+        for (int i = 1; i < _engines.Length; i++)
+            if (_load[i] < _load[w]) w = (byte)i;
         _servers[server] = w;
         return w;
     }
@@ -318,9 +321,47 @@ public sealed class ParallelAnalyzer : IFrameSink
         return Merge(input);
     }
 
+    /// <summary>
+    /// After <see cref="Complete"/>: a retransmission storm (or SYN flood) may involve the flows of several workers, so
+    /// the storm findings could differ from one engine's (the storm detector judges capture-wide windows). True when
+    /// more than one worker analysed TCP segments and a worker reported a storm, or the workers' counts summed per
+    /// second reach a storm or flood threshold in some window. <see cref="FileAnalyzer"/> then analyses the input again
+    /// on one engine when it can be read twice.
+    /// </summary>
+    public bool StormsSpanWorkers { get; private set; }
+
+    private bool StormMayDiffer(CaptureAnalysis[] results)
+    {
+        if (_engines.Count(e => e.Shard!.TcpSegments > 0) < 2) return false;
+        if (results.Any(r => r.Findings.Any(f => f.Kind == FindingKind.RetransmissionStorm))) return true;
+        var o = _engines[0].StormOptions;
+        var sum = new SortedDictionary<long, (long Data, long Retx, long Syns, long SynAcks)>();
+        foreach (var e in _engines)
+        {
+            e.Shard!.FlushSecond();
+            foreach (var (sec, c) in e.Shard.StormSeconds)
+            {
+                var t = sum.GetValueOrDefault(sec);
+                sum[sec] = (t.Data + c.Data, t.Retx + c.Retx, t.Syns + c.Syns, t.SynAcks + c.SynAcks);
+            }
+        }
+        long window = Math.Max(1, (long)Math.Ceiling(o.Window.TotalSeconds));
+        var secs = sum.Keys.ToArray();
+        for (int i = 0, start = 0; i < secs.Length; i++)
+        {
+            while (secs[start] <= secs[i] - window) start++;
+            long data = 0, retx = 0, halfOpen = 0;
+            for (int j = start; j <= i; j++) { var c = sum[secs[j]]; data += c.Data; retx += c.Retx; halfOpen += c.Syns - c.SynAcks; }
+            double share = data == 0 ? 0 : (double)retx / data;
+            if (retx >= o.MinRetransmissions && share >= o.MinShare || halfOpen >= o.FloodMinHalfOpen) return true;
+        }
+        return false;
+    }
+
     private CaptureAnalysis Merge(InputSummary input)
     {
         var results = _results.Select(r => r ?? throw new InvalidOperationException("a worker did not finish")).ToArray();
+        StormsSpanWorkers = StormMayDiffer(results);
 
         // Flow ids: in the order the flows were created, from the first id this input was given.
         var created = new List<(int Id, long Frame)>();
