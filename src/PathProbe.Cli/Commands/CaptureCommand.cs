@@ -71,6 +71,7 @@ public static class CaptureCommand
         var maxFlows = CliOptions.Int32("--max-flows", null, "N",
             "Flows tracked at once; the least recently active flow is evicted (and counted) when full.", 1, int.MaxValue, new FlowTableOptions().MaxFlows);
         var flowRows = CliOptions.Int32("--flow-rows", null, "N", "Flow rows in the text report.", 0, int.MaxValue, 50);
+        var threads = AnalyzeCommand.ThreadsOption();
 
         var cmd = new Command("capture",
             "Capture live from an interface (libpcap) and report flows and findings as they happen (a line when a finding opens, " +
@@ -79,7 +80,7 @@ public static class CaptureCommand
             filter,
         };
         var live = LiveOptions.AddTo(cmd);
-        foreach (var o in new Option[] { list, write, rotate, ring, seconds, count, duration, json, ndjson, maxFlows, flowRows }) cmd.Add(o);
+        foreach (var o in new Option[] { list, write, rotate, ring, seconds, count, duration, json, ndjson, maxFlows, flowRows, threads }) cmd.Add(o);
         cmd.SetAction(parse =>
         {
             if (parse.GetValue(list)) return ListInterfaces(stdout, stderr);
@@ -99,6 +100,7 @@ public static class CaptureCommand
                 Count = parse.GetValue(count),
                 MaxFlows = parse.GetValue(maxFlows),
                 FlowRows = parse.GetValue(flowRows),
+                Threads = parse.GetValue(threads),
             };
             return Run(settings, stdout, stderr);
         });
@@ -123,6 +125,8 @@ public static class CaptureCommand
         public long Count { get; init; }
         public int MaxFlows { get; init; } = new FlowTableOptions().MaxFlows;
         public int FlowRows { get; init; } = 50;
+        /// <summary>--threads: analysis workers (1: on the capture thread).</summary>
+        public int Threads { get; init; } = 1;
     }
 
     internal static int ListInterfaces(TextWriter stdout, TextWriter stderr)
@@ -337,7 +341,10 @@ public static class CaptureCommand
         private long _lastDropped;
         private long _lastSample;
         private bool _writeErrorShown;
-        private readonly Engine _engine = new(new AnalysisOptions { Flows = new FlowTableOptions { MaxFlows = s.MaxFlows }, FindingEvents = true });
+        private static AnalysisOptions Options(Settings s) => new() { Flows = new FlowTableOptions { MaxFlows = s.MaxFlows }, FindingEvents = true };
+        private readonly Engine _engine = new(Options(s));
+        // --threads above 1: the capture thread reads and batches, the workers analyse (the same as analyze --threads).
+        private readonly ParallelAnalyzer? _parallel = s.Threads > 1 ? new ParallelAnalyzer(Options(s), 0, 1, s.Threads) : null;
         private readonly List<FindingEvent> _events = new();
         private readonly bool _text = !s.Json && !s.Ndjson;
         private readonly int _width = AnalyzeCommand.TerminalWidth(stdout);
@@ -359,6 +366,7 @@ public static class CaptureCommand
             long stopAt = s.DurationSeconds > 0 ? start + (long)(s.DurationSeconds * 1000) : long.MaxValue;
             _lastTick = start;
             long nextTick = start + TickMilliseconds;
+            _parallel?.Start();
 
             while (true)
             {
@@ -366,7 +374,7 @@ public static class CaptureCommand
                 if (status == CaptureReadStatus.Packet)
                 {
                     _tally.Add(frame);
-                    _engine.Process(frame);
+                    if (_parallel is null) _engine.Process(frame); else _parallel.Process(frame);
                     counters.Delivered = _tally.Packets;
                     if (writer is not null && !writer.Write(frame) && writer.LimitReached) source.Stop(); // -G with -W: tcpdump exits
                     if (_tally.Packets == s.Count) source.Stop();
@@ -381,7 +389,8 @@ public static class CaptureCommand
                 {
                     nextTick = now + TickMilliseconds;
                     // Silent flows still age: a black hole seen from the receiver is a hole nothing fills.
-                    _engine.Idle(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000);
+                    long clock = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000;
+                    if (_parallel is null) _engine.Idle(clock); else _parallel.Idle(clock);
                     Tick(now);
                 }
                 if (now >= stopAt) source.Stop();
@@ -408,7 +417,7 @@ public static class CaptureCommand
             _drops.OsDropped = Statistics.Dropped;
             input.Drops = _drops;
             source.Info.Interfaces[0].Statistics = counters.Now();
-            return _engine.Complete(input);
+            return _parallel?.Complete(input) ?? _engine.Complete(input);
         }
 
         /// <summary>A drop window from the previous sample to now when the kernel's drop counters rose.</summary>
@@ -427,8 +436,18 @@ public static class CaptureCommand
         private void Tick(long now, bool final = false)
         {
             _events.Clear();
-            _engine.TakeFindingEvents(_events);
-            _findings = _engine.Findings.Count;
+            if (_parallel is null)
+            {
+                _engine.TakeFindingEvents(_events);
+                _findings = _engine.Findings.Count;
+            }
+            else
+            {
+                // The workers catch up with every packet read so far; then one view of their findings, flows numbered
+                // as in the final report.
+                _parallel.Pause();
+                _findings = _parallel.TakeFindingEvents(_events);
+            }
             foreach (var e in _events)
             {
                 if (_ndjson is not null) _ndjson.WriteFinding(e);
@@ -447,7 +466,7 @@ public static class CaptureCommand
             {
                 double seconds = Math.Max(1, now - _lastTick) / 1000.0;
                 double pps = (_tally.Packets - _lastPackets) / seconds;
-                stderr.Write($"\r\u001b[K{source.Info.Path}: {pps:#,0} pkt/s, {_tally.Packets:#,0} packets, {_engine.Flows.LiveCount:#,0} flows, " +
+                stderr.Write($"\r\u001b[K{source.Info.Path}: {pps:#,0} pkt/s, {_tally.Packets:#,0} packets, {_parallel?.LiveFlows ?? _engine.Flows.LiveCount:#,0} flows, " +
                              $"{_findings} findings, {stats.TotalDropped:#,0} dropped");
                 stderr.Flush();
             }

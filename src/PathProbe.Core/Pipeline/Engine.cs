@@ -359,6 +359,7 @@ public sealed class Engine : IFrameSink
     {
         if (_now == 0 || now <= _now) return;
         _now = now;
+        if (_shard is { } sh) _log.Position = sh.Key(RaiseKey.AfterFrame, long.MinValue);
         if (_tcpAnalysis) _mtu.Tick(now);
         _dns.Tick(now);
     }

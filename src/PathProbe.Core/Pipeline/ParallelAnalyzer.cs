@@ -153,6 +153,57 @@ public sealed class ParallelAnalyzer : IFrameSink
         if (b is not null && b.Count > 0) { Hand(b); _current = null; }
     }
 
+    /// <summary>Live capture: hands out what is batched and waits until the workers have analysed every frame given so
+    /// far, so their state can be read (the workers wait for the next batch meanwhile).</summary>
+    public void Pause()
+    {
+        Flush();
+        var spin = new SpinWait();
+        while (_free.Count < Batches && !_errors.Any(e => e is not null)) spin.SpinOnce(sleep1Threshold: 20);
+    }
+
+    /// <summary>Flows in the workers' tables (after <see cref="Pause"/>).</summary>
+    public int LiveFlows => _engines.Sum(e => e.Flows.LiveCount);
+
+    private readonly Dictionary<int, int> _liveIds = new();
+    private readonly int[] _createdSeen = new int[MaxWorkers];
+    private Dictionary<int, Finding> _liveLast = new();
+
+    /// <summary>
+    /// Live capture, after <see cref="Pause"/>: the findings as one log would hold them now (flows numbered as the final
+    /// report numbers them: every flow created so far is known), and an event for each finding that opened or changed
+    /// since the previous call (one per finding per call, with its latest version). Returns the number of findings.
+    /// </summary>
+    public int TakeFindingEvents(List<FindingEvent> into)
+    {
+        var fresh = new List<(int Id, long Frame)>();
+        for (int w = 0; w < _engines.Length; w++)
+        {
+            var created = _engines[w].Shard!.Created;
+            for (int i = _createdSeen[w]; i < created.Count; i++) fresh.Add(created[i]);
+            _createdSeen[w] = created.Count;
+        }
+        fresh.Sort((x, y) => x.Frame.CompareTo(y.Frame));
+        foreach (var (id, _) in fresh) _liveIds[id] = _firstFlowId + _liveIds.Count;
+        int Map(int id) => _liveIds.TryGetValue(id, out int n) ? n : id;
+        var log = FindingLog.Merge(_engines.Select(e => e.Log).ToArray(), v => Remap(v, Map), Map, recordEvents: false);
+        var now = new Dictionary<int, Finding>(log.Findings.Count);
+        foreach (var f in log.Findings)
+        {
+            now[f.Id] = f;
+            if (!_liveLast.TryGetValue(f.Id, out var before)) into.Add(new FindingEvent(FindingChange.Opened, f, true));
+            else if (before.Version != f.Version)
+            {
+                var writer = f.Kind.Writer();
+                bool closed = before.State == FindingState.Open && f.State == FindingState.Closed;
+                bool notable = closed || f.State != before.State || f.Severity != before.Severity || writer.Conclusion(f) != writer.Conclusion(before);
+                into.Add(new FindingEvent(closed ? FindingChange.Closed : FindingChange.Updated, f, notable));
+            }
+        }
+        _liveLast = now;
+        return log.Findings.Count;
+    }
+
     private void Hand(FrameBatch b)
     {
         b.Pending = _queues.Length;
