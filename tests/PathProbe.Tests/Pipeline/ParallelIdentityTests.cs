@@ -85,6 +85,30 @@ public sealed class ParallelIdentityTests
         }
     }
 
+    [Fact]
+    public void ReaderSide_NoAllocationPerPacket()
+    {
+        // The reading thread copies frames into pooled batches and picks their worker: nothing allocated per packet
+        // once the servers are known (the workers allocate flows on their own threads).
+        string capture = Path.Combine(TestPaths.Captures, "smtp-retrans-storm-blackhole.pcap");
+        var frames = new List<(byte[] Data, int Original, long Time)>();
+        using (var source = CaptureFile.Open(File.OpenRead(capture), capture))
+            while (source.TryRead(out RawFrame f)) frames.Add((f.Data.ToArray(), f.OriginalLength, f.Time.UnixNanoseconds));
+        var p = new ParallelAnalyzer(null, 0, 1, 2);
+        p.Start();
+        void Feed()
+        {
+            foreach (var (data, original, time) in frames) p.Process(new RawFrame(data, original, new PathProbe.Primitives.Timestamp(time), 1, 0));
+        }
+        Feed(); // servers learned, batches and queues warmed up
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20; i++) Feed();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        p.Complete(new InputSummary { Path = capture });
+        long packets = 20L * frames.Count;
+        Assert.True(allocated < packets / 10, $"{allocated} bytes allocated for {packets} packets");
+    }
+
     private static (string Text, string Json) Report(string path, int threads)
     {
         var a = FileAnalyzer.Analyze(AnalysisInput.One(path), new AnalysisOptions(), null, threads: threads);
