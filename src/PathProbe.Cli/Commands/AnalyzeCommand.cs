@@ -88,8 +88,8 @@ public static class AnalyzeCommand
 
     /// <summary>--threads N (analyze and capture): analysis workers, by default one per core.</summary>
     internal static Option<int> ThreadsOption() => CliOptions.Int32("--threads", null, "N",
-        "Analysis workers (default: one per core). Flows are split across workers by their IP address pair and the " +
-        "report is the same as with one; 1 analyses on the reading thread, as before.", 1, ParallelAnalyzer.MaxWorkers,
+        "Analysis workers (default: one per core), with reading on a thread of its own. Flows are split across workers " +
+        "by their server's address and the report is the same as with one; 1 analyses on the reading thread.", 1, ParallelAnalyzer.MaxWorkers,
         Math.Clamp(Environment.ProcessorCount, 1, ParallelAnalyzer.MaxWorkers));
 
     /// <summary>The old entry point (tests): files only, no selection.</summary>
