@@ -87,8 +87,9 @@ public static class FileAnalyzer
         }
         if (parallel is null) return engine.Complete(summary);
         var result = parallel.Complete(summary);
-        // A storm over several workers' flows: one engine judges the capture-wide window (only a file can be read again).
-        if (parallel.StormsSpanWorkers && rereadable && !cancel.IsCancellationRequested)
+        // A storm over several workers' flows, or timeouts with capture time out of order: one engine decides (only a
+        // file can be read again).
+        if (parallel.NeedsOneEngine && rereadable && !cancel.IsCancellationRequested)
             return Analyze(input, options, selection, inputIndex, firstFlowId, progress, cancel, threads: 1);
         return result;
     }

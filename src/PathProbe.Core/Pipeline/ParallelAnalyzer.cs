@@ -39,8 +39,10 @@ public interface IFrameSink
 /// </para>
 /// <para>
 /// What a worker cannot see: a retransmission storm is capture-wide in one engine, per worker here; when a storm may
-/// involve several workers (<see cref="StormsSpanWorkers"/>) <see cref="FileAnalyzer"/> analyses the file again on one
-/// engine (standard input and pipes cannot be read twice: their storms stay per worker). Also per worker: a path-MTU
+/// involve several workers, or capture time went backwards and something timed out (idle flows, fragments, DNS
+/// queries: one engine times out the oldest first across all flows, a worker across its own), <see cref="NeedsOneEngine"/>
+/// is set and <see cref="FileAnalyzer"/> analyses the file again on one engine (standard input and pipes cannot be
+/// read twice: there the workers' result stands). Also per worker: a path-MTU
 /// group of a receiver's view when one data sender talks to servers in different workers, an ICMP flow from one
 /// router whose errors quote servers in different workers, the flow-table bound (<c>--max-flows</c>), the SMTP stream
 /// budget. The output-identity test checks every bundled capture and an interleaving of all of them.
@@ -67,6 +69,8 @@ public sealed class ParallelAnalyzer : IFrameSink
     private FrameBatch? _current;
     private long _index;
     private bool _started, _ended;
+    private long _maxTime = long.MinValue;
+    private bool _timeWentBack;
 
     public ParallelAnalyzer(AnalysisOptions? options, int inputIndex, int firstFlowId, int workers)
     {
@@ -125,6 +129,8 @@ public sealed class ParallelAnalyzer : IFrameSink
         b.Time[i] = frame.Time.UnixNanoseconds;
         b.LinkType[i] = frame.LinkType;
         b.Interface[i] = frame.InterfaceIndex;
+        long time = frame.Time.UnixNanoseconds;
+        if (time < _maxTime) _timeWentBack = true; else _maxTime = time;
         int worker = ShardOf(frame, out byte flags);
         _load[worker]++;
         b.Worker[i] = (byte)worker;
@@ -276,53 +282,76 @@ public sealed class ParallelAnalyzer : IFrameSink
         flags = 0;
         var link = new LinkLayerReader();
         if (link.Read(frame.LinkType, frame.Data) != LinkStatus.Ip) return 0;
+        var net = link.Network;
+        // As the decoder reads it: flags say what one engine would do with the frame (expire idle flows when it reaches
+        // the flow table, time out fragments when it reaches the reassembler), so the other workers do the same.
+        int wire = net.Length + Math.Max(0, frame.OriginalLength - frame.Data.Length);
         IpAddress a, b;
         byte protocol;
         ReadOnlySpan<byte> payload;
-        bool fragment, first;
+        int payloadWire, offset;
+        bool valid, fragment, more;
         bool v6 = link.IpVersion == 6;
         if (!v6)
         {
             var ip = new Ipv4Reader();
-            if (ip.ReadHeader(link.Network) != MalformedReason.None) return 0;
+            valid = ip.Read(net, wire) == MalformedReason.None;
+            if (!valid && ip.ReadHeader(net) != MalformedReason.None) return 0;
             a = ip.Src; b = ip.Dst; protocol = ip.Protocol;
-            fragment = ip.IsFragment;
-            first = ip.FragmentOffset == 0;
-            int end = Math.Min(link.Network.Length, ip.TotalLength < ip.HeaderLength ? link.Network.Length : ip.TotalLength);
-            payload = end > ip.HeaderLength ? link.Network[ip.HeaderLength..end] : default;
+            fragment = ip.IsFragment; more = ip.MoreFragments; offset = ip.FragmentOffset;
+            payload = valid ? ip.Payload : default;
+            payloadWire = valid ? ip.PayloadWireLength : 0;
         }
         else
         {
             var ip = new Ipv6Reader();
-            var net = link.Network;
-            if (net.Length < Ipv6Reader.FixedHeaderLength || net[0] >> 4 != 6) return 0;
-            // A broken extension header chain still has its addresses.
-            bool chain = ip.ReadHeader(net) == MalformedReason.None;
-            a = ip.Src; b = ip.Dst; protocol = chain ? ip.NextHeader : (byte)255;
-            fragment = ip.IsFragment;
-            first = ip.FragmentOffset == 0;
-            payload = chain && ip.HeaderLength <= net.Length ? net[ip.HeaderLength..] : default;
+            valid = ip.Read(net, wire) == MalformedReason.None;
+            if (!valid)
+            {
+                // A broken extension header chain still has its addresses.
+                if (net.Length < Ipv6Reader.FixedHeaderLength || net[0] >> 4 != 6) return 0;
+                ip = new Ipv6Reader();
+                ip.ReadHeader(net);
+            }
+            a = ip.Src; b = ip.Dst; protocol = ip.NextHeader;
+            fragment = ip.IsFragment; more = ip.MoreFragments; offset = ip.FragmentOffset;
+            payload = valid ? ip.Payload : default;
+            payloadWire = valid ? ip.PayloadWireLength : 0;
         }
         bool icmp = protocol == (v6 ? IpProtocols.IcmpV6 : IpProtocols.Icmp);
-        if (fragment) flags = Fragment;
-        else if (protocol is IpProtocols.Tcp or IpProtocols.Udp || icmp) flags = FlowPacket;
-        if (!fragment && icmp && payload.Length >= IcmpReader.HeaderLength)
+        if (valid && fragment)
         {
-            var r = new IcmpReader();
-            if (r.Read(payload, v6) == MalformedReason.None && r.IsError)
-            {
-                var q = new QuotedPacket();
-                if (IcmpReader.ReadQuote(r.Body, ref q) == MalformedReason.None && q.Present)
-                {
-                    if (q.HasPorts && q.Protocol is IpProtocols.Tcp or IpProtocols.Udp)
-                        return WorkerOf(ServerOf(q.Src, q.SrcPort, q.Dst, q.DstPort));
-                    return ByKnownServer(q.Src, q.Dst);
-                }
-            }
-            return ByKnownServer(a, b);
+            // The decoder's fragment rules (FrameDecoder.AddFragment): what reaches the reassembler.
+            bool bad = more && (payloadWire == 0 || (payloadWire & 7) != 0) || offset + payloadWire > IpReassembler.MaxPayload(v6 ? (byte)6 : (byte)4);
+            if (!bad && payload.Length >= payloadWire) flags = Fragment;
         }
-        if (protocol is IpProtocols.Tcp or IpProtocols.Udp && first && payload.Length >= 4)
+        else if (valid)
+        {
+            if (protocol == IpProtocols.Tcp) { var t = new TcpReader(); if (t.Read(payload, payloadWire) == MalformedReason.None) flags = FlowPacket; }
+            else if (protocol == IpProtocols.Udp) { var u = new UdpReader(); if (u.Read(payload, payloadWire) == MalformedReason.None) flags = FlowPacket; }
+            else if (icmp)
+            {
+                var r = new IcmpReader();
+                if (r.Read(payload, v6) == MalformedReason.None)
+                {
+                    flags = FlowPacket;
+                    if (r.IsError)
+                    {
+                        var q = new QuotedPacket();
+                        if (IcmpReader.ReadQuote(r.Body, ref q) == MalformedReason.None && q.Present)
+                        {
+                            if (q.HasPorts && q.Protocol is IpProtocols.Tcp or IpProtocols.Udp)
+                                return WorkerOf(ServerOf(q.Src, q.SrcPort, q.Dst, q.DstPort));
+                            return ByKnownServer(q.Src, q.Dst);
+                        }
+                    }
+                }
+                return ByKnownServer(a, b);
+            }
+        }
+        if (protocol is IpProtocols.Tcp or IpProtocols.Udp && !fragment && payload.Length >= 4)
             return WorkerOf(ServerOf(a, BinaryPrimitives.ReadUInt16BigEndian(payload), b, BinaryPrimitives.ReadUInt16BigEndian(payload[2..])));
+        // Every fragment of a datagram by its addresses alone, whatever order they come in.
         return ByKnownServer(a, b);
     }
 
@@ -381,6 +410,16 @@ public sealed class ParallelAnalyzer : IFrameSink
     /// </summary>
     public bool StormsSpanWorkers { get; private set; }
 
+    /// <summary>After <see cref="Complete"/>: capture time went backwards in the input (the largest time so far was
+    /// larger than a frame's), and some worker timed out an idle flow, a fragmented datagram or a DNS query. One engine
+    /// walks its oldest-first lists across all flows and stops at the first that is not due, which with times out of
+    /// order can differ from each worker walking its own.</summary>
+    public bool TimeoutsOutOfOrder { get; private set; }
+
+    /// <summary>The workers' result may differ from one engine's (<see cref="StormsSpanWorkers"/> or
+    /// <see cref="TimeoutsOutOfOrder"/>): analyse the input again with one engine when it can be read twice.</summary>
+    public bool NeedsOneEngine => StormsSpanWorkers || TimeoutsOutOfOrder;
+
     private bool StormMayDiffer(CaptureAnalysis[] results)
     {
         if (_engines.Count(e => e.Shard!.TcpSegments > 0) < 2) return false;
@@ -413,6 +452,8 @@ public sealed class ParallelAnalyzer : IFrameSink
     {
         var results = _results.Select(r => r ?? throw new InvalidOperationException("a worker did not finish")).ToArray();
         StormsSpanWorkers = StormMayDiffer(results);
+        TimeoutsOutOfOrder = _timeWentBack &&
+            (results.Any(r => r.Fragments.TimedOut > 0 || (r.Dns?.TimedOut ?? 0) > 0) || _engines.Any(e => e.Flows.Expired > 0));
 
         // Flow ids: in the order the flows were created, from the first id this input was given.
         var created = new List<(int Id, long Frame)>();

@@ -59,6 +59,33 @@ public sealed class ParallelIdentityTests
         }
     }
 
+    /// <summary>The shared corpus (tcpdump's test captures, pcapng test files): odd link types, damaged and fuzzed files,
+    /// capture times that jump backwards; the JSON is the same with 3 workers.</summary>
+    [SkippableFact]
+    public void Analyze_Corpus_SameJsonWithWorkers()
+    {
+        string? corpus = TestPaths.Corpus;
+        Skip.If(corpus is null, "../shared/corpus is absent");
+        var files = Directory.EnumerateFiles(corpus!, "*", SearchOption.AllDirectories)
+            .Where(f => f.EndsWith(".pcap", StringComparison.Ordinal) || f.EndsWith(".pcapng", StringComparison.Ordinal)).OrderBy(f => f).ToList();
+        Skip.If(files.Count == 0, "no capture files in ../shared/corpus");
+        var differ = new List<string>();
+        foreach (var f in files)
+        {
+            string one = Json(f, 1), three = Json(f, 3);
+            if (one != three) differ.Add(Path.GetFileName(f));
+        }
+        Assert.True(differ.Count == 0, $"{differ.Count} of {files.Count} files differ: {string.Join(", ", differ)}");
+    }
+
+    private static string Json(string path, int threads)
+    {
+        var a = FileAnalyzer.Analyze(AnalysisInput.One(path), new AnalysisOptions(), null, threads: threads);
+        using var ms = new MemoryStream();
+        JsonReport.Write(ms, [a]);
+        return Encoding.UTF8.GetString(ms.ToArray());
+    }
+
     [Fact]
     public void Analyze_Workers_SplitTheFlows()
     {
