@@ -34,6 +34,8 @@ command -v ping      >/dev/null 2>&1 || packages+=(iputils-ping)
 command -v swaks     >/dev/null 2>&1 || packages+=(swaks)
 perl -MIO::Socket::INET6 -e1 >/dev/null 2>&1 || packages+=(libio-socket-inet6-perl)
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || packages+=(python3-aiosmtpd)
+# Fleet (issue 20): promtool checks the alert rules, and a real Prometheus scrapes a live capture (package prometheus).
+command -v promtool  >/dev/null 2>&1 || packages+=(prometheus)
 if [ ${#packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: installing ${packages[*]}"

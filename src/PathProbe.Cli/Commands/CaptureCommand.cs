@@ -72,6 +72,21 @@ public static class CaptureCommand
             "Flows tracked at once; the least recently active flow is evicted (and counted) when full.", 1, int.MaxValue, new FlowTableOptions().MaxFlows);
         var flowRows = CliOptions.Int32("--flow-rows", null, "N", "Flow rows in the text report.", 0, int.MaxValue, 50);
         var threads = AnalyzeCommand.ThreadsOption();
+        var metricsListen = CliOptions.Text("--metrics-listen", null, "ADDR:PORT",
+            "Serve Prometheus metrics at http://ADDR:PORT/metrics while capturing (127.0.0.1:9464, a host name, or *:9464 for every " +
+            "address; no IPv6 literal): packets, drops, active flows, retransmissions, findings opened and open by kind and severity, black-holed " +
+            "peers, mail transactions by outcome and reply class, a handshake-RTT histogram. No per-address labels.");
+        var otlpEndpoint = CliOptions.Text("--otlp-endpoint", null, "URL",
+            "Send the same metrics, and each finding's opening, change and closing as a log record (the finding's evidence and " +
+            "flow ids as attributes), to an OpenTelemetry collector: http://HOST:4318 for OTLP/HTTP (the /v1/metrics and /v1/logs " +
+            "paths are added), http://HOST:4317 with --otlp-protocol grpc.");
+        var otlpProtocol = CliOptions.Choice("--otlp-protocol", null, "PROTOCOL", "OTLP transport: http/protobuf (default) or grpc.",
+            new Dictionary<string, string> { ["http/protobuf"] = "http/protobuf", ["grpc"] = "grpc" }, "http/protobuf");
+        var otlpInterval = CliOptions.Number("--otlp-interval", null, "S", "Seconds between OTLP metric exports (default 10).", 0, 86_400, "seconds", 10);
+        var config = CliOptions.Text("--config", null, "FILE",
+            "Read settings from FILE (INI: 'key = value' lines; JSON when the name ends in .json). Every flag has a key: its long " +
+            "name without dashes (interface, metrics-listen, ...), write for -w, file-size for -C, file-count for -W, rotate-seconds " +
+            "for -G, filter for the filter expression. Flags on the command line win. For running as a service: docs/fleet.md.");
 
         var cmd = new Command("capture",
             "Capture live from an interface (libpcap) and report flows and findings as they happen (a line when a finding opens, " +
@@ -80,10 +95,26 @@ public static class CaptureCommand
             filter,
         };
         var live = LiveOptions.AddTo(cmd);
-        foreach (var o in new Option[] { list, write, rotate, ring, seconds, count, duration, json, ndjson, maxFlows, flowRows, threads }) cmd.Add(o);
+        foreach (var o in new Option[] { list, write, rotate, ring, seconds, count, duration, json, ndjson, maxFlows, flowRows,
+                                         metricsListen, otlpEndpoint, otlpProtocol, otlpInterval, config, threads }) cmd.Add(o);
         cmd.SetAction(parse =>
         {
+            if (parse.GetValue(config) is { } configFile)
+            {
+                // The file's keys become flags in front of the command line's, parsed and checked like typed flags.
+                var merged = CaptureConfig.Merge(parse, cmd, config, configFile, out string? configError);
+                if (merged is null) return Usage(stderr, configError!);
+                parse = cmd.Parse(merged, new System.CommandLine.ParserConfiguration { ResponseFileTokenReplacer = null });
+                if (Program.UsageError(parse) is { } error) return Usage(stderr, $"{error} (from {SafeText.Clean(configFile, 200)} or the command line)");
+            }
             if (parse.GetValue(list)) return ListInterfaces(stdout, stderr);
+            MetricsEndpoint? listen = null;
+            if (parse.GetValue(metricsListen) is { } listenText && !MetricsEndpoint.TryParse(listenText, out listen, out string? listenError))
+                return Usage(stderr, $"--metrics-listen: {listenError}");
+            Uri? otlp = null;
+            if (parse.GetValue(otlpEndpoint) is { } otlpText &&
+                (!Uri.TryCreate(otlpText, UriKind.Absolute, out otlp) || otlp.Scheme is not ("http" or "https")))
+                return Usage(stderr, $"--otlp-endpoint: '{SafeText.Clean(otlpText, 200)}' is not an http:// or https:// URL (e.g. http://127.0.0.1:4318)");
             string expression = string.Join(' ', parse.GetValue(filter) ?? []);
             var settings = new Settings
             {
@@ -101,6 +132,14 @@ public static class CaptureCommand
                 MaxFlows = parse.GetValue(maxFlows),
                 FlowRows = parse.GetValue(flowRows),
                 Threads = parse.GetValue(threads),
+                Telemetry = new TelemetryOptions
+                {
+                    MetricsListen = listen,
+                    OtlpEndpoint = otlp,
+                    OtlpGrpc = parse.GetValue(otlpProtocol) == "grpc",
+                    OtlpIntervalSeconds = parse.GetValue(otlpInterval),
+                    Interface = parse.GetValue(live.Interface) ?? "",
+                },
             };
             return Run(settings, stdout, stderr);
         });
@@ -127,6 +166,7 @@ public static class CaptureCommand
         public int FlowRows { get; init; } = 50;
         /// <summary>--threads: analysis workers (1: on the capture thread).</summary>
         public int Threads { get; init; } = 1;
+        public TelemetryOptions Telemetry { get; init; } = new();
     }
 
     internal static int ListInterfaces(TextWriter stdout, TextWriter stderr)
@@ -167,6 +207,15 @@ public static class CaptureCommand
         if (s.RotateSeconds > 0 && s.WritePath is null) return Usage(stderr, "-G needs -w FILE (the file name pattern)");
         if (s.RingFiles > 0 && s.RotateBytes == 0 && s.RotateSeconds == 0) return Usage(stderr, "-W needs -C or -G (what makes a new file)");
         string filter = s.Live.Filter ?? DefaultFilter;
+
+        // The exporters first: a metrics port that is taken is a usage error before anything is captured.
+        CaptureTelemetry? telemetry = null;
+        if (s.Telemetry.Any)
+        {
+            telemetry = CaptureTelemetry.Start(s.Telemetry, out string? telemetryError);
+            if (telemetry is null) return Usage(stderr, telemetryError!);
+        }
+        using var telemetryScope = telemetry;
 
         LiveCaptureSource source;
         try
@@ -209,8 +258,11 @@ public static class CaptureCommand
             string device = SafeText.Clean(capture.Device, 100);
             stderr.WriteLine($"pathprobe: capturing on {device} ({LinkTypes.Name(capture.LinkType)}, snaplen {capture.SnapLength}); " +
                              $"filter: {SafeText.Clean(filter, 300)}; Ctrl-C stops and prints the report");
+            if (s.Telemetry.MetricsListen is { } listen)
+                stderr.WriteLine($"pathprobe: metrics at http://{(listen.Host == "*" ? "0.0.0.0" : listen.Host)}:{listen.Port}/metrics");
             using var signals = new StopSignals(stop: source.Stop);
-            var live = new LiveRun(source, writer, counters, s, stdout, stderr);
+            using var hangup = new HangupSignal();
+            var live = new LiveRun(source, writer, counters, s, stdout, stderr) { Telemetry = telemetry, Hangup = hangup };
             CaptureAnalysis analysis;
             try
             {
@@ -344,7 +396,26 @@ public static class CaptureCommand
         private static AnalysisOptions Options(Settings s) => new() { Flows = new FlowTableOptions { MaxFlows = s.MaxFlows }, FindingEvents = true };
         private readonly Engine _engine = new(Options(s));
         // --threads above 1: the capture thread reads and batches, the workers analyse (the same as analyze --threads).
-        private readonly ParallelAnalyzer? _parallel = s.Threads > 1 ? new ParallelAnalyzer(Options(s), 0, 1, s.Threads) : null;
+        // Not with metrics or OTLP (their hooks read one engine's flow table): then one engine on the capture thread.
+        private ParallelAnalyzer? _parallel;
+        private CaptureTelemetry? _telemetry;
+
+        /// <summary>Metrics and finding records, or null. Set before <see cref="Run"/>.</summary>
+        public CaptureTelemetry? Telemetry
+        {
+            get => _telemetry;
+            init
+            {
+                _telemetry = value;
+                if (value is null) return;
+                // After the engine's own detectors have closed the flow (the flow table has one close hook).
+                var engineHook = _engine.Flows.FlowClosing;
+                _engine.Flows.FlowClosing = flow => { engineHook?.Invoke(flow); value.FlowClosed(flow); };
+            }
+        }
+
+        /// <summary>SIGHUP: reopen the outputs on the next tick.</summary>
+        public HangupSignal? Hangup { get; init; }
         private readonly List<FindingEvent> _events = new();
         private readonly bool _text = !s.Json && !s.Ndjson;
         private readonly int _width = AnalyzeCommand.TerminalWidth(stdout);
@@ -366,6 +437,7 @@ public static class CaptureCommand
             long stopAt = s.DurationSeconds > 0 ? start + (long)(s.DurationSeconds * 1000) : long.MaxValue;
             _lastTick = start;
             long nextTick = start + TickMilliseconds;
+            if (s.Threads > 1 && Telemetry is null) _parallel = new ParallelAnalyzer(Options(s), 0, 1, s.Threads);
             _parallel?.Start();
 
             while (true)
@@ -417,7 +489,16 @@ public static class CaptureCommand
             _drops.OsDropped = Statistics.Dropped;
             input.Drops = _drops;
             source.Info.Interfaces[0].Statistics = counters.Now();
-            return _parallel?.Complete(input) ?? _engine.Complete(input);
+            if (_parallel is not null) return _parallel.Complete(input);
+            var analysis = _engine.Complete(input);
+            if (Telemetry is not null)
+            {
+                // What the end of the capture closed (flows, findings) goes out too, before the exporters flush.
+                _events.Clear();
+                _engine.TakeFindingEvents(_events);
+                Telemetry.Publish(_tally.Packets, Statistics.Dropped, Statistics.InterfaceDropped, _engine.Flows, _events);
+            }
+            return analysis;
         }
 
         /// <summary>A drop window from the previous sample to now when the kernel's drop counters rose.</summary>
@@ -453,14 +534,21 @@ public static class CaptureCommand
                 if (_ndjson is not null) _ndjson.WriteFinding(e);
                 else if (_text && e.Notable) WriteLine(e);
             }
+            var stats = source.Statistics();
+            Telemetry?.Publish(_tally.Packets, stats.Dropped, stats.InterfaceDropped, _engine.Flows, _events);
             if (final) return;
+            if (Hangup?.Take() == true)
+            {
+                writer?.Reopen();
+                stderr.WriteLine($"{(_status ? "\r\u001b[K" : "")}pathprobe: SIGHUP: " +
+                                 (writer is null ? "no -w file to reopen" : $"reopened {SafeText.Clean(writer.Files[^1], 200)}"));
+            }
             writer?.Flush();
             if (writer?.Error is { } error && !_writeErrorShown)
             {
                 _writeErrorShown = true;
                 stderr.WriteLine($"{(_status ? "\r\u001b[K" : "")}pathprobe: warning: {error}; no more packets are written, the capture and its analysis go on");
             }
-            var stats = source.Statistics();
             SampleDrops(stats);
             if (_status)
             {

@@ -72,6 +72,7 @@ internal static class CliOptions
         var o = Create<T>(name, alias, helpName, description);
         o.CustomParser = r =>
         {
+            if (r.Tokens.Count == 0) return defaultValue; // read by name while not given (GetValue<object>("--x"))
             string text = r.Tokens[0].Value.Trim();
             foreach (var (word, value) in choices)
                 if (string.Equals(word, text, StringComparison.OrdinalIgnoreCase)) return value;

@@ -35,6 +35,31 @@ public sealed record MtuEvidence
     /// <summary>Bytes of encapsulation (GRE 24, VXLAN 50, ...) between the TCP/IP packet and the link whose MTU
     /// <see cref="ExactMtu"/> names; subtracted from it. Sizes proven delivered are the TCP/IP packets themselves.</summary>
     public int Overhead { get; init; }
+    /// <summary>The encapsulation the lost packets were seen in (a capture on a PPPoE link or a tunnel's underlay), or
+    /// null. When the MTU it leaves on an Ethernet link (<see cref="LinkEncapsulation.InnerMtu"/>) lies between the
+    /// largest size delivered and the smallest lost, that is the size the fixes use.</summary>
+    public LinkEncapsulation? Link { get; init; }
+}
+
+/// <summary>An encapsulation the packets travel in and what it takes from the link's IP MTU: PPPoE 8 bytes, GRE over
+/// IPv4 24, VXLAN over IPv4 50 (Decoding/Encapsulation's <c>MtuOverhead</c>).</summary>
+/// <param name="Name">In words: "PPPoE", "GRE over IPv4", "VXLAN over IPv4" (Encapsulation.Describe).</param>
+/// <param name="Layers">The layer names, outermost first ("ipv4", "gre").</param>
+/// <param name="Overhead">Bytes it takes from the link's IP MTU.</param>
+/// <param name="IpTunnel">It has an outer IP header (a tunnel across a network) rather than being a link's framing (PPPoE, MPLS).</param>
+/// <param name="LinkMtu">The IP MTU of the link it runs on: 1500, Ethernet's.</param>
+public sealed record LinkEncapsulation(string Name, IReadOnlyList<string> Layers, int Overhead, bool IpTunnel, int LinkMtu = 1500)
+{
+    /// <summary>The IP MTU left for the packets inside: 1492 for PPPoE, 1476 for GRE over IPv4, 1450 for VXLAN over IPv4.</summary>
+    public int InnerMtu => LinkMtu - Overhead;
+
+    /// <summary>"an" before names read letter by letter from a vowel sound ("an IPv4 in IPv6", "an MPLS over IPv4").</summary>
+    private string Article => Name.Length > 0 && "AEIOUFHLMNRSX".Contains(Name[0]) ? "an" : "a";
+
+    /// <summary>"this link is PPPoE: MTU 1492, MSS 1452" or "this path is a GRE over IPv4 tunnel: MTU 1476, MSS 1436".</summary>
+    public string Sentence(bool v4) =>
+        $"{(IpTunnel ? $"this path is {Article} {Name} tunnel" : $"this link is {Name}")}: MTU {InnerMtu}, MSS {InnerMtu - (v4 ? 40 : 60)} " +
+        $"({Name} takes {Overhead} bytes of a {LinkMtu}-byte {(LinkMtu == 1500 ? "Ethernet " : "")}MTU)";
 }
 
 /// <summary>The input of <see cref="MtuFixGenerator"/>: who loses large packets toward whom, seen from where, and
@@ -79,6 +104,11 @@ public sealed record MtuFix(FixSite At, FixTool Tool, IReadOnlyList<string> Comm
 /// size, and the fixes in the order to try them.</summary>
 public sealed record MtuFixPlan(int PacketSize, int Mss, bool Exact, string SizeBasis, IReadOnlyList<MtuFix> Fixes)
 {
+    /// <summary>The encapsulation the evidence named (<see cref="MtuEvidence.Link"/>), or null.</summary>
+    public LinkEncapsulation? Link { get; init; }
+    /// <summary>The size is the MTU <see cref="Link"/> leaves on its link (it fits the evidence).</summary>
+    public bool SizeFromLink { get; init; }
+
     /// <summary>The first fix at <paramref name="site"/> (nft when there is one).</summary>
     public MtuFix? First(FixSite site) => Fixes.FirstOrDefault(f => f.At == site);
 }

@@ -44,9 +44,9 @@ public static class MtuFixGenerator
         bool v4 = senders[0].IsV4;
         if (senders.Concat(receivers).Any(a => a.IsV4 != v4)) throw new ArgumentException("senders and receivers must be one address family", nameof(request));
 
-        var (size, exact, sizeBasis) = ChooseSize(request.Evidence, v4, senders[0], receivers[0]);
+        var (size, exact, fromLink, sizeBasis) = ChooseSize(request.Evidence, v4, senders[0], receivers[0]);
         int mss = size - (v4 ? 40 : 60);
-        var p = new Parts(v4, senders, receivers, size, mss);
+        var p = new Parts(v4, senders, receivers, size, mss, request.Evidence.Link);
 
         var order = new List<FixSite> { request.Vantage };
         foreach (var s in new[] { FixSite.Sender, FixSite.Receiver, FixSite.Router }) if (s != request.Vantage) order.Add(s);
@@ -60,12 +60,14 @@ public static class MtuFixGenerator
                 default: AddRouter(fixes, p, sizeBasis); break;
             }
         }
-        return new MtuFixPlan(size, mss, exact, sizeBasis, fixes);
+        return new MtuFixPlan(size, mss, exact, sizeBasis, fixes) { Link = request.Evidence.Link, SizeFromLink = fromLink };
     }
 
-    /// <summary>The IP packet size the fixes hold the path to, and why: an exact MTU (probe, ICMP) first, else the largest
-    /// packet proven delivered, never below the minimum every path of the family carries.</summary>
-    private static (int Size, bool Exact, string Basis) ChooseSize(MtuEvidence e, bool v4, IpAddress sender, IpAddress receiver)
+    /// <summary>The IP packet size the fixes hold the path to, and why: an exact MTU (probe, ICMP) first; else the MTU an
+    /// encapsulation the packets were seen in leaves on an Ethernet link (PPPoE 1492, GRE 1476, VXLAN 1450), when the
+    /// evidence brackets it; else the largest packet proven delivered; never below the minimum every path of the family
+    /// carries.</summary>
+    private static (int Size, bool Exact, bool FromLink, string Basis) ChooseSize(MtuEvidence e, bool v4, IpAddress sender, IpAddress receiver)
     {
         int headers = v4 ? 40 : 60, ipHeader = v4 ? 20 : 40;
         int floor = v4 ? 576 : 1280;
@@ -87,7 +89,7 @@ public static class MtuFixGenerator
             string basis = e.ExactSource == MtuSource.Icmp
                 ? $"{(e.IcmpFrom is { } hop ? hop.ToString() : "a router")} announced a {exactMtu}-byte MTU toward {receiver} in {(v4 ? "ICMP 'fragmentation needed'" : "ICMPv6 'packet too big'")}{overhead}{raised}; {MssText(size)}; confirm it with `pathprobe probe {receiver}` run on {sender}"
                 : $"the path from {sender} to {receiver} carries IP packets of at most {exactMtu} bytes, measured exactly with don't-fragment probes (`pathprobe probe {receiver}`){overhead}{raised}; {MssText(size)}";
-            return (size, true, basis);
+            return (size, true, false, basis);
         }
 
         int? delivered = e.LargestDelivered;
@@ -97,22 +99,44 @@ public static class MtuFixGenerator
             ignored = $" (a {d}-byte packet, larger than the advertised MSS {adv} allows, was segmentation offload on the capture host, no evidence)";
             delivered = null;
         }
+        string linkNote = "";
+        if (e.Link is { Overhead: > 0 } link)
+        {
+            // The encapsulation explains the hole when its MTU lies between what got through and what was lost: 1500-byte
+            // packets lost and 1004-byte ones delivered on a PPPoE link is the classic 1492.
+            int inner = link.InnerMtu;
+            bool aboveDelivered = delivered is not int dl || dl <= inner;
+            bool belowLost = e.SmallestLost is not int ls || ls > inner;
+            if (aboveDelivered && belowLost && inner >= floor)
+            {
+                string proven = delivered is int dl2 ? $"{dl2}-byte packets are proven to get through" : "no size is proven to get through";
+                string lostAt = e.SmallestLost is int ls2 ? $" and {ls2}-byte ones are lost" : "";
+                string fallback = delivered is int dl3 && dl3 >= floor ? $"MSS {dl3 - headers} ({dl3}-byte packets) is proven to get through, or " : "";
+                return (inner, false, true,
+                    $"{link.Sentence(v4)}; {proven}{lostAt} from {sender} to {receiver}{ignored}, which fits that; the size rests on " +
+                    $"the {link.Name} overhead, not on a packet seen delivered: if mail still stalls with it, a hop beyond has a smaller MTU still: {fallback}{pin}");
+            }
+            if (delivered is int bigger && bigger > inner)
+                linkNote = $" ({link.Name} is on the path, but its {link.Overhead} bytes do not explain the hole: {bigger}-byte packets got through, more than the {inner} bytes it leaves on a {link.LinkMtu}-byte link, so its underlay carries larger frames)";
+            else if (e.SmallestLost is int smaller && smaller <= inner)
+                linkNote = $" ({link.Name} is on the path, but {smaller}-byte packets are lost, within the {inner} bytes it leaves on a {link.LinkMtu}-byte link: another hop has a smaller MTU)";
+        }
         if (delivered is int got && got >= floor)
         {
             string upper = e.SmallestLost is int l && l > got
                 ? $"the path MTU is between {got} and {l - 1} bytes, so segments may be up to {l - 1 - got} bytes smaller than they could be"
                 : "the exact path MTU is not known";
-            return (got, false,
-                $"{got}-byte packets are the largest proven to get through from {sender} to {receiver}{ignored}; {MssText(got)}; {upper}: {pin}");
+            return (got, false, false,
+                $"{got}-byte packets are the largest proven to get through from {sender} to {receiver}{ignored}{linkNote}; {MssText(got)}; {upper}: {pin}");
         }
         string lostText = e.SmallestLost is int lost && lost > (delivered ?? 0) ? $" ({lost}-byte packets are lost)" : "";
         string why = delivered is int small
             ? $"no packet larger than {small} bytes is proven to get through from {sender} to {receiver}{lostText}{ignored}"
             : $"no packet size is proven to get through from {sender} to {receiver}{lostText}{ignored}";
-        return (floor, false, $"{why}, so the fixes use {floor} bytes, {minimum}; {MssText(floor)}: safe but small: {pin}");
+        return (floor, false, false, $"{why}{linkNote}, so the fixes use {floor} bytes, {minimum}; {MssText(floor)}: safe but small: {pin}");
     }
 
-    private sealed record Parts(bool V4, List<IpAddress> Senders, List<IpAddress> Receivers, int Size, int Mss)
+    private sealed record Parts(bool V4, List<IpAddress> Senders, List<IpAddress> Receivers, int Size, int Mss, LinkEncapsulation? Link)
     {
         public string NftFamily => V4 ? "ip" : "ip6";
         public string Iptables => V4 ? "iptables" : "ip6tables";
@@ -222,6 +246,10 @@ public static class MtuFixGenerator
     private static void AddRouter(List<MtuFix> fixes, Parts p, string sizeBasis)
     {
         string where = $"On the router whose interface has the small MTU or MRU (between {Names(p.Senders)} and {Names(p.Receivers)})";
+        if (p.Link is { Overhead: > 0 } link && p.Size == link.InnerMtu)
+            where += link.IpTunnel
+                ? $", here the end of the {link.Name} tunnel: its tunnel interface must have MTU {link.InnerMtu}, {link.Overhead} bytes below the {link.LinkMtu} of the link under it"
+                : $", here the router on the {link.Name} link: its {link.Name} interface must have MTU {link.InnerMtu}, {link.Overhead} bytes below the {link.LinkMtu} of the Ethernet under it";
         string how = "clamps the MSS of every forwarded SYN and SYN-ACK to fit the smaller MTU of its routes toward the destination and back " +
                      "toward the source, so it is right for every connection through it without naming hosts. It works where this router's own " +
                      "interface has the small MTU (`ip link` shows it); if all its interfaces say 1500 while the device beyond drops larger frames, " +

@@ -84,13 +84,14 @@ public sealed class BackgroundFileWriter : IDisposable
     /// block, and everything after.</summary>
     public long BytesDiscarded => Interlocked.Read(ref _bytesDiscarded);
 
-    /// <summary>Queues the creation of <paramref name="path"/> (replacing any file of that name) and returns the stream
-    /// that writes to it. Disposing the stream queues the close.</summary>
-    public Stream Open(string path)
+    /// <summary>Queues the creation of <paramref name="path"/> (replacing any file of that name, or with
+    /// <paramref name="append"/> writing after its end) and returns the stream that writes to it. Disposing the stream
+    /// queues the close.</summary>
+    public Stream Open(string path, bool append = false)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         int file = ++_nextFile;
-        _queue.Add(new Work(Kind.Open, file, path, null, 0, false));
+        _queue.Add(new Work(Kind.Open, file, path, null, 0, EndsBlock: append));
         return new FileSink(this, file);
     }
 
@@ -141,7 +142,7 @@ public sealed class BackgroundFileWriter : IDisposable
                 switch (w.Kind)
                 {
                     case Kind.Open:
-                        DoOpen(w.File, w.Path!);
+                        DoOpen(w.File, w.Path!, append: w.EndsBlock);
                         break;
                     case Kind.Data:
                         DoWrite(w);
@@ -168,11 +169,18 @@ public sealed class BackgroundFileWriter : IDisposable
         }
     }
 
-    private void DoOpen(int file, string path)
+    private void DoOpen(int file, string path, bool append)
     {
         if (_error is not null) { _files[file] = new OpenFile(path, null); return; }
         try
         {
+            if (append)
+            {
+                // A reopen (SIGHUP): what the file holds stays; the new blocks follow it.
+                var tail = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 0);
+                _files[file] = new OpenFile(path, tail) { Good = tail.Position, Written = tail.Position };
+                return;
+            }
             // Replace a regular file that has data, never truncate it (see the class remarks). Devices (/dev/null,
             // /dev/full), FIFOs and empty files have no data to write back: they are opened as they are. A symbolic
             // link is written through, as tcpdump does.

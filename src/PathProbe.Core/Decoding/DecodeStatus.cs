@@ -12,4 +12,7 @@ public enum DecodeStatus : byte
     FragmentHeld,
     /// <summary>A header is truncated or invalid; see <see cref="MalformedReason"/>.</summary>
     Malformed,
+    /// <summary>Valid traffic in an encapsulation PathProbe does not look into (IPsec ESP, GRE carrying CDP, MPLS OAM,
+    /// ...); counted by <see cref="UndecodedReason"/>.</summary>
+    Undecoded,
 }

@@ -11,9 +11,23 @@ public ref struct DecodedPacket
     public int LinkType;
     public int CapturedLength;
     public int WireLength;
-    /// <summary>Number of 802.1Q/802.1ad tags stripped.</summary>
+    /// <summary>Number of 802.1Q/802.1ad tags stripped from the capture link's header (tags inside a tunnel are in
+    /// <see cref="Encap"/> only).</summary>
     public byte VlanTags;
     public ushort VlanId;
+    /// <summary>The encapsulation headers in front of the IP packet below, outermost first: VLAN tags, MPLS labels,
+    /// PPPoE, and the outer IP and tunnel headers of IP-in-IP, GRE, VXLAN, Geneve. Everything from the network layer
+    /// on (addresses, <see cref="IpPacketLength"/>, ports, payload) describes the innermost IP packet, the one the
+    /// flow is about; the outermost tunnel packet's addresses and size are in <see cref="Encapsulation.OuterSrc"/>,
+    /// <see cref="Encapsulation.OuterIpPacketLength"/> and <see cref="Encapsulation.OuterIpWireLength"/>.</summary>
+    /// <remarks>Read-only here; it lives in the decoder (a packet holds a reference to it, not a copy, so plain frames,
+    /// nearly all of them, do not pay for resetting it) and, like <see cref="Payload"/>, is valid until the decoder
+    /// decodes the next frame. <see cref="Encapsulation.None"/> for plain frames.</remarks>
+    public readonly ref readonly Encapsulation Encap => ref Unsafe.IsNullRef(in EncapRef) ? ref Encapsulation.None : ref EncapRef;
+    /// <summary>The decoder's encapsulation of this frame, or a null reference for a plain frame.</summary>
+    internal ref Encapsulation EncapRef;
+    /// <summary>The frame had encapsulation layers (<see cref="Encap"/> is not empty); one pointer test.</summary>
+    internal readonly bool HasEncapsulation => !Unsafe.IsNullRef(in EncapRef);
 
     // ---- network layer -------------------------------------------------------------------------
     /// <summary>4, 6, or 0 when the frame carried no IP.</summary>
@@ -32,7 +46,9 @@ public ref struct DecodedPacket
     public uint IpId;
     public bool DontFragment;
     public bool IpChecksumBad;
-    /// <summary>Set when this packet came out of IP reassembly (the frame was its last missing fragment).</summary>
+    /// <summary>Set when this packet came out of IP reassembly (the frame was its last missing fragment). For a tunnelled
+    /// packet this is about the inner packet; a reassembled outer (tunnel) packet sets
+    /// <see cref="Encapsulation.OuterReassembled"/> instead.</summary>
     public bool Reassembled;
     /// <summary>Number of fragments that made up a reassembled datagram.</summary>
     public int FragmentCount;
@@ -61,8 +77,16 @@ public ref struct DecodedPacket
 
     public byte IcmpType;
     public byte IcmpCode;
-    /// <summary>Next-hop MTU of ICMPv4 type 3 code 4 (RFC 1191) or the MTU of ICMPv6 Packet Too Big; -1 otherwise.</summary>
+    /// <summary>Next-hop MTU of ICMPv4 type 3 code 4 (RFC 1191) or the MTU of ICMPv6 Packet Too Big; -1 otherwise.
+    /// When the error quotes a tunnel packet (<see cref="QuotedPacket.TunnelOverhead"/> &gt; 0), this is the MTU left
+    /// for the packet inside the tunnel, the one <see cref="Quoted"/> describes: the hop's MTU
+    /// (<see cref="IcmpMtuOnWire"/>) minus the tunnel overhead.</summary>
     public int IcmpMtu;
+    /// <summary>The MTU exactly as the ICMP message states it (equal to <see cref="IcmpMtu"/> unless the quote was
+    /// decapsulated).</summary>
+    public readonly int IcmpMtuOnWire => IcmpMtu < 0 ? IcmpMtu : IcmpMtu + IcmpMtuAdjustment;
+    /// <summary>What was taken off the stated MTU for the tunnel (0 for other packets: a default needs no reset).</summary>
+    internal int IcmpMtuAdjustment;
     /// <summary>The packet quoted inside an ICMP error (destination unreachable, time exceeded, too big, ...).</summary>
     public QuotedPacket Quoted;
 
@@ -87,6 +111,11 @@ public static class IpProtocols
     public const byte Icmp = 1;
     public const byte Tcp = 6;
     public const byte Udp = 17;
+    public const byte IpInIp = 4;      // IPv4 encapsulated (RFC 2003; in IPv6, RFC 2473)
+    public const byte Ipv6InIp = 41;   // IPv6 encapsulated (RFC 4213 6in4; RFC 2473 6in6)
+    public const byte Gre = 47;
+    public const byte L2tpV3 = 115;
+    public const byte MplsInIp = 137;  // RFC 4023
     public const byte Routing = 43;
     public const byte Fragment = 44;
     public const byte Esp = 50;
@@ -155,4 +184,10 @@ public struct QuotedPacket
     public ushort DstPort;
     public bool HasTcpSeq;
     public uint TcpSeq;
+    /// <summary>Bytes of tunnel headers (outer IP, GRE, UDP + VXLAN + Ethernet, ...) quoted in front of the packet these
+    /// fields describe; 0 when the quoted packet was not a tunnel packet (or its inner header was cut off, in which
+    /// case the fields describe the outer packet).</summary>
+    public ushort TunnelOverhead;
+    /// <summary>For a decapsulated quote: the quoted outer packet's total length.</summary>
+    public ushort OuterIpPacketLength;
 }

@@ -6,15 +6,22 @@ public sealed partial class FrameDecoder
     /// <param name="wireLength">Its length per the IP header.</param>
     private DecodeStatus DecodeTransport(ReadOnlySpan<byte> data, int wireLength, ref DecodedPacket packet)
     {
+        // TCP first, before a switch whose cases (now including the tunnel protocols) are too sparse for a jump table.
+        if (packet.Protocol == IpProtocols.Tcp) return DecodeTcp(data, wireLength, ref packet);
         switch (packet.Protocol)
         {
-            case IpProtocols.Tcp:
-                return DecodeTcp(data, wireLength, ref packet);
             case IpProtocols.Udp:
                 return DecodeUdp(data, wireLength, ref packet);
             case IpProtocols.Icmp when packet.IpVersion == 4:
             case IpProtocols.IcmpV6 when packet.IpVersion == 6:
                 return DecodeIcmp(data, wireLength, ref packet);
+            case IpProtocols.IpInIp:
+            case IpProtocols.Ipv6InIp:
+            case IpProtocols.Gre:
+            case IpProtocols.Esp:
+            case IpProtocols.L2tpV3:
+            case IpProtocols.MplsInIp:
+                return DecodeIpTunnel(data, wireLength, ref packet);
             default:
                 // ESP, GRE, SCTP, ...: the payload is whatever follows the IP headers.
                 packet.Payload = data;
@@ -52,6 +59,9 @@ public sealed partial class FrameDecoder
         packet.UdpLength = udp.Length;
         packet.Payload = udp.Payload;
         packet.PayloadWireLength = udp.PayloadWireLength;
+        // One range check keeps DNS, NTP, QUIC, ... off the tunnel path (the tunnel ports lie within 4754..8472).
+        if ((uint)(udp.DstPort - TunnelPorts.GreInUdp) <= TunnelPorts.VxlanLinux - TunnelPorts.GreInUdp)
+            return DecodeUdpTunnel(ref udp, ref packet);
         return DecodeStatus.Ok;
     }
 
@@ -73,6 +83,12 @@ public sealed partial class FrameDecoder
                 // The error itself is fine; only the flow it refers to is unknown.
                 packet.Quoted = default;
                 _counters.CountMalformed(r);
+            }
+            else if (packet.Quoted.TunnelOverhead > 0 && packet.IcmpMtu > packet.Quoted.TunnelOverhead)
+            {
+                // The hop's MTU limits the tunnel packet; the packet inside has that much less room.
+                packet.IcmpMtu -= packet.Quoted.TunnelOverhead;
+                packet.IcmpMtuAdjustment = packet.Quoted.TunnelOverhead;
             }
         }
         return DecodeStatus.Ok;

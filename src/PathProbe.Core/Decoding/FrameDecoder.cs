@@ -69,29 +69,51 @@ public sealed partial class FrameDecoder
         LinkStatus linkStatus = link.Read(frame.LinkType, frame.Data);
         packet.VlanTags = link.VlanTags;
         packet.VlanId = link.VlanId;
-        if (linkStatus != LinkStatus.Ip) return LinkNotIp(linkStatus, link.Error, frame.LinkType);
 
         // Bytes from the IP header to the end of the frame on the wire: what a snap length cut off counts too.
         int wireLength = link.Network.Length + Math.Max(0, frame.OriginalLength - frame.Data.Length);
-        return link.IpVersion == 4
-            ? DecodeIpv4(link.Network, wireLength, frame.Time, ref packet)
-            : DecodeIpv6(link.Network, wireLength, frame.Time, ref packet);
+        // The common case stays a tail call with nothing to do afterwards: an IP tunnel found in it counts itself
+        // (see CountIfOutermost); tags, link encapsulations and everything not IP go the other way.
+        if (linkStatus == LinkStatus.Ip && link.VlanTags == 0)
+        {
+            return link.IpVersion == 4
+                ? DecodeIpv4(link.Network, wireLength, frame.Time, ref packet)
+                : DecodeIpv6(link.Network, wireLength, frame.Time, ref packet);
+        }
+        return DecodeLinkSlowPath(linkStatus, link, wireLength, frame.LinkType, ref packet);
     }
 
+    /// <summary>VLAN-tagged frames, encapsulations right after the link header (MPLS, PPPoE, ...), and frames that carry
+    /// no IP. Counts the frame's encapsulation layers once the whole frame is decoded.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private DecodeStatus LinkNotIp(LinkStatus status, MalformedReason error, int linkType)
+    private DecodeStatus DecodeLinkSlowPath(LinkStatus linkStatus, LinkLayerReader link, int wireLength, int linkType, ref DecodedPacket packet)
     {
-        switch (status)
+        if (link.VlanTags != 0) PushTags(ref Layers(ref packet), link.VlanTags, link.ServiceTags, countsTowardMtu: false);
+        DecodeStatus status;
+        switch (linkStatus)
         {
+            case LinkStatus.Ip:
+                status = link.IpVersion == 4
+                    ? DecodeIpv4(link.Network, wireLength, packet.Time, ref packet)
+                    : DecodeIpv6(link.Network, wireLength, packet.Time, ref packet);
+                break;
+            case LinkStatus.Encapsulated:
+                status = DecodeEtherPayload(link.EtherType, link.Network, wireLength, onCaptureLink: true, ref packet);
+                break;
             case LinkStatus.NotIp:
-                _counters.NotIp++;
-                return DecodeStatus.NotIp;
+                return NotIp();
+            case LinkStatus.PppControl:
+                return NotIp(pppControl: true);
             case LinkStatus.Unsupported:
                 _counters.CountUnsupportedLinkType(linkType);
                 return DecodeStatus.UnsupportedLinkType;
+            case LinkStatus.Undecoded:
+                return Undecoded(link.Undecoded, link.EtherType);
             default:
-                return Malformed(error);
+                return Malformed(link.Error);
         }
+        if (packet.Encap.Depth != 0) CountEncapsulation(status, in packet.Encap);
+        return status;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -107,7 +129,7 @@ public sealed partial class FrameDecoder
         MalformedReason r = ip.Read(data, wireLength);
         if (r != MalformedReason.None) return Malformed(r);
 
-        _counters.IpPackets++;
+        if (packet.IpVersion == 0) _counters.IpPackets++; // once per frame, not per tunnel level
         packet.IpVersion = 4;
         packet.Src = ip.Src;
         packet.Dst = ip.Dst;
@@ -144,7 +166,7 @@ public sealed partial class FrameDecoder
         MalformedReason r = ip.Read(data, wireLength);
         if (r != MalformedReason.None) return Malformed(r);
 
-        _counters.IpPackets++;
+        if (packet.IpVersion == 0) _counters.IpPackets++;
         packet.IpVersion = 6;
         packet.Src = ip.Src;
         packet.Dst = ip.Dst;

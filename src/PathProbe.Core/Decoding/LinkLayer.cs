@@ -11,6 +11,14 @@ internal enum LinkStatus : byte
     Unsupported,
     /// <summary>See <see cref="LinkLayerReader.Error"/>.</summary>
     Malformed,
+    /// <summary><see cref="LinkLayerReader.Network"/> starts at a header the decoder continues with (MPLS, PPPoE,
+    /// Cisco metadata, ...) named by <see cref="LinkLayerReader.EtherType"/>.</summary>
+    Encapsulated,
+    /// <summary>A valid encapsulation PathProbe does not look into: <see cref="LinkLayerReader.Undecoded"/>, with the PPP
+    /// protocol number in <see cref="LinkLayerReader.EtherType"/>.</summary>
+    Undecoded,
+    /// <summary>A PPP control frame (LCP, the NCPs, authentication) on a PPP link: not IP.</summary>
+    PppControl,
 }
 
 /// <summary>
@@ -27,6 +35,11 @@ internal ref struct LinkLayerReader
     private const int Sll2ProtocolOffset = 0;
     // LINKTYPE_NULL / LINKTYPE_LOOP: a 4-byte address family.
     private const int NullHeaderLength = 4;
+    // LINKTYPE_C_HDLC, and Cisco framing in LINKTYPE_PPP_HDLC: address(1) control(1) protocol = EtherType(2).
+    private const int CiscoHdlcHeaderLength = 4;
+    private const int CiscoHdlcProtocolOffset = 2;
+    private const byte CiscoHdlcUnicast = 0x0F;
+    private const byte CiscoHdlcMulticast = 0x8F;
 
     private const uint AfInet = 2;
     private const uint AfInet6NetBsd = 24; // also OpenBSD, BSD/OS
@@ -35,12 +48,19 @@ internal ref struct LinkLayerReader
     /// <summary>Address families are small numbers; a value above this in both byte orders is garbage, not a family.</summary>
     private const uint MaxPlausibleFamily = 255;
 
+    // Kept small: the reader is created for every frame.
     public ReadOnlySpan<byte> Network;
     /// <summary>IP version announced by the link layer (EtherType, family or first nibble): 4 or 6.</summary>
     public byte IpVersion;
     public byte VlanTags;
-    public ushort VlanId;
+    /// <summary>Bit i set: VLAN tag i is an S-tag (see <see cref="EthernetReader.ServiceTags"/>).</summary>
+    public byte ServiceTags;
     public MalformedReason Error;
+    /// <summary>For <see cref="LinkStatus.Undecoded"/>: why (the PPP protocol number is in <see cref="EtherType"/>).</summary>
+    public UndecodedReason Undecoded;
+    public ushort VlanId;
+    /// <summary>For <see cref="LinkStatus.Encapsulated"/>: what <see cref="Network"/> starts with.</summary>
+    public ushort EtherType;
 
     public LinkStatus Read(int linkType, ReadOnlySpan<byte> frame)
     {
@@ -52,6 +72,7 @@ internal ref struct LinkLayerReader
                 Error = eth.Read(frame);
                 VlanTags = eth.VlanTags;
                 VlanId = eth.VlanId;
+                ServiceTags = eth.ServiceTags;
                 if (Error != MalformedReason.None) return LinkStatus.Malformed;
                 Network = eth.Payload;
                 return FromEtherType(eth.EtherType);
@@ -85,6 +106,17 @@ internal ref struct LinkLayerReader
                 if (frame.Length < NullHeaderLength) return Fail(MalformedReason.TruncatedLinkHeader);
                 uint family = BinaryPrimitives.ReadUInt32BigEndian(frame); // always network order
                 return FromFamily(family, family, frame.Slice(NullHeaderLength));
+            case LinkTypes.Ppp:
+                return FromPpp(frame);
+            case LinkTypes.PppHdlc:
+                if (!frame.IsEmpty && frame[0] is CiscoHdlcUnicast or CiscoHdlcMulticast) return FromCiscoHdlc(frame);
+                return FromPpp(frame);
+            case LinkTypes.CiscoHdlc:
+                return FromCiscoHdlc(frame);
+            case LinkTypes.PppEther:
+                Network = frame;
+                EtherType = EtherTypes.PppoeSession;
+                return LinkStatus.Encapsulated;
             default:
                 return LinkStatus.Unsupported;
         }
@@ -100,13 +132,55 @@ internal ref struct LinkLayerReader
     {
         if (etherType == EtherTypes.Ipv4) { IpVersion = 4; return LinkStatus.Ip; }
         if (etherType == EtherTypes.Ipv6) { IpVersion = 6; return LinkStatus.Ip; }
-        return LinkStatus.NotIp; // ARP, LLDP, 802.3 length + LLC, MPLS, PPPoE, ...
+        return NotIpEtherType(etherType);
+    }
+
+    /// <summary>Kept out of <see cref="FromEtherType"/> so the IP path stays two comparisons.</summary>
+    private LinkStatus NotIpEtherType(ushort etherType)
+    {
+        if (!EtherTypes.IsDecodable(etherType)) return LinkStatus.NotIp; // ARP, LLDP, 802.3 length + LLC, STP, ...
+        EtherType = etherType;
+        return LinkStatus.Encapsulated;
+    }
+
+    /// <summary>PPP links (RFC 1661): the PPP protocol says what follows; the framing is the link's, not a layer.</summary>
+    private LinkStatus FromPpp(ReadOnlySpan<byte> frame)
+    {
+        var ppp = new PppReader();
+        MalformedReason r = ppp.Read(frame, frame.Length, allowHdlcFraming: true);
+        if (r != MalformedReason.None) return Fail(r);
+        Network = ppp.Payload;
+        switch (ppp.Classify())
+        {
+            case PppPayload.Network:
+                return FromEtherType(ppp.EtherType);
+            case PppPayload.Control:
+                return LinkStatus.PppControl;
+            case PppPayload.Compressed:
+                return NotDecoded(UndecodedReason.PppCompressed, ppp.Protocol);
+            default:
+                return NotDecoded(UndecodedReason.PppProtocol, ppp.Protocol);
+        }
+    }
+
+    private LinkStatus FromCiscoHdlc(ReadOnlySpan<byte> frame)
+    {
+        if (frame.Length < CiscoHdlcHeaderLength) return Fail(MalformedReason.TruncatedLinkHeader);
+        Network = frame.Slice(CiscoHdlcHeaderLength);
+        return FromEtherType(BinaryPrimitives.ReadUInt16BigEndian(frame.Slice(CiscoHdlcProtocolOffset)));
+    }
+
+    private LinkStatus NotDecoded(UndecodedReason reason, ushort detail)
+    {
+        Undecoded = reason;
+        EtherType = detail;
+        return LinkStatus.Undecoded;
     }
 
     /// <summary>Linux cooked headers carry an EtherType; tagged frames keep their 802.1Q tag when the NIC did not strip it.</summary>
     private LinkStatus FromCookedProtocol(ushort protocol, ReadOnlySpan<byte> payload)
     {
-        Error = EthernetReader.StripVlanTags(ref protocol, ref payload, ref VlanTags, ref VlanId);
+        Error = EthernetReader.StripVlanTags(ref protocol, ref payload, ref VlanTags, ref VlanId, ref ServiceTags);
         if (Error != MalformedReason.None) return LinkStatus.Malformed;
         Network = payload;
         return FromEtherType(protocol);

@@ -33,6 +33,22 @@ public enum MalformedReason : byte
     BadRawIpVersion,
     /// <summary>An ICMP error quotes something that is not an IPv4/IPv6 header (bad version or IHL, endless extension chain).</summary>
     BadIcmpQuote,
+    /// <summary>A GRE header (RFC 2784/2890/2637) longer than what was captured, per its flags.</summary>
+    TruncatedGreHeader,
+    /// <summary>GRE version other than 0 (RFC 2784) or 1 (enhanced GRE of PPTP, RFC 2637).</summary>
+    BadGreVersion,
+    TruncatedVxlanHeader,
+    TruncatedGeneveHeader,
+    /// <summary>The MPLS label stack ends before an entry with the bottom-of-stack bit.</summary>
+    TruncatedMplsLabel,
+    TruncatedPppoeHeader,
+    /// <summary>The PPPoE length field claims more than the frame holds, or less than the PPP protocol field.</summary>
+    BadPppoeLength,
+    /// <summary>A PPP header (PPP link types, PPP inside GRE) cut before its protocol field.</summary>
+    TruncatedPppHeader,
+    TruncatedErspanHeader,
+    /// <summary>Cisco metadata (0x8909) header cut short.</summary>
+    TruncatedCiscoMetadata,
     /// <summary>Marker for array sizing; not a reason.</summary>
     Count,
 }

@@ -239,6 +239,9 @@ public static class EvidenceKeys
     public static readonly EvidenceKey Commands = K("commands", EvidenceType.TextList, "commands that run as-is with sh -e as root on that host");
     public static readonly EvidenceKey Undo = K("undo", EvidenceType.TextList, "commands that remove exactly what the fix added");
     public static readonly EvidenceKey Basis = K("basis", EvidenceType.Text, "what the fix's size rests on");
+    public static readonly EvidenceKey Encapsulation = K("encapsulation", EvidenceType.TokenList, "layers the lost packets were captured in, outermost first (flows[].encapsulation layer names)");
+    public static readonly EvidenceKey EncapsulationOverhead = K("encapsulationOverhead", EvidenceType.Integer, "bytes that encapsulation takes from the link's IP MTU (PPPoE 8, GRE over IPv4 24, VXLAN over IPv4 50)");
+    public static readonly EvidenceKey InnerMtu = K("innerMtu", EvidenceType.Integer, "IP MTU left inside that encapsulation on a 1500-byte Ethernet link");
     public static readonly EvidenceKey PeersNotReported = K("peersNotReported", EvidenceType.Integer, "black-hole peers beyond the limit");
     public static readonly EvidenceKey Mtu = K("mtu", EvidenceType.Integer, "MTU an ICMP message reported");
     public static readonly EvidenceKey Messages = K("messages", EvidenceType.Integer, "ICMP messages");

@@ -1,3 +1,4 @@
+using PathProbe.Decoding;
 using PathProbe.Flows.Tcp;
 using PathProbe.Primitives;
 
@@ -36,8 +37,21 @@ public struct DirectionStats
     public int WindowScale;
     /// <summary>Largest transport payload in one packet.</summary>
     public int MaxSegment;
-    /// <summary>Largest IP packet (per its header length).</summary>
+    /// <summary>Largest IP packet (per its header length). For tunnelled traffic: the inner packet, the one the MSS and
+    /// the path MTU of this flow are about; the tunnel packet's size is <see cref="MaxOuterIpPacket"/>.</summary>
     public int MaxIpPacket;
+    /// <summary>Largest outermost tunnel IP packet on the wire (its largest fragment when reassembled); 0 when the
+    /// direction was never tunnelled through IP.</summary>
+    public int MaxOuterIpPacket;
+    /// <summary>Packets whose tunnel packet arrived in IP fragments and was reassembled before decapsulation (the
+    /// tunnel's path has a smaller MTU than the tunnel needs).</summary>
+    public long OuterFragmented;
+    /// <summary>The encapsulation of this direction's first packet (layers, overhead, tunnel endpoints); empty for plain
+    /// traffic. <see cref="Encapsulation.MtuOverhead"/> is what the encapsulation takes from the link's IP MTU.</summary>
+    public Encapsulation Encap;
+    /// <summary>Packets whose encapsulation differed from <see cref="Encap"/> (another tunnel, tunnelled and plain
+    /// mixed: a path change, or the same packets captured both inside and outside a tunnel).</summary>
+    public long EncapChanges;
     /// <summary>Largest frame captured (may exceed the MTU when the capture host offloads segmentation).</summary>
     public int MaxFrame;
     public long DfPackets;

@@ -21,6 +21,17 @@ public sealed class FlowTableOptions
 /// live flows, idle expiry on capture time, least-recently-active eviction. Two intrusive LRU lists (TCP and the rest)
 /// make expiry O(1) per packet. Steady state allocates nothing: only a new flow allocates its record.
 /// </summary>
+/// <remarks>
+/// Tunnelled traffic is keyed on the inner 5-tuple only, never on the tunnel: outer addresses, GRE keys, VXLAN VNIs,
+/// MPLS labels and VLAN ids name a path, and a path may differ between the two directions (a DSR load balancer receives
+/// in IP-in-IP and answers plain; Linux GRE has separate ikey/okey; MPLS labels are swapped per hop) or change while a
+/// connection lasts (tunnel failover). Keying on it would split one TCP connection into halves, data in one and ACKs in
+/// the other, and every analysis would see data never acknowledged. The inner 5-tuple is also what tshark's
+/// conversations and Zeek's conn.log use, and what the reassembler and the ICMP-error mapping can look up. The price:
+/// two tenants in different overlays using the same addresses and ports at the same moment would share a flow; each
+/// direction records its encapsulation (<see cref="DirectionStats.Encap"/>) and counts packets that arrived in another
+/// (<see cref="DirectionStats.EncapChanges"/>), so such a mix is visible in the report.
+/// </remarks>
 public sealed class FlowTable
 {
     private readonly FlowTableOptions _options;
@@ -131,6 +142,7 @@ public sealed class FlowTable
     private static void UpdateDirection(ref DirectionStats d, ref DecodedPacket p, Flow flow)
     {
         if (d.Packets == 0) d.First = p.Time;
+        if (p.HasEncapsulation || d.Encap.Depth != 0) UpdateEncapsulation(ref d, ref p);
         d.Packets++;
         d.Last = p.Time;
         d.FrameBytes += p.WireLength;
@@ -163,6 +175,18 @@ public sealed class FlowTable
                 if (flow.EndReason == FlowEnd.Open) flow.EndReason = FlowEnd.Reset;
             }
         }
+    }
+
+    /// <summary>Tunnelled packets only (and packets of a direction that was tunnelled before): the first packet's
+    /// encapsulation is the direction's; later ones that differ are counted.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void UpdateEncapsulation(ref DirectionStats d, ref DecodedPacket p)
+    {
+        ref readonly Encapsulation encap = ref p.Encap;
+        if (d.Packets == 0) d.Encap = encap;
+        else if (!d.Encap.Equals(encap)) d.EncapChanges++;
+        if (encap.OuterIpWireLength > d.MaxOuterIpPacket) d.MaxOuterIpPacket = encap.OuterIpWireLength;
+        if (encap.OuterReassembled) d.OuterFragmented++;
     }
 
     private Flow NewFlow(ref DecodedPacket p, in FlowKey key, FlowProtocol proto, bool aToB)

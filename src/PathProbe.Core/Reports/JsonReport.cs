@@ -224,6 +224,7 @@ public static class JsonReport
         w.WriteNumber("flowsNotListed", t.FlowsNotReported);
         WriteDnsStats(w, analyses);
         SmtpJson.WriteStats(w, analyses);
+        EncapsulationReport.WriteJsonStats(w, analyses);
         w.WriteEndObject();
     }
 
@@ -251,6 +252,7 @@ public static class JsonReport
         Pair(w, "maxFrame", f.ClientToServer.MaxFrame, f.ServerToClient.MaxFrame);
         Pair(w, "dfPackets", f.ClientToServer.DfPackets, f.ServerToClient.DfPackets);
         if (f.Application is null) w.WriteNull("application"); else w.WriteString("application", f.Application);
+        EncapsulationReport.WriteJsonFlow(w, f);
         if (f.Protocol == FlowProtocol.Tcp && f.Tcp is { } tcp) WriteTcp(w, f, tcp, facts);
         SmtpJson.WriteFlow(w, f);
         if (f.App is DnsFlowState dns) WriteDns(w, dns);

@@ -61,6 +61,7 @@ public static class TextReport
         o.WriteLine();
         Wrap(o, "Packets    ", $"{N(t.Packets)} read, {N(t.Decoded)} IP packets decoded, {N(t.NotIp)} not IP" +
                     (t.UnsupportedTotal > 0 ? $", {N(t.UnsupportedTotal)} on unsupported link types ({string.Join(", ", t.Unsupported.Select(kv => $"{LinkTypes.Name(kv.Key)} {N(kv.Value)}"))})" : ""), width);
+        EncapsulationReport.WriteTextSummary(o, analyses, width);
         Wrap(o, "Anomalies  ", $"{N(t.MalformedTotal)} malformed" +
                     (t.Malformed.Count > 0 ? " (" + string.Join(", ", t.Malformed.Select(kv => $"{kv.Key} {N(kv.Value)}")) + ")" : "") +
                     $"; {N(t.Ipv4ChecksumErrors)} IPv4 header checksum errors; {N(t.SnapTruncated)} frames cut by the snap length", width);
@@ -258,7 +259,7 @@ public static class TextReport
     {
         var flows = analyses.SelectMany(a => a.Flows).ToList();
         o.WriteLine();
-        if (flows.Count == 0) { o.WriteLine("No flows."); return; }
+        if (flows.Count == 0) { o.WriteLine($"No flows{EncapsulationReport.NoFlowsNote(analyses)}."); return; }
         var worst = WorstByFlow(findings);
         int Rank(Flow f) => worst.TryGetValue(f.Id, out var s) ? (int)s + 1 : 0;
         IEnumerable<Flow> sorted = options.Sort switch
@@ -300,6 +301,11 @@ public static class TextReport
                 $"{N(f.ClientToServer.MaxIpPacket)}/{N(f.ServerToClient.MaxIpPacket)}",
                 JsonReport.EndName(f.EndReason),
             });
+        }
+        if (EncapsulationReport.AnyEncapsulated(shown))
+        {
+            rows[0] = [.. rows[0], EncapsulationReport.ColumnHeader];
+            for (int i = 1; i < rows.Count; i++) rows[i] = [.. rows[i], EncapsulationReport.Column(shown[i - 1])];
         }
         var widths = new int[rows[0].Length];
         foreach (var r in rows) for (int c = 0; c < r.Length; c++) widths[c] = Math.Max(widths[c], r[c].Length);

@@ -48,6 +48,89 @@ public sealed class MtuFixGeneratorTests
         Assert.Contains("less 24 bytes of encapsulation", plan.SizeBasis);
     }
 
+    private static readonly LinkEncapsulation Pppoe = new("PPPoE", ["pppoe"], 8, IpTunnel: false);
+    private static readonly LinkEncapsulation Gre = new("GRE over IPv4", ["ipv4", "gre"], 24, IpTunnel: true);
+    private static readonly LinkEncapsulation Vxlan = new("VXLAN over IPv4", ["ipv4", "vxlan", "eth"], 50, IpTunnel: true);
+
+    public static TheoryData<string, int, int> Links => new()
+    {
+        { "pppoe", 1492, 1452 }, { "gre", 1476, 1436 }, { "vxlan", 1450, 1410 },
+    };
+
+    private static LinkEncapsulation LinkOf(string name) => name switch { "pppoe" => Pppoe, "gre" => Gre, _ => Vxlan };
+
+    [Theory]
+    [MemberData(nameof(Links))]
+    public void Encapsulation_InsideTheProvenRange_ItsMtuIsTheSize(string name, int size, int mss)
+    {
+        var plan = Sender(new MtuEvidence { LargestDelivered = 1004, SmallestLost = 1500, Link = LinkOf(name) });
+        Assert.Equal(size, plan.PacketSize);
+        Assert.Equal(mss, plan.Mss);
+        Assert.True(plan.SizeFromLink);
+        Assert.False(plan.Exact);
+        Assert.Same(LinkOf(name), plan.Link);
+        // Every fix uses it: the nft and iptables clamps, the route's locked MTU, the receiver's advmss.
+        Assert.EndsWith($"tcp option maxseg size set {mss}", plan.First(FixSite.Sender)!.Commands[^1]);
+        Assert.Contains($"--set-mss {mss}", plan.Fixes.Single(f => f.At == FixSite.Sender && f.Tool == FixTool.Iptables).Commands[0]);
+        Assert.EndsWith($"mtu lock {size}", plan.Fixes.Single(f => f.At == FixSite.Sender && f.Tool == FixTool.Ip).Commands[0]);
+        Assert.EndsWith($"advmss {mss}", plan.Fixes.Single(f => f.At == FixSite.Receiver && f.Tool == FixTool.Ip).Commands[0]);
+        // The basis says what the size rests on, and the proven fallback.
+        Assert.Contains($"MTU {size}, MSS {mss}", plan.SizeBasis);
+        Assert.Contains("MSS 964 (1004-byte packets) is proven to get through", plan.SizeBasis);
+        Assert.Contains("`pathprobe probe 203.0.113.25` run on 198.51.100.10", plan.SizeBasis);
+        Assert.Contains($"MTU {size}", plan.Fixes.Single(f => f.At == FixSite.Router && f.Tool == FixTool.Nft).Does);
+    }
+
+    [Fact]
+    public void Pppoe_SaysTheClassicSentence()
+    {
+        var plan = Sender(new MtuEvidence { LargestDelivered = 1004, SmallestLost = 1500, Link = Pppoe });
+        Assert.StartsWith("this link is PPPoE: MTU 1492, MSS 1452 (PPPoE takes 8 bytes of a 1500-byte Ethernet MTU)", plan.SizeBasis);
+        Assert.Contains("its PPPoE interface must have MTU 1492", plan.Fixes.Single(f => f.At == FixSite.Router && f.Tool == FixTool.Nft).Does);
+        var v6 = Sender(new MtuEvidence { LargestDelivered = 1300, SmallestLost = 1500, Link = Pppoe }, v6: true);
+        Assert.Equal(1432, v6.Mss); // 1492 - 40 - 20
+        Assert.StartsWith("this link is PPPoE: MTU 1492, MSS 1432", v6.SizeBasis);
+    }
+
+    [Theory]
+    [InlineData("IPv4 in IPv4", 20, "this path is an IPv4 in IPv4 tunnel: MTU 1480, MSS 1440")]
+    [InlineData("MPLS over IPv4", 32, "this path is an MPLS over IPv4 tunnel: MTU 1468, MSS 1428")]
+    [InlineData("GRE over IPv6", 44, "this path is a GRE over IPv6 tunnel: MTU 1456, MSS 1416")]
+    public void IpTunnel_Sentence(string name, int overhead, string sentence)
+    {
+        var plan = Sender(new MtuEvidence { LargestDelivered = 1004, SmallestLost = 1500, Link = new(name, ["ipv4"], overhead, IpTunnel: true) });
+        Assert.StartsWith(sentence, plan.SizeBasis);
+    }
+
+    [Fact]
+    public void Encapsulation_FromTheReceiversVantage_SameSize()
+    {
+        var plan = MtuFixGenerator.Generate(MtuFixRequest.ForVantage(FixSite.Receiver, Server, Client,
+            new MtuEvidence { LargestDelivered = 1004, SmallestLost = 1500, Link = Pppoe }));
+        Assert.Equal(1452, plan.Mss);
+        Assert.Equal(FixSite.Receiver, plan.Fixes[0].At);
+        Assert.EndsWith("tcp option maxseg size set 1452", plan.Fixes[0].Commands[^1]);
+    }
+
+    [Fact]
+    public void Encapsulation_ThatDoesNotExplainTheHole_TheEvidenceDecides()
+    {
+        // 1480-byte packets got through a GRE tunnel: its underlay carries more than 1500 bytes, so GRE is not the hole.
+        var bigger = Sender(new MtuEvidence { LargestDelivered = 1480, SmallestLost = 1500, Link = Gre });
+        Assert.Equal(1480, bigger.PacketSize);
+        Assert.False(bigger.SizeFromLink);
+        Assert.Contains("do not explain the hole: 1480-byte packets got through", bigger.SizeBasis);
+        // 1400-byte packets are lost on a PPPoE link: a hop beyond has a smaller MTU than PPPoE's 1492.
+        var smaller = Sender(new MtuEvidence { LargestDelivered = 1004, SmallestLost = 1400, Link = Pppoe });
+        Assert.Equal(1004, smaller.PacketSize);
+        Assert.False(smaller.SizeFromLink);
+        Assert.Contains("1400-byte packets are lost, within the 1492 bytes it leaves", smaller.SizeBasis);
+        // An exact MTU (ICMP, the probe) still wins: it was measured, the overhead is a rule.
+        var exact = Sender(new MtuEvidence { LargestDelivered = 1004, SmallestLost = 1500, ExactMtu = 1400, ExactSource = MtuSource.Probe, Link = Pppoe });
+        Assert.Equal(1400, exact.PacketSize);
+        Assert.False(exact.SizeFromLink);
+    }
+
     [Theory]
     [InlineData(null, 1280, 1220)]   // nothing proven: the IPv6 minimum
     [InlineData(1124, 1280, 1220)]   // below the minimum: raised

@@ -104,6 +104,35 @@ public sealed class RotationAndStatisticsTests : IDisposable
         Assert.True(drops.Near(new Timestamp(T0), 1_000_000_000));
     }
 
+    /// <summary>SIGHUP's reopen (issue 20 item 4): a file moved away stays complete and a new one starts under the name; a
+    /// file left in place gets a second section; every frame is in exactly one place, each file ends in statistics.</summary>
+    [Fact]
+    public void Reopen_MovedThenKept_NewFileThenAppendedSection()
+    {
+        string path = P("hup.pcapng");
+        var c = new Counters();
+        using (var w = new RotatingPcapNgWriter(path, new RotationOptions(), LinkTypes.Ethernet, 262_144, "veth-test", "test", c.Now))
+        {
+            WriteFrames(w, c, 10, 100, 1_000_000);
+            w.WaitForPendingWrites();
+            File.Move(path, P("hup.pcapng.1"));
+            w.Reopen();
+            WriteFrames(w, c, 20, 100, 1_000_000, startIndex: 10);
+            w.Reopen(); // not moved: appended
+            WriteFrames(w, c, 5, 100, 1_000_000, startIndex: 30);
+            Assert.Equal(2, w.Reopens);
+            Assert.Null(w.Error);
+        }
+        var moved = Read(P("hup.pcapng.1"));
+        var kept = Read(path);
+        Assert.True(moved.End.IsClean, moved.End.Reason);
+        Assert.True(kept.End.IsClean, kept.End.Reason);
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => T0 + i * 1_000_000L), moved.Times);
+        Assert.Equal(Enumerable.Range(10, 25).Select(i => T0 + i * 1_000_000L), kept.Times);
+        Assert.Single(moved.Info.Statistics);
+        Assert.Equal(2, kept.Info.Statistics.Count); // one statistics block per section
+    }
+
     [Fact]
     public void Analyze_FileWithStatistics_InputSummaryShowsReceivedAndDropped()
     {

@@ -72,6 +72,7 @@ public sealed partial class TsharkConversationTests(ITestOutputHelper output)
         // Exact bytes per direction from tshark's per-packet fields (the conversation table rounds large counts).
         var exact = new Dictionary<string, long>();
         foreach (var line in TestPaths.RunTool(tshark, "-n", "-r", path, "-Y", "tcp && !icmp && !icmpv6", "-T", "fields", "-E", "separator=/t",
+                     "-E", "occurrence=l", // the innermost IP header of tunnelled packets
                      "-e", "ip.src", "-e", "ipv6.src", "-e", "tcp.srcport", "-e", "ip.dst", "-e", "ipv6.dst", "-e", "tcp.dstport", "-e", "frame.len")
                      .Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {

@@ -63,6 +63,7 @@ public sealed class TsharkTcpAnalysisTests(ITestOutputHelper output)
     internal static Dictionary<string, long[]> TsharkCounts(string tshark, string path)
     {
         var args = new List<string> { "-n", "-r", path, "-Y", "tcp && !icmp && !icmpv6", "-T", "fields", "-E", "separator=/t",
+            "-E", "occurrence=l", // the innermost IP header of tunnelled packets
             "-e", "tcp.stream", "-e", "ip.src", "-e", "ipv6.src", "-e", "tcp.srcport", "-e", "ip.dst", "-e", "ipv6.dst", "-e", "tcp.dstport" };
         foreach (var (field, _) in Kinds) { args.Add("-e"); args.Add(field); }
         var result = new Dictionary<string, long[]>();

@@ -25,6 +25,13 @@ public class DecoderFuzzTests
         (LinkTypes.Null, "1e000000"),
         (LinkTypes.Null, "00000002"),
         (LinkTypes.Loop, "00000002"),
+        // Encapsulations whose headers do not depend on the packet's length.
+        (LinkTypes.Ethernet, Vectors.EthDstSrc + "8847 003e8140"),
+        (LinkTypes.Ethernet, Vectors.EthDstSrc + "88a8 00c8 8100 0064 8847 003e8040 00064140"),
+        (LinkTypes.Ethernet, Vectors.EthDstSrc + "8847 003e8140 00000000 00005e005303 00005e005304 0800"),
+        (LinkTypes.Ethernet, Vectors.EthDstSrc + "8909 0101 0001 0064 0800"),
+        (LinkTypes.Ppp, "ff03 0021"),
+        (LinkTypes.CiscoHdlc, "0f00 0800"),
     ];
 
     private static readonly string[] Packets =
@@ -59,6 +66,9 @@ public class DecoderFuzzTests
         foreach (var (linkType, header) in Links)
             foreach (string packet in Packets)
                 seeds.Add((linkType, DecoderHarness.Hex(header + packet)));
+        // Whole tunnelled frames (GRE, IP-in-IP, VXLAN, Geneve, PPPoE, ERSPAN, ...) and the edge cases.
+        foreach (var row in TunnelDecodeTests.Encapsulated) seeds.Add((LinkTypes.Ethernet, DecoderHarness.Hex((string)row[1] + (string)row[2])));
+        foreach (var row in TunnelEdgeCaseTests.Vectors2) seeds.Add((LinkTypes.Ethernet, DecoderHarness.Hex((string)row[1])));
 
         int[] allLinkTypes = [.. Links.Select(l => l.LinkType).Distinct()];
         long decoded = 0;
@@ -107,6 +117,8 @@ public class DecoderFuzzTests
         // The mutations must still reach the transport decoders, not only be rejected at the link layer.
         Assert.True(decoded > seeds.Count * IterationsPerSeed / 10, $"only {decoded} frames decoded to the transport layer");
         Assert.Equal(decoder.Counters.Frames, seeds.Count * (long)IterationsPerSeed);
+        // ... and the decapsulation paths, not only plain IP.
+        Assert.True(decoder.Counters.Decapsulated > seeds.Count * IterationsPerSeed / 50, $"only {decoder.Counters.Decapsulated} frames decapsulated");
     }
 
     private static DecodeStatus DecodeOne(FrameDecoder decoder, int linkType, ReadOnlySpan<byte> data, int wireLength)
@@ -121,6 +133,8 @@ public class DecoderFuzzTests
         {
             Assert.True(p.IpVersion is 4 or 6);
             Assert.True(p.IpHeaderLength <= p.IpPacketLength);
+            Assert.InRange(p.Encap.Depth, 0, Encapsulation.MaxLayers);
+            Assert.True(p.Encap.MtuOverhead <= p.Encap.HeaderBytes);
             Assert.InRange(p.Payload.Length, 0, p.PayloadWireLength);
         }
         return status;

@@ -153,6 +153,25 @@ internal sealed class RotatingPcapNgWriter : IDisposable
     /// <summary>Hands what is buffered to the writer thread, so other programs can read it (called on the status tick).</summary>
     public void Flush() => _writer?.Flush();
 
+    /// <summary>SIGHUP: closes the current file (with its statistics block) and opens its name again, as daemons reopen
+    /// their logs after logrotate. A file moved away is left complete and a new one is created under the name; a file
+    /// still there gets a new pcapng section (section header, interface, packets) appended, which readers take as the
+    /// same capture continued. Rotation (-C/-G) goes on from the current file.</summary>
+    public void Reopen()
+    {
+        if (_writer is null || _disposed) return;
+        string path = Files[^1];
+        CloseCurrent();
+        _io.Drain(); // closed on disk before looking at the name
+        bool append = File.Exists(path);
+        _writer = new PcapNgWriter(_io.Open(path, append), leaveOpen: false, _comment);
+        _writer.AddInterface(_linkType, _snapLength, _interfaceName);
+        Reopens++;
+    }
+
+    /// <summary>Times <see cref="Reopen"/> ran.</summary>
+    public int Reopens { get; private set; }
+
     /// <summary>Writes the last file's statistics and closes it; waits until every file is closed.</summary>
     public void Dispose()
     {

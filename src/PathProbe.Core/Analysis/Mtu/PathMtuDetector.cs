@@ -545,6 +545,8 @@ public sealed class PathMtuDetector : IPathMtuView
         public int HoleBeyondSize, HoleFillMax, TcpHeaderLength;
         public SmtpPosition? At;
         public bool Closed;
+        /// <summary>The encapsulation the data direction's packets came in (its first packet's), empty when plain.</summary>
+        public Encapsulation Encap;
 
         public void Update(Flow flow, bool fromClient, PathMtuDirection m, long now, bool final)
         {
@@ -557,6 +559,7 @@ public sealed class PathMtuDetector : IPathMtuView
             ReceiverMss = fromClient ? flow.ServerToClient.Mss : flow.ClientToServer.Mss;
             FullSize = ExpectedFullSize(flow, fromClient);
             IpHeader = flow.ClientAddress.IsV4 ? 20 : 40;
+            Encap = fromClient ? flow.ClientToServer.Encap : flow.ServerToClient.Encap;
             DeliveredMax = m.DeliveredMax;
             ArrivedMax = m.ArrivedMax;
             // While the capture runs, the series in progress is the evidence.
@@ -705,8 +708,22 @@ public sealed class PathMtuDetector : IPathMtuView
                 ExactSource = icmp is null ? MtuSource.None : MtuSource.Icmp,
                 IcmpFrom = icmp?.IcmpFrom,
                 AdvertisedMss = advertised > 0 ? advertised : null,
+                Link = Link(flows),
             },
         });
+    }
+
+    /// <summary>The encapsulation the lost packets travel in, when every flow of the group shows the same overhead
+    /// (a PPPoE link, a tunnel's underlay): its overhead enters the fixes' size (Advice/MtuFixGenerator).</summary>
+    private static LinkEncapsulation? Link(List<FlowRecord> flows)
+    {
+        ref readonly Encapsulation first = ref flows[0].Encap;
+        if (first.MtuOverhead == 0) return null;
+        foreach (var r in flows)
+            if (r.Encap.MtuOverhead != first.MtuOverhead) return null;
+        string name = first.Describe(analysedIsV6: flows[0].IpHeader != 20);
+        if (name.Length == 0) return null;
+        return new LinkEncapsulation(name, first.LayerNames(), first.MtuOverhead, IpTunnel: first.OuterIpVersion != 0, Encapsulation.EthernetMtu);
     }
 
     private static MssMismatchVerdict? MssVerdict(Group g, BlackHoleVerdict v)

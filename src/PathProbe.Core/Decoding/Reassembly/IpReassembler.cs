@@ -48,6 +48,10 @@ public sealed class ReassemblyOptions
     /// came). One copy per record, so at most <see cref="MaxIncompleteRecords"/> of them; 0 keeps none.
     /// </summary>
     public int IncompleteHeadBytes { get; init; } = 512;
+
+    /// <summary>Where datagram buffers come from (<see cref="ArrayPool{T}.Shared"/>). Tests pass a pool that scribbles
+    /// over returned arrays, to prove no span is read after its buffer went back.</summary>
+    internal ArrayPool<byte> Pool { get; init; } = ArrayPool<byte>.Shared;
 }
 
 public sealed class ReassemblyCounters
@@ -197,14 +201,30 @@ public sealed class IpReassembler
     /// </summary>
     /// <param name="offset">Byte offset of <paramref name="data"/> in the datagram's payload.</param>
     /// <param name="datagram">On Completed: the whole reassembled payload (transport header onward).</param>
+    /// <remarks><paramref name="data"/> may point into the datagram the previous call returned (a fragment found inside a
+    /// reassembled tunnel packet): that buffer goes back to the pool only after this call has copied what it needs, or,
+    /// when this call returns <paramref name="data"/> itself (an atomic fragment), at the next call.</remarks>
     public ReassemblyResult Add(in FragmentKey key, int offset, bool moreFragments, ReadOnlySpan<byte> data, Timestamp time,
+        out ReadOnlySpan<byte> datagram, out int fragmentCount)
+    {
+        byte[]? previous = _completedBuffer;
+        _completedBuffer = null;
+        ReassemblyResult result = AddCore(in key, offset, moreFragments, data, time, out datagram, out fragmentCount);
+        if (previous is not null)
+        {
+            if (result == ReassemblyResult.Completed && _completedBuffer is null) _completedBuffer = previous;
+            else _options.Pool.Return(previous);
+        }
+        return result;
+    }
+
+    private ReassemblyResult AddCore(in FragmentKey key, int offset, bool moreFragments, ReadOnlySpan<byte> data, Timestamp time,
         out ReadOnlySpan<byte> datagram, out int fragmentCount)
     {
         datagram = default;
         fragmentCount = 0;
         Counters.Fragments++;
         if (offset < 0) ThrowNegativeOffset(offset);
-        ReleaseCompletedBuffer();
         ExpireHead(time);
 
         long endLong = (long)offset + data.Length;
@@ -379,11 +399,11 @@ public sealed class IpReassembler
             Remove(entry);
             return false;
         }
-        byte[] bigger = ArrayPool<byte>.Shared.Rent(size);
+        byte[] bigger = _options.Pool.Rent(size);
         // Fragments are stored in place, so everything up to the highest end is copied (holes included).
         entry.Buffer.AsSpan(0, entry.MaxEnd).CopyTo(bigger);
         _bytesHeld += bigger.Length - entry.Buffer.Length;
-        ArrayPool<byte>.Shared.Return(entry.Buffer);
+        _options.Pool.Return(entry.Buffer);
         entry.Buffer = bigger;
         return true;
     }
@@ -409,7 +429,7 @@ public sealed class IpReassembler
         Entry e = _freeEntries.Count > 0 ? _freeEntries.Pop() : new Entry();
         e.Key = key;
         e.FirstSeen = e.LastSeen = time;
-        e.Buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
+        e.Buffer = _options.Pool.Rent(bufferSize);
         _bytesHeld += e.Buffer.Length;
         e.Older = _newest;
         if (_newest is null) _oldest = e; else _newest.Newer = e;
@@ -430,7 +450,7 @@ public sealed class IpReassembler
         if (e.Buffer is not null)
         {
             _bytesHeld -= e.Buffer.Length;
-            ArrayPool<byte>.Shared.Return(e.Buffer);
+            _options.Pool.Return(e.Buffer);
         }
         e.Reset();
         if (_freeEntries.Count < MaxPooledEntries) _freeEntries.Push(e);
@@ -460,7 +480,7 @@ public sealed class IpReassembler
     private void ReleaseCompletedBuffer()
     {
         if (_completedBuffer is null) return;
-        ArrayPool<byte>.Shared.Return(_completedBuffer);
+        _options.Pool.Return(_completedBuffer);
         _completedBuffer = null;
     }
 

@@ -157,7 +157,12 @@ public sealed class BlackHoleWriter : FindingWriter<BlackHoleVerdict>
                 ? $"pin the exact size: `pathprobe probe {receiver}` run on {sender} (from here, `pathprobe probe {sender}` measures only the way back)"
                 : $"pin the exact size: `pathprobe probe {v.Peer}`";
         string others = rv ? "at the sender and on the router" : "at the receiver and on the router";
-        return (rv
+        // A PPPoE link or a tunnel whose overhead explains the hole: say which, and where its MTU is set.
+        string? link = plan is { SizeFromLink: true, Link: { } l }
+            ? $"{l.Sentence(v.Peer.IsV4)}, and larger packets are dropped on it without a word: " +
+              $"{(l.IpTunnel ? "give the tunnel interface at both ends" : $"give the {l.Name} interface of the router on that link")} MTU {l.InnerMtu} and clamp the MSS there (the router fix); "
+            : null;
+        return (link is not null ? link : rv
                    ? $"a hop between {(v.Senders.Count == 1 ? v.Senders[0].ToString() : "those senders")} and this host drops packets larger than {N(v.Max)} bytes without telling anyone: find it (an MRU or MTU below 1500 on a router, tunnel or VPN in front of this server) and raise its MRU/MTU; "
                    : $"a hop between the sender and {v.Peer} drops packets larger than {N(v.Max)} bytes without telling anyone: raise that hop's MRU/MTU (a router, tunnel or VPN whose receive size is below the sender's MTU); ") +
                (plan is null ? "" :
@@ -174,6 +179,12 @@ public sealed class BlackHoleWriter : FindingWriter<BlackHoleVerdict>
         w.Token(EvidenceKeys.Vantage, v.ReceiverVantage ? "receiver" : "sender");
         w.Address(EvidenceKeys.Peer, v.Peer);
         w.Range(EvidenceKeys.PathMtu, v.Min, v.Max);
+        if (v.Fixes?.Link is { } link)
+        {
+            w.Tokens(EvidenceKeys.Encapsulation, link.Layers);
+            w.Int(EvidenceKeys.EncapsulationOverhead, link.Overhead);
+            w.Int(EvidenceKeys.InnerMtu, link.InnerMtu);
+        }
         w.Int(v.ReceiverVantage ? EvidenceKeys.LargestArrived : EvidenceKeys.LargestDelivered, v.Min);
         w.Int(v.ReceiverVantage ? EvidenceKeys.FullSize : EvidenceKeys.SmallestLost, v.LostSize);
         long c2s = 0, s2c = 0;
