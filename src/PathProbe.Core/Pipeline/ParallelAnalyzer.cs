@@ -70,6 +70,9 @@ public sealed class ParallelAnalyzer : IFrameSink
     private long _index;
     private bool _started, _ended;
     private long _maxTime = long.MinValue;
+    /// <summary>A step back in capture time this large or more counts as time out of order (<see cref="TimeoutsOutOfOrder"/>).
+    /// Smaller steps (packets reordered by a multi-queue NIC, merged captures) can move a timeout by at most the step.</summary>
+    private const long BackwardsLimit = 1_000_000_000;
     private bool _timeWentBack;
 
     public ParallelAnalyzer(AnalysisOptions? options, int inputIndex, int firstFlowId, int workers)
@@ -130,7 +133,8 @@ public sealed class ParallelAnalyzer : IFrameSink
         b.LinkType[i] = frame.LinkType;
         b.Interface[i] = frame.InterfaceIndex;
         long time = frame.Time.UnixNanoseconds;
-        if (time < _maxTime) _timeWentBack = true; else _maxTime = time;
+        if (time < _maxTime) { if (_maxTime - time >= BackwardsLimit) _timeWentBack = true; }
+        else _maxTime = time;
         int worker = ShardOf(frame, out byte flags);
         _load[worker]++;
         b.Worker[i] = (byte)worker;
@@ -295,12 +299,14 @@ public sealed class ParallelAnalyzer : IFrameSink
         if (!v6)
         {
             var ip = new Ipv4Reader();
-            valid = ip.Read(net, wire) == MalformedReason.None;
-            if (!valid && ip.ReadHeader(net) != MalformedReason.None) return 0;
+            if (ip.ReadHeader(net) != MalformedReason.None) return 0;
+            // Ipv4Reader.Read's length rules without its checksum (a bad checksum is counted, not fatal).
+            int total = ip.TotalLength == 0 && wire > ip.HeaderLength ? wire : ip.TotalLength;
+            valid = total >= ip.HeaderLength;
             a = ip.Src; b = ip.Dst; protocol = ip.Protocol;
             fragment = ip.IsFragment; more = ip.MoreFragments; offset = ip.FragmentOffset;
-            payload = valid ? ip.Payload : default;
-            payloadWire = valid ? ip.PayloadWireLength : 0;
+            payload = valid ? net.Slice(ip.HeaderLength, Math.Min(total, net.Length) - ip.HeaderLength) : default;
+            payloadWire = valid ? total - ip.HeaderLength : 0;
         }
         else
         {
@@ -327,7 +333,12 @@ public sealed class ParallelAnalyzer : IFrameSink
         }
         else if (valid)
         {
-            if (protocol == IpProtocols.Tcp) { var t = new TcpReader(); if (t.Read(payload, payloadWire) == MalformedReason.None) flags = FlowPacket; }
+            if (protocol == IpProtocols.Tcp)
+            {
+                // TcpReader.Read's rules for a segment it rejects (options are never fatal).
+                int h = payload.Length >= 20 ? (payload[12] >> 4) * 4 : 0;
+                if (h >= 20 && h <= payloadWire && h <= payload.Length) flags = FlowPacket;
+            }
             else if (protocol == IpProtocols.Udp) { var u = new UdpReader(); if (u.Read(payload, payloadWire) == MalformedReason.None) flags = FlowPacket; }
             else if (icmp)
             {
@@ -410,8 +421,8 @@ public sealed class ParallelAnalyzer : IFrameSink
     /// </summary>
     public bool StormsSpanWorkers { get; private set; }
 
-    /// <summary>After <see cref="Complete"/>: capture time went backwards in the input (the largest time so far was
-    /// larger than a frame's), and some worker timed out an idle flow, a fragmented datagram or a DNS query. One engine
+    /// <summary>After <see cref="Complete"/>: capture time went backwards in the input by a second or more (the largest
+    /// time so far was that much larger than a frame's), and some worker timed out an idle flow, a fragmented datagram or a DNS query. One engine
     /// walks its oldest-first lists across all flows and stops at the first that is not due, which with times out of
     /// order can differ from each worker walking its own.</summary>
     public bool TimeoutsOutOfOrder { get; private set; }
