@@ -126,6 +126,10 @@ public sealed class Flow
     /// least-recently-used order, which decides the order flows close in when several expire at once).</summary>
     internal long LastFrame;
 
+    /// <summary>The flow left the table and is kept for the report: per-packet analysis state is let go (see
+    /// <see cref="TcpConnectionState.ReleaseForReport"/>); what the reports read stays.</summary>
+    internal void ReleaseForReport() => Tcp?.ReleaseForReport();
+
     /// <summary>Clears the record for reuse by the flow table.</summary>
     internal void Reset()
     {

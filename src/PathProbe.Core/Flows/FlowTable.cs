@@ -310,7 +310,11 @@ public sealed class FlowTable
     {
         f.EndReason = reason;
         FlowClosing?.Invoke(f);
-        if (_closed.Count < _options.MaxReportedFlows) _closed.Add(f);
+        if (_closed.Count < _options.MaxReportedFlows)
+        {
+            f.ReleaseForReport();
+            _closed.Add(f);
+        }
         else
         {
             NotReported++;

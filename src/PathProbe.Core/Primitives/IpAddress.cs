@@ -57,6 +57,13 @@ public readonly struct IpAddress : IEquatable<IpAddress>, IComparable<IpAddress>
         return IsV4 ? new IPAddress(b.Slice(12, 4)) : new IPAddress(b);
     }
 
+    /// <summary>The 16 bytes (IPv4 mapped) in network order.</summary>
+    public void WriteTo(Span<byte> b)
+    {
+        BinaryPrimitives.WriteUInt64BigEndian(b, _hi);
+        BinaryPrimitives.WriteUInt64BigEndian(b.Slice(8), _lo);
+    }
+
     public bool Equals(IpAddress other) => _hi == other._hi && _lo == other._lo;
     public override bool Equals(object? obj) => obj is IpAddress o && Equals(o);
     public override int GetHashCode() => HashCode.Combine(_hi, _lo);

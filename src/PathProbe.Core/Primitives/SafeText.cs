@@ -31,6 +31,7 @@ public static class SafeText
     public static string FromBytes(ReadOnlySpan<byte> bytes, int maxLength = 1024) =>
         Clean(Encoding.UTF8.GetString(bytes.Length > maxLength * 4 ? bytes[..(maxLength * 4)] : bytes), maxLength);
 
-    private static bool IsUnsafe(char c) =>
+    /// <summary>A character <see cref="Clean"/> escapes.</summary>
+    public static bool IsUnsafe(char c) =>
         c < 0x20 || (c >= 0x7F && c < 0xA0) || c is '\u200E' or '\u200F' || (c >= '\u202A' && c <= '\u202E') || (c >= '\u2066' && c <= '\u2069');
 }

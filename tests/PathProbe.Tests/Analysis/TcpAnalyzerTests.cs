@@ -153,7 +153,7 @@ public sealed class TcpAnalyzerTests
         for (int i = 0; i < 4; i++) h.Send(true, 1001 + (uint)i * 1000, 5001, 1000, atMs: 30 + i);
         Assert.Equal(4000, h.Tcp.Client.Counters.MaxBytesInFlight);
         h.Send(false, 5001, 1001, 0, atMs: 40, sack: new[] { (2001u, 4001u) });
-        h.Tcp.Client.Counters.MaxBytesInFlight = 0;
+        h.Tcp.Client.CountersToWrite.MaxBytesInFlight = 0;
         h.Send(true, 5001, 5001, 1000, atMs: 41);
         Assert.Equal(5000 - 2000, h.Tcp.Client.Counters.MaxBytesInFlight);
     }

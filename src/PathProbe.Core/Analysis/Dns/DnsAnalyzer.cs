@@ -73,7 +73,23 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
 
     public DnsCounters Counters { get; } = new();
 
-    private readonly record struct QuestionKey(IpAddress Client, IpAddress Server, string Name, DnsType Type);
+    // Record texts of the answers kept (strings are made when a report reads them) and the scratch they are written to.
+    private readonly DnsTextArena _texts = new();
+    private readonly char[] _scratch = new char[DnsAnswerText.ScratchLength(options.MaxRecordsListed)];
+    private readonly int[] _lengths = new int[Math.Max(1, options.MaxRecordsListed)];
+
+    /// <summary>Client, server, question; the name compared as DNS compares names (ASCII case-insensitive, one
+    /// trailing dot ignored), without making a normalised copy of it.</summary>
+    private readonly struct QuestionKey(IpAddress client, IpAddress server, string name, DnsType type) : IEquatable<QuestionKey>
+    {
+        private readonly IpAddress _client = client, _server = server;
+        private readonly string _name = name;
+        private readonly DnsType _type = type;
+
+        public bool Equals(QuestionKey o) => _client == o._client && _server == o._server && _type == o._type && DnsName.Equal(_name, o._name);
+        public override bool Equals(object? obj) => obj is QuestionKey k && Equals(k);
+        public override int GetHashCode() => HashCode.Combine(_client, _server, _type, DnsName.Comparer.GetHashCode(_name));
+    }
 
     /// <summary>Per packet: times out queries whose deadline passed. One comparison when none is due.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -157,38 +173,41 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
             Counters.Malformed++;
             return null;
         }
-        string? name = sum.QuestionsRead > 0 ? DnsReader.ReadNameText(msg, sum.QuestionNameOffset) : null;
+        Span<char> name = stackalloc char[DnsName.MaxTextLength];
+        int nameLength = 0;
+        bool hasName = sum.QuestionsRead > 0 && DnsReader.TryReadNameText(msg, sum.QuestionNameOffset, name, out nameLength);
         if (!sum.Header.IsResponse)
         {
-            OnQuery(flow, state, fromClient, in sum, name, wireLength, time, transport);
+            OnQuery(flow, state, fromClient, in sum, name[..nameLength], hasName, wireLength, time, transport);
             return null;
         }
         state.Responses++;
         Counters.Responses++;
-        var t = state.Find(sum.Header.Id, name, sum.QuestionType, anyQuestion: sum.QuestionsRead == 0);
-        if (t is null || t.Response is not null)
+        var t = state.Find(sum.Header.Id, name[..nameLength], hasName, sum.QuestionType, anyQuestion: sum.QuestionsRead == 0);
+        if (t is null || t.Answered)
         {
             state.UnmatchedResponses++;
             return null;
         }
-        t.Response = Summarise(msg, status, in sum, wireLength, time, reassembled, fragments, largestFragment, ipLength);
+        Summarise(t._response, msg, status, in sum, wireLength, time, reassembled, fragments, largestFragment, ipLength);
+        t.Answered = true;
         if (t.Outcome == DnsOutcome.TimedOut) t.AnsweredLate = true;
         t.Outcome = DnsOutcome.Answered;
         if (t.InPendingList) Unlink(t);
-        if (t.Response.Truncated && transport == DnsTransport.Udp && _truncated.Count < options.MaxFindingsPerKind) _truncated.Add(t);
+        if (t._response.Truncated && transport == DnsTransport.Udp && _truncated.Count < options.MaxFindingsPerKind) _truncated.Add(t);
         if (t.RetryOf is { Response.Truncated: true } udp && t.Transport == DnsTransport.Tcp && !udp.TruncationReported)
             ReportTruncated(udp, time.UnixNanoseconds);
         return t;
     }
 
-    private void OnQuery(Flow flow, DnsFlowState state, bool fromClient, in DnsSummary sum, string? name, int wireLength,
-        Timestamp time, DnsTransport transport)
+    private void OnQuery(Flow flow, DnsFlowState state, bool fromClient, in DnsSummary sum, ReadOnlySpan<char> nameText, bool hasName,
+        int wireLength, Timestamp time, DnsTransport transport)
     {
         state.Queries++;
         Counters.Queries++;
         // The same query again on the same flow (same id and question) is a retransmission, not a new transaction.
-        var same = state.Find(sum.Header.Id, name, sum.QuestionType, anyQuestion: false);
-        if (same is not null && same.Response is null)
+        var same = state.Find(sum.Header.Id, nameText, hasName, sum.QuestionType, anyQuestion: false);
+        if (same is not null && !same.Answered)
         {
             same.Sends++;
             same.LastSent = time;
@@ -200,6 +219,7 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
             Counters.NotTracked++;
             return;
         }
+        string? name = hasName ? new string(nameText) : null;
         // Orientation from the packet: the sender of a query is the client of this transaction.
         var t = new DnsTransaction
         {
@@ -224,7 +244,7 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
         _byFlowId[(flow.Id, t.Id)] = t;
         if (name is not null)
         {
-            var key = new QuestionKey(t.Client, t.Server, DnsName.Normalize(name), t.Type);
+            var key = new QuestionKey(t.Client, t.Server, name, t.Type);
             if (_byQuestion.TryGetValue(key, out var prev) && prev.RetriedBy is null &&
                 time.UnixNanoseconds - prev.FirstSent.UnixNanoseconds <= _retryWindow &&
                 (prev.Outcome != DnsOutcome.Answered || (prev.Response!.Truncated && prev.Transport == DnsTransport.Udp && transport == DnsTransport.Tcp)))
@@ -242,40 +262,31 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
         Link(t);
     }
 
-    private DnsResponseInfo Summarise(ReadOnlySpan<byte> msg, DnsStatus status, in DnsSummary sum, int wireLength, Timestamp time,
+    /// <summary>Fills in the transaction's response: numbers from the scan, the answer records' texts into the arena
+    /// (no allocation: <see cref="DnsAnswerText"/>).</summary>
+    private void Summarise(DnsResponseInfo r, ReadOnlySpan<byte> msg, DnsStatus status, in DnsSummary sum, int wireLength, Timestamp time,
         bool reassembled, int fragments, int largestFragment, int ipLength)
     {
-        var records = new List<string>();
-        int notListed = 0;
         string? malformed = status == DnsStatus.Ok ? null : status.ToString();
         if (wireLength > msg.Length) malformed ??= "CutBySnapLength";
-        var m = DnsMessage.Decode(msg, out var st, out _);
-        if (m is null) malformed ??= st.ToString();
-        else
-            foreach (var r in m.Answers)
-            {
-                if (records.Count >= options.MaxRecordsListed) { notListed++; continue; }
-                records.Add(SafeText.Clean($"{DnsTransaction.TypeName(r.Type)} {DnsRecord.Describe(r.Data)}", 160));
-            }
-        return new DnsResponseInfo
-        {
-            Time = time,
-            Size = wireLength,
-            Rcode = sum.Rcode,
-            Truncated = sum.Header.Truncated,
-            Authoritative = sum.Header.Authoritative,
-            AnswerCount = sum.Header.AnswerCount,
-            AuthorityCount = sum.Header.AuthorityCount,
-            AdditionalCount = sum.Header.AdditionalCount,
-            EdnsSize = sum.HasEdns ? sum.UdpPayloadSize : null,
-            Fragmented = reassembled,
-            FragmentCount = reassembled ? fragments : 0,
-            LargestFragment = reassembled ? largestFragment : 0,
-            IpPacketLength = ipLength,
-            Records = records,
-            RecordsNotListed = notListed,
-            Malformed = malformed,
-        };
+        var st = DnsAnswerText.Describe(msg, options.MaxRecordsListed, _scratch, _lengths, out int listed, out int notListed);
+        if (st != DnsStatus.Ok) malformed ??= st.ToString();
+        r.Time = time;
+        r.Size = wireLength;
+        r.Rcode = sum.Rcode;
+        r.Truncated = sum.Header.Truncated;
+        r.Authoritative = sum.Header.Authoritative;
+        r.AnswerCount = sum.Header.AnswerCount;
+        r.AuthorityCount = sum.Header.AuthorityCount;
+        r.AdditionalCount = sum.Header.AdditionalCount;
+        r.EdnsSize = sum.HasEdns ? sum.UdpPayloadSize : null;
+        r.Fragmented = reassembled;
+        r.FragmentCount = reassembled ? fragments : 0;
+        r.LargestFragment = reassembled ? largestFragment : 0;
+        r.IpPacketLength = ipLength;
+        r.Texts = _texts.Add(_scratch, _lengths, listed);
+        r.RecordsNotListed = notListed;
+        r.Malformed = malformed;
     }
 
     // ---- timeouts ---------------------------------------------------------------------------------------------------

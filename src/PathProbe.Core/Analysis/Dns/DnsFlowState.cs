@@ -33,14 +33,17 @@ public sealed class DnsFlowState : IFlowApplication
 
     internal void Add(DnsTransaction t) => _transactions.Add(t);
 
-    /// <summary>Most recent transaction of this flow with this id and question (name compared case-insensitively).</summary>
-    internal DnsTransaction? Find(ushort id, string? name, Protocols.Dns.DnsType type, bool anyQuestion)
+    /// <summary>Most recent transaction of this flow with this id and question (name compared case-insensitively;
+    /// <paramref name="hasName"/> false: the message had no readable question, which matches only such a query).</summary>
+    internal DnsTransaction? Find(ushort id, ReadOnlySpan<char> name, bool hasName, Protocols.Dns.DnsType type, bool anyQuestion)
     {
         for (int i = _transactions.Count - 1; i >= 0; i--)
         {
             var t = _transactions[i];
             if (t.Id != id) continue;
-            if (anyQuestion || (t.Type == type && Protocols.Dns.DnsName.Equal(t.Name, name))) return t;
+            if (anyQuestion) return t;
+            if (t.Type != type) continue;
+            if (hasName ? t.Name is not null && Protocols.Dns.DnsName.Equal(t.Name, name) : t.Name is null) return t;
         }
         return null;
     }

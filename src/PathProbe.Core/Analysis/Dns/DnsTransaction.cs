@@ -18,34 +18,38 @@ public enum DnsOutcome : byte
     CaptureEnded,
 }
 
-/// <summary>The answer to a query, as far as PathProbe keeps it (names and text already made terminal-safe).</summary>
+/// <summary>The answer to a query, as far as PathProbe keeps it (names and text already made terminal-safe). One per
+/// transaction, made with it: an answer fills it in and allocates nothing (its record texts are kept in the
+/// analysis' <see cref="DnsTextArena"/> until a report reads <see cref="Records"/>).</summary>
 public sealed class DnsResponseInfo
 {
-    public Timestamp Time { get; init; }
+    public Timestamp Time { get; internal set; }
     /// <summary>DNS message size in bytes (UDP payload, or the TCP message without its 2-byte length).</summary>
-    public int Size { get; init; }
+    public int Size { get; internal set; }
     /// <summary>The 12-bit response code (header + OPT).</summary>
-    public int Rcode { get; init; }
-    public bool Truncated { get; init; }
-    public bool Authoritative { get; init; }
-    public int AnswerCount { get; init; }
-    public int AuthorityCount { get; init; }
-    public int AdditionalCount { get; init; }
+    public int Rcode { get; internal set; }
+    public bool Truncated { get; internal set; }
+    public bool Authoritative { get; internal set; }
+    public int AnswerCount { get; internal set; }
+    public int AuthorityCount { get; internal set; }
+    public int AdditionalCount { get; internal set; }
     /// <summary>The responder's EDNS UDP payload size, null without OPT.</summary>
-    public int? EdnsSize { get; init; }
+    public int? EdnsSize { get; internal set; }
     /// <summary>Arrived as a reassembled IP datagram.</summary>
-    public bool Fragmented { get; init; }
-    public int FragmentCount { get; init; }
+    public bool Fragmented { get; internal set; }
+    public int FragmentCount { get; internal set; }
     /// <summary>IP packet size of the largest fragment on the wire (0 when not fragmented).</summary>
-    public int LargestFragment { get; init; }
+    public int LargestFragment { get; internal set; }
     /// <summary>IP packet size of the whole (reassembled) datagram.</summary>
-    public int IpPacketLength { get; init; }
-    /// <summary>Answer records summarised ("MX 10 mx.example.test"), at most <see cref="DnsOptions.MaxRecordsListed"/>.</summary>
-    public IReadOnlyList<string> Records { get; init; } = Array.Empty<string>();
+    public int IpPacketLength { get; internal set; }
+    /// <summary>Answer records summarised ("MX 10 mx.example.test"), at most <see cref="DnsOptions.MaxRecordsListed"/>;
+    /// made from the analysis' text arena on each read.</summary>
+    public IReadOnlyList<string> Records => Texts.Read();
+    internal DnsRecordTexts Texts;
     /// <summary>Answer records not listed because of the limit.</summary>
-    public int RecordsNotListed { get; init; }
+    public int RecordsNotListed { get; internal set; }
     /// <summary>Why the message could not be decoded completely (a <see cref="DnsStatus"/> name), null when it could.</summary>
-    public string? Malformed { get; init; }
+    public string? Malformed { get; internal set; }
 }
 
 /// <summary>
@@ -75,7 +79,11 @@ public sealed class DnsTransaction
     /// <summary>The query's EDNS UDP payload size (RFC 6891); null without OPT, which limits a UDP answer to 512 bytes.</summary>
     public int? QueryEdnsSize { get; init; }
     public DnsOutcome Outcome { get; internal set; }
-    public DnsResponseInfo? Response { get; internal set; }
+    /// <summary>The answer, null until one is matched.</summary>
+    public DnsResponseInfo? Response => Answered ? _response : null;
+    internal bool Answered;
+    // Made with the transaction (an answer allocates nothing); filled in when the answer is matched.
+    internal readonly DnsResponseInfo _response = new();
     /// <summary>An answer after the timeout had already been reported.</summary>
     public bool AnsweredLate { get; internal set; }
     /// <summary>An earlier transaction for the same question between the same hosts that this one repeats

@@ -90,7 +90,7 @@ public sealed class TcpAnalyzer
         {
             f.DupAckNum = f.DupAckNum == -1 ? 1 : f.DupAckNum + 1;
             ta |= TcpAnalysisFlags.DuplicateAck;
-            if (f.DupAckNum > f.Counters.MaxDuplicateAckNumber) f.Counters.MaxDuplicateAckNumber = f.DupAckNum;
+            if (f.DupAckNum > f.Counters.MaxDuplicateAckNumber) f.CountersToWrite.MaxDuplicateAckNumber = f.DupAckNum;
         }
 
     finishedFwd:
@@ -206,7 +206,7 @@ public sealed class TcpAnalyzer
             else if ((flags & TcpFlags.Ack) != 0 && r.WinScale == -2) f.WinScale = -2;
         }
 
-        Count(ref f.Counters, ta, seglen);
+        if (seglen > 0 || ta != TcpAnalysisFlags.None) Count(ref f.CountersToWrite, ta, seglen);
         TrackSeries(flow, fromClient, f, ta, seq.Value, now, p.IpPacketLength, seglen);
         if (seglen > 0) f.LastDataTime = now;
 
@@ -308,15 +308,16 @@ public sealed class TcpAnalyzer
             if (kept == head) { r.UHead = 0; r.UCount = 0; r.USorted = true; }
         }
         bool sampled = matches == 1 && !anyResent && sampleTime != 0 && now >= sampleTime;
-        if (sampled) r.Rtt.Add(now - sampleTime);
+        if (sampled) r.RttSamples.Add(now - sampleTime);
         if (changed)
         {
             // Data of r was acknowledged: a series in progress ended well.
             if (!r.Series.IsEmpty && !r.Series.Acknowledged && (SeqNum)ack > (SeqNum)r.Series.Seq)
             {
-                r.Series.Acknowledged = true;
-                r.Series.AcknowledgedAt = now;
-                if (r.Series.Resends > r.WorstSeries.Resends) r.WorstSeries = r.Series;
+                var rs = r.Resends;
+                rs.Current.Acknowledged = true;
+                rs.Current.AcknowledgedAt = now;
+                if (rs.Current.Resends > rs.Worst.Resends) rs.Worst = rs.Current;
             }
         }
         return sampled;
@@ -340,7 +341,7 @@ public sealed class TcpAnalyzer
         for (int i = 0; i < 32; i++)
             if (r.TsTimes[i] != 0 && r.TsVals![i] == ecr)
             {
-                if (now >= r.TsTimes[i]) r.Rtt.Add(now - r.TsTimes[i]);
+                if (now >= r.TsTimes[i]) r.RttSamples.Add(now - r.TsTimes[i]);
                 return;
             }
     }
@@ -356,7 +357,7 @@ public sealed class TcpAnalyzer
         if (inFlight > 0 && inFlight < 2_000_000_000)
         {
             if ((flags & (TcpFlags.Syn | TcpFlags.Fin)) != 0) inFlight--;
-            if (inFlight > f.Counters.MaxBytesInFlight) f.Counters.MaxBytesInFlight = inFlight;
+            if (inFlight > f.Counters.MaxBytesInFlight) f.CountersToWrite.MaxBytesInFlight = inFlight;
         }
     }
 
@@ -372,20 +373,21 @@ public sealed class TcpAnalyzer
     private static void TrackSeries(Flow flow, bool fromClient, TcpEndpointState f, TcpAnalysisFlags ta, uint seq, long now, int ipSize, int seglen)
     {
         if ((ta & (TcpAnalysisFlags.Retransmission | TcpAnalysisFlags.FastRetransmission)) == 0) return;
-        if (IsFullSize(flow, fromClient, seglen)) f.Counters.LargeRetransmissions++;
-        if (!f.Series.IsEmpty && !f.Series.Acknowledged && f.Series.Seq == seq)
+        if (IsFullSize(flow, fromClient, seglen)) f.CountersToWrite.LargeRetransmissions++;
+        var rs = f.Resends; // made on this side's first resend
+        if (!rs.Current.IsEmpty && !rs.Current.Acknowledged && rs.Current.Seq == seq)
         {
-            f.Series.Add(now, ipSize);
+            rs.Current.Add(now, ipSize);
         }
         else
         {
-            if (!f.Series.IsEmpty && f.Series.Resends > f.WorstSeries.Resends) f.WorstSeries = f.Series;
+            if (!rs.Current.IsEmpty && rs.Current.Resends > rs.Worst.Resends) rs.Worst = rs.Current;
             // Every send of this segment so far (the unacked list holds them, this resend included).
             Span<long> times = stackalloc long[RetransmissionSeries.MaxTimes];
             int sends = f.SendTimesOf(seq, times);
-            if (sends >= 2) f.Series.Start(seq, times[..Math.Min(sends, RetransmissionSeries.MaxTimes)], sends, ipSize);
-            else f.Series.Start(seq, sends == 1 && times[0] != now ? times[0] : now, now, ipSize);
+            if (sends >= 2) rs.Current.Start(seq, times[..Math.Min(sends, RetransmissionSeries.MaxTimes)], sends, ipSize);
+            else rs.Current.Start(seq, sends == 1 && times[0] != now ? times[0] : now, now, ipSize);
         }
-        if (f.Series.Resends > f.WorstSeries.Resends) f.WorstSeries = f.Series;
+        if (rs.Current.Resends > rs.Worst.Resends) rs.Worst = rs.Current;
     }
 }

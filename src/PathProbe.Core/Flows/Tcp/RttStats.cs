@@ -3,7 +3,9 @@ namespace PathProbe.Flows.Tcp;
 /// <summary>
 /// RTT samples of one direction: exact min/max/count, the RFC 6298 smoothed RTT and variance (for the RTO), and a
 /// median over the first <see cref="ExactSamples"/> samples exactly, then over a reservoir of that size (an
-/// estimate; the JSON says which). The sample array is allocated on the first sample only.
+/// estimate; the JSON says which). The sample array is allocated on the first sample only. Only the TCP analyzer
+/// writes (Add, Reset and Freeze are internal): a side without samples reads one shared, never written instance
+/// (<see cref="TcpEndpointState.Rtt"/>).
 /// </summary>
 public sealed class RttStats
 {
@@ -21,7 +23,7 @@ public sealed class RttStats
     /// <summary>The latest sample (0 before the first): the TUI's RTT-over-time graph plots these.</summary>
     public long LastNanos { get; private set; }
 
-    public void Add(long nanos)
+    internal void Add(long nanos)
     {
         if (nanos < 0) return;
         Count++;
@@ -34,6 +36,7 @@ public sealed class RttStats
             VarianceNanos = 0.75 * VarianceNanos + 0.25 * Math.Abs(SmoothedNanos - nanos);
             SmoothedNanos = 0.875 * SmoothedNanos + 0.125 * nanos;
         }
+        if (_frozen) { _frozen = false; _stored = 0; } // (a closed flow gets no samples; this keeps Add correct anyway)
         _samples ??= new long[ExactSamples];
         if (_stored < ExactSamples) _samples[_stored++] = nanos;
         else
@@ -48,6 +51,7 @@ public sealed class RttStats
     /// <summary>Median of the kept samples (exact when Count ≤ ExactSamples); -1 without samples.</summary>
     public long MedianNanos()
     {
+        if (_frozen) return _median;
         if (_stored == 0) return -1;
         var copy = _samples.AsSpan(0, _stored).ToArray();
         Array.Sort(copy);
@@ -59,8 +63,21 @@ public sealed class RttStats
     /// <summary>RFC 6298 retransmission timeout with Linux's 200 ms floor; 1 s (RFC 6298 2.1) without samples.</summary>
     public long RtoNanos => Count == 0 ? 1_000_000_000 : Math.Max(200_000_000, (long)(SmoothedNanos + 4 * VarianceNanos));
 
-    public void Reset()
+    private bool _frozen;
+    private long _median;
+
+    /// <summary>No more samples will come (the flow closed): the median is kept and the samples let go.</summary>
+    internal void Freeze()
     {
+        if (_frozen) return;
+        _median = MedianNanos();
+        _frozen = true;
+        _samples = null;
+    }
+
+    internal void Reset()
+    {
+        _frozen = false;
         _stored = 0; Count = 0; LastNanos = 0; MinNanos = long.MaxValue; MaxNanos = 0; SmoothedNanos = 0; VarianceNanos = 0;
     }
 }

@@ -52,12 +52,30 @@ public sealed class TcpEndpointState
     public long UnackedOverflow;
 
     // ---- What PathProbe reports --------------------------------------------------------------------------------
-    public TcpCounters Counters;
-    public readonly RttStats Rtt = new();
-    /// <summary>The retransmission series in progress (or the last one).</summary>
-    public RetransmissionSeries Series;
+    /// <summary>This side's counters; zero (a shared, never written instance) until the first data segment or
+    /// classified segment (a SYN-only flow has none: 160 bytes saved per direction).</summary>
+    public ref readonly TcpCounters Counters => ref (_counters ?? NoCounters).Value;
+    /// <summary>The counters to update, made on first need.</summary>
+    internal ref TcpCounters CountersToWrite => ref (_counters ??= new()).Value;
+    private CountersBox? _counters;
+    private static readonly CountersBox NoCounters = new();
+    private sealed class CountersBox { public TcpCounters Value; }
+    /// <summary>RTT samples taken for data this side sent; empty (a shared, never written instance) until the first.</summary>
+    public RttStats Rtt => _rtt ?? NoRtt;
+    /// <summary>The samples to add to, made with the first (a flow that never completes a round trip has none).</summary>
+    internal RttStats RttSamples => _rtt ??= new();
+    private RttStats? _rtt;
+    private static readonly RttStats NoRtt = new();
+    /// <summary>The retransmission series in progress (or the last one); empty when this side never resent.</summary>
+    public ref readonly RetransmissionSeries Series => ref (_series ?? NoSeries).Current;
     /// <summary>The series with the most resends so far.</summary>
-    public RetransmissionSeries WorstSeries;
+    public ref readonly RetransmissionSeries WorstSeries => ref (_series ?? NoSeries).Worst;
+    /// <summary>The series to update, made on this side's first resend (most flows never resend: 320 bytes saved
+    /// per direction).</summary>
+    internal RetransmissionState Resends => _series ??= new();
+    private RetransmissionState? _series;
+    // Read-only stand-in for a side that never resent: never written (writers go through Resends).
+    private static readonly RetransmissionState NoSeries = new();
     /// <summary>Time of the last data segment from this side (0 = none).</summary>
     public long LastDataTime;
 
@@ -71,16 +89,29 @@ public sealed class TcpEndpointState
         Window = uint.MaxValue; WinScale = -1; IsFirstAck = false; ValidBif = true; LastSegmentFlags = 0;
         NextSeq = 0; NextSeqTime = 0; MaxSeqToBeAcked = 0; LastAck = 0; LastAckTime = 0; DupAckNum = 0;
         SackCount = 0; UCount = 0; UHead = 0; USorted = true; UnackedOverflow = 0;
-        Counters = default; Rtt.Reset(); Series = default; WorstSeries = default;
+        if (_counters is not null) _counters.Value = default;
+        _rtt?.Reset();
+        if (_series is not null) { _series.Current = default; _series.Worst = default; }
         LastDataTime = 0; TsNext = 0;
         if (TsTimes is not null) Array.Clear(TsTimes); // a zero send time marks a free slot (TimestampRtt)
+    }
+
+    /// <summary>The flow closed and is kept for the report: what only the analysis of further packets needs (the
+    /// unacknowledged-segment list, the TCP timestamp ring, the RTT samples once their median is taken) is let go.</summary>
+    internal void ReleaseForReport()
+    {
+        USeq = UNext = null; UTime = null; URetransmitted = null;
+        UCount = 0; UHead = 0; USorted = true;
+        TsVals = null; TsTimes = null; TsNext = 0;
+        _rtt?.Freeze();
     }
 
     internal void PushUnacked(uint seq, uint next, long time, bool retransmitted)
     {
         if (USeq is null)
         {
-            USeq = new uint[16]; UNext = new uint[16]; UTime = new long[16]; URetransmitted = new bool[16];
+            // Sized to what the flow uses: a SYN-only flow holds one entry; the arrays double as data flows.
+            USeq = new uint[4]; UNext = new uint[4]; UTime = new long[4]; URetransmitted = new bool[4];
         }
         if (UCount == USeq.Length && UHead > 0)
         {
@@ -138,8 +169,22 @@ public enum TcpHandshake : byte
 
 /// <summary>Per-flow TCP state: both endpoints plus what Wireshark keeps per conversation and what stall and
 /// connect detection need. Attached to its <see cref="Flow"/> and reused with it.</summary>
+/// <summary>A side's retransmission series (<see cref="TcpEndpointState.Series"/>), made on its first resend.</summary>
+internal sealed class RetransmissionState
+{
+    public RetransmissionSeries Current;
+    public RetransmissionSeries Worst;
+}
+
 public sealed class TcpConnectionState
 {
+    /// <summary>The flow closed and is kept for the report: see <see cref="TcpEndpointState.ReleaseForReport"/>.</summary>
+    internal void ReleaseForReport()
+    {
+        Client.ReleaseForReport();
+        Server.ReleaseForReport();
+    }
+
     public readonly TcpEndpointState Client = new();
     public readonly TcpEndpointState Server = new();
     /// <summary>Time of the most recent pure SYN (0 = none).</summary>

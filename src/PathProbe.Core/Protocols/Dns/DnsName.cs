@@ -27,6 +27,52 @@ public static class DnsName
         return sb.ToString();
     }
 
+    /// <summary>Longest presentation form of a name: 255 wire bytes, every one escaped as \DDD.</summary>
+    public const int MaxTextLength = 4 * DnsReader.MaxNameLength;
+
+    /// <summary><see cref="ToText"/> into <paramref name="dest"/> (<see cref="MaxTextLength"/> characters always
+    /// suffice) without allocating; false when it does not fit.</summary>
+    public static bool TryWriteText(ReadOnlySpan<byte> wire, Span<char> dest, out int written)
+    {
+        written = 0;
+        if (wire.Length == 0 || wire[0] == 0)
+        {
+            if (dest.Length < 1) return false;
+            dest[0] = '.'; written = 1; return true;
+        }
+        int p = 0, w = 0;
+        while (p < wire.Length && wire[p] != 0)
+        {
+            int n = wire[p];
+            if (p + 1 + n > wire.Length) break;
+            if (w > 0) { if (w >= dest.Length) return false; dest[w++] = '.'; }
+            foreach (byte b in wire.Slice(p + 1, n))
+            {
+                if (dest.Length - w < 4) return false;
+                if (b is (byte)'.' or (byte)'\\' or (byte)'"' or (byte)';' or (byte)'(' or (byte)')' or (byte)'@' or (byte)'$')
+                {
+                    dest[w++] = '\\'; dest[w++] = (char)b;
+                }
+                else if (b <= 0x20 || b >= 0x7F)
+                {
+                    dest[w++] = '\\';
+                    dest[w++] = (char)('0' + b / 100); dest[w++] = (char)('0' + b / 10 % 10); dest[w++] = (char)('0' + b % 10);
+                }
+                else dest[w++] = (char)b;
+            }
+            p += 1 + n;
+        }
+        written = w;
+        return true;
+    }
+
+    /// <summary><see cref="Equal(string?, string?)"/> of a name and presentation text in a span.</summary>
+    public static bool Equal(string a, ReadOnlySpan<char> b) =>
+        MemoryExtensions.Equals(Trim(a.AsSpan()), Trim(b), StringComparison.OrdinalIgnoreCase);
+
+    private static ReadOnlySpan<char> Trim(ReadOnlySpan<char> s) =>
+        s.Length > 1 && s[^1] == '.' && s[^2] != '\\' ? s[..^1] : s is "." ? ReadOnlySpan<char>.Empty : s;
+
     private static void AppendEscaped(StringBuilder sb, byte b)
     {
         if (b is (byte)'.' or (byte)'\\' or (byte)'"' or (byte)';' or (byte)'(' or (byte)')' or (byte)'@' or (byte)'$')

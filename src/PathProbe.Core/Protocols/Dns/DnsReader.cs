@@ -183,6 +183,15 @@ public ref struct DnsReader
         return ReadName(msg, offset, buf, out int len) == DnsStatus.Ok ? DnsName.ToText(buf[..len]) : null;
     }
 
+    /// <summary><see cref="ReadNameText"/> into <paramref name="text"/> (<see cref="DnsName.MaxTextLength"/>
+    /// characters), without allocating; false when the name is malformed.</summary>
+    public static bool TryReadNameText(ReadOnlySpan<byte> msg, int offset, Span<char> text, out int written)
+    {
+        Span<byte> buf = stackalloc byte[MaxNameLength + 1];
+        written = 0;
+        return ReadName(msg, offset, buf, out int len) == DnsStatus.Ok && DnsName.TryWriteText(buf[..len], text, out written);
+    }
+
     // ---- RDATA (RFC 1035 §3.3, RFC 3596 §2.2, RFC 2782) ----
 
     public static DnsStatus ReadAddress(ReadOnlySpan<byte> msg, in DnsRecordView rr, out IpAddress address)

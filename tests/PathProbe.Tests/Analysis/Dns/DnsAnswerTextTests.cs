@@ -1,0 +1,128 @@
+using PathProbe.Analysis.Dns;
+using PathProbe.Capture;
+using PathProbe.Decoding;
+using PathProbe.Decoding.Reassembly;
+using PathProbe.Primitives;
+using PathProbe.Protocols.Dns;
+using PathProbe.Tests.Support;
+using static PathProbe.Tests.Analysis.Dns.DnsTestPackets;
+
+namespace PathProbe.Tests.Analysis.Dns;
+
+/// <summary>
+/// The answer texts written without allocating (<see cref="DnsAnswerText"/>) are the texts the report listed before:
+/// <see cref="DnsMessage.Decode"/>, <see cref="DnsRecord.Describe"/>, cleaned by <see cref="SafeText.Clean"/> to 160
+/// characters, nothing listed when the message is malformed.
+/// </summary>
+public sealed class DnsAnswerTextTests
+{
+    /// <summary>The texts as the analyzer made them before (one string per record, from the decoded message).</summary>
+    private static (string[] Records, int NotListed, string? Malformed) Reference(ReadOnlySpan<byte> msg, int max)
+    {
+        var records = new List<string>();
+        int notListed = 0;
+        var m = DnsMessage.Decode(msg, out var st, out _);
+        if (m is null) return ([], 0, st.ToString());
+        foreach (var r in m.Answers)
+        {
+            if (records.Count >= max) { notListed++; continue; }
+            records.Add(SafeText.Clean($"{DnsTransaction.TypeName(r.Type)} {DnsRecord.Describe(r.Data)}", 160));
+        }
+        return (records.ToArray(), notListed, null);
+    }
+
+    private static (string[] Records, int NotListed, string? Malformed) Written(ReadOnlySpan<byte> msg, int max)
+    {
+        var scratch = new char[DnsAnswerText.ScratchLength(max)];
+        var lengths = new int[max];
+        var st = DnsAnswerText.Describe(msg, max, scratch, lengths, out int listed, out int notListed);
+        var arena = new DnsTextArena();
+        var texts = arena.Add(scratch, lengths, listed);
+        return (texts.Read().ToArray(), notListed, st == DnsStatus.Ok ? null : st.ToString());
+    }
+
+    private static void AssertSame(byte[] msg, int max = 8)
+    {
+        var expected = Reference(msg, max);
+        var actual = Written(msg, max);
+        Assert.Equal(expected.Records, actual.Records);
+        Assert.Equal(expected.NotListed, actual.NotListed);
+        Assert.Equal(expected.Malformed, actual.Malformed);
+    }
+
+    /// <summary>One TXT character-string of these bytes.</summary>
+    private static byte[] Str(byte[] b) => [(byte)b.Length, .. b];
+
+    private static byte[] Ip(string ip) => IpAddress.Parse(ip).ToIPAddress().GetAddressBytes();
+
+    public static TheoryData<string> Crafted => new()
+    {
+        "a", "aaaa", "aaaa-mapped", "mx", "txt-control", "txt-long", "txt-utf8", "txt-invalid-utf8", "txt-bidi", "txt-empty",
+        "soa", "srv", "cname-escaped", "ptr-root", "unknown-type", "many", "bad-a-length", "bad-txt", "bad-mx", "cut",
+    };
+
+    [Theory]
+    [MemberData(nameof(Crafted))]
+    public void CraftedAnswer_SameTextAsDecodedMessage(string which)
+    {
+        (DnsType, byte[])[] answers = which switch
+        {
+            "a" => [(DnsType.A, Ip("203.0.113.25"))],
+            "aaaa" => [(DnsType.AAAA, Ip("2001:db8::25"))],
+            "aaaa-mapped" => [(DnsType.AAAA, Ip("::ffff:192.0.2.1"))],
+            "mx" => [(DnsType.MX, [0, 10, .. Name("mx.example.test")]), (DnsType.MX, [0, 0, 0])],
+            "txt-control" => [(DnsType.TXT, Txt("v=spf1 \u001b]0;pwned\u0007 -all", "\u0085next"))],
+            "txt-long" => [(DnsType.TXT, Txt(new string('a', 255), new string('b', 255), new string('c', 255)))],
+            "txt-utf8" => [(DnsType.TXT, Str("caf\u00e9 \u2713 ok"u8.ToArray()))],
+            "txt-invalid-utf8" => [(DnsType.TXT, [6, 0x61, 0xC3, 0x28, 0xFF, 0xE2, 0x82])],
+            "txt-bidi" => [(DnsType.TXT, Str("a\u202Eb\u2066"u8.ToArray()))],
+            "txt-empty" => [(DnsType.TXT, [])],
+            "soa" => [(DnsType.SOA, [.. Name("ns.example.test"), .. Name("host\\.master.example.test"), 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 255, 255, 255, 255])],
+            "srv" => [(DnsType.SRV, [0, 1, 0, 2, 0, 25, .. Name("smtp.example.test")])],
+            "cname-escaped" => [(DnsType.CNAME, [3, (byte)'a', 0x01, (byte)'"', 4, (byte)'b', (byte)'.', 0xFF, (byte)' ', 0])],
+            "ptr-root" => [(DnsType.PTR, [0])],
+            "unknown-type" => [((DnsType)65280, [1, 2, 3]), ((DnsType)46, new byte[40])],
+            "many" => Enumerable.Range(0, 12).Select(i => (DnsType.A, Ip($"192.0.2.{i}"))).ToArray(),
+            "bad-a-length" => [(DnsType.A, [1, 2, 3])],
+            "bad-txt" => [(DnsType.TXT, [5, 1, 2])],
+            "bad-mx" => [(DnsType.MX, [0, 1])],
+            _ => [(DnsType.A, Ip("192.0.2.1"))],
+        };
+        var msg = Response(0x4242, "example.test", DnsType.ANY, answers, edns: 1232);
+        if (which == "cut") msg = msg[..^3];
+        AssertSame(msg);
+        AssertSame(msg, max: 1);
+    }
+
+    /// <summary>Every DNS message over UDP in the bundled captures and the shared corpus (reassembled ones included).</summary>
+    [SkippableFact]
+    public void EveryDnsMessageInCaptures_SameTextAsDecodedMessage()
+    {
+        var files = TestPaths.BundledCaptures().ToList();
+        if (TestPaths.Corpus is { } corpus)
+            files.AddRange(Directory.EnumerateFiles(corpus, "*", SearchOption.AllDirectories)
+                .Where(f => f.EndsWith(".pcap") || f.EndsWith(".pcapng") || f.EndsWith(".cap")));
+        var bench = Path.Combine(Environment.GetEnvironmentVariable("HOME") ?? "/root", ".cache", "pathprobe-bench", "dns-block-v1.pcap");
+        if (File.Exists(bench)) files.Add(bench); // (c)'s recorded block, when the benchmarks have been built here
+        int messages = 0;
+        foreach (var file in files)
+        {
+            IPacketSource source;
+            try { source = CaptureFile.Open(file); }
+            catch (CaptureFormatException) { continue; }
+            using (source)
+            {
+                var decoder = new FrameDecoder(new IpReassembler(new ReassemblyOptions()), new DecodeCounters());
+                while (source.TryRead(out var frame))
+                {
+                    var p = new DecodedPacket();
+                    if (decoder.Decode(frame, ref p) != DecodeStatus.Ok || !p.IsUdp || (p.SrcPort != 53 && p.DstPort != 53)) continue;
+                    AssertSame(p.Payload.ToArray());
+                    messages++;
+                }
+            }
+        }
+        Skip.If(messages == 0, "no DNS messages in the captures found");
+        Assert.True(messages > 10, $"{messages} DNS messages");
+    }
+}

@@ -1,0 +1,186 @@
+using PathProbe.Analysis.Dns;
+using PathProbe.Capture;
+using PathProbe.Pipeline;
+using PathProbe.Primitives;
+using PathProbe.Protocols.Dns;
+using static PathProbe.Tests.Analysis.Dns.DnsTestPackets;
+
+namespace PathProbe.Tests.Pipeline;
+
+/// <summary>
+/// The whole engine allocates nothing per packet inside a connection, for each kind of traffic the benchmark sets hold
+/// (issue 16: bulk TCP data with resends, DNS over UDP, DNS answers in IP fragments, DNS over TCP; SMTP in DATA is
+/// <c>SmtpEngineAllocationTests</c>). A new flow allocates its record and a DNS query its transaction (both bounded);
+/// the packets measured here are the ones inside connections that already exist: data, ACKs, resends, answers,
+/// repeated queries. Measured with <see cref="GC.GetAllocatedBytesForCurrentThread"/> around the measured packets only.
+/// </summary>
+[Collection(PathProbe.Tests.Support.AllocationCollection.Name)]
+public sealed class EngineAllocationTests
+{
+    private const string Client = "198.51.100.10", Server = "203.0.113.53";
+
+    private static (byte[] Packet, long Time) Frame(byte[] packet, double seconds) => (packet, T0 + (long)(seconds * 1e9));
+
+    /// <summary>Processes <paramref name="frames"/>, counting bytes allocated while the ones marked measured ran.</summary>
+    private static long Run(Engine e, IReadOnlyList<((byte[] Packet, long Time) Frame, bool Measured)> frames, out int measured)
+    {
+        long allocated = 0;
+        measured = 0;
+        var where = new List<string>();
+        for (int i = 0; i < frames.Count; i++)
+        {
+            var ((packet, time), m) = frames[i];
+            var frame = new RawFrame(packet, packet.Length, new Timestamp(time), LinkTypes.Raw, 0);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            e.Process(in frame);
+            if (!m) continue;
+            long bytes = GC.GetAllocatedBytesForCurrentThread() - before;
+            if (bytes != 0 && where.Count < 10) where.Add($"packet {i}: {bytes} B");
+            allocated += bytes;
+            measured++;
+        }
+        Assert.True(allocated == 0, $"{allocated} bytes allocated: {string.Join(", ", where)}");
+        return allocated;
+    }
+
+    private static byte[] A(string ip) => IpAddress.Parse(ip).ToIPAddress().GetAddressBytes();
+
+    private static (DnsType, byte[])[] Answers() =>
+    [
+        (DnsType.TXT, Txt("v=spf1 ip4:198.51.100.0/24 include:_spf.example.test \u001b[31m -all", new string('x', 200))),
+        (DnsType.MX, [0, 10, .. Name("mx.example.test")]),
+        (DnsType.A, A("203.0.113.25")),
+        (DnsType.CNAME, Name("alias.example.test")),
+        (DnsType.SOA, [.. Name("ns.example.test"), .. Name("hostmaster.example.test"), 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 5]),
+        (DnsType.SRV, [0, 1, 0, 2, 0, 25, .. Name("smtp.example.test")]),
+    ];
+
+    [Fact]
+    public void DnsOverUdp_AnswersAndRepeatedQueries_AllocateNothing()
+    {
+        var e = new Engine();
+        var frames = new List<((byte[], long), bool)>();
+        double t = 0;
+        for (int i = 0; i < 200; i++)
+        {
+            ushort id = (ushort)(0x1000 + i);
+            string name = $"q{i}.example.test";
+            bool measured = i >= 20; // the first answers warm up the code and the arena's first chunk
+            frames.Add((Frame(Udp(Client, 40000, Server, 53, Query(id, name, DnsType.TXT, edns: 1232)), t += 0.001), false));
+            // The same query again (a resend on the same flow, id and question) is counted on its transaction.
+            frames.Add((Frame(Udp(Client, 40000, Server, 53, Query(id, name, DnsType.TXT, edns: 1232)), t += 0.001), measured));
+            frames.Add((Frame(Udp(Server, 53, Client, 40000, Response(id, name.ToUpperInvariant(), DnsType.TXT, Answers(), edns: 1232)), t += 0.001), measured));
+            // An answer nobody asked for (a duplicate) is counted too.
+            frames.Add((Frame(Udp(Server, 53, Client, 40000, Response(id, name, DnsType.TXT, Answers(), edns: 1232)), t += 0.001), measured));
+        }
+        long allocated = Run(e, frames, out int n);
+
+        var state = Assert.IsType<DnsFlowState>(Assert.Single(e.Flows.LiveFlows).App);
+        Assert.Equal(200, state.Transactions.Count);
+        Assert.All(state.Transactions, x => Assert.Equal(2, x.Sends));
+        Assert.Equal(200, state.UnmatchedResponses);
+        Assert.Equal(6, state.Transactions[^1].Response!.Records.Count);
+        Assert.Equal(540, n);
+        Assert.Equal(0, allocated);
+    }
+
+    [Fact]
+    public void DnsAnswersInIpFragments_AllocateNothing()
+    {
+        var e = new Engine();
+        var frames = new List<((byte[], long), bool)>();
+        double t = 0;
+        var big = Enumerable.Range(0, 12).Select(i => (DnsType.TXT, Txt(new string((char)('a' + i), 250)))).ToArray();
+        for (int i = 0; i < 100; i++)
+        {
+            ushort id = (ushort)(0x2000 + i);
+            bool measured = i >= 10;
+            frames.Add((Frame(Udp(Client, 40001, Server, 53, Query(id, "big.example.test", DnsType.TXT, edns: 4096)), t += 0.001), false));
+            var answer = UdpPayload(53, 40001, Response(id, "big.example.test", DnsType.TXT, big, edns: 4096));
+            foreach (var fragment in Fragments(Server, Client, 17, answer, (ushort)(100 + i), 1480))
+                frames.Add((Frame(fragment, t += 0.0001), measured));
+        }
+        long allocated = Run(e, frames, out int n);
+
+        var state = Assert.IsType<DnsFlowState>(Assert.Single(e.Flows.LiveFlows).App);
+        Assert.All(state.Transactions, x => Assert.True(x.Response!.Fragmented));
+        Assert.Equal(90 * 3, n);
+        Assert.Equal(0, allocated);
+    }
+
+    [Fact]
+    public void DnsOverTcp_MessagesInOneConnection_AllocateNothing()
+    {
+        var e = new Engine();
+        var frames = new List<((byte[], long), bool)>();
+        double t = 0;
+        uint cs = 1000, ss = 5000;
+        frames.Add((Frame(Tcp(Client, 40002, Server, 53, cs, 0, Syn), t += 0.001), false));
+        frames.Add((Frame(Tcp(Server, 53, Client, 40002, ss, cs + 1, Syn | Ack), t += 0.001), false));
+        cs++; ss++;
+        frames.Add((Frame(Tcp(Client, 40002, Server, 53, cs, ss, Ack), t += 0.001), false));
+        for (int i = 0; i < 200; i++)
+        {
+            ushort id = (ushort)(0x3000 + i);
+            bool measured = i >= 20;
+            var q = Framed(Query(id, $"t{i}.example.test", DnsType.TXT));
+            frames.Add((Frame(Tcp(Client, 40002, Server, 53, cs, ss, Psh | Ack, q), t += 0.001), false));
+            cs += (uint)q.Length;
+            var a = Framed(Response(id, $"t{i}.example.test", DnsType.TXT, Answers()));
+            // The answer in two segments: the framer gathers the message across them.
+            int half = a.Length / 2;
+            frames.Add((Frame(Tcp(Server, 53, Client, 40002, ss, cs, Ack, a[..half]), t += 0.001), measured));
+            frames.Add((Frame(Tcp(Server, 53, Client, 40002, ss + (uint)half, cs, Psh | Ack, a[half..]), t += 0.001), measured));
+            ss += (uint)a.Length;
+            frames.Add((Frame(Tcp(Client, 40002, Server, 53, cs, ss, Ack), t += 0.001), measured));
+        }
+        long allocated = Run(e, frames, out int n);
+
+        var state = Assert.IsType<DnsFlowState>(Assert.Single(e.Flows.LiveFlows).App);
+        Assert.Equal(200, state.Transactions.Count);
+        Assert.All(state.Transactions, x => Assert.Equal(DnsOutcome.Answered, x.Outcome));
+        Assert.Equal(180 * 3, n);
+        Assert.Equal(0, allocated);
+    }
+
+    [Fact]
+    public void BulkTcpWithResendsAndDuplicateAcks_AllocatesNothing()
+    {
+        var e = new Engine();
+        var frames = new List<((byte[], long), bool)>();
+        double t = 0;
+        const string C = "198.51.100.20", S = "203.0.113.80";
+        uint cs = 7000, ss = 9000;
+        frames.Add((Frame(Tcp(C, 41000, S, 443, cs, 0, Syn), t += 0.001), false));
+        frames.Add((Frame(Tcp(S, 443, C, 41000, ss, cs + 1, Syn | Ack), t += 0.001), false));
+        cs++; ss++;
+        frames.Add((Frame(Tcp(C, 41000, S, 443, cs, ss, Ack), t += 0.001), false));
+        var data = new byte[1400];
+        // 10 ms a round, 4 s in all: the path-MTU detector looks at its open holes once a second of capture time, so
+        // its list reaches its steady size within the first 1.5 s, which are not measured.
+        for (int round = 0; round < 400; round++)
+        {
+            bool measured = round >= 150;
+            t = 0.01 * round + 0.01;
+            // Four segments; the second is lost and resent after three duplicate ACKs (a fast retransmission).
+            uint s0 = cs;
+            for (int k = 0; k < 4; k++)
+            {
+                var seg = Tcp(C, 41000, S, 443, cs, ss, Ack, data);
+                cs += (uint)data.Length;
+                if (k == 1) continue; // not captured: lost
+                frames.Add((Frame(seg, t += 0.0001), measured));
+            }
+            uint hole = s0 + (uint)data.Length;
+            for (int d = 0; d < 3; d++) frames.Add((Frame(Tcp(S, 443, C, 41000, ss, hole, Ack), t += 0.0001), measured));
+            frames.Add((Frame(Tcp(C, 41000, S, 443, hole, ss, Ack, data), t += 0.0001), measured));
+            frames.Add((Frame(Tcp(S, 443, C, 41000, ss, cs, Ack), t += 0.0001), measured));
+        }
+        long allocated = Run(e, frames, out int n);
+
+        var flow = Assert.Single(e.Flows.LiveFlows);
+        Assert.True(flow.Tcp!.Client.Counters.Retransmissions + flow.Tcp.Client.Counters.FastRetransmissions >= 400);
+        Assert.Equal(250 * 8, n);
+        Assert.Equal(0, allocated);
+    }
+}
