@@ -117,6 +117,7 @@ internal static class MailReport
         string what = session.ImplicitTls ? "implicit TLS (port 465): mail not visible"
             : session.TlsStarted ? "STARTTLS: the mail went encrypted, not visible"
             : refused ? $"turned away at the greeting: {Reply(session.Greeting!)}"
+            : session.Greeting is null && s.StartedMidSession ? $"phase unknown: the capture started mid-session (connection {SmtpFlowState.EndName(s.End)})"
             : session.Greeting is null ? $"no greeting from the server (connection {SmtpFlowState.EndName(s.End)})"
             : $"no mail transaction (last phase {SmtpFlowState.PhaseName(s.LastActivePhase)}; connection {SmtpFlowState.EndName(s.End)})";
         entries.Add(new Entry(f.Start, refused || session.Greeting is null && !session.ImplicitTls, $"{Time(f.Start)}  {peers}  {what}"));

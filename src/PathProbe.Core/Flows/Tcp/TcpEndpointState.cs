@@ -137,11 +137,19 @@ public sealed class TcpEndpointState
 
     /// <summary>Times the segment starting at <paramref name="seq"/> was sent (oldest first, as many as fit in
     /// <paramref name="times"/>); returns how many sends the unacked list holds.</summary>
-    internal int SendTimesOf(uint seq, Span<long> times)
+    internal int SendTimesOf(uint seq, Span<long> times) => SendTimesOf(seq, times, default);
+
+    /// <summary>As above, also the payload length of each send in <paramref name="lengths"/> (when not empty).</summary>
+    internal int SendTimesOf(uint seq, Span<long> times, Span<int> lengths)
     {
         int n = 0;
         for (int i = UHead; i < UCount; i++)
-            if (USeq![i] == seq) { if (n < times.Length) times[n] = UTime![i]; n++; }
+            if (USeq![i] == seq)
+            {
+                if (n < times.Length) times[n] = UTime![i];
+                if (n < lengths.Length) lengths[n] = (int)unchecked(UNext![i] - USeq[i]);
+                n++;
+            }
         return n;
     }
 }
