@@ -92,11 +92,12 @@ public static class AnalyzeCommand
         public int Threads { get; init; } = 1;
     }
 
-    /// <summary>--threads N (analyze and capture): analysis workers, by default one per core.</summary>
+    /// <summary>--threads N (analyze and capture): analysis workers, 1 by default: two workers were not
+    /// measured faster than one on the 2-core machine (README, "Several cores").</summary>
     internal static Option<int> ThreadsOption() => CliOptions.Int32("--threads", null, "N",
-        "Analysis workers (default: one per core), with reading on a thread of its own. Flows are split across workers " +
+        "Analysis workers (default 1; above 1, reading runs on a thread of its own). Flows are split across workers " +
         "by their server's address and the report is the same as with one; 1 analyses on the reading thread.", 1, ParallelAnalyzer.MaxWorkers,
-        Math.Clamp(Environment.ProcessorCount, 1, ParallelAnalyzer.MaxWorkers));
+        1);
 
     /// <summary>The old entry point (tests): files only, no selection.</summary>
     internal static int Run(string[] files, bool json, string? outputPath, int maxFlows, int flowRows, bool quiet,
