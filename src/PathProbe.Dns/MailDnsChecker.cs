@@ -349,9 +349,12 @@ public sealed class MailDnsChecker(IDnsResolver resolver, PublicSuffixList? publ
         string? fix = null;
         if (answer > UdpPayloadAtMtu1500)
             fix = $"the TXT answer ({answer} bytes) is larger than one 1500-byte-MTU packet ({UdpPayloadAtMtu1500} bytes of UDP): servers that allow large EDNS " +
-                  "send it as IP fragments, which firewalls and tunnels often drop (the MTU black hole again); resolvers at 1232 need TCP. Shorten it: merge ip4: ranges, drop unused includes, move other TXT records to subdomains";
+                  "send it as IP fragments, which firewalls and tunnels often drop (the MTU black hole again); resolvers at 1232 need TCP. Shorten it: merge ip4: ranges, drop unused includes, move other TXT records to subdomains. " +
+                  "In a capture of the receivers' lookups (`pathprobe analyze`), this answer shows as ip-fragmentation naming the record's size, or, when fragments are dropped, as fragment-loss with dns-timeout; " +
+                  "lowering the DNS server's EDNS buffer to 1232 turns fragments into truncation and a retry over TCP";
         else if (answer > EdnsSafeSize)
-            fix = $"the TXT answer is over {EdnsSafeSize} bytes, so resolvers that follow DNS flag day 2020 retry over TCP; shorten the record or move other TXT records to subdomains";
+            fix = $"the TXT answer is over {EdnsSafeSize} bytes, so resolvers that follow DNS flag day 2020 retry over TCP (and servers with a larger EDNS buffer may fragment it: " +
+                  "a capture then shows ip-fragmentation or fragment-loss for it); shorten the record or move other TXT records to subdomains";
         else if (len > SpfRecordLimit)
             fix = $"keep SPF under {SpfRecordLimit} bytes (RFC 7208 §3.4): merge ip4: ranges or use include:";
         return new("spf-size", $"SPF size {d}", status, ev, fix);

@@ -220,11 +220,19 @@ public sealed class CaptureCommandLiveTests(ITestOutputHelper output) : IDisposa
         output.WriteLine(stderr.ToString());
         string[] lines = stdout.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.NotEmpty(lines);
-        foreach (string line in lines[..^1]) Assert.Equal("finding", (string?)JsonNode.Parse(line)!["type"]);
+        // The records of analyze --ndjson (README "Records"), then the summary; every finding's flows have flow records.
+        var records = lines[..^1].Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
+        Assert.All(records, r => Assert.Contains((string?)r["type"], new[] { "finding", "flow", "smtp", "dns", "input" }));
+        var flowUids = records.Where(r => (string?)r["type"] == "flow").Select(r => (string)r["uid"]!).ToHashSet();
+        foreach (var r in records.Where(r => (string?)r["type"] is "finding"))
+            Assert.All(r["uids"]!.AsArray(), u => Assert.Contains((string)u!, flowUids));
+        foreach (var r in records.Where(r => (string?)r["type"] is "smtp" or "dns")) Assert.Contains((string)r["uid"]!, flowUids);
+        Assert.Single(records, r => (string?)r["type"] == "input");
         var summary = JsonNode.Parse(lines[^1])!.AsObject();
+        Assert.Equal(((JsonArray)summary["flows"]!).Count, flowUids.Count);
         Assert.Equal("summary", (string?)summary["type"]);
         Assert.Equal("pathprobe.analysis/2", (string?)summary["schema"]);
-        output.WriteLine($"exit {capture.ExitCode}, {lines.Length - 1} finding lines, {summary["inputs"]![0]!["packets"]} packets");
+        output.WriteLine($"exit {capture.ExitCode}, {lines.Length - 1} record lines, {summary["inputs"]![0]!["packets"]} packets");
         lock (stdout)
             liveFindings = arrivals.Where(a => a.Line.Length > 0)
                 .Select(a => (Node: JsonNode.Parse(a.Line)!.AsObject(), a.BeforeStop))

@@ -18,6 +18,9 @@ public sealed class TuiLiveTests(ITestOutputHelper output) : IDisposable
     private static string Tmux(params string[] args)
     {
         var psi = new ProcessStartInfo("tmux") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // A tmux server of this test process only: runs side by side must not share (and stop) the default server.
+        psi.ArgumentList.Add("-L");
+        psi.ArgumentList.Add($"pathprobe-live-{Environment.ProcessId}");
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         string stdout = p.StandardOutput.ReadToEnd();

@@ -1,11 +1,13 @@
 using System.CommandLine;
 using PathProbe.Analysis.Smtp;
+using PathProbe.Cli.Records;
 using PathProbe.Dns;
 using PathProbe.Flows;
 using PathProbe.Protocols.Dns;
 using PathProbe.Pipeline;
 using PathProbe.Primitives;
 using PathProbe.Reports;
+using PathProbe.Reports.Records;
 
 namespace PathProbe.Cli.Commands;
 
@@ -56,6 +58,7 @@ public static class AnalyzeCommand
             positional, json, output, maxFlows, flowRows, mailRows, sort, quiet, noTcp, dnsChecks, dnsServer,
         };
         var input = InputOptions.AddTo(cmd, positional);
+        var records = RecordOptions.AddTo(cmd, live: false);
         cmd.SetAction((parse, cancel) =>
         {
             var request = input.Resolve(parse, out string? error);
@@ -66,6 +69,7 @@ public static class AnalyzeCommand
                 FlowRows = parse.GetValue(flowRows), MailRows = parse.GetValue(mailRows), Sort = parse.GetValue(sort),
                 Quiet = parse.GetValue(quiet), NoTcpAnalysis = parse.GetValue(noTcp),
                 DnsCheckServers = parse.GetValue(dnsChecks) ? parse.GetValue(dnsServer) ?? [] : null,
+                Records = records.Settings(parse),
             }, stdout, stderr, cancel));
         });
         return cmd;
@@ -82,6 +86,8 @@ public static class AnalyzeCommand
         public bool Quiet { get; init; }
         public bool NoTcpAnalysis { get; init; }
         public string[]? DnsCheckServers { get; init; }
+        /// <summary>--ndjson, --parquet, --host, --capture-id.</summary>
+        public RecordSettings Records { get; init; } = new();
     }
 
     /// <summary>The old entry point (tests): files only, no selection.</summary>
@@ -98,6 +104,15 @@ public static class AnalyzeCommand
 
     internal static int Run(InputOptions.Request request, Settings s, TextWriter stdout, TextWriter stderr, CancellationToken cancel)
     {
+        if (s.Json && s.Records.Ndjson) return Usage(stderr, "--json and --ndjson cannot be combined (one document, or one record per line)");
+        if (s.Records.ParquetDirectory is { } parquetDir)
+        {
+            try { Directory.CreateDirectory(parquetDir); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return Usage(stderr, $"--parquet: cannot create the directory {SafeText.Clean(parquetDir, 200)}: {e.Message}; name a directory you can write to");
+            }
+        }
         DnsClientResolver? resolver = null;
         if (s.DnsCheckServers is { } dnsCheckServers)
         {
@@ -118,7 +133,7 @@ public static class AnalyzeCommand
             if (!File.Exists(bundled))
                 return Usage(stderr, $"no file given and the bundled capture is missing ({bundled}); name a capture: pathprobe analyze FILE");
             files = [bundled];
-            if (!s.Json && !s.Quiet) stderr.WriteLine($"pathprobe: no file given; analysing the bundled capture {BundledCapture} (the MRU 1424 incident, sender's view)");
+            if (!s.Json && !s.Records.Ndjson && !s.Quiet) stderr.WriteLine($"pathprobe: no file given; analysing the bundled capture {BundledCapture} (the MRU 1424 incident, sender's view)");
         }
         if (files.Any(InputStreams.IsStandardInput) && ReferenceEquals(stdout, Console.Out) && !Console.IsInputRedirected)
             return Usage(stderr, "'-' reads a capture from standard input, which is a terminal: pipe one in (tcpdump -w - | pathprobe analyze -) or name a file");
@@ -164,9 +179,20 @@ public static class AnalyzeCommand
 
         if (resolver is not null && !signals.Stopped) RunDnsChecks(analyses, resolver, s.Quiet, stderr, signals.Token);
 
+        // Records: one scope (host, capture id) for every input of the run.
+        var scope = new RecordScope(s.Records.HostName, s.Records.OfflineCaptureId(analyses));
+        using var parquet = s.Records.OpenParquet(scope, out string? parquetError);
+        if (parquetError is not null) return Usage(stderr, parquetError);
+        if (parquet is not null && !s.Records.Ndjson) new RecordFeed(scope, null, parquet).WriteAnalysis(analyses);
+
         bool written = target.Write(stream =>
         {
-            if (s.Json)
+            if (s.Records.Ndjson)
+            {
+                using var w = new StreamWriter(stream, new System.Text.UTF8Encoding(false), 1 << 16, leaveOpen: true);
+                new RecordFeed(scope, new NdjsonRecordWriter(w), parquet).WriteAnalysis(analyses);
+            }
+            else if (s.Json)
             {
                 JsonReport.Write(stream, analyses);
                 stream.WriteByte((byte)'\n');
@@ -182,7 +208,19 @@ public static class AnalyzeCommand
             }
         }, stdout, stderr, ReportOutput.Verdict(analyses));
 
-        int status = analyses.Any(a => a.Input.Unreadable) || !written ? Program.ExitUsage
+        bool archived = true;
+        if (parquet is not null)
+        {
+            parquet.Dispose(); // every file closed and renamed to its final name
+            if (parquet.Error is { } pe)
+            {
+                archived = false;
+                stderr.WriteLine($"pathprobe: error: --parquet: {SafeText.Clean(pe, 300)}; the files before the error are complete, later records were not written");
+            }
+            else if (!s.Quiet) stderr.WriteLine($"pathprobe: wrote {parquet.Files.Count} Parquet file{(parquet.Files.Count == 1 ? "" : "s")} under {SafeText.Clean(s.Records.ParquetDirectory!, 200)} (host {SafeText.Clean(scope.Host, 100)}, capture id {SafeText.Clean(scope.CaptureId, 100)})");
+        }
+
+        int status = analyses.Any(a => a.Input.Unreadable) || !written || !archived ? Program.ExitUsage
             : analyses.Any(a => a.Findings.Any(f => f.Severity == Findings.Severity.Critical)) ? Program.ExitCritical : Program.ExitOk;
         return signals.ExitStatus(status);
     }

@@ -5,12 +5,14 @@ using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using PathProbe.Capture;
 using PathProbe.Cli.Commands.Capture;
+using PathProbe.Cli.Records;
 using PathProbe.Findings;
 using PathProbe.Flows;
 using PathProbe.LibPcap;
 using PathProbe.Pipeline;
 using PathProbe.Primitives;
 using PathProbe.Reports;
+using PathProbe.Reports.Records;
 
 namespace PathProbe.Cli.Commands;
 
@@ -63,8 +65,9 @@ public static class CaptureCommand
         var json = new Option<bool>("--json") { Description = "At the end, write the analysis JSON document (schema pathprobe.analysis/2, plus inputs[].drops, files and fileOutput) instead of the text report." };
         var ndjson = new Option<bool>("--ndjson")
         {
-            Description = "Stream newline-delimited JSON to standard output: one {\"type\":\"finding\",\"change\":...} line each time a finding " +
-                          "opens, changes or closes (the same id throughout), and at the end one {\"type\":\"summary\",...} line holding the whole analysis document.",
+            Description = "Stream records as newline-delimited JSON to standard output (the record shapes of analyze --ndjson, README \"Records\"): " +
+                          "a {\"type\":\"finding\",\"change\":\"opened|updated|closed\",...} line each time a finding opens, changes or closes (the same id throughout); " +
+                          "flow, smtp and dns lines as each flow ends, linked by \"uid\"; at the end an input line and one {\"type\":\"summary\",...} line holding the whole analysis document.",
         };
         var duration = CliOptions.Number("--duration", null, "S", "Stop after S seconds (fractions allowed).", 0, MaxDurationSeconds, "seconds");
         var count = CliOptions.Integer("--count", "-c", "N", "Stop after N packets, like tcpdump -c.", 1, long.MaxValue);
@@ -96,6 +99,7 @@ public static class CaptureCommand
         var live = LiveOptions.AddTo(cmd);
         foreach (var o in new Option[] { list, write, rotate, ring, seconds, count, duration, json, ndjson, maxFlows, flowRows,
                                          metricsListen, otlpEndpoint, otlpProtocol, otlpInterval, config }) cmd.Add(o);
+        var records = RecordOptions.AddTo(cmd, live: true);
         cmd.SetAction(parse =>
         {
             if (parse.GetValue(config) is { } configFile)
@@ -130,6 +134,7 @@ public static class CaptureCommand
                 Count = parse.GetValue(count),
                 MaxFlows = parse.GetValue(maxFlows),
                 FlowRows = parse.GetValue(flowRows),
+                Records = records.Settings(parse),
                 Telemetry = new TelemetryOptions
                 {
                     MetricsListen = listen,
@@ -162,6 +167,8 @@ public static class CaptureCommand
         public long Count { get; init; }
         public int MaxFlows { get; init; } = new FlowTableOptions().MaxFlows;
         public int FlowRows { get; init; } = 50;
+        /// <summary>--parquet, --host, --capture-id (Records/RecordOptions).</summary>
+        public RecordSettings Records { get; init; } = new();
         public TelemetryOptions Telemetry { get; init; } = new();
     }
 
@@ -203,6 +210,14 @@ public static class CaptureCommand
         if (s.RotateSeconds > 0 && s.WritePath is null) return Usage(stderr, "-G needs -w FILE (the file name pattern)");
         if (s.RingFiles > 0 && s.RotateBytes == 0 && s.RotateSeconds == 0) return Usage(stderr, "-W needs -C or -G (what makes a new file)");
         string filter = s.Live.Filter ?? DefaultFilter;
+        if (s.Records.ParquetDirectory is { } parquetDir)
+        {
+            try { Directory.CreateDirectory(parquetDir); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return Usage(stderr, $"--parquet: cannot create the directory {SafeText.Clean(parquetDir, 200)}: {e.Message}; name a directory you can write to");
+            }
+        }
 
         // The exporters first: a metrics port that is taken is a usage error before anything is captured.
         CaptureTelemetry? telemetry = null;
@@ -258,7 +273,10 @@ public static class CaptureCommand
                 stderr.WriteLine($"pathprobe: metrics at http://{(listen.Host == "*" ? "0.0.0.0" : listen.Host)}:{listen.Port}/metrics");
             using var signals = new StopSignals(stop: source.Stop);
             using var hangup = new HangupSignal();
-            var live = new LiveRun(source, writer, counters, s, stdout, stderr) { Telemetry = telemetry, Hangup = hangup };
+            var scope = new RecordScope(s.Records.HostName, s.Records.LiveCaptureId(DateTime.UtcNow));
+            var parquet = s.Records.OpenParquet(scope, out string? parquetError);
+            if (parquetError is not null) { writer?.Dispose(); return Usage(stderr, parquetError); }
+            var live = new LiveRun(source, writer, counters, s, stdout, stderr, scope, parquet) { Telemetry = telemetry, Hangup = hangup };
             CaptureAnalysis analysis;
             try
             {
@@ -267,8 +285,17 @@ public static class CaptureCommand
             finally
             {
                 writer?.Dispose(); // flushed and closed before the report, so the file is complete even if reporting fails
+                parquet?.Dispose(); // the last files closed and renamed
+            }
+            if (parquet is not null)
+            {
+                if (parquet.Error is { } pe)
+                    stderr.WriteLine($"pathprobe: error: --parquet: {SafeText.Clean(pe, 300)}; the files before the error are complete, later records were not written");
+                else
+                    stderr.WriteLine($"pathprobe: wrote {parquet.Files.Count:#,0} Parquet file{(parquet.Files.Count == 1 ? "" : "s")} under {SafeText.Clean(s.Records.ParquetDirectory!, 200)} (host {SafeText.Clean(scope.Host, 100)}, capture id {SafeText.Clean(scope.CaptureId, 100)})");
             }
             int status = Report(analysis, live.Statistics, writer, s, stdout, stderr);
+            if (parquet?.Error is not null && status == Program.ExitOk) status = Program.ExitUsage;
             if (signals.Describe() is { } why) stderr.WriteLine($"pathprobe: {why}");
             return signals.ExitStatus(status);
         }
@@ -383,12 +410,16 @@ public static class CaptureCommand
     }
 
     /// <summary>One capture run: the read loop on the calling thread, signal handlers that only stop it.</summary>
-    private sealed class LiveRun(LiveCaptureSource source, RotatingPcapNgWriter? writer, LiveCounters counters, Settings s, TextWriter stdout, TextWriter stderr)
+    private sealed class LiveRun(LiveCaptureSource source, RotatingPcapNgWriter? writer, LiveCounters counters, Settings s, TextWriter stdout, TextWriter stderr,
+        RecordScope scope, ParquetRecordWriter? parquet)
     {
         private readonly CaptureDrops _drops = new() { Source = "pcap_stats" };
         private long _lastDropped;
         private long _lastSample;
         private bool _writeErrorShown;
+        // Records (--ndjson lines, --parquet files): written as flows end (hooked in Run) and findings change, on this thread.
+        private readonly RecordFeed? _records = s.Ndjson || parquet is not null
+            ? new RecordFeed(scope, s.Ndjson ? new NdjsonRecordWriter(stdout) : null, parquet) : null;
         private readonly Engine _engine = new(new AnalysisOptions { Flows = new FlowTableOptions { MaxFlows = s.MaxFlows }, FindingEvents = true });
         private CaptureTelemetry? _telemetry;
 
@@ -411,7 +442,7 @@ public static class CaptureCommand
         private readonly List<FindingEvent> _events = new();
         private readonly bool _text = !s.Json && !s.Ndjson;
         private readonly int _width = AnalyzeCommand.TerminalWidth(stdout);
-        private readonly NdjsonWriter? _ndjson = s.Ndjson ? new NdjsonWriter(stdout) : null;
+        private long _period = s.Records.Period(DateTime.UtcNow);
         private readonly bool _status = !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error);
         private int _findings;
         private FrameTally _tally;
@@ -420,8 +451,16 @@ public static class CaptureCommand
 
         public CaptureStatistics Statistics { get; private set; }
 
+
         public CaptureAnalysis Run()
         {
+            if (_records is { } records)
+            {
+                // After the engine's own close stages (the flow table has one close hook): the flow's SMTP session and
+                // DNS transactions are final, and the record is not yet recycled.
+                var engineHook = _engine.Flows.FlowClosing;
+                _engine.Flows.FlowClosing = flow => { engineHook?.Invoke(flow); records.FlowClosed(flow); };
+            }
             var input = new InputSummary { Path = source.Info.Path, Format = "live" };
             input.LinkTypes.Add(source.Capture.LinkType);
             long start = Environment.TickCount64;
@@ -479,13 +518,11 @@ public static class CaptureCommand
             input.Drops = _drops;
             source.Info.Interfaces[0].Statistics = counters.Now();
             var analysis = _engine.Complete(input);
-            if (Telemetry is not null)
-            {
-                // What the end of the capture closed (flows, findings) goes out too, before the exporters flush.
-                _events.Clear();
-                _engine.TakeFindingEvents(_events);
-                Telemetry.Publish(_tally.Packets, Statistics.Dropped, Statistics.InterfaceDropped, _engine.Flows, _events);
-            }
+            // What the end of the capture closed (flows, findings) goes out too: records, then the exporters (Tick
+            // publishes the metrics and finding events), then the input record and the findings' final versions.
+            Tick(Environment.TickCount64, final: true);
+            _records?.Finish(analysis);
+            if (s.Ndjson) stdout.Flush();
             return analysis;
         }
 
@@ -509,17 +546,26 @@ public static class CaptureCommand
             _findings = _engine.Findings.Count;
             foreach (var e in _events)
             {
-                if (_ndjson is not null) _ndjson.WriteFinding(e);
-                else if (_text && e.Notable) WriteLine(e);
+                _records?.FindingChanged(e);
+                if (_text && e.Notable) WriteLine(e);
             }
+            if (s.Ndjson) stdout.Flush();
             var stats = source.Statistics();
             Telemetry?.Publish(_tally.Packets, stats.Dropped, stats.InterfaceDropped, _engine.Flows, _events);
             if (final) return;
+            // --parquet: a new set of files on each period boundary (clock hours by default).
+            if (parquet is not null && s.Records.Period(DateTime.UtcNow) is var period && period != _period)
+            {
+                _period = period;
+                parquet.Rotate();
+            }
             if (Hangup?.Take() == true)
             {
                 writer?.Reopen();
+                parquet?.Rotate(); // the current Parquet files are closed; the next records start new ones
                 stderr.WriteLine($"{(_status ? "\r\u001b[K" : "")}pathprobe: SIGHUP: " +
-                                 (writer is null ? "no -w file to reopen" : $"reopened {SafeText.Clean(writer.Files[^1], 200)}"));
+                                 (writer is null ? "no -w file to reopen" : $"reopened {SafeText.Clean(writer.Files[^1], 200)}") +
+                                 (parquet is null ? "" : "; Parquet files closed, new ones start with the next records"));
             }
             writer?.Flush();
             if (writer?.Error is { } error && !_writeErrorShown)

@@ -107,7 +107,7 @@ public sealed class EvidenceWriter(Utf8JsonWriter w)
     public void Position(SmtpPosition p, FlowFacts? flow)
     {
         Object(EvidenceKeys.Position);
-        Token(EvidenceKeys.Phase, Kinds.SmtpWords.PhaseName(p.Phase));
+        Token(EvidenceKeys.Phase, p.MidSession ? "unknown" : Kinds.SmtpWords.PhaseName(p.Phase));
         Int(EvidenceKeys.Transaction, p.Transaction > 0 ? p.Transaction : null);
         Int(EvidenceKeys.Recipients, p.Recipients);
         if ((p.Transaction > 0 ? flow?.Message(p.Transaction) : null) is { } m)
@@ -175,6 +175,8 @@ public static class EvidenceKeys
     public static readonly EvidenceKey Rtt = K("rtt", EvidenceType.Seconds, "the flow's RTT: median of the samples of the direction with more samples");
     public static readonly EvidenceKey Resends = K("resends", EvidenceType.Integer, "how many times the same segment was sent again (transmissions minus one)");
     public static readonly EvidenceKey IpPacketSize = K("ipPacketSize", EvidenceType.Integer, "IP packet size in bytes of the segment in question");
+    public static readonly EvidenceKey SuperFrameSends = K("superFrameSends", EvidenceType.Integer, "sends of the resent data that were TSO/GSO super-frames (longer than the receiver's MSS: segmentation offload on the capture host), never a packet size on the wire");
+    public static readonly EvidenceKey SuperFrameSize = K("superFrameSize", EvidenceType.Integer, "IP size in bytes of the largest of those super-frames");
     public static readonly EvidenceKey Intervals = K("intervals", EvidenceType.SecondsList, "time between consecutive transmissions of the segment");
     public static readonly EvidenceKey Backoff = K("backoff", EvidenceType.Boolean, "the intervals grow like RTO back-off");
     public static readonly EvidenceKey Acknowledged = K("acknowledged", EvidenceType.Boolean, "the resent data was acknowledged in the end");

@@ -94,6 +94,9 @@ public abstract record Verdict
     public IReadOnlyList<FlowFacts> Flows { get; init; } = [];
     /// <summary>Still in progress when this version was made (live capture).</summary>
     public bool Ongoing { get; init; }
+    /// <summary>The packets this verdict rests on went missing where the capture itself lost packets: it may be an
+    /// artefact of the capture (set after the analysis by <see cref="CaptureArtefacts"/>); null when not.</summary>
+    public CaptureArtefact? CaptureArtefact { get; init; }
 
     /// <summary>The facts of flow <paramref name="id"/> as this verdict holds them, or null.</summary>
     public FlowFacts? FlowById(int id)
@@ -136,6 +139,15 @@ public sealed class Finding
             ongoing |= v.Ongoing;
             foreach (var f in v.Flows) flows.Add(f.Id);
         }
+        // A finding every verdict of which may be a capture artefact is never critical (and so never decides the exit
+        // status): the capture, not the path, may have lost the packets.
+        bool artefact = true;
+        foreach (var v in items) artefact &= v.CaptureArtefact is not null;
+        if (artefact)
+        {
+            CaptureArtefact = items[0].CaptureArtefact;
+            if (sev > Severity.Warning) sev = Severity.Warning;
+        }
         Severity = sev;
         Time = new Timestamp(time);
         State = ongoing ? FindingState.Open : FindingState.Closed;
@@ -151,6 +163,9 @@ public sealed class Finding
     /// <summary>Verdicts beyond the per-finding limit: counted, not kept.</summary>
     public int ItemsNotListed { get; }
     public Severity Severity { get; }
+    /// <summary>Every verdict rests on packets missing where the capture itself lost packets: a possible artefact of
+    /// the capture (severity at most warning); null otherwise.</summary>
+    public CaptureArtefact? CaptureArtefact { get; }
     public Timestamp Time { get; }
     public FindingState State { get; }
     public bool Ongoing => State == FindingState.Open;

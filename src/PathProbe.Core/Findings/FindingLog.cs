@@ -104,6 +104,26 @@ public sealed class FindingLog
         }
     }
 
+    /// <summary>After the analysis: gives each verdict its capture-artefact mark (<paramref name="mark"/> returns null
+    /// for a verdict that does not rest on missing packets or lies away from any capture loss), publishing a new
+    /// version of each finding whose marks changed.</summary>
+    public void MarkCaptureArtefacts(Func<Verdict, CaptureArtefact?> mark)
+    {
+        for (int i = 0; i < _findings.Count; i++)
+        {
+            var cur = _findings[i];
+            Verdict[]? items = null;
+            for (int j = 0; j < cur.Items.Count; j++)
+            {
+                var a = mark(cur.Items[j]);
+                if (a == cur.Items[j].CaptureArtefact) continue;
+                items ??= cur.Items.ToArray();
+                items[j] = cur.Items[j] with { CaptureArtefact = a };
+            }
+            if (items is not null) Publish(i, new Finding(cur.Id, cur.Version + 1, items, cur.ItemsNotListed), cur);
+        }
+    }
+
     /// <summary>Some finding names flow <paramref name="flowId"/>.</summary>
     public bool Names(int flowId) => _byFlow.ContainsKey(flowId);
 

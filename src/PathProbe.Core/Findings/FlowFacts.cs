@@ -123,4 +123,7 @@ public sealed record SmtpPosition
     /// <summary>The server's 421 cut the message data of <see cref="Transaction"/> short and closed the session
     /// (<see cref="Phase"/> is <c>ServerClosing</c>).</summary>
     public bool CutShortBy421 { get; init; }
+    /// <summary>The capture began after the TCP handshake and no greeting was seen: the phase is unknown (the session
+    /// may be anywhere, e.g. in DATA), not "waiting for the greeting".</summary>
+    public bool MidSession { get; init; }
 }

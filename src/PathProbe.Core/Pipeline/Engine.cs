@@ -87,6 +87,11 @@ public sealed class Engine
     private long _decoded;
     private long _fragmentsHeld;
     private long _ackedUnseen;
+    /// <summary>ACKs for data the capture never saw, per flow (flows whose handshake is in the capture) with the first
+    /// and last time, for
+    /// <see cref="CaptureArtefacts"/>; at most <see cref="MaxAckedUnseenFlows"/> flows.</summary>
+    private readonly Dictionary<int, (long Count, long First, long Last)> _ackedUnseenByFlow = new();
+    private const int MaxAckedUnseenFlows = 65_536;
 
     /// <summary>Stages run so far, in order, when tracing (tests): null otherwise.</summary>
     internal List<Stage>? Trace { get; set; }
@@ -180,7 +185,18 @@ public sealed class Engine
                 case Stage.TcpAnalysis:
                     if (!_tcpAnalysis) break;
                     ta = _tcp.Process(flow, fromClient, ref p);
-                    if ((ta & TcpAnalysisFlags.AckLostPacket) != 0) _ackedUnseen++; // capture-loss evidence (CaptureAnalysis.AckedUnseen)
+                    if ((ta & TcpAnalysisFlags.AckLostPacket) != 0)
+                    {
+                        _ackedUnseen++; // capture-loss evidence (CaptureAnalysis.AckedUnseen)
+                        // Per flow, for the findings (CaptureArtefacts): only flows whose handshake is in the capture, as
+                        // a flow that started before the capture acknowledges data sent before it.
+                        if ((flow.ClientToServer.SynSeen || flow.ServerToClient.SynSeen) &&
+                            (_ackedUnseenByFlow.ContainsKey(flow.Id) || _ackedUnseenByFlow.Count < MaxAckedUnseenFlows))
+                        {
+                            var (n, first, _) = _ackedUnseenByFlow.GetValueOrDefault(flow.Id);
+                            _ackedUnseenByFlow[flow.Id] = (n + 1, n == 0 ? now : first, now);
+                        }
+                    }
                     // A resend that follows an ICMP too-big and fits is path-MTU discovery at work, not loss.
                     if ((ta & TcpAnalysisFlags.AnyRetransmission) != 0 && PathMtuDetector.ExplainedByIcmp(flow, fromClient, p.IpPacketLength, now))
                         ta &= ~TcpAnalysisFlags.AnyRetransmission;
@@ -240,6 +256,7 @@ public sealed class Engine
                 case Stage.Fragmentation: _fragmentation.Finish(_now); break;
             }
         }
+        CaptureArtefacts.Mark(_log, input.Drops, _ackedUnseenByFlow);
         return new CaptureAnalysis
         {
             Input = input,

@@ -415,7 +415,9 @@ public static class JsonReport
         {
             w.WriteStartObject("longestRetransmissionSeries");
             w.WriteNumber("resends", s.Resends);
-            w.WriteNumber("ipPacketSize", s.IpPacketSize);
+            // The size on the wire: a TSO/GSO super-frame of the capture host is never one (counted apart).
+            w.WriteNumber("ipPacketSize", s.WireSends > 0 ? s.WireSize : s.IpPacketSize);
+            w.WriteNumber("superFrameSends", s.SuperFrameSends);
             w.WriteString("firstSent", new Timestamp(s.First).ToIso8601());
             w.WriteStartArray("intervals");
             foreach (long d in s.IntervalsNanos()) w.WriteNumberValue(Seconds(d));
@@ -464,6 +466,16 @@ public static class JsonReport
         f.Kind.Writer().Evidence(new EvidenceWriter(w), f);
         w.WriteEndObject();
         if (f.Advice is null) w.WriteNull("advice"); else w.WriteString("advice", f.Advice);
+        if (f.CaptureArtefact is { } a)
+        {
+            w.WriteStartObject("captureArtefact");
+            w.WriteNumber("dropped", a.Dropped);
+            if (a.DropSource is null) w.WriteNull("dropSource"); else w.WriteString("dropSource", a.DropSource);
+            w.WriteNumber("ackedUnseen", a.AckedUnseen);
+            w.WriteString("text", a.Words());
+            w.WriteEndObject();
+        }
+        else w.WriteNull("captureArtefact");
     }
 
     private static void Endpoint(Utf8JsonWriter w, string name, Endpoint e)

@@ -117,6 +117,7 @@ internal static class MailReport
         string what = session.ImplicitTls ? "implicit TLS (port 465): mail not visible"
             : session.TlsStarted ? "STARTTLS: the mail went encrypted, not visible"
             : refused ? $"turned away at the greeting: {Reply(session.Greeting!)}"
+            : session.Greeting is null && s.StartedMidSession ? $"phase unknown: the capture started mid-session (connection {SmtpFlowState.EndName(s.End)})"
             : session.Greeting is null ? $"no greeting from the server (connection {SmtpFlowState.EndName(s.End)})"
             : $"no mail transaction (last phase {SmtpFlowState.PhaseName(s.LastActivePhase)}; connection {SmtpFlowState.EndName(s.End)})";
         entries.Add(new Entry(f.Start, refused || session.Greeting is null && !session.ImplicitTls, $"{Time(f.Start)}  {peers}  {what}"));
@@ -163,7 +164,7 @@ internal static class MailReport
 
     /// <summary>The reply that decided the transaction, for its class in the counts: the reply to the data, else the
     /// refusal of MAIL, else the first refused recipient's, else the refusal of DATA, else a 421 that ended it.</summary>
-    private static SmtpReply? DecidingReply(SmtpSession session, SmtpTransaction tx)
+    internal static SmtpReply? DecidingReply(SmtpSession session, SmtpTransaction tx)
     {
         if (tx.FinalReply is { } fr) return fr;
         if (tx.MailRefused)

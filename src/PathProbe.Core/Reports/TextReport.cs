@@ -1,3 +1,4 @@
+using PathProbe.Advice;
 using System.Globalization;
 using System.Text;
 using PathProbe.Analysis.Dns;
@@ -90,6 +91,7 @@ public static class TextReport
         foreach (var f in findings)
         {
             Wrap(o, "  ", $"[{FindingKinds.SeverityName(f.Severity)}] {f.Name}: {f.Summary}", width, "      ");
+            if (f.CaptureArtefact is { } artefact) Wrap(o, "      note: ", artefact.Words(), width);
             // The black hole's fix is in its headline at the top: said once.
             if (f.Kind == FindingKind.MtuBlackhole) Wrap(o, "      fix: ", "see PATH-MTU BLACK HOLE at the top", width);
             else if (f.Advice is not null) Wrap(o, "      fix: ", f.Advice, width);
@@ -111,9 +113,36 @@ public static class TextReport
                 : "small mails get through; mails with attachments (full-size packets) hang in DATA until the sender gives up and retries later, again and again", width);
             Wrap(o, "  Since:   ", Time(v.Since) + " UTC (first packet that never arrived)", width);
             Wrap(o, "  Attack?  ", "no: the retransmissions come from the senders' own TCP stacks resending data that the path drops", width);
-            o.WriteLine("  Fix now: " + BlackHoleWriter.FixCommand(v)); // one line: copy and paste
+            if (f.CaptureArtefact is { } artefact) Wrap(o, "  Capture: ", artefact.Words(), width);
+            WriteFixes(o, v, width);
             if (f.Advice is not null) Wrap(o, "  Then:    ", f.Advice, width);
             o.WriteLine();
+        }
+    }
+
+    /// <summary>The black hole's fixes per place (this host first, then the other end, then the router), each place's in
+    /// the order to try them: nft, iptables, ip route. A fix's commands are one line, unwrapped, to paste into a root
+    /// shell on that host; its undo follows.</summary>
+    private static void WriteFixes(TextWriter o, BlackHoleVerdict v, int width)
+    {
+        if (v.Fixes is not { } plan || plan.Fixes.Count == 0) return;
+        var here = v.ReceiverVantage ? FixSite.Receiver : FixSite.Sender;
+        string Host(FixSite site) => site switch
+        {
+            FixSite.Sender => v.Senders.Count == 1 ? v.Senders[0].ToString() : "each sender",
+            FixSite.Receiver => v.Receivers.Count == 1 ? v.Receivers[0].ToString() : "each receiver",
+            _ => "the router with the small MTU",
+        };
+        Wrap(o, "  Fixes:   ", $"MSS {plan.Mss} ({N(plan.PacketSize)}-byte packets); run one fix, as root, on the host it names (nft first, then iptables, then ip route); each is for new connections", width);
+        foreach (var site in plan.Fixes.Select(x => x.At).Distinct())
+        {
+            string where = site == FixSite.Router ? "On the router" : $"At the {MtuFix.SiteName(site)} ({Host(site)}{(site == here ? ", this host" : "")})";
+            o.WriteLine($"    {where}:");
+            foreach (var fix in plan.Fixes.Where(x => x.At == site))
+            {
+                o.WriteLine($"      {MtuFix.ToolName(fix.Tool),-9}{fix.OneLine}");
+                o.WriteLine($"      {"undo",-9}{string.Join(" && ", fix.Undo)}");
+            }
         }
     }
 

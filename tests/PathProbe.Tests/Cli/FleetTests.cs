@@ -51,6 +51,9 @@ public sealed class FleetTests : IDisposable
         ["otlp-protocol"] = "grpc",
         ["otlp-interval"] = "2.5",
         ["parquet"] = _dir, // --parquet DIR (the records branch): a directory that exists
+        ["host"] = "mx1.example.net",
+        ["capture-id"] = "run-7",
+        ["parquet-rotate"] = "60",
     };
 
     [Fact]

@@ -87,6 +87,9 @@ public class DnsCommandTests(MailZonesFixture zones, ITestOutputHelper output) :
         Assert.Equal("warning", size.Status);
         Assert.Contains("(truncated over UDP, answered over TCP)", size.Evidence);
         Assert.Contains("larger than one 1500-byte-MTU packet", size.Fix);
+        // How it relates to a capture: the fragmentation findings name such answers.
+        Assert.Contains("ip-fragmentation naming the record's size", size.Fix);
+        Assert.Contains("fragment-loss", size.Fix);
         Assert.Contains(checks, c => c.Id == "dmarc" && c.Status == "info" && c.Evidence.StartsWith("no DMARC record at _dmarc.bad.test"));
         Assert.DoesNotContain(checks, c => c.Status == "unknown");
 

@@ -8,7 +8,10 @@ namespace PathProbe.Tests.Tui;
 /// quit with status 1; and SIGTERM leaves the terminal as it was.</summary>
 public sealed class TuiEndToEndTests(ITestOutputHelper output)
 {
-    private static string Tmux(params string[] args) => TestPaths.RunTool("tmux", args);
+    // A tmux server of this test process only (-L): test runs side by side shared the default server, and one run's last
+    // kill-session stopped the server under another run's new-session ("server exited unexpectedly").
+    private static readonly string Socket = $"pathprobe-e2e-{Environment.ProcessId}";
+    private static string Tmux(params string[] args) => TestPaths.RunTool("tmux", ["-L", Socket, .. args]);
 
     private sealed class Session : IDisposable
     {
@@ -111,7 +114,7 @@ public sealed class TuiEndToEndTests(ITestOutputHelper output)
         using (var s = new Session($"printf 'before\\n'; '{Exe()}' tui '{capture}'", 120, 40))
         {
             s.WaitFor("0 critical");
-            string pids = TestPaths.RunTool("tmux", "list-panes", "-t", s.Name, "-F", "#{pane_pid}").Trim();
+            string pids = Tmux("list-panes", "-t", s.Name, "-F", "#{pane_pid}").Trim();
             // The pane runs a shell; the TUI is its child.
             string child = TestPaths.RunTool("pgrep", "-P", pids, "-f", "pathprobe").Trim().Split('\n')[0];
             TestPaths.RunTool("kill", "-TERM", child);

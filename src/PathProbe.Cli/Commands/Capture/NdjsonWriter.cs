@@ -3,36 +3,33 @@ using System.Text.Json.Nodes;
 using PathProbe.Findings;
 using PathProbe.Pipeline;
 using PathProbe.Reports;
+using PathProbe.Reports.Records;
 
 namespace PathProbe.Cli.Commands.Capture;
 
 /// <summary>
-/// Newline-delimited JSON for live capture: one line per change of a finding, {"type":"finding","change":
-/// "opened|updated|closed", ...the fields of the finding in the analysis JSON (same id across its changes)...}, and
-/// at the end one line with the whole pathprobe.analysis/2 document plus "type":"summary". Findings are written by
-/// <see cref="JsonReport.WriteFindingFields"/> itself, so the two formats cannot drift apart. Allocations are per
+/// capture --ndjson's own lines around the records (<see cref="RecordFeed"/>, <see cref="NdjsonRecordWriter"/>: the
+/// finding, flow, smtp, dns and input records analyze --ndjson writes): the final line with the whole
+/// pathprobe.analysis/2 document plus "type":"summary". <see cref="WriteFinding"/> writes one finding change as its
+/// record (the fields of findings[] in the analysis JSON, plus host, capture_id, change, uids...). Allocations are per
 /// change of a finding, never per packet.
 /// </summary>
 public sealed class NdjsonWriter
 {
     private static readonly JsonSerializerOptions Compact = new() { WriteIndented = false };
     private readonly TextWriter _output;
+    private readonly RecordFeed _feed;
 
-    public NdjsonWriter(TextWriter output) => _output = output;
+    public NdjsonWriter(TextWriter output, RecordScope? scope = null)
+    {
+        _output = output;
+        _feed = new RecordFeed(scope ?? new RecordScope(Environment.MachineName, "live"), new NdjsonRecordWriter(output), null);
+    }
 
+    /// <summary>One change of a finding as a finding record with its "change".</summary>
     public void WriteFinding(FindingEvent e)
     {
-        using var ms = new MemoryStream();
-        using (var w = new Utf8JsonWriter(ms))
-        {
-            w.WriteStartObject();
-            w.WriteString("type", "finding");
-            w.WriteString("change", e.Change switch { FindingChange.Opened => "opened", FindingChange.Closed => "closed", _ => "updated" });
-            JsonReport.WriteFindingFields(w, e.Finding);
-            w.WriteEndObject();
-        }
-        _output.Write(System.Text.Encoding.UTF8.GetString(ms.GetBuffer(), 0, (int)ms.Length));
-        _output.Write('\n');
+        _feed.FindingChanged(e);
         _output.Flush();
     }
 

@@ -269,7 +269,7 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
     {
         string? malformed = status == DnsStatus.Ok ? null : status.ToString();
         if (wireLength > msg.Length) malformed ??= "CutBySnapLength";
-        var st = DnsAnswerText.Describe(msg, options.MaxRecordsListed, _scratch, _lengths, out int listed, out int notListed);
+        var st = DnsAnswerText.Describe(msg, options.MaxRecordsListed, _scratch, _lengths, out int listed, out int notListed, out var txt);
         if (st != DnsStatus.Ok) malformed ??= st.ToString();
         r.Time = time;
         r.Size = wireLength;
@@ -286,6 +286,10 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
         r.IpPacketLength = ipLength;
         r.Texts = _texts.Add(_scratch, _lengths, listed);
         r.RecordsNotListed = notListed;
+        r.LargestTxtBytes = txt.LargestBytes;
+        r.LargestTxtIsSpf = txt.LargestIsSpf;
+        r.TxtRecords = txt.Records;
+        r.TxtBytes = txt.Bytes;
         r.Malformed = malformed;
     }
 

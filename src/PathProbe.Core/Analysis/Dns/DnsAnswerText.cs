@@ -32,9 +32,14 @@ internal static class DnsAnswerText
     /// malformed (then nothing is listed).
     /// </summary>
     public static DnsStatus Describe(ReadOnlySpan<byte> msg, int maxRecords, Span<char> scratch, Span<int> lengths,
-        out int listed, out int notListed)
+        out int listed, out int notListed) => Describe(msg, maxRecords, scratch, lengths, out listed, out notListed, out _);
+
+    /// <summary>As above, also measuring the answer section's TXT and SPF records (every one, listed or not): what
+    /// makes an answer large enough to fragment. <paramref name="txt"/> is empty when the message is malformed.</summary>
+    public static DnsStatus Describe(ReadOnlySpan<byte> msg, int maxRecords, Span<char> scratch, Span<int> lengths,
+        out int listed, out int notListed, out DnsTxtStats txt)
     {
-        listed = 0; notListed = 0;
+        listed = 0; notListed = 0; txt = default;
         var r = new DnsReader(msg);
         var status = r.ReadHeader(out _);
         if (status != DnsStatus.Ok) return status;
@@ -51,16 +56,17 @@ internal static class DnsAnswerText
         {
             status = r.ReadRecord(out var rr);
             if (status == DnsStatus.End) return DnsStatus.Ok;
-            if (status != DnsStatus.Ok) { listed = notListed = 0; return status; }
+            if (status != DnsStatus.Ok) { listed = notListed = 0; txt = default; return status; }
             DnsReader.ReadName(msg, rr.NameOffset, name, out int ownerLength);
             status = Check(msg, rr, name, name2);
-            if (status != DnsStatus.Ok) { listed = notListed = 0; return status; }
+            if (status != DnsStatus.Ok) { listed = notListed = 0; txt = default; return status; }
             if (rr.Type == DnsType.OPT)
             {
-                if (edns || rr.Section != DnsSection.Additional || ownerLength != 1) { listed = notListed = 0; return DnsStatus.BadOpt; }
+                if (edns || rr.Section != DnsSection.Additional || ownerLength != 1) { listed = notListed = 0; txt = default; return DnsStatus.BadOpt; }
                 edns = true;
             }
             if (rr.Section != DnsSection.Answer) continue;
+            if (rr.Type is DnsType.TXT or DnsType.SPF) txt.Add(msg.Slice(rr.RdataOffset, rr.RdataLength));
             if (listed >= maxRecords) { notListed++; continue; }
             var w = new CappedWriter(scratch.Slice(used, MaxChars + 1));
             w.Append(DnsTypeNames.Of(rr.Type));
@@ -385,4 +391,36 @@ public sealed class DnsTextArena
 internal readonly record struct DnsRecordTexts(DnsTextArena? Arena, int Chunk, int Offset, byte Count, bool Ascii)
 {
     public IReadOnlyList<string> Read() => Arena is null || Count == 0 ? Array.Empty<string>() : Arena.Read(this);
+}
+
+/// <summary>The TXT and SPF records of an answer section: how many, their text bytes together, and the largest one
+/// (text bytes, and whether its text starts "v=spf1", case-insensitively, as RFC 7208 §4.5 selects SPF records).</summary>
+public struct DnsTxtStats
+{
+    public int Records;
+    public int Bytes;
+    public int LargestBytes;
+    public bool LargestIsSpf;
+
+    /// <summary>Adds one record's RDATA (already checked: its character-strings fit).</summary>
+    internal void Add(ReadOnlySpan<byte> rdata)
+    {
+        if (DnsReader.CountTxtStrings(rdata, out _, out int bytes) != DnsStatus.Ok) return;
+        Records++;
+        Bytes += bytes;
+        if (bytes <= LargestBytes) return;
+        LargestBytes = bytes;
+        // The strings joined without separator (RFC 7208 §3.3): the first six text bytes, across string boundaries.
+        Span<byte> head = stackalloc byte[6];
+        int got = 0;
+        for (int p = 0; p < rdata.Length && got < head.Length; )
+        {
+            int n = rdata[p];
+            var part = rdata.Slice(p + 1, Math.Min(n, head.Length - got));
+            part.CopyTo(head[got..]);
+            got += part.Length;
+            p += 1 + n;
+        }
+        LargestIsSpf = got == head.Length && System.Text.Ascii.EqualsIgnoreCase(head, "v=spf1"u8);
+    }
 }

@@ -48,6 +48,13 @@ public sealed class DnsResponseInfo
     internal DnsRecordTexts Texts;
     /// <summary>Answer records not listed because of the limit.</summary>
     public int RecordsNotListed { get; internal set; }
+    /// <summary>The largest TXT record of the answer section, in text bytes (0 when none), and whether it is an SPF
+    /// record ("v=spf1"): what makes an answer large enough to fragment.</summary>
+    public int LargestTxtBytes { get; internal set; }
+    public bool LargestTxtIsSpf { get; internal set; }
+    /// <summary>TXT records in the answer section and their text bytes together.</summary>
+    public int TxtRecords { get; internal set; }
+    public int TxtBytes { get; internal set; }
     /// <summary>Why the message could not be decoded completely (a <see cref="DnsStatus"/> name), null when it could.</summary>
     public string? Malformed { get; internal set; }
 }

@@ -46,6 +46,13 @@ public sealed class FragmentationDetector(FragmentationOptions options, DnsAnaly
         public long Datagrams;
         public int MaxDatagram, MaxFragments, LargestFragment;
         public bool AnyDf;
+        /// <summary>DNS: the question of the answer with the largest TXT record, that record's size, whether it is SPF,
+        /// and the EDNS buffer the server announced in it.</summary>
+        public string? Question;
+        public int LargestTxtBytes;
+        public bool LargestTxtIsSpf;
+        public int? AnswerEdns;
+        public int TxtRecords, TxtBytes;
         public int MaxQueryEdns = -1;
         public Timestamp First;
         public readonly List<int> FlowIds = new();
@@ -101,6 +108,17 @@ public sealed class FragmentationDetector(FragmentationOptions options, DnsAnaly
         g.LargestFragment = Math.Max(g.LargestFragment, p.LargestFragment);
         g.AnyDf |= p.DontFragment;
         if (dnsAnswer?.QueryEdnsSize is { } e) g.MaxQueryEdns = Math.Max(g.MaxQueryEdns, e);
+        // The DNS answer that fragmented, and the TXT (SPF) record that made it large: linked to `pathprobe dns`'s
+        // spf-size check, which warns about exactly these records.
+        if (dnsAnswer?.Response is { } resp && (g.Question is null || resp.LargestTxtBytes > g.LargestTxtBytes))
+        {
+            g.Question = dnsAnswer.Question;
+            g.LargestTxtBytes = resp.LargestTxtBytes;
+            g.LargestTxtIsSpf = resp.LargestTxtIsSpf;
+            g.AnswerEdns = resp.EdnsSize;
+            g.TxtRecords = resp.TxtRecords;
+            g.TxtBytes = resp.TxtBytes;
+        }
         if (g.LastFlowId != flow.Id && g.DistinctFlows.Add(flow.Id) && g.FlowIds.Count < options.MaxFlowIdsPerFinding)
         {
             g.FlowIds.Add(flow.Id);
@@ -287,6 +305,12 @@ public sealed class FragmentationDetector(FragmentationOptions options, DnsAnaly
             QueryEdnsSize = g.MaxQueryEdns > 0 ? g.MaxQueryEdns : null,
             FlowCount = g.FlowCount,
             IncompleteDatagrams = losses,
+            Question = g.Question,
+            LargestTxtBytes = g.LargestTxtBytes,
+            LargestTxtIsSpf = g.LargestTxtIsSpf,
+            AnswerEdnsSize = g.AnswerEdns,
+            TxtRecords = g.TxtRecords,
+            TxtBytes = g.TxtBytes,
         });
     }
 }

@@ -104,6 +104,19 @@ public sealed class PathMtuDetector : IPathMtuView
         {
             var other = c.MtuIfAny(!fromClient);
             if (other is not null && other.CandidateCount > 0) Acknowledge(other, p.Ack, ref p, now);
+            if (other is not null && p.TcpOptions.SackBlockCount > 0 && !other.HoleOpen && !other.HoleJudged && !other.Decided)
+                HoleFromSack(flow, !fromClient, other, ref p, now);
+            // The receiver acknowledges data of the hole that the capture never saw arrive: the data got there, so the
+            // hole is the capture's (a drop, or the sender's vantage of a flow that started before the capture), not
+            // the path's. A hole known from SACK closes on any advance of the ACK.
+            if (other is not null && other.HoleOpen && !other.Decided && (other.HoleFilledAt == 0 || other.HoleFromSack) &&
+                (SeqNum)p.Ack > (SeqNum)other.HoleStart)
+            {
+                other.HoleOpen = false;
+                other.HoleFromSack = false;
+                other.HoleFilledAt = 0;
+                other.HolesAckedUnseen++;
+            }
         }
         if (now - _lastTick >= 1_000_000_000) Tick(now);
     }
@@ -134,6 +147,7 @@ public sealed class PathMtuDetector : IPathMtuView
         }
         if (ipSize > m.ArrivedMax) m.ArrivedMax = ipSize;
         uint start = p.Seq, end = unchecked(p.Seq + (uint)seglen);
+        if (!m.FirstSeenSeqKnown || (SeqNum)start < (SeqNum)m.FirstSeenSeq) { m.FirstSeenSeq = start; m.FirstSeenSeqKnown = true; }
 
         // Receiver's vantage: a hole before this segment.
         if (hole && !m.HoleOpen && !m.HoleJudged)
@@ -180,7 +194,10 @@ public sealed class PathMtuDetector : IPathMtuView
             else
             {
                 MarkOverlaps(m, start, end, ipSize, except: -1);
-                Add(m, start, end, ipSize, now);
+                // Data below what the sender has already sent is a resend even when its first transmission is not in
+                // the capture (it started mid-connection) or found no room in the table.
+                bool resent = snd.NextSeq != 0 && (SeqNum)start < (SeqNum)snd.NextSeq;
+                Add(m, start, end, ipSize, now, resent);
             }
         }
         else if (m.CandidateCount > 0) MarkOverlaps(m, start, end, ipSize, except: -1);
@@ -214,18 +231,33 @@ public sealed class PathMtuDetector : IPathMtuView
         }
     }
 
-    private static void Add(PathMtuDirection m, uint start, uint end, int size, long now)
+    private static void Add(PathMtuDirection m, uint start, uint end, int size, long now, bool resent)
     {
         int slot = m.CandidateCount;
         if (slot == PathMtuDirection.MaxCandidates)
         {
-            // Full: make room by dropping an ambiguous entry; otherwise keep the oldest (RTO resends the oldest data).
+            // Full: make room by dropping an ambiguous entry; otherwise keep the oldest (RTO resends the oldest data),
+            // except that a resend takes the place of the newest entry sent only once: in a capture that starts in the
+            // middle of a flight, the first segments seen fill the table, and the one the sender keeps resending (the
+            // oldest unacknowledged, sent before the capture began) must still be followed.
             slot = -1;
             for (int i = 0; i < m.CandidateCount; i++) if (m.Candidates[i].Ambiguous) { slot = i; break; }
+            if (slot < 0 && resent)
+                for (int i = 0; i < m.CandidateCount; i++)
+                {
+                    ref MtuCandidate c = ref m.Candidates[i];
+                    if (c.Sends == 1 && !c.SupersededBySmaller && (slot < 0 || (SeqNum)c.Start > (SeqNum)m.Candidates[slot].Start)) slot = i;
+                }
             if (slot < 0) return;
         }
         else m.CandidateCount++;
-        m.Candidates[slot] = new MtuCandidate { Start = start, End = end, IpSize = size, Sends = 1, FirstSend = now };
+        // A resend first seen here was sent at least once before.
+        m.Candidates[slot] = new MtuCandidate
+        {
+            Start = start, End = end, IpSize = size, Sends = 1, FirstSend = now, SeenFirstAsResend = resent,
+            // A smaller packet carrying later data (so first sent after this one) already got through.
+            SmallerGotThrough = resent && m.DeliveredStartKnown && m.DeliveredMax < size && !((SeqNum)m.DeliveredLastStart < (SeqNum)end),
+        };
     }
 
     private static void RemoveAt(PathMtuDirection m, int i)
@@ -262,12 +294,19 @@ public sealed class PathMtuDetector : IPathMtuView
     private static void Delivered(PathMtuDirection m, in MtuCandidate e)
     {
         if (e.IpSize >= m.LostMin) m.Contradicted = true;
-        if (e.IpSize > m.DeliveredMax) m.DeliveredMax = e.IpSize;
+        if (e.IpSize > m.DeliveredMax || !m.DeliveredStartKnown || e.IpSize == m.DeliveredMax && (SeqNum)e.Start > (SeqNum)m.DeliveredLastStart)
+        {
+            if (e.IpSize >= m.DeliveredMax) { m.DeliveredLastStart = e.Start; m.DeliveredStartKnown = true; }
+            if (e.IpSize > m.DeliveredMax) m.DeliveredMax = e.IpSize;
+        }
         if (m.RecoveredAt != 0 && e.IpSize > m.DeliveredAfterRecovery) m.DeliveredAfterRecovery = e.IpSize;
         for (int i = 0; i < m.CandidateCount; i++)
         {
             ref MtuCandidate o = ref m.Candidates[i];
-            if (o.IpSize > e.IpSize && o.FirstSend <= e.FirstSend) o.SmallerGotThrough = true;
+            // o went out before e: it was seen first, or its data lies before e's (new data is sent in sequence
+            // order), which is how a capture that starts mid-connection knows a resend's first transmission.
+            if (o.IpSize > e.IpSize && (o.FirstSend <= e.FirstSend || o.SeenFirstAsResend && !((SeqNum)o.End > (SeqNum)e.Start)))
+                o.SmallerGotThrough = true;
         }
         if (m.FirstLossSend != 0 && e.FirstSend >= m.FirstLossSend && e.IpSize < m.LostMin) m.SmallerDeliveredAfterLoss = true;
     }
@@ -364,13 +403,39 @@ public sealed class PathMtuDetector : IPathMtuView
         }
     }
 
+    /// <summary>Receiver's vantage in a capture that started mid-connection: the first data seen lay beyond what the
+    /// receiver has, so no hole opened from the sequence numbers; the receiver's ACK and its first SACK block show it
+    /// (data [ack, left edge) missing while the block arrived).</summary>
+    private void HoleFromSack(Flow flow, bool senderIsClient, PathMtuDirection m, ref DecodedPacket p, long now)
+    {
+        var snd = senderIsClient ? flow.Tcp!.Client : flow.Tcp!.Server;
+        uint left = p.TcpOptions.SackLeft(0);
+        for (int s = 1; s < p.TcpOptions.SackBlockCount && s < 4; s++)
+            if ((SeqNum)p.TcpOptions.SackLeft(s) < (SeqNum)left) left = p.TcpOptions.SackLeft(s);
+        // Only when the capture never saw the data before the block (else the sequence numbers opened the hole).
+        if (m.ArrivedMax == 0 || !((SeqNum)p.Ack < (SeqNum)left) || snd.NextSeq == 0 || (SeqNum)snd.NextSeq < (SeqNum)left) return;
+        if (m.FirstSeenSeqKnown && (SeqNum)m.FirstSeenSeq < (SeqNum)left) return;
+        m.HoleOpen = true;
+        m.HoleStart = p.Ack;
+        m.HoleEnd = left;
+        m.HoleOpenedAt = now;
+        m.HoleBeyondSize = m.ArrivedMax;
+        m.HoleBytes = (SeqNum)left - (SeqNum)p.Ack;
+        m.HoleFromSack = true;
+        m.HoleFilledAt = 0;
+        m.HoleFillMax = 0;
+        if (_openHoles.Count < 4096) _openHoles.Add((flow, flow.Id, senderIsClient));
+    }
+
     private void HoleFilled(Flow flow, bool fromClient, PathMtuDirection m)
     {
         // Filled quickly, or by full-size packets: ordinary loss. Filled late by smaller packets: the sender shrank
         // its segments to get through (recovery seen from the receiver).
         int full = ExpectedFullSize(flow, fromClient);
         long delay = m.HoleFilledAt - m.HoleOpenedAt;
-        if (full > 0 && m.HoleFillMax < full && delay >= 200_000_000 && !m.HoleJudged) JudgeHole(flow, fromClient, m, m.HoleFilledAt);
+        // A hole known only from SACK (the capture started mid-connection) says nothing when it fills: from the
+        // sender's vantage the same SACK shows data sent before the capture, resent smaller after a loss further on.
+        if (full > 0 && m.HoleFillMax < full && delay >= 200_000_000 && !m.HoleJudged && !m.HoleFromSack) JudgeHole(flow, fromClient, m, m.HoleFilledAt);
         m.HoleOpen = false;
         if (!m.Decided) { m.HoleJudged = false; m.HoleFilledAt = 0; }
     }
@@ -384,10 +449,22 @@ public sealed class PathMtuDetector : IPathMtuView
         return mss + (flow.ClientAddress.IsV4 ? 20 : 40) + 20;
     }
 
+    /// <summary>Without a handshake (the capture started mid-connection) the MSS is unknown. The missing data tells the
+    /// size it was sent in when it is a whole number of segments of the size an Ethernet-MTU (1,500-byte) packet with
+    /// this sender's TCP header carries, and nothing that large ever arrived: that is the full size. 0 otherwise.</summary>
+    private static int InferFullSize(Flow flow, PathMtuDirection m)
+    {
+        if (flow.ClientToServer.SynSeen || flow.ServerToClient.SynSeen || m.HoleBytes <= 0) return 0;
+        int ipHeader = flow.ClientAddress.IsV4 ? 20 : 40;
+        int payload = 1500 - ipHeader - Math.Max(20, m.TcpHeaderLength);
+        return m.ArrivedMax < 1500 && m.HoleBytes % payload == 0 ? 1500 : 0;
+    }
+
     private void JudgeHole(Flow flow, bool fromClient, PathMtuDirection m, long now)
     {
         m.HoleJudged = true;
         int full = ExpectedFullSize(flow, fromClient);
+        if (full == 0) full = m.InferredFullSize = InferFullSize(flow, m);
         if (full == 0) return;
         var sender = fromClient ? flow.ClientAddress : flow.ServerAddress;
         var receiver = fromClient ? flow.ServerAddress : flow.ClientAddress;
@@ -534,6 +611,7 @@ public sealed class PathMtuDetector : IPathMtuView
         public IpAddress SenderAddress, ReceiverAddress;
         public Endpoint Sender, Receiver;
         public int SenderMss, ReceiverMss, FullSize, IpHeader;
+        public bool FullSizeInferred;
         public int DeliveredMax, ArrivedMax, LostMin = int.MaxValue, LostMinSends, LostOnceMin = int.MaxValue, LostResends;
         public long FirstLoss, RecoveredAt, End;
         public int RecoveredSize, DeliveredAfterRecovery;
@@ -558,6 +636,7 @@ public sealed class PathMtuDetector : IPathMtuView
             SenderMss = fromClient ? flow.ClientToServer.Mss : flow.ServerToClient.Mss;
             ReceiverMss = fromClient ? flow.ServerToClient.Mss : flow.ClientToServer.Mss;
             FullSize = ExpectedFullSize(flow, fromClient);
+            if (FullSize == 0) { FullSize = m.InferredFullSize; FullSizeInferred = FullSize > 0; }
             IpHeader = flow.ClientAddress.IsV4 ? 20 : 40;
             Encap = fromClient ? flow.ClientToServer.Encap : flow.ServerToClient.Encap;
             DeliveredMax = m.DeliveredMax;
@@ -597,6 +676,7 @@ public sealed class PathMtuDetector : IPathMtuView
             SenderMss = SenderMss,
             ReceiverMss = ReceiverMss,
             FullSize = FullSize,
+            FullSizeInferred = FullSizeInferred,
             IpHeader = IpHeader,
             TcpHeader = TcpHeaderLength,
             DeliveredMax = DeliveredMax,
@@ -642,6 +722,11 @@ public sealed class PathMtuDetector : IPathMtuView
             int once = flows.Min(r => r.LostOnceMin);
             if (once != int.MaxValue && once - 1 >= min && once - 1 < max) max = once - 1;
         }
+        // Nothing proven to get through (a capture that starts in the middle of the stall holds no acknowledged
+        // packet): the lower bound is the minimum every path of the family carries, said as an assumption, never
+        // "0 bytes get through".
+        bool minProven = min > 0;
+        if (!minProven) min = g.Peer.IsV4 ? 576 : 1280;
         if (max == int.MaxValue || min > max) return null;
 
         var why = new List<string>();
@@ -652,7 +737,9 @@ public sealed class PathMtuDetector : IPathMtuView
             if (exact) why.Add("whole-segments-missing");
             if (flows.Any(r => r.HoleBeyondSize > 0)) why.Add("smaller-arrived-beyond");
             if (flows.Count > 1) why.Add("several-flows");
-            confidence = exact && why.Count >= 2 ? Confidence.High : Confidence.Medium;
+            bool inferred = flows.Any(r => r.FullSizeInferred);
+            confidence = exact && why.Count >= 2 && !inferred ? Confidence.High : Confidence.Medium;
+            if (inferred) why.Add("full-size-inferred");
         }
         else
         {
@@ -666,13 +753,14 @@ public sealed class PathMtuDetector : IPathMtuView
         var receivers = flows.Select(r => r.ReceiverAddress).Distinct().OrderBy(a => a).ToArray();
         return new BlackHoleVerdict
         {
-            Fixes = FixPlan(g, flows, min, max, senders, receivers),
+            Fixes = FixPlan(g, flows, minProven ? min : 0, max, senders, receivers),
             Flows = flows.Select(r => r.Facts!).ToArray(),
             Details = flows.Select(r => r.Detail(rv)).ToArray(),
             Ongoing = !final && flows.Any(r => !r.Closed && !r.Recovered),
             ReceiverVantage = rv,
             Peer = g.Peer,
             Min = min,
+            MinProven = minProven,
             Max = max,
             LostSize = rv ? flows.Min(r => r.FullSize) : flows.Min(r => r.LostMin),
             Since = new Timestamp(flows.Min(r => rv ? r.HoleOpenedAt : r.FirstLoss)),
@@ -743,6 +831,7 @@ public sealed class PathMtuDetector : IPathMtuView
             Since = v.Since,
             Min = v.Min,
             Max = v.Max,
+            MinProven = v.MinProven,
             AdvertisedBy = r.ReceiverMss > 0 ? r.Receiver : r.Sender,
             AdvertisedMss = advertised,
             ImpliedPacketSize = implied,

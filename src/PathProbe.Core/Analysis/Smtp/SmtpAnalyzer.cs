@@ -94,7 +94,7 @@ public sealed partial class SmtpAnalyzer
             return;
         }
         var state = new SmtpFlowState(
-            new SmtpConnection(flow.Start, implicitTls: flow.ServerPort == 465, _budget, _options.Limits), detection) { Counted = true };
+            new SmtpConnection(flow.Start, implicitTls: flow.ServerPort == 465, _budget, _options.Limits), detection) { Counted = true, StartedMidSession = !flow.ClientToServer.SynSeen && !flow.ServerToClient.SynSeen };
         _live++;
         flow.App = state;
         if (detection != SmtpDetection.Proxy) Count(flow, detection);

@@ -121,7 +121,13 @@ public sealed class SmtpFlowState : IFlowApplication, PathProbe.Protocols.Smtp.I
         StallsSeen++;
     }
 
-    public string? Phase => Candidate ? null : PhaseName(Session.CurrentPhase);
+    public string? Phase => Candidate ? null : MidSessionUnknown(Session.CurrentPhase) ? "unknown" : PhaseName(Session.CurrentPhase);
+
+    /// <summary>The flow's capture began after the TCP handshake (no SYN seen): until a greeting is seen the phase is
+    /// unknown, not "waiting for the greeting".</summary>
+    public bool StartedMidSession { get; internal set; }
+
+    private bool MidSessionUnknown(SmtpPhase phase) => StartedMidSession && phase == SmtpPhase.Connect && Session.Greeting is null;
 
     /// <summary>Where the dialogue is now (after the session closed: where it was last active), typed; null while the
     /// flow is only a proxy candidate (not known to be SMTP).</summary>
@@ -149,6 +155,7 @@ public sealed class SmtpFlowState : IFlowApplication, PathProbe.Protocols.Smtp.I
             Message = cut is not null ? new MessageSize(cut.MessageBytes, cut.SizeApproximate)
                 : tx is null ? default : new MessageSize(tx.MessageBytes, tx.SizeApproximate),
             CutShortBy421 = cut is not null,
+            MidSession = MidSessionUnknown(phase),
         };
     }
 

@@ -380,19 +380,39 @@ public sealed class TcpAnalyzer
     {
         if ((ta & (TcpAnalysisFlags.Retransmission | TcpAnalysisFlags.FastRetransmission)) == 0) return;
         if (IsFullSize(flow, fromClient, seglen)) f.CountersToWrite.LargeRetransmissions++;
+        // A segment longer than the MSS its receiver advertised cannot have crossed a wire as one packet: a TSO/GSO
+        // super-frame of the capture host, counted apart so that it never stands for a packet size on the wire.
+        int peerMss = fromClient ? flow.ServerToClient.Mss : flow.ClientToServer.Mss;
+        int headers = ipSize - seglen;
         var rs = f.Resends; // made on this side's first resend
         if (!rs.Current.IsEmpty && !rs.Current.Acknowledged && rs.Current.Seq == seq)
         {
-            rs.Current.Add(now, ipSize);
+            rs.Current.Add(now, ipSize, peerMss > 0 && seglen > peerMss);
         }
         else
         {
             if (!rs.Current.IsEmpty && rs.Current.Resends > rs.Worst.Resends) rs.Worst = rs.Current;
             // Every send of this segment so far (the unacked list holds them, this resend included).
             Span<long> times = stackalloc long[RetransmissionSeries.MaxTimes];
-            int sends = f.SendTimesOf(seq, times);
-            if (sends >= 2) rs.Current.Start(seq, times[..Math.Min(sends, RetransmissionSeries.MaxTimes)], sends, ipSize);
-            else rs.Current.Start(seq, sends == 1 && times[0] != now ? times[0] : now, now, ipSize);
+            Span<int> lengths = stackalloc int[RetransmissionSeries.MaxTimes];
+            int sends = f.SendTimesOf(seq, times, lengths);
+            if (sends >= 2)
+            {
+                rs.Current.Start(seq, times[..Math.Min(sends, RetransmissionSeries.MaxTimes)], sends, ipSize);
+                int kept = Math.Min(sends, RetransmissionSeries.MaxTimes);
+                for (int i = 0; i < kept; i++)
+                {
+                    rs.Current.Note(lengths[i] + headers, peerMss > 0 && lengths[i] > peerMss);
+                }
+                if (sends > kept) rs.Current.Note(ipSize, peerMss > 0 && seglen > peerMss, sends - kept);
+            }
+            else
+            {
+                rs.Current.Start(seq, sends == 1 && times[0] != now ? times[0] : now, now, ipSize);
+                int len0 = sends == 1 && times[0] != now ? lengths[0] : seglen;
+                rs.Current.Note(len0 + headers, peerMss > 0 && len0 > peerMss);
+                rs.Current.Note(ipSize, peerMss > 0 && seglen > peerMss);
+            }
         }
         if (rs.Current.Resends > rs.Worst.Resends) rs.Worst = rs.Current;
     }

@@ -23,6 +23,26 @@ public sealed record IpFragmentationVerdict : Verdict
     public int? QueryEdnsSize { get; init; }
     public int FlowCount { get; init; }
     public int IncompleteDatagrams { get; init; }
+    /// <summary>DNS: the question of the fragmented answer with the largest TXT record ("TXT example.test"), that
+    /// record's size in text bytes (0 when the answer held no TXT), whether it is SPF, and the EDNS buffer the server
+    /// announced.</summary>
+    public string? Question { get; init; }
+    public int LargestTxtBytes { get; init; }
+    public bool LargestTxtIsSpf { get; init; }
+    public int? AnswerEdnsSize { get; init; }
+
+    /// <summary>"; the answer to TXT example.test carries a 2,800-byte SPF record (over the 512 bytes RFC 7208 §3.4
+    /// asks for; `pathprobe dns` warns about it as spf-size)", or "".</summary>
+    internal string RecordWords() => Question is null ? "" :
+        TxtRecords == 1
+            ? $"; the answer to {Question} carries a {N(LargestTxtBytes)}-byte {(LargestTxtIsSpf ? "SPF" : "TXT")} record" +
+              (LargestTxtIsSpf && LargestTxtBytes > 512 ? " (over the 512 bytes RFC 7208 §3.4 asks for; `pathprobe dns` reports it as spf-size)" : "")
+            : TxtRecords > 1
+                ? $"; the answer to {Question} carries {N(TxtRecords)} TXT records ({N(TxtBytes)} bytes of text, the largest {N(LargestTxtBytes)}{(LargestTxtIsSpf ? ", an SPF record" : "")})"
+                : $"; the answer to {Question}";
+    /// <summary>TXT records in that answer and their text bytes together.</summary>
+    public int TxtRecords { get; init; }
+    public int TxtBytes { get; init; }
 }
 
 public sealed class IpFragmentationWriter : FindingWriter<IpFragmentationVerdict>
@@ -39,7 +59,9 @@ public sealed class IpFragmentationWriter : FindingWriter<IpFragmentationVerdict
         string sizes = $"{what} of {(g.Datagrams > 1 ? "up to " : "")}{N(g.MaxDatagramBytes)} bytes over {proto} in {(g.Datagrams > 1 ? "up to " : "")}{g.MaxFragments} fragments " +
                        $"(largest IP packet {N(g.LargestFragment)} bytes{(g.DontFragment ? "" : ", DF not set")})";
         return $"{g.Sender} sends {sizes}: {Count(g.Datagrams, "datagram")} in {Count(g.FlowCount, "flow")}" +
+               g.RecordWords() +
                (g.QueryEdnsSize is { } e ? $"; the queries offered an EDNS buffer of {N(e)} bytes" : "") +
+               (g.AnswerEdnsSize is { } ae ? $" and the server announced {N(ae)}" : "") +
                "; fragments are dropped by many firewalls and NATs" +
                (g.IncompleteDatagrams > 0 ? $", and {Count(g.IncompleteDatagrams, "fragmented datagram")} from this sender never arrived whole (see fragment-loss)" : "");
     }
@@ -47,7 +69,11 @@ public sealed class IpFragmentationWriter : FindingWriter<IpFragmentationVerdict
     protected override string? Advice(IReadOnlyList<IpFragmentationVerdict> items) => items[0].Application == "dns"
         ? "fragmented DNS over UDP is fragile (dropped by firewalls, open to fragment spoofing): lower the server's EDNS buffer size to 1232 bytes " +
           "(DNS Flag Day 2020; NSD ipv4-edns-size, BIND max-udp-size, Unbound edns-buffer-size) so large answers are truncated and retried over TCP, " +
-          "keep TCP port 53 open, and keep TXT/SPF records short"
+          "keep TCP port 53 open, and keep TXT/SPF records short" +
+          (items.FirstOrDefault(v => v.LargestTxtBytes > 0) is { } t
+              ? $": the {(t.TxtRecords == 1 ? $"{N(t.TxtBytes)}-byte {(t.LargestTxtIsSpf ? "SPF" : "TXT")} record" : $"{N(t.TxtRecords)} TXT records ({N(t.TxtBytes)} bytes)")} of {t.Question} {(t.TxtRecords == 1 ? "is" : "are")} what makes the answer this large" +
+                (t.LargestTxtIsSpf ? " (shorten it under 512 bytes: merge ip4: ranges, drop unused includes; `pathprobe dns` checks its size)" : " (move it to a subdomain or shorten it)")
+              : "")
         : "the sender emits datagrams larger than the path MTU: reduce the datagram size (application setting, MTU) or use a protocol that segments (TCP), and make sure fragments are allowed on the path";
 
     protected override void Evidence(EvidenceWriter w, IReadOnlyList<IpFragmentationVerdict> items, Finding f)
@@ -172,7 +198,9 @@ public sealed class FragmentLossWriter : FindingWriter<FragmentLossVerdict>
             ? $"IP fragments of large DNS answers are dropped between {v.Source.Ip} and {v.Destination.Ip} (a firewall or NAT that discards non-first fragments): " +
               "lower the server's EDNS buffer size to 1232 bytes (DNS Flag Day 2020; NSD ipv4-edns-size, BIND max-udp-size, Unbound edns-buffer-size) " +
               "so large answers come truncated and are retried over TCP, keep TCP port 53 open, or let fragments through the firewall" +
-              (txt ? "; shorten the TXT/SPF record (fewer include: mechanisms, ip4 ranges instead of single addresses)" : "")
+              (txt ? $"; the answer to {v.Question} is {(v.DatagramBytes is { } b ? $"{N(b - 8)} bytes of DNS" : "larger than one packet")}, over the 512 bytes RFC 7208 §3.4 " +
+                     "asks SPF to fit and the 1232 that avoids fragments: shorten the TXT/SPF record (fewer include: mechanisms, ip4 ranges instead of single addresses); " +
+                     $"`pathprobe dns {v.Question![4..]}` measures it (its spf-size check)" : "")
             : $"fragments are dropped between {v.Source.Ip} and {v.Destination.Ip}: make the sender send smaller datagrams (lower the MTU or the application's datagram size, use TCP), or let IP fragments through the firewall on the path";
     }
 

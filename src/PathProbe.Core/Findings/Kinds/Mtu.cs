@@ -11,6 +11,9 @@ public sealed record BlackHoleFlow
     public int ReceiverMss { get; init; }
     /// <summary>IP size of a full-size segment (smaller MSS + headers), 0 when unknown.</summary>
     public int FullSize { get; init; }
+    /// <summary>No handshake in the capture: <see cref="FullSize"/> is inferred from the missing data (a whole number of
+    /// segments of a 1,500-byte packet), not from the MSS.</summary>
+    public bool FullSizeInferred { get; init; }
     public int IpHeader { get; init; } = 20;
     public int TcpHeader { get; init; } = 20;
     public int DeliveredMax { get; init; }
@@ -55,6 +58,9 @@ public sealed record BlackHoleVerdict : Verdict
     /// <summary>The path MTU lies in [Min, Max] (IP bytes).</summary>
     public required int Min { get; init; }
     public required int Max { get; init; }
+    /// <summary>False when no packet is proven to get through (the capture started in the middle of the stall):
+    /// <see cref="Min"/> is then the family's minimum (576 IPv4, 1280 IPv6), an assumption, not a measurement.</summary>
+    public bool MinProven { get; init; } = true;
     /// <summary>Sender's vantage: the smallest size lost; receiver's: the full size that never arrived.</summary>
     public required int LostSize { get; init; }
     public required Timestamp Since { get; init; }
@@ -94,6 +100,7 @@ public sealed class BlackHoleWriter : FindingWriter<BlackHoleVerdict>
         ["resent-with-backoff"] = "the lost packet was resent with back-off and never acknowledged",
         ["whole-segments-missing"] = "the missing data is a whole number of full-size segments",
         ["smaller-arrived-beyond"] = "a smaller packet sent after them arrived",
+        ["full-size-inferred"] = "the capture started after the handshake, so the full size is inferred from the missing data (whole 1,500-byte packets), not read from the MSS",
     };
 
     public static string ReasonWords(string token) => ReasonText.GetValueOrDefault(token, token);
@@ -113,7 +120,10 @@ public sealed class BlackHoleWriter : FindingWriter<BlackHoleVerdict>
             string holeText = segs > 0 && first.MissingBytes % segs == 0
                 ? $"{N(first.MissingBytes)} bytes ({Count(first.MissingBytes / segs, "full-size segment")}) of its data never arrived"
                 : $"{N(first.MissingBytes)} bytes of its data never arrived";
-            return $"path-MTU black hole on the way from {who}: it may send {N(first.FullSize)}-byte packets (MSS {N(Math.Min(Nz(first.SenderMss), Nz(first.ReceiverMss)))}), " +
+            string mssText = first.SenderMss > 0 || first.ReceiverMss > 0
+                ? $"MSS {N(Math.Min(Nz(first.SenderMss), Nz(first.ReceiverMss)))}"
+                : first.FullSizeInferred ? "no handshake in the capture: the size is inferred from the missing data" : "MSS not seen";
+            return $"path-MTU black hole on the way from {who}: it may send {N(first.FullSize)}-byte packets ({mssText}), " +
                    $"yet nothing larger than {N(v.Min)} bytes ever arrived here; {holeText} while a {N(first.BeyondGapSize)}-byte packet sent after them did" +
                    (v.AllRecovered && first.GapFilled is { } filled && first.GapOpened is { } opened
                        ? $", and the gap was filled {Sec(filled.UnixNanoseconds - opened.UnixNanoseconds)} later by packets of at most {N(first.FilledWithMax)} bytes (the sender shrank its segments)" : "") +
@@ -124,7 +134,9 @@ public sealed class BlackHoleWriter : FindingWriter<BlackHoleVerdict>
         long resends = v.Resends;
         return $"path-MTU black hole toward {v.Peer}: {N(v.LostSize)}-byte packets from {senderText} never arrive" +
                (resends > 0 ? $" (resent {N(resends)} times{(v.Details.Any(x => x.ResentWithBackoff) ? " with RTO back-off" : "")}, never acknowledged)" : "") +
-               $" while packets up to {N(v.Min)} bytes get through; the path MTU is between {N(v.Min)} and {N(v.Max)} bytes. " +
+               (v.MinProven
+                   ? $" while packets up to {N(v.Min)} bytes get through; the path MTU is between {N(v.Min)} and {N(v.Max)} bytes. "
+                   : $"; the capture holds no acknowledged packet of this flow above the minimum size, so no size is proven to get through: the path MTU is between {N(v.Min)} (the {(v.Peer.IsV4 ? "IPv4" : "IPv6")} minimum, assumed) and {N(v.Max)} bytes. ") +
                (v.IcmpSeen ? (v.IcmpIgnored ? "ICMP too-big arrived but the sender ignored it. " : "") : "No ICMP 'fragmentation needed' / 'packet too big' came back. ") +
                (n > 1 ? $"All {n} flows stall at their first full-size segment" : $"Flow {ff.Id} stalled") +
                (phase.Length > 0 ? $" {phase}" : "") +
@@ -141,7 +153,7 @@ public sealed class BlackHoleWriter : FindingWriter<BlackHoleVerdict>
     public static string FixCommand(BlackHoleVerdict v) =>
         v.Fixes?.First(v.ReceiverVantage ? PathProbe.Advice.FixSite.Receiver : PathProbe.Advice.FixSite.Sender)?.OneLine ?? "";
 
-    /// <summary>What to repair, the fix that makes mail flow again today (the "Fix now" command: nft at this host), where
+    /// <summary>What to repair, the fix that makes mail flow again today (the first fix at this host: nft), where
     /// the other fixes are, and how to pin the exact size with <c>pathprobe probe</c>.</summary>
     protected override string? Advice(IReadOnlyList<BlackHoleVerdict> items)
     {
@@ -166,8 +178,8 @@ public sealed class BlackHoleWriter : FindingWriter<BlackHoleVerdict>
                    ? $"a hop between {(v.Senders.Count == 1 ? v.Senders[0].ToString() : "those senders")} and this host drops packets larger than {N(v.Max)} bytes without telling anyone: find it (an MRU or MTU below 1500 on a router, tunnel or VPN in front of this server) and raise its MRU/MTU; "
                    : $"a hop between the sender and {v.Peer} drops packets larger than {N(v.Max)} bytes without telling anyone: raise that hop's MRU/MTU (a router, tunnel or VPN whose receive size is below the sender's MTU); ") +
                (plan is null ? "" :
-                   $"until then make segments fit: the fix-now command clamps the MSS {(rv ? $"this host advertises to {(v.Senders.Count == 1 ? v.Senders[0].ToString() : "those senders")}" : $"{v.Peer} advertises to this host")} to {plan.Mss} " +
-                   $"({N(plan.PacketSize)}-byte packets; nft, for new connections); the JSON report's evidence `fixes` has the iptables and `ip route` forms, the fixes {others}, what each rests on and its undo; ") +
+                   $"until then make segments fit: the first fix at this host clamps the MSS {(rv ? $"this host advertises to {(v.Senders.Count == 1 ? v.Senders[0].ToString() : "those senders")}" : $"{v.Peer} advertises to this host")} to {plan.Mss} " +
+                   $"({N(plan.PacketSize)}-byte packets, for new connections); the report lists the fixes at each place (this host, {others}) in nft, iptables and `ip route` forms with their undo, and the JSON evidence `fixes` also what each rests on; ") +
                $"{pin}; " +
                (v.IcmpSeen ? "" : $"make sure routers send, and firewalls let through, {icmpRule}; ") +
                "and enable `sysctl -w net.ipv4.tcp_mtu_probing=1` on Linux senders so they recover from black holes by themselves";
@@ -185,7 +197,7 @@ public sealed class BlackHoleWriter : FindingWriter<BlackHoleVerdict>
             w.Int(EvidenceKeys.EncapsulationOverhead, link.Overhead);
             w.Int(EvidenceKeys.InnerMtu, link.InnerMtu);
         }
-        w.Int(v.ReceiverVantage ? EvidenceKeys.LargestArrived : EvidenceKeys.LargestDelivered, v.Min);
+        w.Int(v.ReceiverVantage ? EvidenceKeys.LargestArrived : EvidenceKeys.LargestDelivered, v.MinProven ? v.Min : (long?)null);
         w.Int(v.ReceiverVantage ? EvidenceKeys.FullSize : EvidenceKeys.SmallestLost, v.LostSize);
         long c2s = 0, s2c = 0;
         foreach (var ff in v.Flows) { c2s += ff.Retransmissions.C2s; s2c += ff.Retransmissions.S2c; }
@@ -272,6 +284,8 @@ public sealed record MssMismatchVerdict : Verdict
     public required Timestamp Since { get; init; }
     public required int Min { get; init; }
     public required int Max { get; init; }
+    /// <summary>As <see cref="BlackHoleVerdict.MinProven"/>.</summary>
+    public bool MinProven { get; init; } = true;
     public required Endpoint AdvertisedBy { get; init; }
     public required int AdvertisedMss { get; init; }
     public required int ImpliedPacketSize { get; init; }
@@ -284,7 +298,7 @@ public sealed class MssMismatchWriter : FindingWriter<MssMismatchVerdict>
 
     protected override string One(MssMismatchVerdict v) =>
         $"{v.AdvertisedBy} advertises MSS {N(v.AdvertisedMss)}, inviting {N(v.ImpliedPacketSize)}-byte packets, but the path {(v.ReceiverVantage ? "from" : "to")} {v.Peer} carries at most {N(v.Max)} bytes " +
-        $"({N(v.Min)} known to get through): every full-size segment is lost";
+        (v.MinProven ? $"({N(v.Min)} known to get through)" : "(no size proven to get through)") + ": every full-size segment is lost";
 
     protected override string? Advice(IReadOnlyList<MssMismatchVerdict> items)
     {

@@ -238,7 +238,7 @@ public sealed class SmtpAbortedWriter : FindingWriter<SmtpAbortedVerdict>
         string what = st.StallKind switch
         {
             StallKind.RtoBackoff when st.Series is { } r =>
-                $"the {sender} resent the same {N(r.IpPacketSize)}-byte packet {N(r.Resends)} times" +
+                $"the {sender} resent {r.Words()}" +
                 (r.Backoff ? " with RTO back-off" : "") + (r.Acknowledged ? "" : $" and the {receiver} never acknowledged it"),
             StallKind.RtoBackoff => $"{N(st.OutstandingBytes)} bytes of the {sender}'s data are missing here and no retransmission arrived",
             StallKind.ZeroWindow => $"the {receiver} kept its receive window closed",
@@ -249,7 +249,9 @@ public sealed class SmtpAbortedWriter : FindingWriter<SmtpAbortedVerdict>
 
     public static string HoleWords(BlackHoleVerdict? hole) => hole is null ? ""
         : hole.ReceiverVantage ? "; the sender's full-size packets never arrive here: a path-MTU black hole upstream (see mtu-blackhole)"
-        : $"; a path-MTU black hole: {N(hole.LostSize)}-byte packets never get through, {N(hole.Min)}-byte ones do (see mtu-blackhole)";
+        : hole.MinProven
+            ? $"; a path-MTU black hole: {N(hole.LostSize)}-byte packets never get through, {N(hole.Min)}-byte ones do (see mtu-blackhole)"
+            : $"; a path-MTU black hole: {N(hole.LostSize)}-byte packets never get through (see mtu-blackhole)";
 
     /// <summary>How the connection ended, in words (also <c>flows[].smtp.endDetail</c>).</summary>
     public static string EndDetail(SmtpTcpEnd end, string? resetBy, StallVerdict? stall, BlackHoleVerdict? hole, Timestamp last, long captureEndedAfter) => end switch

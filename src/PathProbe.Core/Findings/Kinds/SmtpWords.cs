@@ -49,7 +49,8 @@ public static class SmtpWords
         string rcpt = Count(p.Recipients, "recipient");
         return p.Phase switch
         {
-            SmtpPhase.Connect => p.ImplicitTls ? "implicit TLS (port 465), not decoded" : "connected, waiting for the server's greeting",
+            SmtpPhase.Connect => p.ImplicitTls ? "implicit TLS (port 465), not decoded"
+                : p.MidSession ? "an unknown phase (capture started mid-session)" : "connected, waiting for the server's greeting",
             SmtpPhase.Greeting => p.GreetingCode is not (0 or 220) ? $"greeting answered {p.GreetingCode} (refused at connect)" : "after the greeting, before EHLO",
             SmtpPhase.Ehlo => p.WaitingForEhloReply ? $"{(p.UsedHelo ? "HELO" : "EHLO")} sent, waiting for its reply" : "after EHLO",
             SmtpPhase.StartTls => "STARTTLS sent, waiting for its 220",

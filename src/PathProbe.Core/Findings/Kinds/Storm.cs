@@ -142,9 +142,26 @@ public sealed class StormWriter : FindingWriter<StormVerdict>
     protected override string? Advice(IReadOnlyList<StormVerdict> items) => items[0].Class switch
     {
         StormClass.Flood => "treat it as an attack: enable SYN cookies (net.ipv4.tcp_syncookies=1), rate-limit new connections per source, and involve the upstream provider",
-        StormClass.PathFault => "do not block the senders: find the hop that drops large packets, fix its MTU/MRU or clamp the MSS (iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu), and let ICMP 'fragmentation needed' / 'packet too big' through",
+        StormClass.PathFault => "do not block the senders: find the hop that drops large packets, fix its MTU/MRU or clamp the MSS on the router " +
+                                "whose interface has the small MTU, with nft: `" + RouterClamp(items[0], PathProbe.Advice.FixTool.Nft) + "` or iptables: `" +
+                                RouterClamp(items[0], PathProbe.Advice.FixTool.Iptables) + "` (the mtu-blackhole finding, when there is one, gives the fixes at each host and their undo), and let ICMP 'fragmentation needed' / 'packet too big' through",
         _ => "look for congestion or a lossy link on the path (interface errors, full queues, duplex mismatch); TCP recovers, but throughput suffers",
     };
+
+    /// <summary>The router's clamp from the fix generator (the same commands the namespace tests prove), for the
+    /// storm's address family: it names no host, so it fits every flow of the storm.</summary>
+    private static string RouterClamp(StormVerdict v, PathProbe.Advice.FixTool tool)
+    {
+        var flow = v.Flows.Count > 0 ? v.Flows[0] : null;
+        bool v4 = flow?.Client.Ip.IsV4 ?? true;
+        var a = flow?.Client.Ip ?? PathProbe.Primitives.IpAddress.Parse(v4 ? "192.0.2.1" : "2001:db8::1");
+        var b = flow?.Server.Ip ?? PathProbe.Primitives.IpAddress.Parse(v4 ? "192.0.2.2" : "2001:db8::2");
+        var plan = PathProbe.Advice.MtuFixGenerator.Generate(new PathProbe.Advice.MtuFixRequest
+        {
+            Vantage = PathProbe.Advice.FixSite.Router, Senders = [a], Receivers = [b], Evidence = new PathProbe.Advice.MtuEvidence(),
+        });
+        return plan.Fixes.First(x => x.At == PathProbe.Advice.FixSite.Router && x.Tool == tool).OneLine;
+    }
 
     protected override void Evidence(EvidenceWriter w, IReadOnlyList<StormVerdict> items, Finding f)
     {

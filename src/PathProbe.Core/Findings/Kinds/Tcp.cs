@@ -9,7 +9,27 @@ namespace PathProbe.Findings.Kinds;
 public enum StallEnd : byte { Ongoing, Recovered, Reset, Closed, IdleTimeout, Evicted, Replaced, CaptureEnded }
 
 /// <summary>The segment resent during a stall: its size, resends (transmissions minus one) and the intervals.</summary>
-public sealed record ResendSeries(int Resends, int IpPacketSize, IReadOnlyList<long> IntervalsNanos, bool Backoff, bool Acknowledged);
+public sealed record ResendSeries(int Resends, int IpPacketSize, IReadOnlyList<long> IntervalsNanos, bool Backoff, bool Acknowledged)
+{
+    /// <summary>Sends that were TSO/GSO super-frames (longer than the receiver's MSS), and the largest; sends that were
+    /// wire-sized packets. <see cref="IpPacketSize"/> is the wire size whenever one was sent.</summary>
+    public int SuperFrameSends { get; init; }
+    public int SuperFrameSize { get; init; }
+    public int WireSends { get; init; }
+
+    /// <summary>"the same 1,500-byte packet 6 times", or with offload super-frames "the same data: a 7,292-byte TSO
+    /// super-frame sent once, then as 1,500-byte segments 6 times".</summary>
+    public string Words()
+    {
+        string Times(int n) => n switch { 1 => "once", 2 => "twice", _ => $"{FindingText.N(n)} times" };
+        if (SuperFrameSends == 0) return $"the same {FindingText.N(IpPacketSize)}-byte packet {FindingText.N(Resends)} times";
+        if (WireSends == 0)
+            return $"the same {FindingText.N(SuperFrameSize)}-byte TSO super-frame {FindingText.N(Resends)} times (segmentation offload on the capture host: " +
+                   "on the wire it went as MSS-sized packets, whose size this capture cannot show)";
+        return $"the same data: a {FindingText.N(SuperFrameSize)}-byte TSO super-frame sent {Times(SuperFrameSends)}, then resent as " +
+               $"{FindingText.N(IpPacketSize)}-byte segments {Times(WireSends)}";
+    }
+}
 
 /// <summary><c>stall</c>: no progress for longer than max(1 s, 3 RTO) while something was owed.</summary>
 public sealed record StallVerdict : Verdict
@@ -81,7 +101,7 @@ public sealed class StallWriter : FindingWriter<StallVerdict>
             StallKind.ZeroWindow => $"{receiver} kept its receive window closed for {d}; {sender} waited with data to send" +
                                     (v.WindowProbes > 0 ? $" and probed the window {N(v.WindowProbes)} times" : ""),
             StallKind.RtoBackoff when v.Series is { } r =>
-                $"no progress for {d}: {sender} resent the same {N(r.IpPacketSize)}-byte packet {N(r.Resends)} times" +
+                $"no progress for {d}: {sender} resent {r.Words()}" +
                 (r.Backoff ? $" with RTO back-off ({Intervals(r)})" : "") + (r.Acknowledged ? "" : $" and {receiver} never acknowledged it"),
             StallKind.RtoBackoff => $"no progress for {d} with {N(v.OutstandingBytes)} bytes of {sender}'s data missing here " +
                                     "(a hole in its sequence space) and no retransmission arriving: the data is lost before this capture point",
@@ -104,6 +124,8 @@ public sealed class StallWriter : FindingWriter<StallVerdict>
             StallKind.RtoBackoff when items.All(v => v.Series is not null) =>
                 $"{Count(flows, "flow")} toward {first.Peer} made no progress for {d}: {senders} resent the same " +
                 $"{NRange(items.Select(v => (long)v.Series!.IpPacketSize))}-byte packet {NRange(items.Select(v => (long)v.Series!.Resends))} times" +
+                (items.Any(v => v.Series!.SuperFrameSends > 0)
+                    ? $" (first sent as TSO super-frames of up to {N(items.Max(v => (long)v.Series!.SuperFrameSize))} bytes, segmentation offload on the capture host)" : "") +
                 (items.All(v => v.Series!.Backoff) ? " with RTO back-off" : "") +
                 (items.All(v => !v.Series!.Acknowledged) ? $" and {first.Peer} never acknowledged it" : ""),
             StallKind.RtoBackoff => $"{Count(flows, "flow")} from {first.Peer}: no progress for {d} with the sender's data missing here and no retransmission arriving",
@@ -170,6 +192,11 @@ public sealed class StallWriter : FindingWriter<StallVerdict>
             w.Object(EvidenceKeys.Series);
             w.Int(EvidenceKeys.Resends, s.Resends);
             w.Int(EvidenceKeys.IpPacketSize, s.IpPacketSize);
+            if (s.SuperFrameSends > 0)
+            {
+                w.Int(EvidenceKeys.SuperFrameSends, s.SuperFrameSends);
+                w.Int(EvidenceKeys.SuperFrameSize, s.SuperFrameSize);
+            }
             w.SecondsList(EvidenceKeys.Intervals, s.IntervalsNanos);
             w.Bool(EvidenceKeys.Backoff, s.Backoff);
             w.Bool(EvidenceKeys.Acknowledged, s.Acknowledged);

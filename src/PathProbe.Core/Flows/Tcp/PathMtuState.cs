@@ -23,6 +23,9 @@ internal struct MtuCandidate
     public int SupersedingSize;
     /// <summary>A smaller packet sent after this one was acknowledged while this one was not (yet).</summary>
     public bool SmallerGotThrough;
+    /// <summary>First seen as a resend (data below what the sender had already sent): its first transmission is not
+    /// in the capture.</summary>
+    public bool SeenFirstAsResend;
 }
 
 [InlineArray(PathMtuDirection.MaxCandidates)]
@@ -44,6 +47,10 @@ internal sealed class PathMtuDirection
     /// <summary>Largest IP packet known to have got through (acknowledged, cumulatively or by SACK, and every
     /// transmission of its range had that size), 0 = none.</summary>
     public int DeliveredMax;
+    /// <summary>Start of the latest range delivered at <see cref="DeliveredMax"/> (to tell that a resend first seen
+    /// later carries earlier data).</summary>
+    public uint DeliveredLastStart;
+    public bool DeliveredStartKnown;
     /// <summary>Smallest IP packet size that was sent at least twice (resent at the same size) and never acknowledged
     /// at that size; int.MaxValue = none.</summary>
     public int LostMin = int.MaxValue;
@@ -88,6 +95,16 @@ internal sealed class PathMtuDirection
     public long HoleFilledAt;
     public int HoleFillMax;
     public long HoleBytes;
+    /// <summary>Lowest sequence number of the sender's data seen (a hole below it, shown by SACK, was never in the
+    /// capture's sequence numbers).</summary>
+    public uint FirstSeenSeq;
+    public bool FirstSeenSeqKnown;
+    /// <summary>No handshake: the full size inferred from the missing data (InferFullSize), 0 when not.</summary>
+    public int InferredFullSize;
+    /// <summary>The hole was seen only in the receiver's SACK blocks (PathMtuDetector.HoleFromSack).</summary>
+    public bool HoleFromSack;
+    /// <summary>Holes the receiver acknowledged without the capture seeing their data (capture loss, not path loss).</summary>
+    public int HolesAckedUnseen;
 
     // ---- ICMP too-big for this direction ---------------------------------------------------------------------------
     public int IcmpCount;
@@ -112,11 +129,11 @@ internal sealed class PathMtuDirection
 
     internal void Reset()
     {
-        DeliveredMax = 0; LostMin = int.MaxValue; LostMinSends = 0; LostOnceMin = int.MaxValue; FirstLossSend = 0;
+        DeliveredMax = 0; DeliveredLastStart = 0; DeliveredStartKnown = false; LostMin = int.MaxValue; LostMinSends = 0; LostOnceMin = int.MaxValue; FirstLossSend = 0;
         LostResends = 0; SmallerDeliveredAfterLoss = false; RecoveredAt = 0; RecoveredSize = 0;
         DeliveredAfterRecovery = 0; Contradicted = false; CandidateCount = 0;
         ArrivedMax = 0; HoleOpen = false; HoleStart = 0; HoleEnd = 0; HoleOpenedAt = 0;
-        HoleBeyondSize = 0; TcpHeaderLength = 0; HoleFilledAt = 0; HoleFillMax = 0; HoleBytes = 0;
+        HoleBeyondSize = 0; TcpHeaderLength = 0; HoleFilledAt = 0; HoleFillMax = 0; HoleBytes = 0; FirstSeenSeq = 0; FirstSeenSeqKnown = false; InferredFullSize = 0; HoleFromSack = false; HolesAckedUnseen = 0;
         IcmpCount = 0; IcmpMtu = 0; IcmpFirst = 0; IcmpFrom = default; OversizeAfterIcmp = 0; FitAfterIcmp = 0;
         MaxAfterIcmp = 0; Decided = false; DecidedAsReceiver = false; HoleJudged = false;
     }

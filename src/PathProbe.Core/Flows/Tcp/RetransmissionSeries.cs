@@ -22,6 +22,10 @@ public struct RetransmissionSeries
     public int Resends;
     public int Stored;
     public SeriesTimes Times;
+    /// <summary>Sends of the series (original included) that were segmentation-offload super-frames (longer than the
+    /// receiver's MSS: TSO/GSO on the capture host), the largest of them, and the sends and largest size of the others
+    /// (what crossed the wire as one packet). A super-frame never stands for a packet size on the wire.</summary>
+    public int SuperFrameSends, SuperFrameSize, WireSends, WireSize;
     /// <summary>The data was acknowledged in the end.</summary>
     public bool Acknowledged;
     public long AcknowledgedAt;
@@ -54,9 +58,17 @@ public struct RetransmissionSeries
         Resends = sends - 1;
     }
 
-    public void Add(long resend, int ipSize)
+    /// <summary>Counts one send at <paramref name="ipSize"/> as a super-frame or a wire-sized packet.</summary>
+    public void Note(int ipSize, bool superFrame, int sends = 1)
+    {
+        if (superFrame) { SuperFrameSends += sends; if (ipSize > SuperFrameSize) SuperFrameSize = ipSize; }
+        else { WireSends += sends; if (ipSize > WireSize) WireSize = ipSize; }
+    }
+
+    public void Add(long resend, int ipSize, bool superFrame = false)
     {
         Resends++;
+        Note(ipSize, superFrame);
         if (ipSize > IpPacketSize) IpPacketSize = ipSize;
         if (Stored < MaxTimes) Times[Stored++] = resend;
     }

@@ -144,11 +144,19 @@ public sealed class TcpEndpointState
 
     /// <summary>Times the segment starting at <paramref name="seq"/> was sent (oldest first, as many as fit in
     /// <paramref name="times"/>); returns how many sends the unacked list holds.</summary>
-    internal int SendTimesOf(uint seq, Span<long> times)
+    internal int SendTimesOf(uint seq, Span<long> times) => SendTimesOf(seq, times, default);
+
+    /// <summary>As above, also the payload length of each send in <paramref name="lengths"/> (when not empty).</summary>
+    internal int SendTimesOf(uint seq, Span<long> times, Span<int> lengths)
     {
         int n = 0;
         for (int i = UHead; i < UCount; i++)
-            if (Unacked![i].Seq == seq) { if (n < times.Length) times[n] = Unacked[i].Time; n++; }
+            if (Unacked![i].Seq == seq)
+            {
+                if (n < times.Length) times[n] = Unacked[i].Time;
+                if (n < lengths.Length) lengths[n] = (int)unchecked(Unacked[i].Next - Unacked[i].Seq);
+                n++;
+            }
         return n;
     }
 }
