@@ -54,14 +54,18 @@ public sealed class CaptureCommandLiveTests(ITestOutputHelper output) : IDisposa
         Assert.Equal(FlowSignatures(summary), FlowSignatures(Analyze(file)));
     }
 
-    [SkippableFact]
-    public void Capture_MruBlackHoleSenderSide_FullSizedPacketsAndOfflineAnalysisAgree()
+    /// <summary>Also with analysis workers (--threads 2, issue 16 item 4: live capture uses the same workers): the
+    /// live lines and the final report are those of one engine.</summary>
+    [SkippableTheory]
+    [InlineData("1")]
+    [InlineData("2")]
+    public void Capture_MruBlackHoleSenderSide_FullSizedPacketsAndOfflineAnalysisAgree(string threads)
     {
         if (!Ready()) return;
         // Server link MTU 1424 but MSS 1460 advertised: the client's 1500-byte packets vanish on the veth.
         using var net = new NetnsPair(serverMtu: 1424, serverAdvertisedMss: 1460);
         string file = Path.Combine(_dir, "mru.pcapng");
-        var (exit, summary) = CaptureDuring(net, file, () => SmtpExchange(net, clientTimeoutSeconds: 3), out var liveFindings);
+        var (exit, summary) = CaptureDuring(net, file, () => SmtpExchange(net, clientTimeoutSeconds: 3), out var liveFindings, "--threads", threads);
 
         Assert.Equal(130, exit); // stopped with SIGINT, after the report; the findings are critical:
         Assert.Contains(summary["findings"]!.AsArray(), f => (string?)f!["severity"] == "critical");

@@ -35,6 +35,7 @@ public static class AnalyzeCommand
             new Dictionary<string, FlowSort> { ["worst"] = FlowSort.Worst, ["id"] = FlowSort.Id, ["bytes"] = FlowSort.Bytes, ["start"] = FlowSort.Start },
             FlowSort.Worst);
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress on standard error." };
+        var threads = ThreadsOption();
         var noTcp = new Option<bool>("--no-tcp-analysis")
         {
             Description = "Decode and track flows only: no TCP sequence analysis, stalls, connect or storm findings (to measure their cost).",
@@ -55,7 +56,7 @@ public static class AnalyzeCommand
         };
         var cmd = new Command("analyze", "Analyse capture files and report flows, anomalies and findings.")
         {
-            positional, json, output, maxFlows, flowRows, mailRows, sort, quiet, noTcp, dnsChecks, dnsServer,
+            positional, json, output, maxFlows, flowRows, mailRows, sort, quiet, noTcp, dnsChecks, dnsServer, threads,
         };
         var input = InputOptions.AddTo(cmd, positional);
         var records = RecordOptions.AddTo(cmd, live: false);
@@ -67,7 +68,7 @@ public static class AnalyzeCommand
             {
                 Json = parse.GetValue(json), OutputPath = parse.GetValue(output), MaxFlows = parse.GetValue(maxFlows),
                 FlowRows = parse.GetValue(flowRows), MailRows = parse.GetValue(mailRows), Sort = parse.GetValue(sort),
-                Quiet = parse.GetValue(quiet), NoTcpAnalysis = parse.GetValue(noTcp),
+                Quiet = parse.GetValue(quiet), NoTcpAnalysis = parse.GetValue(noTcp), Threads = parse.GetValue(threads),
                 DnsCheckServers = parse.GetValue(dnsChecks) ? parse.GetValue(dnsServer) ?? [] : null,
                 Records = records.Settings(parse),
             }, stdout, stderr, cancel));
@@ -88,7 +89,14 @@ public static class AnalyzeCommand
         public string[]? DnsCheckServers { get; init; }
         /// <summary>--ndjson, --parquet, --host, --capture-id.</summary>
         public RecordSettings Records { get; init; } = new();
+        public int Threads { get; init; } = 1;
     }
+
+    /// <summary>--threads N (analyze and capture): analysis workers, by default one per core.</summary>
+    internal static Option<int> ThreadsOption() => CliOptions.Int32("--threads", null, "N",
+        "Analysis workers (default: one per core), with reading on a thread of its own. Flows are split across workers " +
+        "by their server's address and the report is the same as with one; 1 analyses on the reading thread.", 1, ParallelAnalyzer.MaxWorkers,
+        Math.Clamp(Environment.ProcessorCount, 1, ParallelAnalyzer.MaxWorkers));
 
     /// <summary>The old entry point (tests): files only, no selection.</summary>
     internal static int Run(string[] files, bool json, string? outputPath, int maxFlows, int flowRows, bool quiet,
@@ -157,7 +165,7 @@ public static class AnalyzeCommand
             CaptureAnalysis a;
             try
             {
-                a = FileAnalyzer.Analyze(next, options, selection, analyses.Count, nextFlowId, progress, signals.Token);
+                a = FileAnalyzer.Analyze(next, options, selection, analyses.Count, nextFlowId, progress, signals.Token, s.Threads);
             }
             catch (InputsOverlapException e)
             {

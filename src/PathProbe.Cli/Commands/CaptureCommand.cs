@@ -74,6 +74,7 @@ public static class CaptureCommand
         var maxFlows = CliOptions.Int32("--max-flows", null, "N",
             "Flows tracked at once; the least recently active flow is evicted (and counted) when full.", 1, int.MaxValue, new FlowTableOptions().MaxFlows);
         var flowRows = CliOptions.Int32("--flow-rows", null, "N", "Flow rows in the text report.", 0, int.MaxValue, 50);
+        var threads = AnalyzeCommand.ThreadsOption();
         var metricsListen = CliOptions.Text("--metrics-listen", null, "ADDR:PORT",
             "Serve Prometheus metrics at http://ADDR:PORT/metrics while capturing (127.0.0.1:9464, a host name, or *:9464 for every " +
             "address; no IPv6 literal): packets, drops, active flows, retransmissions, findings opened and open by kind and severity, black-holed " +
@@ -98,7 +99,7 @@ public static class CaptureCommand
         };
         var live = LiveOptions.AddTo(cmd);
         foreach (var o in new Option[] { list, write, rotate, ring, seconds, count, duration, json, ndjson, maxFlows, flowRows,
-                                         metricsListen, otlpEndpoint, otlpProtocol, otlpInterval, config }) cmd.Add(o);
+                                         metricsListen, otlpEndpoint, otlpProtocol, otlpInterval, config, threads }) cmd.Add(o);
         var records = RecordOptions.AddTo(cmd, live: true);
         cmd.SetAction(parse =>
         {
@@ -135,6 +136,7 @@ public static class CaptureCommand
                 MaxFlows = parse.GetValue(maxFlows),
                 FlowRows = parse.GetValue(flowRows),
                 Records = records.Settings(parse),
+                Threads = parse.GetValue(threads),
                 Telemetry = new TelemetryOptions
                 {
                     MetricsListen = listen,
@@ -169,6 +171,8 @@ public static class CaptureCommand
         public int FlowRows { get; init; } = 50;
         /// <summary>--parquet, --host, --capture-id (Records/RecordOptions).</summary>
         public RecordSettings Records { get; init; } = new();
+        /// <summary>--threads: analysis workers (1: on the capture thread).</summary>
+        public int Threads { get; init; } = 1;
         public TelemetryOptions Telemetry { get; init; } = new();
     }
 
@@ -420,7 +424,11 @@ public static class CaptureCommand
         // Records (--ndjson lines, --parquet files): written as flows end (hooked in Run) and findings change, on this thread.
         private readonly RecordFeed? _records = s.Ndjson || parquet is not null
             ? new RecordFeed(scope, s.Ndjson ? new NdjsonRecordWriter(stdout) : null, parquet) : null;
-        private readonly Engine _engine = new(new AnalysisOptions { Flows = new FlowTableOptions { MaxFlows = s.MaxFlows }, FindingEvents = true });
+        private static AnalysisOptions Options(Settings s) => new() { Flows = new FlowTableOptions { MaxFlows = s.MaxFlows }, FindingEvents = true };
+        private readonly Engine _engine = new(Options(s));
+        // --threads above 1: the capture thread reads and batches, the workers analyse (the same as analyze --threads).
+        // Not with metrics, OTLP or records (their hooks read one engine's flow table): then one engine on the capture thread.
+        private ParallelAnalyzer? _parallel;
         private CaptureTelemetry? _telemetry;
 
         /// <summary>Metrics and finding records, or null. Set before <see cref="Run"/>.</summary>
@@ -468,6 +476,8 @@ public static class CaptureCommand
             long stopAt = s.DurationSeconds > 0 ? start + (long)(s.DurationSeconds * 1000) : long.MaxValue;
             _lastTick = start;
             long nextTick = start + TickMilliseconds;
+            if (s.Threads > 1 && Telemetry is null && _records is null) _parallel = new ParallelAnalyzer(Options(s), 0, 1, s.Threads);
+            _parallel?.Start();
 
             while (true)
             {
@@ -475,7 +485,7 @@ public static class CaptureCommand
                 if (status == CaptureReadStatus.Packet)
                 {
                     _tally.Add(frame);
-                    _engine.Process(frame);
+                    if (_parallel is null) _engine.Process(frame); else _parallel.Process(frame);
                     counters.Delivered = _tally.Packets;
                     if (writer is not null && !writer.Write(frame) && writer.LimitReached) source.Stop(); // -G with -W: tcpdump exits
                     if (_tally.Packets == s.Count) source.Stop();
@@ -490,7 +500,8 @@ public static class CaptureCommand
                 {
                     nextTick = now + TickMilliseconds;
                     // Silent flows still age: a black hole seen from the receiver is a hole nothing fills.
-                    _engine.Idle(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000);
+                    long clock = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000;
+                    if (_parallel is null) _engine.Idle(clock); else _parallel.Idle(clock);
                     Tick(now);
                 }
                 if (now >= stopAt) source.Stop();
@@ -517,6 +528,7 @@ public static class CaptureCommand
             _drops.OsDropped = Statistics.Dropped;
             input.Drops = _drops;
             source.Info.Interfaces[0].Statistics = counters.Now();
+            if (_parallel is not null) return _parallel.Complete(input);
             var analysis = _engine.Complete(input);
             // What the end of the capture closed (flows, findings) goes out too: records, then the exporters (Tick
             // publishes the metrics and finding events), then the input record and the findings' final versions.
@@ -542,8 +554,18 @@ public static class CaptureCommand
         private void Tick(long now, bool final = false)
         {
             _events.Clear();
-            _engine.TakeFindingEvents(_events);
-            _findings = _engine.Findings.Count;
+            if (_parallel is null)
+            {
+                _engine.TakeFindingEvents(_events);
+                _findings = _engine.Findings.Count;
+            }
+            else
+            {
+                // The workers catch up with every packet read so far; then one view of their findings, flows numbered
+                // as in the final report.
+                _parallel.Pause();
+                _findings = _parallel.TakeFindingEvents(_events);
+            }
             foreach (var e in _events)
             {
                 _records?.FindingChanged(e);
@@ -578,7 +600,7 @@ public static class CaptureCommand
             {
                 double seconds = Math.Max(1, now - _lastTick) / 1000.0;
                 double pps = (_tally.Packets - _lastPackets) / seconds;
-                stderr.Write($"\r\u001b[K{source.Info.Path}: {pps:#,0} pkt/s, {_tally.Packets:#,0} packets, {_engine.Flows.LiveCount:#,0} flows, " +
+                stderr.Write($"\r\u001b[K{source.Info.Path}: {pps:#,0} pkt/s, {_tally.Packets:#,0} packets, {_parallel?.LiveFlows ?? _engine.Flows.LiveCount:#,0} flows, " +
                              $"{_findings} findings, {stats.TotalDropped:#,0} dropped");
                 stderr.Flush();
             }

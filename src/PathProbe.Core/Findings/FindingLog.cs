@@ -8,6 +8,28 @@ public enum FindingChange : byte { Opened, Updated, Closed }
 /// (what <c>capture</c> prints a line for); other updates (new numbers) only go to NDJSON.</summary>
 public readonly record struct FindingEvent(FindingChange Change, Finding Finding, bool Notable);
 
+/// <summary>
+/// Where in the input a verdict was raised, for parallel analysis: the frame being processed, the phase within it (idle
+/// expiry of TCP flows, then of other flows, then the frame's own stages; end-of-input stages after every frame), the
+/// least-recently-used place of the closing flow (or the verdict's time at the end of input), and the order within
+/// one worker. Verdicts of several workers sorted by this key are in the order one thread raises them.
+/// </summary>
+public readonly record struct RaiseKey(long Frame, int Phase, long Sub, long Seq) : IComparable<RaiseKey>
+{
+    /// <summary>Phases within a frame.</summary>
+    public const int ExpireTcp = 0, ExpireOther = 1, Own = 2, AfterFrame = 3;
+    /// <summary>End-of-input stages use <c>Frame = long.MaxValue</c> and phases from this one on, in stage order.</summary>
+    public const int End = 10;
+
+    public int CompareTo(RaiseKey o)
+    {
+        int c = Frame.CompareTo(o.Frame);
+        if (c == 0) c = Phase.CompareTo(o.Phase);
+        if (c == 0) c = Sub.CompareTo(o.Sub);
+        return c != 0 ? c : Seq.CompareTo(o.Seq);
+    }
+}
+
 /// <summary>Where a verdict sits in the log, to update it later; <c>default</c> is no verdict.</summary>
 public readonly record struct VerdictHandle
 {
@@ -32,6 +54,15 @@ public sealed class FindingLog
     private readonly List<FindingEvent> _events = new();
     /// <summary>Final numbers of closed flows that findings name.</summary>
     private readonly Dictionary<int, FlowFacts> _final = new();
+    /// <summary>Per finding, per kept verdict: where it was raised (parallel workers only; empty otherwise).</summary>
+    private readonly List<List<RaiseKey>> _keys = new();
+    private long _seq;
+
+    /// <summary>Parallel workers: record a <see cref="RaiseKey"/> for each verdict (for <see cref="Merge"/>).</summary>
+    internal bool TrackKeys { get; init; }
+    /// <summary>Parallel workers: where the worker is in the input; set by the engine before detectors run. With
+    /// <c>Sub = long.MinValue</c> the verdict's own time takes its place.</summary>
+    internal RaiseKey Position;
 
     /// <summary>Verdicts kept per finding; further ones are counted in <see cref="Finding.ItemsNotListed"/>.</summary>
     public int MaxItemsPerFinding { get; init; } = 200;
@@ -57,6 +88,7 @@ public sealed class FindingLog
             for (int i = 0; i < cur.Items.Count; i++) items[i] = cur.Items[i];
             items[^1] = v;
             var handle = new VerdictHandle(index, items.Length - 1);
+            if (TrackKeys) _keys[index].Add(NextKey(v));
             Index(v, handle);
             Publish(index, new Finding(cur.Id, cur.Version + 1, items, cur.ItemsNotListed), cur);
             return handle;
@@ -65,6 +97,7 @@ public sealed class FindingLog
         _groups[(v.Kind, v.Identifier)] = index;
         var f = new Finding(index + 1, 1, [v]);
         _findings.Add(f);
+        if (TrackKeys) _keys.Add([NextKey(v)]);
         var h = new VerdictHandle(index, 0);
         Index(v, h);
         if (RecordEvents) _events.Add(new FindingEvent(FindingChange.Opened, f, true));
@@ -148,6 +181,62 @@ public sealed class FindingLog
         int n = _events.Count;
         _events.Clear();
         return n;
+    }
+
+    private RaiseKey NextKey(Verdict v)
+    {
+        var p = Position;
+        return new RaiseKey(p.Frame, p.Phase, p.Sub == long.MinValue ? v.Time.UnixNanoseconds : p.Sub, _seq++);
+    }
+
+    /// <summary>
+    /// The log one thread would have written, from the logs of parallel workers (each kept <see cref="TrackKeys"/>):
+    /// verdicts of one kind and identifier join one finding whichever worker raised them, in the order they were raised
+    /// (<see cref="RaiseKey"/>); findings are numbered in the order their first verdict was raised; a finding keeps its
+    /// first <see cref="MaxItemsPerFinding"/> verdicts and counts the rest; its version counts every change of every
+    /// worker. <paramref name="remap"/> renumbers the flows a verdict names (workers number flows in their own space).
+    /// </summary>
+    internal static FindingLog Merge(IReadOnlyList<FindingLog> parts, Func<Verdict, Verdict> remap, Func<int, int> flowId, bool recordEvents)
+    {
+        var groups = new Dictionary<(FindingKind, string), MergeGroup>();
+        foreach (var part in parts)
+        {
+            if (!part.TrackKeys) throw new InvalidOperationException("merging needs logs that kept raise keys");
+            for (int i = 0; i < part._findings.Count; i++)
+            {
+                var f = part._findings[i];
+                var keys = part._keys[i];
+                if (!groups.TryGetValue((f.Kind, f.Identifier), out var g)) groups[(f.Kind, f.Identifier)] = g = new MergeGroup();
+                for (int j = 0; j < f.Items.Count; j++) g.Items.Add((keys[j], f.Items[j]));
+                g.NotListed += f.ItemsNotListed;
+                g.Version += f.Version;
+            }
+        }
+        var merged = new FindingLog { RecordEvents = recordEvents };
+        int max = merged.MaxItemsPerFinding;
+        foreach (var g in groups.Values) g.Items.Sort((a, b) => a.Key.CompareTo(b.Key));
+        foreach (var g in groups.Values.OrderBy(g => g.Items[0].Key))
+        {
+            int kept = Math.Min(max, g.Items.Count);
+            var items = new Verdict[kept];
+            for (int j = 0; j < kept; j++) items[j] = remap(g.Items[j].Verdict);
+            int index = merged._findings.Count;
+            var f = new Finding(index + 1, g.Version, items, g.NotListed + g.Items.Count - kept);
+            merged._findings.Add(f);
+            merged._groups[(f.Kind, f.Identifier)] = index;
+            for (int j = 0; j < kept; j++) merged.Index(items[j], new VerdictHandle(index, j));
+        }
+        foreach (var part in parts)
+            foreach (var (id, facts) in part._final)
+                merged._final[flowId(id)] = facts with { Id = flowId(id) };
+        return merged;
+    }
+
+    private sealed class MergeGroup
+    {
+        public readonly List<(RaiseKey Key, Verdict Verdict)> Items = new();
+        public int NotListed;
+        public int Version;
     }
 
     private void Index(Verdict v, VerdictHandle h)

@@ -146,6 +146,9 @@ public sealed class Flow
     internal Flow? Older;
     internal Flow? Newer;
     internal Timestamp LastSeen;
+    /// <summary>Parallel analysis only: index of the input frame that last touched the flow (its place in the table's
+    /// least-recently-used order, which decides the order flows close in when several expire at once).</summary>
+    internal long LastFrame;
 
     /// <summary>The flow left the table and is kept for the report: per-packet analysis state is let go (see
     /// <see cref="TcpConnectionState.ReleaseForReport"/>); what the reports read stays.</summary>
@@ -162,6 +165,7 @@ public sealed class Flow
         ServerToClient.Clear();
         Older = Newer = null;
         LastSeen = default;
+        LastFrame = 0;
     }
 
     public string ClientEndpoint => ClientAddress.ToEndpointString(ClientPort);

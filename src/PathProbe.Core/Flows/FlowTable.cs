@@ -56,6 +56,12 @@ public sealed class FlowTable
     public int LiveCount => _live.Count;
     public long FlowsCreated { get; private set; }
     public int NextFlowId => _nextId;
+    /// <summary>Step between the ids of new flows: 1, or the worker count when several workers share one id space
+    /// (<see cref="Pipeline.ParallelAnalyzer"/>: worker w numbers its flows w+1, w+1+N, ... and the merge renumbers).</summary>
+    internal int IdStride { get; set; } = 1;
+    /// <summary>Closes the flows idle at <paramref name="now"/> as <see cref="Update"/> does before it looks a packet up
+    /// (parallel workers: time passes for a worker's flows when another worker's packet arrives).</summary>
+    internal void Expire(Timestamp now) => ExpireIdle(now);
     public long Evicted { get; private set; }
     public long Expired { get; private set; }
     /// <summary>Closed flows that were not kept because <see cref="FlowTableOptions.MaxReportedFlows"/> was reached.</summary>
@@ -189,7 +195,8 @@ public sealed class FlowTable
         bool srcIsClient = DecideSrcIsClient(ref p, proto);
         var flow = _free.Count > 0 ? _free.Pop() : new Flow();
         flow.Reset();
-        flow.Id = _nextId++;
+        flow.Id = _nextId;
+        _nextId += IdStride;
         flow.Key = key;
         flow.Protocol = proto;
         flow.ClientIsA = srcIsClient == aToB; // the client's address and port are the key's side A or B

@@ -9,6 +9,7 @@ using PathProbe.Decoding.Reassembly;
 using PathProbe.Findings;
 using PathProbe.Flows;
 using PathProbe.Flows.Tcp;
+using PathProbe.Primitives;
 
 namespace PathProbe.Pipeline;
 
@@ -51,7 +52,7 @@ public enum Stage : byte
 /// One engine per input. <see cref="Process"/> allocates nothing in steady state; only new flows allocate their
 /// record, and detectors allocate their verdicts when they decide.
 /// </summary>
-public sealed class Engine
+public sealed class Engine : IFrameSink
 {
     /// <summary>The order of the stages, in one place (the engine runs these lists; tests read them).</summary>
     public static class Stages
@@ -96,23 +97,88 @@ public sealed class Engine
     /// <summary>Stages run so far, in order, when tracing (tests): null otherwise.</summary>
     internal List<Stage>? Trace { get; set; }
 
-    public Engine(AnalysisOptions? options = null, int inputIndex = 0, int firstFlowId = 1)
+    public Engine(AnalysisOptions? options = null, int inputIndex = 0, int firstFlowId = 1) : this(options, inputIndex, firstFlowId, null)
+    {
+    }
+
+    private Engine(AnalysisOptions? options, int inputIndex, int firstFlowId, ShardNotes? shard)
     {
         options ??= new AnalysisOptions();
+        _shard = shard;
         _reassembler = new IpReassembler(options.Reassembly);
         _decoder = new FrameDecoder(_reassembler, new DecodeCounters());
         _flows = new FlowTable(options.Flows, firstFlowId) { InputIndex = inputIndex };
         _tcpAnalysis = options.TcpAnalysis;
-        _log = new FindingLog { RecordEvents = options.FindingEvents };
+        _log = new FindingLog { RecordEvents = options.FindingEvents, TrackKeys = shard is not null };
         _tcpFindings = new TcpFindingDetector(options.Stalls, _log);
         _mtu = new PathMtuDetector(options.PathMtu, _log);
         _storms = new RetransmissionStormDetector(options.Storms, _log, _mtu);
+        StormOptions = options.Storms;
         _dns = new DnsAnalyzer(options.Dns, _log);
         _fragmentation = new FragmentationDetector(options.Fragmentation, _dns, _log);
         if (_tcpAnalysis && options.Smtp.Enabled) _smtp = new SmtpAnalyzer(options.Smtp, _log, _tcpFindings, _mtu);
         _flows.FlowClosing = OnFlowClosing;
         _timelines = options.Timelines ? new Flows.Timeline.TimelineRecorder(options.TimelinePoints) : null;
     }
+
+    /// <summary>A worker of <see cref="ParallelAnalyzer"/>: worker <paramref name="worker"/> of <paramref name="workers"/>
+    /// numbers its flows in its own share of the id space and notes where in the input each verdict was raised, each
+    /// flow was created and closed, and each incomplete datagram was recorded, so the merge can put the workers'
+    /// results in the order one engine would have produced them.</summary>
+    internal Engine(AnalysisOptions options, int inputIndex, int worker, int workers) : this(options, inputIndex, worker + 1, new ShardNotes())
+    {
+        _flows.IdStride = workers;
+    }
+
+    /// <summary>What a parallel worker notes for the merge (null for a single engine).</summary>
+    internal sealed class ShardNotes
+    {
+        /// <summary>Index of the input frame being processed.</summary>
+        public long Frame;
+        /// <summary>Flows are leaving the table by idle expiry (before the frame) or at the end of input (phase base).</summary>
+        public bool Expiring, Finishing;
+        public int FinishPhase;
+        private long _seq;
+        /// <summary>Per flow created: its (worker) id and the frame that created it.</summary>
+        public readonly List<(int Id, long Frame)> Created = new();
+        /// <summary>Per flow closed, in the order it closed: where.</summary>
+        public readonly List<RaiseKey> Closed = new();
+        /// <summary>Per incomplete datagram recorded, in order: where.</summary>
+        public readonly List<RaiseKey> Incomplete = new();
+        public RaiseKey Key(int phase, long sub) => new(Frame, phase, sub, _seq++);
+
+        /// <summary>Per second of capture time: the counts the storm detector judges a window on (data segments,
+        /// retransmissions, pure SYNs, SYN-ACKs), to tell whether a storm could involve several workers.</summary>
+        public readonly Dictionary<long, (long Data, long Retx, long Syns, long SynAcks)> StormSeconds = new();
+        public long TcpSegments;
+        private long _second = long.MinValue;
+        private (long Data, long Retx, long Syns, long SynAcks) _counts;
+
+        public void CountSegment(long now, bool data, bool retx, bool syn, bool synAck)
+        {
+            TcpSegments++;
+            long sec = now >= 0 ? now / 1_000_000_000 : (now + 1) / 1_000_000_000 - 1;
+            if (sec != _second) { FlushSecond(); _second = sec; _counts = StormSeconds.GetValueOrDefault(sec); }
+            if (data) _counts.Data++;
+            if (retx && data) _counts.Retx++;
+            if (syn) _counts.Syns++;
+            if (synAck) _counts.SynAcks++;
+        }
+
+        public void FlushSecond()
+        {
+            if (_second != long.MinValue) StormSeconds[_second] = _counts;
+        }
+    }
+
+    private readonly ShardNotes? _shard;
+    internal ShardNotes? Shard => _shard;
+    internal FindingLog Log => _log;
+    internal IpReassembler Reassembler => _reassembler;
+    internal SmtpAnalyzer? Smtp => _smtp;
+    internal PathMtuDetector PathMtu => _mtu;
+    internal long AckedUnseen => _ackedUnseen;
+    internal Analysis.Tcp.StormOptions StormOptions { get; private set; } = new();
 
     public FlowTable Flows => _flows;
     public DecodeCounters Counters => _decoder.Counters;
@@ -132,6 +198,13 @@ public sealed class Engine
     /// per flow do it here, before the record can be recycled.</summary>
     private void OnFlowClosing(Flow flow)
     {
+        if (_shard is { } sh)
+        {
+            bool tcp = flow.Protocol == FlowProtocol.Tcp;
+            if (sh.Expiring) _log.Position = sh.Key(tcp ? RaiseKey.ExpireTcp : RaiseKey.ExpireOther, flow.LastFrame);
+            else if (sh.Finishing) _log.Position = sh.Key(sh.FinishPhase + (tcp ? 0 : 1), flow.LastFrame);
+            sh.Closed.Add(_log.Position with { Seq = sh.Key(0, 0).Seq });
+        }
         foreach (var stage in CloseStages)
         {
             Trace?.Add(stage);
@@ -172,6 +245,83 @@ public sealed class Engine
         _fragmentation.CollectIncomplete(_reassembler.Incomplete, _flows);
     }
 
+    /// <summary>A parallel worker's own frame (input frame <paramref name="index"/>): what <see cref="Process"/> does,
+    /// with idle expiry taken out of the flow table's update so the closes it causes can be placed, and notes for
+    /// the merge.</summary>
+    internal void ProcessShard(in RawFrame frame, long index)
+    {
+        var sh = _shard!;
+        sh.Frame = index;
+        _log.Position = sh.Key(RaiseKey.Own, 0);
+        var p = new DecodedPacket();
+        long now = frame.Time.UnixNanoseconds;
+        if (now > _now) _now = now;
+        int incomplete = _reassembler.Incomplete.Count;
+        switch (_decoder.Decode(frame, ref p))
+        {
+            case DecodeStatus.Ok:
+                _decoded++;
+                if (p.IsTcp || p.IsUdp || p.IsIcmp)
+                {
+                    sh.Expiring = true;
+                    _flows.Expire(p.Time);
+                    sh.Expiring = false;
+                    _log.Position = sh.Key(RaiseKey.Own, 0);
+                }
+                long created = _flows.FlowsCreated;
+                Flow? flow = _flows.Update(ref p, out bool fromClient);
+                if (flow is null) break;
+                flow.LastFrame = index;
+                if (_flows.FlowsCreated != created) sh.Created.Add((flow.Id, index));
+                if (flow.Protocol == FlowProtocol.Tcp) Segment(flow, fromClient, ref p, now);
+                else
+                {
+                    if (_tcpAnalysis && flow.Protocol == FlowProtocol.Icmp) _mtu.OnIcmp(ref p, _flows, now);
+                    DnsAndFragments(flow, fromClient, ref p);
+                }
+                break;
+            case DecodeStatus.FragmentHeld:
+                _fragmentsHeld++;
+                break;
+        }
+        NoteIncomplete(sh, incomplete, RaiseKey.Own);
+        _log.Position = sh.Key(RaiseKey.AfterFrame, long.MinValue);
+        _dns.Tick(now);
+        _fragmentation.CollectIncomplete(_reassembler.Incomplete, _flows);
+    }
+
+    /// <summary>A parallel worker sees another worker's frame: capture time passes for its own state as it would in one
+    /// engine (idle flows expire when <paramref name="flowPacket"/>, fragments time out when <paramref name="fragment"/>,
+    /// DNS queries time out).</summary>
+    internal void AdvanceShard(long now, long index, bool flowPacket, bool fragment)
+    {
+        var sh = _shard!;
+        sh.Frame = index;
+        if (now > _now) _now = now;
+        var t = new Timestamp(now);
+        if (fragment)
+        {
+            int incomplete = _reassembler.Incomplete.Count;
+            _reassembler.Expire(t);
+            NoteIncomplete(sh, incomplete, RaiseKey.Own);
+        }
+        if (flowPacket)
+        {
+            sh.Expiring = true;
+            _flows.Expire(t);
+            sh.Expiring = false;
+        }
+        _log.Position = sh.Key(RaiseKey.AfterFrame, long.MinValue);
+        _dns.Tick(now);
+        _fragmentation.CollectIncomplete(_reassembler.Incomplete, _flows);
+    }
+
+    private void NoteIncomplete(ShardNotes sh, int before, int phase)
+    {
+        var list = _reassembler.Incomplete;
+        for (int i = before; i < list.Count; i++) sh.Incomplete.Add(sh.Key(phase, list[i].FirstSeen.UnixNanoseconds));
+    }
+
     private void Segment(Flow flow, bool fromClient, ref DecodedPacket p, long now)
     {
         TcpAnalysisFlags ta = 0;
@@ -205,6 +355,8 @@ public sealed class Engine
                     if (!_tcpAnalysis) break;
                     _storms.OnSegment(flow, fromClient, ta, p.PayloadWireLength, p.TcpFlags, p.IpPacketLength, now);
                     if ((p.TcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn) _storms.OnSyn(p.Src);
+                    _shard?.CountSegment(now, p.PayloadWireLength > 0, (ta & TcpAnalysisFlags.AnyRetransmission) != 0,
+                        (p.TcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn, (p.TcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == (TcpFlags.Syn | TcpFlags.Ack));
                     break;
                 case Stage.StallsAfter:
                     if (_tcpAnalysis) _tcpFindings.AfterSegment(flow, _tcp.MadeProgress, (p.TcpFlags & TcpFlags.Rst) != 0, (ta & TcpAnalysisFlags.AnyRetransmission) != 0, now);
@@ -223,6 +375,7 @@ public sealed class Engine
     {
         if (_now == 0 || now <= _now) return;
         _now = now;
+        if (_shard is { } sh) _log.Position = sh.Key(RaiseKey.AfterFrame, long.MinValue);
         if (_tcpAnalysis) _mtu.Tick(now);
         _dns.Tick(now);
     }
@@ -239,13 +392,24 @@ public sealed class Engine
     /// <summary>End of input: closes reassembly and the flow table and returns the immutable result.</summary>
     public CaptureAnalysis Complete(InputSummary input)
     {
+        int endPhase = RaiseKey.End;
         foreach (var stage in Stages.End)
         {
             Trace?.Add(stage);
+            if (_shard is { } sh)
+            {
+                sh.Frame = long.MaxValue;
+                _log.Position = sh.Key(endPhase, long.MinValue);
+                sh.Finishing = stage == Stage.FlowTable;
+                sh.FinishPhase = endPhase;
+                endPhase += 2;
+            }
+            int incomplete = _reassembler.Incomplete.Count;
             switch (stage)
             {
                 case Stage.Reassembly:
                     _reassembler.Finish();
+                    if (_shard is { } s2) NoteIncomplete(s2, incomplete, endPhase - 2);
                     // Incomplete datagrams are tied to their flows while the flows are still in the table.
                     _fragmentation.CollectIncomplete(_reassembler.Incomplete, _flows);
                     break;
@@ -255,6 +419,7 @@ public sealed class Engine
                 case Stage.Dns: _dns.Finish(_now); break;
                 case Stage.Fragmentation: _fragmentation.Finish(_now); break;
             }
+            if (_shard is { } s3) s3.Finishing = false;
         }
         CaptureArtefacts.Mark(_log, input.Drops, _ackedUnseenByFlow);
         return new CaptureAnalysis

@@ -18,23 +18,27 @@ public static class FileAnalyzer
     /// problem is reported in <see cref="InputSummary.Error"/> (with <see cref="InputSummary.Unreadable"/> when nothing
     /// could be read).</summary>
     public static CaptureAnalysis Analyze(string path, AnalysisOptions? options = null, int inputIndex = 0, int firstFlowId = 1,
-        Action<AnalysisProgress>? progress = null, CancellationToken cancel = default) =>
-        Analyze(AnalysisInput.One(path), options, null, inputIndex, firstFlowId, progress, cancel);
+        Action<AnalysisProgress>? progress = null, CancellationToken cancel = default, int threads = 1) =>
+        Analyze(AnalysisInput.One(path), options, null, inputIndex, firstFlowId, progress, cancel, threads);
 
     /// <summary>
     /// Analyses <paramref name="input"/>, keeping the frames <paramref name="selection"/> selects. Never throws for a
     /// bad or missing file (see above). Throws <see cref="InputsOverlapException"/> for a strict set whose files
     /// overlap in time: the caller then analyses them one by one.
+    /// With <paramref name="threads"/> above 1 the frames are read on this thread and analysed by that many
+    /// <see cref="ParallelAnalyzer"/> workers; the result is the same.
     /// </summary>
     public static CaptureAnalysis Analyze(AnalysisInput input, AnalysisOptions? options, PacketSelection? selection, int inputIndex = 0,
-        int firstFlowId = 1, Action<AnalysisProgress>? progress = null, CancellationToken cancel = default)
+        int firstFlowId = 1, Action<AnalysisProgress>? progress = null, CancellationToken cancel = default, int threads = 1)
     {
         var engine = new Engine(options, inputIndex, firstFlowId);
+        var parallel = threads > 1 ? new ParallelAnalyzer(options, inputIndex, firstFlowId, Math.Min(threads, ParallelAnalyzer.MaxWorkers)) : null;
         string first = input.Paths[0];
         IPacketSource source;
         Stream? stream = null;
         MergedSource? merged = null;
         InputSummary summary;
+        bool rereadable = input.Paths.Count > 1;
         try
         {
             if (input.Paths.Count > 1)
@@ -47,6 +51,7 @@ public static class FileAnalyzer
             {
                 summary = new InputSummary { Path = first };
                 stream = InputStreams.Open(first, cancel);
+                rereadable = stream.CanSeek && !InputStreams.IsStandardInput(first);
                 source = CaptureFile.Open(stream, first);
             }
         }
@@ -71,14 +76,27 @@ public static class FileAnalyzer
             long length = merged?.Length ?? (stream is { CanSeek: true } ? SafeLength(stream) : 0);
             Action? report = progress is null ? null : () => progress(new AnalysisProgress(first,
                 merged?.Position ?? SafePosition(stream), length, summary.Packets));
-            Run(source, engine, summary, cancel, report, selection);
+            if (parallel is null) Run(source, engine, summary, cancel, report, selection);
+            else
+            {
+                parallel.Start();
+                try { Run(source, parallel, summary, cancel, report, selection); }
+                finally { parallel.EndOfInput(summary); }
+            }
             if (merged is not null) summary.JoinedFiles = merged.Paths;
         }
-        return engine.Complete(summary);
+        if (parallel is null) return engine.Complete(summary);
+        var result = parallel.Complete(summary);
+        // A storm over several workers' flows, or timeouts with capture time out of order: one engine decides (only a
+        // file can be read again).
+        if (parallel.NeedsOneEngine && rereadable && !cancel.IsCancellationRequested)
+            return Analyze(input, options, selection, inputIndex, firstFlowId, progress, cancel, threads: 1);
+        return result;
     }
 
-    /// <summary>Reads every frame of <paramref name="source"/> into <paramref name="engine"/> and records the input summary.</summary>
-    public static void Run(IPacketSource source, Engine engine, InputSummary input, CancellationToken cancel = default, Action? progress = null,
+    /// <summary>Reads every frame of <paramref name="source"/> into <paramref name="engine"/> (an <see cref="Engine"/> or a
+    /// <see cref="ParallelAnalyzer"/>) and records the input summary.</summary>
+    public static void Run(IPacketSource source, IFrameSink engine, InputSummary input, CancellationToken cancel = default, Action? progress = null,
         PacketSelection? selection = null)
     {
         if (selection is { IsEmpty: true }) selection = null;

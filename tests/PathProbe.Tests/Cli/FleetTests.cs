@@ -46,6 +46,7 @@ public sealed class FleetTests : IDisposable
         ["ndjson"] = "true",
         ["max-flows"] = "5000",
         ["flow-rows"] = "7",
+        ["threads"] = "7", // --threads N (perfmt): not one per core here, so it differs from the default
         ["metrics-listen"] = "127.0.0.1:9464",
         ["otlp-endpoint"] = "http://127.0.0.1:4318",
         ["otlp-protocol"] = "grpc",

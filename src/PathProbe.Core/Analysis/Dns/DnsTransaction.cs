@@ -65,7 +65,7 @@ public sealed class DnsResponseInfo
 /// </summary>
 public sealed class DnsTransaction
 {
-    public required int FlowId { get; init; }
+    public int FlowId { get; internal set; }
     /// <summary>The flow record (its numbers are read only while it still carries <see cref="FlowId"/>).</summary>
     internal PathProbe.Flows.Flow? Flow { get; init; }
     public required DnsTransport Transport { get; init; }
