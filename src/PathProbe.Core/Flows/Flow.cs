@@ -42,16 +42,29 @@ public struct DirectionStats
     public int MaxIpPacket;
     /// <summary>Largest outermost tunnel IP packet on the wire (its largest fragment when reassembled); 0 when the
     /// direction was never tunnelled through IP.</summary>
-    public int MaxOuterIpPacket;
+    public readonly int MaxOuterIpPacket => _tunnel?.MaxOuterIpPacket ?? 0;
     /// <summary>Packets whose tunnel packet arrived in IP fragments and was reassembled before decapsulation (the
     /// tunnel's path has a smaller MTU than the tunnel needs).</summary>
-    public long OuterFragmented;
+    public readonly long OuterFragmented => _tunnel?.OuterFragmented ?? 0;
     /// <summary>The encapsulation of this direction's first packet (layers, overhead, tunnel endpoints); empty for plain
     /// traffic. <see cref="Encapsulation.MtuOverhead"/> is what the encapsulation takes from the link's IP MTU.</summary>
-    public Encapsulation Encap;
+    public readonly ref readonly Encapsulation Encap => ref _tunnel is null ? ref Encapsulation.None : ref _tunnel.Encap;
     /// <summary>Packets whose encapsulation differed from <see cref="Encap"/> (another tunnel, tunnelled and plain
     /// mixed: a path change, or the same packets captured both inside and outside a tunnel).</summary>
-    public long EncapChanges;
+    public readonly long EncapChanges => _tunnel?.EncapChanges ?? 0;
+    // The four above, made with the direction's first tunnelled packet: plain traffic (most flows) carries one
+    // reference instead of about 100 bytes per direction.
+    private TunnelStats? _tunnel;
+    internal TunnelStats TunnelToWrite => _tunnel ??= new();
+    internal readonly bool HasTunnelStats => _tunnel is not null;
+    /// <summary>Clears this direction for a recycled flow record, keeping (cleared) the tunnel box it had.</summary>
+    internal void Clear()
+    {
+        var t = _tunnel;
+        this = default;
+        WindowScale = -1;
+        if (t is not null) { t.Encap = default; t.MaxOuterIpPacket = 0; t.OuterFragmented = 0; t.EncapChanges = 0; _tunnel = t; }
+    }
     /// <summary>Largest frame captured (may exceed the MTU when the capture host offloads segmentation).</summary>
     public int MaxFrame;
     public long DfPackets;
@@ -67,6 +80,16 @@ public struct DirectionStats
     public bool BaseSeqSet;
 }
 
+/// <summary>A direction's tunnel figures (<see cref="DirectionStats.Encap"/> and the counters beside it), made with
+/// its first tunnelled packet.</summary>
+internal sealed class TunnelStats
+{
+    public Encapsulation Encap;
+    public int MaxOuterIpPacket;
+    public long OuterFragmented;
+    public long EncapChanges;
+}
+
 /// <summary>
 /// One bidirectional conversation. Allocated once per flow (never per packet). "Client" is the side that
 /// sent the first SYN, else the side that is not on a well-known port, else the first sender.
@@ -76,10 +99,11 @@ public sealed class Flow
     public int Id { get; internal set; }
     public FlowKey Key { get; internal set; }
     public FlowProtocol Protocol { get; internal set; }
-    public IpAddress ClientAddress { get; internal set; }
-    public IpAddress ServerAddress { get; internal set; }
-    public ushort ClientPort { get; internal set; }
-    public ushort ServerPort { get; internal set; }
+    // Client and server are the key's two sides, read through ClientIsA (not stored twice: 36 bytes a flow).
+    public IpAddress ClientAddress => ClientIsA ? Key.A : Key.B;
+    public IpAddress ServerAddress => ClientIsA ? Key.B : Key.A;
+    public ushort ClientPort => ClientIsA ? Key.PortA : Key.PortB;
+    public ushort ServerPort => ClientIsA ? Key.PortB : Key.PortA;
     /// <summary>True when the canonical key's A side is the client.</summary>
     public bool ClientIsA { get; internal set; }
     /// <summary>"smtp", "dns" or null, from the ports until protocol analyzers decide.</summary>
@@ -137,10 +161,8 @@ public sealed class Flow
         App = null;
         EndReason = FlowEnd.Open;
         ReusedPorts = false;
-        ClientToServer = default;
-        ServerToClient = default;
-        ClientToServer.WindowScale = -1;
-        ServerToClient.WindowScale = -1;
+        ClientToServer.Clear();
+        ServerToClient.Clear();
         Older = Newer = null;
         LastSeen = default;
         LastFrame = 0;

@@ -142,7 +142,7 @@ public sealed class FlowTable
     private static void UpdateDirection(ref DirectionStats d, ref DecodedPacket p, Flow flow)
     {
         if (d.Packets == 0) d.First = p.Time;
-        if (p.HasEncapsulation || d.Encap.Depth != 0) UpdateEncapsulation(ref d, ref p);
+        if (p.HasEncapsulation || d.HasTunnelStats) UpdateEncapsulation(ref d, ref p);
         d.Packets++;
         d.Last = p.Time;
         d.FrameBytes += p.WireLength;
@@ -183,10 +183,11 @@ public sealed class FlowTable
     private static void UpdateEncapsulation(ref DirectionStats d, ref DecodedPacket p)
     {
         ref readonly Encapsulation encap = ref p.Encap;
-        if (d.Packets == 0) d.Encap = encap;
-        else if (!d.Encap.Equals(encap)) d.EncapChanges++;
-        if (encap.OuterIpWireLength > d.MaxOuterIpPacket) d.MaxOuterIpPacket = encap.OuterIpWireLength;
-        if (encap.OuterReassembled) d.OuterFragmented++;
+        var t = d.TunnelToWrite;
+        if (d.Packets == 0) t.Encap = encap;
+        else if (!t.Encap.Equals(encap)) t.EncapChanges++;
+        if (encap.OuterIpWireLength > t.MaxOuterIpPacket) t.MaxOuterIpPacket = encap.OuterIpWireLength;
+        if (encap.OuterReassembled) t.OuterFragmented++;
     }
 
     private Flow NewFlow(ref DecodedPacket p, in FlowKey key, FlowProtocol proto, bool aToB)
@@ -198,17 +199,8 @@ public sealed class FlowTable
         _nextId += IdStride;
         flow.Key = key;
         flow.Protocol = proto;
-        flow.ClientAddress = srcIsClient ? p.Src : p.Dst;
-        flow.ServerAddress = srcIsClient ? p.Dst : p.Src;
-        flow.ClientPort = srcIsClient ? p.SrcPort : p.DstPort;
-        flow.ServerPort = srcIsClient ? p.DstPort : p.SrcPort;
-        flow.ClientIsA = srcIsClient == aToB;
+        flow.ClientIsA = srcIsClient == aToB; // the client's address and port are the key's side A or B
         flow.InputIndex = InputIndex;
-        if (proto == FlowProtocol.Icmp)
-        {
-            flow.ClientPort = 0;
-            flow.ServerPort = 0;
-        }
         flow.Application = ApplicationByPort(proto, flow.ServerPort);
         if (proto == FlowProtocol.Tcp) flow.AttachTcp();
         FlowsCreated++;

@@ -22,12 +22,15 @@ public sealed class TcpAnalyzer
     public TcpAnalysisFlags Process(Flow flow, bool fromClient, ref DecodedPacket p)
     {
         var c = flow.Tcp!;
-        TcpEndpointState f = fromClient ? c.Client : c.Server;
-        TcpEndpointState r = fromClient ? c.Server : c.Client;
+        TcpFlags flags = p.TcpFlags;
+        // The server side is made when it sends or an ACK reaches it; a client's pure SYN reads the shared stand-in
+        // (nothing below writes the receiver of a pure SYN except its window scale, noted on the connection).
+        bool peerUnborn = fromClient && !c.HasServer && (flags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn;
+        TcpEndpointState f = fromClient ? c.Client : c.ServerToWrite;
+        TcpEndpointState r = fromClient ? (peerUnborn ? c.Server : c.ServerToWrite) : c.Client;
         long now = p.Time.UnixNanoseconds;
         SeqNum seq = p.Seq, ack = p.Ack;
         int seglen = p.PayloadWireLength;
-        TcpFlags flags = p.TcpFlags;
         uint window = p.Window;
         bool noSfr = (flags & SynFinRst) == 0;
 
@@ -202,7 +205,11 @@ public sealed class TcpAnalyzer
         if ((flags & TcpFlags.Syn) != 0)
         {
             // verify_tcp_window_scaling: a SYN without the option means no scaling for either side.
-            if (f.WinScale == -1) { f.WinScale = -2; r.WinScale = -2; }
+            if (f.WinScale == -1)
+            {
+                f.WinScale = -2;
+                if (peerUnborn) c.NoteServerNoScale(); else r.WinScale = -2;
+            }
             else if ((flags & TcpFlags.Ack) != 0 && r.WinScale == -2) f.WinScale = -2;
         }
 
@@ -265,9 +272,7 @@ public sealed class TcpAnalyzer
     {
         int head = r.UHead, n = r.UCount;
         if (n == head) return false;
-        uint[] us = r.USeq!, un = r.UNext!;
-        long[] ut = r.UTime!;
-        bool[] ur = r.URetransmitted!;
+        UnackedSegment[] u = r.Unacked!;
         long sampleTime = 0;
         int matches = 0;
         bool anyResent = false, changed = false;
@@ -275,12 +280,12 @@ public sealed class TcpAnalyzer
         {
             // Sorted entries: the ACK removes a prefix and trims at most the entry it falls into.
             int i = head;
-            while (i < n && !((SeqNum)un[i] > (SeqNum)ack))
+            while (i < n && !((SeqNum)u[i].Next > (SeqNum)ack))
             {
-                if (un[i] == ack) { matches++; anyResent |= ur[i]; if (sampleTime == 0) sampleTime = ut[i]; }
+                if (u[i].Next == ack) { matches++; anyResent |= u[i].Retransmitted; if (sampleTime == 0) sampleTime = u[i].Time; }
                 i++;
             }
-            if (i < n && (SeqNum)ack > (SeqNum)us[i]) { us[i] = ack; }
+            if (i < n && (SeqNum)ack > (SeqNum)u[i].Seq) { u[i].Seq = ack; }
             changed = i > head;
             r.UHead = i;
             if (i == n) { r.UHead = 0; r.UCount = 0; }
@@ -290,17 +295,18 @@ public sealed class TcpAnalyzer
             int kept = head;
             for (int i = head; i < n; i++)
             {
-                uint s = us[i], e = un[i];
+                uint s = u[i].Seq, e = u[i].Next;
                 if (ack == e)
                 {
                     matches++;
-                    anyResent |= ur[i];
-                    if (sampleTime == 0) sampleTime = ut[i]; // oldest first: the first match is the oldest
+                    anyResent |= u[i].Retransmitted;
+                    if (sampleTime == 0) sampleTime = u[i].Time; // oldest first: the first match is the oldest
                     continue;
                 }
                 if ((SeqNum)ack > (SeqNum)s && (SeqNum)ack <= (SeqNum)e) s = ack;
                 else if (!((SeqNum)e > (SeqNum)ack)) continue; // fully acknowledged
-                us[kept] = s; un[kept] = e; ut[kept] = ut[i]; ur[kept] = ur[i];
+                u[kept] = u[i];
+                u[kept].Seq = s;
                 kept++;
             }
             changed = kept < n;
@@ -351,7 +357,7 @@ public sealed class TcpAnalyzer
     /// (they are not part of the tshark cross-check).</summary>
     private static void BytesInFlight(TcpEndpointState f, TcpEndpointState r, TcpFlags flags)
     {
-        uint low = r.LastAckTime != 0 ? r.LastAck : f.USeq![f.UHead];
+        uint low = r.LastAckTime != 0 ? r.LastAck : f.Unacked![f.UHead].Seq;
         long inFlight = (SeqNum)f.NextSeq - (SeqNum)low;
         for (int i = 0; i < r.SackCount; i++) inFlight -= unchecked(r.Sack[2 * i + 1] - r.Sack[2 * i]);
         if (inFlight > 0 && inFlight < 2_000_000_000)

@@ -52,8 +52,8 @@ public sealed class TcpFindingDetector(StallOptions options, FindingLog log) : I
     public void AfterSegment(Flow flow, bool madeProgress, bool reset, bool resent, long now)
     {
         var c = flow.Tcp!;
-        ref var st = ref c.Stall;
-        if (!st.Open) return;
+        if (!c.Stall.Open) return;
+        ref var st = ref c.StallToWrite;
         if (madeProgress && (st.Kind != StallKind.RtoBackoff || SenderDataMoved(c))) Close(flow, c, now, StallEnd.Recovered);
         else if (reset) Close(flow, c, now, StallEnd.Reset);
         else if (resent && st.Handle.IsValid) log.Update(st.Handle, st.Last = Build(flow, c, now, StallEnd.Ongoing));
@@ -108,7 +108,7 @@ public sealed class TcpFindingDetector(StallOptions options, FindingLog log) : I
         // Connect attempts are connect-timeout's business.
         if (c.Handshake is TcpHandshake.SynSent && !c.SynAckSeen) return;
         long outC = TcpAnalyzer.OutstandingBytes(c.Client, c.Server), outS = TcpAnalyzer.OutstandingBytes(c.Server, c.Client);
-        ref var st = ref c.Stall;
+        ref var st = ref c.StallToWrite;
         st.Open = true;
         st.Start = c.LastProgressTime;
         st.SenderIsClient = outC >= outS;
@@ -136,7 +136,7 @@ public sealed class TcpFindingDetector(StallOptions options, FindingLog log) : I
 
     private void Close(Flow flow, TcpConnectionState c, long now, StallEnd end)
     {
-        ref var st = ref c.Stall;
+        ref var st = ref c.StallToWrite;
         st.Open = false;
         st.Last = Build(flow, c, now, end);
         if (st.Handle.IsValid) log.Update(st.Handle, st.Last);
@@ -144,7 +144,7 @@ public sealed class TcpFindingDetector(StallOptions options, FindingLog log) : I
 
     private static StallVerdict Build(Flow flow, TcpConnectionState c, long now, StallEnd end)
     {
-        ref var st = ref c.Stall;
+        ref readonly var st = ref c.Stall;
         var sender = st.SenderIsClient ? c.Client : c.Server;
         var s = sender.Series;
         ResendSeries? series = st.Kind == StallKind.RtoBackoff && !s.IsEmpty && s.Last >= st.Start && s.Resends > 0

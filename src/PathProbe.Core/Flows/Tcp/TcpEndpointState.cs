@@ -38,15 +38,11 @@ public sealed class TcpEndpointState
     public int SackCount;
     public SackRanges Sack;
 
-    // Unacked segments, oldest first, in [UHead, UCount) of parallel arrays (allocated on first use). While
-    // USorted holds, entries are in increasing sequence order (no resend of older data among them), so an ACK only
-    // removes a prefix.
+    // Unacked segments, oldest first, in [UHead, UCount) of one array (allocated on first use). While USorted holds,
+    // entries are in increasing sequence order (no resend of older data among them), so an ACK only removes a prefix.
     internal int UHead;
     internal bool USorted = true;
-    internal uint[]? USeq;
-    internal uint[]? UNext;
-    internal long[]? UTime;
-    internal bool[]? URetransmitted;
+    internal UnackedSegment[]? Unacked;
     internal int UCount;
     /// <summary>Segments not tracked because the list was full.</summary>
     public long UnackedOverflow;
@@ -56,14 +52,21 @@ public sealed class TcpEndpointState
     /// classified segment (a SYN-only flow has none: 160 bytes saved per direction).</summary>
     public ref readonly TcpCounters Counters => ref (_counters ?? NoCounters).Value;
     /// <summary>The counters to update, made on first need.</summary>
-    internal ref TcpCounters CountersToWrite => ref (_counters ??= new()).Value;
+    internal ref TcpCounters CountersToWrite
+    {
+        get
+        {
+            System.Diagnostics.Debug.Assert(!IsShared, "a side that has not sent is read-only");
+            return ref (_counters ??= new()).Value;
+        }
+    }
     private CountersBox? _counters;
     private static readonly CountersBox NoCounters = new();
     private sealed class CountersBox { public TcpCounters Value; }
     /// <summary>RTT samples taken for data this side sent; empty (a shared, never written instance) until the first.</summary>
     public RttStats Rtt => _rtt ?? NoRtt;
     /// <summary>The samples to add to, made with the first (a flow that never completes a round trip has none).</summary>
-    internal RttStats RttSamples => _rtt ??= new();
+    internal RttStats RttSamples { get { System.Diagnostics.Debug.Assert(!IsShared); return _rtt ??= new(); } }
     private RttStats? _rtt;
     private static readonly RttStats NoRtt = new();
     /// <summary>The retransmission series in progress (or the last one); empty when this side never resent.</summary>
@@ -72,7 +75,7 @@ public sealed class TcpEndpointState
     public ref readonly RetransmissionSeries WorstSeries => ref (_series ?? NoSeries).Worst;
     /// <summary>The series to update, made on this side's first resend (most flows never resend: 320 bytes saved
     /// per direction).</summary>
-    internal RetransmissionState Resends => _series ??= new();
+    internal RetransmissionState Resends { get { System.Diagnostics.Debug.Assert(!IsShared); return _series ??= new(); } }
     private RetransmissionState? _series;
     // Read-only stand-in for a side that never resent: never written (writers go through Resends).
     private static readonly RetransmissionState NoSeries = new();
@@ -83,6 +86,12 @@ public sealed class TcpEndpointState
     internal uint[]? TsVals;
     internal long[]? TsTimes;
     internal int TsNext;
+
+    /// <summary>Stands for a side that has not sent yet (see <see cref="TcpConnectionState.Server"/>): read, never written.</summary>
+    internal bool IsShared { get; private init; }
+    internal static readonly TcpEndpointState Unborn = new() { IsShared = true };
+    /// <summary>The same, after the other side's SYN without the window-scale option (no scaling for either side).</summary>
+    internal static readonly TcpEndpointState UnbornNoScale = new() { IsShared = true, WinScale = -2 };
 
     internal void Reset()
     {
@@ -100,7 +109,7 @@ public sealed class TcpEndpointState
     /// unacknowledged-segment list, the TCP timestamp ring, the RTT samples once their median is taken) is let go.</summary>
     internal void ReleaseForReport()
     {
-        USeq = UNext = null; UTime = null; URetransmitted = null;
+        Unacked = null;
         UCount = 0; UHead = 0; USorted = true;
         TsVals = null; TsTimes = null; TsNext = 0;
         _rtt?.Freeze();
@@ -108,27 +117,25 @@ public sealed class TcpEndpointState
 
     internal void PushUnacked(uint seq, uint next, long time, bool retransmitted)
     {
-        if (USeq is null)
-        {
-            // Sized to what the flow uses: a SYN-only flow holds one entry; the arrays double as data flows.
-            USeq = new uint[4]; UNext = new uint[4]; UTime = new long[4]; URetransmitted = new bool[4];
-        }
-        if (UCount == USeq.Length && UHead > 0)
+        System.Diagnostics.Debug.Assert(!IsShared, "a side that has not sent is read-only (TcpConnectionState.ServerToWrite)");
+        // Sized to what the flow uses: a SYN-only flow holds one entry (two fit); the array doubles as data flows.
+        Unacked ??= new UnackedSegment[2];
+        var u = Unacked;
+        if (UCount == u.Length && UHead > 0)
         {
             // Move the live entries to the front before growing.
             int live = UCount - UHead;
-            Array.Copy(USeq, UHead, USeq, 0, live); Array.Copy(UNext!, UHead, UNext!, 0, live);
-            Array.Copy(UTime!, UHead, UTime!, 0, live); Array.Copy(URetransmitted!, UHead, URetransmitted!, 0, live);
+            Array.Copy(u, UHead, u, 0, live);
             UHead = 0; UCount = live;
         }
-        if (UCount == USeq.Length)
+        if (UCount == u.Length)
         {
             if (UCount >= MaxUnacked) { UnackedOverflow++; return; }
-            int n = UCount * 2;
-            Array.Resize(ref USeq, n); Array.Resize(ref UNext, n); Array.Resize(ref UTime, n); Array.Resize(ref URetransmitted, n);
+            Array.Resize(ref Unacked, UCount * 2);
+            u = Unacked;
         }
-        if (UCount > UHead && PathProbe.Primitives.SeqNum.Before(seq, UNext![UCount - 1])) USorted = false;
-        USeq[UCount] = seq; UNext![UCount] = next; UTime![UCount] = time; URetransmitted![UCount] = retransmitted;
+        if (UCount > UHead && PathProbe.Primitives.SeqNum.Before(seq, u[UCount - 1].Next)) USorted = false;
+        u[UCount] = new UnackedSegment { Seq = seq, Next = next, Time = time, Retransmitted = retransmitted };
         UCount++;
     }
 
@@ -144,14 +151,23 @@ public sealed class TcpEndpointState
     {
         int n = 0;
         for (int i = UHead; i < UCount; i++)
-            if (USeq![i] == seq)
+            if (Unacked![i].Seq == seq)
             {
-                if (n < times.Length) times[n] = UTime![i];
-                if (n < lengths.Length) lengths[n] = (int)unchecked(UNext![i] - USeq[i]);
+                if (n < times.Length) times[n] = Unacked[i].Time;
+                if (n < lengths.Length) lengths[n] = (int)unchecked(Unacked[i].Next - Unacked[i].Seq);
                 n++;
             }
         return n;
     }
+}
+
+/// <summary>One unacknowledged segment of <see cref="TcpEndpointState"/> (24 bytes).</summary>
+internal struct UnackedSegment
+{
+    public uint Seq;
+    public uint Next;
+    public long Time;
+    public bool Retransmitted;
 }
 
 /// <summary>What a stalled flow is waiting for.</summary>
@@ -190,11 +206,37 @@ public sealed class TcpConnectionState
     internal void ReleaseForReport()
     {
         Client.ReleaseForReport();
-        Server.ReleaseForReport();
+        _server?.ReleaseForReport();
     }
 
     public readonly TcpEndpointState Client = new();
-    public readonly TcpEndpointState Server = new();
+    /// <summary>The server side. Made when the analysis first writes it (its first segment, or an ACK or SYN-ACK
+    /// that reaches it); until then a shared, never written stand-in with a fresh side's values, so a SYN-only flow
+    /// (a scan, a flood, a server that never answered) holds one side's state instead of two.</summary>
+    public TcpEndpointState Server => _server ?? (_serverNoScale ? TcpEndpointState.UnbornNoScale : TcpEndpointState.Unborn);
+    /// <summary>The server side to write, made on first need.</summary>
+    internal TcpEndpointState ServerToWrite
+    {
+        get
+        {
+            if (_server is null)
+            {
+                _server = _spareServer ?? new TcpEndpointState();
+                _spareServer = null;
+                _server.Reset();
+                if (_serverNoScale) _server.WinScale = -2;
+            }
+            return _server;
+        }
+    }
+    /// <summary>The server side has been made (it sent, or was written).</summary>
+    internal bool HasServer => _server is not null;
+    /// <summary>The client's SYN without the window-scale option, noted while the server side is not made.</summary>
+    internal void NoteServerNoScale() { if (_server is null) _serverNoScale = true; else _server.WinScale = -2; }
+    private TcpEndpointState? _server;
+    // A recycled record keeps the server side it had, made again only when the new flow needs one.
+    private TcpEndpointState? _spareServer;
+    private bool _serverNoScale;
     /// <summary>Time of the most recent pure SYN (0 = none).</summary>
     public long TsMruSyn;
     /// <summary>Initial RTT: first non-SYN ACK after the most recent SYN (0 = unknown).</summary>
@@ -215,8 +257,13 @@ public sealed class TcpConnectionState
     public long LongestGapStart;
 
     /// <summary>The stall detector's state for this flow (owned by <c>Analysis/Tcp/TcpFindingDetector</c>; others read
-    /// its verdicts through <c>IStallView</c>).</summary>
-    internal StallTrack Stall;
+    /// its verdicts through <c>IStallView</c>); a shared empty one until the flow's first stall.</summary>
+    internal ref readonly StallTrack Stall => ref _stall is null ? ref NoStall : ref _stall.Value;
+    /// <summary>The stall state to write, made with the flow's first stall (most flows never stall: 56 bytes saved).</summary>
+    internal ref StallTrack StallToWrite => ref (_stall ??= new()).Value;
+    private StallBox? _stall;
+    private static readonly StallTrack NoStall;
+    private sealed class StallBox { public StallTrack Value; }
 
     /// <summary>Path-MTU evidence per direction (client → server, server → client); allocated on first need (a data
     /// packet above the minimum MTU, a hole, an ICMP too-big) and reused with the flow record.</summary>
@@ -243,11 +290,13 @@ public sealed class TcpConnectionState
     internal void Reset()
     {
         ClientMtuActive = false; ServerMtuActive = false;
-        Client.Reset(); Server.Reset();
+        Client.Reset();
+        if (_server is not null) { _spareServer = _server; _server = null; }
+        _serverNoScale = false;
         TsMruSyn = 0; TsFirstRtt = 0; Handshake = TcpHandshake.NotSeen; SynCount = 0; FirstSynTime = 0; LastSynTime = 0;
         SynAckSeen = false; RefusedByReset = false;
         LastProgressTime = 0; LastPacketTime = 0; LongestGapOutstanding = 0; LongestGapStart = 0;
-        Stall = default;
+        if (_stall is not null) _stall.Value = default;
     }
 }
 
