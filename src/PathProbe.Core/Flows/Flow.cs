@@ -32,9 +32,9 @@ public struct DirectionStats
     /// <summary>Frame bytes on the wire (what tshark's conversation table counts).</summary>
     public long FrameBytes;
     /// <summary>MSS option of this side's SYN, 0 when not seen.</summary>
-    public int Mss;
+    public ushort Mss;
     /// <summary>Window scale of this side's SYN, -1 when not seen.</summary>
-    public int WindowScale;
+    public sbyte WindowScale;
     /// <summary>Largest transport payload in one packet.</summary>
     public int MaxSegment;
     /// <summary>Largest IP packet (per its header length). For tunnelled traffic: the inner packet, the one the MSS and
@@ -117,21 +117,142 @@ public sealed class Flow
     public DirectionStats ClientToServer;
     public DirectionStats ServerToClient;
 
-    /// <summary>Application-layer state (SMTP, DNS) attached by a protocol analyzer; cleared when the record is recycled.</summary>
-    public IFlowApplication? App { get; set; }
+    /// <summary>Application-layer state (SMTP, DNS) attached by a protocol analyzer; cleared when the record is recycled.
+    /// A state an analyzer left pending (<see cref="PendingApplication"/>: a client's SYN to its port is all the flow
+    /// has) is made when first read.</summary>
+    public IFlowApplication? App
+    {
+        get => _app is PendingApplication pending ? _app = pending.Create(this) : _app;
+        set => _app = value;
+    }
 
-    /// <summary>TCP analysis state (TCP flows only); kept with the record when it is recycled.</summary>
-    public TcpConnectionState? Tcp { get; private set; }
+    /// <summary>The application state if it is made, without making a pending one.</summary>
+    public IFlowApplication? AppIfMade => _app is PendingApplication ? null : _app;
+
+    private IFlowApplication? _app;
+
+    /// <summary>TCP analysis state (TCP flows only); kept with the record when it is recycled. A flow whose only packet
+    /// so far is the client's first SYN holds no state: the SYN's few fields are kept instead (<see cref="HoldSyn"/>),
+    /// and the state is rebuilt from them, exactly as the analysis made it, when first read (and kept while the flow
+    /// is in the table; once it has left, each read gets a state of its own that nothing keeps, so that 100,000 such
+    /// flows kept for the report do not hold 100,000 states).</summary>
+    public TcpConnectionState? Tcp => _tcp ?? (_syn.Held ? (_syn.Closed ? RebuildSyn() : MaterializeSyn()) : null);
+
+    /// <summary>The TCP state if it exists now, without rebuilding a held SYN's (null then: the flow's only packet is
+    /// one SYN, with no retransmission, no RTT and no data).</summary>
+    public TcpConnectionState? TcpIfMade => _tcp;
+
+    /// <summary>The flow's only packet is the client's SYN and its TCP state is not held (see <see cref="Tcp"/>).</summary>
+    internal bool SynHeld => _syn.Held;
+
+    private TcpConnectionState? _tcp;
+    private HeldSyn _syn;
+
+    /// <summary>What the analysis read from a flow's first packet, a client's pure SYN without payload or SACK blocks,
+    /// beyond what the flow's counters keep for good (its time: <see cref="DirectionStats.First"/>; its sequence
+    /// number: <see cref="DirectionStats.BaseSeq"/>). 20 bytes in place of the connection state's 390 (a SYN flood
+    /// from distinct sources holds hundreds of thousands).</summary>
+    private struct HeldSyn
+    {
+        public uint Ack, TsVal, TsEcr;
+        public ushort Window;
+        public TcpFlags Flags;
+        public sbyte WindowScale;
+        public bool HasTimestamps;
+        public bool Held;
+        /// <summary>The flow has left the table (see <see cref="Tcp"/>).</summary>
+        public bool Closed;
+    }
 
     /// <summary>Per-flow timeline for the TUI (only when <c>AnalysisOptions.Timelines</c> is on); kept with the record
     /// when it is recycled and reset by its recorder for the new flow id.</summary>
     public Timeline.FlowTimeline? Timeline { get; internal set; }
 
-    internal TcpConnectionState AttachTcp()
+    // The TCP state a held SYN gave back, for the next flow of this thread (a flow table is used by one thread): a SYN
+    // flood runs on one state, and rebuilding a held SYN's state at its close allocates nothing.
+    [ThreadStatic] private static TcpConnectionState? t_spareTcp;
+    [ThreadStatic] private static Analysis.Tcp.TcpAnalyzer? t_replay;
+
+    /// <summary>Gives the flow its TCP state: the record's own (reset), else the spare one, else a new one.</summary>
+    internal void AttachTcp()
     {
-        if (Tcp is null) Tcp = new TcpConnectionState();
-        else Tcp.Reset();
-        return Tcp;
+        _syn = default;
+        if (_tcp is not null) { _tcp.Reset(); return; }
+        _tcp = t_spareTcp ?? new TcpConnectionState();
+        t_spareTcp = null;
+    }
+
+    /// <summary>The flow's only packet, <paramref name="p"/>, is the client's pure SYN (no payload, no SACK blocks)
+    /// and the analysis wrote nothing but the TCP analyzer's state for it: keep the SYN's fields and let the state go
+    /// (reset, for the next flow). <see cref="Tcp"/> rebuilds it on first read.</summary>
+    internal void HoldSyn(ref DecodedPacket p)
+    {
+        var c = _tcp!;
+        _syn = new HeldSyn
+        {
+            Ack = p.Ack, Window = p.Window, Flags = p.TcpFlags, WindowScale = p.TcpOptions.WindowScale,
+            HasTimestamps = p.TcpOptions.HasTimestamps, TsVal = p.TcpOptions.TsVal, TsEcr = p.TcpOptions.TsEcr,
+            Held = true,
+        };
+        _tcp = null;
+        c.Reset();
+        t_spareTcp = c;
+    }
+
+    /// <summary>A held flow leaves the table: the state rebuilt for the detectors at its close is given back when
+    /// the SYN is still all it holds (nothing after this writes it), and later reads rebuild it each time.</summary>
+    internal void ReleaseRebuiltSyn()
+    {
+        if (!_syn.Held) return;
+        if (_tcp is { } c)
+        {
+            if (!c.OnlySynState) return; // a detector wrote to it at the close: the state stays with the flow
+            _tcp = null;
+            c.Reset();
+            t_spareTcp = c;
+        }
+        _syn.Closed = true;
+    }
+
+    /// <summary>A second packet arrived: the held SYN's state is made now and kept from here on.</summary>
+    internal void EndSynHold()
+    {
+        if (!_syn.Held) return;
+        _ = Tcp;
+        _syn = default;
+    }
+
+    private TcpConnectionState MaterializeSyn()
+    {
+        var c = t_spareTcp ?? new TcpConnectionState();
+        t_spareTcp = null;
+        ReplaySyn(c);
+        _tcp = c;
+        return c;
+    }
+
+    private TcpConnectionState RebuildSyn()
+    {
+        var c = new TcpConnectionState();
+        ReplaySyn(c);
+        return c;
+    }
+
+    private void ReplaySyn(TcpConnectionState c)
+    {
+        var p = new DecodedPacket
+        {
+            Time = ClientToServer.First,
+            Seq = ClientToServer.BaseSeq,
+            Ack = _syn.Ack,
+            Window = _syn.Window,
+            TcpFlags = _syn.Flags,
+        };
+        p.TcpOptions.WindowScale = _syn.WindowScale;
+        p.TcpOptions.HasTimestamps = _syn.HasTimestamps;
+        p.TcpOptions.TsVal = _syn.TsVal;
+        p.TcpOptions.TsEcr = _syn.TsEcr;
+        (t_replay ??= new()).Process(this, c, fromClient: true, ref p, firstPacket: true);
     }
 
     public Timestamp Start => ClientToServer.Packets == 0 ? ServerToClient.First :
@@ -152,13 +273,14 @@ public sealed class Flow
 
     /// <summary>The flow left the table and is kept for the report: per-packet analysis state is let go (see
     /// <see cref="TcpConnectionState.ReleaseForReport"/>); what the reports read stays.</summary>
-    internal void ReleaseForReport() => Tcp?.ReleaseForReport();
+    internal void ReleaseForReport() => _tcp?.ReleaseForReport();
 
     /// <summary>Clears the record for reuse by the flow table.</summary>
     internal void Reset()
     {
         Application = null;
         App = null;
+        _syn = default;
         EndReason = FlowEnd.Open;
         ReusedPorts = false;
         ClientToServer.Clear();

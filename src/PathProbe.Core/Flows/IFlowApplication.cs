@@ -13,3 +13,18 @@ public interface IFlowApplication
     /// applications.</summary>
     PathProbe.Findings.SmtpPosition? Position { get; }
 }
+
+/// <summary>
+/// Stands in <see cref="Flow.App"/> for application state that is made only when first read: a flow whose only packet
+/// so far is a client's SYN to an application's port holds this (one object for all such flows) instead of a session
+/// of its own. <see cref="Flow.App"/> never returns it: reading the flow's application makes the state, as it would
+/// have been had it been made with the SYN.
+/// </summary>
+public abstract class PendingApplication : IFlowApplication
+{
+    /// <summary>Makes <paramref name="flow"/>'s state, as it would be after the flow's first packet (its SYN).</summary>
+    internal abstract IFlowApplication Create(Flow flow);
+
+    string? IFlowApplication.Phase => null;
+    PathProbe.Findings.SmtpPosition? IFlowApplication.Position => null;
+}

@@ -31,4 +31,8 @@ public sealed class AnalysisOptions
     /// <summary>Record every opening, change and closing of a finding for live output
     /// (<see cref="Engine.TakeFindingEvents"/>). Off for offline analysis.</summary>
     public bool FindingEvents { get; init; }
+    /// <summary>A flow whose only packet is a client's pure SYN keeps the SYN's fields instead of its TCP state and
+    /// SMTP session, which are made, the same, when first read (<see cref="Flows.Flow.Tcp"/>, <see cref="Flows.Flow.App"/>).
+    /// Off with <see cref="Timelines"/> (the TUI reads live flows from its own thread); tests turn it off to compare.</summary>
+    internal bool HoldSyns { get; init; } = true;
 }

@@ -85,6 +85,7 @@ public sealed class Engine : IFrameSink
     private readonly SmtpAnalyzer? _smtp; // null when SMTP analysis (or TCP analysis) is off
     private long _now;
     private readonly bool _tcpAnalysis;
+    private readonly bool _holdSyns;
     private long _decoded;
     private long _fragmentsHeld;
     private long _ackedUnseen;
@@ -109,6 +110,7 @@ public sealed class Engine : IFrameSink
         _decoder = new FrameDecoder(_reassembler, new DecodeCounters());
         _flows = new FlowTable(options.Flows, firstFlowId) { InputIndex = inputIndex };
         _tcpAnalysis = options.TcpAnalysis;
+        _holdSyns = options.HoldSyns && options.TcpAnalysis && !options.Timelines;
         _log = new FindingLog { RecordEvents = options.FindingEvents, TrackKeys = shard is not null };
         _tcpFindings = new TcpFindingDetector(options.Stalls, _log);
         _mtu = new PathMtuDetector(options.PathMtu, _log);
@@ -116,7 +118,7 @@ public sealed class Engine : IFrameSink
         StormOptions = options.Storms;
         _dns = new DnsAnalyzer(options.Dns, _log);
         _fragmentation = new FragmentationDetector(options.Fragmentation, _dns, _log);
-        if (_tcpAnalysis && options.Smtp.Enabled) _smtp = new SmtpAnalyzer(options.Smtp, _log, _tcpFindings, _mtu);
+        if (_tcpAnalysis && options.Smtp.Enabled) _smtp = new SmtpAnalyzer(options.Smtp, _log, _tcpFindings, _mtu) { HoldSyns = _holdSyns };
         _flows.FlowClosing = OnFlowClosing;
         _timelines = options.Timelines ? new Flows.Timeline.TimelineRecorder(options.TimelinePoints) : null;
     }
@@ -325,6 +327,8 @@ public sealed class Engine : IFrameSink
     private void Segment(Flow flow, bool fromClient, ref DecodedPacket p, long now)
     {
         TcpAnalysisFlags ta = 0;
+        // A held SYN's flow has its second packet: its state is made (as the SYN left it) and kept from now on.
+        if (flow.SynHeld) flow.EndSynHold();
         foreach (var stage in SegmentStages)
         {
             Trace?.Add(stage);
@@ -366,6 +370,13 @@ public sealed class Engine : IFrameSink
                 case Stage.Timeline: _timelines?.Record(flow, fromClient, ref p, ta); break;
             }
         }
+        // The flow's first packet is the client's pure SYN (no payload, no SACK blocks): the stages above wrote only
+        // the TCP analyzer's state for it (a pure SYN carries no ACK, no data, no resend), so the flow keeps the SYN's
+        // fields instead and the state is rebuilt, the same, if the flow goes on or is read (README "Memory": a SYN
+        // flood from distinct sources). Not with timelines: the TUI reads live flows from its own thread.
+        if (_holdSyns && flow.Packets == 1 && fromClient && (p.TcpFlags & (TcpFlags.Syn | TcpFlags.Ack | TcpFlags.Fin | TcpFlags.Rst)) == TcpFlags.Syn &&
+            p.PayloadWireLength == 0 && p.TcpOptions.SackBlockCount == 0 && flow.TcpIfMade is { OnlySynState: true })
+            _flows.HoldSyn(flow, ref p);
     }
 
     /// <summary>Live capture, while no packet arrives: time passes all the same. Decisions that wait for time (a

@@ -107,7 +107,8 @@ internal sealed class CaptureMetrics : IDisposable
         }
     }
 
-    private static long Retransmissions(Flow flow) => flow.Tcp is { } t
+    // TcpIfMade: a flow whose only packet is a held SYN has no resend, and its state is not rebuilt for the count.
+    private static long Retransmissions(Flow flow) => flow.TcpIfMade is { } t
         ? t.Client.Counters.Retransmissions + t.Client.Counters.FastRetransmissions + t.Client.Counters.SpuriousRetransmissions +
           t.Server.Counters.Retransmissions + t.Server.Counters.FastRetransmissions + t.Server.Counters.SpuriousRetransmissions
         : 0;

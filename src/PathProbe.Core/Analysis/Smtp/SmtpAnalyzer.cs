@@ -31,6 +31,13 @@ public sealed partial class SmtpAnalyzer
     private readonly StreamBudget _budget;
     private readonly SmtpStats _stats = new();
     private int _live;
+    private readonly PendingSyn _pending;
+
+    /// <summary>A flow to an SMTP port whose first packet is the client's pure SYN (no payload) holds
+    /// <see cref="PendingSyn"/> instead of a session until it is read (its second packet, its close, a report): a
+    /// session costs about 1 KB, and a SYN flood to port 25 would otherwise hold <see cref="SmtpOptions.MaxConcurrentFlows"/>
+    /// of them for flows that never carry a byte (README "Memory"). Off when another thread reads live flows (the TUI).</summary>
+    internal bool HoldSyns { get; init; }
 
     public SmtpAnalyzer(SmtpOptions options, FindingLog log, Tcp.IStallView? stalls = null, Mtu.IPathMtuView? mtu = null)
     {
@@ -39,6 +46,23 @@ public sealed partial class SmtpAnalyzer
         _stalls = stalls;
         _mtu = mtu;
         _budget = new StreamBudget(options.StreamBudgetBytes);
+        _pending = new PendingSyn(this);
+    }
+
+    /// <summary>The session of a flow whose SYN was held (<see cref="HoldSyns"/>): made as the SYN made it, with the
+    /// SYN's time and sequence number, which the flow keeps (<see cref="DirectionStats.First"/>,
+    /// <see cref="DirectionStats.BaseSeq"/>); the reassembler reads no other field of a pure SYN.</summary>
+    private sealed class PendingSyn(SmtpAnalyzer owner) : PendingApplication
+    {
+        internal override IFlowApplication Create(Flow flow)
+        {
+            var syn = flow.ClientToServer.First;
+            var state = new SmtpFlowState(new SmtpConnection(syn, implicitTls: flow.ServerPort == 465, owner._budget, owner._options.Limits),
+                SmtpDetection.Port) { Counted = true, StartedMidSession = false };
+            state.Connection.OnSegment(fromClient: true, flow.ClientToServer.BaseSeq, 0, default, 0, TcpFlags.Syn, syn);
+            state.Track();
+            return state;
+        }
     }
 
     public SmtpStats Stats
@@ -91,6 +115,14 @@ public sealed partial class SmtpAnalyzer
         if (_live >= _options.MaxConcurrentFlows)
         {
             if (detection != SmtpDetection.Proxy) _stats.FlowsNotDecoded++;
+            return;
+        }
+        if (HoldSyns && detection == SmtpDetection.Port && fromClient && p.PayloadWireLength == 0 &&
+            (p.TcpFlags & (TcpFlags.Syn | TcpFlags.Ack | TcpFlags.Fin | TcpFlags.Rst)) == TcpFlags.Syn)
+        {
+            _live++;
+            Count(flow, detection);
+            flow.App = _pending;
             return;
         }
         var state = new SmtpFlowState(

@@ -19,9 +19,14 @@ public sealed class TcpAnalyzer
 
     /// <summary>Classifies one segment of <paramref name="flow"/> and updates its state. Call after the flow table
     /// has counted the packet. Returns the analysis flags of the segment.</summary>
-    public TcpAnalysisFlags Process(Flow flow, bool fromClient, ref DecodedPacket p)
+    public TcpAnalysisFlags Process(Flow flow, bool fromClient, ref DecodedPacket p) =>
+        Process(flow, flow.Tcp!, fromClient, ref p, flow.Packets == 1);
+
+    /// <summary><see cref="Process(Flow, bool, ref DecodedPacket)"/> on the state <paramref name="c"/>;
+    /// <paramref name="firstPacket"/>: <paramref name="p"/> is the flow's first packet (a held SYN rebuilt later,
+    /// <see cref="Flow.Tcp"/>, is analysed as the first packet it was).</summary>
+    internal TcpAnalysisFlags Process(Flow flow, TcpConnectionState c, bool fromClient, ref DecodedPacket p, bool firstPacket)
     {
-        var c = flow.Tcp!;
         TcpFlags flags = p.TcpFlags;
         // The server side is made when it sends or an ACK reaches it; a client's pure SYN reads the shared stand-in
         // (nothing below writes the receiver of a pure SYN except its window scale, noted on the connection).
@@ -35,7 +40,7 @@ public sealed class TcpAnalyzer
         bool noSfr = (flags & SynFinRst) == 0;
 
         var ta = TcpAnalysisFlags.None;
-        if (flow.ReusedPorts && flow.Packets == 1) ta |= TcpAnalysisFlags.ReusedPorts;
+        if (flow.ReusedPorts && firstPacket) ta |= TcpAnalysisFlags.ReusedPorts;
 
         uint nextSeqBefore = f.NextSeq;
         uint fLastAckBefore = f.LastAck;

@@ -287,6 +287,10 @@ public sealed class TcpConnectionState
     /// <summary>The evidence for data sent by one side, or null when nothing was recorded.</summary>
     internal PathMtuDirection? MtuIfAny(bool fromClient) => fromClient ? (ClientMtuActive ? ClientMtu : null) : (ServerMtuActive ? ServerMtu : null);
 
+    /// <summary>Nothing but the TCP analyzer's own fields was written: no server side, no stall, no path-MTU
+    /// evidence (what a client's first SYN leaves; <see cref="Flow.ReleaseRebuiltSyn"/>).</summary>
+    internal bool OnlySynState => _server is null && _stall is null && ClientMtu is null && ServerMtu is null;
+
     internal void Reset()
     {
         ClientMtuActive = false; ServerMtuActive = false;
