@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using PathProbe.Analysis.Mtu;
 using PathProbe.Analysis.Dns;
 using PathProbe.Analysis.Fragmentation;
@@ -232,12 +233,7 @@ public sealed class Engine : IFrameSink
                 _decoded++;
                 Flow? flow = _flows.Update(ref p, out bool fromClient);
                 if (flow is null) break;
-                if (flow.Protocol == FlowProtocol.Tcp) Segment(flow, fromClient, ref p, now);
-                else
-                {
-                    if (_tcpAnalysis && flow.Protocol == FlowProtocol.Icmp) _mtu.OnIcmp(ref p, _flows, now);
-                    DnsAndFragments(flow, fromClient, ref p);
-                }
+                FlowPacket(flow, fromClient, ref p, now);
                 break;
             case DecodeStatus.FragmentHeld:
                 _fragmentsHeld++;
@@ -275,12 +271,7 @@ public sealed class Engine : IFrameSink
                 if (flow is null) break;
                 flow.LastFrame = index;
                 if (_flows.FlowsCreated != created) sh.Created.Add((flow.Id, index));
-                if (flow.Protocol == FlowProtocol.Tcp) Segment(flow, fromClient, ref p, now);
-                else
-                {
-                    if (_tcpAnalysis && flow.Protocol == FlowProtocol.Icmp) _mtu.OnIcmp(ref p, _flows, now);
-                    DnsAndFragments(flow, fromClient, ref p);
-                }
+                FlowPacket(flow, fromClient, ref p, now);
                 break;
             case DecodeStatus.FragmentHeld:
                 _fragmentsHeld++;
@@ -322,6 +313,19 @@ public sealed class Engine : IFrameSink
     {
         var list = _reassembler.Incomplete;
         for (int i = before; i < list.Count; i++) sh.Incomplete.Add(sh.Key(phase, list[i].FirstSeen.UnixNanoseconds));
+    }
+
+    /// <summary>A decoded packet of <paramref name="flow"/>, counted by the flow table: TCP segments through the
+    /// segment stages; ICMP to the path-MTU detector (errors quoting a flow); DNS and reassembled datagrams.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void FlowPacket(Flow flow, bool fromClient, ref DecodedPacket p, long now)
+    {
+        if (flow.Protocol == FlowProtocol.Tcp) Segment(flow, fromClient, ref p, now);
+        else
+        {
+            if (_tcpAnalysis && flow.Protocol == FlowProtocol.Icmp) _mtu.OnIcmp(ref p, _flows, now);
+            DnsAndFragments(flow, fromClient, ref p);
+        }
     }
 
     private void Segment(Flow flow, bool fromClient, ref DecodedPacket p, long now)

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.IO.Compression;
 using System.Text.Json;
 using PathProbe.Capture;
@@ -139,30 +138,14 @@ public sealed class MetadataBombTests(MetadataBombs bombs) : IClassFixture<Metad
         Skip.IfNot(File.Exists(cli), "pathprobe.dll not beside the tests");
         string bomb = which == "interfaces" ? bombs.InterfaceBomb : bombs.SectionBomb;
 
-        var (rssKb, json) = RunMeasured(cli, "analyze", "--json", bomb);
+        var (rssKb, json) = CliProcess.RunMeasured(cli, 120_000, "analyze", "--json", bomb);
         Assert.True(rssKb <= 256 * 1024, $"peak RSS {rssKb} kB for the {which} bomb, over 256 MB");
         Assert.True(json.Length < 2_000_000, $"JSON of {json.Length} bytes for the {which} bomb");
         using var doc = JsonDocument.Parse(json);
         Assert.Equal(JsonValueKind.Object, doc.RootElement.GetProperty("inputs")[0].GetProperty("limits").ValueKind);
 
-        var (rssText, text) = RunMeasured(cli, "analyze", bomb);
+        var (rssText, text) = CliProcess.RunMeasured(cli, 120_000, "analyze", bomb);
         Assert.True(rssText <= 256 * 1024, $"peak RSS {rssText} kB for the {which} bomb (text), over 256 MB");
         Assert.Contains("limit: ", text);
-    }
-
-    private static (long RssKb, string Stdout) RunMeasured(string cli, params string[] args)
-    {
-        var psi = new ProcessStartInfo("/usr/bin/time") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add("-v");
-        psi.ArgumentList.Add(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? TestPaths.Tool("dotnet") ?? "dotnet");
-        psi.ArgumentList.Add(cli);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        string stderr = p.StandardError.ReadToEnd();
-        Assert.True(p.WaitForExit(120_000), "pathprobe did not finish within 2 minutes");
-        string line = stderr.Split('\n').First(l => l.Contains("Maximum resident set size"));
-        long kb = long.Parse(line[(line.LastIndexOf(':') + 1)..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
-        return (kb, stdout.Result);
     }
 }

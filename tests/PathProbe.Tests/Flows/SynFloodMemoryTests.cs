@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.Text.Json;
 using PathProbe.Tests.Support;
 
@@ -70,7 +69,7 @@ public sealed class SynFloodMemoryTests : IDisposable
         string file = Path.Combine(_dir, "synflood.pcap");
         WriteSynFlood(file, Syns);
 
-        var (rss, text) = RunMeasured(cli, "analyze", file);
+        var (rss, text) = CliProcess.RunMeasured(cli, 300_000, "analyze", file);
         Console.WriteLine($"SYN flood, {Syns:N0} SYNs: peak RSS {rss / 1024} MB (text)");
         // The limits are said: flows evicted because the table was full, flows not listed (the text is wrapped).
         string words = System.Text.RegularExpressions.Regex.Replace(text, @"\s+", " ");
@@ -80,27 +79,11 @@ public sealed class SynFloodMemoryTests : IDisposable
         // before; 722 MB for 262,144 SYNs before any of this work). README "Memory" has the figures for 1 M SYNs.
         Assert.True(rss <= 250 * 1024, $"peak RSS {rss} kB for {Syns:N0} SYN flows, over 250 MB");
 
-        var (rssJson, json) = RunMeasured(cli, "analyze", "--json", file);
+        var (rssJson, json) = CliProcess.RunMeasured(cli, 300_000, "analyze", "--json", file);
         Console.WriteLine($"SYN flood, {Syns:N0} SYNs: peak RSS {rssJson / 1024} MB (--json)");
         // Measured 200-214 MB the same way (371 MB before).
         Assert.True(rssJson <= 270 * 1024, $"peak RSS {rssJson} kB for {Syns:N0} SYN flows (--json), over 270 MB");
         using var doc = JsonDocument.Parse(json);
         Assert.Equal(100_000, doc.RootElement.GetProperty("flows").GetArrayLength());
-    }
-
-    private static (long RssKb, string Stdout) RunMeasured(string cli, params string[] args)
-    {
-        var psi = new ProcessStartInfo("/usr/bin/time") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add("-v");
-        psi.ArgumentList.Add(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? TestPaths.Tool("dotnet") ?? "dotnet");
-        psi.ArgumentList.Add(cli);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        string stderr = p.StandardError.ReadToEnd();
-        Assert.True(p.WaitForExit(300_000), "pathprobe did not finish within 5 minutes");
-        string line = stderr.Split('\n').First(l => l.Contains("Maximum resident set size"));
-        long kb = long.Parse(line[(line.LastIndexOf(':') + 1)..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
-        return (kb, stdout.Result);
     }
 }

@@ -56,4 +56,22 @@ public static class CliProcess
             foreach (var kv in environment) psi.Environment[kv.Key] = kv.Value;
         return psi;
     }
+
+    /// <summary>Runs <c>dotnet <paramref name="dll"/> ARGS</c> under <c>/usr/bin/time -v</c> (the caller skips when it is
+    /// missing) and returns its peak RSS in kB and its standard output; bounded by <paramref name="timeoutMs"/>.</summary>
+    public static (long RssKb, string Stdout) RunMeasured(string dll, int timeoutMs, params string[] args)
+    {
+        var psi = new ProcessStartInfo("/usr/bin/time") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add("-v");
+        psi.ArgumentList.Add(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? TestPaths.Tool("dotnet") ?? "dotnet");
+        psi.ArgumentList.Add(dll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        string stderr = p.StandardError.ReadToEnd();
+        Assert.True(p.WaitForExit(timeoutMs), $"pathprobe did not finish within {timeoutMs / 1000} s");
+        string line = stderr.Split('\n').First(l => l.Contains("Maximum resident set size"));
+        long kb = long.Parse(line[(line.LastIndexOf(':') + 1)..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        return (kb, stdout.Result);
+    }
 }

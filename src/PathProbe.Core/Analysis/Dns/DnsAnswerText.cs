@@ -108,14 +108,7 @@ internal static class DnsAnswerText
                 st = DnsReader.ReadRdataName(msg, rr, rr.RdataOffset + 6, name, out _, out next);
                 return st != DnsStatus.Ok ? st : next != end ? DnsStatus.BadRdata : DnsStatus.Ok;
             case DnsType.OPT:
-                for (int p = 0; p < rd.Length;)
-                {
-                    if (rd.Length - p < 4) return DnsStatus.BadOpt;
-                    int olen = BinaryPrimitives.ReadUInt16BigEndian(rd[(p + 2)..]);
-                    if (rd.Length - p - 4 < olen) return DnsStatus.BadOpt;
-                    p += 4 + olen;
-                }
-                return DnsStatus.Ok;
+                return DnsReader.OptionsTile(rd) ? DnsStatus.Ok : DnsStatus.BadOpt;
             default:
                 return DnsStatus.Ok;
         }

@@ -168,14 +168,7 @@ public sealed class DnsMessage
             }
             case DnsType.OPT:
             {
-                // Options are TLVs (code, length, data) that must tile the RDATA exactly (RFC 6891 §6.1.2).
-                for (int p = 0; p < rd.Length;)
-                {
-                    if (rd.Length - p < 4) return DnsStatus.BadOpt;
-                    int olen = BinaryPrimitives.ReadUInt16BigEndian(rd[(p + 2)..]);
-                    if (rd.Length - p - 4 < olen) return DnsStatus.BadOpt;
-                    p += 4 + olen;
-                }
+                if (!DnsReader.OptionsTile(rd)) return DnsStatus.BadOpt;
                 data = new OptRdata(rr.OptUdpPayloadSize, rr.OptExtendedRcode, rr.OptVersion, rr.OptDnssecOk, rd.Length);
                 return DnsStatus.Ok;
             }

@@ -235,6 +235,19 @@ public ref struct DnsReader
         return DnsStatus.Ok;
     }
 
+    /// <summary>An OPT record's RDATA is options (code, length, data) that tile it exactly (RFC 6891 §6.1.2).</summary>
+    public static bool OptionsTile(ReadOnlySpan<byte> rdata)
+    {
+        for (int p = 0; p < rdata.Length;)
+        {
+            if (rdata.Length - p < 4) return false;
+            int olen = BinaryPrimitives.ReadUInt16BigEndian(rdata[(p + 2)..]);
+            if (rdata.Length - p - 4 < olen) return false;
+            p += 4 + olen;
+        }
+        return true;
+    }
+
     /// <summary>
     /// Reads a whole message without allocating: header, first question, record counts, EDNS. For the capture hot
     /// path, which counts DNS traffic and its sizes. <paramref name="summary"/> holds what was read before any error.
