@@ -247,28 +247,11 @@ public sealed unsafe class LiveCapture : IDisposable
         return string.IsNullOrEmpty(detail) ? generic : detail;
     }
 
-    /// <summary>
-    /// The command that lets an unprivileged user capture with this program: file capabilities on the executable
-    /// that runs it. For the apphost (the pathprobe executable, also what `dotnet tool install` puts on PATH) that is
-    /// the apphost itself, which loads the runtime into its own process. For `dotnet pathprobe.dll` the process is the
-    /// dotnet host, so only the capabilities on that binary count, and then every .NET program it starts can capture.
-    /// Symbolic links are resolved (setcap refuses them).
-    /// </summary>
+    /// <summary>The command that lets an unprivileged user capture with this program (<see cref="Primitives.Setcap"/>).</summary>
     public static string SetcapHint => SetcapHintFor(Environment.ProcessPath);
 
-    public static string SetcapHintFor(string? processPath)
-    {
-        const string Caps = "sudo setcap cap_net_raw,cap_net_admin=eip";
-        if (string.IsNullOrEmpty(processPath)) return $"{Caps} $(readlink -f $(which pathprobe))";
-        string exe = processPath;
-        try { exe = File.ResolveLinkTarget(processPath, returnFinalTarget: true)?.FullName ?? processPath; }
-        catch (IOException) { }
-        string quoted = exe.Contains(' ') ? $"'{exe}'" : exe;
-        return Path.GetFileNameWithoutExtension(exe) == "dotnet"
-            ? $"{Caps} {quoted} (the dotnet host, as you run `dotnet pathprobe.dll`: every .NET program started with it can then capture; " +
-              "to grant it to pathprobe alone, run its own executable, e.g. the `pathprobe` that `dotnet tool install` puts on PATH, and setcap that)"
-            : $"{Caps} {quoted}";
-    }
+    public static string SetcapHintFor(string? processPath) =>
+        Primitives.Setcap.Hint("cap_net_raw,cap_net_admin=eip", "capture", processPath);
 
     /// <summary>A device name as the user gave it, safe for a terminal (control characters escaped).</summary>
     private static string Show(string device) => Primitives.SafeText.Clean(device, 100);

@@ -33,8 +33,8 @@ public static class PathMtuProber
             catch (SocketException e) when (e.SocketErrorCode is SocketError.AccessDenied || e.NativeErrorCode is 1 or 13)
             {
                 throw new ProbePermissionException(
-                    "probe sends raw packets and needs root or CAP_NET_RAW: run it with sudo, or grant the capability once with " +
-                    "`sudo setcap cap_net_raw+ep \"$(readlink -f \"$(command -v pathprobe)\")\"`");
+                    "probe sends raw packets and needs root or CAP_NET_RAW: run it with sudo, or grant the capability once: " +
+                    Primitives.Setcap.Hint("cap_net_raw+ep", "send raw packets", Environment.ProcessPath));
             }
             catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressNotAvailable)
             {

@@ -299,6 +299,10 @@ public sealed class CommandLineTests : IDisposable
         Assert.StartsWith($"sudo setcap cap_net_raw,cap_net_admin=eip {real} ", hint);
         Assert.Contains("every .NET program started with it can then capture", hint);
         Assert.Contains("run its own executable", hint);
+        // The probe's raw sockets: the same rule, with the probe's capability.
+        string probe = PathProbe.Primitives.Setcap.Hint("cap_net_raw+ep", "send raw packets", link);
+        Assert.StartsWith($"sudo setcap cap_net_raw+ep {real} ", probe);
+        Assert.Contains("every .NET program started with it can then send raw packets", probe);
     }
 
     [Fact]
