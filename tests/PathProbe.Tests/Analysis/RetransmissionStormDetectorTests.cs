@@ -43,6 +43,9 @@ public sealed class RetransmissionStormDetectorTests
         Assert.Equal(PathProbe.Findings.Kinds.StormClass.Flood, storm.Verdict<PathProbe.Findings.Kinds.StormVerdict>().Class);
         Assert.Equal(Severity.Critical, storm.Severity);
         Assert.Contains("SYN flood", storm.Summary);
+        // The flood is said by its unanswered SYNs; no "0 of 0 data segments retransmitted ... in 0 flows".
+        Assert.Contains("900 SYNs never answered (SYNs less SYN-ACKs), from 300 sources", storm.Summary);
+        Assert.DoesNotContain("data segments", storm.Summary);
     }
 
     [Fact]

@@ -103,9 +103,12 @@ public sealed class StormWriter : FindingWriter<StormVerdict>
         var peers = v.Peers;
         string peerText = peers.Count == 0 ? "" : peers.Count == 1 ? $" toward {peers[0].Peer}" : $" toward {Count(peers.Count, "peer")}";
         int flows = v.Flows.Count + v.FlowsNotListed;
-        string s = $"{what}: {N(v.Retransmissions)} of {N(v.DataSegments)} data segments retransmitted ({Percent(v.Share)}) " +
-                   $"over {Sec(v.End.UnixNanoseconds - v.Start.UnixNanoseconds)} in {Count(flows, "flow")}{peerText}";
-        if (v.Class == StormClass.Flood) s += $"; {N(v.HalfOpenConnections)} connection attempts never answered, from {Count(v.SynSources, "source")}";
+        string retransmitted = $"{N(v.Retransmissions)} of {N(v.DataSegments)} data segments retransmitted ({Percent(v.Share)}) " +
+                               $"over {Sec(v.End.UnixNanoseconds - v.Start.UnixNanoseconds)} in {Count(flows, "flow")}{peerText}";
+        // A flood is its unanswered SYNs; data resent beside it is said only when there is some.
+        string s = v.Class != StormClass.Flood ? $"{what}: {retransmitted}"
+            : $"{what}: {N(v.HalfOpenConnections)} SYNs never answered (SYNs less SYN-ACKs), from {Count(v.SynSources, "source")}" +
+              (v.Retransmissions > 0 ? $"; besides, {retransmitted}" : "");
         string pos = SmtpWords.Positions(v.Positions.Select(p => (p, (FlowFacts?)null)));
         if (pos.Length > 0) s += $"; the mail sessions were {pos}";
         return s + (v.Flows.Count > 0 ? $" ({FlowList(v.Flows.Select(f => f.Id).ToList())})" : "");
