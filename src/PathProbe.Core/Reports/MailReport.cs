@@ -37,8 +37,10 @@ internal static class MailReport
                     Lines(f, s, entries, counts, classes);
                 }
         long notDecoded = stats.Sum(s => s!.FlowsNotDecoded);
+        // Sessions decoded whose flows were not kept for the report (beyond the report's flow limit).
+        long notListed = Math.Max(0, stats.Sum(s => s!.Flows) - sessions);
         long abandoned = stats.Sum(s => s!.StreamsAbandoned);
-        if (entries.Count == 0 && notDecoded == 0) return;
+        if (entries.Count == 0 && notDecoded == 0 && notListed == 0) return;
 
         o.WriteLine();
         var parts = new List<string>();
@@ -53,6 +55,7 @@ internal static class MailReport
         }
         if (noTransaction > 0) parts.Add($"{Count(noTransaction, "session")} without a visible transaction");
         TextReport.Wrap(o, "", $"Mail: {Count(sessions, "SMTP session")}, {Count(transactions, "transaction")}: {string.Join("; ", parts)}" +
+                               (notListed > 0 ? $"; {N(notListed)} more sessions decoded but not listed (report limit of flows)" : "") +
                                (notDecoded > 0 ? $"; {N(notDecoded)} more sessions not decoded (limit of concurrent SMTP sessions)" : "") +
                                (abandoned > 0 ? $"; {N(abandoned)} stream directions given up at a reassembly bound" : ""), width, "  ");
 
