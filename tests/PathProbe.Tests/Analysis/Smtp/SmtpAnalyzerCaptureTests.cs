@@ -243,6 +243,23 @@ public sealed class SmtpAnalyzerCaptureTests
         }
     }
 
+    /// <summary>Sessions whose flows the report does not keep (beyond its flow limit) are counted on the Mail line,
+    /// so its numbers add up to the SMTP flows decoded.</summary>
+    [Fact]
+    public void Analyze_ReportFlowLimit_MailLineCountsTheSessionsNotListed()
+    {
+        string capture = Path.Combine(TestPaths.Captures, "smtp-retrans-storm-blackhole.pcap");
+        var options = new AnalysisOptions { Flows = new FlowTableOptions { MaxReportedFlows = 3 } };
+        var a = FileAnalyzer.Analyze(AnalysisInput.One(capture), options, null);
+        var sw = new StringWriter();
+        TextReport.Write(sw, new[] { a }, new TextReport.Options { Width = 1000 });
+        int listed = a.Flows.Count(f => f.App is SmtpFlowState);
+        Assert.Equal(8, a.Smtp!.Flows);
+        Assert.True(listed < 8, $"{listed} sessions listed");
+        Assert.Contains($"Mail: {listed} SMTP sessions", sw.ToString());
+        Assert.Contains($"; {8 - listed} more sessions decoded but not listed (report limit of flows)", sw.ToString());
+    }
+
     [Fact]
     public void Analyze_MruTimeout_PostfixTimeoutIsServerTimeoutTiedToTheStallAndTheBlackHole()
     {
