@@ -342,7 +342,8 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
             LastSent = t.LastSent,
             WaitedNanos = now - root.FirstSent.UnixNanoseconds,
             QueryEdnsSize = t.QueryEdnsSize,
-            Attempts = attempts > 1 ? ports : [],
+            Attempts = ports,
+            Tries = attempts,
             AnswerDatagramsLost = lost,
         });
     }

@@ -23,7 +23,10 @@ public sealed record DnsTimeoutVerdict : Verdict
     public required Timestamp LastSent { get; init; }
     public required long WaitedNanos { get; init; }
     public int? QueryEdnsSize { get; init; }
+    /// <summary>The client endpoints the question was sent from (distinct), and how many transactions the retry chain
+    /// holds: a retry from the same port with a new id is one endpoint and two tries.</summary>
     public IReadOnlyList<Endpoint> Attempts { get; init; } = [];
+    public int Tries { get; init; } = 1;
     public int AnswerDatagramsLost { get; init; }
 }
 
@@ -33,7 +36,7 @@ public sealed class DnsTimeoutWriter : FindingWriter<DnsTimeoutVerdict>
     {
         string how = v.Sends > 1
             ? $" {v.Sends} times over {Sec(v.LastSent.UnixNanoseconds - v.FirstSent.UnixNanoseconds)}" +
-              (v.Attempts.Count > 1 ? (v.LastId != v.Id ? " (retried with a new id)" : " (retried from a new port)") : "")
+              (v.Tries > 1 ? (v.LastId != v.Id ? " (retried with a new id)" : " (retried from a new port)") : "")
             : "";
         return $"{v.Client.Ip} asked {v.Server} for {v.Question} (id {v.Id}, {(v.Tcp ? "TCP" : "UDP")}){how} and got no answer in {Sec(v.WaitedNanos)}" +
                (v.AnswerDatagramsLost > 0 ? $": {Count(v.AnswerDatagramsLost, "answer datagram")} {(v.AnswerDatagramsLost == 1 ? "was" : "were")} sent but lost fragments on the way (see fragment-loss)" : "");
@@ -66,7 +69,7 @@ public sealed class DnsTimeoutWriter : FindingWriter<DnsTimeoutVerdict>
             w.Time(EvidenceKeys.LastSent, v.LastSent);
             w.Seconds(EvidenceKeys.Waited, v.WaitedNanos);
             w.Int(EvidenceKeys.QueryEdnsSize, v.QueryEdnsSize);
-            if (v.Attempts.Count > 1) w.Endpoints(EvidenceKeys.Attempts, v.Attempts);
+            if (v.Tries > 1) w.Endpoints(EvidenceKeys.Attempts, v.Attempts);
             if (v.AnswerDatagramsLost > 0) w.Int(EvidenceKeys.AnswerDatagramsLost, v.AnswerDatagramsLost);
             w.End();
         }

@@ -108,6 +108,23 @@ public sealed class DnsAnalyzerTests
         Assert.Contains("retried with a new id", f.Summary);
     }
 
+    /// <summary>A retry from the same port with a new id: one client endpoint, two tries; the summary and the evidence
+    /// still say it was retried.</summary>
+    [Fact]
+    public void RetryFromSamePortWithNewId_SaidRetried()
+    {
+        var e = new Engine();
+        Feed(e, Udp(Client, 40000, Server, 53, Query(0x55, "y.example.test", DnsType.TXT)), 0);
+        Feed(e, Udp(Client, 40000, Server, 53, Query(0x57, "y.example.test", DnsType.TXT)), 2);
+        Feed(e, Udp(Client, 1111, "192.0.2.9", 2222, new byte[] { 1 }), 20);
+        var a = e.Complete(Input());
+        var f = Assert.Single(a.Findings, x => x.Name == "dns-timeout");
+        Assert.Contains("retried with a new id", f.Summary);
+        var v = f.Verdict<PathProbe.Findings.Kinds.DnsTimeoutVerdict>();
+        Assert.Equal(2, v.Tries);
+        Assert.Single(v.Attempts);
+    }
+
     [Fact]
     public void TruncatedUdpAnswer_ThenTcpRetrySplitAcrossSegments_RecognisedAsRetry()
     {
