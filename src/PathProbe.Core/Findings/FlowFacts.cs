@@ -50,13 +50,6 @@ public sealed record FlowFacts
     /// <summary>SMTP transactions of the flow (index 0 = transaction 1): the bytes of each message sent.</summary>
     public IReadOnlyList<MessageSize> Messages { get; init; } = [];
 
-    /// <summary>Retransmitted share of the data segments of one direction (0 without data).</summary>
-    public double RetransmissionShare(bool clientToServer)
-    {
-        long d = DataSegments.Of(clientToServer);
-        return d == 0 ? 0 : (double)Retransmissions.Of(clientToServer) / d;
-    }
-
     /// <summary>The message of transaction <paramref name="transaction"/> (1-based), if the flow has it.</summary>
     public MessageSize? Message(int transaction) =>
         transaction >= 1 && transaction <= Messages.Count ? Messages[transaction - 1] : null;
@@ -64,7 +57,8 @@ public sealed record FlowFacts
     /// <summary>The one place per-flow numbers come from.</summary>
     public static FlowFacts Of(Flow f)
     {
-        var tcp = f.Protocol == FlowProtocol.Tcp ? f.Tcp : null;
+        // A held SYN's facts are the defaults (no counters, no RTT): its state is not rebuilt for them.
+        var tcp = f.Protocol != FlowProtocol.Tcp ? null : f.SynHeld ? f.TcpIfMade : f.Tcp;
         IReadOnlyList<MessageSize> messages = [];
         if (f.App is ISmtpSessionSource { Session: { } s } && s.Transactions.Count > 0)
         {

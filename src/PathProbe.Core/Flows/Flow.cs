@@ -182,6 +182,17 @@ public sealed class Flow
         t_spareTcp = null;
     }
 
+    /// <summary>A recycled record made a UDP or ICMP flow: the TCP state of the connection it held before goes (to the
+    /// spare), so that no reader takes it for this flow's.</summary>
+    internal void DetachTcp()
+    {
+        _syn = default;
+        if (_tcp is not { } c) return;
+        _tcp = null;
+        c.Reset();
+        t_spareTcp = c;
+    }
+
     /// <summary>The flow's only packet, <paramref name="p"/>, is the client's pure SYN (no payload, no SACK blocks)
     /// and the analysis wrote nothing but the TCP analyzer's state for it: keep the SYN's fields and let the state go
     /// (reset, for the next flow). <see cref="Tcp"/> rebuilds it on first read.</summary>

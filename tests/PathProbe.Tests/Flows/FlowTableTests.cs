@@ -130,6 +130,20 @@ public sealed class FlowTableTests
         Assert.Equal(2, first!.ClientToServer.Packets);
     }
 
+    /// <summary>A record recycled from a TCP flow for a UDP flow does not carry the old connection's TCP state (a reader
+    /// of <see cref="Flow.Tcp"/> would take it for this flow's: the path-MTU detector filed ICMP errors into it).</summary>
+    [Fact]
+    public void Update_RecycledRecordForUdp_HasNoTcpState()
+    {
+        var t = new FlowTable(new FlowTableOptions { MaxFlows = 1, MaxReportedFlows = 0 });
+        var tcp = Tcp(t, Client, 40000, Server, 25, TcpFlags.Syn, 0, out _)!;
+        Assert.NotNull(tcp.Tcp);
+        var udp = Udp(t, Client, 40001, Server, 53, 1)!; // evicts the TCP flow; its record is recycled
+        Assert.Same(tcp, udp);
+        Assert.Equal(FlowProtocol.Udp, udp.Protocol);
+        Assert.Null(udp.Tcp);
+    }
+
     [Fact]
     public void Update_Rst_EndsAsReset()
     {

@@ -260,7 +260,16 @@ public sealed class TcpConnectionState
     /// its verdicts through <c>IStallView</c>); a shared empty one until the flow's first stall.</summary>
     internal ref readonly StallTrack Stall => ref _stall is null ? ref NoStall : ref _stall.Value;
     /// <summary>The stall state to write, made with the flow's first stall (most flows never stall: 56 bytes saved).</summary>
-    internal ref StallTrack StallToWrite => ref (_stall ??= new()).Value;
+    internal ref StallTrack StallToWrite
+    {
+        get
+        {
+            _stallWritten = true;
+            return ref (_stall ??= new()).Value;
+        }
+    }
+    // Written since the last reset (the box itself is kept for a recycled record).
+    private bool _stallWritten;
     private StallBox? _stall;
     private static readonly StallTrack NoStall;
     private sealed class StallBox { public StallTrack Value; }
@@ -289,7 +298,7 @@ public sealed class TcpConnectionState
 
     /// <summary>Nothing but the TCP analyzer's own fields was written: no server side, no stall, no path-MTU
     /// evidence (what a client's first SYN leaves; <see cref="Flow.ReleaseRebuiltSyn"/>).</summary>
-    internal bool OnlySynState => _server is null && _stall is null && ClientMtu is null && ServerMtu is null;
+    internal bool OnlySynState => _server is null && !_stallWritten && !ClientMtuActive && !ServerMtuActive;
 
     internal void Reset()
     {
@@ -301,6 +310,7 @@ public sealed class TcpConnectionState
         SynAckSeen = false; RefusedByReset = false;
         LastProgressTime = 0; LastPacketTime = 0; LongestGapOutstanding = 0; LongestGapStart = 0;
         if (_stall is not null) _stall.Value = default;
+        _stallWritten = false;
     }
 }
 
