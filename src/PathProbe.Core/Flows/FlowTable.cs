@@ -204,7 +204,7 @@ public sealed class FlowTable
         flow.ClientIsA = srcIsClient == aToB; // the client's address and port are the key's side A or B
         flow.InputIndex = InputIndex;
         flow.Application = ApplicationByPort(proto, flow.ServerPort);
-        if (proto == FlowProtocol.Tcp) flow.AttachTcp();
+        if (proto == FlowProtocol.Tcp) flow.AttachTcp(); else flow.DetachTcp();
         FlowsCreated++;
         Link(flow);
         return flow;
@@ -227,7 +227,7 @@ public sealed class FlowTable
         return true;
     }
 
-    private static bool IsServicePort(ushort port) => port is > 0 and < 1024 or 2525 or 5353 or 8025 or 3306 or 5432;
+    internal static bool IsServicePort(ushort port) => port is > 0 and < 1024 or 2525 or 5353 or 8025 or 3306 or 5432;
 
     internal static string? ApplicationByPort(FlowProtocol proto, ushort serverPort) => serverPort switch
     {

@@ -369,14 +369,11 @@ public sealed class ParallelAnalyzer : IFrameSink
     /// <summary>The server's address by ports alone, the same for both directions.</summary>
     private static IpAddress ServerOf(IpAddress a, ushort ap, IpAddress b, ushort bp)
     {
-        bool aKnown = IsServicePort(ap), bKnown = IsServicePort(bp);
+        bool aKnown = FlowTable.IsServicePort(ap), bKnown = FlowTable.IsServicePort(bp);
         if (aKnown != bKnown) return aKnown ? a : b;
         if (ap != bp) return ap < bp ? a : b;
         return a.CompareTo(b) <= 0 ? a : b;
     }
-
-    // The flow table's service ports (FlowTable.IsServicePort).
-    private static bool IsServicePort(ushort port) => port is > 0 and < 1024 or 2525 or 5353 or 8025 or 3306 or 5432;
 
     private int ByKnownServer(IpAddress a, IpAddress b)
     {
@@ -427,9 +424,16 @@ public sealed class ParallelAnalyzer : IFrameSink
     /// order can differ from each worker walking its own.</summary>
     public bool TimeoutsOutOfOrder { get; private set; }
 
-    /// <summary>The workers' result may differ from one engine's (<see cref="StormsSpanWorkers"/> or
-    /// <see cref="TimeoutsOutOfOrder"/>): analyse the input again with one engine when it can be read twice.</summary>
-    public bool NeedsOneEngine => StormsSpanWorkers || TimeoutsOutOfOrder;
+    /// <summary>After <see cref="Complete"/>: some frames were decapsulated (GRE, IP-in-IP, VXLAN, Geneve, MPLS, PPPoE,
+    /// ...). Frames go to workers by their outer headers, but flows are keyed on the inner 5-tuple: the two directions
+    /// of a tunnelled connection can reach two workers (VXLAN's source port differs per direction), which would split
+    /// the connection in two.</summary>
+    public bool Tunnelled { get; private set; }
+
+    /// <summary>The workers' result may differ from one engine's (<see cref="StormsSpanWorkers"/>,
+    /// <see cref="TimeoutsOutOfOrder"/> or <see cref="Tunnelled"/>): analyse the input again with one engine when it
+    /// can be read twice.</summary>
+    public bool NeedsOneEngine => StormsSpanWorkers || TimeoutsOutOfOrder || Tunnelled;
 
     private bool StormMayDiffer(CaptureAnalysis[] results)
     {
@@ -463,6 +467,7 @@ public sealed class ParallelAnalyzer : IFrameSink
     {
         var results = _results.Select(r => r ?? throw new InvalidOperationException("a worker did not finish")).ToArray();
         StormsSpanWorkers = StormMayDiffer(results);
+        Tunnelled = results.Any(r => r.Decode.Decapsulated > 0);
         TimeoutsOutOfOrder = _timeWentBack &&
             (results.Any(r => r.Fragments.TimedOut > 0 || (r.Dns?.TimedOut ?? 0) > 0) || _engines.Any(e => e.Flows.Expired > 0));
 

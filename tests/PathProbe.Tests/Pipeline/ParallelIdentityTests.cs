@@ -31,6 +31,23 @@ public sealed class ParallelIdentityTests
         }
     }
 
+    /// <summary>A VXLAN capture's first 21 frames, one whole healthy connection and nothing that would make the workers
+    /// fall back for another reason: its two directions travel with different outer source ports and reached two
+    /// workers, which split the connection in two open halves. Tunnelled input is analysed by one engine.</summary>
+    [Fact]
+    public void Analyze_TunnelledConnection_NotSplitAcrossWorkers()
+    {
+        string capture = Path.Combine(TestPaths.Captures, "smtp-mru1424-sender-vxlan.pcap");
+        var selection = new PacketSelection { Count = 21 };
+        var one = FileAnalyzer.Analyze(AnalysisInput.One(capture), new AnalysisOptions(), selection, threads: 1);
+        var two = FileAnalyzer.Analyze(AnalysisInput.One(capture), new AnalysisOptions(), selection, threads: 2);
+        var flow = Assert.Single(one.Flows);
+        Assert.Equal(PathProbe.Flows.FlowEnd.Fin, flow.EndReason);
+        var flow2 = Assert.Single(two.Flows);
+        Assert.Equal(flow.Packets, flow2.Packets);
+        Assert.Equal(PathProbe.Flows.FlowEnd.Fin, flow2.EndReason);
+    }
+
     [Fact]
     public void Analyze_InterleavedCaptures_SameReportWithWorkers()
     {
