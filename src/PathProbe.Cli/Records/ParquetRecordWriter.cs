@@ -11,7 +11,8 @@ namespace PathProbe.Cli.Records;
 /// <summary>
 /// Records as Parquet files (Parquet.Net), one folder per table under DIR (flows/, findings/, smtp/, dns/; README
 /// "Records"). The caller's thread only appends records to a batch; a thread of its own writes row groups
-/// (every <see cref="RowGroupRows"/> records) and closes files, so a slow disk never stalls the capture.
+/// (every <see cref="RowGroupRows"/> records) and closes files, so a slow disk does not stall the capture until 64
+/// row groups or file closes wait for it (then the capture thread waits too).
 /// A file is written under a temporary name (NAME.parquet.tmp) and renamed to NAME.parquet once closed and synced:
 /// every *.parquet file is complete and readable even if the process is killed (SIGKILL) while the next one is being
 /// written. <see cref="Rotate"/> (capture: hourly, on clock-hour boundaries, and on exit) closes the current files;
@@ -51,14 +52,11 @@ public sealed class ParquetRecordWriter : IRecordSink, IDisposable
     /// <summary>The finished files so far.</summary>
     public IReadOnlyList<string> Files { get { lock (_lock) return _files.ToArray(); } }
 
-    public long RecordsWritten { get; private set; }
-
     public void Write(Record record)
     {
         if (record.Table.ParquetName is null || _disposed) return;
         if (!_batches.TryGetValue(record.Table, out var batch)) _batches[record.Table] = batch = new List<Record>();
         batch.Add(record);
-        RecordsWritten++;
         if (batch.Count >= RowGroupRows) HandOff(record.Table, close: false);
     }
 
@@ -66,14 +64,6 @@ public sealed class ParquetRecordWriter : IRecordSink, IDisposable
     public void Rotate()
     {
         foreach (var t in RecordTables.Archived) HandOff(t, close: true);
-    }
-
-    /// <summary>Waits until everything handed off so far is on disk (tests, shutdown).</summary>
-    public void Drain()
-    {
-        using var done = new ManualResetEventSlim();
-        _work.Add(done.Set);
-        done.Wait();
     }
 
     private void HandOff(RecordTable table, bool close)

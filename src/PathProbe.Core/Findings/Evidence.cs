@@ -73,7 +73,6 @@ public sealed class EvidenceWriter(Utf8JsonWriter w)
         w.WriteStartObject(); w.WriteNumber("c2s", p.C2s); w.WriteNumber("s2c", p.S2c); w.WriteEndObject();
     }
 
-    public void Ints(EvidenceKey k, IEnumerable<long> values) { Name(k, EvidenceType.IntegerList); w.WriteStartArray(); foreach (var v in values) w.WriteNumberValue(v); w.WriteEndArray(); }
     public void SecondsList(EvidenceKey k, IEnumerable<long> nanos) { Name(k, EvidenceType.SecondsList); w.WriteStartArray(); foreach (var v in nanos) w.WriteNumberValue(Math.Round(v / 1e9, 9)); w.WriteEndArray(); }
     public void Texts(EvidenceKey k, IEnumerable<string> values) { Name(k, EvidenceType.TextList); w.WriteStartArray(); foreach (var v in values) w.WriteStringValue(SafeText.Clean(v, 2000)); w.WriteEndArray(); }
     public void Tokens(EvidenceKey k, IEnumerable<string> values) { Name(k, EvidenceType.TokenList); w.WriteStartArray(); foreach (var v in values) w.WriteStringValue(v); w.WriteEndArray(); }

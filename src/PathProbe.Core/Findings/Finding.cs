@@ -97,13 +97,6 @@ public abstract record Verdict
     /// <summary>The packets this verdict rests on went missing where the capture itself lost packets: it may be an
     /// artefact of the capture (set after the analysis by <see cref="CaptureArtefacts"/>); null when not.</summary>
     public CaptureArtefact? CaptureArtefact { get; init; }
-
-    /// <summary>The facts of flow <paramref name="id"/> as this verdict holds them, or null.</summary>
-    public FlowFacts? FlowById(int id)
-    {
-        foreach (var f in Flows) if (f.Id == id) return f;
-        return null;
-    }
 }
 
 public enum FindingState : byte { Open, Closed }

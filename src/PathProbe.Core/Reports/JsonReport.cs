@@ -350,16 +350,19 @@ public static class JsonReport
         w.WriteEndObject();
     }
 
+    /// <summary>The JSON and record token of a handshake state.</summary>
+    public static string HandshakeName(TcpHandshake h) => h switch
+    {
+        TcpHandshake.Established => "established",
+        TcpHandshake.SynAckSent => "syn-ack",
+        TcpHandshake.SynSent => "syn-sent",
+        _ => "not-seen",
+    };
+
     private static void WriteTcp(Utf8JsonWriter w, Flow f, TcpConnectionState tcp, FlowFacts facts)
     {
         w.WriteStartObject("tcp");
-        w.WriteString("handshake", tcp.Handshake switch
-        {
-            TcpHandshake.Established => "established",
-            TcpHandshake.SynAckSent => "syn-ack",
-            TcpHandshake.SynSent => "syn-sent",
-            _ => "not-seen",
-        });
+        w.WriteString("handshake", HandshakeName(tcp.Handshake));
         w.WriteBoolean("reusedPorts", f.ReusedPorts);
         if (tcp.TsFirstRtt > 0) w.WriteNumber("initialRtt", Seconds(tcp.TsFirstRtt)); else w.WriteNull("initialRtt");
         // The flow's RTT (the same number as the flow table, the TUI and the findings).
@@ -416,7 +419,7 @@ public static class JsonReport
             w.WriteStartObject("longestRetransmissionSeries");
             w.WriteNumber("resends", s.Resends);
             // The size on the wire: a TSO/GSO super-frame of the capture host is never one (counted apart).
-            w.WriteNumber("ipPacketSize", s.WireSends > 0 ? s.WireSize : s.IpPacketSize);
+            w.WriteNumber("ipPacketSize", s.ReportedIpPacketSize);
             w.WriteNumber("superFrameSends", s.SuperFrameSends);
             w.WriteString("firstSent", new Timestamp(s.First).ToIso8601());
             w.WriteStartArray("intervals");

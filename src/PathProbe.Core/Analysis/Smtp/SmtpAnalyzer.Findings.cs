@@ -180,8 +180,6 @@ public sealed partial class SmtpAnalyzer
         return lastCommand is { Reply: null } && end - lastCommand.Time.UnixNanoseconds > (long)_options.ReplyThreshold.TotalNanoseconds;
     }
 
-    public static string OutcomeName(SmtpOutcome o) => SmtpWords.OutcomeName(o);
-
     // ---- smtp-slow-reply ------------------------------------------------------------------------------------------
 
     private void ReportSlow(Flow flow, FlowFacts facts, SmtpFlowState s)

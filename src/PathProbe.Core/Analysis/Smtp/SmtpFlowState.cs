@@ -167,14 +167,6 @@ public sealed class SmtpFlowState : IFlowApplication, PathProbe.Protocols.Smtp.I
         Message = new MessageSize(tx.MessageBytes, tx.SizeApproximate),
     };
 
-    internal static string Size(long bytes) => bytes switch
-    {
-        < 10_000 => bytes.ToString(Inv) + " B",
-        < 10_000_000 => (bytes / 1000.0).ToString("0.#", Inv) + " kB",
-        < 10_000_000_000 => (bytes / 1e6).ToString("0.#", Inv) + " MB",
-        _ => (bytes / 1e9).ToString("0.##", Inv) + " GB",
-    };
-
     /// <summary>Stable kebab-case name of a phase (JSON, <see cref="IFlowApplication.Phase"/>).</summary>
     public static string PhaseName(SmtpPhase p) => PathProbe.Findings.Kinds.SmtpWords.PhaseName(p);
 

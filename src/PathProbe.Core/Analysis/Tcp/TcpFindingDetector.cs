@@ -148,7 +148,7 @@ public sealed class TcpFindingDetector(StallOptions options, FindingLog log) : I
         var sender = st.SenderIsClient ? c.Client : c.Server;
         var s = sender.Series;
         ResendSeries? series = st.Kind == StallKind.RtoBackoff && !s.IsEmpty && s.Last >= st.Start && s.Resends > 0
-            ? new ResendSeries(s.Resends, s.WireSends > 0 ? s.WireSize : s.IpPacketSize, s.IntervalsNanos(), s.LooksLikeBackoff, s.Acknowledged)
+            ? new ResendSeries(s.Resends, s.ReportedIpPacketSize, s.IntervalsNanos(), s.LooksLikeBackoff, s.Acknowledged)
             {
                 SuperFrameSends = s.SuperFrameSends, SuperFrameSize = s.SuperFrameSize, WireSends = s.SuperFrameSends > 0 ? s.WireSends : 0,
             }

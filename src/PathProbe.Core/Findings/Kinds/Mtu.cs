@@ -92,19 +92,6 @@ public sealed record BlackHoleVerdict : Verdict
 
 public sealed class BlackHoleWriter : FindingWriter<BlackHoleVerdict>
 {
-    private static readonly Dictionary<string, string> ReasonText = new()
-    {
-        ["smaller-delivered-after-loss"] = "smaller packets sent after the lost ones were acknowledged",
-        ["recovered-when-smaller"] = "the same data got through once it was resent in smaller packets",
-        ["several-flows"] = "several flows lose packets of the same size",
-        ["resent-with-backoff"] = "the lost packet was resent with back-off and never acknowledged",
-        ["whole-segments-missing"] = "the missing data is a whole number of full-size segments",
-        ["smaller-arrived-beyond"] = "a smaller packet sent after them arrived",
-        ["full-size-inferred"] = "the capture started after the handshake, so the full size is inferred from the missing data (whole 1,500-byte packets), not read from the MSS",
-    };
-
-    public static string ReasonWords(string token) => ReasonText.GetValueOrDefault(token, token);
-
     protected override string One(BlackHoleVerdict v)
     {
         var first = v.Details[0];

@@ -26,6 +26,9 @@ public struct RetransmissionSeries
     /// receiver's MSS: TSO/GSO on the capture host), the largest of them, and the sends and largest size of the others
     /// (what crossed the wire as one packet). A super-frame never stands for a packet size on the wire.</summary>
     public int SuperFrameSends, SuperFrameSize, WireSends, WireSize;
+    /// <summary>The IP size to report for the series: the largest wire-sized send, else (only super-frames were sent)
+    /// the last send's size.</summary>
+    public readonly int ReportedIpPacketSize => WireSends > 0 ? WireSize : IpPacketSize;
     /// <summary>The data was acknowledged in the end.</summary>
     public bool Acknowledged;
     public long AcknowledgedAt;

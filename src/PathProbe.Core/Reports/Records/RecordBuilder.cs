@@ -72,13 +72,7 @@ public static class RecordBuilder
         Peers(r, facts.Client.Ip, facts.Client.Port, facts.Server.Ip, facts.Server.Port);
         if (f.Protocol == FlowProtocol.Tcp && f.Tcp is { } tcp)
         {
-            r.Set("handshake", tcp.Handshake switch
-            {
-                Flows.Tcp.TcpHandshake.Established => "established",
-                Flows.Tcp.TcpHandshake.SynAckSent => "syn-ack",
-                Flows.Tcp.TcpHandshake.SynSent => "syn-sent",
-                _ => "not-seen",
-            });
+            r.Set("handshake", JsonReport.HandshakeName(tcp.Handshake));
             r.Set("rtt", facts.RttNanos >= 0 ? Math.Round(facts.RttNanos / 1e9, 9) : null);
             r.Set("retransmissions_c2s", facts.Retransmissions.C2s).Set("retransmissions_s2c", facts.Retransmissions.S2c);
             r.Set("data_segments_c2s", facts.DataSegments.C2s).Set("data_segments_s2c", facts.DataSegments.S2c);
