@@ -96,7 +96,8 @@ public static class AnalyzeCommand
     /// measured faster than one on the 2-core machine (README, "Several cores").</summary>
     internal static Option<int> ThreadsOption() => CliOptions.Int32("--threads", null, "N",
         "Analysis workers (default 1; above 1, reading runs on a thread of its own). Flows are split across workers " +
-        "by their server's address and the report is the same as with one; 1 analyses on the reading thread.", 1, ParallelAnalyzer.MaxWorkers,
+        "by their server's address and the report is the same as with one; 1 analyses on the reading thread. capture " +
+        "uses one engine when metrics, OTLP or records are on.", 1, ParallelAnalyzer.MaxWorkers,
         1);
 
     /// <summary>The old entry point (tests): files only, no selection.</summary>

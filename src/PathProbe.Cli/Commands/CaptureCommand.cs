@@ -243,6 +243,8 @@ public static class CaptureCommand
         {
             var capture = source.Capture;
             foreach (string w in capture.Warnings) stderr.WriteLine($"pathprobe: warning: {w}");
+            if (s.Threads > 1 && (s.Telemetry.Any || s.Records.Any))
+                stderr.WriteLine("pathprobe: warning: --threads is not used with metrics, OTLP, --ndjson or --parquet: one engine analyses on the capture thread");
 
             RotatingPcapNgWriter? writer = null;
             var counters = new LiveCounters(source);
