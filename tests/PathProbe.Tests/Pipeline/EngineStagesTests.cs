@@ -7,7 +7,13 @@ namespace PathProbe.Tests.Pipeline;
 /// detectors hold in them.</summary>
 public sealed class EngineStagesTests
 {
-    private static int At(IReadOnlyList<Stage> stages, Stage s) => stages.ToList().IndexOf(s);
+    // The stage's place in the list; a stage missing from it fails the test instead of comparing as -1.
+    private static int At(IReadOnlyList<Stage> stages, Stage s)
+    {
+        int i = stages.ToList().IndexOf(s);
+        Assert.True(i >= 0, $"{s} is not in the list");
+        return i;
+    }
 
     [Fact]
     public void Stages_DependenciesHold()
