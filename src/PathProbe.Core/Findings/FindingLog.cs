@@ -10,14 +10,15 @@ public readonly record struct FindingEvent(FindingChange Change, Finding Finding
 
 /// <summary>
 /// Where in the input a verdict was raised, for parallel analysis: the frame being processed, the phase within it (idle
-/// expiry of TCP flows, then of other flows, then the frame's own stages; end-of-input stages after every frame), the
+/// expiry of TCP flows, then of other flows, then of ended TCP flows, then the frame's own stages; end-of-input stages after every frame), the
 /// least-recently-used place of the closing flow (or the verdict's time at the end of input), and the order within
 /// one worker. Verdicts of several workers sorted by this key are in the order one thread raises them.
 /// </summary>
 public readonly record struct RaiseKey(long Frame, int Phase, long Sub, long Seq) : IComparable<RaiseKey>
 {
-    /// <summary>Phases within a frame.</summary>
-    public const int ExpireTcp = 0, ExpireOther = 1, Own = 2, AfterFrame = 3;
+    /// <summary>Phases within a frame: the flow table's expiry walks in its order (idle TCP flows, idle other flows,
+    /// ended TCP flows), then the frame's own stages.</summary>
+    public const int ExpireTcp = 0, ExpireOther = 1, ExpireEnded = 2, Own = 3, AfterFrame = 4;
     /// <summary>End-of-input stages use <c>Frame = long.MaxValue</c> and phases from this one on, in stage order.</summary>
     public const int End = 10;
 

@@ -278,8 +278,9 @@ public sealed class Flow
     internal Flow? Older;
     internal Flow? Newer;
     internal Timestamp LastSeen;
-    /// <summary>Parallel analysis only: index of the input frame that last touched the flow (its place in the table's
-    /// least-recently-used order, which decides the order flows close in when several expire at once).</summary>
+    /// <summary>When the flow was last touched: the flow table's count of updates (parallel analysis: the index of the
+    /// input frame). Its place in the table's least-recently-used order, which decides the order flows close in when
+    /// several leave at once, across the table's lists.</summary>
     internal long LastFrame;
 
     /// <summary>The flow left the table and is kept for the report: per-packet analysis state is let go (see

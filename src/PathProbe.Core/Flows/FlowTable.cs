@@ -12,14 +12,18 @@ public sealed class FlowTableOptions
     public TimeSpan TcpIdleTimeout { get; init; } = TimeSpan.FromMinutes(10);
     /// <summary>Idle time after which a UDP or ICMP flow is closed (capture time).</summary>
     public TimeSpan OtherIdleTimeout { get; init; } = TimeSpan.FromMinutes(2);
+    /// <summary>Idle time after which a TCP flow that ended (FIN from both sides, or RST) leaves the table (capture
+    /// time): Linux's TIME_WAIT, during which the ended connection's addresses and ports are not used for a new one, so
+    /// a late packet (the last ACK, a resent FIN, a segment still in flight) is still the old connection's.</summary>
+    public TimeSpan TcpEndedTimeout { get; init; } = TimeSpan.FromSeconds(60);
     /// <summary>Closed flows kept for the report; beyond this they are only counted.</summary>
     public int MaxReportedFlows { get; init; } = 100_000;
 }
 
 /// <summary>
 /// Bidirectional flow table keyed by the canonical 5-tuple. Bounded: at most <see cref="FlowTableOptions.MaxFlows"/>
-/// live flows, idle expiry on capture time, least-recently-active eviction. Two intrusive LRU lists (TCP and the rest)
-/// make expiry O(1) per packet. Steady state allocates nothing: only a new flow allocates its record.
+/// live flows, idle expiry on capture time, least-recently-active eviction. Three intrusive LRU lists (TCP, TCP that
+/// ended by FIN or RST, and the rest), each with its own idle timeout, make expiry O(1) per packet. Steady state allocates nothing: only a new flow allocates its record.
 /// </summary>
 /// <remarks>
 /// Tunnelled traffic is keyed on the inner 5-tuple only, never on the tunnel: outer addresses, GRE keys, VXLAN VNIs,
@@ -41,7 +45,9 @@ public sealed class FlowTable
     private readonly Stack<Flow> _free = new();
     private readonly long _tcpIdleNanos;
     private readonly long _otherIdleNanos;
-    private Flow? _tcpOldest, _tcpNewest, _otherOldest, _otherNewest;
+    private readonly long _endedIdleNanos;
+    private long _touches;
+    private Flow? _tcpOldest, _tcpNewest, _otherOldest, _otherNewest, _endedOldest, _endedNewest;
     private bool _finishing;
     private int _nextId;
 
@@ -51,6 +57,7 @@ public sealed class FlowTable
         _options = options ?? new FlowTableOptions();
         _tcpIdleNanos = (long)_options.TcpIdleTimeout.TotalNanoseconds;
         _otherIdleNanos = (long)_options.OtherIdleTimeout.TotalNanoseconds;
+        _endedIdleNanos = (long)_options.TcpEndedTimeout.TotalNanoseconds;
     }
 
     public int LiveCount => _live.Count;
@@ -64,6 +71,8 @@ public sealed class FlowTable
     internal void Expire(Timestamp now) => ExpireIdle(now);
     public long Evicted { get; private set; }
     public long Expired { get; private set; }
+    /// <summary>TCP flows that ended (FIN, RST) and left the table after <see cref="FlowTableOptions.TcpEndedTimeout"/>.</summary>
+    public long EndedTimedOut { get; private set; }
     /// <summary>Closed flows that were not kept because <see cref="FlowTableOptions.MaxReportedFlows"/> was reached.</summary>
     public long NotReported { get; private set; }
     /// <summary>Input index stamped on flows created from now on.</summary>
@@ -112,9 +121,12 @@ public sealed class FlowTable
         }
 
         flow.LastSeen = p.Time;
+        flow.LastFrame = ++_touches;
         fromClient = aToB == flow.ClientIsA;
         ref DirectionStats d = ref fromClient ? ref flow.ClientToServer : ref flow.ServerToClient;
+        var endBefore = flow.EndReason;
         UpdateDirection(ref d, ref p, flow);
+        if (endBefore != flow.EndReason) Ended(flow);
         if (proto == FlowProtocol.Tcp)
         {
             // Sequence bases as Wireshark sets them (its §5 rules): this side from its first segment, the other
@@ -238,37 +250,50 @@ public sealed class FlowTable
 
     // ---- LRU maintenance ---------------------------------------------------------------------------------------
 
+    /// <summary>The list a linked flow is on, from what never changes while it is linked but here (<see cref="Ended"/>).</summary>
+    private enum Lru : byte { Tcp, Other, Ended }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Lru ListOf(Flow f) =>
+        f.Protocol != FlowProtocol.Tcp ? Lru.Other : f.EndReason is FlowEnd.Fin or FlowEnd.Reset ? Lru.Ended : Lru.Tcp;
+
+    private ref Flow? Oldest(Lru l) => ref l == Lru.Tcp ? ref _tcpOldest : ref l == Lru.Other ? ref _otherOldest : ref _endedOldest;
+    private ref Flow? Newest(Lru l) => ref l == Lru.Tcp ? ref _tcpNewest : ref l == Lru.Other ? ref _otherNewest : ref _endedNewest;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Touch(Flow f)
     {
-        bool tcp = f.Protocol == FlowProtocol.Tcp;
-        if ((tcp ? _tcpNewest : _otherNewest) == f) return;
-        Unlink(f);
-        Link(f);
+        var l = ListOf(f);
+        if (Newest(l) == f) return;
+        Unlink(f, l);
+        Link(f, l);
     }
 
-    private void Link(Flow f)
+    private void Link(Flow f) => Link(f, ListOf(f));
+
+    private void Link(Flow f, Lru l)
     {
-        if (f.Protocol == FlowProtocol.Tcp)
-        {
-            f.Older = _tcpNewest; f.Newer = null;
-            if (_tcpNewest != null) _tcpNewest.Newer = f; else _tcpOldest = f;
-            _tcpNewest = f;
-        }
-        else
-        {
-            f.Older = _otherNewest; f.Newer = null;
-            if (_otherNewest != null) _otherNewest.Newer = f; else _otherOldest = f;
-            _otherNewest = f;
-        }
+        ref Flow? newest = ref Newest(l);
+        f.Older = newest; f.Newer = null;
+        if (newest != null) newest.Newer = f; else Oldest(l) = f;
+        newest = f;
     }
 
-    private void Unlink(Flow f)
+    private void Unlink(Flow f) => Unlink(f, ListOf(f));
+
+    private void Unlink(Flow f, Lru l)
     {
-        bool tcp = f.Protocol == FlowProtocol.Tcp;
-        if (f.Older != null) f.Older.Newer = f.Newer; else if (tcp) _tcpOldest = f.Newer; else _otherOldest = f.Newer;
-        if (f.Newer != null) f.Newer.Older = f.Older; else if (tcp) _tcpNewest = f.Older; else _otherNewest = f.Older;
+        if (f.Older != null) f.Older.Newer = f.Newer; else Oldest(l) = f.Newer;
+        if (f.Newer != null) f.Newer.Older = f.Older; else Newest(l) = f.Older;
         f.Older = f.Newer = null;
+    }
+
+    /// <summary>The flow's connection just ended (FIN from both sides, or RST): it moves to the list of ended flows,
+    /// which leave the table after <see cref="FlowTableOptions.TcpEndedTimeout"/> without a packet.</summary>
+    private void Ended(Flow f)
+    {
+        Unlink(f, Lru.Tcp);
+        Link(f, Lru.Ended);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -277,16 +302,26 @@ public sealed class FlowTable
         long t = now.UnixNanoseconds;
         while (_tcpOldest != null && t - _tcpOldest.LastSeen.UnixNanoseconds > _tcpIdleNanos) Retire(_tcpOldest, FlowEnd.IdleTimeout);
         while (_otherOldest != null && t - _otherOldest.LastSeen.UnixNanoseconds > _otherIdleNanos) Retire(_otherOldest, FlowEnd.IdleTimeout);
+        while (_endedOldest != null && t - _endedOldest.LastSeen.UnixNanoseconds > _endedIdleNanos)
+        {
+            EndedTimedOut++;
+            Retire(_endedOldest, _endedOldest.EndReason);
+        }
     }
 
     private void EvictOldest()
     {
-        Flow? victim = _tcpOldest;
+        Flow? victim = OldestTcp();
         if (victim == null || (_otherOldest != null && _otherOldest.LastSeen < victim.LastSeen)) victim = _otherOldest;
         if (victim == null) return;
         Evicted++;
         Retire(victim, FlowEnd.Evicted);
     }
+
+    /// <summary>The least recently touched TCP flow, ended or not: the head of the TCP list or of the ended list,
+    /// whichever was touched first (<see cref="Flow.LastFrame"/>), as if they were one list.</summary>
+    private Flow? OldestTcp() =>
+        _endedOldest == null || _tcpOldest != null && _tcpOldest.LastFrame < _endedOldest.LastFrame ? _tcpOldest : _endedOldest;
 
     private void Retire(Flow f, FlowEnd reason)
     {
@@ -331,8 +366,8 @@ public sealed class FlowTable
         _finishing = true;
         long let = _free.Count + Math.Max(0, _live.Count - (_options.MaxReportedFlows - _closed.Count));
         _free.Clear();
-        while (_tcpOldest != null) { var f = _tcpOldest; Unlink(f); _live.Remove(f); Close(f, f.EndReason); }
-        while (_otherOldest != null) { var f = _otherOldest; Unlink(f); _live.Remove(f); Close(f, f.EndReason); }
+        while (OldestTcp() is { } f) { Unlink(f); _live.Remove(f); Close(f, f.EndReason); }
+        while (_otherOldest is { } f) { Unlink(f); _live.Remove(f); Close(f, f.EndReason); }
         _live.TrimExcess();
         // Records not kept for the report were let go. When they are a large part of the heap (a flood of flows that
         // carried nothing filled the table), it is collected now, so that the report is written in their place instead

@@ -204,7 +204,9 @@ public sealed class Engine : IFrameSink
         if (_shard is { } sh)
         {
             bool tcp = flow.Protocol == FlowProtocol.Tcp;
-            if (sh.Expiring) _log.Position = sh.Key(tcp ? RaiseKey.ExpireTcp : RaiseKey.ExpireOther, flow.LastFrame);
+            if (sh.Expiring)
+                _log.Position = sh.Key(!tcp ? RaiseKey.ExpireOther : flow.EndReason is FlowEnd.Fin or FlowEnd.Reset ? RaiseKey.ExpireEnded : RaiseKey.ExpireTcp,
+                    flow.LastFrame);
             else if (sh.Finishing) _log.Position = sh.Key(sh.FinishPhase + (tcp ? 0 : 1), flow.LastFrame);
             sh.Closed.Add(_log.Position with { Seq = sh.Key(0, 0).Seq });
         }

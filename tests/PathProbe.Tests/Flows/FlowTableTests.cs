@@ -103,6 +103,71 @@ public sealed class FlowTableTests
         Assert.Equal(2, t.LiveCount);
     }
 
+    /// <summary>A connection that ended (FIN from both sides, or RST) leaves the table after the ended timeout (60 s,
+    /// Linux's TIME_WAIT) without a packet, not after the 10-minute idle timeout; a late packet before that is still
+    /// its; an open connection as quiet stays; an ended flow's timeout is not an idle expiry.</summary>
+    [Fact]
+    public void Update_EndedConnection_LeavesAfterEndedTimeout()
+    {
+        var t = new FlowTable();
+        var fin = Tcp(t, Client, 40001, Server, 25, TcpFlags.Syn, 0, out _, seq: 1000);
+        var open = Tcp(t, Client, 40002, Server, 25, TcpFlags.Syn, 1, out _, seq: 5000);
+        var rst = Tcp(t, Client, 40003, Server, 25, TcpFlags.Syn, 2, out _, seq: 9000);
+        Tcp(t, Client, 40001, Server, 25, TcpFlags.Fin | TcpFlags.Ack, 10, out _, seq: 1001);
+        Tcp(t, Server, 25, Client, 40001, TcpFlags.Fin | TcpFlags.Ack, 11, out _, seq: 7000);
+        Tcp(t, Server, 25, Client, 40003, TcpFlags.Rst | TcpFlags.Ack, 12, out _);
+        Assert.Equal(FlowEnd.Fin, fin!.EndReason);
+        Assert.Equal(FlowEnd.Reset, rst!.EndReason);
+
+        // 50 s later the last ACK of the FIN: still the same flow.
+        var late = Tcp(t, Client, 40001, Server, 25, TcpFlags.Ack, 50_011, out _, seq: 1002);
+        Assert.Same(fin, late);
+        Assert.Equal(3, t.LiveCount);
+
+        // 61 s after the RST it has left; the FIN flow (last packet 50 s in) has not.
+        Udp(t, Client, 33333, Server, 53, 61_013);
+        Assert.Contains(rst, t.ClosedFlows);
+        Assert.DoesNotContain(fin, t.ClosedFlows);
+        Assert.Equal(FlowEnd.Reset, rst.EndReason);
+
+        Udp(t, Client, 33334, Server, 53, 110_012);
+        Assert.Contains(fin, t.ClosedFlows);
+        Assert.Equal(FlowEnd.Fin, fin.EndReason);
+        Assert.Equal(2, t.EndedTimedOut);
+        Assert.Equal(0, t.Expired);
+        Assert.DoesNotContain(open, t.ClosedFlows);
+        Assert.Equal(FlowEnd.Open, open!.EndReason);
+
+        // A packet on the ports of the FIN flow after that is a new flow.
+        var after = Tcp(t, Client, 40001, Server, 25, TcpFlags.Ack, 120_000, out _, seq: 1002);
+        Assert.NotSame(fin, after);
+    }
+
+    /// <summary>Flows that leave together (end of input, eviction) leave in the order they were last touched, whether
+    /// they ended or not: as when ended flows shared one list with the open ones.</summary>
+    [Fact]
+    public void Finish_EndedAndOpenFlows_CloseInOrderLastTouched()
+    {
+        var t = new FlowTable();
+        var a = Tcp(t, Client, 40001, Server, 25, TcpFlags.Syn, 0, out _, seq: 1);
+        var b = Tcp(t, Client, 40002, Server, 25, TcpFlags.Syn, 0, out _, seq: 2);
+        var c = Tcp(t, Client, 40003, Server, 25, TcpFlags.Syn, 0, out _, seq: 3);
+        Tcp(t, Server, 25, Client, 40002, TcpFlags.Rst | TcpFlags.Ack, 5, out _); // b ends
+        Tcp(t, Client, 40001, Server, 25, TcpFlags.Ack, 5, out _, seq: 2);       // a touched after b, same time
+        Tcp(t, Server, 25, Client, 40003, TcpFlags.Rst | TcpFlags.Ack, 5, out _); // c ends last
+        t.Finish();
+        Assert.Equal([b, a, c], t.ClosedFlows);
+
+        var small = new FlowTable(new FlowTableOptions { MaxFlows = 2 });
+        var x = Tcp(small, Client, 40001, Server, 25, TcpFlags.Syn, 0, out _, seq: 1);
+        var y = Tcp(small, Client, 40002, Server, 25, TcpFlags.Syn, 1, out _, seq: 2);
+        Tcp(small, Server, 25, Client, 40001, TcpFlags.Rst | TcpFlags.Ack, 2, out _); // x ends, now the most recent
+        Tcp(small, Client, 40003, Server, 25, TcpFlags.Syn, 3, out _, seq: 3);
+        Assert.Equal([y], small.ClosedFlows);
+        Assert.Equal(FlowEnd.Evicted, y!.EndReason);
+        Assert.Equal(FlowEnd.Reset, x!.EndReason);
+    }
+
     [Fact]
     public void Update_SynWithNewIsnAfterFin_StartsNewFlow()
     {
