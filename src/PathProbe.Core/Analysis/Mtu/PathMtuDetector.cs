@@ -184,7 +184,7 @@ public sealed class PathMtuDetector : IPathMtuView
             int i = Find(m, start, ipSize);
             if (i >= 0)
             {
-                ref MtuCandidate e = ref m.Candidates[i];
+                ref MtuCandidate e = ref m.Candidates![i];
                 e.Sends++;
                 MarkOverlaps(m, start, end, ipSize, except: i);
                 if (!m.Decided && e.Sends > _options.MinResends && !e.SupersededBySmaller && !e.Ambiguous && IcmpUnexplained(m))
@@ -210,7 +210,7 @@ public sealed class PathMtuDetector : IPathMtuView
     private static int Find(PathMtuDirection m, uint start, int size)
     {
         for (int i = 0; i < m.CandidateCount; i++)
-            if (m.Candidates[i].Start == start && m.Candidates[i].IpSize == size) return i;
+            if (m.Candidates![i].Start == start && m.Candidates![i].IpSize == size) return i;
         return -1;
     }
 
@@ -219,7 +219,7 @@ public sealed class PathMtuDetector : IPathMtuView
         for (int i = 0; i < m.CandidateCount; i++)
         {
             if (i == except) continue;
-            ref MtuCandidate e = ref m.Candidates[i];
+            ref MtuCandidate e = ref m.Candidates![i];
             if (!((SeqNum)start < (SeqNum)e.End && (SeqNum)end > (SeqNum)e.Start)) continue;
             if (e.Start == start && e.IpSize == size) continue;
             if (size < e.IpSize)
@@ -241,17 +241,18 @@ public sealed class PathMtuDetector : IPathMtuView
             // middle of a flight, the first segments seen fill the table, and the one the sender keeps resending (the
             // oldest unacknowledged, sent before the capture began) must still be followed.
             slot = -1;
-            for (int i = 0; i < m.CandidateCount; i++) if (m.Candidates[i].Ambiguous) { slot = i; break; }
+            for (int i = 0; i < m.CandidateCount; i++) if (m.Candidates![i].Ambiguous) { slot = i; break; }
             if (slot < 0 && resent)
                 for (int i = 0; i < m.CandidateCount; i++)
                 {
-                    ref MtuCandidate c = ref m.Candidates[i];
-                    if (c.Sends == 1 && !c.SupersededBySmaller && (slot < 0 || (SeqNum)c.Start > (SeqNum)m.Candidates[slot].Start)) slot = i;
+                    ref MtuCandidate c = ref m.Candidates![i];
+                    if (c.Sends == 1 && !c.SupersededBySmaller && (slot < 0 || (SeqNum)c.Start > (SeqNum)m.Candidates![slot].Start)) slot = i;
                 }
             if (slot < 0) return;
         }
         else m.CandidateCount++;
         // A resend first seen here was sent at least once before.
+        m.Candidates ??= new MtuCandidate[PathMtuDirection.MaxCandidates];
         m.Candidates[slot] = new MtuCandidate
         {
             Start = start, End = end, IpSize = size, Sends = 1, FirstSend = now, SeenFirstAsResend = resent,
@@ -263,7 +264,7 @@ public sealed class PathMtuDetector : IPathMtuView
     private static void RemoveAt(PathMtuDirection m, int i)
     {
         m.CandidateCount--;
-        if (i != m.CandidateCount) m.Candidates[i] = m.Candidates[m.CandidateCount];
+        if (i != m.CandidateCount) m.Candidates![i] = m.Candidates[m.CandidateCount];
     }
 
     /// <summary>An ACK (and its SACK blocks) from the receiver of <paramref name="m"/>'s data.</summary>
@@ -272,7 +273,7 @@ public sealed class PathMtuDetector : IPathMtuView
         int sacks = p.TcpOptions.SackBlockCount;
         for (int i = m.CandidateCount - 1; i >= 0; i--)
         {
-            ref MtuCandidate e = ref m.Candidates[i];
+            ref MtuCandidate e = ref m.Candidates![i];
             bool covered = !((SeqNum)e.End > (SeqNum)ack);
             for (int s = 0; !covered && s < sacks && s < 4; s++)
                 covered = !((SeqNum)e.Start < (SeqNum)p.TcpOptions.SackLeft(s)) && !((SeqNum)e.End > (SeqNum)p.TcpOptions.SackRight(s));
@@ -288,7 +289,7 @@ public sealed class PathMtuDetector : IPathMtuView
         }
         // Entries no larger than what is now known to get through say nothing more (unless they were resent smaller).
         for (int i = m.CandidateCount - 1; i >= 0; i--)
-            if (m.Candidates[i].IpSize <= m.DeliveredMax && !m.Candidates[i].SupersededBySmaller) RemoveAt(m, i);
+            if (m.Candidates![i].IpSize <= m.DeliveredMax && !m.Candidates![i].SupersededBySmaller) RemoveAt(m, i);
     }
 
     private static void Delivered(PathMtuDirection m, in MtuCandidate e)
@@ -302,7 +303,7 @@ public sealed class PathMtuDetector : IPathMtuView
         if (m.RecoveredAt != 0 && e.IpSize > m.DeliveredAfterRecovery) m.DeliveredAfterRecovery = e.IpSize;
         for (int i = 0; i < m.CandidateCount; i++)
         {
-            ref MtuCandidate o = ref m.Candidates[i];
+            ref MtuCandidate o = ref m.Candidates![i];
             // o went out before e: it was seen first, or its data lies before e's (new data is sent in sequence
             // order), which is how a capture that starts mid-connection knows a resend's first transmission.
             if (o.IpSize > e.IpSize && (o.FirstSend <= e.FirstSend || o.SeenFirstAsResend && !((SeqNum)o.End > (SeqNum)e.Start)))
@@ -332,7 +333,7 @@ public sealed class PathMtuDetector : IPathMtuView
     {
         for (int i = m.CandidateCount - 1; i >= 0; i--)
         {
-            var e = m.Candidates[i];
+            var e = m.Candidates![i];
             if (e.Sends >= 2 || e.SupersededBySmaller) { RemoveAt(m, i); if (!e.Ambiguous || e.SupersededBySmaller) Lost(m, e); }
         }
     }
@@ -647,7 +648,7 @@ public sealed class PathMtuDetector : IPathMtuView
             FirstLoss = m.FirstLossSend;
             for (int i = 0; i < m.CandidateCount; i++)
             {
-                ref MtuCandidate e = ref m.Candidates[i];
+                ref MtuCandidate e = ref m.Candidates![i];
                 if (e.Sends < 2 || e.Ambiguous || e.IpSize <= m.DeliveredMax) continue;
                 if (e.IpSize < LostMin) { LostMin = e.IpSize; LostMinSends = e.Sends; }
                 else if (e.IpSize == LostMin && e.Sends > LostMinSends) LostMinSends = e.Sends;

@@ -158,9 +158,7 @@ public sealed partial class SmtpAnalyzer
         s.Candidate = false;
         s.Done = true;
         if (s.Counted) { s.Counted = false; _live--; }
-        s.Connection.ClientStream.Release();
-        s.Connection.ServerStream.Release();
-        session.ReleaseBuffers();
+        s.Connection.Release();
         flow.App = null;
     }
 
@@ -181,9 +179,7 @@ public sealed partial class SmtpAnalyzer
             s.Candidate = false;
             s.Done = true;
             if (s.Counted) { s.Counted = false; _live--; }
-            s.Connection.ClientStream.Release();
-            s.Connection.ServerStream.Release();
-            s.Session.ReleaseBuffers();
+            s.Connection.Release();
             flow.App = null;
             return;
         }
@@ -237,9 +233,7 @@ public sealed partial class SmtpAnalyzer
         s.EndDetail = SmtpAbortedWriter.EndDetail(tcpEnd, resetBy, stall, hole, last, end.UnixNanoseconds - last.UnixNanoseconds);
         if (conn.ClientStream.Abandoned) _stats.StreamsAbandoned++;
         if (conn.ServerStream.Abandoned) _stats.StreamsAbandoned++;
-        conn.ClientStream.Release();
-        conn.ServerStream.Release();
-        session.ReleaseBuffers();
+        conn.Release();
 
         ReportFindings(flow, s, stall, hole, resetBy, tcpEnd, end);
     }

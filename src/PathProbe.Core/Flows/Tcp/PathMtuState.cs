@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using PathProbe.Primitives;
 
 namespace PathProbe.Flows.Tcp;
@@ -26,12 +25,6 @@ internal struct MtuCandidate
     /// <summary>First seen as a resend (data below what the sender had already sent): its first transmission is not
     /// in the capture.</summary>
     public bool SeenFirstAsResend;
-}
-
-[InlineArray(PathMtuDirection.MaxCandidates)]
-internal struct MtuCandidates
-{
-    private MtuCandidate _c0;
 }
 
 /// <summary>
@@ -75,7 +68,9 @@ internal sealed class PathMtuDirection
     /// <summary>Delivered at a size at or above <see cref="LostMin"/>: the "losses" were not size-dependent.</summary>
     public bool Contradicted;
 
-    public MtuCandidates Candidates;
+    /// <summary>Segments that may yet prove a size (the first <see cref="CandidateCount"/>); made with the first, let go
+    /// when the flow leaves the table (<see cref="ReleaseForReport"/>).</summary>
+    public MtuCandidate[]? Candidates;
     public int CandidateCount;
 
     // ---- receiver's vantage: holes in the sender's sequence space --------------------------------------------------
@@ -126,6 +121,14 @@ internal sealed class PathMtuDirection
     public bool DecidedAsReceiver;
     /// <summary>The hole was judged (reported, or ruled out because full-size packets arrive).</summary>
     public bool HoleJudged;
+
+    /// <summary>The flow left the table and is kept for the report: the candidates it still had were settled
+    /// (<c>PathMtuDetector.FlowClosing</c>: resent ones became losses); those left were sent once and prove nothing.</summary>
+    internal void ReleaseForReport()
+    {
+        Candidates = null;
+        CandidateCount = 0;
+    }
 
     internal void Reset()
     {

@@ -207,6 +207,8 @@ public sealed class TcpConnectionState
     {
         Client.ReleaseForReport();
         _server?.ReleaseForReport();
+        if (ClientMtuActive) ClientMtu!.ReleaseForReport();
+        if (ServerMtuActive) ServerMtu!.ReleaseForReport();
     }
 
     public readonly TcpEndpointState Client = new();

@@ -19,8 +19,25 @@ public sealed class SmtpConnection
     }
 
     public SmtpSession Session { get; }
-    public TcpStreamReassembler ClientStream { get; }
-    public TcpStreamReassembler ServerStream { get; }
+    public TcpStreamReassembler ClientStream { get; private set; }
+    public TcpStreamReassembler ServerStream { get; private set; }
+
+    /// <summary>Stands for both reassemblers once <see cref="Release"/> let them go: empty, and never written (segments
+    /// given after that are ignored).</summary>
+    private static readonly TcpStreamReassembler Released = new();
+    private bool _released;
+
+    /// <summary>The session ended and its flow left the flow table: the reassemblers' buffers go back to the pool and
+    /// the budget, the reassemblers and the session's decoding buffers are let go. What the session found stays.</summary>
+    public void Release()
+    {
+        if (_released) return;
+        _released = true;
+        ClientStream.Release();
+        ServerStream.Release();
+        ClientStream = ServerStream = Released;
+        Session.ReleaseBuffers();
+    }
 
     /// <summary>Feeds a decoded TCP segment of this flow.</summary>
     public void OnPacket(in DecodedPacket p, bool fromClient) =>
@@ -30,6 +47,7 @@ public sealed class SmtpConnection
     public void OnSegment(bool fromClient, uint seq, uint ack, ReadOnlySpan<byte> payload, int payloadWireLength,
         TcpFlags flags, Timestamp time)
     {
+        if (_released) return;
         var client = Session.Client;
         var server = Session.Server;
         if (fromClient)

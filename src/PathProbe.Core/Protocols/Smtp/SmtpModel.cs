@@ -62,19 +62,29 @@ public enum SmtpOutcome : byte
 /// code and without an enhanced code that repeats the first line's (Gmail puts it on every line).</summary>
 public sealed record SmtpReply(int Code, string? EnhancedCode, string Text, int Lines, Timestamp Time)
 {
+    /// <summary>Every kept line when there is more than one; null for a one-line reply (most of them), whose
+    /// <see cref="TextLines"/> are made when asked for rather than kept with each of thousands of replies.</summary>
+    private readonly string[]? _lines;
+
     /// <summary>The text of each kept line; the first is <see cref="Text"/>.</summary>
-    public IReadOnlyList<string> TextLines { get; init; } = new[] { Text };
+    public IReadOnlyList<string> TextLines
+    {
+        get => _lines ?? [Text];
+        init => _lines = value.Count == 1 && value[0] == Text ? null : [.. value];
+    }
+
+    private int KeptLines => _lines?.Length ?? 1;
 
     /// <summary>Lines beyond <see cref="SmtpLimits.MaxReplyLines"/> (counted in <see cref="Lines"/>, not kept).</summary>
-    public int LinesNotKept => Math.Max(0, Lines - TextLines.Count);
+    public int LinesNotKept => Math.Max(0, Lines - KeptLines);
 
     /// <summary>All kept lines joined by a space: what classification reads (key words often sit on later lines).</summary>
-    public string FullText => TextLines.Count == 1 ? TextLines[0] : string.Join(" ", TextLines);
+    public string FullText => _lines is null ? Text : string.Join(" ", _lines);
 
     /// <summary>The text that carries the outcome: for a 2xx the last line (where MTAs put the queue id, e.g. Exim's
     /// "250- 4404 byte chunk, total 4404" / "250 OK id=1lHkUh-008hPw-NY"); for a refusal all lines, because
     /// providers wrap one sentence over several lines.</summary>
-    public string OutcomeText => Code is >= 200 and < 300 && TextLines.Count > 1 ? TextLines[^1] : FullText;
+    public string OutcomeText => Code is >= 200 and < 300 && _lines is not null ? _lines[^1] : FullText;
 
     public bool IsPositive => Code is >= 200 and < 400;
     public bool IsTransient => Code is >= 400 and < 500;

@@ -51,7 +51,7 @@ public sealed partial class SmtpSession
             case Verb.Helo:
             {
                 var name = SmtpText.Token(args, out _);
-                EhloName = SmtpText.ToDisplay(name, _limits.MaxTextLength);
+                EhloName = SmtpText.Shared(name, _limits.MaxTextLength);
                 UsedHelo = verb == Verb.Helo;
                 // RFC 5321 4.1.4: EHLO in the middle of a transaction resets it.
                 if (_currentTx != null) ClientEndsTransaction(_currentTx, $"{verbText} before the end of the data", time);
@@ -99,7 +99,7 @@ public sealed partial class SmtpSession
             {
                 // Only the mechanism; the optional initial response (RFC 4954 4) is a credential.
                 var mech = SmtpText.Token(args, out _);
-                AuthMechanism = SmtpText.ToDisplay(mech, 40).ToUpperInvariant();
+                AuthMechanism = SmtpText.Shared(mech, 40, upper: true);
                 AuthResult = 0;
                 CurrentPhase = SmtpPhase.Auth;
                 _clientMode = ClientMode.Auth;
@@ -137,7 +137,7 @@ public sealed partial class SmtpSession
             _ => (Verb.Unknown, null!),
         };
         if (verb == Verb.Unknown)
-            text = SmtpText.ToDisplay(v, 16).ToUpperInvariant();
+            text = SmtpText.Shared(v, 16, upper: true);
         return verb;
     }
 
@@ -155,14 +155,14 @@ public sealed partial class SmtpSession
         {
             var p = SmtpText.Token(rest, out rest);
             if (SmtpText.StartsWithIgnoreCase(p, "SIZE="u8)) { if (SmtpText.TryParseDecimal(p[5..], out long s)) size = s; }
-            else if (SmtpText.StartsWithIgnoreCase(p, "BODY="u8)) body = SmtpText.ToDisplay(p[5..], 32).ToUpperInvariant();
+            else if (SmtpText.StartsWithIgnoreCase(p, "BODY="u8)) body = SmtpText.Shared(p[5..], 32, upper: true);
         }
 
         TransactionIndex++;
         var tx = new SmtpTransaction
         {
             Index = TransactionIndex,
-            Sender = ok ? SmtpText.ToDisplay(path, _limits.MaxTextLength) : "",
+            Sender = ok ? SmtpText.Shared(path, _limits.MaxTextLength) : "",
             MailParameters = pars.IsEmpty ? null : SmtpText.ToDisplay(SmtpText.Trim(pars), _limits.MaxTextLength),
             DeclaredSize = size,
             Body = body,
@@ -186,7 +186,7 @@ public sealed partial class SmtpSession
             {
                 r = new SmtpRecipient
                 {
-                    Address = SmtpText.ToDisplay(path, _limits.MaxTextLength),
+                    Address = SmtpText.Shared(path, _limits.MaxTextLength),
                     Parameters = pars.IsEmpty ? null : SmtpText.ToDisplay(SmtpText.Trim(pars), _limits.MaxTextLength),
                     Time = time,
                 };

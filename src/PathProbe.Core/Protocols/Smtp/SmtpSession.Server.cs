@@ -127,8 +127,8 @@ public sealed partial class SmtpSession
             : _pending.Count > 0 ? ReplyTarget.Command : ReplyTarget.Unsolicited;
 
         int enh = SmtpText.EnhancedCodeLength(text);
-        _replyEnhanced = enh > 0 ? SmtpText.ToDisplay(text[..enh], 16) : null;
-        _replyText = SmtpText.ToDisplay(enh > 0 ? SmtpText.TrimStart(text[enh..]) : text, _limits.MaxTextLength);
+        _replyEnhanced = enh > 0 ? SmtpText.Shared(text[..enh], 16) : null;
+        _replyText = SmtpText.Shared(enh > 0 ? SmtpText.TrimStart(text[enh..]) : text, _limits.MaxTextLength);
         // RFC 5321 4.1.1.1: the first line of the EHLO reply is the server's name; each further line a keyword.
         _newCaps = _replyTarget == ReplyTarget.Command && _pending.Peek().Verb == Verb.Ehlo && code == 250
             ? new SmtpCapabilities() : null;
@@ -142,7 +142,7 @@ public sealed partial class SmtpSession
         int enh = SmtpText.EnhancedCodeLength(text);
         if (enh > 0 && _replyEnhanced != null && SmtpText.EqualsAscii(text[..enh], _replyEnhanced))
             text = SmtpText.TrimStart(text[enh..]);
-        _replyMore.Add(SmtpText.ToDisplay(text, _limits.MaxTextLength));
+        _replyMore.Add(SmtpText.Shared(text, _limits.MaxTextLength));
     }
 
     private void CompleteReply(Timestamp time)
@@ -477,13 +477,13 @@ public sealed partial class SmtpSession
             while (!rest.IsEmpty) AddMechanism(SmtpText.Token(rest, out rest), caps);
         }
         else if (caps.Other.Count < SmtpCapabilities.MaxOther)
-            caps.Other.Add(SmtpText.ToDisplay(kw, 64).ToUpperInvariant());
+            caps.Other.Add(SmtpText.Shared(kw, 64, upper: true));
     }
 
     private static void AddMechanism(ReadOnlySpan<byte> m, SmtpCapabilities caps)
     {
         if (m.IsEmpty || caps.AuthMechanisms.Count >= SmtpCapabilities.MaxAuthMechanisms) return;
-        string s = SmtpText.ToDisplay(m, 40).ToUpperInvariant();
+        string s = SmtpText.Shared(m, 40, upper: true);
         if (!caps.AuthMechanisms.Contains(s)) caps.AuthMechanisms.Add(s);
     }
 }

@@ -413,15 +413,20 @@ public sealed partial class SmtpSession
         if (_scratchTx != null) EndTransaction(_scratchTx, SmtpOutcome.Incomplete, "capture ended", time);
     }
 
-    /// <summary>Drops the line-assembly buffers (up to <see cref="SmtpLimits.HardLineCap"/> bytes per direction) of a
-    /// session whose connection is gone, so a closed session kept for the report holds only its summary. A partial
-    /// line still in a buffer is discarded; data fed afterwards is decoded from a fresh line start.</summary>
+    /// <summary>Drops the line-assembly buffers (up to <see cref="SmtpLimits.HardLineCap"/> bytes per direction), the
+    /// preamble probe and the queue of commands awaiting replies of a session whose connection is gone, so a closed
+    /// session kept for the report holds only its summary. A partial line still in a buffer is discarded; data fed
+    /// afterwards is decoded from a fresh line start, and a reply to a command sent before is taken as unsolicited.</summary>
     public void ReleaseBuffers()
     {
         _clientFramer = default;
         _serverFramer = default;
         _hold = null;
         _holdLen = 0;
+        _probe = null;
+        _probeLen = 0;
+        // Commands still waiting for a reply when the session ended are in the commands kept for the report.
+        _pending = default;
     }
 
     private void End(string reason, Timestamp time, SmtpOutcome outcome)

@@ -36,6 +36,39 @@ internal static class SmtpText
         return SafeText.Clean(new string(buf[..n]), maxLength);
     }
 
+    /// <summary>
+    /// <see cref="ToDisplay"/> for text that repeats across sessions (reply lines, enhanced codes, EHLO keywords): a
+    /// text seen before is the same string, not a copy, so 18,000 sessions kept for a report hold one "2.0.0" and one
+    /// "Ok" instead of 18,000 of each. The pool is per thread (parallel workers each have theirs) and bounded: texts of
+    /// up to <see cref="SharedMaxLength"/> characters, at most <see cref="SharedMaxTexts"/> of them (the first seen);
+    /// beyond that, texts are made as by <see cref="ToDisplay"/>. A hit allocates nothing.
+    /// </summary>
+    public static string Shared(ReadOnlySpan<byte> bytes, int maxLength, bool upper = false)
+    {
+        if (bytes.Length > maxLength) bytes = bytes[..maxLength];
+        if (bytes.IsEmpty) return "";
+        if (bytes.Length > SharedMaxLength) return upper ? ToDisplay(bytes, maxLength).ToUpperInvariant() : ToDisplay(bytes, maxLength);
+        Span<char> buf = stackalloc char[SharedMaxLength];
+        int n = 0;
+        foreach (byte b in bytes)
+        {
+            if (b == 0) continue;
+            buf[n++] = b < 0x80 ? (char)b : '?';
+        }
+        var pool = upper ? t_upper ??= new(StringComparer.Ordinal) : t_pool ??= new(StringComparer.Ordinal);
+        var lookup = pool.GetAlternateLookup<ReadOnlySpan<char>>();
+        if (lookup.TryGetValue(buf[..n], out var known)) return known;
+        var raw = new string(buf[..n]);
+        var text = SafeText.Clean(raw, maxLength); // as ToDisplay
+        if (upper) text = text.ToUpperInvariant();
+        if (pool.Count < SharedMaxTexts) pool[raw] = text;
+        return text;
+    }
+
+    internal const int SharedMaxLength = 64;
+    internal const int SharedMaxTexts = 4096;
+    [ThreadStatic] private static Dictionary<string, string>? t_pool, t_upper;
+
     public static ReadOnlySpan<byte> TrimStart(ReadOnlySpan<byte> s)
     {
         int i = 0;

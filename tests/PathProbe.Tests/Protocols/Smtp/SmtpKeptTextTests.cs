@@ -1,0 +1,119 @@
+using System.Text;
+using PathProbe.Protocols.Smtp;
+
+namespace PathProbe.Tests.Protocols.Smtp;
+
+/// <summary>What a closed SMTP session keeps for the report is compact: texts that repeat across sessions are one
+/// string (<see cref="SmtpText.Shared"/>), a one-line reply holds no array of lines, and a released connection holds no
+/// reassemblers. The text is the same as before, byte for byte.</summary>
+public sealed class SmtpKeptTextTests
+{
+    public static TheoryData<string, int, bool> Texts => new()
+    {
+        { "OK", 100, false },
+        { "2.0.0", 16, false },
+        { "Ok: queued as 4F3A2B1C", 100, false },
+        { "pipelining", 64, true },
+        { "auth=login", 40, true },
+        { "bell\u0007 and esc\u001b[31m red", 100, false },
+        { "esc\u001bkeyword", 64, true },
+        { "nul\0dropped", 100, false },
+        { "non-ascii \u00e9\u00e8 shown as ?", 100, false },
+        { "cut at the limit: 0123456789", 20, false },
+        { "escapes past the limit \u0001\u0002\u0003\u0004", 30, false },
+        { new string('x', 64), 100, false },
+        { new string('y', 65), 100, false },
+        { "", 100, false },
+    };
+
+    [Theory]
+    [MemberData(nameof(Texts))]
+    public void Shared_GivesTheTextToDisplayGives_AndTheSameStringTheSecondTime(string text, int max, bool upper)
+    {
+        // Latin-1 bytes: one byte per character, so the non-ASCII letters are bytes >= 0x80 as on the wire.
+        byte[] bytes = Encoding.Latin1.GetBytes(text);
+        string expected = upper ? SmtpText.ToDisplay(bytes, max).ToUpperInvariant() : SmtpText.ToDisplay(bytes, max);
+        string first = SmtpText.Shared(bytes, max, upper);
+        string second = SmtpText.Shared(bytes, max, upper);
+        Assert.Equal(expected, first);
+        Assert.Equal(expected, second);
+        if (bytes.Length is > 0 and <= SmtpText.SharedMaxLength && bytes.Length <= max)
+            Assert.Same(first, second);
+    }
+
+    [Fact]
+    public void Shared_UpperAndAsIs_AreKeptApart()
+    {
+        byte[] bytes = "SmtpUtf8"u8.ToArray();
+        Assert.Equal("SmtpUtf8", SmtpText.Shared(bytes, 64));
+        Assert.Equal("SMTPUTF8", SmtpText.Shared(bytes, 64, upper: true));
+        Assert.Equal("SmtpUtf8", SmtpText.Shared(bytes, 64));
+    }
+
+    /// <summary>Hostile input: a server that sends a new text in every reply fills the pool to its bound and no further;
+    /// texts beyond it are made as before (new strings, the same text).</summary>
+    [Fact]
+    public void Shared_PoolIsBounded_TextsBeyondAreStillRight()
+    {
+        // A thread of its own: the pool is per thread, and this one starts empty.
+        Exception? failure = null;
+        var t = new Thread(() =>
+        {
+            try
+            {
+                for (int i = 0; i < SmtpText.SharedMaxTexts; i++) SmtpText.Shared(Encoding.ASCII.GetBytes($"fill {i}"), 64);
+                byte[] beyond = "beyond the bound"u8.ToArray();
+                string a = SmtpText.Shared(beyond, 64), b = SmtpText.Shared(beyond, 64);
+                Assert.Equal("beyond the bound", a);
+                Assert.Equal(a, b);
+                Assert.NotSame(a, b);
+                byte[] early = "fill 7"u8.ToArray();
+                Assert.Same(SmtpText.Shared(early, 64), SmtpText.Shared(early, 64));
+            }
+            catch (Exception e) { failure = e; }
+        });
+        t.Start();
+        t.Join();
+        if (failure is not null) throw failure;
+    }
+
+    [Fact]
+    public void Reply_OneLine_KeepsNoArray_ButReadsAsBefore()
+    {
+        var one = new SmtpReply(250, "2.0.0", "Ok", 1, default);
+        Assert.Equal(["Ok"], one.TextLines);
+        Assert.Equal("Ok", one.FullText);
+        Assert.Equal("Ok", one.OutcomeText);
+        Assert.Equal(0, one.LinesNotKept);
+        var same = new SmtpReply(250, "2.0.0", "Ok", 1, default) { TextLines = ["Ok"] };
+        Assert.Equal(["Ok"], same.TextLines);
+
+        var three = new SmtpReply(250, null, "mail.example", 5, default) { TextLines = ["mail.example", "PIPELINING", "OK id=1lHk"] };
+        Assert.Equal(["mail.example", "PIPELINING", "OK id=1lHk"], three.TextLines);
+        Assert.Equal("mail.example PIPELINING OK id=1lHk", three.FullText);
+        Assert.Equal("OK id=1lHk", three.OutcomeText);
+        Assert.Equal(2, three.LinesNotKept);
+
+        var refusal = new SmtpReply(550, "5.7.1", "Message rejected", 2, default) { TextLines = ["Message rejected", "see https://example"] };
+        Assert.Equal("Message rejected see https://example", refusal.OutcomeText);
+    }
+
+    /// <summary>A connection released at its flow's close lets its reassemblers go, keeps what the session found, and
+    /// ignores a segment given after that.</summary>
+    [Fact]
+    public void Connection_Released_DropsReassemblers_KeepsSession()
+    {
+        var conn = new SmtpConnection(default);
+        var before = (conn.ClientStream, conn.ServerStream);
+        conn.OnSegment(false, 1000, 0, "220 mx.example ESMTP\r\n"u8, 22, PathProbe.Decoding.TcpFlags.Ack | PathProbe.Decoding.TcpFlags.Psh, default);
+        Assert.NotNull(conn.Session.Greeting);
+        conn.Release();
+        Assert.NotSame(before.ClientStream, conn.ClientStream);
+        Assert.NotSame(before.ServerStream, conn.ServerStream);
+        Assert.Same(conn.ClientStream, conn.ServerStream);
+        Assert.Equal(220, conn.Session.Greeting!.Code);
+        conn.OnSegment(true, 1, 0, "EHLO client.example\r\n"u8, 21, PathProbe.Decoding.TcpFlags.Ack, default);
+        Assert.Equal(0, conn.ClientStream.DeliveredBytes);
+        Assert.Empty(conn.Session.Commands);
+    }
+}
