@@ -505,6 +505,7 @@ public static class CaptureCommand
                     long clock = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000;
                     if (_parallel is null) _engine.Idle(clock); else _parallel.Idle(clock);
                     Tick(now);
+                    YoungGeneration.Check();
                 }
                 if (now >= stopAt) source.Stop();
             }

@@ -437,6 +437,7 @@ public sealed class Engine : IFrameSink
                 case Stage.Fragmentation: _fragmentation.Finish(_now); break;
             }
             if (_shard is { } s3) s3.Finishing = false;
+            YoungGeneration.Check();
         }
         CaptureArtefacts.Mark(_log, input.Drops, _ackedUnseenByFlow);
         return new CaptureAnalysis

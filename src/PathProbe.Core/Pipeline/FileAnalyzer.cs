@@ -140,6 +140,7 @@ public static class FileAnalyzer
                 if (read == nextCheck)
                 {
                     nextCheck += CheckEvery;
+                    YoungGeneration.Check();
                     if (cancel.IsCancellationRequested) { interrupted = true; break; }
                     if (clock is not null && clock.ElapsedMilliseconds >= 500) { clock.Restart(); input.Packets = tally.Packets; progress!(); }
                 }

@@ -35,7 +35,11 @@ public static class JsonReport
             foreach (var f in a.Flows)
             {
                 WriteFlow(w, f);
-                if (w.BytesPending > 1 << 16) w.Flush(); // stream: never hold the whole document
+                if (w.BytesPending > 1 << 16)
+                {
+                    w.Flush(); // stream: never hold the whole document
+                    Pipeline.YoungGeneration.Check();
+                }
             }
         w.WriteEndArray();
 

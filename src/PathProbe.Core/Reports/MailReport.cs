@@ -18,7 +18,9 @@ internal static class MailReport
 {
     private const int MaxFailedLines = 200;
 
-    private sealed record Entry(Timestamp Time, bool Failed, string Line);
+    /// <summary>A line of the report: a transaction, or a session without one (<paramref name="Tx"/> null). Its text is
+    /// made only when it is shown (a capture of 18,000 sessions shows a few of them).</summary>
+    private readonly record struct Entry(Timestamp Time, bool Failed, Flow Flow, SmtpFlowState State, SmtpTransaction? Tx);
 
     public static void Write(TextWriter o, IReadOnlyList<CaptureAnalysis> analyses, int mailRows, int width)
     {
@@ -66,7 +68,7 @@ internal static class MailReport
             o.WriteLine(failed.Count > MaxFailedLines
                 ? $"  Not delivered (the first {N(MaxFailedLines)} of {N(failed.Count)}; --json lists all):"
                 : $"  Not delivered or not seen to finish ({N(failed.Count)}):");
-            foreach (var e in failed.Take(MaxFailedLines)) TextReport.Wrap(o, "    ", e.Line, width, "        ");
+            foreach (var e in failed.Take(MaxFailedLines)) TextReport.Wrap(o, "    ", Line(e), width, "        ");
         }
         if (others.Count > 0)
         {
@@ -74,7 +76,7 @@ internal static class MailReport
             o.WriteLine(shown < others.Count
                 ? $"  Delivered and other sessions ({N(others.Count)}; the first {N(shown)}, --mail-rows N shows more):"
                 : $"  Delivered and other sessions ({N(others.Count)}):");
-            foreach (var e in others.Take(shown)) TextReport.Wrap(o, "    ", e.Line, width, "        ");
+            foreach (var e in others.Take(shown)) TextReport.Wrap(o, "    ", Line(e), width, "        ");
         }
     }
 
@@ -82,8 +84,37 @@ internal static class MailReport
     {
         if (s.Candidate) return;
         var session = s.Session;
-        string peers = $"{f.ClientEndpoint} → {f.ServerEndpoint}{Via(session.Proxy)}";
         foreach (var tx in session.Transactions)
+        {
+            string outcome = tx.Outcome switch
+            {
+                SmtpOutcome.Accepted => "accepted", SmtpOutcome.Deferred => "deferred", SmtpOutcome.Rejected => "rejected",
+                SmtpOutcome.Aborted => "aborted", SmtpOutcome.Incomplete => "incomplete", _ => "in progress",
+            };
+            counts[outcome] = counts.GetValueOrDefault(outcome) + 1;
+            if (tx.Outcome is SmtpOutcome.Deferred or SmtpOutcome.Rejected)
+            {
+                var deciding = DecidingReply(session, tx);
+                string cls = deciding is null ? "other" : SmtpReplyClass.Classify(deciding).Class;
+                if (!classes.TryGetValue(outcome, out var byClass)) classes[outcome] = byClass = new Dictionary<string, int>();
+                byClass[cls] = byClass.GetValueOrDefault(cls) + 1;
+            }
+            entries.Add(new Entry(tx.MailTime, tx.Outcome != SmtpOutcome.Accepted, f, s, tx));
+        }
+        if (session.Transactions.Count > 0) return;
+
+        // Sessions without a visible transaction: say why, so every SMTP connection appears once.
+        bool refused = session.Greeting is { Code: >= 400 };
+        entries.Add(new Entry(f.Start, refused || session.Greeting is null && !session.ImplicitTls, f, s, null));
+    }
+
+    /// <summary>The text of a report line.</summary>
+    private static string Line(Entry e)
+    {
+        var (f, s, tx) = (e.Flow, e.State, e.Tx);
+        var session = s.Session;
+        string peers = $"{f.ClientEndpoint} → {f.ServerEndpoint}{Via(session.Proxy)}";
+        if (tx is not null)
         {
             var sb = new StringBuilder(Time(tx.MailTime)).Append("  ").Append(peers);
             sb.Append("  from <").Append(Clean(tx.Sender, 100)).Append('>');
@@ -95,27 +126,11 @@ internal static class MailReport
                 sb.Append("  size ").Append(Bytes(new PathProbe.Findings.MessageSize(tx.MessageBytes, tx.SizeApproximate)));
             else if (tx.DeclaredSize >= 0)
                 sb.Append("  SIZE=").Append(Bytes(tx.DeclaredSize));
-            var deciding = DecidingReply(session, tx);
             sb.Append("  ").Append(Outcome(session, tx));
             // Bytes the capture missed (TCP delivered them): the outcome above is the server's, not a guess.
             if (tx.CaptureGapBytes > 0) sb.Append("; gap in capture: ").Append(Bytes(tx.CaptureGapBytes)).Append(" of the client's stream not captured");
-            string outcome = tx.Outcome switch
-            {
-                SmtpOutcome.Accepted => "accepted", SmtpOutcome.Deferred => "deferred", SmtpOutcome.Rejected => "rejected",
-                SmtpOutcome.Aborted => "aborted", SmtpOutcome.Incomplete => "incomplete", _ => "in progress",
-            };
-            counts[outcome] = counts.GetValueOrDefault(outcome) + 1;
-            if (tx.Outcome is SmtpOutcome.Deferred or SmtpOutcome.Rejected)
-            {
-                string cls = deciding is null ? "other" : SmtpReplyClass.Classify(deciding).Class;
-                if (!classes.TryGetValue(outcome, out var byClass)) classes[outcome] = byClass = new Dictionary<string, int>();
-                byClass[cls] = byClass.GetValueOrDefault(cls) + 1;
-            }
-            entries.Add(new Entry(tx.MailTime, tx.Outcome != SmtpOutcome.Accepted, sb.ToString()));
+            return sb.ToString();
         }
-        if (session.Transactions.Count > 0) return;
-
-        // Sessions without a visible transaction: say why, so every SMTP connection appears once.
         bool refused = session.Greeting is { Code: >= 400 };
         string what = session.ImplicitTls ? "implicit TLS (port 465): mail not visible"
             : session.TlsStarted ? "STARTTLS: the mail went encrypted, not visible"
@@ -123,7 +138,7 @@ internal static class MailReport
             : session.Greeting is null && s.StartedMidSession ? $"phase unknown: the capture started mid-session (connection {SmtpFlowState.EndName(s.End)})"
             : session.Greeting is null ? $"no greeting from the server (connection {SmtpFlowState.EndName(s.End)})"
             : $"no mail transaction (last phase {SmtpFlowState.PhaseName(s.LastActivePhase)}; connection {SmtpFlowState.EndName(s.End)})";
-        entries.Add(new Entry(f.Start, refused || session.Greeting is null && !session.ImplicitTls, $"{Time(f.Start)}  {peers}  {what}"));
+        return $"{Time(f.Start)}  {peers}  {what}";
     }
 
     /// <summary>" via HTTP CONNECT mailin.example:25", " via PROXY protocol v2 from 192.0.2.7:40512".</summary>
