@@ -175,6 +175,8 @@ public static class TextReport
     }
 
     /// <summary>One line on DNS when the capture has any: queries and what became of them.</summary>
+    private static string Queries(long n) => n == 1 ? "1 query" : $"{N(n)} queries";
+
     private static void WriteDnsLine(TextWriter o, IReadOnlyList<CaptureAnalysis> analyses, int width)
     {
         var tx = analyses.SelectMany(a => a.Flows).Select(f => f.App).OfType<DnsFlowState>().SelectMany(s => s.Transactions).ToList();
@@ -186,13 +188,17 @@ public static class TextReport
         int truncated = tx.Count(t => t.Response?.Truncated == true);
         int fragmented = tx.Count(t => t.Response?.Fragmented == true);
         int tcp = tx.Count(t => t.Transport == DnsTransport.Tcp);
-        var parts = new List<string> { $"{N(tx.Count)} queries ({N(tcp)} over TCP)", $"{N(answered)} answered" };
+        var parts = new List<string> { $"{Queries(tx.Count)} ({N(tcp)} over TCP)", $"{N(answered)} answered" };
         if (timedOut > 0) parts.Add($"{N(timedOut)} timed out");
         if (ended > 0) parts.Add($"{N(ended)} without an answer before the capture ended");
         if (truncated > 0) parts.Add($"{N(truncated)} truncated");
         if (fragmented > 0) parts.Add($"{N(fragmented)} answers fragmented");
         if (notTracked > 0) parts.Add($"{N(notTracked)} not tracked (limit)");
-        Wrap(o, "DNS        ", string.Join(", ", parts), width);
+        // Queries of flows the report does not keep (beyond its flow limit): said, so the numbers add up to the
+        // queries decoded (the counts above are the listed flows').
+        long notListed = Math.Max(0, analyses.Sum(a => a.Dns?.Transactions ?? 0) - tx.Count);
+        string more = notListed > 0 ? $"; {N(notListed)} more {(notListed == 1 ? "query" : "queries")} decoded but not listed (report limit of flows)" : "";
+        Wrap(o, "DNS        ", string.Join(", ", parts) + more, width);
     }
 
     private static void WriteInput(TextWriter o, InputSummary i, int width)

@@ -18,6 +18,32 @@ public sealed class DnsCaptureTests(ITestOutputHelper output)
 
     private static object? Ev(Finding f, string key) => PathProbe.Tests.Support.FindingJson.Value(PathProbe.Tests.Support.FindingJson.Ev(f, key));
 
+    /// <summary>Queries whose flows the report does not keep (beyond its flow limit) are counted on the DNS line, so
+    /// its numbers add up to the queries decoded (as the Mail line's do for sessions).</summary>
+    [Fact]
+    public void Analyze_ReportFlowLimit_DnsLineCountsTheQueriesNotListed()
+    {
+        string capture = Path.Combine(TestPaths.Captures, "dns-fragmented.pcap");
+        var all = FileAnalyzer.Analyze(capture);
+        Assert.Equal(3, Transactions(all).Count);
+        Assert.Equal(3, all.Dns!.Transactions);
+        Assert.DoesNotContain("more queries decoded but not listed", Text(all));
+
+        var options = new AnalysisOptions { Flows = new PathProbe.Flows.FlowTableOptions { MaxReportedFlows = 1 } };
+        var one = FileAnalyzer.Analyze(AnalysisInput.One(capture), options, null);
+        int listed = Transactions(one).Count;
+        Assert.True(listed < 3, $"{listed} queries listed with one flow kept");
+        Assert.Contains($"DNS        {(listed == 1 ? "1 query" : $"{listed} queries")} (", Text(one));
+        Assert.Contains($"; {3 - listed} more {(3 - listed == 1 ? "query" : "queries")} decoded but not listed (report limit of flows)", Text(one));
+    }
+
+    private static string Text(CaptureAnalysis a)
+    {
+        var sw = new StringWriter();
+        PathProbe.Reports.TextReport.Write(sw, new[] { a }, new PathProbe.Reports.TextReport.Options { Width = 1000 });
+        return sw.ToString();
+    }
+
     [SkippableFact]
     public void DnsFragmented_AllAnswered_TxtAnswerFragmented_NoLoss()
     {
