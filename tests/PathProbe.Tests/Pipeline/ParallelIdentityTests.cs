@@ -145,9 +145,10 @@ public sealed class ParallelIdentityTests
             foreach (var (data, original, time) in frames) p.Process(new RawFrame(data, original, new PathProbe.Primitives.Timestamp(time), 1, 0));
         }
         Feed(); // servers learned, batches and queues warmed up
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 20; i++) Feed();
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        // The least of up to 3 measured runs: the runtime's tiering, or a wait for a free batch while other tests load the
+        // machine, can allocate on this thread once (6,304 B seen once in a CI run); an allocation per packet shows in
+        // every run.
+        long allocated = Allocations.Least(() => { for (int i = 0; i < 20; i++) Feed(); });
         p.Complete(new InputSummary { Path = capture });
         long packets = 20L * frames.Count;
         Assert.True(allocated < packets / 10, $"{allocated} bytes allocated for {packets} packets");
