@@ -22,11 +22,16 @@ public readonly record struct RaiseKey(long Frame, int Phase, long Sub, long Seq
     /// <summary>End-of-input stages use <c>Frame = long.MaxValue</c> and phases from this one on, in stage order.</summary>
     public const int End = 10;
 
+    /// <summary>Second place within the phase, after <see cref="Sub"/> (ended connections timing out: their last
+    /// packet's time, then the order they were touched in).</summary>
+    public long Sub2 { get; init; }
+
     public int CompareTo(RaiseKey o)
     {
         int c = Frame.CompareTo(o.Frame);
         if (c == 0) c = Phase.CompareTo(o.Phase);
         if (c == 0) c = Sub.CompareTo(o.Sub);
+        if (c == 0) c = Sub2.CompareTo(o.Sub2);
         return c != 0 ? c : Seq.CompareTo(o.Seq);
     }
 }
@@ -187,7 +192,7 @@ public sealed class FindingLog
     private RaiseKey NextKey(Verdict v)
     {
         var p = Position;
-        return new RaiseKey(p.Frame, p.Phase, p.Sub == long.MinValue ? v.Time.UnixNanoseconds : p.Sub, _seq++);
+        return p with { Sub = p.Sub == long.MinValue ? v.Time.UnixNanoseconds : p.Sub, Seq = _seq++ };
     }
 
     /// <summary>

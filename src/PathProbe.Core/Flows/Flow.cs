@@ -282,6 +282,8 @@ public sealed class Flow
     /// input frame). Its place in the table's least-recently-used order, which decides the order flows close in when
     /// several leave at once, across the table's lists.</summary>
     internal long LastFrame;
+    /// <summary>On the flow table's list of connections closed by FIN (FlowTable.TcpEndedTimeout).</summary>
+    internal bool OnEndedList;
 
     /// <summary>The flow left the table and is kept for the report: per-packet analysis state is let go (see
     /// <see cref="TcpConnectionState.ReleaseForReport"/>); what the reports read stays.</summary>
@@ -300,6 +302,7 @@ public sealed class Flow
         Older = Newer = null;
         LastSeen = default;
         LastFrame = 0;
+        OnEndedList = false;
     }
 
     public string ClientEndpoint => ClientAddress.ToEndpointString(ClientPort);

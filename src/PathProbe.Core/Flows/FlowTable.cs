@@ -12,9 +12,11 @@ public sealed class FlowTableOptions
     public TimeSpan TcpIdleTimeout { get; init; } = TimeSpan.FromMinutes(10);
     /// <summary>Idle time after which a UDP or ICMP flow is closed (capture time).</summary>
     public TimeSpan OtherIdleTimeout { get; init; } = TimeSpan.FromMinutes(2);
-    /// <summary>Idle time after which a TCP flow that ended (FIN from both sides, or RST) leaves the table (capture
-    /// time): Linux's TIME_WAIT, during which the ended connection's addresses and ports are not used for a new one, so
-    /// a late packet (the last ACK, a resent FIN, a segment still in flight) is still the old connection's.</summary>
+    /// <summary>Idle time after which a TCP connection closed by FIN from both sides leaves the table (capture time):
+    /// Linux's TIME_WAIT, during which the closed connection's addresses and ports are not used for a new one, so a late
+    /// packet (the last ACK, a resent FIN) is still the old connection's. A connection that sends data again after both
+    /// FINs (data still being resent) goes back to <see cref="TcpIdleTimeout"/>, and so does one ended by RST (the side
+    /// that never got the RST may go on resending, with back-off gaps longer than this).</summary>
     public TimeSpan TcpEndedTimeout { get; init; } = TimeSpan.FromSeconds(60);
     /// <summary>Closed flows kept for the report; beyond this they are only counted.</summary>
     public int MaxReportedFlows { get; init; } = 100_000;
@@ -71,8 +73,11 @@ public sealed class FlowTable
     internal void Expire(Timestamp now) => ExpireIdle(now);
     public long Evicted { get; private set; }
     public long Expired { get; private set; }
-    /// <summary>TCP flows that ended (FIN, RST) and left the table after <see cref="FlowTableOptions.TcpEndedTimeout"/>.</summary>
+    /// <summary>TCP flows closed by FIN that left the table after <see cref="FlowTableOptions.TcpEndedTimeout"/>.</summary>
     public long EndedTimedOut { get; private set; }
+    /// <summary>Closed connections whose place in time order was not found within <see cref="MaxOrderSteps"/> steps
+    /// (capture times far out of order): they were placed there, so their timeout may come later than due.</summary>
+    public long EndedOutOfOrder { get; private set; }
     /// <summary>Closed flows that were not kept because <see cref="FlowTableOptions.MaxReportedFlows"/> was reached.</summary>
     public long NotReported { get; private set; }
     /// <summary>Input index stamped on flows created from now on.</summary>
@@ -122,11 +127,12 @@ public sealed class FlowTable
 
         flow.LastSeen = p.Time;
         flow.LastFrame = ++_touches;
+        if (flow.OnEndedList) Retouch(flow, resumes: p.PayloadWireLength > 0);
         fromClient = aToB == flow.ClientIsA;
         ref DirectionStats d = ref fromClient ? ref flow.ClientToServer : ref flow.ServerToClient;
         var endBefore = flow.EndReason;
         UpdateDirection(ref d, ref p, flow);
-        if (endBefore != flow.EndReason) Ended(flow);
+        if (endBefore != flow.EndReason && flow.EndReason == FlowEnd.Fin) Ended(flow);
         if (proto == FlowProtocol.Tcp)
         {
             // Sequence bases as Wireshark sets them (its §5 rules): this side from its first segment, the other
@@ -250,12 +256,15 @@ public sealed class FlowTable
 
     // ---- LRU maintenance ---------------------------------------------------------------------------------------
 
-    /// <summary>The list a linked flow is on, from what never changes while it is linked but here (<see cref="Ended"/>).</summary>
+    /// <summary>The list a linked flow is on (<see cref="Flow.OnEndedList"/> changes only here, while it is unlinked).
+    /// The TCP and other lists are in the order flows were last touched; the ended list is in order of their last packet's
+    /// time, so that one engine and parallel workers time the same flows out at the same frames even when capture times
+    /// step back a little (packets reordered by a multi-queue NIC).</summary>
     private enum Lru : byte { Tcp, Other, Ended }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Lru ListOf(Flow f) =>
-        f.Protocol != FlowProtocol.Tcp ? Lru.Other : f.EndReason is FlowEnd.Fin or FlowEnd.Reset ? Lru.Ended : Lru.Tcp;
+        f.Protocol != FlowProtocol.Tcp ? Lru.Other : f.OnEndedList ? Lru.Ended : Lru.Tcp;
 
     private ref Flow? Oldest(Lru l) => ref l == Lru.Tcp ? ref _tcpOldest : ref l == Lru.Other ? ref _otherOldest : ref _endedOldest;
     private ref Flow? Newest(Lru l) => ref l == Lru.Tcp ? ref _tcpNewest : ref l == Lru.Other ? ref _otherNewest : ref _endedNewest;
@@ -263,6 +272,7 @@ public sealed class FlowTable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Touch(Flow f)
     {
+        if (f.OnEndedList) return; // placed by time once its time is known (Retouch)
         var l = ListOf(f);
         if (Newest(l) == f) return;
         Unlink(f, l);
@@ -288,12 +298,46 @@ public sealed class FlowTable
         f.Older = f.Newer = null;
     }
 
-    /// <summary>The flow's connection just ended (FIN from both sides, or RST): it moves to the list of ended flows,
-    /// which leave the table after <see cref="FlowTableOptions.TcpEndedTimeout"/> without a packet.</summary>
+    /// <summary>The flow's connection just closed (FIN from both sides): it moves to the list of ended flows, which
+    /// leave the table after <see cref="FlowTableOptions.TcpEndedTimeout"/> without a packet.</summary>
     private void Ended(Flow f)
     {
         Unlink(f, Lru.Tcp);
-        Link(f, Lru.Ended);
+        f.OnEndedList = true;
+        LinkByTime(f);
+    }
+
+    /// <summary>A packet of a closed connection: it takes its place by time again; one with data (the connection is
+    /// still resending) returns the flow to the TCP list and its idle timeout.</summary>
+    private void Retouch(Flow f, bool resumes)
+    {
+        Unlink(f, Lru.Ended);
+        if (resumes)
+        {
+            f.OnEndedList = false;
+            Link(f, Lru.Tcp);
+        }
+        else LinkByTime(f);
+    }
+
+    /// <summary>Steps <see cref="LinkByTime"/> takes back from the newest at most (a hostile capture whose times run
+    /// backwards would otherwise make each insertion walk the whole list).</summary>
+    internal const int MaxOrderSteps = 4096;
+
+    /// <summary>Into the ended list after the last flow whose last packet is not later than this one's (from the newest:
+    /// one step when capture time runs forward; equal times keep the order they were touched in).</summary>
+    private void LinkByTime(Flow f)
+    {
+        Flow? after = _endedNewest;
+        for (int steps = 0; after != null && after.LastSeen > f.LastSeen; steps++)
+        {
+            if (steps == MaxOrderSteps) { EndedOutOfOrder++; break; }
+            after = after.Older;
+        }
+        f.Older = after;
+        f.Newer = after is null ? _endedOldest : after.Newer;
+        if (f.Newer != null) f.Newer.Older = f; else _endedNewest = f;
+        if (after != null) after.Newer = f; else _endedOldest = f;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -318,8 +362,8 @@ public sealed class FlowTable
         Retire(victim, FlowEnd.Evicted);
     }
 
-    /// <summary>The least recently touched TCP flow, ended or not: the head of the TCP list or of the ended list,
-    /// whichever was touched first (<see cref="Flow.LastFrame"/>), as if they were one list.</summary>
+    /// <summary>The TCP flow to evict: the head of the TCP list (least recently touched) or of the ended list (earliest
+    /// last packet), whichever was touched first (<see cref="Flow.LastFrame"/>).</summary>
     private Flow? OldestTcp() =>
         _endedOldest == null || _tcpOldest != null && _tcpOldest.LastFrame < _endedOldest.LastFrame ? _tcpOldest : _endedOldest;
 
@@ -366,7 +410,12 @@ public sealed class FlowTable
         _finishing = true;
         long let = _free.Count + Math.Max(0, _live.Count - (_options.MaxReportedFlows - _closed.Count));
         _free.Clear();
-        while (OldestTcp() is { } f) { Unlink(f); _live.Remove(f); Close(f, f.EndReason); }
+        // TCP flows, ended or not, in the order they were last touched (parallel workers' closes merge in that order).
+        var tcp = new List<Flow>(_live.Count);
+        for (var f = _tcpOldest; f != null; f = f.Newer) tcp.Add(f);
+        for (var f = _endedOldest; f != null; f = f.Newer) tcp.Add(f);
+        tcp.Sort(static (a, b) => a.LastFrame.CompareTo(b.LastFrame));
+        foreach (var f in tcp) { Unlink(f); _live.Remove(f); Close(f, f.EndReason); }
         while (_otherOldest is { } f) { Unlink(f); _live.Remove(f); Close(f, f.EndReason); }
         _live.TrimExcess();
         // Records not kept for the report were let go. When they are a large part of the heap (a flood of flows that

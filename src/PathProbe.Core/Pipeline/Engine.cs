@@ -148,7 +148,7 @@ public sealed class Engine : IFrameSink
         public readonly List<RaiseKey> Closed = new();
         /// <summary>Per incomplete datagram recorded, in order: where.</summary>
         public readonly List<RaiseKey> Incomplete = new();
-        public RaiseKey Key(int phase, long sub) => new(Frame, phase, sub, _seq++);
+        public RaiseKey Key(int phase, long sub, long sub2 = 0) => new(Frame, phase, sub, _seq++) { Sub2 = sub2 };
 
         /// <summary>Per second of capture time: the counts the storm detector judges a window on (data segments,
         /// retransmissions, pure SYNs, SYN-ACKs), to tell whether a storm could involve several workers.</summary>
@@ -204,9 +204,11 @@ public sealed class Engine : IFrameSink
         if (_shard is { } sh)
         {
             bool tcp = flow.Protocol == FlowProtocol.Tcp;
+            // Idle flows leave in the order they were touched; closed connections by their last packet's time (then touch).
             if (sh.Expiring)
-                _log.Position = sh.Key(!tcp ? RaiseKey.ExpireOther : flow.EndReason is FlowEnd.Fin or FlowEnd.Reset ? RaiseKey.ExpireEnded : RaiseKey.ExpireTcp,
-                    flow.LastFrame);
+                _log.Position = !tcp ? sh.Key(RaiseKey.ExpireOther, flow.LastFrame)
+                    : flow.OnEndedList ? sh.Key(RaiseKey.ExpireEnded, flow.LastSeen.UnixNanoseconds, flow.LastFrame)
+                    : sh.Key(RaiseKey.ExpireTcp, flow.LastFrame);
             else if (sh.Finishing) _log.Position = sh.Key(sh.FinishPhase + (tcp ? 0 : 1), flow.LastFrame);
             sh.Closed.Add(_log.Position with { Seq = sh.Key(0, 0).Seq });
         }

@@ -469,7 +469,8 @@ public sealed class ParallelAnalyzer : IFrameSink
         StormsSpanWorkers = StormMayDiffer(results);
         Tunnelled = results.Any(r => r.Decode.Decapsulated > 0);
         TimeoutsOutOfOrder = _timeWentBack &&
-            (results.Any(r => r.Fragments.TimedOut > 0 || (r.Dns?.TimedOut ?? 0) > 0) || _engines.Any(e => e.Flows.Expired > 0 || e.Flows.EndedTimedOut > 0));
+            (results.Any(r => r.Fragments.TimedOut > 0 || (r.Dns?.TimedOut ?? 0) > 0) || _engines.Any(e => e.Flows.Expired > 0 || e.Flows.EndedTimedOut > 0))
+            || _engines.Any(e => e.Flows.EndedOutOfOrder > 0);
 
         // Flow ids: in the order the flows were created, from the first id this input was given.
         var created = new List<(int Id, long Frame)>();

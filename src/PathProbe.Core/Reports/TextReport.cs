@@ -174,14 +174,17 @@ public static class TextReport
         o.WriteLine(line.ToString().TrimEnd());
     }
 
-    /// <summary>One line on DNS when the capture has any: queries and what became of them.</summary>
     private static string Queries(long n) => n == 1 ? "1 query" : $"{N(n)} queries";
 
+    /// <summary>One line on DNS when the capture has any: queries and what became of them.</summary>
     private static void WriteDnsLine(TextWriter o, IReadOnlyList<CaptureAnalysis> analyses, int width)
     {
         var tx = analyses.SelectMany(a => a.Flows).Select(f => f.App).OfType<DnsFlowState>().SelectMany(s => s.Transactions).ToList();
         long notTracked = analyses.Sum(a => a.Dns?.NotTracked ?? 0);
-        if (tx.Count == 0 && notTracked == 0) return;
+        // Queries of flows the report does not keep (beyond its flow limit): said, so the numbers add up to the
+        // queries decoded (the counts below are the listed flows').
+        long notListed = Math.Max(0, analyses.Sum(a => a.Dns?.Transactions ?? 0) - tx.Count);
+        if (tx.Count == 0 && notTracked == 0 && notListed == 0) return;
         int answered = tx.Count(t => t.Outcome == DnsOutcome.Answered);
         int timedOut = tx.Count(t => t.Outcome == DnsOutcome.TimedOut);
         int ended = tx.Count(t => t.Outcome == DnsOutcome.CaptureEnded);
@@ -194,9 +197,6 @@ public static class TextReport
         if (truncated > 0) parts.Add($"{N(truncated)} truncated");
         if (fragmented > 0) parts.Add($"{N(fragmented)} answers fragmented");
         if (notTracked > 0) parts.Add($"{N(notTracked)} not tracked (limit)");
-        // Queries of flows the report does not keep (beyond its flow limit): said, so the numbers add up to the
-        // queries decoded (the counts above are the listed flows').
-        long notListed = Math.Max(0, analyses.Sum(a => a.Dns?.Transactions ?? 0) - tx.Count);
         string more = notListed > 0 ? $"; {N(notListed)} more {(notListed == 1 ? "query" : "queries")} decoded but not listed (report limit of flows)" : "";
         Wrap(o, "DNS        ", string.Join(", ", parts) + more, width);
     }

@@ -103,69 +103,98 @@ public sealed class FlowTableTests
         Assert.Equal(2, t.LiveCount);
     }
 
-    /// <summary>A connection that ended (FIN from both sides, or RST) leaves the table after the ended timeout (60 s,
-    /// Linux's TIME_WAIT) without a packet, not after the 10-minute idle timeout; a late packet before that is still
-    /// its; an open connection as quiet stays; an ended flow's timeout is not an idle expiry.</summary>
+    private static void Close(FlowTable t, ushort port, long timeMs)
+    {
+        Tcp(t, Client, port, Server, 25, TcpFlags.Fin | TcpFlags.Ack, timeMs, out _, seq: 2);
+        Tcp(t, Server, 25, Client, port, TcpFlags.Fin | TcpFlags.Ack, timeMs, out _, seq: 7000);
+    }
+
+    /// <summary>A connection closed by FIN from both sides leaves the table after the ended timeout (60 s, Linux's
+    /// TIME_WAIT) without a packet, not after the 10-minute idle timeout; a late packet before that is still its, and
+    /// it is not counted as an idle expiry. One ended by RST keeps the idle timeout (the side that never got the RST
+    /// may go on resending), and so does one that sends data again after both FINs.</summary>
     [Fact]
-    public void Update_EndedConnection_LeavesAfterEndedTimeout()
+    public void Update_ClosedConnection_LeavesAfterEndedTimeout()
     {
         var t = new FlowTable();
-        var fin = Tcp(t, Client, 40001, Server, 25, TcpFlags.Syn, 0, out _, seq: 1000);
+        var fin = Tcp(t, Client, 40001, Server, 25, TcpFlags.Syn, 0, out _, seq: 1);
         var open = Tcp(t, Client, 40002, Server, 25, TcpFlags.Syn, 1, out _, seq: 5000);
         var rst = Tcp(t, Client, 40003, Server, 25, TcpFlags.Syn, 2, out _, seq: 9000);
-        Tcp(t, Client, 40001, Server, 25, TcpFlags.Fin | TcpFlags.Ack, 10, out _, seq: 1001);
-        Tcp(t, Server, 25, Client, 40001, TcpFlags.Fin | TcpFlags.Ack, 11, out _, seq: 7000);
+        var resent = Tcp(t, Client, 40004, Server, 25, TcpFlags.Syn, 3, out _, seq: 11000);
+        Close(t, 40001, 10);
         Tcp(t, Server, 25, Client, 40003, TcpFlags.Rst | TcpFlags.Ack, 12, out _);
+        Close(t, 40004, 13);
         Assert.Equal(FlowEnd.Fin, fin!.EndReason);
         Assert.Equal(FlowEnd.Reset, rst!.EndReason);
 
-        // 50 s later the last ACK of the FIN: still the same flow.
-        var late = Tcp(t, Client, 40001, Server, 25, TcpFlags.Ack, 50_011, out _, seq: 1002);
+        // 50 s later the last ACK of the FIN: still the same flow. Data after both FINs: the connection is resending.
+        var late = Tcp(t, Client, 40001, Server, 25, TcpFlags.Ack, 50_010, out _, seq: 3);
         Assert.Same(fin, late);
-        Assert.Equal(3, t.LiveCount);
+        Assert.Same(resent, Tcp(t, Client, 40004, Server, 25, TcpFlags.Ack, 20_000, out _, payload: 1000, seq: 1));
 
-        // 61 s after the RST it has left; the FIN flow (last packet 50 s in) has not.
-        Udp(t, Client, 33333, Server, 53, 61_013);
-        Assert.Contains(rst, t.ClosedFlows);
-        Assert.DoesNotContain(fin, t.ClosedFlows);
-        Assert.Equal(FlowEnd.Reset, rst.EndReason);
-
-        Udp(t, Client, 33334, Server, 53, 110_012);
+        Udp(t, Client, 33333, Server, 53, 100_000);
+        Assert.DoesNotContain(fin, t.ClosedFlows); // its last packet was 50 s in
+        Udp(t, Client, 33334, Server, 53, 110_011);
         Assert.Contains(fin, t.ClosedFlows);
         Assert.Equal(FlowEnd.Fin, fin.EndReason);
-        Assert.Equal(2, t.EndedTimedOut);
+        Assert.Equal(1, t.EndedTimedOut);
         Assert.Equal(0, t.Expired);
+        Assert.DoesNotContain(rst, t.ClosedFlows);
+        Assert.DoesNotContain(resent, t.ClosedFlows);
         Assert.DoesNotContain(open, t.ClosedFlows);
-        Assert.Equal(FlowEnd.Open, open!.EndReason);
 
-        // A packet on the ports of the FIN flow after that is a new flow.
-        var after = Tcp(t, Client, 40001, Server, 25, TcpFlags.Ack, 120_000, out _, seq: 1002);
-        Assert.NotSame(fin, after);
+        // A packet on the ports of the closed flow after that is a new flow.
+        Assert.NotSame(fin, Tcp(t, Client, 40001, Server, 25, TcpFlags.Ack, 120_000, out _, seq: 3));
+        // The RST flow and the one that resent data leave at the 10-minute idle timeout, as before.
+        Udp(t, Client, 33335, Server, 53, 621_000);
+        Assert.Contains(rst, t.ClosedFlows);
+        Assert.Contains(resent, t.ClosedFlows);
+        Assert.Equal(FlowEnd.Reset, rst.EndReason);
+        Assert.Equal(FlowEnd.Fin, resent!.EndReason);
     }
 
-    /// <summary>Flows that leave together (end of input, eviction) leave in the order they were last touched, whether
-    /// they ended or not: as when ended flows shared one list with the open ones.</summary>
+    /// <summary>Closed connections time out in the order of their last packet's time, not the order they were touched:
+    /// with capture times stepping back a little (a multi-queue NIC), one engine and the parallel workers (each walking
+    /// only its own flows) then time out the same flows at the same frame.</summary>
     [Fact]
-    public void Finish_EndedAndOpenFlows_CloseInOrderLastTouched()
+    public void Expire_ClosedConnections_ByTimeEvenWhenTouchedOutOfOrder()
     {
         var t = new FlowTable();
         var a = Tcp(t, Client, 40001, Server, 25, TcpFlags.Syn, 0, out _, seq: 1);
-        var b = Tcp(t, Client, 40002, Server, 25, TcpFlags.Syn, 0, out _, seq: 2);
-        var c = Tcp(t, Client, 40003, Server, 25, TcpFlags.Syn, 0, out _, seq: 3);
-        Tcp(t, Server, 25, Client, 40002, TcpFlags.Rst | TcpFlags.Ack, 5, out _); // b ends
-        Tcp(t, Client, 40001, Server, 25, TcpFlags.Ack, 5, out _, seq: 2);       // a touched after b, same time
-        Tcp(t, Server, 25, Client, 40003, TcpFlags.Rst | TcpFlags.Ack, 5, out _); // c ends last
+        var b = Tcp(t, Client, 40002, Server, 25, TcpFlags.Syn, 0, out _, seq: 1);
+        Close(t, 40001, 10_040); // a's last packet at 10.040 s, touched first
+        Close(t, 40002, 10_000); // b's at 10.000 s, touched later (time stepped back)
+        Udp(t, Client, 33333, Server, 53, 70_020);
+        Assert.Contains(b, t.ClosedFlows);          // due: 60.02 s after its last packet
+        Assert.DoesNotContain(a, t.ClosedFlows);    // not yet: 59.98 s
+        Udp(t, Client, 33334, Server, 53, 70_050);
+        Assert.Equal([b, a], t.ClosedFlows);
+        Assert.Equal(0, t.EndedOutOfOrder);
+    }
+
+    /// <summary>Flows that leave together (end of input, eviction) leave in the order they were last touched, whether
+    /// they closed or not: as when closed connections shared one list with the open ones.</summary>
+    [Fact]
+    public void Finish_ClosedAndOpenFlows_LeaveInOrderLastTouched()
+    {
+        var t = new FlowTable();
+        var a = Tcp(t, Client, 40001, Server, 25, TcpFlags.Syn, 0, out _, seq: 1);
+        var b = Tcp(t, Client, 40002, Server, 25, TcpFlags.Syn, 0, out _, seq: 1);
+        var c = Tcp(t, Client, 40003, Server, 25, TcpFlags.Syn, 0, out _, seq: 1);
+        Close(t, 40002, 5);                                                  // b closes
+        Tcp(t, Client, 40001, Server, 25, TcpFlags.Ack, 5, out _, seq: 2);   // a touched after b, same time
+        Close(t, 40003, 4);                                                  // c closes last, its time a step back
         t.Finish();
         Assert.Equal([b, a, c], t.ClosedFlows);
 
         var small = new FlowTable(new FlowTableOptions { MaxFlows = 2 });
         var x = Tcp(small, Client, 40001, Server, 25, TcpFlags.Syn, 0, out _, seq: 1);
-        var y = Tcp(small, Client, 40002, Server, 25, TcpFlags.Syn, 1, out _, seq: 2);
-        Tcp(small, Server, 25, Client, 40001, TcpFlags.Rst | TcpFlags.Ack, 2, out _); // x ends, now the most recent
+        var y = Tcp(small, Client, 40002, Server, 25, TcpFlags.Syn, 1, out _, seq: 1);
+        Close(small, 40001, 2); // x closes, now the most recently touched
         Tcp(small, Client, 40003, Server, 25, TcpFlags.Syn, 3, out _, seq: 3);
         Assert.Equal([y], small.ClosedFlows);
         Assert.Equal(FlowEnd.Evicted, y!.EndReason);
-        Assert.Equal(FlowEnd.Reset, x!.EndReason);
+        Assert.Equal(FlowEnd.Fin, x!.EndReason);
     }
 
     [Fact]

@@ -20,9 +20,12 @@ public sealed class SmtpSessionsMemoryTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     /// <summary>A pcap of <paramref name="copies"/> copies of the capture at <paramref name="source"/> (Ethernet, IPv4,
-    /// one TCP connection from 198.51.100.10), copy i from 198.51.100.(10 + i / 60000) port 1024 + i % 60000, shifted
-    /// by 0.1 s per copy; IPv4 header checksums made again.</summary>
-    internal static void WriteCopies(string source, string path, int copies)
+    /// one TCP connection from 198.51.100.10 to 203.0.113.25), copy i from 198.51.100.(10 + i / 60000) port
+    /// 1024 + i % 60000, to 203.0.113.(25 + i % <paramref name="servers"/>), shifted by <paramref name="spacingMicros"/>
+    /// per copy and by up to ±<paramref name="jitterMicros"/> more (so that with a spacing shorter than a session,
+    /// capture time steps back between copies); IPv4 header checksums made again.</summary>
+    internal static void WriteCopies(string source, string path, int copies, long spacingMicros = 100_000, int servers = 1,
+        long jitterMicros = 0)
     {
         byte[] data = File.ReadAllBytes(source);
         var records = new List<(long Micros, byte[] Frame, uint OriginalLength)>();
@@ -43,19 +46,22 @@ public sealed class SmtpSessionsMemoryTests : IDisposable
         {
             byte host = (byte)(10 + i / 60000);
             ushort port = (ushort)(1024 + i % 60000);
+            byte server = (byte)(25 + i % servers);
+            long shift = i * spacingMicros + (jitterMicros == 0 ? 0 : (i * 7919L) % (2 * jitterMicros + 1) - jitterMicros);
             foreach (var (micros, original, orig) in records)
             {
                 byte[] f = (byte[])original.Clone();
                 var ip = f.AsSpan(14);
                 bool fromClient = ip.Slice(12, 4).SequenceEqual(client);
                 ip[fromClient ? 15 : 19] = host;
+                ip[fromClient ? 19 : 15] = server;
                 BinaryPrimitives.WriteUInt16BigEndian(ip[(fromClient ? 20 : 22)..], port);
                 ip[10] = 0; ip[11] = 0;
                 uint sum = 0;
                 for (int k = 0; k < 20; k += 2) sum += BinaryPrimitives.ReadUInt16BigEndian(ip[k..]);
                 while (sum > 0xFFFF) sum = (sum & 0xFFFF) + (sum >> 16);
                 BinaryPrimitives.WriteUInt16BigEndian(ip[10..], (ushort)~sum);
-                long t = 1_800_000_000_000_000L + micros - t0 + i * 100_000L;
+                long t = 1_800_000_000_000_000L + micros - t0 + shift;
                 BinaryPrimitives.WriteUInt32LittleEndian(head, (uint)(t / 1_000_000));
                 BinaryPrimitives.WriteUInt32LittleEndian(head[4..], (uint)(t % 1_000_000));
                 BinaryPrimitives.WriteUInt32LittleEndian(head[8..], (uint)f.Length);
@@ -89,7 +95,7 @@ public sealed class SmtpSessionsMemoryTests : IDisposable
         using var doc = JsonDocument.Parse(json);
         var flows = doc.RootElement.GetProperty("flows");
         Assert.Equal(Sessions, flows.GetArrayLength());
-        // Every connection ended by FIN and left the table 60 s after its last packet: each is "closed".
+        // Every connection is listed, as closed by FIN.
         Assert.All(flows.EnumerateArray(), f => Assert.Equal("closed", f.GetProperty("state").GetString()));
     }
 }

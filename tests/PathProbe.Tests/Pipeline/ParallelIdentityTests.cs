@@ -103,6 +103,29 @@ public sealed class ParallelIdentityTests
         return Encoding.UTF8.GetString(ms.ToArray());
     }
 
+    /// <summary>Connections closed by FIN time out 60 s after their last packet, in the order of that time: 3,000
+    /// copies of a mail session, 50 ms apart with ±30 ms of jitter (capture time steps back between copies, as with a
+    /// multi-queue NIC), to two servers, so each worker holds half of them. With 2 and 3 workers the report is the
+    /// one engine's, byte for byte (the closes were in another order before the ended list was kept in time order).</summary>
+    [Fact]
+    public void Analyze_ClosedConnectionsTimingOut_TimesSteppingBack_SameReportWithWorkers()
+    {
+        string file = Path.Combine(Path.GetTempPath(), $"pathprobe-jitter-{Environment.ProcessId}-{Guid.NewGuid():N}.pcap");
+        try
+        {
+            PathProbe.Tests.Flows.SmtpSessionsMemoryTests.WriteCopies(Path.Combine(TestPaths.Captures, "smtp-pipelining-multi-rcpt.pcap"),
+                file, 3_000, spacingMicros: 50_000, servers: 2, jitterMicros: 30_000);
+            var one = Report(file, 1);
+            Assert.Contains("Mail: 3,000 SMTP sessions", one.Text);
+            Assert.Equal(one, Report(file, 2));
+            Assert.Equal(one, Report(file, 3));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     [Fact]
     public void Analyze_Workers_SplitTheFlows()
     {

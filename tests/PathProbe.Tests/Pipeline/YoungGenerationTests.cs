@@ -9,9 +9,13 @@ public sealed class YoungGenerationTests
     /// <summary>Allocating garbage and checking every megabyte, as the reading loop checks every few thousand frames:
     /// at least one collection per 16 MB whatever the runtime's own budget (128 MB on this project's machine, where
     /// without the checks 64 MB of garbage passed without one).</summary>
-    [Fact]
+    [SkippableFact]
     public void Check_AfterBudgetAllocated_Collects()
     {
+        // Past the heap limit the check leaves collections to the runtime (by design): the test host's own heap (other
+        // tests running beside) may be that large.
+        Skip.If(GC.GetTotalMemory(forceFullCollection: false) > YoungGeneration.HeapLimit - (64L << 20),
+            "the test process's heap is near YoungGeneration.HeapLimit: the check would rightly not collect");
         YoungGeneration.Check(); // start counting from here
         int before = GC.CollectionCount(0);
         long sink = 0;

@@ -40,8 +40,8 @@ internal static class SmtpText
     /// <see cref="ToDisplay"/> for text that repeats across sessions (reply lines, enhanced codes, EHLO keywords): a
     /// text seen before is the same string, not a copy, so 18,000 sessions kept for a report hold one "2.0.0" and one
     /// "Ok" instead of 18,000 of each. The pool is per thread (parallel workers each have theirs) and bounded: texts of
-    /// up to <see cref="SharedMaxLength"/> characters, at most <see cref="SharedMaxTexts"/> of them (the first seen);
-    /// beyond that, texts are made as by <see cref="ToDisplay"/>. A hit allocates nothing.
+    /// up to <see cref="SharedMaxLength"/> characters without characters to escape, at most <see cref="SharedMaxTexts"/>
+    /// of them (the first seen); other texts are made as by <see cref="ToDisplay"/>. A hit allocates nothing.
     /// </summary>
     public static string Shared(ReadOnlySpan<byte> bytes, int maxLength, bool upper = false)
     {
@@ -60,8 +60,11 @@ internal static class SmtpText
         if (lookup.TryGetValue(buf[..n], out var known)) return known;
         var raw = new string(buf[..n]);
         var text = SafeText.Clean(raw, maxLength); // as ToDisplay
+        // Only a text Clean left as it was goes into the pool: its display does not depend on the length limit (the
+        // bytes were cut to the limit above), so the pooled text is right for every caller, whatever its limit.
+        bool clean = ReferenceEquals(text, raw);
         if (upper) text = text.ToUpperInvariant();
-        if (pool.Count < SharedMaxTexts) pool[raw] = text;
+        if (clean && pool.Count < SharedMaxTexts) pool[raw] = text;
         return text;
     }
 

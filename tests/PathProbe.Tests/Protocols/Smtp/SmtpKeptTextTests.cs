@@ -39,8 +39,12 @@ public sealed class SmtpKeptTextTests
             string second = SmtpText.Shared(bytes, max, upper);
             Assert.Equal(expected, first);
             Assert.Equal(expected, second);
-            if (bytes.Length is > 0 and <= SmtpText.SharedMaxLength && bytes.Length <= max)
+            // Pooled: up to 64 characters after the cut to the limit, none to escape (NUL dropped, non-ASCII shown as '?').
+            string raw = new(bytes.Take(max).Where(b => b != 0).Select(b => b < 0x80 ? (char)b : '?').ToArray());
+            if (raw.Length > 0 && bytes.Length <= SmtpText.SharedMaxLength && !raw.Any(PathProbe.Primitives.SafeText.IsUnsafe))
                 Assert.Same(first, second);
+            else if (raw.Any(PathProbe.Primitives.SafeText.IsUnsafe))
+                Assert.NotSame(first, second);
         });
     }
 
@@ -81,6 +85,24 @@ public sealed class SmtpKeptTextTests
         Assert.NotSame(a, b);
         byte[] early = "fill 7"u8.ToArray();
         Assert.Same(SmtpText.Shared(early, 64), SmtpText.Shared(early, 64));
+    });
+
+    /// <summary>One thread, the same bytes under different length limits (an unknown verb is cut at 16 characters, an
+    /// EHLO keyword at 64): each gets what ToDisplay gives under its own limit, whatever came first (a text with
+    /// characters to escape is never pooled: its escaped form depends on the limit).</summary>
+    [Fact]
+    public void Shared_SameBytesUnderOtherLimits_EachAsToDisplay() => OnFreshThread(() =>
+    {
+        byte[] controls = [1, 1, 1, 1, 1];
+        foreach (var (max, upper) in new[] { (16, true), (64, true), (16, true), (10, false), (100, false), (10, false) })
+        {
+            string expected = upper ? SmtpText.ToDisplay(controls, max).ToUpperInvariant() : SmtpText.ToDisplay(controls, max);
+            Assert.Equal(expected, SmtpText.Shared(controls, max, upper));
+        }
+        byte[] plain = "PIPELINING"u8.ToArray();
+        Assert.Equal("PIPELINING", SmtpText.Shared(plain, 64, upper: true));
+        Assert.Equal("PIPELININ", SmtpText.Shared(plain, 9, upper: true)); // cut to its limit before the pool is asked
+        Assert.Equal("PIPELINING", SmtpText.Shared(plain, 64, upper: true));
     });
 
     [Fact]
