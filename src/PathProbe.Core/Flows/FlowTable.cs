@@ -416,6 +416,7 @@ public sealed class FlowTable
         for (var f = _endedOldest; f != null; f = f.Newer) tcp.Add(f);
         tcp.Sort(static (a, b) => a.LastFrame.CompareTo(b.LastFrame));
         foreach (var f in tcp) { Unlink(f); _live.Remove(f); Close(f, f.EndReason); }
+        tcp.Clear(); // the records not kept for the report are let go below: this list must not hold them
         while (_otherOldest is { } f) { Unlink(f); _live.Remove(f); Close(f, f.EndReason); }
         _live.TrimExcess();
         // Records not kept for the report were let go. When they are a large part of the heap (a flood of flows that
