@@ -75,9 +75,7 @@ public sealed class SmtpSessionsMemoryTests : IDisposable
     [SkippableFact]
     public void Cli_ManySessions_PeakRssBounded_EverySessionReported()
     {
-        Skip.IfNot(File.Exists("/usr/bin/time"), "/usr/bin/time is missing (apt-get install time): cannot measure peak RSS");
-        string cli = Path.Combine(AppContext.BaseDirectory, "pathprobe.dll");
-        Skip.IfNot(File.Exists(cli), "pathprobe.dll not beside the tests");
+        string cli = CliProcess.MeasurableCli();
         string file = Path.Combine(_dir, "sessions.pcap");
         WriteCopies(Path.Combine(TestPaths.Captures, "smtp-pipelining-multi-rcpt.pcap"), file, Sessions);
 

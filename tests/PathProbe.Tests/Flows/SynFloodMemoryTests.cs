@@ -63,9 +63,7 @@ public sealed class SynFloodMemoryTests : IDisposable
     [SkippableFact]
     public void Cli_SynFlood_PeakRssBoundedAndFlowLimitsReported()
     {
-        Skip.IfNot(File.Exists("/usr/bin/time"), "/usr/bin/time is missing (apt-get install time): cannot measure peak RSS");
-        string cli = Path.Combine(AppContext.BaseDirectory, "pathprobe.dll");
-        Skip.IfNot(File.Exists(cli), "pathprobe.dll not beside the tests");
+        string cli = CliProcess.MeasurableCli();
         string file = Path.Combine(_dir, "synflood.pcap");
         WriteSynFlood(file, Syns);
 

@@ -59,6 +59,16 @@ public static class CliProcess
 
     /// <summary>Runs <c>dotnet <paramref name="dll"/> ARGS</c> under <c>/usr/bin/time -v</c> (the caller skips when it is
     /// missing) and returns its peak RSS in kB and its standard output; bounded by <paramref name="timeoutMs"/>.</summary>
+    /// <summary>The tool beside the tests, for runs measured by /usr/bin/time -v (<see cref="RunMeasured"/>); the test
+    /// is skipped, with the reason, when either is missing.</summary>
+    public static string MeasurableCli()
+    {
+        Skip.IfNot(File.Exists("/usr/bin/time"), "/usr/bin/time is missing (apt-get install time): cannot measure peak RSS");
+        string cli = Path.Combine(AppContext.BaseDirectory, "pathprobe.dll");
+        Skip.IfNot(File.Exists(cli), "pathprobe.dll not beside the tests");
+        return cli;
+    }
+
     public static (long RssKb, string Stdout) RunMeasured(string dll, int timeoutMs, params string[] args)
     {
         var psi = new ProcessStartInfo("/usr/bin/time") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
