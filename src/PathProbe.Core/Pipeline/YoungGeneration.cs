@@ -22,24 +22,41 @@ public static class YoungGeneration
 {
     internal const long Budget = 16L << 20;
     internal const long HeapLimit = 192L << 20;
-    private static long s_allocatedAtCollection;
-    private static int s_collections = -1;
+    private static readonly Policy s_policy = new();
 
     public static void Check()
     {
-        long allocated = GC.GetTotalAllocatedBytes(precise: false);
-        int collections = GC.CollectionCount(0);
-        if (collections != s_collections)
+        if (s_policy.Decide(GC.GetTotalAllocatedBytes(precise: false), GC.CollectionCount(0), static () => GC.GetTotalMemory(forceFullCollection: false)))
         {
-            // The runtime collected since the last check (or this is the first): count from here.
-            s_collections = collections;
-            s_allocatedAtCollection = allocated;
-            return;
+            GC.Collect(0, GCCollectionMode.Forced, blocking: true, compacting: false);
+            s_policy.Collected(GC.CollectionCount(0));
         }
-        if (allocated - s_allocatedAtCollection < Budget) return;
-        s_allocatedAtCollection = allocated;
-        if (GC.GetTotalMemory(forceFullCollection: false) > HeapLimit) return;
-        GC.Collect(0, GCCollectionMode.Forced, blocking: true, compacting: false);
-        s_collections = GC.CollectionCount(0);
+    }
+
+    /// <summary>The decision, on the numbers it is given (tests give it their own).</summary>
+    internal sealed class Policy
+    {
+        private long _allocatedAtCollection;
+        private int _collections = -1;
+
+        /// <summary>Collect when <see cref="Budget"/> bytes were allocated since the runtime's last collection (or the
+        /// last one this policy asked for) and the heap is not past <see cref="HeapLimit"/>; the heap is asked for only
+        /// then.</summary>
+        public bool Decide(long allocated, int collections, Func<long> heap)
+        {
+            if (collections != _collections)
+            {
+                // The runtime collected since the last check (or this is the first): count from here.
+                _collections = collections;
+                _allocatedAtCollection = allocated;
+                return false;
+            }
+            if (allocated - _allocatedAtCollection < Budget) return false;
+            _allocatedAtCollection = allocated;
+            return heap() <= HeapLimit;
+        }
+
+        /// <summary>The collection asked for was made: the runtime's count after it.</summary>
+        public void Collected(int collections) => _collections = collections;
     }
 }

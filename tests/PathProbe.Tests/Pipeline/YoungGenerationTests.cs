@@ -2,30 +2,47 @@ using PathProbe.Pipeline;
 
 namespace PathProbe.Tests.Pipeline;
 
-/// <summary><see cref="YoungGeneration"/>: once 16 MB were allocated since the last collection, a check collects;
-/// past the heap limit it leaves collections to the runtime.</summary>
+/// <summary><see cref="YoungGeneration"/>'s policy: once 16 MB were allocated since the last collection, collect;
+/// not past the heap limit; a collection of the runtime's own starts the count again. (Its effect on a real run:
+/// SmtpSessionsMemoryTests, and README "Memory".)</summary>
 public sealed class YoungGenerationTests
 {
-    /// <summary>Allocating garbage and checking every megabyte, as the reading loop checks every few thousand frames:
-    /// at least one collection per 16 MB whatever the runtime's own budget (128 MB on this project's machine, where
-    /// without the checks 64 MB of garbage passed without one).</summary>
-    [SkippableFact]
-    public void Check_AfterBudgetAllocated_Collects()
+    private const long MB = 1L << 20;
+
+    [Fact]
+    public void Decide_EverySixteenMegabytesWithoutACollection_Collects()
     {
-        // Past the heap limit the check leaves collections to the runtime (by design): the test host's own heap (other
-        // tests running beside) may be that large.
-        Skip.If(GC.GetTotalMemory(forceFullCollection: false) > YoungGeneration.HeapLimit - (64L << 20),
-            "the test process's heap is near YoungGeneration.HeapLimit: the check would rightly not collect");
-        YoungGeneration.Check(); // start counting from here
-        int before = GC.CollectionCount(0);
-        long sink = 0;
-        for (int mb = 0; mb < 64; mb++)
-        {
-            for (int i = 0; i < 16; i++) sink += new byte[64 * 1024].Length; // 1 MB of garbage
-            YoungGeneration.Check();
-        }
-        Assert.Equal(64L << 20, sink);
-        int collections = GC.CollectionCount(0) - before;
-        Assert.True(collections >= 64 / 16 - 1, $"{collections} generation-0 collections while 64 MB were allocated with checks");
+        var p = new YoungGeneration.Policy();
+        int heapAsked = 0;
+        long Heap() { heapAsked++; return 50 * MB; }
+        Assert.False(p.Decide(0, 7, Heap)); // the first check only starts counting
+        var decisions = new List<long>();
+        int count = 7;
+        for (long mb = 1; mb <= 64; mb++)
+            if (p.Decide(mb * MB, count, Heap)) { decisions.Add(mb); p.Collected(++count); }
+        // After each collection it asked for, the runtime's count moved (Collected): counting goes on from there.
+        Assert.Equal([16L, 32, 48, 64], decisions);
+        Assert.Equal(4, heapAsked); // the heap is asked for only when the budget was reached
+    }
+
+    [Fact]
+    public void Decide_RuntimeCollectedMeanwhile_CountsFromThere()
+    {
+        var p = new YoungGeneration.Policy();
+        Assert.False(p.Decide(0, 1, () => 0));
+        Assert.False(p.Decide(10 * MB, 1, () => 0));
+        Assert.False(p.Decide(20 * MB, 2, () => 0)); // the runtime collected at about 20 MB
+        Assert.False(p.Decide(30 * MB, 2, () => 0)); // 10 MB since
+        Assert.True(p.Decide(36 * MB, 2, () => 0));  // 16 MB since
+    }
+
+    [Fact]
+    public void Decide_HeapPastTheLimit_LeavesItToTheRuntime()
+    {
+        var p = new YoungGeneration.Policy();
+        Assert.False(p.Decide(0, 1, () => YoungGeneration.HeapLimit + 1));
+        Assert.False(p.Decide(16 * MB, 1, () => YoungGeneration.HeapLimit + 1));
+        Assert.False(p.Decide(31 * MB, 1, () => YoungGeneration.HeapLimit));  // 15 MB since the last decision
+        Assert.True(p.Decide(32 * MB, 1, () => YoungGeneration.HeapLimit));
     }
 }
