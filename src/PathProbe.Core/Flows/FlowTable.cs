@@ -24,8 +24,9 @@ public sealed class FlowTableOptions
 
 /// <summary>
 /// Bidirectional flow table keyed by the canonical 5-tuple. Bounded: at most <see cref="FlowTableOptions.MaxFlows"/>
-/// live flows, idle expiry on capture time, least-recently-active eviction. Three intrusive LRU lists (TCP, TCP that
-/// ended by FIN or RST, and the rest), each with its own idle timeout, make expiry O(1) per packet. Steady state allocates nothing: only a new flow allocates its record.
+/// live flows, idle expiry on capture time, least-recently-active eviction. Three intrusive lists, each with its own
+/// idle timeout (TCP, TCP connections closed by FIN, the rest), make expiry O(1) per packet. Steady state allocates
+/// nothing: only a new flow allocates its record.
 /// </summary>
 /// <remarks>
 /// Tunnelled traffic is keyed on the inner 5-tuple only, never on the tunnel: outer addresses, GRE keys, VXLAN VNIs,
