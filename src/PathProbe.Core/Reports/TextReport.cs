@@ -174,8 +174,6 @@ public static class TextReport
         o.WriteLine(line.ToString().TrimEnd());
     }
 
-    private static string Queries(long n) => n == 1 ? "1 query" : $"{N(n)} queries";
-
     /// <summary>One line on DNS when the capture has any: queries and what became of them.</summary>
     private static void WriteDnsLine(TextWriter o, IReadOnlyList<CaptureAnalysis> analyses, int width)
     {
@@ -191,13 +189,13 @@ public static class TextReport
         int truncated = tx.Count(t => t.Response?.Truncated == true);
         int fragmented = tx.Count(t => t.Response?.Fragmented == true);
         int tcp = tx.Count(t => t.Transport == DnsTransport.Tcp);
-        var parts = new List<string> { $"{Queries(tx.Count)} ({N(tcp)} over TCP)", $"{N(answered)} answered" };
+        var parts = new List<string> { $"{Count(tx.Count, "query", "queries")} ({N(tcp)} over TCP)", $"{N(answered)} answered" };
         if (timedOut > 0) parts.Add($"{N(timedOut)} timed out");
         if (ended > 0) parts.Add($"{N(ended)} without an answer before the capture ended");
         if (truncated > 0) parts.Add($"{N(truncated)} truncated");
         if (fragmented > 0) parts.Add($"{N(fragmented)} answers fragmented");
         if (notTracked > 0) parts.Add($"{N(notTracked)} not tracked (limit)");
-        string more = notListed > 0 ? $"; {N(notListed)} more {(notListed == 1 ? "query" : "queries")} decoded but not listed (report limit of flows)" : "";
+        string more = notListed > 0 ? $"; {Count(notListed, "more query", "more queries")} decoded but not listed (report limit of flows)" : "";
         Wrap(o, "DNS        ", string.Join(", ", parts) + more, width);
     }
 

@@ -27,13 +27,20 @@ internal static class SmtpText
         if (bytes.Length > maxLength) bytes = bytes[..maxLength];
         if (bytes.IsEmpty) return "";
         Span<char> buf = bytes.Length <= 512 ? stackalloc char[bytes.Length] : new char[bytes.Length];
+        return SafeText.Clean(new string(buf[..AsciiChars(bytes, buf)]), maxLength);
+    }
+
+    /// <summary>The characters <see cref="ToDisplay"/> shows for <paramref name="bytes"/> (NUL dropped, non-ASCII as
+    /// '?'), written into <paramref name="into"/>; returns how many.</summary>
+    private static int AsciiChars(ReadOnlySpan<byte> bytes, Span<char> into)
+    {
         int n = 0;
         foreach (byte b in bytes)
         {
             if (b == 0) continue;
-            buf[n++] = b < 0x80 ? (char)b : '?';
+            into[n++] = b < 0x80 ? (char)b : '?';
         }
-        return SafeText.Clean(new string(buf[..n]), maxLength);
+        return n;
     }
 
     /// <summary>
@@ -49,12 +56,7 @@ internal static class SmtpText
         if (bytes.IsEmpty) return "";
         if (bytes.Length > SharedMaxLength) return upper ? ToDisplay(bytes, maxLength).ToUpperInvariant() : ToDisplay(bytes, maxLength);
         Span<char> buf = stackalloc char[SharedMaxLength];
-        int n = 0;
-        foreach (byte b in bytes)
-        {
-            if (b == 0) continue;
-            buf[n++] = b < 0x80 ? (char)b : '?';
-        }
+        int n = AsciiChars(bytes, buf);
         var pool = upper ? t_upper ??= new(StringComparer.Ordinal) : t_pool ??= new(StringComparer.Ordinal);
         var lookup = pool.GetAlternateLookup<ReadOnlySpan<char>>();
         if (lookup.TryGetValue(buf[..n], out var known)) return known;
