@@ -70,7 +70,7 @@ public sealed record SmtpReply(int Code, string? EnhancedCode, string Text, int 
     public IReadOnlyList<string> TextLines
     {
         get => _lines ?? [Text];
-        init => _lines = value.Count == 1 && value[0] == Text ? null : [.. value];
+        init => _lines = value.Count == 1 && value[0] == Text ? null : value as string[] ?? [.. value];
     }
 
     private int KeptLines => _lines?.Length ?? 1;
