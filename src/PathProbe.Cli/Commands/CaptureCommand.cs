@@ -173,6 +173,10 @@ public static class CaptureCommand
         public RecordSettings Records { get; init; } = new();
         /// <summary>--threads: analysis workers (1: on the capture thread).</summary>
         public int Threads { get; init; } = 1;
+        /// <summary>Records or telemetry are written from the engine's state as the capture runs, so one engine analyses on
+        /// the capture thread whatever <see cref="Threads"/> says.</summary>
+        public bool OneEngine => Telemetry.Any || Records.Any || Ndjson;
+        public bool UsesWorkers => Threads > 1 && !OneEngine;
         public TelemetryOptions Telemetry { get; init; } = new();
     }
 
@@ -243,7 +247,7 @@ public static class CaptureCommand
         {
             var capture = source.Capture;
             foreach (string w in capture.Warnings) stderr.WriteLine($"pathprobe: warning: {w}");
-            if (s.Threads > 1 && (s.Telemetry.Any || s.Records.Any))
+            if (s.Threads > 1 && s.OneEngine)
                 stderr.WriteLine("pathprobe: warning: --threads is not used with metrics, OTLP, --ndjson or --parquet: one engine analyses on the capture thread");
 
             RotatingPcapNgWriter? writer = null;
@@ -478,7 +482,7 @@ public static class CaptureCommand
             long stopAt = s.DurationSeconds > 0 ? start + (long)(s.DurationSeconds * 1000) : long.MaxValue;
             _lastTick = start;
             long nextTick = start + TickMilliseconds;
-            if (s.Threads > 1 && Telemetry is null && _records is null) _parallel = new ParallelAnalyzer(Options(s), 0, 1, s.Threads);
+            if (s.UsesWorkers) _parallel = new ParallelAnalyzer(Options(s), 0, 1, s.Threads);
             _parallel?.Start();
 
             while (true)

@@ -278,6 +278,22 @@ public sealed class CommandLineTests : IDisposable
         Assert.Equal("", plain.Stderr);
     }
 
+    /// <summary>`capture --threads N` with records or metrics runs one engine on the capture thread, and says so, for each
+    /// of them (--ndjson ran one engine without a word: the warning tested another flag than the one that decided).</summary>
+    [SkippableTheory]
+    [InlineData("--ndjson")]
+    [InlineData("--parquet")]
+    public void Capture_ThreadsWithRecords_WarnsThatOneEngineAnalyses(string records)
+    {
+        Skip.IfNot(Environment.UserName == "root", "live capture on lo needs root (CAP_NET_RAW)");
+        string[] args = records == "--parquet"
+            ? ["capture", "-i", "lo", "--threads", "2", "--parquet", Path.Combine(_dir, "records"), "--duration", "0.3"]
+            : ["capture", "-i", "lo", "--threads", "2", "--ndjson", "--duration", "0.3"];
+        var r = CliProcess.Run(args);
+        Assert.True(r.Exit is 0 or 1, $"exit {r.Exit}: {r.Stderr}");
+        Assert.Contains("pathprobe: warning: --threads is not used with metrics, OTLP, --ndjson or --parquet", r.Stderr);
+    }
+
     [Fact]
     public void SetcapHint_Apphost_NamesTheExecutable()
     {
