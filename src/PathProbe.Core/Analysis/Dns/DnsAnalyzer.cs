@@ -154,8 +154,9 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
 
     private DnsFlowState? State(Flow flow, DnsTransport transport)
     {
-        if (flow.App is DnsFlowState s) return s;
-        if (flow.App is not null) return null; // another protocol analyzer owns the flow
+        var app = flow.App;
+        if (app is DnsFlowState s) return s;
+        if (app is not null) return null; // another protocol analyzer owns the flow
         s = new DnsFlowState(transport);
         if (transport == DnsTransport.Tcp) s.AttachTcp(this, flow, _budget);
         flow.App = s;
@@ -321,8 +322,9 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
         int lost = 0, attempts = 0;
         var ports = new List<Endpoint>();
         var flows = new List<FlowFacts>();
-        for (var x = t; x is not null && attempts++ < 64; x = x.RetryOf)
+        for (var x = t; x is not null && attempts < 64; x = x.RetryOf)
         {
+            attempts++;
             lost += x.AnswerDatagramsLost;
             var ep = new Endpoint(x.Client, x.ClientPort);
             if (!ports.Contains(ep)) ports.Insert(0, ep);

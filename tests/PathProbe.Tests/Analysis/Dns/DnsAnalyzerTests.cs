@@ -115,6 +115,19 @@ public sealed class DnsAnalyzerTests
         Assert.Equal(flows, v.Attempts.Count);
     }
 
+    /// <summary>A question retried more often than the verdict follows (64 tries): it counts 64, not 65.</summary>
+    [Fact]
+    public void ManyRetries_TriesCountedUpToTheBound()
+    {
+        var e = new Engine();
+        for (int i = 0; i < 70; i++)
+            Feed(e, Udp(Client, (ushort)(40000 + i), Server, 53, Query((ushort)(0x100 + i), "z.example.test", DnsType.TXT)), i * 0.5);
+        Feed(e, Udp(Client, 1111, "192.0.2.9", 2222, new byte[] { 1 }), 100);
+        var a = e.Complete(Input());
+        var f = Assert.Single(a.Findings, x => x.Name == "dns-timeout");
+        Assert.Equal(64, f.Verdict<PathProbe.Findings.Kinds.DnsTimeoutVerdict>().Tries);
+    }
+
     [Fact]
     public void TruncatedUdpAnswer_ThenTcpRetrySplitAcrossSegments_RecognisedAsRetry()
     {
