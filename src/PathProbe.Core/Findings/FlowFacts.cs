@@ -58,7 +58,7 @@ public sealed record FlowFacts
     public static FlowFacts Of(Flow f)
     {
         // A held SYN's facts are the defaults (no counters, no RTT): its state is not rebuilt for them.
-        var tcp = f.Protocol != FlowProtocol.Tcp ? null : f.SynHeld ? f.TcpIfMade : f.Tcp;
+        var tcp = f.Protocol != FlowProtocol.Tcp ? null : f.TcpIfMade; // a held SYN's state is the defaults: not rebuilt for its facts
         IReadOnlyList<MessageSize> messages = [];
         if (f.App is ISmtpSessionSource { Session: { } s } && s.Transactions.Count > 0)
         {

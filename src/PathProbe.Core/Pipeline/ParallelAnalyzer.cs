@@ -95,8 +95,6 @@ public sealed class ParallelAnalyzer : IFrameSink
         for (int i = 0; i < Batches; i++) _free.Add(new FrameBatch());
     }
 
-    public int Workers => _engines.Length;
-
     /// <summary>The workers' engines (tests, live snapshots).</summary>
     internal IReadOnlyList<Engine> Engines => _engines;
 
@@ -146,9 +144,8 @@ public sealed class ParallelAnalyzer : IFrameSink
     /// every worker in order with the frames.</summary>
     public void Idle(long now)
     {
-        var b = _current;
-        if (b is not null && b.Count > 0) { Hand(b); _current = null; }
-        b = _free.Take();
+        Flush();
+        var b = _free.Take();
         b.FirstIndex = _index;
         b.Count = 0;
         b.Used = 0;

@@ -80,7 +80,8 @@ public sealed partial class SmtpAnalyzer
     /// <summary>Every decoded TCP segment of every flow, after the TCP analysis of the segment.</summary>
     public void OnSegment(Flow flow, bool fromClient, in DecodedPacket p)
     {
-        if (flow.App is SmtpFlowState s)
+        var app = flow.App; // read once: a held SYN's pending application is made here
+        if (app is SmtpFlowState s)
         {
             s.Connection.OnPacket(in p, fromClient);
             s.Track();
@@ -90,7 +91,7 @@ public sealed partial class SmtpAnalyzer
             if (s.Counted && s.Session.CloseReason is not null) { s.Counted = false; _live--; }
             return;
         }
-        if (flow.App is not null) return;
+        if (app is not null) return;
 
         var detection = SmtpDetection.Port;
         if (IsSmtpPort(flow.ServerPort))
