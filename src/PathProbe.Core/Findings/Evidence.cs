@@ -30,7 +30,7 @@ public enum EvidenceType : byte
     Pair,
     /// <summary>A nested evidence object (the same vocabulary).</summary>
     Object,
-    IntegerList, SecondsList, TextList, TokenList, AddressList, EndpointList, ObjectList,
+    SecondsList, TextList, TokenList, AddressList, EndpointList, ObjectList,
 }
 
 /// <summary>One evidence key: its JSON name, type and meaning, declared once in <see cref="EvidenceKeys"/>.</summary>
@@ -345,7 +345,6 @@ public static class EvidenceKeys
         EvidenceType.Range => new JsonObject { ["$ref"] = "#/$defs/range" },
         EvidenceType.Pair => new JsonObject { ["$ref"] = "#/$defs/pair" },
         EvidenceType.Object => new JsonObject { ["$ref"] = "#/$defs/evidence" },
-        EvidenceType.IntegerList => List(new JsonObject { ["type"] = "integer" }),
         EvidenceType.SecondsList => List(new JsonObject { ["type"] = "number" }),
         EvidenceType.TextList => List(new JsonObject { ["type"] = "string" }),
         EvidenceType.TokenList => List(new JsonObject { ["type"] = "string", ["pattern"] = "^[a-z0-9]+(-[a-z0-9]+)*$" }),

@@ -176,7 +176,6 @@ public sealed class Flow
     /// <summary>Gives the flow its TCP state: the record's own (reset), else the spare one, else a new one.</summary>
     internal void AttachTcp()
     {
-        _syn = default;
         if (_tcp is not null) { _tcp.Reset(); return; }
         _tcp = t_spareTcp ?? new TcpConnectionState();
         t_spareTcp = null;
@@ -186,7 +185,6 @@ public sealed class Flow
     /// spare), so that no reader takes it for this flow's.</summary>
     internal void DetachTcp()
     {
-        _syn = default;
         if (_tcp is not { } c) return;
         _tcp = null;
         c.Reset();
