@@ -57,6 +57,9 @@ public struct DirectionStats
     private TunnelStats? _tunnel;
     internal TunnelStats TunnelToWrite => _tunnel ??= new();
     internal readonly bool HasTunnelStats => _tunnel is not null;
+    /// <summary>A direction that carried nothing (<see cref="WindowScale"/> -1, the rest zero).</summary>
+    internal static readonly DirectionStats None = new() { WindowScale = -1 };
+
     /// <summary>Clears this direction for a recycled flow record, keeping (cleared) the tunnel box it had.</summary>
     internal void Clear()
     {
@@ -115,7 +118,23 @@ public sealed class Flow
     public bool ReusedPorts { get; internal set; }
 
     public DirectionStats ClientToServer;
-    public DirectionStats ServerToClient;
+
+    /// <summary>The server's direction. Its counters are made with the first packet toward the client (or the first
+    /// ACK from the client, which sets its sequence base): a flow that only ever carried the client's packets (a scan,
+    /// a SYN flood, a server that never answered) holds one reference instead of 88 bytes. Read-only; the flow table
+    /// writes through <see cref="Direction"/>.</summary>
+    public ref readonly DirectionStats ServerToClient => ref _serverToClient is null ? ref DirectionStats.None : ref _serverToClient.Stats;
+
+    /// <summary>A direction's counters to write; the server's are made on first write.</summary>
+    internal ref DirectionStats Direction(bool fromClient) =>
+        ref fromClient ? ref ClientToServer : ref (_serverToClient ??= new()).Stats;
+
+    private ServerDirection? _serverToClient;
+
+    private sealed class ServerDirection
+    {
+        public DirectionStats Stats = DirectionStats.None;
+    }
 
     /// <summary>Application-layer state (SMTP, DNS) attached by a protocol analyzer; cleared when the record is recycled.
     /// A state an analyzer left pending (<see cref="PendingApplication"/>: a client's SYN to its port is all the flow
@@ -128,6 +147,9 @@ public sealed class Flow
 
     /// <summary>The application state if it is made, without making a pending one.</summary>
     public IFlowApplication? AppIfMade => _app is PendingApplication ? null : _app;
+
+    /// <summary>The stand-in an analyzer left for a state not made yet, else null.</summary>
+    internal PendingApplication? PendingApp => _app as PendingApplication;
 
     private IFlowApplication? _app;
 
@@ -296,7 +318,7 @@ public sealed class Flow
         EndReason = FlowEnd.Open;
         ReusedPorts = false;
         ClientToServer.Clear();
-        ServerToClient.Clear();
+        _serverToClient?.Stats.Clear(); // the box stays with the record, cleared (reads as None)
         Older = Newer = null;
         LastSeen = default;
         LastFrame = 0;

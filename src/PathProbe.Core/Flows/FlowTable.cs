@@ -130,7 +130,7 @@ public sealed class FlowTable
         flow.LastFrame = ++_touches;
         if (flow.OnEndedList) Retouch(flow, resumes: p.PayloadWireLength > 0);
         fromClient = aToB == flow.ClientIsA;
-        ref DirectionStats d = ref fromClient ? ref flow.ClientToServer : ref flow.ServerToClient;
+        ref DirectionStats d = ref flow.Direction(fromClient);
         var endBefore = flow.EndReason;
         UpdateDirection(ref d, ref p, flow);
         if (endBefore != flow.EndReason && flow.EndReason == FlowEnd.Fin) Ended(flow);
@@ -143,9 +143,9 @@ public sealed class FlowTable
                 d.BaseSeq = (p.TcpFlags & TcpFlags.Syn) != 0 ? p.Seq : p.Seq - 1;
                 d.BaseSeqSet = true;
             }
-            ref DirectionStats r = ref fromClient ? ref flow.ServerToClient : ref flow.ClientToServer;
-            if (!r.BaseSeqSet && (p.TcpFlags & TcpFlags.Ack) != 0)
+            if (!(fromClient ? flow.ServerToClient : flow.ClientToServer).BaseSeqSet && (p.TcpFlags & TcpFlags.Ack) != 0)
             {
+                ref DirectionStats r = ref flow.Direction(!fromClient);
                 r.BaseSeq = p.Ack - 1;
                 r.BaseSeqSet = true;
             }
@@ -155,7 +155,7 @@ public sealed class FlowTable
 
     private static bool IsNewIncarnation(Flow flow, bool aToB, uint seq)
     {
-        ref DirectionStats d = ref aToB == flow.ClientIsA ? ref flow.ClientToServer : ref flow.ServerToClient;
+        ref readonly DirectionStats d = ref aToB == flow.ClientIsA ? ref flow.ClientToServer : ref flow.ServerToClient;
         return d.BaseSeqSet && d.BaseSeq != seq;
     }
 
@@ -431,7 +431,7 @@ public sealed class FlowTable
     /// <summary>Records let go at the end of input from which the heap may be collected at once (see <see cref="Finish"/>).</summary>
     internal const int LargeRelease = 50_000;
     /// <summary>A flow record's size (measured: <c>EngineAllocationTests.SynOnlyFlow_AllocatesAFewHundredBytes</c>).</summary>
-    private const long RecordBytes = 336;
+    private const long RecordBytes = 256;
 
     /// <summary>Flows that have left the table, in the order they left; after <see cref="Finish"/>, all flows.</summary>
     public IReadOnlyList<Flow> ClosedFlows => _closed;

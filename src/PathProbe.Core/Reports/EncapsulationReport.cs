@@ -96,8 +96,8 @@ public static class EncapsulationReport
     /// <summary><c>flows[].encapsulation</c>: null for plain traffic.</summary>
     public static void WriteJsonFlow(Utf8JsonWriter w, Flow f)
     {
-        ref DirectionStats c = ref f.ClientToServer;
-        ref DirectionStats s = ref f.ServerToClient;
+        ref readonly DirectionStats c = ref f.ClientToServer;
+        ref readonly DirectionStats s = ref f.ServerToClient;
         if (c.Encap.IsEmpty && s.Encap.IsEmpty && c.EncapChanges == 0 && s.EncapChanges == 0)
         {
             w.WriteNull("encapsulation");

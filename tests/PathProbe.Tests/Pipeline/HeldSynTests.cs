@@ -97,6 +97,28 @@ public sealed class HeldSynTests
         Assert.Equal(TcpHandshake.SynAckSent, a.TcpIfMade!.Handshake);
     }
 
+    /// <summary>A flow that leaves the table with only its SYN to an SMTP port makes no session then (a SYN flood would
+    /// make and drop one per flow); reading it afterwards makes it, closed with the reason the flow left. The server's
+    /// direction of such a flow is not made either.</summary>
+    [Fact]
+    public void Engine_ClosedSynOnlyFlow_MakesItsSessionWhenRead()
+    {
+        var e = new Engine(new AnalysisOptions { Flows = new FlowTableOptions { MaxFlows = 1 } });
+        Feed(e, Syn1(25, 7000, ts: true), 0);
+        Feed(e, Syn1(25, 7001, ts: false, sport: 40001), 0.001); // the table is full: the first flow is evicted
+        var closed = Assert.Single(e.Flows.ClosedFlows);
+        Assert.Null(closed.AppIfMade);
+        Assert.Equal(0, closed.ServerToClient.Packets);
+        Assert.Equal(-1, closed.ServerToClient.WindowScale);
+        var s = Assert.IsType<SmtpFlowState>(closed.App);
+        Assert.Same(s, closed.App); // made once, then kept
+        Assert.Equal(SmtpConnectionEnd.Evicted, s.End);
+        Assert.Equal("not followed further (flow table full)", s.Session.CloseReason);
+        Assert.NotNull(s.EndDetail);
+        Assert.Equal(2, e.Smtp!.Stats.Flows); // both flows counted as SMTP, once each
+        Assert.Null(Assert.Single(e.Flows.LiveFlows).AppIfMade);
+    }
+
     private static CaptureAnalysis AssertSameReports(string path, FlowTableOptions table)
     {
         var (text0, json0, _) = Report(path, table, hold: false);

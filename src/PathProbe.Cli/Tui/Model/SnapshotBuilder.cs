@@ -89,8 +89,8 @@ public sealed class SnapshotBuilder
 
     private static DirectionFacts Direction(Flow flow, FlowFacts facts, bool clientToServer)
     {
-        ref DirectionStats send = ref clientToServer ? ref flow.ClientToServer : ref flow.ServerToClient;
-        ref DirectionStats recv = ref clientToServer ? ref flow.ServerToClient : ref flow.ClientToServer;
+        ref readonly DirectionStats send = ref clientToServer ? ref flow.ClientToServer : ref flow.ServerToClient;
+        ref readonly DirectionStats recv = ref clientToServer ? ref flow.ServerToClient : ref flow.ClientToServer;
         // The MSS counts the payload of a segment without TCP options (RFC 6691 2): as a packet it is MSS + the fixed IP
         // and TCP headers of the flow's IP version.
         int header = flow.ClientAddress.IsV4 ? 40 : 60;

@@ -123,7 +123,7 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
     /// <summary>The flow leaves the table: a TCP flow's buffered stream data is delivered and its buffers returned.</summary>
     public void FlowClosing(Flow flow, long now)
     {
-        if (flow.App is DnsFlowState { Transport: DnsTransport.Tcp } s) s.CloseTcp(new Timestamp(now));
+        if (flow.AppIfMade is DnsFlowState { Transport: DnsTransport.Tcp } s) s.CloseTcp(new Timestamp(now));
     }
 
     /// <summary>The most recent transaction on flow <paramref name="flowId"/> with DNS id <paramref name="id"/>.</summary>

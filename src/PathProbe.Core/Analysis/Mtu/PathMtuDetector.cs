@@ -138,7 +138,7 @@ public sealed class PathMtuDetector : IPathMtuView
         {
             if (ipSize <= floor && !hole) return;
             m = c.Mtu(fromClient);
-            ref DirectionStats d = ref fromClient ? ref flow.ClientToServer : ref flow.ServerToClient;
+            ref readonly DirectionStats d = ref fromClient ? ref flow.ClientToServer : ref flow.ServerToClient;
             var rcv = fromClient ? c.Server : c.Client;
             int before = Math.Min(d.MaxIpPacket, floor);
             m.ArrivedMax = before;
@@ -537,7 +537,7 @@ public sealed class PathMtuDetector : IPathMtuView
                 // Small packets only: if everything was acknowledged, they got through.
                 var snd = fromClient ? c.Client : c.Server;
                 var rcv = fromClient ? c.Server : c.Client;
-                ref DirectionStats d = ref fromClient ? ref flow.ClientToServer : ref flow.ServerToClient;
+                ref readonly DirectionStats d = ref fromClient ? ref flow.ClientToServer : ref flow.ServerToClient;
                 if (snd.NextSeq != 0 && rcv.LastAckTime != 0 && !((SeqNum)rcv.LastAck < (SeqNum)snd.NextSeq))
                     NotePeer(fromClient ? flow.ClientAddress : flow.ServerAddress, fromClient ? flow.ServerAddress : flow.ClientAddress, d.MaxIpPacket);
                 continue;

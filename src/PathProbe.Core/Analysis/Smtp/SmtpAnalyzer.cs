@@ -173,6 +173,16 @@ public sealed partial class SmtpAnalyzer
     /// aborted with the TCP layer's reason, its buffers are released, and its findings are reported.</summary>
     public void FlowClosing(Flow flow, long now)
     {
+        if (flow.PendingApp == _pending)
+        {
+            // The SYN is all the flow had: its session is made when the report reads it, closed as below. Such a session
+            // raises no finding (no reply, not connected), so nothing is lost by not making it now: a SYN flood to
+            // port 25 otherwise makes and drops a session of about 800 bytes for every flow the table lets go.
+            _live--;
+            var synStall = _stalls?.Outage(flow);
+            flow.App = new ClosedSyn(this, now, synStall, _mtu?.BlackHoleOf(flow, synStall?.SenderIsClient ?? true));
+            return;
+        }
         if (flow.App is not SmtpFlowState s || s.Done) return;
         if (s.Candidate)
         {
@@ -184,14 +194,38 @@ public sealed partial class SmtpAnalyzer
             flow.App = null;
             return;
         }
-        s.Done = true;
         if (s.Counted) { s.Counted = false; _live--; }
-        var conn = s.Connection;
-        var session = s.Session;
-        var last = flow.End;
-        var end = new Timestamp(Math.Max(now, last.UnixNanoseconds));
         var stall = _stalls?.Outage(flow);
         var hole = _mtu?.BlackHoleOf(flow, stall?.SenderIsClient ?? true);
+        var (tcpEnd, resetBy, end) = Close(flow, s, now, stall, hole);
+        if (s.Connection.ClientStream.Abandoned) _stats.StreamsAbandoned++;
+        if (s.Connection.ServerStream.Abandoned) _stats.StreamsAbandoned++;
+        s.Connection.Release();
+
+        ReportFindings(flow, s, stall, hole, resetBy, tcpEnd, end);
+    }
+
+    /// <summary>A flow whose only packet was the client's SYN has left the table: its session, made when first read, is
+    /// the one <see cref="PendingSyn"/> makes, closed at <paramref name="now"/> with the TCP layer's verdicts of then.</summary>
+    private sealed class ClosedSyn(SmtpAnalyzer owner, long now, StallVerdict? stall, BlackHoleVerdict? hole) : PendingApplication
+    {
+        internal override IFlowApplication Create(Flow flow)
+        {
+            var s = (SmtpFlowState)owner._pending.Create(flow);
+            s.Counted = false;
+            owner.Close(flow, s, now, stall, hole);
+            s.Connection.Release();
+            return s;
+        }
+    }
+
+    /// <summary>Ends <paramref name="s"/>'s session with the TCP layer's reason for the flow's end.</summary>
+    private (SmtpTcpEnd End, string? ResetBy, Timestamp CaptureEnd) Close(Flow flow, SmtpFlowState s, long now, StallVerdict? stall, BlackHoleVerdict? hole)
+    {
+        s.Done = true;
+        var conn = s.Connection;
+        var last = flow.End;
+        var end = new Timestamp(Math.Max(now, last.UnixNanoseconds));
         string? resetBy = flow.ServerToClient.RstSeen && !flow.ClientToServer.RstSeen ? "server"
             : flow.ClientToServer.RstSeen && !flow.ServerToClient.RstSeen ? "client" : flow.EndReason == FlowEnd.Reset ? "both" : null;
         SmtpTcpEnd tcpEnd;
@@ -232,10 +266,6 @@ public sealed partial class SmtpAnalyzer
         }
         s.End = (SmtpConnectionEnd)(byte)tcpEnd;
         s.EndDetail = SmtpAbortedWriter.EndDetail(tcpEnd, resetBy, stall, hole, last, end.UnixNanoseconds - last.UnixNanoseconds);
-        if (conn.ClientStream.Abandoned) _stats.StreamsAbandoned++;
-        if (conn.ServerStream.Abandoned) _stats.StreamsAbandoned++;
-        conn.Release();
-
-        ReportFindings(flow, s, stall, hole, resetBy, tcpEnd, end);
+        return (tcpEnd, resetBy, end);
     }
 }

@@ -24,8 +24,8 @@ public sealed class TimelineRecorder(int capacity)
         ref TimelinePoint pt = ref tl.PointFor(now);
         ref TimelineDirection d = ref fromClient ? ref pt.ClientToServer : ref pt.ServerToClient;
         ref TimelineDirection peer = ref fromClient ? ref pt.ServerToClient : ref pt.ClientToServer;
-        ref DirectionStats ds = ref fromClient ? ref flow.ClientToServer : ref flow.ServerToClient;
-        ref DirectionStats ps = ref fromClient ? ref flow.ServerToClient : ref flow.ClientToServer;
+        ref readonly DirectionStats ds = ref fromClient ? ref flow.ClientToServer : ref flow.ServerToClient;
+        ref readonly DirectionStats ps = ref fromClient ? ref flow.ServerToClient : ref flow.ClientToServer;
 
         if (p.PayloadWireLength > 0 && ds.BaseSeqSet)
         {
