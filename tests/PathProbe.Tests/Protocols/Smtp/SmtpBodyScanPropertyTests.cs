@@ -42,8 +42,17 @@ public sealed class SmtpBodyScanPropertyTests
         select line;
 
     [Property(MaxTest = 300)]
-    public Property BodyScan_EqualsLineByLineReference() =>
-        Prop.ForAll(Arb.From(Gen.ArrayOf(Line).Resize(40)), Arb.From(Gen.ArrayOf(Gen.Choose(1, 64)).Resize(30)), (lines, cuts) =>
+    public Property BodyScan_EqualsLineByLineReference() => BodyScan(Gen.ArrayOf(Line).Resize(40), Gen.ArrayOf(Gen.Choose(1, 64)).Resize(30));
+
+    /// <summary>Longer bodies in pieces of up to 1,500 bytes (a segment's payload), with base64-like lines of 76
+    /// characters among the rest: many lines per piece, a CR ending one piece and its LF starting the next.</summary>
+    [Property(MaxTest = 300)]
+    public Property BodyScan_LargePieces_EqualsLineByLineReference() =>
+        BodyScan(Gen.ArrayOf(Gen.Frequency((3, Line), (2, Gen.Constant(new string('Q', 76) + "\r\n")))).Resize(120),
+            Gen.ArrayOf(Gen.Choose(1, 1500)).Resize(10));
+
+    private static Property BodyScan(Gen<string[]> bodies, Gen<int[]> pieces) =>
+        Prop.ForAll(Arb.From(bodies), Arb.From(pieces), (lines, cuts) =>
         {
             var body = Encoding.ASCII.GetBytes(string.Concat(lines) + ".\r\n");
             var expected = Reference(body);
