@@ -241,8 +241,8 @@ public static class JsonReport
         var facts = FlowFacts.Of(f);
         Endpoint(w, "client", facts.Client);
         Endpoint(w, "server", facts.Server);
-        w.WriteString("start", f.Start.ToIso8601());
-        w.WriteString("end", f.End.ToIso8601());
+        WriteTime(w, "start", f.Start);
+        WriteTime(w, "end", f.End);
         w.WriteString("state", EndName(f.EndReason));
         Pair(w, "packets", f.ClientToServer.Packets, f.ServerToClient.Packets);
         Pair(w, "payloadBytes", f.ClientToServer.PayloadBytes, f.ServerToClient.PayloadBytes);
@@ -301,7 +301,7 @@ public static class JsonReport
             w.WriteNumber("id", t.Id);
             if (t.Name is null) w.WriteNull("name"); else w.WriteString("name", SafeText.Clean(t.Name, 300));
             w.WriteString("type", DnsTransaction.TypeName(t.Type));
-            w.WriteString("time", t.FirstSent.ToIso8601());
+            WriteTime(w, "time", t.FirstSent);
             w.WriteNumber("sends", t.Sends);
             w.WriteNumber("querySize", t.QuerySize);
             if (t.QueryEdnsSize is { } e) w.WriteNumber("ednsSize", e); else w.WriteNull("ednsSize");
@@ -310,7 +310,7 @@ public static class JsonReport
             if (t.Response is { } r)
             {
                 w.WriteStartObject("response");
-                w.WriteString("time", r.Time.ToIso8601());
+                WriteTime(w, "time", r.Time);
                 w.WriteNumber("responseTime", Math.Round((r.Time.UnixNanoseconds - t.FirstSent.UnixNanoseconds) / 1e9, 6));
                 w.WriteNumber("size", r.Size);
                 w.WriteString("rcode", DnsTransaction.RcodeName(r.Rcode));
@@ -375,7 +375,7 @@ public static class JsonReport
         {
             w.WriteStartObject("longestGapOutstanding");
             w.WriteNumber("duration", Seconds(tcp.LongestGapOutstanding));
-            w.WriteString("start", new Timestamp(tcp.LongestGapStart).ToIso8601());
+            WriteTime(w, "start", new Timestamp(tcp.LongestGapStart));
             w.WriteEndObject();
         }
         else w.WriteNull("longestGapOutstanding");
@@ -425,7 +425,7 @@ public static class JsonReport
             // The size on the wire: a TSO/GSO super-frame of the capture host is never one (counted apart).
             w.WriteNumber("ipPacketSize", s.ReportedIpPacketSize);
             w.WriteNumber("superFrameSends", s.SuperFrameSends);
-            w.WriteString("firstSent", new Timestamp(s.First).ToIso8601());
+            WriteTime(w, "firstSent", new Timestamp(s.First));
             w.WriteStartArray("intervals");
             foreach (long d in s.IntervalsNanos()) w.WriteNumberValue(Seconds(d));
             w.WriteEndArray();
@@ -466,7 +466,7 @@ public static class JsonReport
         w.WriteStartArray("flows");
         foreach (int id in f.Flows) w.WriteNumberValue(id);
         w.WriteEndArray();
-        w.WriteString("time", f.Time.ToIso8601());
+        WriteTime(w, "time", f.Time);
         w.WriteString("summary", f.Summary);
         w.WritePropertyName("evidence");
         w.WriteStartObject();
@@ -510,6 +510,14 @@ public static class JsonReport
 
     private static void WriteTime(Utf8JsonWriter w, string name, Timestamp? t)
     {
-        if (t is { } v) w.WriteString(name, v.ToIso8601()); else w.WriteNull(name);
+        if (t is { } v) WriteTime(w, name, v); else w.WriteNull(name);
+    }
+
+    /// <summary>A time as ISO 8601 UTC with nanoseconds (<see cref="Timestamp.ToIso8601"/>), formatted without a string.</summary>
+    internal static void WriteTime(Utf8JsonWriter w, string name, Timestamp t)
+    {
+        Span<byte> text = stackalloc byte[Timestamp.Iso8601Length];
+        t.FormatIso8601(text);
+        w.WriteString(name, text);
     }
 }

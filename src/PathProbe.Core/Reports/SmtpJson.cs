@@ -124,7 +124,7 @@ internal static class SmtpJson
         Str(w, "mailParameters", tx.MailParameters);
         if (tx.DeclaredSize >= 0) w.WriteNumber("declaredSize", tx.DeclaredSize); else w.WriteNull("declaredSize");
         Str(w, "body", tx.Body);
-        w.WriteString("mailTime", tx.MailTime.ToIso8601());
+        JsonReport.WriteTime(w, "mailTime", tx.MailTime);
         if (tx.MailReplyCode == 0) w.WriteNull("mailReply"); else w.WriteNumber("mailReply", tx.MailReplyCode);
         w.WriteBoolean("mailRefused", tx.MailRefused);
         w.WriteStartArray("recipients");
@@ -173,7 +173,7 @@ internal static class SmtpJson
         w.WriteStartObject();
         w.WriteString("command", c.Kind == SmtpCommandKind.None ? "(none)" : SafeText.Clean(c.Verb, 16));
         Str(w, "argument", c.Argument);
-        w.WriteString("time", c.Time.ToIso8601());
+        JsonReport.WriteTime(w, "time", c.Time);
         if (c.Intermediate is { } im && !ReferenceEquals(im, c.Reply)) { w.WritePropertyName("intermediate"); WriteReply(w, im); }
         if (c.Reply is { } r) { w.WritePropertyName("reply"); WriteReply(w, r); } else w.WriteNull("reply");
         if (c.Latency is { } l && c.Kind != SmtpCommandKind.None) w.WriteNumber("latency", Sec(l)); else w.WriteNull("latency");
@@ -192,7 +192,7 @@ internal static class SmtpJson
         foreach (var line in r.TextLines) w.WriteStringValue(SafeText.Clean(line));
         w.WriteEndArray();
         w.WriteNumber("linesNotKept", r.LinesNotKept);
-        w.WriteString("time", r.Time.ToIso8601());
+        JsonReport.WriteTime(w, "time", r.Time);
         w.WriteEndObject();
     }
 
@@ -245,6 +245,6 @@ internal static class SmtpJson
 
     private static void Time(Utf8JsonWriter w, string name, Timestamp? t)
     {
-        if (t is { } v) w.WriteString(name, v.ToIso8601()); else w.WriteNull(name);
+        if (t is { } v) JsonReport.WriteTime(w, name, v); else w.WriteNull(name);
     }
 }
