@@ -68,28 +68,28 @@ public static class EncapsulationReport
     public static void WriteJsonStats(Utf8JsonWriter w, IReadOnlyList<CaptureAnalysis> analyses)
     {
         var s = Sum(analyses);
-        w.WriteStartObject("encapsulation");
-        w.WriteNumber("decapsulated", s.Decapsulated);
-        w.WriteStartObject("layers");
+        w.WriteStartObject("encapsulation"u8);
+        w.WriteNumber("decapsulated"u8, s.Decapsulated);
+        w.WriteStartObject("layers"u8);
         foreach (var kv in s.Layers) w.WriteNumber(kv.Key, kv.Value);
         w.WriteEndObject();
-        w.WriteNumber("notDecoded", s.UndecodedTotal);
-        w.WriteStartObject("notDecodedReasons");
+        w.WriteNumber("notDecoded"u8, s.UndecodedTotal);
+        w.WriteStartObject("notDecodedReasons"u8);
         foreach (var kv in s.Undecoded) w.WriteNumber(kv.Key, kv.Value);
         w.WriteEndObject();
-        w.WriteStartArray("notDecodedDetails");
+        w.WriteStartArray("notDecodedDetails"u8);
         foreach (var ((reason, detail), frames) in s.Details)
         {
             if (!HasDetail(reason)) continue;
             w.WriteStartObject();
-            w.WriteString("reason", UndecodedReasons.Name(reason));
-            w.WriteNumber("value", detail);
-            w.WriteNumber("packets", frames);
+            w.WriteString("reason"u8, UndecodedReasons.Name(reason));
+            w.WriteNumber("value"u8, detail);
+            w.WriteNumber("packets"u8, frames);
             w.WriteEndObject();
         }
         w.WriteEndArray();
-        w.WriteNumber("pppoeDiscovery", s.PppoeDiscovery);
-        w.WriteNumber("pppControl", s.PppControl);
+        w.WriteNumber("pppoeDiscovery"u8, s.PppoeDiscovery);
+        w.WriteNumber("pppControl"u8, s.PppControl);
         w.WriteEndObject();
     }
 
@@ -100,13 +100,13 @@ public static class EncapsulationReport
         ref readonly DirectionStats s = ref f.ServerToClient;
         if (c.Encap.IsEmpty && s.Encap.IsEmpty && c.EncapChanges == 0 && s.EncapChanges == 0)
         {
-            w.WriteNull("encapsulation");
+            w.WriteNull("encapsulation"u8);
             return;
         }
-        w.WriteStartObject("encapsulation");
+        w.WriteStartObject("encapsulation"u8);
         WriteDirection(w, "c2s", in c.Encap, c.MaxOuterIpPacket, c.OuterFragmented);
         WriteDirection(w, "s2c", in s.Encap, s.MaxOuterIpPacket, s.OuterFragmented);
-        w.WriteNumber("changes", c.EncapChanges + s.EncapChanges);
+        w.WriteNumber("changes"u8, c.EncapChanges + s.EncapChanges);
         w.WriteEndObject();
     }
 
@@ -114,21 +114,21 @@ public static class EncapsulationReport
     {
         if (e.IsEmpty) { w.WriteNull(name); return; }
         w.WriteStartObject(name);
-        w.WriteStartArray("layers");
+        w.WriteStartArray("layers"u8);
         foreach (var l in e.LayerNames()) w.WriteStringValue(l);
         w.WriteEndArray();
-        w.WriteNumber("headerBytes", e.HeaderBytes);
-        w.WriteNumber("mtuOverhead", e.MtuOverhead);
-        w.WriteNumber("innerMtuOn1500", e.InnerMtu(AssumedLinkMtu));
-        if (e.HasTunnelId) w.WriteNumber("tunnelId", e.TunnelId); else w.WriteNull("tunnelId");
-        if (e.OuterIpVersion == 0) w.WriteNull("outer");
+        w.WriteNumber("headerBytes"u8, e.HeaderBytes);
+        w.WriteNumber("mtuOverhead"u8, e.MtuOverhead);
+        w.WriteNumber("innerMtuOn1500"u8, e.InnerMtu(AssumedLinkMtu));
+        if (e.HasTunnelId) w.WriteNumber("tunnelId"u8, e.TunnelId); else w.WriteNull("tunnelId"u8);
+        if (e.OuterIpVersion == 0) w.WriteNull("outer"u8);
         else
         {
-            w.WriteStartObject("outer");
-            w.WriteString("src", e.OuterSrc.ToString());
-            w.WriteString("dst", e.OuterDst.ToString());
-            w.WriteNumber("maxIpPacket", maxOuterIpPacket);
-            w.WriteNumber("fragmented", outerFragmented);
+            w.WriteStartObject("outer"u8);
+            w.WriteString("src"u8, e.OuterSrc.ToString());
+            w.WriteString("dst"u8, e.OuterDst.ToString());
+            w.WriteNumber("maxIpPacket"u8, maxOuterIpPacket);
+            w.WriteNumber("fragmented"u8, outerFragmented);
             w.WriteEndObject();
         }
         w.WriteEndObject();

@@ -17,14 +17,14 @@ internal static class SmtpJson
     {
         var all = analyses.Select(a => a.Smtp).Where(s => s is not null).ToList();
         if (all.Count == 0) return;
-        w.WriteStartObject("smtp");
-        w.WriteNumber("flows", all.Sum(s => s!.Flows));
-        w.WriteNumber("flowsByBanner", all.Sum(s => s!.FlowsByBanner));
-        w.WriteNumber("flowsBehindProxy", all.Sum(s => s!.FlowsBehindProxy));
-        w.WriteNumber("flowsNotDecoded", all.Sum(s => s!.FlowsNotDecoded));
-        w.WriteNumber("streamsAbandoned", all.Sum(s => s!.StreamsAbandoned));
-        w.WriteNumber("budgetRefusals", all.Sum(s => s!.BudgetRefusals));
-        w.WriteNumber("peakBufferedBytes", all.Max(s => s!.PeakBufferedBytes));
+        w.WriteStartObject("smtp"u8);
+        w.WriteNumber("flows"u8, all.Sum(s => s!.Flows));
+        w.WriteNumber("flowsByBanner"u8, all.Sum(s => s!.FlowsByBanner));
+        w.WriteNumber("flowsBehindProxy"u8, all.Sum(s => s!.FlowsBehindProxy));
+        w.WriteNumber("flowsNotDecoded"u8, all.Sum(s => s!.FlowsNotDecoded));
+        w.WriteNumber("streamsAbandoned"u8, all.Sum(s => s!.StreamsAbandoned));
+        w.WriteNumber("budgetRefusals"u8, all.Sum(s => s!.BudgetRefusals));
+        w.WriteNumber("peakBufferedBytes"u8, all.Max(s => s!.PeakBufferedBytes));
         w.WriteEndObject();
     }
 
@@ -32,43 +32,43 @@ internal static class SmtpJson
     {
         if (f.App is not SmtpFlowState s) return;
         var session = s.Session;
-        w.WriteStartObject("smtp");
-        w.WriteString("detectedBy", s.DetectedBy switch { SmtpDetection.Banner => "banner", SmtpDetection.Proxy => "proxy", _ => "port" });
+        w.WriteStartObject("smtp"u8);
+        w.WriteString("detectedBy"u8, s.DetectedBy switch { SmtpDetection.Banner => "banner", SmtpDetection.Proxy => "proxy", _ => "port" });
         WriteProxy(w, session.Proxy);
-        w.WriteString("phase", s.Phase);
-        if (s.Position is { } position) new EvidenceWriter(w).Position(position, FlowFacts.Of(f)); else w.WriteNull("position");
+        w.WriteString("phase"u8, s.Phase);
+        if (s.Position is { } position) new EvidenceWriter(w).Position(position, FlowFacts.Of(f)); else w.WriteNull("position"u8);
         Str(w, "banner", session.Banner);
-        if (session.GreetingDelay is { } gd) w.WriteNumber("greetingDelay", Sec(gd)); else w.WriteNull("greetingDelay");
+        if (session.GreetingDelay is { } gd) w.WriteNumber("greetingDelay"u8, Sec(gd)); else w.WriteNull("greetingDelay"u8);
         Str(w, "ehloName", session.EhloName);
-        w.WriteBoolean("usedHelo", session.UsedHelo);
+        w.WriteBoolean("usedHelo"u8, session.UsedHelo);
         WriteCapabilities(w, session.Capabilities);
-        w.WriteString("tls", session.ImplicitTls ? "implicit" : session.TlsStarted ? "starttls" : "none");
+        w.WriteString("tls"u8, session.ImplicitTls ? "implicit" : session.TlsStarted ? "starttls" : "none");
         Time(w, "tlsStart", session.TlsStartTime);
         if (session.AuthMechanism is { } mech)
         {
-            w.WriteStartObject("auth");
-            w.WriteString("mechanism", SafeText.Clean(mech, 40));
-            if (session.AuthResult == 0) w.WriteNull("result"); else w.WriteNumber("result", session.AuthResult);
-            w.WriteString("outcome", session.AuthResult switch { 0 => "no-reply", >= 200 and < 300 => "success", >= 400 and < 500 => "temporary-failure", _ => "failure" });
+            w.WriteStartObject("auth"u8);
+            w.WriteString("mechanism"u8, SafeText.Clean(mech, 40));
+            if (session.AuthResult == 0) w.WriteNull("result"u8); else w.WriteNumber("result"u8, session.AuthResult);
+            w.WriteString("outcome"u8, session.AuthResult switch { 0 => "no-reply", >= 200 and < 300 => "success", >= 400 and < 500 => "temporary-failure", _ => "failure" });
             w.WriteEndObject();
         }
-        else w.WriteNull("auth");
+        else w.WriteNull("auth"u8);
 
-        w.WriteStartArray("transactions");
+        w.WriteStartArray("transactions"u8);
         foreach (var tx in session.Transactions) WriteTransaction(w, session, tx);
         w.WriteEndArray();
-        w.WriteStartArray("commands"); // the commands outside transactions (EHLO, STARTTLS, AUTH, RSET, QUIT...)
+        w.WriteStartArray("commands"u8); // the commands outside transactions (EHLO, STARTTLS, AUTH, RSET, QUIT...)
         foreach (var c in session.Commands) if (c.Transaction < 0) WriteCommand(w, c);
         w.WriteEndArray();
 
-        w.WriteString("end", SmtpFlowState.EndName(s.End));
+        w.WriteString("end"u8, SmtpFlowState.EndName(s.End));
         Str(w, "endDetail", s.EndDetail);
         Str(w, "closeReason", session.CloseReason);
-        w.WriteStartObject("bytes");
-        w.WriteNumber("c2s", session.ClientBytes);
-        w.WriteNumber("s2c", session.ServerBytes);
-        w.WriteNumber("tlsC2s", session.ClientTlsBytes);
-        w.WriteNumber("tlsS2c", session.ServerTlsBytes);
+        w.WriteStartObject("bytes"u8);
+        w.WriteNumber("c2s"u8, session.ClientBytes);
+        w.WriteNumber("s2c"u8, session.ServerBytes);
+        w.WriteNumber("tlsC2s"u8, session.ClientTlsBytes);
+        w.WriteNumber("tlsS2c"u8, session.ServerTlsBytes);
         w.WriteEndObject();
         Str(w, "clientAbandoned", session.ClientAbandoned);
         Str(w, "serverAbandoned", session.ServerAbandoned);
@@ -78,17 +78,17 @@ internal static class SmtpJson
 
     private static void WriteProxy(Utf8JsonWriter w, SmtpProxy? p)
     {
-        if (p is null) { w.WriteNull("proxy"); return; }
-        w.WriteStartObject("proxy");
-        w.WriteString("kind", SmtpProxy.KindName(p.Kind));
-        w.WriteString("state", SmtpProxy.StateName(p.State));
+        if (p is null) { w.WriteNull("proxy"u8); return; }
+        w.WriteStartObject("proxy"u8);
+        w.WriteString("kind"u8, SmtpProxy.KindName(p.Kind));
+        w.WriteString("state"u8, SmtpProxy.StateName(p.State));
         Str(w, "target", p.Target);
         // PROXY protocol's original client and the address it connected to, as endpoints (schema 2: {ip, port}); the
         // target stays text, as the client named it (a host name for CONNECT and SOCKS 4a/5).
         Endpoint(w, "source", p.Source);
         Endpoint(w, "destination", p.Destination);
-        if (p.Status >= 0) w.WriteNumber("status", p.Status); else w.WriteNull("status");
-        w.WriteBoolean("authenticated", p.Authenticated);
+        if (p.Status >= 0) w.WriteNumber("status"u8, p.Status); else w.WriteNull("status"u8);
+        w.WriteBoolean("authenticated"u8, p.Authenticated);
         Time(w, "established", p.EstablishedTime);
         Str(w, "failure", p.FailureReason);
         w.WriteEndObject();
@@ -96,21 +96,21 @@ internal static class SmtpJson
 
     private static void WriteCapabilities(Utf8JsonWriter w, SmtpCapabilities? c)
     {
-        if (c is null) { w.WriteNull("capabilities"); return; }
-        w.WriteStartObject("capabilities");
+        if (c is null) { w.WriteNull("capabilities"u8); return; }
+        w.WriteStartObject("capabilities"u8);
         // SIZE (RFC 1870): the limit in bytes, 0 for "no fixed limit", null when not advertised.
-        if (c.Size) w.WriteNumber("size", Math.Max(0, c.SizeLimit)); else w.WriteNull("size");
-        w.WriteBoolean("pipelining", c.Pipelining);
-        w.WriteBoolean("chunking", c.Chunking);
-        w.WriteBoolean("startTls", c.StartTls);
-        w.WriteBoolean("eightBitMime", c.EightBitMime);
-        w.WriteBoolean("smtpUtf8", c.SmtpUtf8);
-        w.WriteBoolean("enhancedStatusCodes", c.EnhancedStatusCodes);
-        w.WriteBoolean("dsn", c.Dsn);
-        w.WriteStartArray("auth");
+        if (c.Size) w.WriteNumber("size"u8, Math.Max(0, c.SizeLimit)); else w.WriteNull("size"u8);
+        w.WriteBoolean("pipelining"u8, c.Pipelining);
+        w.WriteBoolean("chunking"u8, c.Chunking);
+        w.WriteBoolean("startTls"u8, c.StartTls);
+        w.WriteBoolean("eightBitMime"u8, c.EightBitMime);
+        w.WriteBoolean("smtpUtf8"u8, c.SmtpUtf8);
+        w.WriteBoolean("enhancedStatusCodes"u8, c.EnhancedStatusCodes);
+        w.WriteBoolean("dsn"u8, c.Dsn);
+        w.WriteStartArray("auth"u8);
         foreach (var m in c.AuthMechanisms) w.WriteStringValue(SafeText.Clean(m, 40));
         w.WriteEndArray();
-        w.WriteStartArray("other");
+        w.WriteStartArray("other"u8);
         foreach (var o in c.Other) w.WriteStringValue(SafeText.Clean(o, 64));
         w.WriteEndArray();
         w.WriteEndObject();
@@ -119,50 +119,50 @@ internal static class SmtpJson
     private static void WriteTransaction(Utf8JsonWriter w, SmtpSession session, SmtpTransaction tx)
     {
         w.WriteStartObject();
-        w.WriteNumber("index", tx.Index + 1);
-        w.WriteString("from", SafeText.Clean(tx.Sender));
+        w.WriteNumber("index"u8, tx.Index + 1);
+        w.WriteString("from"u8, SafeText.Clean(tx.Sender));
         Str(w, "mailParameters", tx.MailParameters);
-        if (tx.DeclaredSize >= 0) w.WriteNumber("declaredSize", tx.DeclaredSize); else w.WriteNull("declaredSize");
+        if (tx.DeclaredSize >= 0) w.WriteNumber("declaredSize"u8, tx.DeclaredSize); else w.WriteNull("declaredSize"u8);
         Str(w, "body", tx.Body);
         JsonReport.WriteTime(w, "mailTime", tx.MailTime);
-        if (tx.MailReplyCode == 0) w.WriteNull("mailReply"); else w.WriteNumber("mailReply", tx.MailReplyCode);
-        w.WriteBoolean("mailRefused", tx.MailRefused);
-        w.WriteStartArray("recipients");
+        if (tx.MailReplyCode == 0) w.WriteNull("mailReply"u8); else w.WriteNumber("mailReply"u8, tx.MailReplyCode);
+        w.WriteBoolean("mailRefused"u8, tx.MailRefused);
+        w.WriteStartArray("recipients"u8);
         foreach (var r in tx.Recipients)
         {
             // Each recipient with its own reply: 550 then 451 is one rejected and one deferred recipient.
             w.WriteStartObject();
-            w.WriteString("address", SafeText.Clean(r.Address));
+            w.WriteString("address"u8, SafeText.Clean(r.Address));
             Str(w, "parameters", r.Parameters);
-            if (r.ReplyCode == 0) w.WriteNull("reply"); else w.WriteNumber("reply", r.ReplyCode);
+            if (r.ReplyCode == 0) w.WriteNull("reply"u8); else w.WriteNumber("reply"u8, r.ReplyCode);
             Str(w, "enhancedCode", r.EnhancedCode);
-            w.WriteString("outcome", r.Reply switch { null => "no-reply", { Code: < 400 } => "accepted", { Code: < 500 } => "deferred", _ => "rejected" });
+            w.WriteString("outcome"u8, r.Reply switch { null => "no-reply", { Code: < 400 } => "accepted", { Code: < 500 } => "deferred", _ => "rejected" });
             Str(w, "replyText", r.Reply?.FullText);
             w.WriteEndObject();
         }
         w.WriteEndArray();
-        w.WriteNumber("recipientsNotListed", tx.RecipientsNotKept);
-        w.WriteNumber("recipientsAccepted", tx.RecipientsAccepted);
-        w.WriteNumber("recipientsDeferred", tx.RecipientsDeferred);
-        w.WriteNumber("recipientsRejected", tx.RecipientsRejected);
-        w.WriteString("dataCommand", tx.UsedBdat ? "bdat" : tx.DataCommandTime is null ? "none" : "data");
-        w.WriteNumber("messageBytes", tx.MessageBytes);
-        w.WriteBoolean("messageBytesApproximate", tx.SizeApproximate);
-        w.WriteNumber("captureGapBytes", tx.CaptureGapBytes);
-        if (tx.DataRefusal is { } refusal) { w.WritePropertyName("dataRefusal"); WriteReply(w, refusal); } else w.WriteNull("dataRefusal");
+        w.WriteNumber("recipientsNotListed"u8, tx.RecipientsNotKept);
+        w.WriteNumber("recipientsAccepted"u8, tx.RecipientsAccepted);
+        w.WriteNumber("recipientsDeferred"u8, tx.RecipientsDeferred);
+        w.WriteNumber("recipientsRejected"u8, tx.RecipientsRejected);
+        w.WriteString("dataCommand"u8, tx.UsedBdat ? "bdat" : tx.DataCommandTime is null ? "none" : "data");
+        w.WriteNumber("messageBytes"u8, tx.MessageBytes);
+        w.WriteBoolean("messageBytesApproximate"u8, tx.SizeApproximate);
+        w.WriteNumber("captureGapBytes"u8, tx.CaptureGapBytes);
+        if (tx.DataRefusal is { } refusal) { w.WritePropertyName("dataRefusal"u8); WriteReply(w, refusal); } else w.WriteNull("dataRefusal"u8);
         Time(w, "dataCommandTime", tx.DataCommandTime);
         Time(w, "dataStartTime", tx.DataStartTime);
         Time(w, "dataEndTime", tx.DataEndTime);
-        if (tx.FinalReply is { } fr) { w.WritePropertyName("finalReply"); WriteReply(w, fr); } else w.WriteNull("finalReply");
-        if (tx.DataDuration is { } dd) w.WriteNumber("dataToFinalReply", Sec(dd)); else w.WriteNull("dataToFinalReply");
+        if (tx.FinalReply is { } fr) { w.WritePropertyName("finalReply"u8); WriteReply(w, fr); } else w.WriteNull("finalReply"u8);
+        if (tx.DataDuration is { } dd) w.WriteNumber("dataToFinalReply"u8, Sec(dd)); else w.WriteNull("dataToFinalReply"u8);
         if (tx.FinalReply is { } f2 && tx.DataEndTime is { } de)
-            w.WriteNumber("endOfDataToFinalReply", Math.Round((f2.Time.UnixNanoseconds - de.UnixNanoseconds) / 1e9, 6));
-        else w.WriteNull("endOfDataToFinalReply");
-        w.WriteString("outcome", SmtpWords.OutcomeName(tx.Outcome));
+            w.WriteNumber("endOfDataToFinalReply"u8, Math.Round((f2.Time.UnixNanoseconds - de.UnixNanoseconds) / 1e9, 6));
+        else w.WriteNull("endOfDataToFinalReply"u8);
+        w.WriteString("outcome"u8, SmtpWords.OutcomeName(tx.Outcome));
         Str(w, "outcomeReason", tx.OutcomeReason);
-        w.WriteString("endPhase", SmtpWords.PhaseName(tx.EndPhase));
+        w.WriteString("endPhase"u8, SmtpWords.PhaseName(tx.EndPhase));
         Time(w, "endTime", tx.EndTime);
-        w.WriteStartArray("commands");
+        w.WriteStartArray("commands"u8);
         foreach (var c in session.Commands) if (c.Transaction == tx.Index) WriteCommand(w, c);
         w.WriteEndArray();
         w.WriteEndObject();
@@ -171,58 +171,58 @@ internal static class SmtpJson
     private static void WriteCommand(Utf8JsonWriter w, SmtpCommand c)
     {
         w.WriteStartObject();
-        w.WriteString("command", c.Kind == SmtpCommandKind.None ? "(none)" : SafeText.Clean(c.Verb, 16));
+        w.WriteString("command"u8, c.Kind == SmtpCommandKind.None ? "(none)" : SafeText.Clean(c.Verb, 16));
         Str(w, "argument", c.Argument);
         JsonReport.WriteTime(w, "time", c.Time);
-        if (c.Intermediate is { } im && !ReferenceEquals(im, c.Reply)) { w.WritePropertyName("intermediate"); WriteReply(w, im); }
-        if (c.Reply is { } r) { w.WritePropertyName("reply"); WriteReply(w, r); } else w.WriteNull("reply");
-        if (c.Latency is { } l && c.Kind != SmtpCommandKind.None) w.WriteNumber("latency", Sec(l)); else w.WriteNull("latency");
+        if (c.Intermediate is { } im && !ReferenceEquals(im, c.Reply)) { w.WritePropertyName("intermediate"u8); WriteReply(w, im); }
+        if (c.Reply is { } r) { w.WritePropertyName("reply"u8); WriteReply(w, r); } else w.WriteNull("reply"u8);
+        if (c.Latency is { } l && c.Kind != SmtpCommandKind.None) w.WriteNumber("latency"u8, Sec(l)); else w.WriteNull("latency"u8);
         w.WriteEndObject();
     }
 
     private static void WriteReply(Utf8JsonWriter w, SmtpReply r)
     {
         w.WriteStartObject();
-        w.WriteNumber("code", r.Code);
+        w.WriteNumber("code"u8, r.Code);
         Str(w, "enhancedCode", r.EnhancedCode);
-        w.WriteString("text", SafeText.Clean(r.Text));
-        w.WriteNumber("lines", r.Lines);
+        w.WriteString("text"u8, SafeText.Clean(r.Text));
+        w.WriteNumber("lines"u8, r.Lines);
         // Every line (bounded by SmtpLimits.MaxReplyLines and MaxTextLength; control characters escaped).
-        w.WriteStartArray("textLines");
+        w.WriteStartArray("textLines"u8);
         foreach (var line in r.TextLines) w.WriteStringValue(SafeText.Clean(line));
         w.WriteEndArray();
-        w.WriteNumber("linesNotKept", r.LinesNotKept);
+        w.WriteNumber("linesNotKept"u8, r.LinesNotKept);
         JsonReport.WriteTime(w, "time", r.Time);
         w.WriteEndObject();
     }
 
     private static void WriteAnomalies(Utf8JsonWriter w, SmtpAnomalies a)
     {
-        w.WriteStartObject("anomalies");
-        w.WriteNumber("longLines", a.LongLines);
-        w.WriteNumber("truncatedLines", a.TruncatedLines);
-        w.WriteNumber("nulBytes", a.NulBytes);
-        w.WriteNumber("nonAsciiBytes", a.NonAsciiBytes);
-        w.WriteNumber("bareLfLines", a.BareLfLines);
-        w.WriteNumber("unparsableReplies", a.UnparsableReplies);
-        w.WriteNumber("repliesWithoutCommand", a.RepliesWithoutCommand);
-        w.WriteNumber("replyCodeMismatches", a.ReplyCodeMismatches);
-        w.WriteNumber("repliesDuringData", a.RepliesDuringData);
-        w.WriteNumber("unknownCommands", a.UnknownCommands);
-        w.WriteNumber("bytesAfterStartTls", a.BytesAfterStartTls);
-        w.WriteNumber("authLinesSkipped", a.AuthLinesSkipped);
-        w.WriteNumber("clientGaps", a.ClientGaps);
-        w.WriteNumber("serverGaps", a.ServerGaps);
-        w.WriteNumber("gapBytes", a.GapBytes);
-        w.WriteNumber("commandsNotKept", a.CommandsNotKept);
-        w.WriteNumber("transactionsNotKept", a.TransactionsNotKept);
-        w.WriteNumber("pendingOverflows", a.PendingOverflows);
-        w.WriteNumber("bdatSizeInvalid", a.BdatSizeInvalid);
-        w.WriteNumber("resyncs", a.Resyncs);
-        w.WriteNumber("resyncSkippedLines", a.ResyncSkippedLines);
-        w.WriteNumber("oddReplySeparators", a.OddReplySeparators);
-        w.WriteNumber("replyLinesNotKept", a.ReplyLinesNotKept);
-        w.WriteNumber("proxyPreambleInvalid", a.ProxyPreambleInvalid);
+        w.WriteStartObject("anomalies"u8);
+        w.WriteNumber("longLines"u8, a.LongLines);
+        w.WriteNumber("truncatedLines"u8, a.TruncatedLines);
+        w.WriteNumber("nulBytes"u8, a.NulBytes);
+        w.WriteNumber("nonAsciiBytes"u8, a.NonAsciiBytes);
+        w.WriteNumber("bareLfLines"u8, a.BareLfLines);
+        w.WriteNumber("unparsableReplies"u8, a.UnparsableReplies);
+        w.WriteNumber("repliesWithoutCommand"u8, a.RepliesWithoutCommand);
+        w.WriteNumber("replyCodeMismatches"u8, a.ReplyCodeMismatches);
+        w.WriteNumber("repliesDuringData"u8, a.RepliesDuringData);
+        w.WriteNumber("unknownCommands"u8, a.UnknownCommands);
+        w.WriteNumber("bytesAfterStartTls"u8, a.BytesAfterStartTls);
+        w.WriteNumber("authLinesSkipped"u8, a.AuthLinesSkipped);
+        w.WriteNumber("clientGaps"u8, a.ClientGaps);
+        w.WriteNumber("serverGaps"u8, a.ServerGaps);
+        w.WriteNumber("gapBytes"u8, a.GapBytes);
+        w.WriteNumber("commandsNotKept"u8, a.CommandsNotKept);
+        w.WriteNumber("transactionsNotKept"u8, a.TransactionsNotKept);
+        w.WriteNumber("pendingOverflows"u8, a.PendingOverflows);
+        w.WriteNumber("bdatSizeInvalid"u8, a.BdatSizeInvalid);
+        w.WriteNumber("resyncs"u8, a.Resyncs);
+        w.WriteNumber("resyncSkippedLines"u8, a.ResyncSkippedLines);
+        w.WriteNumber("oddReplySeparators"u8, a.OddReplySeparators);
+        w.WriteNumber("replyLinesNotKept"u8, a.ReplyLinesNotKept);
+        w.WriteNumber("proxyPreambleInvalid"u8, a.ProxyPreambleInvalid);
         w.WriteEndObject();
     }
 
@@ -233,8 +233,8 @@ internal static class SmtpJson
     {
         if (ipAndPort is null || !System.Net.IPEndPoint.TryParse(ipAndPort, out var e)) { w.WriteNull(name); return; }
         w.WriteStartObject(name);
-        w.WriteString("ip", e.Address.ToString());
-        w.WriteNumber("port", e.Port);
+        w.WriteString("ip"u8, e.Address.ToString());
+        w.WriteNumber("port"u8, e.Port);
         w.WriteEndObject();
     }
 
