@@ -41,7 +41,7 @@ for f in "$@"; do
   python3 - "$work/stacks.txt" "$f" "$top" <<'EOF'
 import re, sys
 stages = [
-    ("read",     re.compile(r"CaptureReader|PcapReader|PcapNgReader|InflateAheadStream|PrefixedStream|GZipStream|DeflateStream|Inflater|libz|zlib|inflate|ksys_read|vfs_read|filemap_read|copy_user|FileStream|RandomAccess")),
+    ("read",     re.compile(r"CaptureReader|PcapReader|PcapNgReader|ReadAheadStream|PrefixedStream|GZipStream|DeflateStream|Inflater|libz|zlib|inflate|ksys_read|vfs_read|filemap_read|copy_user|FileStream|RandomAccess")),
     ("decode",   re.compile(r"FrameDecoder|IpReassembler|PathProbe[._]Decoding")),
     ("flows",    re.compile(r"FlowTable")),
     ("tcp",      re.compile(r"TcpAnalyzer|TcpFindingDetector|RetransmissionStormDetector|TcpEndpointState")),

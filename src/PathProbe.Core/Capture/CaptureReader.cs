@@ -19,6 +19,8 @@ internal abstract class CaptureReader : IPacketSource, IFrameLocator
     private enum Fill { Ok, EndOfStream, Error }
 
     private readonly Stream _stream;
+    /// <summary>The stream when it is read ahead on its own thread: its blocks become the buffer, without a copy.</summary>
+    private readonly ReadAheadStream? _ahead;
     private byte[] _buffer;
     private int _pos;          // first unread byte
     private int _len;          // end of valid data
@@ -33,6 +35,7 @@ internal abstract class CaptureReader : IPacketSource, IFrameLocator
     protected CaptureReader(Stream stream, ReadOnlySpan<byte> alreadyRead, int bufferSize, CaptureInfo info)
     {
         _stream = stream;
+        _ahead = stream as ReadAheadStream;
         _buffer = new byte[Math.Max(bufferSize, Math.Max(64, alreadyRead.Length))];
         alreadyRead.CopyTo(_buffer);
         _len = alreadyRead.Length;
@@ -147,6 +150,7 @@ internal abstract class CaptureReader : IPacketSource, IFrameLocator
     {
         if (_ioError is not null) return Fill.Error;
         if (_len - _pos >= count) return Fill.Ok;
+        if (_ahead is not null) return FillFromBlocks(count);
         if (count > _buffer.Length)
             Grow(count);
         else if (_pos + count > _buffer.Length)
@@ -168,6 +172,53 @@ internal abstract class CaptureReader : IPacketSource, IFrameLocator
             }
             if (n <= 0) _eof = true;
             else _len += n;
+        }
+        return Fill.Ok;
+    }
+
+    /// <summary><see cref="FillTo"/> from a <see cref="ReadAheadStream"/>: each block read ahead becomes the buffer,
+    /// with the unread end of the previous buffer (the start of a record the block's edge cut) copied in front of its
+    /// data; the previous buffer goes back to be read into. A record longer than the room in front is rare: then
+    /// the block's data is copied after it instead.</summary>
+    private Fill FillFromBlocks(int count)
+    {
+        while (_len - _pos < count)
+        {
+            if (_eof) return Fill.EndOfStream;
+            byte[] block;
+            int start, n;
+            try
+            {
+                if (!_ahead!.TakeBlock(out block, out start, out n))
+                {
+                    _eof = true;
+                    continue;
+                }
+            }
+            catch (Exception ex)
+            {
+                _ioError = ex.Message;
+                return Fill.Error;
+            }
+            int unread = _len - _pos;
+            if (unread <= start)
+            {
+                Buffer.BlockCopy(_buffer, _pos, block, start - unread, unread);
+                var previous = _buffer;
+                _bufferBase += _pos - (start - unread);
+                _buffer = block;
+                _pos = start - unread;
+                _len = start + n;
+                _ahead.ReturnBlock(previous);
+            }
+            else
+            {
+                if (unread + n > _buffer.Length) Grow(unread + n);
+                else if (_len + n > _buffer.Length) Compact();
+                Buffer.BlockCopy(block, start, _buffer, _len, n);
+                _len += n;
+                _ahead.ReturnBlock(block);
+            }
         }
         return Fill.Ok;
     }

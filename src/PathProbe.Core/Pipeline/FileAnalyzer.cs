@@ -52,7 +52,7 @@ public static class FileAnalyzer
                 summary = new InputSummary { Path = first };
                 stream = InputStreams.Open(first, cancel);
                 rereadable = stream.CanSeek && !InputStreams.IsStandardInput(first);
-                source = CaptureFile.Open(stream, first);
+                source = CaptureFile.Open(stream, first, readAhead: true);
             }
         }
         catch (Exception e) when (e is CaptureFormatException or OperationCanceledException)

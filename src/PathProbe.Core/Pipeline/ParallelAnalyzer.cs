@@ -23,7 +23,7 @@ public interface IFrameSink
 /// <summary>
 /// One input analysed by several <see cref="Engine"/> workers, with output identical to one engine.
 /// <para>
-/// The thread that reads (and, for gzip, <see cref="InflateAheadStream"/>'s thread) copies frames into pooled batches
+/// The thread that parses the file (its reads and, for gzip, its decompression on <see cref="Capture.ReadAheadStream"/>'s thread) copies frames into pooled batches
 /// and gives each frame a worker by its server's address (<see cref="ShardOf"/>): both directions of a flow, every flow
 /// to one server (so the UDP query and the TCP retry of a DNS exchange, the path-MTU group of the clients of one
 /// server, a storm among them, SMTP sessions), the fragments of a server's datagrams, and an ICMP error by the packet
