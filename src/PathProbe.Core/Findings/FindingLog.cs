@@ -57,7 +57,11 @@ public sealed class FindingLog
     private readonly List<Finding> _findings = new();
     private readonly Dictionary<(FindingKind, string), int> _groups = new();
     private readonly Dictionary<int, List<VerdictHandle>> _byFlow = new();
-    private readonly List<FindingEvent> _events = new();
+    /// <summary>Live output: the findings changed since the last <see cref="TakeEvents"/>, in the order they first
+    /// changed, and each finding as the last take reported it (absent: not reported yet).</summary>
+    private readonly List<int> _changed = new();
+    private readonly HashSet<int> _changedSet = new();
+    private readonly Dictionary<int, Finding> _taken = new();
     /// <summary>Final numbers of closed flows that findings name.</summary>
     private readonly Dictionary<int, FlowFacts> _final = new();
     /// <summary>Per finding, per kept verdict: where it was raised (parallel workers only; empty otherwise).</summary>
@@ -87,7 +91,7 @@ public sealed class FindingLog
             var cur = _findings[index];
             if (cur.Items.Count >= MaxItemsPerFinding)
             {
-                Publish(index, new Finding(cur.Id, cur.Version + 1, cur.Items, cur.ItemsNotListed + 1), cur);
+                Publish(index, new Finding(cur.Id, cur.Version + 1, cur.Items, cur.ItemsNotListed + 1));
                 return new VerdictHandle(index, -1);
             }
             var items = new Verdict[cur.Items.Count + 1];
@@ -96,7 +100,7 @@ public sealed class FindingLog
             var handle = new VerdictHandle(index, items.Length - 1);
             if (TrackKeys) _keys[index].Add(NextKey(v));
             Index(v, handle);
-            Publish(index, new Finding(cur.Id, cur.Version + 1, items, cur.ItemsNotListed), cur);
+            Publish(index, new Finding(cur.Id, cur.Version + 1, items, cur.ItemsNotListed));
             return handle;
         }
         index = _findings.Count;
@@ -106,7 +110,7 @@ public sealed class FindingLog
         if (TrackKeys) _keys.Add([NextKey(v)]);
         var h = new VerdictHandle(index, 0);
         Index(v, h);
-        if (RecordEvents) _events.Add(new FindingEvent(FindingChange.Opened, f, true));
+        Changed(index);
         return h;
     }
 
@@ -120,7 +124,7 @@ public sealed class FindingLog
         var items = cur.Items.ToArray();
         items[h.Item] = v;
         Index(v, h);
-        Publish(h.FindingIndex, new Finding(cur.Id, cur.Version + 1, items, cur.ItemsNotListed), cur);
+        Publish(h.FindingIndex, new Finding(cur.Id, cur.Version + 1, items, cur.ItemsNotListed));
     }
 
     /// <summary>The verdict at <paramref name="h"/> as last published.</summary>
@@ -159,7 +163,7 @@ public sealed class FindingLog
                 items ??= cur.Items.ToArray();
                 items[j] = cur.Items[j] with { CaptureArtefact = a };
             }
-            if (items is not null) Publish(i, new Finding(cur.Id, cur.Version + 1, items, cur.ItemsNotListed), cur);
+            if (items is not null) Publish(i, new Finding(cur.Id, cur.Version + 1, items, cur.ItemsNotListed));
         }
     }
 
@@ -180,13 +184,35 @@ public sealed class FindingLog
         return flows is null ? v : v with { Flows = flows };
     }
 
-    /// <summary>Appends the events since the last call to <paramref name="into"/> and returns how many there were.</summary>
+    /// <summary>Appends an event for each finding that opened or changed since the last call, with its latest version
+    /// (one per finding however often it changed: a flood past a finding's verdict cap changes its count with every
+    /// verdict, and live output gets one line per finding per call, as from parallel workers), and returns how many.</summary>
     public int TakeEvents(List<FindingEvent> into)
     {
-        into.AddRange(_events);
-        int n = _events.Count;
-        _events.Clear();
+        int n = 0;
+        foreach (int index in _changed)
+        {
+            var f = _findings[index];
+            if (!_taken.TryGetValue(index, out var before)) into.Add(new FindingEvent(FindingChange.Opened, f, true));
+            else if (before.Version != f.Version)
+            {
+                var writer = f.Kind.Writer();
+                bool closed = before.State == FindingState.Open && f.State == FindingState.Closed;
+                bool notable = closed || f.State != before.State || f.Severity != before.Severity || writer.Conclusion(f) != writer.Conclusion(before);
+                into.Add(new FindingEvent(closed ? FindingChange.Closed : FindingChange.Updated, f, notable));
+            }
+            else continue;
+            _taken[index] = f;
+            n++;
+        }
+        _changed.Clear();
+        _changedSet.Clear();
         return n;
+    }
+
+    private void Changed(int index)
+    {
+        if (RecordEvents && _changedSet.Add(index)) _changed.Add(index);
     }
 
     private RaiseKey NextKey(Verdict v)
@@ -254,14 +280,9 @@ public sealed class FindingLog
         }
     }
 
-    private void Publish(int index, Finding next, Finding previous)
+    private void Publish(int index, Finding next)
     {
         _findings[index] = next;
-        if (!RecordEvents) return;
-        var writer = next.Kind.Writer();
-        bool closed = previous.State == FindingState.Open && next.State == FindingState.Closed;
-        bool notable = closed || next.State != previous.State || next.Severity != previous.Severity ||
-                       writer.Conclusion(next) != writer.Conclusion(previous);
-        _events.Add(new FindingEvent(closed ? FindingChange.Closed : FindingChange.Updated, next, notable));
+        Changed(index);
     }
 }

@@ -112,4 +112,37 @@ public sealed class FindingLifecycleTests
         Assert.Equal(7, stall.Series!.Resends);
         Assert.Contains("no progress for 24.9 s", a.Findings.Single(x => x.Kind == FindingKind.Stall).Summary);
     }
+
+    /// <summary>A flood of verdicts into one finding (connection attempts to one unreachable server): live output gets
+    /// one event per finding per take, with its latest version, not one per verdict; past the finding's cap of 200
+    /// verdicts only the count of those not listed grows, and the event of each take carries it.</summary>
+    [Fact]
+    public void Log_VerdictFlood_OneEventPerFindingPerTake()
+    {
+        var log = new FindingLog { RecordEvents = true };
+        var server = new Endpoint(IpAddress.FromV4(0xCB00710A), 25); // 203.0.113.10
+        ConnectTimeoutVerdict Attempt(int i) => new()
+        {
+            Syns = 3, FirstSyn = new Timestamp(i * 1_000_000L), LastSyn = new Timestamp(i * 1_000_000L + 3_000_000_000L), WaitedNanos = 5_000_000_000L,
+            Flows = [new FlowFacts { Id = i + 1, Client = new Endpoint(IpAddress.FromV4(0xC6336400u + (uint)(i % 250)), (ushort)(1024 + i)), Server = server }],
+        };
+        var takes = new List<List<FindingEvent>>();
+        for (int i = 0; i < 10_000; i++)
+        {
+            log.Raise(Attempt(i));
+            if (i % 1_000 == 999) { var batch = new List<FindingEvent>(); log.TakeEvents(batch); takes.Add(batch); }
+        }
+        Assert.Equal(10, takes.Count);
+        Assert.All(takes, t => Assert.Single(t));
+        Assert.Equal(FindingChange.Opened, takes[0][0].Change);
+        Assert.All(takes.Skip(1), t => Assert.Equal(FindingChange.Updated, t[0].Change));
+        Assert.All(takes.Skip(1), t => Assert.False(t[0].Notable)); // only the count of attempts not listed grew
+        var last = takes[^1][0].Finding;
+        Assert.Same(log.Findings.Single(), last);
+        Assert.Equal(200, last.Items.Count);
+        Assert.Equal(9_800, last.ItemsNotListed);
+        var none = new List<FindingEvent>();
+        Assert.Equal(0, log.TakeEvents(none)); // nothing changed since
+        Assert.Empty(none);
+    }
 }
