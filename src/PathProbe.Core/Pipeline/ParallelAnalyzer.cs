@@ -322,6 +322,12 @@ public sealed class ParallelAnalyzer : IFrameSink
             payloadWire = valid ? ip.PayloadWireLength : 0;
         }
         bool icmp = protocol == (v6 ? IpProtocols.IcmpV6 : IpProtocols.Icmp);
+        // A tunnel (IP in IP, GRE, MPLS in IP, VXLAN, Geneve, MPLS or GRE in UDP) goes whole to one worker, chosen by its
+        // two endpoints: the connections inside it keep both directions together (each direction of a VXLAN connection
+        // has its own outer source port, and its server is not on the outer ports). Its fragments, and ICMP errors about
+        // its packets, follow: both endpoints become known servers of that worker.
+        bool tunnel = IsIpTunnel(protocol) ||
+                      protocol == IpProtocols.Udp && valid && !fragment && payload.Length >= 4 && IsTunnelPort(BinaryPrimitives.ReadUInt16BigEndian(payload[2..]));
         if (valid && fragment)
         {
             // The decoder's fragment rules (FrameDecoder.AddFragment): what reaches the reassembler.
@@ -357,10 +363,33 @@ public sealed class ParallelAnalyzer : IFrameSink
                 return ByKnownServer(a, b);
             }
         }
+        if (tunnel) return TunnelWorker(a, b);
         if (protocol is IpProtocols.Tcp or IpProtocols.Udp && !fragment && payload.Length >= 4)
             return WorkerOf(ServerOf(a, BinaryPrimitives.ReadUInt16BigEndian(payload), b, BinaryPrimitives.ReadUInt16BigEndian(payload[2..])));
         // Every fragment of a datagram by its addresses alone, whatever order they come in.
         return ByKnownServer(a, b);
+    }
+
+    /// <summary>IP protocols the decoder takes for a tunnel (FrameDecoder.DecodeIpTunnel; ESP and L2TPv3 are counted,
+    /// not decoded, and shard like any other protocol).</summary>
+    private static bool IsIpTunnel(byte protocol) =>
+        protocol is IpProtocols.IpInIp or IpProtocols.Ipv6InIp or IpProtocols.Gre or IpProtocols.MplsInIp;
+
+    /// <summary>UDP destination ports the decoder takes for a tunnel (<see cref="TunnelPorts"/>).</summary>
+    private static bool IsTunnelPort(ushort port) =>
+        port is TunnelPorts.Vxlan or TunnelPorts.VxlanLinux or TunnelPorts.Geneve or TunnelPorts.MplsInUdp or TunnelPorts.GreInUdp;
+
+    /// <summary>The worker of a tunnel between <paramref name="a"/> and <paramref name="b"/>: as its fragments are
+    /// routed (<see cref="ByKnownServer"/>), and from now on both endpoints are known to be that worker's.</summary>
+    private int TunnelWorker(IpAddress a, IpAddress b)
+    {
+        int w = ByKnownServer(a, b);
+        if (_servers.Count < MaxServers - 1)
+        {
+            _servers.TryAdd(a, (byte)w);
+            _servers.TryAdd(b, (byte)w);
+        }
+        return w;
     }
 
     /// <summary>The server's address by ports alone, the same for both directions.</summary>

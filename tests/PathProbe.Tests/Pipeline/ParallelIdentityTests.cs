@@ -4,6 +4,7 @@ using PathProbe.Capture;
 using PathProbe.Pipeline;
 using PathProbe.Reports;
 using PathProbe.Tests.Support;
+using static PathProbe.Tests.Support.PacketBuilder;
 
 namespace PathProbe.Tests.Pipeline;
 
@@ -46,6 +47,66 @@ public sealed class ParallelIdentityTests
         var flow2 = Assert.Single(two.Flows);
         Assert.Equal(flow.Packets, flow2.Packets);
         Assert.Equal(PathProbe.Flows.FlowEnd.Fin, flow2.EndReason);
+    }
+
+    /// <summary>Live capture and pipes cannot be read again: there the workers themselves must keep a tunnel's
+    /// connections whole. Every frame of a tunnel (by IP protocol or UDP port, as the decoder takes it, fragments and
+    /// ICMP errors about it included) goes to the worker of its two endpoints: with 2 and 3 workers and no second
+    /// pass, the report of each tunnelled bundled capture is byte for byte one engine's.</summary>
+    [Theory]
+    [InlineData("smtp-mru1424-sender-vxlan.pcap")]
+    [InlineData("smtp-mru1424-sender-gre.pcap")]
+    public void Workers_TunnelledCapture_NotSplitWithoutSecondPass(string name)
+    {
+        string capture = Path.Combine(TestPaths.Captures, name);
+        var one = FileAnalyzer.Analyze(capture);
+        Assert.True(one.Decode.Decapsulated > 0, "the capture is tunnelled");
+        foreach (int workers in new[] { 2, 3 })
+        {
+            var parallel = new ParallelAnalyzer(new AnalysisOptions(), 0, 1, workers);
+            var summary = new InputSummary { Path = capture };
+            using (var source = PathProbe.Capture.CaptureFile.Open(capture))
+            {
+                parallel.Start();
+                FileAnalyzer.Run(source, parallel, summary);
+            }
+            var result = parallel.Complete(summary);
+            Assert.True(parallel.Tunnelled); // a file would be analysed again; this result is what live capture gives
+            Assert.Equal(ReportOf(one, capture).Json, ReportOf(result, capture).Json);
+            Assert.Equal(ReportOf(one, capture).Text, ReportOf(result, capture).Text);
+        }
+    }
+
+    /// <summary>Both directions of each of 24 VXLAN tunnels (each with its own outer source port) go to one worker, and
+    /// a router's "fragmentation needed" about a tunnel packet goes there too (where the tunnel's path-MTU evidence
+    /// is).</summary>
+    [Fact]
+    public void ShardOf_IcmpErrorAboutTunnelPacket_GoesToTheTunnelsWorker()
+    {
+        var parallel = new ParallelAnalyzer(new AnalysisOptions(), 0, 1, 3);
+        byte[] inner = Ethernet(0x0800, Ipv4(6, Tcp(40000, 25, 1, 0, 0x02, []), "192.0.2.1", "192.0.2.2"));
+        for (int t = 0; t < 24; t++)
+        {
+            string a = $"198.51.100.{t + 1}", b = $"203.0.113.{t + 101}";
+            byte[] tunnelled = Ipv4(17, Udp((ushort)(50000 + t), 4789, Vxlan(7, inner)), a, b, df: true);
+            int worker = parallel.ShardOf(Raw(Ethernet(0x0800, tunnelled)), out _);
+            Assert.Equal(worker, parallel.ShardOf(Raw(Ethernet(0x0800, Ipv4(17, Udp((ushort)(60000 + t), 4789, Vxlan(7, inner)), b, a))), out _));
+            // ICMP type 3 code 4, next-hop MTU 1400, quoting the tunnel packet's header and first 8 bytes.
+            byte[] icmp = Concat([3, 4, 0, 0, 0, 0, 0x05, 0x78], tunnelled.AsSpan(0, 28).ToArray());
+            Assert.Equal(worker, parallel.ShardOf(Raw(Ethernet(0x0800, Ipv4(1, icmp, "192.0.2.254", a))), out _));
+        }
+    }
+
+    private static PathProbe.Capture.RawFrame Raw(byte[] frame) =>
+        new(frame, frame.Length, new PathProbe.Primitives.Timestamp(1_800_000_000_000_000_000L), PathProbe.Capture.LinkTypes.Ethernet, 0);
+
+    private static (string Text, string Json) ReportOf(CaptureAnalysis a, string path)
+    {
+        var sw = new StringWriter();
+        TextReport.Write(sw, [a], new TextReport.Options { MaxFlowRows = int.MaxValue, MailRows = int.MaxValue });
+        using var ms = new MemoryStream();
+        JsonReport.Write(ms, [a]);
+        return (sw.ToString(), Encoding.UTF8.GetString(ms.ToArray()));
     }
 
     [Fact]
