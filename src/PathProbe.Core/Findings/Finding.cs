@@ -123,14 +123,12 @@ public sealed class Finding
         Severity sev = Severity.Info;
         long time = long.MaxValue;
         bool ongoing = false;
-        var flows = new SortedSet<int>();
         foreach (var v in items)
         {
             if (v.Kind != Kind) throw new ArgumentException("verdicts of one finding share a kind", nameof(items));
             if (v.Severity > sev) sev = v.Severity;
             if (v.Time.UnixNanoseconds < time) time = v.Time.UnixNanoseconds;
             ongoing |= v.Ongoing;
-            foreach (var f in v.Flows) flows.Add(f.Id);
         }
         // A finding every verdict of which may be a capture artefact is never critical (and so never decides the exit
         // status): the capture, not the path, may have lost the packets.
@@ -144,7 +142,25 @@ public sealed class Finding
         Severity = sev;
         Time = new Timestamp(time);
         State = ongoing ? FindingState.Open : FindingState.Closed;
-        Flows = flows.ToArray();
+    }
+
+    /// <summary>This version with one more verdict counted and not kept (past the per-finding limit): the same verdicts,
+    /// so nothing else is worked out again (a flood adds them by the thousand).</summary>
+    internal Finding WithOneMoreNotListed() => new(this);
+
+    private Finding(Finding f)
+    {
+        Id = f.Id;
+        Version = f.Version + 1;
+        Items = f.Items;
+        ItemsNotListed = f.ItemsNotListed + 1;
+        Kind = f.Kind;
+        Identifier = f.Identifier;
+        Severity = f.Severity;
+        CaptureArtefact = f.CaptureArtefact;
+        Time = f.Time;
+        State = f.State;
+        _flows = f._flows;
     }
 
     /// <summary>Stable within one analysis; the same across versions.</summary>
@@ -162,8 +178,23 @@ public sealed class Finding
     public Timestamp Time { get; }
     public FindingState State { get; }
     public bool Ongoing => State == FindingState.Open;
-    /// <summary>Ids of every flow the verdicts name, ascending.</summary>
-    public IReadOnlyList<int> Flows { get; }
+    /// <summary>Ids of every flow the verdicts name, ascending (worked out when first read: a finding in a flood gets a
+    /// new version with every verdict, and most versions are never read).</summary>
+    public IReadOnlyList<int> Flows => _flows ??= FlowIds(Items);
+
+    private int[]? _flows;
+
+    private static int[] FlowIds(IReadOnlyList<Verdict> items)
+    {
+        var ids = new List<int>();
+        foreach (var v in items)
+            foreach (var f in v.Flows) ids.Add(f.Id);
+        ids.Sort();
+        int n = 0;
+        for (int i = 0; i < ids.Count; i++)
+            if (n == 0 || ids[i] != ids[n - 1]) ids[n++] = ids[i];
+        return ids.GetRange(0, n).ToArray();
+    }
 
     public string Name => Kind.Name();
     public string Summary => _summary ??= Kind.Writer().Summary(this);

@@ -91,7 +91,7 @@ public sealed class FindingLog
             var cur = _findings[index];
             if (cur.Items.Count >= MaxItemsPerFinding)
             {
-                Publish(index, new Finding(cur.Id, cur.Version + 1, cur.Items, cur.ItemsNotListed + 1));
+                Publish(index, cur.WithOneMoreNotListed());
                 return new VerdictHandle(index, -1);
             }
             var items = new Verdict[cur.Items.Count + 1];

@@ -141,6 +141,8 @@ public sealed class FindingLifecycleTests
         Assert.Same(log.Findings.Single(), last);
         Assert.Equal(200, last.Items.Count);
         Assert.Equal(9_800, last.ItemsNotListed);
+        Assert.Equal(Enumerable.Range(1, 200), last.Flows); // the listed verdicts' flows, ascending
+        Assert.Equal(log.Findings.Single().Version, 10_000);
         var none = new List<FindingEvent>();
         Assert.Equal(0, log.TakeEvents(none)); // nothing changed since
         Assert.Empty(none);
