@@ -142,7 +142,7 @@ public sealed class FindingLifecycleTests
         Assert.Equal(200, last.Items.Count);
         Assert.Equal(9_800, last.ItemsNotListed);
         Assert.Equal(Enumerable.Range(1, 200), last.Flows); // the listed verdicts' flows, ascending
-        Assert.Equal(log.Findings.Single().Version, 10_000);
+        Assert.Equal(10_000, log.Findings.Single().Version);
         var none = new List<FindingEvent>();
         Assert.Equal(0, log.TakeEvents(none)); // nothing changed since
         Assert.Empty(none);
