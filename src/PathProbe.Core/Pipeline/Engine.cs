@@ -197,6 +197,19 @@ public sealed class Engine : IFrameSink
     /// <see cref="AnalysisOptions.FindingEvents"/>) and returns how many there were.</summary>
     public int TakeFindingEvents(List<FindingEvent> into) => _log.TakeEvents(into);
 
+    /// <summary>Capture time reached <paramref name="now"/>: once per second of it, the black-hole verdicts whose
+    /// numbers changed (resends) get their new version. By capture time, so that a live capture, an offline analysis and
+    /// parallel workers publish the same versions.</summary>
+    private void Clock(long now)
+    {
+        if (now > _now) _now = now;
+        if (_now < _nextPublish) return;
+        _nextPublish = (Math.DivRem(_now, Timestamp.NanosPerSecond, out long rem) + (rem < 0 ? 0 : 1)) * Timestamp.NanosPerSecond;
+        if (_tcpAnalysis) _mtu.PublishChanged();
+    }
+
+    private long _nextPublish = long.MinValue;
+
     /// <summary>A flow leaves the table (FIN/RST and idle expiry, eviction, end of input): detectors that decide
     /// per flow do it here, before the record can be recycled.</summary>
     private void OnFlowClosing(Flow flow)
@@ -230,7 +243,7 @@ public sealed class Engine : IFrameSink
     {
         var p = new DecodedPacket();
         long now = frame.Time.UnixNanoseconds;
-        if (now > _now) _now = now;
+        Clock(now);
         switch (_decoder.Decode(frame, ref p))
         {
             case DecodeStatus.Ok:
@@ -257,7 +270,7 @@ public sealed class Engine : IFrameSink
         _log.Position = sh.Key(RaiseKey.Own, 0);
         var p = new DecodedPacket();
         long now = frame.Time.UnixNanoseconds;
-        if (now > _now) _now = now;
+        Clock(now);
         int incomplete = _reassembler.Incomplete.Count;
         switch (_decoder.Decode(frame, ref p))
         {
@@ -294,7 +307,7 @@ public sealed class Engine : IFrameSink
     {
         var sh = _shard!;
         sh.Frame = index;
-        if (now > _now) _now = now;
+        Clock(now);
         var t = new Timestamp(now);
         if (fragment)
         {
@@ -393,7 +406,7 @@ public sealed class Engine : IFrameSink
     public void Idle(long now)
     {
         if (_now == 0 || now <= _now) return;
-        _now = now;
+        Clock(now);
         if (_shard is { } sh) _log.Position = sh.Key(RaiseKey.AfterFrame, long.MinValue);
         if (_tcpAnalysis) _mtu.Tick(now);
         _dns.Tick(now);

@@ -80,8 +80,22 @@ public sealed class PathMtuDetector : IPathMtuView
         var m = flow.Tcp?.MtuIfAny(fromClient);
         if (m is null || !m.Decided) return null;
         var key = (m.DecidedAsReceiver, m.DecidedAsReceiver ? (fromClient ? flow.ClientAddress : flow.ServerAddress) : (fromClient ? flow.ServerAddress : flow.ClientAddress));
-        return _groups.TryGetValue(key, out var g) ? _log.Get(g.Handle) as BlackHoleVerdict : null;
+        if (!_groups.TryGetValue(key, out var g)) return null;
+        if (g.Changed) Publish(g, final: false); // numbers a resend changed: the reader gets them
+        return _log.Get(g.Handle) as BlackHoleVerdict;
     }
+
+    /// <summary>Publishes the black-hole verdicts whose numbers changed since they were last published (the engine, once
+    /// per second of capture time; a reader of one verdict gets it at once: <see cref="BlackHoleOf"/>).</summary>
+    public void PublishChanged()
+    {
+        foreach (var g in _changed)
+            if (g.Changed) Publish(g, final: false);
+        _changed.Clear();
+    }
+
+    /// <summary>Groups with new numbers not published yet (<see cref="Refresh"/>).</summary>
+    private readonly List<Group> _changed = new();
 
     /// <summary>Frames longer than the receiver's MSS (segmentation offload on the capture host), not used as evidence.</summary>
     public long OffloadFrames { get; private set; }
@@ -513,12 +527,16 @@ public sealed class PathMtuDetector : IPathMtuView
         var receiver = fromClient ? flow.ServerAddress : flow.ClientAddress;
         if (!_groups.TryGetValue((m.DecidedAsReceiver, m.DecidedAsReceiver ? sender : receiver), out var g) || g.Find(flow.Id, fromClient) is not { } rec) return;
         rec.Update(flow, fromClient, m, now, final: false);
-        Publish(g, final: false);
+        // Not published per resend: building the verdict (fixes, every flow's details) for each of thousands of resends
+        // toward one black hole was a quarter of such a capture's time. Published when read, when the group changes
+        // otherwise (a flow closes, a hole fills), once per second of capture time and at the end.
+        if (!g.Changed) { g.Changed = true; _changed.Add(g); }
     }
 
     /// <summary>Raises the group's verdict, or publishes its new version.</summary>
     private void Publish(Group g, bool final)
     {
+        g.Changed = false;
         if (Build(g, final) is not { } v) return;
         if (g.Handle.IsValid) _log.Update(g.Handle, v); else g.Handle = _log.Raise(v);
     }
@@ -567,6 +585,7 @@ public sealed class PathMtuDetector : IPathMtuView
     /// advice, and ICMP too-big messages whose flow was not in the capture.</summary>
     public void Finish()
     {
+        _changed.Clear();
         foreach (var g in _groupOrder)
         {
             Publish(g, final: true);
@@ -586,6 +605,8 @@ public sealed class PathMtuDetector : IPathMtuView
         public readonly List<FlowRecord> Flows = new();
         public long FlowsNotListed;
         public VerdictHandle Handle;
+        /// <summary>A flow record has new numbers not yet in the published verdict.</summary>
+        public bool Changed;
 
         public FlowRecord? Find(int id, bool fromClient)
         {
