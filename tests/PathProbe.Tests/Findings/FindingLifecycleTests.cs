@@ -147,4 +147,19 @@ public sealed class FindingLifecycleTests
         Assert.Equal(0, log.TakeEvents(none)); // nothing changed since
         Assert.Empty(none);
     }
+
+    /// <summary>A black hole's resends give its verdict new numbers without a new version each: it is published when
+    /// read, when a flow of it closes, once per second of capture time and at the end. The storm capture's 8 senders
+    /// resend dozens of times within seconds; the finding has fewer versions than resends, and the same final numbers.</summary>
+    [Fact]
+    public void Analyze_BlackHoleStorm_FewerVersionsThanResends()
+    {
+        var a = FileAnalyzer.Analyze(Path.Combine(TestPaths.Captures, "smtp-retrans-storm-blackhole.pcap"));
+        var hole = a.Findings.Single(f => f.Kind == FindingKind.MtuBlackhole);
+        var v = hole.Verdict<BlackHoleVerdict>();
+        Assert.True(v.Flows.Count >= 8, $"{v.Flows.Count} flows");
+        Assert.True(hole.Version < v.Resends, $"version {hole.Version}, {v.Resends} resends");
+        long seconds = (a.Flows.Max(f => f.End.UnixNanoseconds) - a.Flows.Min(f => f.Start.UnixNanoseconds)) / 1_000_000_000 + 1;
+        Assert.True(hole.Version <= seconds + 2 * v.Flows.Count + 2, $"version {hole.Version} over {seconds} s and {v.Flows.Count} flows");
+    }
 }
