@@ -101,7 +101,6 @@ public static class CaptureFile
             if (n == 0)
                 throw new CaptureFormatException($"'{name}' is gzip-compressed but empty once decompressed: not a capture file");
         }
-
         else if (readAhead && stream.CanSeek)
         {
             // The kernel's copy of the file (a fifth of a mail analysis' time) runs on its own thread. Not for pipes and

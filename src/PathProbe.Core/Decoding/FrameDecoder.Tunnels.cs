@@ -221,6 +221,11 @@ public sealed partial class FrameDecoder
         return true;
     }
 
+    /// <summary>IP protocols whose payload is decapsulated (<see cref="DecodeIpTunnel"/>; ESP and L2TPv3 are counted, not
+    /// decoded).</summary>
+    internal static bool IsDecodedIpTunnel(byte protocol) =>
+        protocol is IpProtocols.IpInIp or IpProtocols.Ipv6InIp or IpProtocols.Gre or IpProtocols.MplsInIp;
+
     /// <summary>An IP protocol that carries another packet (the IP header is decoded and in <paramref name="p"/>).</summary>
     /// <param name="data">The IP payload as captured (or the reassembled datagram).</param>
     private DecodeStatus DecodeIpTunnel(ReadOnlySpan<byte> data, int wireLength, ref DecodedPacket p)

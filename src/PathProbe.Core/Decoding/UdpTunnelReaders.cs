@@ -16,6 +16,10 @@ internal static class TunnelPorts
     public const ushort MplsInUdp = 6635;
     /// <summary>GRE-in-UDP (RFC 8086).</summary>
     public const ushort GreInUdp = 4754;
+
+    /// <summary>A destination port the decoder takes for a tunnel (8472 only with a valid VXLAN header, which this does
+    /// not look at).</summary>
+    public static bool IsTunnel(ushort port) => port is Vxlan or VxlanLinux or Geneve or MplsInUdp or GreInUdp;
 }
 
 /// <summary>VXLAN header (RFC 7348 5): flags(1) reserved(3) VNI(3) reserved(1), then an Ethernet frame.</summary>

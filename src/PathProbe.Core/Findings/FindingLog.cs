@@ -16,9 +16,9 @@ public readonly record struct FindingEvent(FindingChange Change, Finding Finding
 /// </summary>
 public readonly record struct RaiseKey(long Frame, int Phase, long Sub, long Seq) : IComparable<RaiseKey>
 {
-    /// <summary>Phases within a frame: the flow table's expiry walks in its order (idle TCP flows, idle other flows,
-    /// ended TCP flows), then the frame's own stages.</summary>
-    public const int ExpireTcp = 0, ExpireOther = 1, ExpireEnded = 2, Own = 3, AfterFrame = 4;
+    /// <summary>Phases within a frame: what a new second of capture time publishes (Engine's clock), the flow table's
+    /// expiry walks in its order (idle TCP flows, idle other flows, ended TCP flows), then the frame's own stages.</summary>
+    public const int Clock = -1, ExpireTcp = 0, ExpireOther = 1, ExpireEnded = 2, Own = 3, AfterFrame = 4;
     /// <summary>End-of-input stages use <c>Frame = long.MaxValue</c> and phases from this one on, in stage order.</summary>
     public const int End = 10;
 

@@ -205,7 +205,12 @@ public sealed class Engine : IFrameSink
         if (now > _now) _now = now;
         if (_now < _nextPublish) return;
         _nextPublish = (Math.DivRem(_now, Timestamp.NanosPerSecond, out long rem) + (rem < 0 ? 0 : 1)) * Timestamp.NanosPerSecond;
-        if (_tcpAnalysis) _mtu.PublishChanged();
+        if (!_tcpAnalysis) return;
+        // A verdict first raised here (its earlier builds had no bounds yet) sorts before the frame's own, as in one engine.
+        var position = _log.Position;
+        if (_shard is { } sh) _log.Position = sh.Key(RaiseKey.Clock, 0);
+        _mtu.PublishChanged();
+        _log.Position = position;
     }
 
     private long _nextPublish = long.MinValue;

@@ -326,8 +326,8 @@ public sealed class ParallelAnalyzer : IFrameSink
         // two endpoints: the connections inside it keep both directions together (each direction of a VXLAN connection
         // has its own outer source port, and its server is not on the outer ports). Its fragments, and ICMP errors about
         // its packets, follow: both endpoints become known servers of that worker.
-        bool tunnel = IsIpTunnel(protocol) ||
-                      protocol == IpProtocols.Udp && valid && !fragment && payload.Length >= 4 && IsTunnelPort(BinaryPrimitives.ReadUInt16BigEndian(payload[2..]));
+        bool tunnel = FrameDecoder.IsDecodedIpTunnel(protocol) ||
+                      protocol == IpProtocols.Udp && valid && !fragment && payload.Length >= 4 && TunnelPorts.IsTunnel(BinaryPrimitives.ReadUInt16BigEndian(payload[2..]));
         if (valid && fragment)
         {
             // The decoder's fragment rules (FrameDecoder.AddFragment): what reaches the reassembler.
@@ -369,15 +369,6 @@ public sealed class ParallelAnalyzer : IFrameSink
         // Every fragment of a datagram by its addresses alone, whatever order they come in.
         return ByKnownServer(a, b);
     }
-
-    /// <summary>IP protocols the decoder takes for a tunnel (FrameDecoder.DecodeIpTunnel; ESP and L2TPv3 are counted,
-    /// not decoded, and shard like any other protocol).</summary>
-    private static bool IsIpTunnel(byte protocol) =>
-        protocol is IpProtocols.IpInIp or IpProtocols.Ipv6InIp or IpProtocols.Gre or IpProtocols.MplsInIp;
-
-    /// <summary>UDP destination ports the decoder takes for a tunnel (<see cref="TunnelPorts"/>).</summary>
-    private static bool IsTunnelPort(ushort port) =>
-        port is TunnelPorts.Vxlan or TunnelPorts.VxlanLinux or TunnelPorts.Geneve or TunnelPorts.MplsInUdp or TunnelPorts.GreInUdp;
 
     /// <summary>The worker of a tunnel between <paramref name="a"/> and <paramref name="b"/>: as its fragments are
     /// routed (<see cref="ByKnownServer"/>), and from now on both endpoints are known to be that worker's.</summary>

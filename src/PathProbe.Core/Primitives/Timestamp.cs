@@ -40,7 +40,7 @@ public readonly record struct Timestamp(long UnixNanoseconds) : IComparable<Time
         if (frac < 0) { frac += NanosPerSecond; secs--; }
         long days = Math.DivRem(secs, 86_400, out long time);
         if (time < 0) { time += 86_400; days--; }
-        var date = DateOnly.FromDayNumber(DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber + (int)days);
+        var date = DateOnly.FromDayNumber(EpochDay + (int)days);
         var d = utf8[..Iso8601Length];
         Digits(d[..4], date.Year);
         d[4] = (byte)'-';
@@ -57,6 +57,8 @@ public readonly record struct Timestamp(long UnixNanoseconds) : IComparable<Time
         Digits(d.Slice(20, 9), frac);
         d[29] = (byte)'Z';
     }
+
+    private static readonly int EpochDay = DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber;
 
     /// <summary><paramref name="value"/> (not negative) in exactly <c>into.Length</c> decimal digits, zero-padded.</summary>
     private static void Digits(Span<byte> into, long value)

@@ -508,7 +508,7 @@ public static class JsonReport
         if (v == 0) w.WriteNull(name); else w.WriteNumber(name, v);
     }
 
-    private static void WriteTime(Utf8JsonWriter w, string name, Timestamp? t)
+    internal static void WriteTime(Utf8JsonWriter w, string name, Timestamp? t)
     {
         if (t is { } v) WriteTime(w, name, v); else w.WriteNull(name);
     }

@@ -43,7 +43,7 @@ internal static class SmtpJson
         w.WriteBoolean("usedHelo"u8, session.UsedHelo);
         WriteCapabilities(w, session.Capabilities);
         w.WriteString("tls"u8, session.ImplicitTls ? "implicit" : session.TlsStarted ? "starttls" : "none");
-        Time(w, "tlsStart", session.TlsStartTime);
+        JsonReport.WriteTime(w, "tlsStart", session.TlsStartTime);
         if (session.AuthMechanism is { } mech)
         {
             w.WriteStartObject("auth"u8);
@@ -89,7 +89,7 @@ internal static class SmtpJson
         Endpoint(w, "destination", p.Destination);
         if (p.Status >= 0) w.WriteNumber("status"u8, p.Status); else w.WriteNull("status"u8);
         w.WriteBoolean("authenticated"u8, p.Authenticated);
-        Time(w, "established", p.EstablishedTime);
+        JsonReport.WriteTime(w, "established", p.EstablishedTime);
         Str(w, "failure", p.FailureReason);
         w.WriteEndObject();
     }
@@ -150,9 +150,9 @@ internal static class SmtpJson
         w.WriteBoolean("messageBytesApproximate"u8, tx.SizeApproximate);
         w.WriteNumber("captureGapBytes"u8, tx.CaptureGapBytes);
         if (tx.DataRefusal is { } refusal) { w.WritePropertyName("dataRefusal"u8); WriteReply(w, refusal); } else w.WriteNull("dataRefusal"u8);
-        Time(w, "dataCommandTime", tx.DataCommandTime);
-        Time(w, "dataStartTime", tx.DataStartTime);
-        Time(w, "dataEndTime", tx.DataEndTime);
+        JsonReport.WriteTime(w, "dataCommandTime", tx.DataCommandTime);
+        JsonReport.WriteTime(w, "dataStartTime", tx.DataStartTime);
+        JsonReport.WriteTime(w, "dataEndTime", tx.DataEndTime);
         if (tx.FinalReply is { } fr) { w.WritePropertyName("finalReply"u8); WriteReply(w, fr); } else w.WriteNull("finalReply"u8);
         if (tx.DataDuration is { } dd) w.WriteNumber("dataToFinalReply"u8, Sec(dd)); else w.WriteNull("dataToFinalReply"u8);
         if (tx.FinalReply is { } f2 && tx.DataEndTime is { } de)
@@ -161,7 +161,7 @@ internal static class SmtpJson
         w.WriteString("outcome"u8, SmtpWords.OutcomeName(tx.Outcome));
         Str(w, "outcomeReason", tx.OutcomeReason);
         w.WriteString("endPhase"u8, SmtpWords.PhaseName(tx.EndPhase));
-        Time(w, "endTime", tx.EndTime);
+        JsonReport.WriteTime(w, "endTime", tx.EndTime);
         w.WriteStartArray("commands"u8);
         foreach (var c in session.Commands) if (c.Transaction == tx.Index) WriteCommand(w, c);
         w.WriteEndArray();
@@ -241,10 +241,5 @@ internal static class SmtpJson
     private static void Str(Utf8JsonWriter w, string name, string? v)
     {
         if (v is null) w.WriteNull(name); else w.WriteString(name, SafeText.Clean(v));
-    }
-
-    private static void Time(Utf8JsonWriter w, string name, Timestamp? t)
-    {
-        if (t is { } v) JsonReport.WriteTime(w, name, v); else w.WriteNull(name);
     }
 }
