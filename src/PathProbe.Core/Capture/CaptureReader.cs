@@ -36,7 +36,8 @@ internal abstract class CaptureReader : IPacketSource, IFrameLocator
     {
         _stream = stream;
         _ahead = stream as ReadAheadStream;
-        _buffer = new byte[Math.Max(bufferSize, Math.Max(64, alreadyRead.Length))];
+        // Read ahead, the first block becomes the buffer: this one only holds what was read while opening.
+        _buffer = new byte[Math.Max(_ahead is null ? bufferSize : 0, Math.Max(64, alreadyRead.Length))];
         alreadyRead.CopyTo(_buffer);
         _len = alreadyRead.Length;
         Info = info;
