@@ -334,27 +334,45 @@ public sealed class TcpAnalyzer
         return sampled;
     }
 
-    private static void TimestampRtt(TcpEndpointState f, TcpEndpointState r, ref DecodedPacket p, long now, bool sample)
+    internal static void TimestampRtt(TcpEndpointState f, TcpEndpointState r, ref DecodedPacket p, long now, bool sample)
     {
-        // Remember when this side first sent each TSval (a small ring: enough for the echo to come back).
-        f.TsVals ??= new uint[32];
-        f.TsTimes ??= new long[32];
+        // Remember when this side first sent each TSval: a ring of TsRing entries (enough for the echo to come back),
+        // sized to what the side uses. It starts at TsRingFirst entries and doubles when full until it holds TsRing;
+        // only then does it wrap. Entries keep the places a ring of TsRing would give them (the n-th TSval at n mod
+        // TsRing), so the search below finds the same entry first.
         uint tsval = p.TcpOptions.TsVal;
-        int last = (f.TsNext + 31) & 31;
-        if (f.TsTimes[last] == 0 || f.TsVals[last] != tsval)
+        if (f.TsTimes is null) { f.TsVals = new uint[TsRingFirst]; f.TsTimes = new long[TsRingFirst]; }
+        var times = f.TsTimes;
+        int last = f.TsNext == 0 ? times.Length - 1 : f.TsNext - 1;
+        if (times[last] == 0 || f.TsVals![last] != tsval)
         {
-            f.TsVals[f.TsNext] = tsval;
-            f.TsTimes[f.TsNext] = now;
-            f.TsNext = (f.TsNext + 1) & 31;
+            if (f.TsNext == times.Length) GrowTsRing(f);
+            f.TsVals![f.TsNext] = tsval;
+            f.TsTimes![f.TsNext] = now;
+            f.TsNext = (f.TsNext + 1) & (TsRing - 1);
         }
         if (!sample || r.TsTimes is null) return;
         uint ecr = p.TcpOptions.TsEcr;
-        for (int i = 0; i < 32; i++)
-            if (r.TsTimes[i] != 0 && r.TsVals![i] == ecr)
+        var rt = r.TsTimes;
+        for (int i = 0; i < rt.Length; i++)
+            if (rt[i] != 0 && r.TsVals![i] == ecr)
             {
-                if (now >= r.TsTimes[i]) r.RttSamples.Add(now - r.TsTimes[i]);
+                if (now >= rt[i]) r.RttSamples.Add(now - rt[i]);
                 return;
             }
+    }
+
+    /// <summary>TSvals remembered per side (the ring's full size; a power of two).</summary>
+    internal const int TsRing = 32;
+    /// <summary>The ring's first size: a short connection (a DNS query over TCP) sends a few TSvals per side.</summary>
+    internal const int TsRingFirst = 4;
+
+    /// <summary>The ring is full below its full size: twice as many entries, the old ones in their places.</summary>
+    private static void GrowTsRing(TcpEndpointState f)
+    {
+        int n = Math.Min(f.TsTimes!.Length * 2, TsRing);
+        Array.Resize(ref f.TsVals, n);
+        Array.Resize(ref f.TsTimes, n);
     }
 
     /// <summary>Bytes in flight after this segment: sent beyond what the other side acknowledged, less what it

@@ -29,8 +29,8 @@ internal struct MtuCandidate
 
 /// <summary>
 /// Path-MTU evidence for one direction of a TCP connection (sender → receiver), kept by
-/// <c>Analysis/Mtu/PathMtuDetector</c>. Fixed size, allocated with the connection state and reused with it; sizes are
-/// IP packet lengths.
+/// <c>Analysis/Mtu/PathMtuDetector</c>. Allocated on first need and reused with the connection state; sizes are IP packet
+/// lengths.
 /// </summary>
 internal sealed class PathMtuDirection
 {
@@ -68,8 +68,9 @@ internal sealed class PathMtuDirection
     /// <summary>Delivered at a size at or above <see cref="LostMin"/>: the "losses" were not size-dependent.</summary>
     public bool Contradicted;
 
-    /// <summary>Segments that may yet prove a size (the first <see cref="CandidateCount"/>); made with the first, let go
-    /// when the flow leaves the table (<see cref="ReleaseForReport"/>).</summary>
+    /// <summary>Segments that may yet prove a size (the first <see cref="CandidateCount"/>); made with the first (room
+    /// for 2, doubled as needed up to <see cref="MaxCandidates"/>), let go when the flow leaves the table
+    /// (<see cref="ReleaseForReport"/>).</summary>
     public MtuCandidate[]? Candidates;
     public int CandidateCount;
 

@@ -3,13 +3,14 @@ namespace PathProbe.Flows.Tcp;
 /// <summary>
 /// RTT samples of one direction: exact min/max/count, the RFC 6298 smoothed RTT and variance (for the RTO), and a
 /// median over the first <see cref="ExactSamples"/> samples exactly, then over a reservoir of that size (an
-/// estimate; the JSON says which). The sample array is allocated on the first sample only. Only the TCP analyzer
-/// writes (Add, Reset and Freeze are internal): a side without samples reads one shared, never written instance
-/// (<see cref="TcpEndpointState.Rtt"/>).
+/// estimate; the JSON says which). The sample array is made with the first sample (room for 4) and doubled as samples
+/// come, up to <see cref="ExactSamples"/>. Only the TCP analyzer writes (Add, Reset and Freeze are internal): a side
+/// without samples reads one shared, never written instance (<see cref="TcpEndpointState.Rtt"/>).
 /// </summary>
 public sealed class RttStats
 {
     public const int ExactSamples = 64;
+    private const int FirstSamples = 4;
     private long[]? _samples;
     private int _stored;
     private ulong _rng = 0x9E3779B97F4A7C15UL;
@@ -37,14 +38,19 @@ public sealed class RttStats
             SmoothedNanos = 0.875 * SmoothedNanos + 0.125 * nanos;
         }
         if (_frozen) { _frozen = false; _stored = 0; } // (a closed flow gets no samples; this keeps Add correct anyway)
-        _samples ??= new long[ExactSamples];
-        if (_stored < ExactSamples) _samples[_stored++] = nanos;
+        if (_stored < ExactSamples)
+        {
+            // Sized to what the side uses: 4 samples first, doubled as they come, up to ExactSamples.
+            if (_samples is null) _samples = new long[FirstSamples];
+            else if (_stored == _samples.Length) Array.Resize(ref _samples, Math.Min(_stored * 2, ExactSamples));
+            _samples[_stored++] = nanos;
+        }
         else
         {
             // Reservoir sampling (Vitter's algorithm R) with a cheap deterministic generator.
             _rng ^= _rng << 13; _rng ^= _rng >> 7; _rng ^= _rng << 17;
             ulong j = Math.BigMul(_rng, (ulong)Count, out _); // uniform in [0, Count) without a division
-            if (j < ExactSamples) _samples[j] = nanos;
+            if (j < ExactSamples) _samples![j] = nanos;
         }
     }
 
@@ -53,8 +59,10 @@ public sealed class RttStats
     {
         if (_frozen) return _median;
         if (_stored == 0) return -1;
-        var copy = _samples.AsSpan(0, _stored).ToArray();
-        Array.Sort(copy);
+        Span<long> copy = stackalloc long[ExactSamples];
+        copy = copy[.._stored];
+        _samples.AsSpan(0, _stored).CopyTo(copy);
+        copy.Sort();
         return _stored % 2 == 1 ? copy[_stored / 2] : (copy[_stored / 2 - 1] + copy[_stored / 2]) / 2;
     }
 

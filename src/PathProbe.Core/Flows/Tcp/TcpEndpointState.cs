@@ -82,7 +82,8 @@ public sealed class TcpEndpointState
     /// <summary>Time of the last data segment from this side (0 = none).</summary>
     public long LastDataTime;
 
-    // TCP timestamps (RFC 7323) for RTT samples: when each new TSval was first sent.
+    // TCP timestamps (RFC 7323) for RTT samples: when each new TSval was first sent (a ring, TcpAnalyzer.TimestampRtt:
+    // 4 entries first, doubled as the side sends new TSvals, up to 32).
     internal uint[]? TsVals;
     internal long[]? TsTimes;
     internal int TsNext;
