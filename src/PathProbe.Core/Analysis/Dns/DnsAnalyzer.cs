@@ -214,13 +214,13 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
             same.LastSent = time;
             return;
         }
-        if (state.Transactions.Count >= options.MaxTransactionsPerFlow || Counters.Transactions >= options.MaxTransactions)
+        if (state.TransactionCount >= options.MaxTransactionsPerFlow || Counters.Transactions >= options.MaxTransactions)
         {
             state.NotTracked++;
             Counters.NotTracked++;
             return;
         }
-        string? name = hasName ? new string(nameText) : null;
+        string? name = hasName ? NameText(nameText) : null;
         // Orientation from the packet: the sender of a query is the client of this transaction.
         var t = new DnsTransaction
         {
@@ -262,6 +262,21 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
         }
         Link(t);
     }
+
+    /// <summary>The question name as a string: one string per name for the first <see cref="NamePoolCapacity"/>
+    /// names of up to <see cref="NamePoolMaxLength"/> characters (a mail server's resolver asks the same names again
+    /// and again: MX, A, TXT of the same domains), a new one for the rest.</summary>
+    private string NameText(ReadOnlySpan<char> text)
+    {
+        if (text.Length > NamePoolMaxLength) return new string(text);
+        if (_names.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(text, out var known)) return known;
+        var name = new string(text);
+        if (_names.Count < NamePoolCapacity) _names.Add(name, name);
+        return name;
+    }
+
+    internal const int NamePoolCapacity = 4096, NamePoolMaxLength = 96;
+    private readonly Dictionary<string, string> _names = new(StringComparer.Ordinal);
 
     /// <summary>Fills in the transaction's response: numbers from the scan, the answer records' texts into the arena
     /// (no allocation: <see cref="DnsAnswerText"/>).</summary>

@@ -13,12 +13,18 @@ namespace PathProbe.Analysis.Dns;
 /// </summary>
 public sealed class DnsFlowState : IFlowApplication
 {
-    private readonly List<DnsTransaction> _transactions = new();
+    // The flow's transactions in the order they were sent: the first in a field of its own, the rest in a list made
+    // with the second. Most DNS flows carry one query (a resolver's random source port per query): they hold no list.
+    private DnsTransaction? _first;
+    private List<DnsTransaction>? _more;
 
     internal DnsFlowState(DnsTransport transport) => Transport = transport;
 
     public DnsTransport Transport { get; }
-    public IReadOnlyList<DnsTransaction> Transactions => _transactions;
+    /// <summary>The flow's transactions, oldest first (a view; reading it allocates nothing).</summary>
+    public DnsTransactions Transactions => new(this);
+    internal int TransactionCount => _first is null ? 0 : 1 + (_more?.Count ?? 0);
+    internal DnsTransaction TransactionAt(int i) => i == 0 ? _first! : _more![i - 1];
 
     public long Queries { get; internal set; }
     public long Responses { get; internal set; }
@@ -31,15 +37,19 @@ public sealed class DnsFlowState : IFlowApplication
     /// <summary>TCP: directions whose stream had a gap (length-prefixed messages cannot be re-synchronised) or were abandoned.</summary>
     public int TcpStreamsLost { get; internal set; }
 
-    internal void Add(DnsTransaction t) => _transactions.Add(t);
+    internal void Add(DnsTransaction t)
+    {
+        if (_first is null) _first = t;
+        else (_more ??= new List<DnsTransaction>(3)).Add(t);
+    }
 
     /// <summary>Most recent transaction of this flow with this id and question (name compared case-insensitively;
     /// <paramref name="hasName"/> false: the message had no readable question, which matches only such a query).</summary>
     internal DnsTransaction? Find(ushort id, ReadOnlySpan<char> name, bool hasName, Protocols.Dns.DnsType type, bool anyQuestion)
     {
-        for (int i = _transactions.Count - 1; i >= 0; i--)
+        for (int i = TransactionCount - 1; i >= 0; i--)
         {
-            var t = _transactions[i];
+            var t = TransactionAt(i);
             if (t.Id != id) continue;
             if (anyQuestion) return t;
             if (t.Type != type) continue;
@@ -48,7 +58,15 @@ public sealed class DnsFlowState : IFlowApplication
         return null;
     }
 
-    public string? Phase => _transactions.Any(t => t.Outcome == DnsOutcome.Pending) ? "waiting" : _transactions.Count > 0 ? "idle" : null;
+    public string? Phase
+    {
+        get
+        {
+            foreach (var t in Transactions)
+                if (t.Outcome == DnsOutcome.Pending) return "waiting";
+            return _first is not null ? "idle" : null;
+        }
+    }
 
     public PathProbe.Findings.SmtpPosition? Position => null;
 
@@ -66,8 +84,7 @@ public sealed class DnsFlowState : IFlowApplication
 
     internal void OnTcpSegment(bool fromClient, ref DecodedPacket p)
     {
-        var c = ClientFramer!;
-        var s = ServerFramer!;
+        if (ClientFramer is not { } c || ServerFramer is not { } s) return; // closed (no packet comes after that)
         if (fromClient)
         {
             ClientStream!.Segment(ref c, p.Seq, p.Payload, p.PayloadWireLength, p.Time, p.TcpFlags);
@@ -92,6 +109,40 @@ public sealed class DnsFlowState : IFlowApplication
         ServerStream.Release();
         c.Release();
         s.Release();
+        // The flow has left the table (its record may be kept for the report): the streams are done with.
+        ClientStream = ServerStream = null;
+        ClientFramer = ServerFramer = null;
+    }
+}
+
+/// <summary>A flow's DNS transactions, oldest first: a view of <see cref="DnsFlowState"/> (a struct, so that reading
+/// and enumerating it allocates nothing).</summary>
+public readonly struct DnsTransactions : IReadOnlyList<DnsTransaction>
+{
+    private readonly DnsFlowState _state;
+
+    internal DnsTransactions(DnsFlowState state) => _state = state;
+
+    public int Count => _state.TransactionCount;
+    public DnsTransaction this[int index] =>
+        (uint)index < (uint)Count ? _state.TransactionAt(index) : throw new ArgumentOutOfRangeException(nameof(index));
+
+    public Enumerator GetEnumerator() => new(_state);
+    IEnumerator<DnsTransaction> IEnumerable<DnsTransaction>.GetEnumerator() => GetEnumerator();
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+    public struct Enumerator : IEnumerator<DnsTransaction>
+    {
+        private readonly DnsFlowState _state;
+        private int _index;
+
+        internal Enumerator(DnsFlowState state) { _state = state; _index = -1; }
+
+        public readonly DnsTransaction Current => _state.TransactionAt(_index);
+        readonly object System.Collections.IEnumerator.Current => Current;
+        public bool MoveNext() => ++_index < _state.TransactionCount;
+        public void Reset() => _index = -1;
+        public readonly void Dispose() { }
     }
 }
 

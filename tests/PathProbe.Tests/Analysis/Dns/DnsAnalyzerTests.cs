@@ -190,6 +190,81 @@ public sealed class DnsAnalyzerTests
     }
 
     [Fact]
+    public void Transactions_ViewOfOneAndOfSeveral_InOrderAndAllocatesNothing()
+    {
+        var e = new Engine();
+        Feed(e, Udp(Client, 40001, Server, 53, Query(1, "one.example.test", DnsType.A)), 0);
+        for (int i = 0; i < 5; i++) Feed(e, Udp(Client, 40002, Server, 53, Query((ushort)(10 + i), $"n{i}.example.test", DnsType.MX)), 0.001 * (i + 1));
+        var a = e.Complete(Input());
+        var states = a.Flows.Select(f => f.App).OfType<DnsFlowState>().ToList();
+        var one = states.Single(s => s.Queries == 1).Transactions;
+        var five = states.Single(s => s.Queries == 5).Transactions;
+
+        Assert.Equal(1, one.Count);
+        Assert.Equal("one.example.test", one[0].Name);
+        Assert.Equal(Enumerable.Range(0, 5).Select(i => $"n{i}.example.test"), five.Select(t => t.Name));
+        Assert.Equal(new[] { 10, 11, 12, 13, 14 }, Enumerable.Range(0, five.Count).Select(i => (int)five[i].Id));
+        Assert.Equal(14, five[^1].Id);
+        Assert.Throws<ArgumentOutOfRangeException>(() => five[5]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => one[-1]);
+        Assert.Empty(new DnsFlowState(DnsTransport.Udp).Transactions);
+
+        // Reading and enumerating the view allocates nothing.
+        var state = states.Single(s => s.Queries == 5);
+        int n = 0;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        foreach (var t in state.Transactions) n += t.Id;
+        n += state.Transactions.Count;
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(10 + 11 + 12 + 13 + 14 + 5, n);
+    }
+
+    [Fact]
+    public void SameQuestionName_OneStringForAllItsTransactions_UpToThePoolsBounds()
+    {
+        var e = new Engine();
+        string longName = string.Join('.', Enumerable.Repeat("label", 20)) + ".example.test"; // 132 characters
+        for (int i = 0; i < 3; i++)
+        {
+            Feed(e, Udp(Client, (ushort)(41000 + i), Server, 53, Query((ushort)i, "mx.example.test", DnsType.MX)), i * 0.001);
+            Feed(e, Udp(Client, (ushort)(42000 + i), Server, 53, Query((ushort)i, longName, DnsType.TXT)), i * 0.001);
+        }
+        var tx = Transactions(e.Complete(Input()));
+        var mx = tx.Where(t => t.Type == DnsType.MX).ToList();
+        var txt = tx.Where(t => t.Type == DnsType.TXT).ToList();
+        Assert.Equal(3, mx.Count);
+        Assert.All(mx, t => Assert.Same(mx[0].Name, t.Name));
+        // A name over the pool's length limit gets a string of its own each time, with the same text.
+        Assert.Equal(3, txt.Count);
+        Assert.All(txt, t => Assert.Equal(longName, t.Name));
+        Assert.NotSame(txt[0].Name, txt[1].Name);
+    }
+
+    [Fact]
+    public void TcpFlowClosed_StreamsLetGo_TransactionsKept()
+    {
+        var e = new Engine();
+        Feed(e, Tcp(Client, 45000, Server, 53, 1000, 0, Syn), 0);
+        Feed(e, Tcp(Server, 53, Client, 45000, 5000, 1001, (byte)(Syn | Ack)), 0.001);
+        var q = Framed(Query(0x200, "tcp.example.test", DnsType.TXT));
+        Feed(e, Tcp(Client, 45000, Server, 53, 1001, 5001, (byte)(Psh | Ack), q), 0.002);
+        // The answer's first half only: the framer holds it in a buffer when the flow closes.
+        var answer = Framed(Response(0x200, "tcp.example.test", DnsType.TXT, new[] { (DnsType.TXT, Txt("v=spf1 -all")) }));
+        Feed(e, Tcp(Server, 53, Client, 45000, 5001, (uint)(1001 + q.Length), (byte)(Psh | Ack), answer[..(answer.Length / 2)]), 0.003);
+        var state = e.Flows.LiveFlows.Select(f => f.App).OfType<DnsFlowState>().Single();
+        Assert.NotNull(state.ClientStream);
+        var a = e.Complete(Input());
+
+        Assert.Same(state, a.Flows.Select(f => f.App).OfType<DnsFlowState>().Single());
+        Assert.Null(state.ClientStream);
+        Assert.Null(state.ServerStream);
+        Assert.Null(state.ClientFramer);
+        Assert.Null(state.ServerFramer);
+        Assert.Equal("tcp.example.test", Assert.Single(state.Transactions).Name);
+        Assert.Equal(1, state.Queries);
+    }
+
+    [Fact]
     public void GlobalLimit_CountsAcrossFlows()
     {
         var e = new Engine(new AnalysisOptions { Dns = new DnsOptions { MaxTransactions = 2 } });
