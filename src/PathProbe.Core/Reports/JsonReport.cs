@@ -329,7 +329,7 @@ public static class JsonReport
                     w.WriteNumber("ipPacketLength"u8, r.IpPacketLength);
                 }
                 w.WriteStartArray("records"u8);
-                foreach (var rec in r.Records) w.WriteStringValue(rec);
+                r.Texts.WriteJson(w);
                 w.WriteEndArray();
                 if (r.RecordsNotListed > 0) w.WriteNumber("recordsNotListed"u8, r.RecordsNotListed);
                 if (r.Malformed is not null) w.WriteString("malformed"u8, r.Malformed);

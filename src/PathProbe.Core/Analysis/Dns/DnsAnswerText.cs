@@ -356,6 +356,27 @@ public sealed class DnsTextArena
         return new DnsRecordTexts(this, chunk, start, (byte)count, ascii);
     }
 
+    internal void WriteJson(in DnsRecordTexts t, System.Text.Json.Utf8JsonWriter w)
+    {
+        var src = _chunks[t.Chunk].AsSpan(t.Offset);
+        int at = 0;
+        for (int i = 0; i < t.Count; i++)
+        {
+            int n = BinaryPrimitives.ReadUInt16LittleEndian(src[at..]);
+            at += 2;
+            if (t.Ascii)
+            {
+                w.WriteStringValue(src.Slice(at, n)); // ASCII is UTF-8
+                at += n;
+            }
+            else
+            {
+                w.WriteStringValue(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, char>(src.Slice(at, n * 2)));
+                at += n * 2;
+            }
+        }
+    }
+
     internal string[] Read(in DnsRecordTexts t)
     {
         var result = new string[t.Count];
@@ -384,6 +405,13 @@ public sealed class DnsTextArena
 internal readonly record struct DnsRecordTexts(DnsTextArena? Arena, int Chunk, int Offset, byte Count, bool Ascii)
 {
     public IReadOnlyList<string> Read() => Arena is null || Count == 0 ? Array.Empty<string>() : Arena.Read(this);
+
+    /// <summary>Writes each text as a JSON string value, straight from the arena (no string made).</summary>
+    public void WriteJson(System.Text.Json.Utf8JsonWriter w)
+    {
+        if (Arena is null || Count == 0) return;
+        Arena.WriteJson(this, w);
+    }
 }
 
 /// <summary>The TXT and SPF records of an answer section: how many, their text bytes together, and the largest one

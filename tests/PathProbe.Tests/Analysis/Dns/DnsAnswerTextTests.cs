@@ -12,7 +12,8 @@ namespace PathProbe.Tests.Analysis.Dns;
 /// <summary>
 /// The answer texts written without allocating (<see cref="DnsAnswerText"/>) are the texts the report listed before:
 /// <see cref="DnsMessage.Decode"/>, <see cref="DnsRecord.Describe"/>, cleaned by <see cref="SafeText.Clean"/> to 160
-/// characters, nothing listed when the message is malformed.
+/// characters, nothing listed when the message is malformed; and the JSON report, which writes them straight from the
+/// arena, writes what those strings give.
 /// </summary>
 public sealed class DnsAnswerTextTests
 {
@@ -38,7 +39,23 @@ public sealed class DnsAnswerTextTests
         var st = DnsAnswerText.Describe(msg, max, scratch, lengths, out int listed, out int notListed);
         var arena = new DnsTextArena();
         var texts = arena.Add(scratch, lengths, listed);
-        return (texts.Read().ToArray(), notListed, st == DnsStatus.Ok ? null : st.ToString());
+        var strings = texts.Read().ToArray();
+        // The JSON report writes the texts straight from the arena: the same JSON as the strings give.
+        Assert.Equal(Json(w => { foreach (var x in strings) w.WriteStringValue(x); }), Json(texts.WriteJson));
+        return (strings, notListed, st == DnsStatus.Ok ? null : st.ToString());
+    }
+
+    /// <summary>A JSON array written as the JSON report writes (indented, default encoder).</summary>
+    private static string Json(Action<System.Text.Json.Utf8JsonWriter> items)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var w = new System.Text.Json.Utf8JsonWriter(buffer, new System.Text.Json.JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartArray();
+            items(w);
+            w.WriteEndArray();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     private static void AssertSame(byte[] msg, int max = 8)
