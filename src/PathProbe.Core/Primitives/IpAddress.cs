@@ -73,6 +73,31 @@ public readonly struct IpAddress : IEquatable<IpAddress>, IComparable<IpAddress>
 
     public override string ToString() => ToIPAddress().ToString();
 
+    /// <summary>Longest text <see cref="Format"/> writes (an IPv6 address with an embedded IPv4 one, RFC 4291 2.2).</summary>
+    public const int MaxTextLength = 45;
+
+    /// <summary>Writes the address as <see cref="ToString"/> does into <paramref name="destination"/> (at least
+    /// <see cref="MaxTextLength"/> characters) and returns its length: IPv4 without allocating.</summary>
+    public int Format(Span<char> destination)
+    {
+        if (!IsV4)
+        {
+            if (!ToIPAddress().TryFormat(destination, out int n)) throw new ArgumentException("too short", nameof(destination));
+            return n;
+        }
+        uint v = V4Value;
+        int at = 0;
+        for (int shift = 24; shift >= 0; shift -= 8)
+        {
+            uint octet = (v >> shift) & 0xFF;
+            if (octet >= 100) destination[at++] = (char)('0' + octet / 100);
+            if (octet >= 10) destination[at++] = (char)('0' + octet / 10 % 10);
+            destination[at++] = (char)('0' + octet % 10);
+            if (shift > 0) destination[at++] = '.';
+        }
+        return at;
+    }
+
     /// <summary>"192.0.2.1:25" or "[2001:db8::1]:25".</summary>
     public string ToEndpointString(int port) => IsV4 ? $"{this}:{port}" : $"[{this}]:{port}";
 }

@@ -64,8 +64,8 @@ public static class JsonReport
         w.WriteNumber("packets"u8, i.Packets);
         w.WriteNumber("bytes"u8, i.Bytes);
         w.WriteNumber("capturedBytes"u8, i.CapturedBytes);
-        WriteTime(w, "firstTime", i.FirstTime);
-        WriteTime(w, "lastTime", i.LastTime);
+        WriteTime(w, "firstTime"u8, i.FirstTime);
+        WriteTime(w, "lastTime"u8, i.LastTime);
         w.WriteBoolean("truncated"u8, i.Truncated);
         if (i.StopOffset >= 0) w.WriteNumber("stopOffset"u8, i.StopOffset);
         if (i.Error is null) w.WriteNull("error"u8); else w.WriteString("error"u8, i.Error);
@@ -102,9 +102,9 @@ public static class JsonReport
     private static void WriteStatistics(Utf8JsonWriter w, InterfaceStatistics s)
     {
         w.WriteStartObject("statistics"u8);
-        WriteTime(w, "time", s.Time);
-        if (s.StartTime is { } start) WriteTime(w, "start", start);
-        if (s.EndTime is { } end) WriteTime(w, "end", end);
+        WriteTime(w, "time"u8, s.Time);
+        if (s.StartTime is { } start) WriteTime(w, "start"u8, start);
+        if (s.EndTime is { } end) WriteTime(w, "end"u8, end);
         if (s.Received is { } r) w.WriteNumber("received"u8, r);
         if (s.InterfaceDropped is { } id) w.WriteNumber("interfaceDropped"u8, id);
         if (s.OsDropped is { } od) w.WriteNumber("osDropped"u8, od);
@@ -152,8 +152,8 @@ public static class JsonReport
             foreach (var win in d.Windows)
             {
                 w.WriteStartObject();
-                WriteTime(w, "from", win.From);
-                WriteTime(w, "to", win.To);
+                WriteTime(w, "from"u8, win.From);
+                WriteTime(w, "to"u8, win.To);
                 w.WriteNumber("dropped"u8, win.Dropped);
                 w.WriteEndObject();
             }
@@ -179,8 +179,8 @@ public static class JsonReport
         if (i.Selection is not { } sel) return;
         w.WriteStartObject("selection"u8);
         if (sel.Filter is null) w.WriteNull("filter"u8); else w.WriteString("filter"u8, sel.Filter);
-        WriteTime(w, "since", sel.SinceText is null ? null : sel.Since);
-        WriteTime(w, "until", sel.UntilText is null ? null : sel.Until);
+        WriteTime(w, "since"u8, sel.SinceText is null ? null : sel.Since);
+        WriteTime(w, "until"u8, sel.UntilText is null ? null : sel.Until);
         if (sel.Count > 0) w.WriteNumber("count"u8, sel.Count); else w.WriteNull("count"u8);
         w.WriteBoolean("stoppedAtCount"u8, sel.StoppedAtCount);
         w.WriteNumber("framesRead"u8, sel.FramesRead);
@@ -239,22 +239,22 @@ public static class JsonReport
         w.WriteNumber("input"u8, f.InputIndex);
         w.WriteString("protocol"u8, f.ProtocolName);
         var facts = FlowFacts.Of(f);
-        Endpoint(w, "client", facts.Client);
-        Endpoint(w, "server", facts.Server);
-        WriteTime(w, "start", f.Start);
-        WriteTime(w, "end", f.End);
+        Endpoint(w, "client"u8, facts.Client);
+        Endpoint(w, "server"u8, facts.Server);
+        WriteTime(w, "start"u8, f.Start);
+        WriteTime(w, "end"u8, f.End);
         w.WriteString("state"u8, EndName(f.EndReason));
-        Pair(w, "packets", f.ClientToServer.Packets, f.ServerToClient.Packets);
-        Pair(w, "payloadBytes", f.ClientToServer.PayloadBytes, f.ServerToClient.PayloadBytes);
-        Pair(w, "frameBytes", f.ClientToServer.FrameBytes, f.ServerToClient.FrameBytes);
+        Pair(w, "packets"u8, f.ClientToServer.Packets, f.ServerToClient.Packets);
+        Pair(w, "payloadBytes"u8, f.ClientToServer.PayloadBytes, f.ServerToClient.PayloadBytes);
+        Pair(w, "frameBytes"u8, f.ClientToServer.FrameBytes, f.ServerToClient.FrameBytes);
         w.WriteStartObject("mss"u8);
-        NullableInt(w, "c2s", f.ClientToServer.Mss);
-        NullableInt(w, "s2c", f.ServerToClient.Mss);
+        NullableInt(w, "c2s"u8, f.ClientToServer.Mss);
+        NullableInt(w, "s2c"u8, f.ServerToClient.Mss);
         w.WriteEndObject();
-        Pair(w, "maxSegment", f.ClientToServer.MaxSegment, f.ServerToClient.MaxSegment);
-        Pair(w, "maxIpPacket", f.ClientToServer.MaxIpPacket, f.ServerToClient.MaxIpPacket);
-        Pair(w, "maxFrame", f.ClientToServer.MaxFrame, f.ServerToClient.MaxFrame);
-        Pair(w, "dfPackets", f.ClientToServer.DfPackets, f.ServerToClient.DfPackets);
+        Pair(w, "maxSegment"u8, f.ClientToServer.MaxSegment, f.ServerToClient.MaxSegment);
+        Pair(w, "maxIpPacket"u8, f.ClientToServer.MaxIpPacket, f.ServerToClient.MaxIpPacket);
+        Pair(w, "maxFrame"u8, f.ClientToServer.MaxFrame, f.ServerToClient.MaxFrame);
+        Pair(w, "dfPackets"u8, f.ClientToServer.DfPackets, f.ServerToClient.DfPackets);
         if (f.Application is null) w.WriteNull("application"u8); else w.WriteString("application"u8, f.Application);
         EncapsulationReport.WriteJsonFlow(w, f);
         if (f.Protocol == FlowProtocol.Tcp && f.Tcp is { } tcp) WriteTcp(w, f, tcp, facts);
@@ -301,7 +301,7 @@ public static class JsonReport
             w.WriteNumber("id"u8, t.Id);
             if (t.Name is null) w.WriteNull("name"u8); else w.WriteString("name"u8, SafeText.Clean(t.Name, 300));
             w.WriteString("type"u8, DnsTransaction.TypeName(t.Type));
-            WriteTime(w, "time", t.FirstSent);
+            WriteTime(w, "time"u8, t.FirstSent);
             w.WriteNumber("sends"u8, t.Sends);
             w.WriteNumber("querySize"u8, t.QuerySize);
             if (t.QueryEdnsSize is { } e) w.WriteNumber("ednsSize"u8, e); else w.WriteNull("ednsSize"u8);
@@ -310,7 +310,7 @@ public static class JsonReport
             if (t.Response is { } r)
             {
                 w.WriteStartObject("response"u8);
-                WriteTime(w, "time", r.Time);
+                WriteTime(w, "time"u8, r.Time);
                 w.WriteNumber("responseTime"u8, Math.Round((r.Time.UnixNanoseconds - t.FirstSent.UnixNanoseconds) / 1e9, 6));
                 w.WriteNumber("size"u8, r.Size);
                 w.WriteString("rcode"u8, DnsTransaction.RcodeName(r.Rcode));
@@ -336,8 +336,8 @@ public static class JsonReport
                 w.WriteEndObject();
             }
             else w.WriteNull("response"u8);
-            if (t.RetryOf is { } p) WriteLink(w, "retryOf", p); else w.WriteNull("retryOf"u8);
-            if (t.RetriedBy is { } n) WriteLink(w, "retriedBy", n); else w.WriteNull("retriedBy"u8);
+            if (t.RetryOf is { } p) WriteLink(w, "retryOf"u8, p); else w.WriteNull("retryOf"u8);
+            if (t.RetriedBy is { } n) WriteLink(w, "retriedBy"u8, n); else w.WriteNull("retriedBy"u8);
             if (t.AnswerDatagramsLost > 0) w.WriteNumber("answerDatagramsLost"u8, t.AnswerDatagramsLost);
             w.WriteEndObject();
         }
@@ -345,7 +345,7 @@ public static class JsonReport
         w.WriteEndObject();
     }
 
-    private static void WriteLink(Utf8JsonWriter w, string name, DnsTransaction t)
+    private static void WriteLink(Utf8JsonWriter w, ReadOnlySpan<byte> name, DnsTransaction t)
     {
         w.WriteStartObject(name);
         w.WriteNumber("flow"u8, t.FlowId);
@@ -375,16 +375,16 @@ public static class JsonReport
         {
             w.WriteStartObject("longestGapOutstanding"u8);
             w.WriteNumber("duration"u8, Seconds(tcp.LongestGapOutstanding));
-            WriteTime(w, "start", new Timestamp(tcp.LongestGapStart));
+            WriteTime(w, "start"u8, new Timestamp(tcp.LongestGapStart));
             w.WriteEndObject();
         }
         else w.WriteNull("longestGapOutstanding"u8);
-        WriteEndpoint(w, "c2s", tcp.Client);
-        WriteEndpoint(w, "s2c", tcp.Server);
+        WriteEndpoint(w, "c2s"u8, tcp.Client);
+        WriteEndpoint(w, "s2c"u8, tcp.Server);
         w.WriteEndObject();
     }
 
-    private static void WriteEndpoint(Utf8JsonWriter w, string name, TcpEndpointState e)
+    private static void WriteEndpoint(Utf8JsonWriter w, ReadOnlySpan<byte> name, TcpEndpointState e)
     {
         var k = e.Counters;
         w.WriteStartObject(name);
@@ -425,7 +425,7 @@ public static class JsonReport
             // The size on the wire: a TSO/GSO super-frame of the capture host is never one (counted apart).
             w.WriteNumber("ipPacketSize"u8, s.ReportedIpPacketSize);
             w.WriteNumber("superFrameSends"u8, s.SuperFrameSends);
-            WriteTime(w, "firstSent", new Timestamp(s.First));
+            WriteTime(w, "firstSent"u8, new Timestamp(s.First));
             w.WriteStartArray("intervals"u8);
             foreach (long d in s.IntervalsNanos()) w.WriteNumberValue(Seconds(d));
             w.WriteEndArray();
@@ -466,7 +466,7 @@ public static class JsonReport
         w.WriteStartArray("flows"u8);
         foreach (int id in f.Flows) w.WriteNumberValue(id);
         w.WriteEndArray();
-        WriteTime(w, "time", f.Time);
+        WriteTime(w, "time"u8, f.Time);
         w.WriteString("summary"u8, f.Summary);
         w.WritePropertyName("evidence"u8);
         w.WriteStartObject();
@@ -485,17 +485,18 @@ public static class JsonReport
         else w.WriteNull("captureArtefact"u8);
     }
 
-    private static void Endpoint(Utf8JsonWriter w, string name, Endpoint e)
+    private static void Endpoint(Utf8JsonWriter w, ReadOnlySpan<byte> name, Endpoint e)
     {
         w.WriteStartObject(name);
-        w.WriteString("ip"u8, e.Ip.ToString());
+        Span<char> ip = stackalloc char[IpAddress.MaxTextLength];
+        w.WriteString("ip"u8, ip[..e.Ip.Format(ip)]);
         w.WriteNumber("port"u8, e.Port);
         w.WriteEndObject();
     }
 
     private static double Seconds(long nanos) => Math.Round(nanos / 1e9, 9);
 
-    private static void Pair(Utf8JsonWriter w, string name, long c2s, long s2c)
+    private static void Pair(Utf8JsonWriter w, ReadOnlySpan<byte> name, long c2s, long s2c)
     {
         w.WriteStartObject(name);
         w.WriteNumber("c2s"u8, c2s);
@@ -503,18 +504,18 @@ public static class JsonReport
         w.WriteEndObject();
     }
 
-    private static void NullableInt(Utf8JsonWriter w, string name, int v)
+    private static void NullableInt(Utf8JsonWriter w, ReadOnlySpan<byte> name, int v)
     {
         if (v == 0) w.WriteNull(name); else w.WriteNumber(name, v);
     }
 
-    internal static void WriteTime(Utf8JsonWriter w, string name, Timestamp? t)
+    internal static void WriteTime(Utf8JsonWriter w, ReadOnlySpan<byte> name, Timestamp? t)
     {
         if (t is { } v) WriteTime(w, name, v); else w.WriteNull(name);
     }
 
     /// <summary>A time as ISO 8601 UTC with nanoseconds (<see cref="Timestamp.ToIso8601"/>), formatted without a string.</summary>
-    internal static void WriteTime(Utf8JsonWriter w, string name, Timestamp t)
+    internal static void WriteTime(Utf8JsonWriter w, ReadOnlySpan<byte> name, Timestamp t)
     {
         Span<byte> text = stackalloc byte[Timestamp.Iso8601Length];
         t.FormatIso8601(text);

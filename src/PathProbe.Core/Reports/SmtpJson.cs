@@ -43,7 +43,7 @@ internal static class SmtpJson
         w.WriteBoolean("usedHelo"u8, session.UsedHelo);
         WriteCapabilities(w, session.Capabilities);
         w.WriteString("tls"u8, session.ImplicitTls ? "implicit" : session.TlsStarted ? "starttls" : "none");
-        JsonReport.WriteTime(w, "tlsStart", session.TlsStartTime);
+        JsonReport.WriteTime(w, "tlsStart"u8, session.TlsStartTime);
         if (session.AuthMechanism is { } mech)
         {
             w.WriteStartObject("auth"u8);
@@ -89,7 +89,7 @@ internal static class SmtpJson
         Endpoint(w, "destination", p.Destination);
         if (p.Status >= 0) w.WriteNumber("status"u8, p.Status); else w.WriteNull("status"u8);
         w.WriteBoolean("authenticated"u8, p.Authenticated);
-        JsonReport.WriteTime(w, "established", p.EstablishedTime);
+        JsonReport.WriteTime(w, "established"u8, p.EstablishedTime);
         Str(w, "failure", p.FailureReason);
         w.WriteEndObject();
     }
@@ -124,7 +124,7 @@ internal static class SmtpJson
         Str(w, "mailParameters", tx.MailParameters);
         if (tx.DeclaredSize >= 0) w.WriteNumber("declaredSize"u8, tx.DeclaredSize); else w.WriteNull("declaredSize"u8);
         Str(w, "body", tx.Body);
-        JsonReport.WriteTime(w, "mailTime", tx.MailTime);
+        JsonReport.WriteTime(w, "mailTime"u8, tx.MailTime);
         if (tx.MailReplyCode == 0) w.WriteNull("mailReply"u8); else w.WriteNumber("mailReply"u8, tx.MailReplyCode);
         w.WriteBoolean("mailRefused"u8, tx.MailRefused);
         w.WriteStartArray("recipients"u8);
@@ -150,9 +150,9 @@ internal static class SmtpJson
         w.WriteBoolean("messageBytesApproximate"u8, tx.SizeApproximate);
         w.WriteNumber("captureGapBytes"u8, tx.CaptureGapBytes);
         if (tx.DataRefusal is { } refusal) { w.WritePropertyName("dataRefusal"u8); WriteReply(w, refusal); } else w.WriteNull("dataRefusal"u8);
-        JsonReport.WriteTime(w, "dataCommandTime", tx.DataCommandTime);
-        JsonReport.WriteTime(w, "dataStartTime", tx.DataStartTime);
-        JsonReport.WriteTime(w, "dataEndTime", tx.DataEndTime);
+        JsonReport.WriteTime(w, "dataCommandTime"u8, tx.DataCommandTime);
+        JsonReport.WriteTime(w, "dataStartTime"u8, tx.DataStartTime);
+        JsonReport.WriteTime(w, "dataEndTime"u8, tx.DataEndTime);
         if (tx.FinalReply is { } fr) { w.WritePropertyName("finalReply"u8); WriteReply(w, fr); } else w.WriteNull("finalReply"u8);
         if (tx.DataDuration is { } dd) w.WriteNumber("dataToFinalReply"u8, Sec(dd)); else w.WriteNull("dataToFinalReply"u8);
         if (tx.FinalReply is { } f2 && tx.DataEndTime is { } de)
@@ -161,7 +161,7 @@ internal static class SmtpJson
         w.WriteString("outcome"u8, SmtpWords.OutcomeName(tx.Outcome));
         Str(w, "outcomeReason", tx.OutcomeReason);
         w.WriteString("endPhase"u8, SmtpWords.PhaseName(tx.EndPhase));
-        JsonReport.WriteTime(w, "endTime", tx.EndTime);
+        JsonReport.WriteTime(w, "endTime"u8, tx.EndTime);
         w.WriteStartArray("commands"u8);
         foreach (var c in session.Commands) if (c.Transaction == tx.Index) WriteCommand(w, c);
         w.WriteEndArray();
@@ -173,7 +173,7 @@ internal static class SmtpJson
         w.WriteStartObject();
         w.WriteString("command"u8, c.Kind == SmtpCommandKind.None ? "(none)" : SafeText.Clean(c.Verb, 16));
         Str(w, "argument", c.Argument);
-        JsonReport.WriteTime(w, "time", c.Time);
+        JsonReport.WriteTime(w, "time"u8, c.Time);
         if (c.Intermediate is { } im && !ReferenceEquals(im, c.Reply)) { w.WritePropertyName("intermediate"u8); WriteReply(w, im); }
         if (c.Reply is { } r) { w.WritePropertyName("reply"u8); WriteReply(w, r); } else w.WriteNull("reply"u8);
         if (c.Latency is { } l && c.Kind != SmtpCommandKind.None) w.WriteNumber("latency"u8, Sec(l)); else w.WriteNull("latency"u8);
@@ -192,7 +192,7 @@ internal static class SmtpJson
         foreach (var line in r.TextLines) w.WriteStringValue(SafeText.Clean(line));
         w.WriteEndArray();
         w.WriteNumber("linesNotKept"u8, r.LinesNotKept);
-        JsonReport.WriteTime(w, "time", r.Time);
+        JsonReport.WriteTime(w, "time"u8, r.Time);
         w.WriteEndObject();
     }
 
