@@ -62,6 +62,9 @@ public sealed class FindingLog
     private readonly List<int> _changed = new();
     private readonly HashSet<int> _changedSet = new();
     private readonly Dictionary<int, Finding> _taken = new();
+    /// <summary>Per finding: some version of it was open (ongoing). A finding that opened and closed between two takes
+    /// is reported opened and then closed (<see cref="AddEvents"/>).</summary>
+    private readonly List<bool> _everOpen = new();
     /// <summary>Final numbers of closed flows that findings name.</summary>
     private readonly Dictionary<int, FlowFacts> _final = new();
     /// <summary>Per finding, per kept verdict: where it was raised (parallel workers only; empty otherwise).</summary>
@@ -107,6 +110,7 @@ public sealed class FindingLog
         _groups[(v.Kind, v.Identifier)] = index;
         var f = new Finding(index + 1, 1, [v]);
         _findings.Add(f);
+        _everOpen.Add(f.State == FindingState.Open);
         if (TrackKeys) _keys.Add([NextKey(v)]);
         var h = new VerdictHandle(index, 0);
         Index(v, h);
@@ -193,15 +197,7 @@ public sealed class FindingLog
         foreach (int index in _changed)
         {
             var f = _findings[index];
-            if (!_taken.TryGetValue(index, out var before)) into.Add(new FindingEvent(FindingChange.Opened, f, true));
-            else if (before.Version != f.Version)
-            {
-                var writer = f.Kind.Writer();
-                bool closed = before.State == FindingState.Open && f.State == FindingState.Closed;
-                bool notable = closed || f.State != before.State || f.Severity != before.Severity || writer.Conclusion(f) != writer.Conclusion(before);
-                into.Add(new FindingEvent(closed ? FindingChange.Closed : FindingChange.Updated, f, notable));
-            }
-            else continue;
+            if (!AddEvents(_taken.GetValueOrDefault(index), f, _everOpen[index], into)) continue;
             _taken[index] = f;
             n++;
         }
@@ -242,6 +238,7 @@ public sealed class FindingLog
                 for (int j = 0; j < f.Items.Count; j++) g.Items.Add((keys[j], f.Items[j]));
                 g.NotListed += f.ItemsNotListed;
                 g.Version += f.Version;
+                g.EverOpen |= part._everOpen[i];
             }
         }
         var merged = new FindingLog { RecordEvents = recordEvents };
@@ -255,6 +252,7 @@ public sealed class FindingLog
             int index = merged._findings.Count;
             var f = new Finding(index + 1, g.Version, items, g.NotListed + g.Items.Count - kept);
             merged._findings.Add(f);
+            merged._everOpen.Add(g.EverOpen || f.State == FindingState.Open);
             merged._groups[(f.Kind, f.Identifier)] = index;
             for (int j = 0; j < kept; j++) merged.Index(items[j], new VerdictHandle(index, j));
         }
@@ -269,6 +267,7 @@ public sealed class FindingLog
         public readonly List<(RaiseKey Key, Verdict Verdict)> Items = new();
         public int NotListed;
         public int Version;
+        public bool EverOpen;
     }
 
     private void Index(Verdict v, VerdictHandle h)
@@ -283,6 +282,34 @@ public sealed class FindingLog
     private void Publish(int index, Finding next)
     {
         _findings[index] = next;
+        if (next.State == FindingState.Open) _everOpen[index] = true;
         Changed(index);
+    }
+
+    /// <summary>Some version of the finding at <paramref name="index"/> was open (ongoing).</summary>
+    internal bool EverOpen(int index) => _everOpen[index];
+
+    /// <summary>
+    /// The live events of finding <paramref name="f"/>, last reported as <paramref name="before"/> (null: not reported
+    /// yet); false when it has not changed since. A new finding is "opened"; one that was open (<paramref name="everOpen"/>)
+    /// and is closed already (it opened and closed between two takes: a stall of a fraction of a second) is "opened"
+    /// and then "closed", so that a reader pairing the two (NDJSON, OTLP, the live text) sees it end. A changed one is
+    /// "closed" when it was open and is no more, else "updated"; notable when it closed, changed state or severity,
+    /// or its conclusion changed.
+    /// </summary>
+    internal static bool AddEvents(Finding? before, Finding f, bool everOpen, List<FindingEvent> into)
+    {
+        if (before is null)
+        {
+            into.Add(new FindingEvent(FindingChange.Opened, f, true));
+            if (everOpen && f.State == FindingState.Closed) into.Add(new FindingEvent(FindingChange.Closed, f, true));
+            return true;
+        }
+        if (before.Version == f.Version) return false;
+        var writer = f.Kind.Writer();
+        bool closed = before.State == FindingState.Open && f.State == FindingState.Closed;
+        bool notable = closed || f.State != before.State || f.Severity != before.Severity || writer.Conclusion(f) != writer.Conclusion(before);
+        into.Add(new FindingEvent(closed ? FindingChange.Closed : FindingChange.Updated, f, notable));
+        return true;
     }
 }

@@ -195,17 +195,11 @@ public sealed class ParallelAnalyzer : IFrameSink
         int Map(int id) => _liveIds.TryGetValue(id, out int n) ? n : id;
         var log = FindingLog.Merge(_engines.Select(e => e.Log).ToArray(), v => Remap(v, Map), Map, recordEvents: false);
         var now = new Dictionary<int, Finding>(log.Findings.Count);
-        foreach (var f in log.Findings)
+        for (int i = 0; i < log.Findings.Count; i++)
         {
+            var f = log.Findings[i];
             now[f.Id] = f;
-            if (!_liveLast.TryGetValue(f.Id, out var before)) into.Add(new FindingEvent(FindingChange.Opened, f, true));
-            else if (before.Version != f.Version)
-            {
-                var writer = f.Kind.Writer();
-                bool closed = before.State == FindingState.Open && f.State == FindingState.Closed;
-                bool notable = closed || f.State != before.State || f.Severity != before.Severity || writer.Conclusion(f) != writer.Conclusion(before);
-                into.Add(new FindingEvent(closed ? FindingChange.Closed : FindingChange.Updated, f, notable));
-            }
+            FindingLog.AddEvents(_liveLast.GetValueOrDefault(f.Id), f, log.EverOpen(i), into);
         }
         _liveLast = now;
         return log.Findings.Count;

@@ -148,6 +148,68 @@ public sealed class FindingLifecycleTests
         Assert.Empty(none);
     }
 
+    private static ConnectTimeoutVerdict Timeout(int flow, bool ongoing) => new()
+    {
+        Syns = 3, FirstSyn = new Timestamp(1_000_000L * flow), LastSyn = new Timestamp(1_000_000L * flow + 3_000_000_000L), WaitedNanos = 5_000_000_000L,
+        Ongoing = ongoing,
+        Flows = [new FlowFacts { Id = flow, Client = new Endpoint(IpAddress.FromV4(0xC6336400u + (uint)flow), 40000), Server = new Endpoint(IpAddress.FromV4(0xCB00710A + (uint)flow), 25) }],
+    };
+
+    /// <summary>A finding that opens and closes between two takes (a stall of a fraction of a second, with the live
+    /// output's tick at 0.5 s) is reported opened and then closed, so that a reader pairing the two (NDJSON, OTLP, the
+    /// live text) sees it end; one that never was open (a verdict about something already over) is only opened.</summary>
+    [Fact]
+    public void Log_OpenedAndClosedBetweenTakes_OpenedThenClosed()
+    {
+        var log = new FindingLog { RecordEvents = true };
+        var h = log.Raise(Timeout(1, ongoing: true));
+        log.Update(h, Timeout(1, ongoing: false));
+        log.Raise(Timeout(2, ongoing: false));
+        var events = new List<FindingEvent>();
+        Assert.Equal(2, log.TakeEvents(events));
+
+        Assert.Equal(new[] { (1, FindingChange.Opened), (1, FindingChange.Closed), (2, FindingChange.Opened) },
+            events.Select(e => (e.Finding.Id, e.Change)));
+        Assert.All(events, e => Assert.True(e.Notable));
+        Assert.All(events, e => Assert.Equal(FindingState.Closed, e.Finding.State));
+        var none = new List<FindingEvent>();
+        Assert.Equal(0, log.TakeEvents(none));
+        Assert.Empty(none);
+
+        // Opened in one take and closed in the next: the usual pair, one event each.
+        var log2 = new FindingLog { RecordEvents = true };
+        var h2 = log2.Raise(Timeout(3, ongoing: true));
+        var first = new List<FindingEvent>();
+        log2.TakeEvents(first);
+        log2.Update(h2, Timeout(3, ongoing: false));
+        var second = new List<FindingEvent>();
+        log2.TakeEvents(second);
+        Assert.Equal(FindingChange.Opened, Assert.Single(first).Change);
+        Assert.Equal(FindingChange.Closed, Assert.Single(second).Change);
+    }
+
+    /// <summary>The same for parallel workers' findings (live capture with --threads): the merged log knows that a
+    /// worker's finding was open, and their events are the one log's.</summary>
+    [Fact]
+    public void Merge_FindingOpenInAWorker_EverOpenInTheMergedLog()
+    {
+        var a = new FindingLog { TrackKeys = true };
+        var b = new FindingLog { TrackKeys = true };
+        a.Position = new RaiseKey(1, 0, 0, 0);
+        var h = a.Raise(Timeout(1, ongoing: true));
+        a.Update(h, Timeout(1, ongoing: false));
+        b.Position = new RaiseKey(2, 0, 0, 0);
+        b.Raise(Timeout(2, ongoing: false));
+        var merged = FindingLog.Merge([a, b], v => v, id => id, recordEvents: false);
+
+        Assert.Equal(2, merged.Findings.Count);
+        Assert.True(merged.EverOpen(0));
+        Assert.False(merged.EverOpen(1));
+        var events = new List<FindingEvent>();
+        for (int i = 0; i < merged.Findings.Count; i++) FindingLog.AddEvents(null, merged.Findings[i], merged.EverOpen(i), events);
+        Assert.Equal(new[] { FindingChange.Opened, FindingChange.Closed, FindingChange.Opened }, events.Select(e => e.Change));
+    }
+
     /// <summary>A black hole's resends give its verdict new numbers without a new version each: it is published when
     /// read, when a flow of it closes, once per second of capture time and at the end. The storm capture's 8 senders
     /// resend dozens of times within seconds; the finding has fewer versions than resends, and the same final numbers.</summary>
