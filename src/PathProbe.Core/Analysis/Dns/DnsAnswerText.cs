@@ -362,18 +362,9 @@ public sealed class DnsTextArena
         int at = 0;
         for (int i = 0; i < t.Count; i++)
         {
-            int n = BinaryPrimitives.ReadUInt16LittleEndian(src[at..]);
-            at += 2;
-            if (t.Ascii)
-            {
-                w.WriteStringValue(src.Slice(at, n)); // ASCII is UTF-8
-                at += n;
-            }
-            else
-            {
-                w.WriteStringValue(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, char>(src.Slice(at, n * 2)));
-                at += n * 2;
-            }
+            var text = Next(src, ref at, t.Ascii);
+            if (t.Ascii) w.WriteStringValue(text); // ASCII is UTF-8
+            else w.WriteStringValue(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, char>(text));
         }
     }
 
@@ -384,20 +375,21 @@ public sealed class DnsTextArena
         int at = 0;
         for (int i = 0; i < t.Count; i++)
         {
-            int n = BinaryPrimitives.ReadUInt16LittleEndian(src[at..]);
-            at += 2;
-            if (t.Ascii)
-            {
-                result[i] = Encoding.ASCII.GetString(src.Slice(at, n));
-                at += n;
-            }
-            else
-            {
-                result[i] = new string(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, char>(src.Slice(at, n * 2)));
-                at += n * 2;
-            }
+            var text = Next(src, ref at, t.Ascii);
+            result[i] = t.Ascii ? Encoding.ASCII.GetString(text) : new string(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, char>(text));
         }
         return result;
+    }
+
+    /// <summary>The bytes of the text at <paramref name="at"/> (its 2-byte length, then one byte a character when
+    /// <paramref name="ascii"/>, else two), moving <paramref name="at"/> past it.</summary>
+    private static ReadOnlySpan<byte> Next(ReadOnlySpan<byte> src, ref int at, bool ascii)
+    {
+        int n = BinaryPrimitives.ReadUInt16LittleEndian(src[at..]);
+        if (!ascii) n *= 2;
+        var text = src.Slice(at + 2, n);
+        at += 2 + n;
+        return text;
     }
 }
 
