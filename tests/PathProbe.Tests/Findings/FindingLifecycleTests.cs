@@ -69,8 +69,10 @@ public sealed class FindingLifecycleTests
         Assert.True(lines.Count < mine.Count, "updates with new numbers only are not printed");
         // NDJSON: every event of this finding carries the same id.
         var sw = new StringWriter();
-        var nd = new PathProbe.Cli.Commands.Capture.NdjsonWriter(sw);
-        foreach (var e in mine) nd.WriteFinding(e);
+        // As capture --ndjson writes them: its record feed into an NDJSON record writer.
+        var feed = new PathProbe.Reports.Records.RecordFeed(new PathProbe.Reports.Records.RecordScope("test", "live"),
+            new PathProbe.Reports.Records.NdjsonRecordWriter(sw), null);
+        foreach (var e in mine) feed.FindingChanged(e);
         var ids = sw.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).Select(r => (r.GetProperty("id").GetInt32(), r.GetProperty("change").GetString())).ToList();
         Assert.All(ids, x => Assert.Equal(stall.Id, x.Item1));
