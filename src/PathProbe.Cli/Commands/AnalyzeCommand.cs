@@ -116,14 +116,7 @@ public static class AnalyzeCommand
     internal static int Run(InputOptions.Request request, Settings s, TextWriter stdout, TextWriter stderr, CancellationToken cancel)
     {
         if (s.Json && s.Records.Ndjson) return Usage(stderr, "--json and --ndjson cannot be combined (one document, or one record per line)");
-        if (s.Records.ParquetDirectory is { } parquetDir)
-        {
-            try { Directory.CreateDirectory(parquetDir); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                return Usage(stderr, $"--parquet: cannot create the directory {SafeText.Clean(parquetDir, 200)}: {e.Message}; name a directory you can write to");
-            }
-        }
+        if (s.Records.PrepareParquetDirectory() is { } directoryError) return Usage(stderr, directoryError);
         DnsClientResolver? resolver = null;
         if (s.DnsCheckServers is { } dnsCheckServers)
         {

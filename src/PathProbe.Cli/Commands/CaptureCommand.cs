@@ -218,14 +218,7 @@ public static class CaptureCommand
         if (s.RotateSeconds > 0 && s.WritePath is null) return Usage(stderr, "-G needs -w FILE (the file name pattern)");
         if (s.RingFiles > 0 && s.RotateBytes == 0 && s.RotateSeconds == 0) return Usage(stderr, "-W needs -C or -G (what makes a new file)");
         string filter = s.Live.Filter ?? DefaultFilter;
-        if (s.Records.ParquetDirectory is { } parquetDir)
-        {
-            try { Directory.CreateDirectory(parquetDir); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                return Usage(stderr, $"--parquet: cannot create the directory {SafeText.Clean(parquetDir, 200)}: {e.Message}; name a directory you can write to");
-            }
-        }
+        if (s.Records.PrepareParquetDirectory() is { } directoryError) return Usage(stderr, directoryError);
 
         // The exporters first: a metrics port that is taken is a usage error before anything is captured.
         CaptureTelemetry? telemetry = null;

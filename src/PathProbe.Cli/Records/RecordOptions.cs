@@ -93,6 +93,22 @@ public sealed class RecordSettings
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())))[..12];
     }
 
+    /// <summary>--parquet DIR: makes the directory before anything is read or captured; returns the error a user can
+    /// act on when it cannot be made, else null (also without --parquet).</summary>
+    public string? PrepareParquetDirectory()
+    {
+        if (ParquetDirectory is null) return null;
+        try
+        {
+            Directory.CreateDirectory(ParquetDirectory);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return CannotCreate(e);
+        }
+    }
+
     /// <summary>Opens the Parquet writer, or returns null with an error a user can act on.</summary>
     public ParquetRecordWriter? OpenParquet(RecordScope scope, out string? error)
     {
@@ -104,10 +120,13 @@ public sealed class RecordSettings
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            error = $"--parquet: cannot create the directory {SafeText.Clean(ParquetDirectory, 200)}: {e.Message}; name a directory you can write to";
+            error = CannotCreate(e);
             return null;
         }
     }
+
+    private string CannotCreate(Exception e) =>
+        $"--parquet: cannot create the directory {SafeText.Clean(ParquetDirectory, 200)}: {e.Message}; name a directory you can write to";
 
     /// <summary>The period a time falls in, for rotation on boundaries (clock hours by default).</summary>
     public long Period(DateTime utc) => (long)Math.Floor((utc - DateTime.UnixEpoch).TotalSeconds / RotateSeconds);
