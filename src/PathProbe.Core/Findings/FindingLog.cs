@@ -62,9 +62,9 @@ public sealed class FindingLog
     private readonly List<int> _changed = new();
     private readonly HashSet<int> _changedSet = new();
     private readonly Dictionary<int, Finding> _taken = new();
-    /// <summary>Per finding: some version of it was open (ongoing). A finding that opened and closed between two takes
-    /// is reported opened and then closed (<see cref="AddEvents"/>).</summary>
-    private readonly List<bool> _everOpen = new();
+    /// <summary>Per finding: some version of it was open (ongoing) since the last take. A finding that opened (or
+    /// reopened) and closed between two takes is reported with its closing (<see cref="AddEvents"/>).</summary>
+    private readonly List<bool> _openSinceTake = new();
     /// <summary>Final numbers of closed flows that findings name.</summary>
     private readonly Dictionary<int, FlowFacts> _final = new();
     /// <summary>Per finding, per kept verdict: where it was raised (parallel workers only; empty otherwise).</summary>
@@ -110,7 +110,7 @@ public sealed class FindingLog
         _groups[(v.Kind, v.Identifier)] = index;
         var f = new Finding(index + 1, 1, [v]);
         _findings.Add(f);
-        _everOpen.Add(f.State == FindingState.Open);
+        _openSinceTake.Add(f.State == FindingState.Open);
         if (TrackKeys) _keys.Add([NextKey(v)]);
         var h = new VerdictHandle(index, 0);
         Index(v, h);
@@ -190,15 +190,17 @@ public sealed class FindingLog
 
     /// <summary>Appends an event for each finding that opened or changed since the last call, with its latest version
     /// (one per finding however often it changed: a flood past a finding's verdict cap changes its count with every
-    /// verdict, and live output gets one line per finding per call, as from parallel workers), and returns how many.</summary>
+    /// verdict, and live output gets one line per finding per call, as from parallel workers; two when it also closed), and
+    /// returns how many findings had events.</summary>
     public int TakeEvents(List<FindingEvent> into)
     {
         int n = 0;
         foreach (int index in _changed)
         {
             var f = _findings[index];
-            if (!AddEvents(_taken.GetValueOrDefault(index), f, _everOpen[index], into)) continue;
+            if (!AddEvents(_taken.GetValueOrDefault(index), f, _openSinceTake[index], into)) continue;
             _taken[index] = f;
+            _openSinceTake[index] = f.State == FindingState.Open;
             n++;
         }
         _changed.Clear();
@@ -238,7 +240,7 @@ public sealed class FindingLog
                 for (int j = 0; j < f.Items.Count; j++) g.Items.Add((keys[j], f.Items[j]));
                 g.NotListed += f.ItemsNotListed;
                 g.Version += f.Version;
-                g.EverOpen |= part._everOpen[i];
+                g.OpenSinceTake |= part._openSinceTake[i];
             }
         }
         var merged = new FindingLog { RecordEvents = recordEvents };
@@ -252,7 +254,7 @@ public sealed class FindingLog
             int index = merged._findings.Count;
             var f = new Finding(index + 1, g.Version, items, g.NotListed + g.Items.Count - kept);
             merged._findings.Add(f);
-            merged._everOpen.Add(g.EverOpen || f.State == FindingState.Open);
+            merged._openSinceTake.Add(g.OpenSinceTake || f.State == FindingState.Open);
             merged._groups[(f.Kind, f.Identifier)] = index;
             for (int j = 0; j < kept; j++) merged.Index(items[j], new VerdictHandle(index, j));
         }
@@ -267,7 +269,7 @@ public sealed class FindingLog
         public readonly List<(RaiseKey Key, Verdict Verdict)> Items = new();
         public int NotListed;
         public int Version;
-        public bool EverOpen;
+        public bool OpenSinceTake;
     }
 
     private void Index(Verdict v, VerdictHandle h)
@@ -282,32 +284,49 @@ public sealed class FindingLog
     private void Publish(int index, Finding next)
     {
         _findings[index] = next;
-        if (next.State == FindingState.Open) _everOpen[index] = true;
+        if (next.State == FindingState.Open) _openSinceTake[index] = true;
         Changed(index);
     }
 
-    /// <summary>Some version of the finding at <paramref name="index"/> was open (ongoing).</summary>
-    internal bool EverOpen(int index) => _everOpen[index];
+    /// <summary>Some version of the finding at <paramref name="index"/> was open (ongoing) since the last take (a
+    /// merged log: since the workers' logs were last marked taken, <see cref="MarkTaken"/>).</summary>
+    internal bool OpenSinceTake(int index) => _openSinceTake[index];
+
+    /// <summary>Parallel workers' logs, after a live take of their merged findings: what is open now is what counts as
+    /// open since the take.</summary>
+    internal void MarkTaken()
+    {
+        for (int i = 0; i < _findings.Count; i++) _openSinceTake[i] = _findings[i].State == FindingState.Open;
+    }
 
     /// <summary>
     /// The live events of finding <paramref name="f"/>, last reported as <paramref name="before"/> (null: not reported
-    /// yet); false when it has not changed since. A new finding is "opened"; one that was open (<paramref name="everOpen"/>)
-    /// and is closed already (it opened and closed between two takes: a stall of a fraction of a second) is "opened"
-    /// and then "closed", so that a reader pairing the two (NDJSON, OTLP, the live text) sees it end. A changed one is
-    /// "closed" when it was open and is no more, else "updated"; notable when it closed, changed state or severity,
-    /// or its conclusion changed.
+    /// yet); false when it has not changed since. A new finding is "opened"; a changed one "closed" when it was open
+    /// and is no more, else "updated", notable when it closed, changed state or severity, or its conclusion changed.
+    /// A finding that was open since the last report (<paramref name="openSinceTake"/>) and is closed again already
+    /// (it opened, or reopened, and closed between two takes: a stall of a fraction of a second) is also "closed"
+    /// after its "opened" or (notable) "updated", so that a reader pairing them (NDJSON, OTLP, the live text) sees it
+    /// end.
     /// </summary>
-    internal static bool AddEvents(Finding? before, Finding f, bool everOpen, List<FindingEvent> into)
+    internal static bool AddEvents(Finding? before, Finding f, bool openSinceTake, List<FindingEvent> into)
     {
+        bool openedAndClosed = openSinceTake && f.State == FindingState.Closed;
         if (before is null)
         {
             into.Add(new FindingEvent(FindingChange.Opened, f, true));
-            if (everOpen && f.State == FindingState.Closed) into.Add(new FindingEvent(FindingChange.Closed, f, true));
+            if (openedAndClosed) into.Add(new FindingEvent(FindingChange.Closed, f, true));
             return true;
         }
         if (before.Version == f.Version) return false;
         var writer = f.Kind.Writer();
         bool closed = before.State == FindingState.Open && f.State == FindingState.Closed;
+        if (!closed && openedAndClosed)
+        {
+            // Reopened and closed again since the last report.
+            into.Add(new FindingEvent(FindingChange.Updated, f, true));
+            into.Add(new FindingEvent(FindingChange.Closed, f, true));
+            return true;
+        }
         bool notable = closed || f.State != before.State || f.Severity != before.Severity || writer.Conclusion(f) != writer.Conclusion(before);
         into.Add(new FindingEvent(closed ? FindingChange.Closed : FindingChange.Updated, f, notable));
         return true;

@@ -194,7 +194,7 @@ public sealed class Engine : IFrameSink
     public IReadOnlyList<Finding> Findings => _log.Findings;
 
     /// <summary>Appends the findings' openings, changes and closings since the previous call (needs
-    /// <see cref="AnalysisOptions.FindingEvents"/>) and returns how many there were.</summary>
+    /// <see cref="AnalysisOptions.FindingEvents"/>) and returns how many findings had events.</summary>
     public int TakeFindingEvents(List<FindingEvent> into) => _log.TakeEvents(into);
 
     /// <summary>Capture time reached <paramref name="now"/>: once per second of it, the black-hole verdicts whose

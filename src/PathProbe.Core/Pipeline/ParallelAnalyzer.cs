@@ -199,8 +199,9 @@ public sealed class ParallelAnalyzer : IFrameSink
         {
             var f = log.Findings[i];
             now[f.Id] = f;
-            FindingLog.AddEvents(_liveLast.GetValueOrDefault(f.Id), f, log.EverOpen(i), into);
+            FindingLog.AddEvents(_liveLast.GetValueOrDefault(f.Id), f, log.OpenSinceTake(i), into);
         }
+        foreach (var e in _engines) e.Log.MarkTaken();
         _liveLast = now;
         return log.Findings.Count;
     }

@@ -167,6 +167,29 @@ public sealed class TcpStateSizingTests
         Assert.Equal(reference.Median(), stats.MedianNanos());
     }
 
+    /// <summary>A recycled flow record's samples (<see cref="RttStats.Reset"/>) are a new record's: past 64 samples the
+    /// reservoir picks the same ones, so the median does not depend on which record a flow got.</summary>
+    [Fact]
+    public void RttSamples_AfterReset_SameReservoirAsANewRecord()
+    {
+        var rng = new Random(7);
+        var samples = Enumerable.Range(0, 500).Select(_ => (long)rng.Next(1, 50_000_000)).ToArray();
+        var recycled = new RttStats();
+        for (int i = 0; i < 300; i++) recycled.Add(rng.Next(1, 9_000)); // the record's earlier flow
+        recycled.Reset();
+        var fresh = new RttStats();
+        foreach (long v in samples) { recycled.Add(v); fresh.Add(v); }
+        Assert.Equal(fresh.MedianNanos(), recycled.MedianNanos());
+        Assert.Equal(new FixedSamplesOf(samples).Median(), fresh.MedianNanos());
+    }
+
+    private sealed class FixedSamplesOf
+    {
+        private readonly FixedSamples _s = new();
+        public FixedSamplesOf(IEnumerable<long> values) { foreach (long v in values) _s.Add(v); }
+        public long Median() => _s.Median();
+    }
+
     [Fact]
     public void RttSamples_Median_AllocatesNothing()
     {

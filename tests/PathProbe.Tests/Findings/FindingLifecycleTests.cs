@@ -159,7 +159,8 @@ public sealed class FindingLifecycleTests
 
     /// <summary>A finding that opens and closes between two takes (a stall of a fraction of a second, with the live
     /// output's tick at 0.5 s) is reported opened and then closed, so that a reader pairing the two (NDJSON, OTLP, the
-    /// live text) sees it end; one that never was open (a verdict about something already over) is only opened.</summary>
+    /// live text) sees it end; one that never was open (a verdict about something already over) is only opened; one
+    /// that reopens and closes again between two takes is a notable update and then closed.</summary>
     [Fact]
     public void Log_OpenedAndClosedBetweenTakes_OpenedThenClosed()
     {
@@ -177,6 +178,15 @@ public sealed class FindingLifecycleTests
         var none = new List<FindingEvent>();
         Assert.Equal(0, log.TakeEvents(none));
         Assert.Empty(none);
+
+        // Reopened (a new verdict, ongoing) and closed again before the next take: a notable update, then closed.
+        h = log.Raise(Timeout(1, ongoing: true) with { FirstSyn = new Timestamp(9_000_000_000L) });
+        log.Update(h, Timeout(1, ongoing: false) with { FirstSyn = new Timestamp(9_000_000_000L) });
+        var reopened = new List<FindingEvent>();
+        Assert.Equal(1, log.TakeEvents(reopened));
+        Assert.Equal(new[] { FindingChange.Updated, FindingChange.Closed }, reopened.Select(e => e.Change));
+        Assert.All(reopened, e => Assert.True(e.Notable));
+        Assert.All(reopened, e => Assert.Equal(1, e.Finding.Id));
 
         // Opened in one take and closed in the next: the usual pair, one event each.
         var log2 = new FindingLog { RecordEvents = true };
@@ -205,11 +215,18 @@ public sealed class FindingLifecycleTests
         var merged = FindingLog.Merge([a, b], v => v, id => id, recordEvents: false);
 
         Assert.Equal(2, merged.Findings.Count);
-        Assert.True(merged.EverOpen(0));
-        Assert.False(merged.EverOpen(1));
+        Assert.True(merged.OpenSinceTake(0));
+        Assert.False(merged.OpenSinceTake(1));
         var events = new List<FindingEvent>();
-        for (int i = 0; i < merged.Findings.Count; i++) FindingLog.AddEvents(null, merged.Findings[i], merged.EverOpen(i), events);
+        for (int i = 0; i < merged.Findings.Count; i++) FindingLog.AddEvents(null, merged.Findings[i], merged.OpenSinceTake(i), events);
         Assert.Equal(new[] { FindingChange.Opened, FindingChange.Closed, FindingChange.Opened }, events.Select(e => e.Change));
+
+        // Once taken, the workers' logs count from there: nothing was open since.
+        a.MarkTaken();
+        b.MarkTaken();
+        var again = FindingLog.Merge([a, b], v => v, id => id, recordEvents: false);
+        Assert.False(again.OpenSinceTake(0));
+        Assert.False(again.OpenSinceTake(1));
     }
 
     /// <summary>A black hole's resends give its verdict new numbers without a new version each: it is published when

@@ -13,7 +13,8 @@ public sealed class RttStats
     private const int FirstSamples = 4;
     private long[]? _samples;
     private int _stored;
-    private ulong _rng = 0x9E3779B97F4A7C15UL;
+    private const ulong Seed = 0x9E3779B97F4A7C15UL;
+    private ulong _rng = Seed;
 
     public long Count { get; private set; }
     public long MinNanos { get; private set; } = long.MaxValue;
@@ -87,5 +88,8 @@ public sealed class RttStats
     {
         _frozen = false;
         _stored = 0; Count = 0; LastNanos = 0; MinNanos = long.MaxValue; MaxNanos = 0; SmoothedNanos = 0; VarianceNanos = 0;
+        // The reservoir's choices start over too: a recycled record picks the samples a new one would, so the median
+        // does not depend on which record a flow got (one engine and parallel workers recycle different ones).
+        _rng = Seed;
     }
 }
