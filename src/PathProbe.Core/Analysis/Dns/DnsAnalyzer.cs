@@ -66,8 +66,6 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
     private long _nextDeadline = long.MaxValue;
     // Latest transaction per (client, server, question): retries on a new port or over TCP find their predecessor.
     private readonly Dictionary<QuestionKey, DnsTransaction> _byQuestion = new();
-    // Latest transaction per (flow, id): the fragmentation detector links lost answer fragments to their query.
-    private readonly Dictionary<(int Flow, ushort Id), DnsTransaction> _byFlowId = new();
     private readonly List<DnsTransaction> _truncated = new();
     private int _timeoutFindings, _truncatedFindings;
 
@@ -126,8 +124,10 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
         if (flow.AppIfMade is DnsFlowState { Transport: DnsTransport.Tcp } s) s.CloseTcp(new Timestamp(now));
     }
 
-    /// <summary>The most recent transaction on flow <paramref name="flowId"/> with DNS id <paramref name="id"/>.</summary>
-    public DnsTransaction? FindTransaction(int flowId, ushort id) => _byFlowId.GetValueOrDefault((flowId, id));
+    /// <summary>The most recent transaction on <paramref name="flow"/> with DNS id <paramref name="id"/> (the
+    /// fragmentation detector links lost answer fragments to their query).</summary>
+    public static DnsTransaction? FindTransaction(Flow flow, ushort id) =>
+        flow.AppIfMade is DnsFlowState s ? s.LatestWithId(id) : null;
 
     /// <summary>End of input at <paramref name="end"/>: remaining queries time out or are marked as cut off by the
     /// end of the capture; truncated answers without a TCP retry are reported.</summary>
@@ -242,7 +242,6 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
         };
         Counters.Transactions++;
         state.Add(t);
-        _byFlowId[(flow.Id, t.Id)] = t;
         if (name is not null)
         {
             var key = new QuestionKey(t.Client, t.Server, name, t.Type);

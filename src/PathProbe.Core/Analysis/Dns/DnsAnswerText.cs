@@ -342,7 +342,7 @@ public sealed class DnsTextArena
             var text = chars.Slice(from, n);
             if (ascii)
             {
-                for (int k = 0; k < n; k++) dest[at + k] = (byte)text[k];
+                System.Text.Ascii.FromUtf16(text, dest.Slice(at, n), out _); // checked ASCII above: one byte a character
                 at += n;
             }
             else

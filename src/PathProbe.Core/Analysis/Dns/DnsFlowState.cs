@@ -58,6 +58,14 @@ public sealed class DnsFlowState : IFlowApplication
         return null;
     }
 
+    /// <summary>The most recent transaction with DNS id <paramref name="id"/>, whatever its question.</summary>
+    internal DnsTransaction? LatestWithId(ushort id)
+    {
+        for (int i = TransactionCount - 1; i >= 0; i--)
+            if (TransactionAt(i) is { } t && t.Id == id) return t;
+        return null;
+    }
+
     public string? Phase
     {
         get

@@ -171,7 +171,7 @@ public sealed class FragmentationDetector(FragmentationOptions options, DnsAnaly
                         string? name = DnsReader.ReadNameText(head[8..], q.NameOffset);
                         if (name is not null) loss.Question = $"{DnsTransaction.TypeName(q.Type)} {SafeText.Clean(name, 300)}";
                     }
-                    if (loss.FlowId is { } fid && dns?.FindTransaction(fid, h.Id) is { } t && h.IsResponse)
+                    if (loss.Flow is { } flow && dns is not null && DnsAnalyzer.FindTransaction(flow, h.Id) is { } t && h.IsResponse)
                     {
                         loss.Transaction = t;
                         t.AnswerDatagramsLost++;

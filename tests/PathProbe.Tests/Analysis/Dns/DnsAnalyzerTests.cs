@@ -264,6 +264,25 @@ public sealed class DnsAnalyzerTests
         Assert.Equal(1, state.Queries);
     }
 
+    /// <summary>The fragmentation detector links a lost answer to the flow's latest query with the answer's DNS id
+    /// (the flow's own transactions are searched; there is no analysis-wide index to grow).</summary>
+    [Fact]
+    public void FindTransaction_LatestOnTheFlowWithThatId()
+    {
+        var e = new Engine();
+        Feed(e, Udp(Client, 40010, Server, 53, Query(7, "a.example.test", DnsType.TXT)), 0);
+        Feed(e, Udp(Client, 40010, Server, 53, Query(8, "b.example.test", DnsType.TXT)), 0.001);
+        Feed(e, Udp(Client, 40010, Server, 53, Query(7, "c.example.test", DnsType.TXT)), 0.002);
+        Feed(e, Udp(Client, 40011, Server, 53, Query(7, "d.example.test", DnsType.TXT)), 0.003);
+        var flows = e.Flows.LiveFlows.ToList();
+        var first = flows.Single(f => f.ClientPort == 40010);
+        var second = flows.Single(f => f.ClientPort == 40011);
+        Assert.Equal("c.example.test", DnsAnalyzer.FindTransaction(first, 7)!.Name);
+        Assert.Equal("b.example.test", DnsAnalyzer.FindTransaction(first, 8)!.Name);
+        Assert.Equal("d.example.test", DnsAnalyzer.FindTransaction(second, 7)!.Name);
+        Assert.Null(DnsAnalyzer.FindTransaction(second, 8));
+    }
+
     [Fact]
     public void GlobalLimit_CountsAcrossFlows()
     {
