@@ -95,9 +95,9 @@ public static class AnalyzeCommand
     /// <summary>--threads N (analyze and capture): analysis workers, 1 by default: two workers were not
     /// measured faster than one on the 2-core machine (README, "Several cores").</summary>
     internal static Option<int> ThreadsOption() => CliOptions.Int32("--threads", null, "N",
-        "Analysis workers (default 1). With 1, one thread reads the frames and analyses them, and a single capture " +
-        "file is read from disk (and decompressed) ahead on a thread of its own. Above 1, reading runs on a thread of " +
-        "its own and flows are split across workers by their server's address; the report is the same as with one. " +
+        "Analysis workers (default 1). With 1, one thread reads the frames and analyses them (analyze reads a single " +
+        "capture file from disk, and decompresses it, ahead on a thread of its own). Above 1, reading runs on a thread " +
+        "of its own and flows are split across workers by their server's address; the report is the same as with one. " +
         "capture uses one engine when metrics, OTLP or records are on.", 1, ParallelAnalyzer.MaxWorkers,
         1);
 

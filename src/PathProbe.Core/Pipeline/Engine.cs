@@ -81,6 +81,8 @@ public sealed class Engine : IFrameSink
     private readonly RetransmissionStormDetector _storms;
     private readonly PathMtuDetector _mtu;
     private readonly DnsAnalyzer _dns;
+    /// <summary>Bytes the DNS analyzer's text arena holds (tests: the answers' texts kept for the report).</summary>
+    internal long DnsTextBytes => _dns.TextBytes;
     private readonly FragmentationDetector _fragmentation;
     private readonly Flows.Timeline.TimelineRecorder? _timelines;
     private readonly SmtpAnalyzer? _smtp; // null when SMTP analysis (or TCP analysis) is off

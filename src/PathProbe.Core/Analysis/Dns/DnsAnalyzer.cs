@@ -73,6 +73,8 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
 
     // Record texts of the answers kept (strings are made when a report reads them) and the scratch they are written to.
     private readonly DnsTextArena _texts = new();
+    /// <summary>Bytes the text arena holds (its chunks: what the answers kept for the report take).</summary>
+    internal long TextBytes => _texts.Bytes;
     private readonly char[] _scratch = new char[DnsAnswerText.ScratchLength(options.MaxRecordsListed)];
     private readonly int[] _lengths = new int[Math.Max(1, options.MaxRecordsListed)];
 
