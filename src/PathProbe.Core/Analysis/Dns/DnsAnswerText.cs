@@ -218,18 +218,11 @@ internal static class DnsAnswerText
             if (p + 1 + n > wire.Length) break;
             if (!first) w.Append('.');
             first = false;
+            Span<char> escaped = stackalloc char[4];
             foreach (byte b in wire.Slice(p + 1, n))
             {
-                if (b is (byte)'.' or (byte)'\\' or (byte)'"' or (byte)';' or (byte)'(' or (byte)')' or (byte)'@' or (byte)'$')
-                {
-                    w.Append('\\'); w.Append((char)b);
-                }
-                else if (b <= 0x20 || b >= 0x7F)
-                {
-                    w.Append('\\');
-                    w.Append((char)('0' + b / 100)); w.Append((char)('0' + b / 10 % 10)); w.Append((char)('0' + b % 10));
-                }
-                else w.Append((char)b);
+                int k = DnsName.Escape(b, escaped);
+                for (int i = 0; i < k; i++) w.Append(escaped[i]);
             }
             p += 1 + n;
         }

@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace PathProbe.Protocols.Dns;
 
 /// <summary>
@@ -13,22 +11,35 @@ public static class DnsName
     /// <summary>Presentation form without the trailing dot; the root is ".".</summary>
     public static string ToText(ReadOnlySpan<byte> wire)
     {
-        if (wire.Length == 0 || wire[0] == 0) return ".";
-        var sb = new StringBuilder(wire.Length + 8);
-        int p = 0;
-        while (p < wire.Length && wire[p] != 0)
-        {
-            int n = wire[p];
-            if (p + 1 + n > wire.Length) break;
-            if (sb.Length > 0) sb.Append('.');
-            foreach (byte b in wire.Slice(p + 1, n)) AppendEscaped(sb, b);
-            p += 1 + n;
-        }
-        return sb.ToString();
+        // Each byte is at most four characters (\DDD; a length byte is one dot), so this always fits.
+        int max = Math.Max(4, 4 * wire.Length);
+        Span<char> buf = max <= 1024 ? stackalloc char[1024] : new char[max];
+        TryWriteText(wire, buf, out int n);
+        return new string(buf[..n]);
     }
 
     /// <summary>Longest presentation form of a name: 255 wire bytes, every one escaped as \DDD.</summary>
     public const int MaxTextLength = 4 * DnsReader.MaxNameLength;
+
+    /// <summary>One byte of a label in presentation form into <paramref name="dest"/> (room for 4): itself, or
+    /// escaped as <c>\X</c> (the characters the zone-file syntax gives a meaning) or <c>\DDD</c> (outside printable
+    /// ASCII). Returns the characters written.</summary>
+    internal static int Escape(byte b, Span<char> dest)
+    {
+        if (b is (byte)'.' or (byte)'\\' or (byte)'"' or (byte)';' or (byte)'(' or (byte)')' or (byte)'@' or (byte)'$')
+        {
+            dest[0] = '\\'; dest[1] = (char)b;
+            return 2;
+        }
+        if (b <= 0x20 || b >= 0x7F)
+        {
+            dest[0] = '\\';
+            dest[1] = (char)('0' + b / 100); dest[2] = (char)('0' + b / 10 % 10); dest[3] = (char)('0' + b % 10);
+            return 4;
+        }
+        dest[0] = (char)b;
+        return 1;
+    }
 
     /// <summary><see cref="ToText"/> into <paramref name="dest"/> (<see cref="MaxTextLength"/> characters always
     /// suffice) without allocating; false when it does not fit.</summary>
@@ -49,16 +60,7 @@ public static class DnsName
             foreach (byte b in wire.Slice(p + 1, n))
             {
                 if (dest.Length - w < 4) return false;
-                if (b is (byte)'.' or (byte)'\\' or (byte)'"' or (byte)';' or (byte)'(' or (byte)')' or (byte)'@' or (byte)'$')
-                {
-                    dest[w++] = '\\'; dest[w++] = (char)b;
-                }
-                else if (b <= 0x20 || b >= 0x7F)
-                {
-                    dest[w++] = '\\';
-                    dest[w++] = (char)('0' + b / 100); dest[w++] = (char)('0' + b / 10 % 10); dest[w++] = (char)('0' + b % 10);
-                }
-                else dest[w++] = (char)b;
+                w += Escape(b, dest[w..]);
             }
             p += 1 + n;
         }
@@ -72,15 +74,6 @@ public static class DnsName
 
     private static ReadOnlySpan<char> Trim(ReadOnlySpan<char> s) =>
         s.Length > 1 && s[^1] == '.' && s[^2] != '\\' ? s[..^1] : s is "." ? ReadOnlySpan<char>.Empty : s;
-
-    private static void AppendEscaped(StringBuilder sb, byte b)
-    {
-        if (b is (byte)'.' or (byte)'\\' or (byte)'"' or (byte)';' or (byte)'(' or (byte)')' or (byte)'@' or (byte)'$')
-            sb.Append('\\').Append((char)b);
-        else if (b <= 0x20 || b >= 0x7F)
-            sb.Append('\\').Append(((int)b).ToString("D3"));
-        else sb.Append((char)b);
-    }
 
     /// <summary>
     /// Encodes a presentation-form name (trailing dot optional; "." or "" is the root) into wire form.
