@@ -96,6 +96,11 @@ public ref struct DecodedPacket
     /// <summary>Payload length according to the headers (may exceed Payload.Length when the frame was cut by the snap length).</summary>
     public int PayloadWireLength;
 
+    /// <summary>A connection's opening SYN and nothing else: SYN without ACK, FIN or RST, and no payload (what a flow
+    /// whose only packet it is keeps instead of its state: Engine and SmtpAnalyzer "hold" it).</summary>
+    internal readonly bool IsBareSyn =>
+        (TcpFlags & (TcpFlags.Syn | TcpFlags.Ack | TcpFlags.Fin | TcpFlags.Rst)) == TcpFlags.Syn && PayloadWireLength == 0;
+
     /// <summary>This frame is an IP fragment (not an atomic IPv6 fragment). When it completed a datagram,
     /// <see cref="Reassembled"/> is set as well.</summary>
     public readonly bool IsFragment => IpVersion != 0 && (MoreFragments || FragmentOffset != 0);

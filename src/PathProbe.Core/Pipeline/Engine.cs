@@ -402,8 +402,8 @@ public sealed class Engine : IFrameSink
         // the TCP analyzer's state for it (a pure SYN carries no ACK, no data, no resend), so the flow keeps the SYN's
         // fields instead and the state is rebuilt, the same, if the flow goes on or is read (README "Memory": a SYN
         // flood from distinct sources). Not with timelines: the TUI reads live flows from its own thread.
-        if (_holdSyns && flow.Packets == 1 && fromClient && (p.TcpFlags & (TcpFlags.Syn | TcpFlags.Ack | TcpFlags.Fin | TcpFlags.Rst)) == TcpFlags.Syn &&
-            p.PayloadWireLength == 0 && p.TcpOptions.SackBlockCount == 0 && flow.TcpIfMade is { OnlySynState: true })
+        if (_holdSyns && flow.Packets == 1 && fromClient && p.IsBareSyn && p.TcpOptions.SackBlockCount == 0 &&
+            flow.TcpIfMade is { OnlySynState: true })
             _flows.HoldSyn(flow, ref p);
     }
 

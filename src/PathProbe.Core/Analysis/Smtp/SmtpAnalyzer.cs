@@ -57,8 +57,7 @@ public sealed partial class SmtpAnalyzer
         internal override IFlowApplication Create(Flow flow)
         {
             var syn = flow.ClientToServer.First;
-            var state = new SmtpFlowState(new SmtpConnection(syn, implicitTls: flow.ServerPort == 465, owner._budget, owner._options.Limits),
-                SmtpDetection.Port) { Counted = true, StartedMidSession = false };
+            var state = owner.NewState(flow, syn, SmtpDetection.Port, startedMidSession: false);
             state.Connection.OnSegment(fromClient: true, flow.ClientToServer.BaseSeq, 0, default, 0, TcpFlags.Syn, syn);
             state.Track();
             return state;
@@ -118,22 +117,29 @@ public sealed partial class SmtpAnalyzer
             if (detection != SmtpDetection.Proxy) _stats.FlowsNotDecoded++;
             return;
         }
-        if (HoldSyns && detection == SmtpDetection.Port && fromClient && p.PayloadWireLength == 0 &&
-            (p.TcpFlags & (TcpFlags.Syn | TcpFlags.Ack | TcpFlags.Fin | TcpFlags.Rst)) == TcpFlags.Syn)
+        if (HoldSyns && detection == SmtpDetection.Port && fromClient && p.IsBareSyn)
         {
             _live++;
             Count(flow, detection);
             flow.App = _pending;
             return;
         }
-        var state = new SmtpFlowState(
-            new SmtpConnection(flow.Start, implicitTls: flow.ServerPort == 465, _budget, _options.Limits), detection) { Counted = true, StartedMidSession = !flow.ClientToServer.SynSeen && !flow.ServerToClient.SynSeen };
+        var state = NewState(flow, flow.Start, detection, startedMidSession: !flow.ClientToServer.SynSeen && !flow.ServerToClient.SynSeen);
         _live++;
         flow.App = state;
         if (detection != SmtpDetection.Proxy) Count(flow, detection);
         state.Connection.OnPacket(in p, fromClient);
         state.Track();
     }
+
+    /// <summary>A flow's session from <paramref name="start"/>, counted among the analyzer's (a held SYN's is made
+    /// as its SYN would have made it).</summary>
+    private SmtpFlowState NewState(Flow flow, Timestamp start, SmtpDetection detection, bool startedMidSession) =>
+        new(new SmtpConnection(start, implicitTls: flow.ServerPort == 465, _budget, _options.Limits), detection)
+        {
+            Counted = true,
+            StartedMidSession = startedMidSession,
+        };
 
     private void Count(Flow flow, SmtpDetection detection)
     {
