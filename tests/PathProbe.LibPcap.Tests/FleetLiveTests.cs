@@ -79,7 +79,7 @@ public sealed class FleetLiveTests(ITestOutputHelper output) : IDisposable
             [$"--config.file={config}", $"--storage.tsdb.path={Path.Combine(_dir, "tsdb")}", $"--web.listen-address=127.0.0.1:{promPort}",
              "--storage.tsdb.retention.time=1h", "--log.level=warn"]);
         var capture = new LiveProcess(NetnsPair.Start(net.ClientNs, Environment.ProcessPath!,
-            ["exec", cli, "capture", "-i", net.ClientIf, "-w", file, "--ndjson",
+            ["exec", cli, "capture", "-i", net.ClientIf, "-w", file, "--ndjson", "--host", "mx1.fleet.test", "--capture-id", "fleet-run-7",
              "--metrics-listen", $"127.0.0.1:{metricsPort}", "--otlp-endpoint", $"http://127.0.0.1:{otlpPort}", "--otlp-interval", "1"]));
         try
         {
@@ -134,6 +134,13 @@ public sealed class FleetLiveTests(ITestOutputHelper output) : IDisposable
             Assert.Equal((long)hole["flows"]![0]!, opened.Attributes["pathprobe.flow.id"]);
             Assert.Equal("sender", opened.Attributes["pathprobe.evidence.vantage"]);
             Assert.Equal(net.ClientIf, opened.Resource["pathprobe.capture.interface"]);
+            // The run's --host and --capture-id, as its NDJSON records carry them: the three outputs join on them.
+            Assert.Equal("mx1.fleet.test", opened.Resource["host.name"]);
+            Assert.Equal("fleet-run-7", opened.Resource["pathprobe.capture.id"]);
+            Assert.Equal("fleet-run-7", opened.Attributes["pathprobe.capture.id"]);
+            var records = capture.Lines().Select(l => JsonNode.Parse(l)!.AsObject()).Where(r => (string?)r["type"] == "finding").ToList();
+            Assert.NotEmpty(records);
+            Assert.All(records, r => Assert.Equal(("mx1.fleet.test", "fleet-run-7"), ((string?)r["host"], (string?)r["capture_id"])));
             var lastMetrics = Otlp.Metrics(File.ReadAllBytes(bodies.Last(b => b.EndsWith("v1-metrics.bin", StringComparison.Ordinal)))).ToDictionary(m => m.Name);
             Assert.Equal(reported, lastMetrics["pathprobe.packets"].Points.Single().Value);
             output.WriteLine($"OTLP: {bodies.Count} requests, {logs.Count} log records; final packets {reported}");
@@ -272,6 +279,12 @@ public sealed class FleetLiveTests(ITestOutputHelper output) : IDisposable
         public string Stderr { get { lock (_err) return _err.ToString(); } }
 
         public bool WaitForStderr(string text, int timeoutMs) => Poll(() => Stderr.Contains(text, StringComparison.Ordinal), timeoutMs);
+
+        /// <summary>Standard output's lines so far.</summary>
+        public string[] Lines()
+        {
+            lock (_out) return _out.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        }
 
         /// <summary>The NDJSON summary line (the last line of standard output).</summary>
         public JsonObject Summary()

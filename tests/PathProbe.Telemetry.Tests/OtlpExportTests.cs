@@ -62,9 +62,11 @@ public sealed class OtlpExportTests(ITestOutputHelper output)
             Assert.Equal((long)f.Flows[0], r.Attributes["pathprobe.flow.id"]);
             Assert.Equal($"{change} #{f.Id} [{FindingKinds.SeverityName(f.Severity)}] {f.Name}: {f.Summary}", r.Body);
             Assert.Equal("pathprobe", r.Resource["service.name"]);
-            Assert.Equal(Environment.MachineName, r.Resource["host.name"]);
+            // The records' host and capture id (--host, --capture-id), so OTLP data joins the NDJSON and Parquet records.
+            Assert.Equal(Scope.Host, r.Resource["host.name"]);
             Assert.Equal("test0", r.Resource["pathprobe.capture.interface"]);
-            Assert.Equal(r.Resource["pathprobe.capture.id"], r.Attributes["pathprobe.capture.id"]);
+            Assert.Equal(Scope.CaptureId, r.Resource["pathprobe.capture.id"]);
+            Assert.Equal(Scope.CaptureId, r.Attributes["pathprobe.capture.id"]);
             Assert.Equal(f.Severity == Severity.Critical && e.Change != FindingChange.Closed ? 17 : f.Severity == Severity.Warning && e.Change != FindingChange.Closed ? 13 : 9,
                 r.SeverityNumber); // OTLP: ERROR 17, WARN 13, INFO 9
             AssertEvidence(f, r.Attributes);
@@ -160,6 +162,9 @@ public sealed class OtlpExportTests(ITestOutputHelper output)
     }
 
     /// <summary>The capture through the engine and the exporters, published every 16 packets like the live status tick.</summary>
+    /// <summary>The host name and capture id of the run (--host, --capture-id), as the records carry them.</summary>
+    private static readonly PathProbe.Reports.Records.RecordScope Scope = new("mx1.example.test", "20261206T010000Z-4242");
+
     private static (CaptureAnalysis Analysis, List<FindingEvent> Events, long Frames) Replay(string name, TelemetryOptions options)
     {
         var engine = new Engine(new AnalysisOptions { FindingEvents = true });
@@ -167,7 +172,7 @@ public sealed class OtlpExportTests(ITestOutputHelper output)
         var batch = new List<FindingEvent>();
         long frames = 0;
         CaptureAnalysis analysis;
-        var telemetry = CaptureTelemetry.Start(options, out string? error);
+        var telemetry = CaptureTelemetry.Start(options, Scope, out string? error);
         Assert.True(telemetry is not null, error);
         using (telemetry)
         {

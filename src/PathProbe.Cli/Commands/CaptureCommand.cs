@@ -220,11 +220,13 @@ public static class CaptureCommand
         string filter = s.Live.Filter ?? DefaultFilter;
         if (s.Records.PrepareParquetDirectory() is { } directoryError) return Usage(stderr, directoryError);
 
+        // The host name and capture id the records and the OTLP resource carry (--host, --capture-id).
+        var scope = new RecordScope(s.Records.HostName, s.Records.LiveCaptureId(DateTime.UtcNow));
         // The exporters first: a metrics port that is taken is a usage error before anything is captured.
         CaptureTelemetry? telemetry = null;
         if (s.Telemetry.Any)
         {
-            telemetry = CaptureTelemetry.Start(s.Telemetry, out string? telemetryError);
+            telemetry = CaptureTelemetry.Start(s.Telemetry, scope, out string? telemetryError);
             if (telemetry is null) return Usage(stderr, telemetryError!);
         }
         using var telemetryScope = telemetry;
@@ -276,7 +278,6 @@ public static class CaptureCommand
                 stderr.WriteLine($"pathprobe: metrics at http://{(listen.Host == "*" ? "0.0.0.0" : listen.Host)}:{listen.Port}/metrics");
             using var signals = new StopSignals(stop: source.Stop);
             using var hangup = new HangupSignal();
-            var scope = new RecordScope(s.Records.HostName, s.Records.LiveCaptureId(DateTime.UtcNow));
             var parquet = s.Records.OpenParquet(scope, out string? parquetError);
             if (parquetError is not null) { writer?.Dispose(); return Usage(stderr, parquetError); }
             var live = new LiveRun(source, writer, counters, s, stdout, stderr, scope, parquet) { Telemetry = telemetry, Hangup = hangup };

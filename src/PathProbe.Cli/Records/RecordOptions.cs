@@ -40,9 +40,11 @@ public sealed class RecordOptions
                 "Also write flows, findings, mail (smtp) and DNS transactions as Parquet files under DIR/flows, DIR/findings, DIR/smtp, DIR/dns " +
                 "(created if missing), each record with --host and --capture-id, for DuckDB, Spark or ClickHouse across servers" +
                 (live ? "; rotated hourly and on exit, each finished *.parquet complete even if the process is killed." : ".")),
-            Host = CliOptions.Text("--host", null, "NAME", "The host name every record carries (default: this machine's name)."),
+            Host = CliOptions.Text("--host", null, "NAME", "The host name every record carries" +
+                (live ? ", and the OTLP resource's host.name" : "") + " (default: this machine's name)."),
             CaptureId = CliOptions.Text("--capture-id", null, "ID",
-                "The capture id every record carries (default: " + (live ? "the start time (UTC) and the process id" :
+                "The capture id every record carries" + (live ? ", and the OTLP resource's pathprobe.capture.id" : "") + " (default: " +
+                (live ? "the start time (UTC) and the process id" :
                 "a hash of the inputs' file names, packet counts and first packet times, so the same files give the same ids") + ")."),
             Rotate = live ? CliOptions.Number("--parquet-rotate", null, "S", "Rotate the Parquet files every S seconds (default 3600).", 0, 1e9, "seconds", DefaultRotateSeconds) : null,
         };

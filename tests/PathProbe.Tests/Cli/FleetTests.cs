@@ -222,7 +222,8 @@ public sealed class FleetTests : IDisposable
         int port;
         using (var probe = new TcpListener(IPAddress.Loopback, 0)) { probe.Start(); port = ((IPEndPoint)probe.LocalEndpoint).Port; }
         Assert.True(MetricsEndpoint.TryParse($"{host}:{port}", out var listen, out _));
-        var telemetry = CaptureTelemetry.Start(new TelemetryOptions { MetricsListen = listen, Interface = "test0" }, out string? error);
+        var telemetry = CaptureTelemetry.Start(new TelemetryOptions { MetricsListen = listen, Interface = "test0" },
+            new PathProbe.Reports.Records.RecordScope("test", "test-run"), out string? error);
         Assert.True(telemetry is not null, error);
         using (telemetry)
         {

@@ -11,6 +11,7 @@ using OpenTelemetry.Resources;
 using PathProbe.Findings;
 using PathProbe.Flows;
 using PathProbe.Reports;
+using PathProbe.Reports.Records;
 
 namespace PathProbe.Cli.Commands.Capture;
 
@@ -76,15 +77,18 @@ internal sealed class CaptureTelemetry : IDisposable
     private readonly MeterProvider _meters;
     private readonly ILoggerFactory? _loggers;
     private readonly ILogger? _findings;
-    private readonly string _captureId = Guid.NewGuid().ToString("n");
+    private readonly string _captureId;
 
-    private CaptureTelemetry(TelemetryOptions options)
+    /// <summary><paramref name="scope"/>: the host name and capture id the records carry (--host, --capture-id), so
+    /// that OTLP data, NDJSON and Parquet records of one run join on them.</summary>
+    private CaptureTelemetry(TelemetryOptions options, RecordScope scope)
     {
+        _captureId = scope.CaptureId;
         var resource = ResourceBuilder.CreateEmpty()
             .AddService("pathprobe", serviceVersion: typeof(CaptureTelemetry).Assembly.GetName().Version?.ToString(3))
             .AddAttributes(
             [
-                new("host.name", Environment.MachineName),
+                new("host.name", scope.Host),
                 new("pathprobe.capture.interface", options.Interface),
                 new("pathprobe.capture.id", _captureId),
             ]);
@@ -152,12 +156,12 @@ internal sealed class CaptureTelemetry : IDisposable
     }
 
     /// <summary>Starts the exporters, or returns null and says why in <paramref name="error"/> (a port taken, say).</summary>
-    public static CaptureTelemetry? Start(TelemetryOptions options, out string? error)
+    public static CaptureTelemetry? Start(TelemetryOptions options, RecordScope scope, out string? error)
     {
         error = null;
         try
         {
-            return new CaptureTelemetry(options);
+            return new CaptureTelemetry(options, scope);
         }
         catch (Exception e) when (options.MetricsListen is { } listen && e is InvalidOperationException or HttpListenerException or SocketException)
         {
