@@ -94,35 +94,45 @@ internal sealed class ReadAheadStream : Stream
     /// end of the stream; a failure of the inner stream is thrown once the data before it was taken.</summary>
     internal bool TakeBlock(out byte[] block, out int start, out int length)
     {
+        if (!Advance())
+        {
+            block = [];
+            start = length = 0;
+            return false;
+        }
+        // Handed out whole: whether it was the last block is noted now, since it no longer comes back through Advance.
+        if (_current.Length < BlockSize) { _end = true; _endError = _current.Error; }
+        block = _current.Data!;
+        start = Headroom + _pos;
+        length = _current.Length - _pos;
+        _current = default;
+        _pos = 0;
+        return true;
+    }
+
+    /// <summary>Makes the current block one with unread data: an exhausted block goes back to be read into and the next
+    /// is taken. False at the end of the stream, once every byte before it was handed out; a failure of the inner
+    /// stream is thrown then, with its original type and message.</summary>
+    private bool Advance()
+    {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        while (true)
+        while (_current.Data is null || _pos == _current.Length)
         {
             if (_current.Data is { } data)
             {
-                bool last = _current.Length < BlockSize;
-                if (last) { _end = true; _endError = _current.Error; }
-                if (_pos < _current.Length)
-                {
-                    block = data;
-                    start = Headroom + _pos;
-                    length = _current.Length - _pos;
-                    _current = default;
-                    _pos = 0;
-                    return true;
-                }
+                if (_current.Length < BlockSize) { _end = true; _endError = _current.Error; }
                 _free.Add(data);
                 _current = default;
             }
             if (_end)
             {
                 _endError?.Throw();
-                block = [];
-                start = length = 0;
                 return false;
             }
             _current = _full.Take();
             _pos = 0;
         }
+        return true;
     }
 
     /// <summary>Gives a buffer back for reading into: a block taken, or the buffer one replaced (a buffer of another
@@ -138,28 +148,7 @@ internal sealed class ReadAheadStream : Stream
     public override int Read(Span<byte> buffer)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (buffer.IsEmpty) return 0;
-        while (_current.Data is null || _pos == _current.Length)
-        {
-            if (_current.Data is not null)
-            {
-                if (_current.Length < BlockSize)
-                {
-                    _end = true;
-                    _endError = _current.Error;
-                    _current.Error?.Throw();
-                }
-                _free.Add(_current.Data);
-                _current = default;
-            }
-            if (_end)
-            {
-                _endError?.Throw();
-                return 0;
-            }
-            _current = _full.Take();
-            _pos = 0;
-        }
+        if (buffer.IsEmpty || !Advance()) return 0;
         int count = Math.Min(buffer.Length, _current.Length - _pos);
         _current.Data.AsSpan(Headroom + _pos, count).CopyTo(buffer);
         _pos += count;

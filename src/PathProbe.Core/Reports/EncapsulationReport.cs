@@ -125,8 +125,8 @@ public static class EncapsulationReport
         else
         {
             w.WriteStartObject("outer"u8);
-            w.WriteString("src"u8, e.OuterSrc.ToString());
-            w.WriteString("dst"u8, e.OuterDst.ToString());
+            JsonReport.WriteAddress(w, "src"u8, e.OuterSrc);
+            JsonReport.WriteAddress(w, "dst"u8, e.OuterDst);
             w.WriteNumber("maxIpPacket"u8, maxOuterIpPacket);
             w.WriteNumber("fragmented"u8, outerFragmented);
             w.WriteEndObject();

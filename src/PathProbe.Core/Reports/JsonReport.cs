@@ -488,10 +488,16 @@ public static class JsonReport
     private static void Endpoint(Utf8JsonWriter w, ReadOnlySpan<byte> name, Endpoint e)
     {
         w.WriteStartObject(name);
-        Span<char> ip = stackalloc char[IpAddress.MaxTextLength];
-        w.WriteString("ip"u8, ip[..e.Ip.Format(ip)]);
+        WriteAddress(w, "ip"u8, e.Ip);
         w.WriteNumber("port"u8, e.Port);
         w.WriteEndObject();
+    }
+
+    /// <summary>An address as its text (<see cref="IpAddress.ToString"/>), formatted into a stack buffer.</summary>
+    internal static void WriteAddress(Utf8JsonWriter w, ReadOnlySpan<byte> name, IpAddress address)
+    {
+        Span<char> text = stackalloc char[IpAddress.MaxTextLength];
+        w.WriteString(name, text[..address.Format(text)]);
     }
 
     private static double Seconds(long nanos) => Math.Round(nanos / 1e9, 9);
