@@ -212,13 +212,13 @@ internal static class DnsAnswerText
         if (wire.Length == 0 || wire[0] == 0) { w.Append('.'); return; }
         int p = 0;
         bool first = true;
+        Span<char> escaped = stackalloc char[4];
         while (p < wire.Length && wire[p] != 0 && !w.Full)
         {
             int n = wire[p];
             if (p + 1 + n > wire.Length) break;
             if (!first) w.Append('.');
             first = false;
-            Span<char> escaped = stackalloc char[4];
             foreach (byte b in wire.Slice(p + 1, n))
             {
                 int k = DnsName.Escape(b, escaped);
