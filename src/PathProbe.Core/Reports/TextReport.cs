@@ -292,9 +292,11 @@ public static class TextReport
     }
 
     /// <summary>The worst severity of the findings that name each flow.</summary>
-    public static Dictionary<int, Severity> WorstByFlow(IEnumerable<Finding> findings)
+    public static Dictionary<int, Severity> WorstByFlow(IReadOnlyList<Finding> findings)
     {
-        var worst = new Dictionary<int, Severity>();
+        int named = 0;
+        foreach (var f in findings) named += f.Flows.Count;
+        var worst = new Dictionary<int, Severity>(named); // at most one entry a flow named: never resized
         foreach (var f in findings)
             foreach (int id in f.Flows)
                 if (!worst.TryGetValue(id, out var s) || f.Severity > s) worst[id] = f.Severity;

@@ -297,19 +297,36 @@ internal static class DnsTypeNames
 
 /// <summary>
 /// The record texts of one analysis' answers, kept as characters in 64 KiB chunks (one byte per character when all of
-/// a response's text is ASCII) instead of a string per record; strings are made when a report asks. Grows with the
-/// transactions kept (<see cref="DnsOptions.MaxTransactions"/>), never per packet.
+/// a response's text is ASCII) instead of a string per record; strings are made when a report asks. A response whose
+/// texts are those of a response stored before (the same records in the same order: a resolver asking the same names
+/// again, a retry, the same SPF record for every client) shares the stored copy: a table of <see cref="RecentSlots"/>
+/// recently stored texts, by hash, is checked byte for byte before a copy is shared. Grows with the distinct answers
+/// of the transactions kept (<see cref="DnsOptions.MaxTransactions"/>), never per packet.
 /// </summary>
 public sealed class DnsTextArena
 {
     // Under the runtime's large-object threshold (85,000 bytes): chunks of 256 KiB went to the large-object heap, whose
     // allocations count toward full collections (benchmark set (c): 4 full collections instead of 3, a peak 10 MB higher).
     private const int ChunkBytes = 64 * 1024;
+    /// <summary>Stored texts remembered for sharing (a slot per hash, the newest wins): 256 KiB of table.</summary>
+    internal const int RecentSlots = 16 * 1024;
     private readonly List<byte[]> _chunks = new(16);
     private int _used = ChunkBytes;
+    private byte[] _encoded = new byte[1024];
+    private Recent[]? _recent;
+
+    private struct Recent
+    {
+        public int Hash, Chunk, Offset, Bytes;
+        public byte Count;
+        public bool Ascii;
+    }
 
     /// <summary>Bytes held (the chunks' sizes).</summary>
     public long Bytes { get; private set; }
+
+    /// <summary>Responses whose texts were already stored, and shared instead of stored again.</summary>
+    public long Shared { get; private set; }
 
     /// <summary>Stores <paramref name="count"/> texts that lie one after the other in <paramref name="chars"/>.</summary>
     internal DnsRecordTexts Add(ReadOnlySpan<char> chars, ReadOnlySpan<int> lengths, int count)
@@ -320,6 +337,38 @@ public sealed class DnsTextArena
         chars = chars[..total];
         bool ascii = System.Text.Ascii.IsValid(chars);
         int bytes = count * 2 + (ascii ? total : total * 2);
+        if (_encoded.Length < bytes) _encoded = new byte[Math.Max(bytes, _encoded.Length * 2)];
+        var enc = _encoded.AsSpan(0, bytes);
+        int at = 0, from = 0;
+        for (int i = 0; i < count; i++)
+        {
+            int n = lengths[i];
+            BinaryPrimitives.WriteUInt16LittleEndian(enc[at..], (ushort)n);
+            at += 2;
+            var text = chars.Slice(from, n);
+            if (ascii)
+            {
+                System.Text.Ascii.FromUtf16(text, enc.Slice(at, n), out _); // checked ASCII above: one byte a character
+                at += n;
+            }
+            else
+            {
+                System.Runtime.InteropServices.MemoryMarshal.AsBytes(text).CopyTo(enc[at..]);
+                at += n * 2;
+            }
+            from += n;
+        }
+
+        // The same texts stored before: share them.
+        int hash = Hash(enc, count, ascii);
+        _recent ??= new Recent[RecentSlots];
+        ref var slot = ref _recent[hash & (RecentSlots - 1)];
+        if (slot.Bytes == bytes && slot.Hash == hash && slot.Count == count && slot.Ascii == ascii && _chunks[slot.Chunk].AsSpan(slot.Offset, bytes).SequenceEqual(enc))
+        {
+            Shared++;
+            return new DnsRecordTexts(this, slot.Chunk, slot.Offset, (byte)count, ascii);
+        }
+
         if (_used + bytes > ChunkBytes)
         {
             _chunks.Add(new byte[Math.Max(ChunkBytes, bytes)]);
@@ -328,28 +377,23 @@ public sealed class DnsTextArena
         }
         int chunk = _chunks.Count - 1;
         int start = _used;
-        var dest = _chunks[chunk].AsSpan(start, bytes);
-        int at = 0, from = 0;
-        for (int i = 0; i < count; i++)
-        {
-            int n = lengths[i];
-            BinaryPrimitives.WriteUInt16LittleEndian(dest[at..], (ushort)n);
-            at += 2;
-            var text = chars.Slice(from, n);
-            if (ascii)
-            {
-                System.Text.Ascii.FromUtf16(text, dest.Slice(at, n), out _); // checked ASCII above: one byte a character
-                at += n;
-            }
-            else
-            {
-                System.Runtime.InteropServices.MemoryMarshal.AsBytes(text).CopyTo(dest[at..]);
-                at += n * 2;
-            }
-            from += n;
-        }
+        enc.CopyTo(_chunks[chunk].AsSpan(start, bytes));
         _used += bytes;
+        slot = new Recent { Hash = hash, Chunk = chunk, Offset = start, Bytes = bytes, Count = (byte)count, Ascii = ascii };
         return new DnsRecordTexts(this, chunk, start, (byte)count, ascii);
+    }
+
+    /// <summary>A hash of the encoded texts: their length, count and encoding, and their first and last 64 bytes
+    /// (a match is then compared in full).</summary>
+    private static int Hash(ReadOnlySpan<byte> enc, int count, bool ascii)
+    {
+        var h = new HashCode();
+        h.Add(enc.Length);
+        h.Add(count);
+        h.Add(ascii);
+        h.AddBytes(enc[..Math.Min(64, enc.Length)]);
+        if (enc.Length > 64) h.AddBytes(enc[Math.Max(64, enc.Length - 64)..]);
+        return h.ToHashCode();
     }
 
     internal void WriteJson(in DnsRecordTexts t, System.Text.Json.Utf8JsonWriter w)

@@ -142,4 +142,43 @@ public sealed class DnsAnswerTextTests
         Skip.If(messages == 0, "no DNS messages in the captures found");
         Assert.True(messages > 10, $"{messages} DNS messages");
     }
+
+    /// <summary>A response whose texts were stored before shares the stored copy (byte for byte the same texts); one
+    /// that differs anywhere, or in its count or encoding, is stored anew; memory grows only with the distinct texts.</summary>
+    [Fact]
+    public void Arena_SharesRepeatedTexts_AndStoresDifferentOnes()
+    {
+        var arena = new DnsTextArena();
+        DnsRecordTexts Add(params string[] texts)
+        {
+            var chars = string.Concat(texts).ToCharArray();
+            var lengths = texts.Select(t => t.Length).ToArray();
+            return arena.Add(chars, lengths, texts.Length);
+        }
+        string spf = "TXT \"v=spf1 " + string.Join(" ", Enumerable.Range(0, 20).Select(i => $"ip4:192.0.2.{i}")) + " -all\"";
+        var first = Add("MX 10 mx.example.test", spf);
+        var again = Add("MX 10 mx.example.test", spf);
+        Assert.Equal(1, arena.Shared);
+        Assert.Equal((first.Chunk, first.Offset), (again.Chunk, again.Offset));
+        Assert.Equal(["MX 10 mx.example.test", spf], again.Read());
+
+        // The same first and last 64 bytes, one character different in the middle: stored anew, read back as given.
+        string other = spf.Replace("192.0.2.9 ", "192.0.2.8 ");
+        Assert.NotEqual(spf, other);
+        var changed = Add("MX 10 mx.example.test", other);
+        Assert.NotEqual((first.Chunk, first.Offset), (changed.Chunk, changed.Offset));
+        Assert.Equal(["MX 10 mx.example.test", other], changed.Read());
+        // The same characters split into other records, and the same text in UTF-16 (a non-ASCII record with it).
+        var split = Add("MX 10 mx.example.te", "st" + spf);
+        Assert.Equal(["MX 10 mx.example.te", "st" + spf], split.Read());
+        var wide = Add("MX 10 mx.example.test", spf, "TXT \"caf\u00e9\"");
+        Assert.Equal(["MX 10 mx.example.test", spf, "TXT \"caf\u00e9\""], wide.Read());
+        Assert.Equal(1, arena.Shared);
+
+        // Many repeats of a few answers: the arena holds one chunk.
+        for (int i = 0; i < 10_000; i++) Add($"A 192.0.2.{i % 50}");
+        Assert.Equal(64 * 1024, arena.Bytes);
+        Assert.Equal(1 + 10_000 - 50, arena.Shared);
+        Assert.Equal(["A 192.0.2.7"], Add("A 192.0.2.7").Read());
+    }
 }
