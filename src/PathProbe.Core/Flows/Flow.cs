@@ -304,6 +304,8 @@ public sealed class Flow
     internal long LastFrame;
     /// <summary>On the flow table's list of connections closed by FIN (FlowTable.TcpEndedTimeout).</summary>
     internal bool OnEndedList;
+    /// <summary>On the flow table's list of UDP exchanges (FlowTable.UdpExchangeTimeout).</summary>
+    internal bool OnExchangeList;
 
     /// <summary>The flow left the table and is kept for the report: per-packet analysis state is let go (see
     /// <see cref="TcpConnectionState.ReleaseForReport"/>); what the reports read stays.</summary>
@@ -323,6 +325,7 @@ public sealed class Flow
         LastSeen = default;
         LastFrame = 0;
         OnEndedList = false;
+        OnExchangeList = false;
     }
 
     public string ClientEndpoint => ClientAddress.ToEndpointString(ClientPort);

@@ -12,6 +12,14 @@ public sealed class FlowTableOptions
     public TimeSpan TcpIdleTimeout { get; init; } = TimeSpan.FromMinutes(10);
     /// <summary>Idle time after which a UDP or ICMP flow is closed (capture time).</summary>
     public TimeSpan OtherIdleTimeout { get; init; } = TimeSpan.FromMinutes(2);
+    /// <summary>Idle time after which a UDP exchange is closed (capture time): a UDP flow that was answered, all of whose
+    /// packets came within <see cref="UdpExchangeSpan"/> of its first (a DNS query and its answer, an NTP poll). Linux
+    /// conntrack's <c>nf_conntrack_udp_timeout</c> (30 s) for a flow that is not yet a stream; a flow that goes on
+    /// past that span keeps <see cref="OtherIdleTimeout"/> (conntrack's <c>udp_timeout_stream</c>, 120 s), and so
+    /// does a flow never answered (a query lost on the path, a one-way stream).</summary>
+    public TimeSpan UdpExchangeTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>How long after its first packet a UDP flow's packets still make one exchange (conntrack: 2 s).</summary>
+    public TimeSpan UdpExchangeSpan { get; init; } = TimeSpan.FromSeconds(2);
     /// <summary>Idle time after which a TCP connection closed by FIN from both sides leaves the table (capture time):
     /// Linux's TIME_WAIT, during which the closed connection's addresses and ports are not used for a new one, so a late
     /// packet (the last ACK, a resent FIN) is still the old connection's. A connection that sends data again after both
@@ -24,8 +32,8 @@ public sealed class FlowTableOptions
 
 /// <summary>
 /// Bidirectional flow table keyed by the canonical 5-tuple. Bounded: at most <see cref="FlowTableOptions.MaxFlows"/>
-/// live flows, idle expiry on capture time, least-recently-active eviction. Three intrusive lists, each with its own
-/// idle timeout (TCP, TCP connections closed by FIN, the rest), make expiry O(1) per packet. Steady state allocates
+/// live flows, idle expiry on capture time, least-recently-active eviction. Four intrusive lists, each with its own
+/// idle timeout (TCP, TCP connections closed by FIN, UDP exchanges, the rest), make expiry O(1) per packet. Steady state allocates
 /// nothing: only a new flow allocates its record.
 /// </summary>
 /// <remarks>
@@ -48,9 +56,11 @@ public sealed class FlowTable
     private readonly Stack<Flow> _free = new();
     private readonly long _tcpIdleNanos;
     private readonly long _otherIdleNanos;
+    private readonly long _exchangeIdleNanos;
+    private readonly long _exchangeSpanNanos;
     private readonly long _endedIdleNanos;
     private long _touches;
-    private Flow? _tcpOldest, _tcpNewest, _otherOldest, _otherNewest, _endedOldest, _endedNewest;
+    private Flow? _tcpOldest, _tcpNewest, _otherOldest, _otherNewest, _endedOldest, _endedNewest, _exchangeOldest, _exchangeNewest;
     private bool _finishing;
     private int _nextId;
 
@@ -60,6 +70,8 @@ public sealed class FlowTable
         _options = options ?? new FlowTableOptions();
         _tcpIdleNanos = (long)_options.TcpIdleTimeout.TotalNanoseconds;
         _otherIdleNanos = (long)_options.OtherIdleTimeout.TotalNanoseconds;
+        _exchangeIdleNanos = (long)_options.UdpExchangeTimeout.TotalNanoseconds;
+        _exchangeSpanNanos = (long)_options.UdpExchangeSpan.TotalNanoseconds;
         _endedIdleNanos = (long)_options.TcpEndedTimeout.TotalNanoseconds;
     }
 
@@ -134,6 +146,7 @@ public sealed class FlowTable
         var endBefore = flow.EndReason;
         UpdateDirection(ref d, ref p, flow);
         if (endBefore != flow.EndReason && flow.EndReason == FlowEnd.Fin) Ended(flow);
+        if (proto == FlowProtocol.Udp && (flow.OnExchangeList || d.Packets == 1)) Exchange(flow, p.Time);
         if (proto == FlowProtocol.Tcp)
         {
             // Sequence bases as Wireshark sets them (its §5 rules): this side from its first segment, the other
@@ -261,14 +274,47 @@ public sealed class FlowTable
     /// The TCP and other lists are in the order flows were last touched; the ended list is in order of their last packet's
     /// time, so that one engine and parallel workers time the same flows out at the same frames even when capture times
     /// step back a little (packets reordered by a multi-queue NIC).</summary>
-    private enum Lru : byte { Tcp, Other, Ended }
+    private enum Lru : byte { Tcp, Other, Ended, Exchange }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Lru ListOf(Flow f) =>
-        f.Protocol != FlowProtocol.Tcp ? Lru.Other : f.OnEndedList ? Lru.Ended : Lru.Tcp;
+        f.Protocol != FlowProtocol.Tcp ? (f.OnExchangeList ? Lru.Exchange : Lru.Other) : f.OnEndedList ? Lru.Ended : Lru.Tcp;
 
-    private ref Flow? Oldest(Lru l) => ref l == Lru.Tcp ? ref _tcpOldest : ref l == Lru.Other ? ref _otherOldest : ref _endedOldest;
-    private ref Flow? Newest(Lru l) => ref l == Lru.Tcp ? ref _tcpNewest : ref l == Lru.Other ? ref _otherNewest : ref _endedNewest;
+    private ref Flow? Oldest(Lru l)
+    {
+        switch (l)
+        {
+            case Lru.Tcp: return ref _tcpOldest;
+            case Lru.Other: return ref _otherOldest;
+            case Lru.Ended: return ref _endedOldest;
+            default: return ref _exchangeOldest;
+        }
+    }
+
+    private ref Flow? Newest(Lru l)
+    {
+        switch (l)
+        {
+            case Lru.Tcp: return ref _tcpNewest;
+            case Lru.Other: return ref _otherNewest;
+            case Lru.Ended: return ref _endedNewest;
+            default: return ref _exchangeNewest;
+        }
+    }
+
+    /// <summary>A UDP flow's first packet in a direction, or a packet of an exchange: the flow is an exchange (on its
+    /// list, with <see cref="FlowTableOptions.UdpExchangeTimeout"/>) while it was answered and every packet came within
+    /// <see cref="FlowTableOptions.UdpExchangeSpan"/> of its first; once a packet comes later it is not one again.
+    /// The flow was just touched, so it is the newest of its list and stays the newest of the one it moves to.</summary>
+    private void Exchange(Flow f, Timestamp now)
+    {
+        bool answered = f.ClientToServer.Packets > 0 && f.ServerToClient.Packets > 0;
+        bool exchange = answered && now.UnixNanoseconds - f.Start.UnixNanoseconds < _exchangeSpanNanos;
+        if (exchange == f.OnExchangeList) return;
+        Unlink(f);
+        f.OnExchangeList = exchange;
+        Link(f);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Touch(Flow f)
@@ -347,6 +393,7 @@ public sealed class FlowTable
         long t = now.UnixNanoseconds;
         while (_tcpOldest != null && t - _tcpOldest.LastSeen.UnixNanoseconds > _tcpIdleNanos) Retire(_tcpOldest, FlowEnd.IdleTimeout);
         while (_otherOldest != null && t - _otherOldest.LastSeen.UnixNanoseconds > _otherIdleNanos) Retire(_otherOldest, FlowEnd.IdleTimeout);
+        while (_exchangeOldest != null && t - _exchangeOldest.LastSeen.UnixNanoseconds > _exchangeIdleNanos) Retire(_exchangeOldest, FlowEnd.IdleTimeout);
         while (_endedOldest != null && t - _endedOldest.LastSeen.UnixNanoseconds > _endedIdleNanos)
         {
             EndedTimedOut++;
@@ -358,6 +405,7 @@ public sealed class FlowTable
     {
         Flow? victim = OldestTcp();
         if (victim == null || (_otherOldest != null && _otherOldest.LastSeen < victim.LastSeen)) victim = _otherOldest;
+        if (victim == null || (_exchangeOldest != null && _exchangeOldest.LastSeen < victim.LastSeen)) victim = _exchangeOldest;
         if (victim == null) return;
         Evicted++;
         Retire(victim, FlowEnd.Evicted);
@@ -418,7 +466,13 @@ public sealed class FlowTable
         tcp.Sort(static (a, b) => a.LastFrame.CompareTo(b.LastFrame));
         foreach (var f in tcp) { Unlink(f); _live.Remove(f); Close(f, f.EndReason); }
         tcp.Clear(); // the records not kept for the report are let go below: this list must not hold them
-        while (_otherOldest is { } f) { Unlink(f); _live.Remove(f); Close(f, f.EndReason); }
+        // The other flows in the order they were last touched, as the two lists (each in that order) merge.
+        while (_otherOldest != null || _exchangeOldest != null)
+        {
+            var f = _exchangeOldest == null || _otherOldest != null && _otherOldest.LastFrame < _exchangeOldest.LastFrame
+                ? _otherOldest! : _exchangeOldest;
+            Unlink(f); _live.Remove(f); Close(f, f.EndReason);
+        }
         _live.TrimExcess();
         // Records not kept for the report were let go. When they are a large part of the heap (a flood of flows that
         // carried nothing filled the table), it is collected now, so that the report is written in their place instead

@@ -103,6 +103,58 @@ public sealed class FlowTableTests
         Assert.Equal(2, t.LiveCount);
     }
 
+    /// <summary>A UDP exchange (answered, every packet within 2 s of the first: a DNS query and its answer) leaves
+    /// the table 30 s after its last packet (Linux conntrack's UDP timeout); a UDP flow never answered, or one that goes
+    /// on past its first 2 s (a stream), keeps the 2-minute timeout. At the end of input the flows of both lists close
+    /// in the order they were last touched.</summary>
+    [Fact]
+    public void Update_UdpExchange_LeavesAfterExchangeTimeout()
+    {
+        var t = new FlowTable();
+        var exchange = Udp(t, Client, 40001, Server, 53, 0);
+        Udp(t, Server, 53, Client, 40001, 1);
+        var unanswered = Udp(t, Client, 40002, Server, 53, 2);
+        var stream = Udp(t, Client, 40003, Server, 123, 3);
+        Udp(t, Server, 123, Client, 40003, 4);
+        Udp(t, Client, 40003, Server, 123, 2_500); // past the first 2 s: a stream
+        var lateAnswer = Udp(t, Client, 40004, Server, 53, 5);
+        Udp(t, Server, 53, Client, 40004, 2_100); // answered only after 2 s
+        var retried = Udp(t, Client, 40005, Server, 53, 6);
+        Udp(t, Server, 53, Client, 40005, 7);
+        Udp(t, Client, 40005, Server, 53, 1_900); // again within the 2 s: still one exchange
+
+        Udp(t, Client, 50000, Server, 9, 30_002); // 30 s after the first exchange's answer
+        Assert.Equal(FlowEnd.IdleTimeout, exchange!.EndReason);
+        Assert.Equal(FlowEnd.Open, retried!.EndReason);
+        Udp(t, Client, 50000, Server, 9, 31_901);
+        Assert.Equal(FlowEnd.IdleTimeout, retried.EndReason);
+        Assert.Equal(2, t.Expired);
+        Assert.All(new[] { unanswered, stream, lateAnswer }, f => Assert.Equal(FlowEnd.Open, f!.EndReason));
+
+        // The same ports after the exchange left: a new flow.
+        var again = Udp(t, Client, 40001, Server, 53, 40_000);
+        Assert.NotSame(exchange, again);
+
+        Udp(t, Client, 50000, Server, 9, 122_003); // 2 minutes after the unanswered query
+        Assert.Equal(FlowEnd.IdleTimeout, unanswered!.EndReason);
+        Assert.Equal(FlowEnd.Open, stream!.EndReason);
+        Assert.Equal(FlowEnd.Open, lateAnswer!.EndReason);
+        Udp(t, Client, 50000, Server, 9, 122_600);
+        Assert.Equal(FlowEnd.IdleTimeout, stream.EndReason);
+        Assert.Equal(FlowEnd.IdleTimeout, lateAnswer.EndReason);
+
+        // At the end: an exchange touched before a one-way flow closes before it, one touched after closes after it.
+        var first = Udp(t, Client, 41000, Server, 53, 200_000);
+        Udp(t, Server, 53, Client, 41000, 200_001);
+        var oneWay = Udp(t, Client, 41001, Server, 514, 200_002);
+        var last = Udp(t, Client, 41002, Server, 53, 200_003);
+        Udp(t, Server, 53, Client, 41002, 200_004);
+        t.Finish();
+        var closed = t.ClosedFlows.ToList();
+        Assert.True(closed.IndexOf(first!) < closed.IndexOf(oneWay!));
+        Assert.True(closed.IndexOf(oneWay!) < closed.IndexOf(last!));
+    }
+
     private static void Close(FlowTable t, ushort port, long timeMs)
     {
         Tcp(t, Client, port, Server, 25, TcpFlags.Fin | TcpFlags.Ack, timeMs, out _, seq: 2);
