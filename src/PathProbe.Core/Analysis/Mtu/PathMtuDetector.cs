@@ -267,8 +267,8 @@ public sealed class PathMtuDetector : IPathMtuView
         else m.CandidateCount++;
         // A resend first seen here was sent at least once before.
         // Sized to what the direction uses: 2 entries first, doubled up to MaxCandidates.
-        if (m.Candidates is null) m.Candidates = new MtuCandidate[2];
-        else if (slot == m.Candidates.Length) Array.Resize(ref m.Candidates, Math.Min(slot * 2, PathMtuDirection.MaxCandidates));
+        if (m.Candidates is null) m.Candidates = GrowArrays<MtuCandidate>.Rent(2);
+        else if (slot == m.Candidates.Length) m.Candidates = GrowArrays<MtuCandidate>.Grow(m.Candidates, Math.Min(slot * 2, PathMtuDirection.MaxCandidates));
         m.Candidates[slot] = new MtuCandidate
         {
             Start = start, End = end, IpSize = size, Sends = 1, FirstSend = now, SeenFirstAsResend = resent,

@@ -341,7 +341,7 @@ public sealed class TcpAnalyzer
         // only then does it wrap. Entries keep the places a ring of TsRing would give them (the n-th TSval at n mod
         // TsRing), so the search below finds the same entry first.
         uint tsval = p.TcpOptions.TsVal;
-        if (f.TsTimes is null) { f.TsVals = new uint[TsRingFirst]; f.TsTimes = new long[TsRingFirst]; }
+        if (f.TsTimes is null) { f.TsVals = GrowArrays<uint>.Rent(TsRingFirst); f.TsTimes = GrowArrays<long>.Rent(TsRingFirst); }
         var times = f.TsTimes;
         int last = f.TsNext == 0 ? times.Length - 1 : f.TsNext - 1;
         if (times[last] == 0 || f.TsVals![last] != tsval)
@@ -371,8 +371,8 @@ public sealed class TcpAnalyzer
     private static void GrowTsRing(TcpEndpointState f)
     {
         int n = Math.Min(f.TsTimes!.Length * 2, TsRing);
-        Array.Resize(ref f.TsVals, n);
-        Array.Resize(ref f.TsTimes, n);
+        f.TsVals = GrowArrays<uint>.Grow(f.TsVals!, n);
+        f.TsTimes = GrowArrays<long>.Grow(f.TsTimes!, n);
     }
 
     /// <summary>Bytes in flight after this segment: sent beyond what the other side acknowledged, less what it

@@ -127,6 +127,7 @@ internal sealed class PathMtuDirection
     /// (<c>PathMtuDetector.FlowClosing</c>: resent ones became losses); those left were sent once and prove nothing.</summary>
     internal void ReleaseForReport()
     {
+        GrowArrays<MtuCandidate>.Return(Candidates);
         Candidates = null;
         CandidateCount = 0;
     }

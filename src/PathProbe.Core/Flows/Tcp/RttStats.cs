@@ -42,8 +42,8 @@ public sealed class RttStats
         if (_stored < ExactSamples)
         {
             // Sized to what the side uses: 4 samples first, doubled as they come, up to ExactSamples.
-            if (_samples is null) _samples = new long[FirstSamples];
-            else if (_stored == _samples.Length) Array.Resize(ref _samples, Math.Min(_stored * 2, ExactSamples));
+            if (_samples is null) _samples = GrowArrays<long>.Rent(FirstSamples);
+            else if (_stored == _samples.Length) _samples = GrowArrays<long>.Grow(_samples, Math.Min(_stored * 2, ExactSamples));
             _samples[_stored++] = nanos;
         }
         else
@@ -81,6 +81,7 @@ public sealed class RttStats
         if (_frozen) return;
         _median = MedianNanos();
         _frozen = true;
+        GrowArrays<long>.Return(_samples);
         _samples = null;
     }
 

@@ -110,8 +110,11 @@ public sealed class TcpEndpointState
     /// unacknowledged-segment list, the TCP timestamp ring, the RTT samples once their median is taken) is let go.</summary>
     internal void ReleaseForReport()
     {
+        GrowArrays<UnackedSegment>.Return(Unacked);
         Unacked = null;
         UCount = 0; UHead = 0; USorted = true;
+        GrowArrays<uint>.Return(TsVals);
+        GrowArrays<long>.Return(TsTimes);
         TsVals = null; TsTimes = null; TsNext = 0;
         _rtt?.Freeze();
     }
@@ -120,7 +123,7 @@ public sealed class TcpEndpointState
     {
         System.Diagnostics.Debug.Assert(!IsShared, "a side that has not sent is read-only (TcpConnectionState.ServerToWrite)");
         // Sized to what the flow uses: a SYN-only flow holds one entry (two fit); the array doubles as data flows.
-        Unacked ??= new UnackedSegment[2];
+        Unacked ??= GrowArrays<UnackedSegment>.Rent(2);
         var u = Unacked;
         if (UCount == u.Length && UHead > 0)
         {
@@ -132,7 +135,7 @@ public sealed class TcpEndpointState
         if (UCount == u.Length)
         {
             if (UCount >= MaxUnacked) { UnackedOverflow++; return; }
-            Array.Resize(ref Unacked, UCount * 2);
+            Unacked = GrowArrays<UnackedSegment>.Grow(u, UCount * 2);
             u = Unacked;
         }
         if (UCount > UHead && PathProbe.Primitives.SeqNum.Before(seq, u[UCount - 1].Next)) USorted = false;
