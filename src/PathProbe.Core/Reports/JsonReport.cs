@@ -258,7 +258,7 @@ public static class JsonReport
         if (f.Application is null) w.WriteNull("application"u8); else w.WriteString("application"u8, f.Application);
         EncapsulationReport.WriteJsonFlow(w, f);
         if (f.Protocol == FlowProtocol.Tcp && f.Tcp is { } tcp) WriteTcp(w, f, tcp, facts);
-        SmtpJson.WriteFlow(w, f);
+        SmtpJson.WriteFlow(w, f, facts);
         if (f.App is DnsFlowState dns) WriteDns(w, dns);
         w.WriteEndObject();
     }

@@ -28,7 +28,8 @@ internal static class SmtpJson
         w.WriteEndObject();
     }
 
-    public static void WriteFlow(Utf8JsonWriter w, Flow f)
+    /// <summary>The flow's SMTP session, if any; <paramref name="facts"/> are the flow's (<see cref="FlowFacts.Of"/>).</summary>
+    public static void WriteFlow(Utf8JsonWriter w, Flow f, FlowFacts facts)
     {
         if (f.App is not SmtpFlowState s) return;
         var session = s.Session;
@@ -36,7 +37,7 @@ internal static class SmtpJson
         w.WriteString("detectedBy"u8, s.DetectedBy switch { SmtpDetection.Banner => "banner", SmtpDetection.Proxy => "proxy", _ => "port" });
         WriteProxy(w, session.Proxy);
         w.WriteString("phase"u8, s.Phase);
-        if (s.Position is { } position) new EvidenceWriter(w).Position(position, FlowFacts.Of(f)); else w.WriteNull("position"u8);
+        if (s.Position is { } position) new EvidenceWriter(w).Position(position, facts); else w.WriteNull("position"u8);
         Str(w, "banner", session.Banner);
         if (session.GreetingDelay is { } gd) w.WriteNumber("greetingDelay"u8, Sec(gd)); else w.WriteNull("greetingDelay"u8);
         Str(w, "ehloName", session.EhloName);
@@ -55,10 +56,12 @@ internal static class SmtpJson
         else w.WriteNull("auth"u8);
 
         w.WriteStartArray("transactions"u8);
-        foreach (var tx in session.Transactions) WriteTransaction(w, session, tx);
+        var transactions = session.Transactions; // indexed: a foreach over the interface would box its enumerator
+        for (int i = 0; i < transactions.Count; i++) WriteTransaction(w, session, transactions[i]);
         w.WriteEndArray();
         w.WriteStartArray("commands"u8); // the commands outside transactions (EHLO, STARTTLS, AUTH, RSET, QUIT...)
-        foreach (var c in session.Commands) if (c.Transaction < 0) WriteCommand(w, c);
+        var commands = session.Commands;
+        for (int i = 0; i < commands.Count; i++) if (commands[i].Transaction < 0) WriteCommand(w, commands[i]);
         w.WriteEndArray();
 
         w.WriteString("end"u8, SmtpFlowState.EndName(s.End));
@@ -108,10 +111,12 @@ internal static class SmtpJson
         w.WriteBoolean("enhancedStatusCodes"u8, c.EnhancedStatusCodes);
         w.WriteBoolean("dsn"u8, c.Dsn);
         w.WriteStartArray("auth"u8);
-        foreach (var m in c.AuthMechanisms) w.WriteStringValue(SafeText.Clean(m, 40));
+        var mechanisms = c.AuthMechanisms; // indexed, here and below: a foreach over the interface boxes its enumerator
+        for (int i = 0; i < mechanisms.Count; i++) w.WriteStringValue(SafeText.Clean(mechanisms[i], 40));
         w.WriteEndArray();
         w.WriteStartArray("other"u8);
-        foreach (var o in c.Other) w.WriteStringValue(SafeText.Clean(o, 64));
+        var other = c.Other;
+        for (int i = 0; i < other.Count; i++) w.WriteStringValue(SafeText.Clean(other[i], 64));
         w.WriteEndArray();
         w.WriteEndObject();
     }
@@ -128,8 +133,10 @@ internal static class SmtpJson
         if (tx.MailReplyCode == 0) w.WriteNull("mailReply"u8); else w.WriteNumber("mailReply"u8, tx.MailReplyCode);
         w.WriteBoolean("mailRefused"u8, tx.MailRefused);
         w.WriteStartArray("recipients"u8);
-        foreach (var r in tx.Recipients)
+        var recipients = tx.Recipients;
+        for (int i = 0; i < recipients.Count; i++)
         {
+            var r = recipients[i];
             // Each recipient with its own reply: 550 then 451 is one rejected and one deferred recipient.
             w.WriteStartObject();
             w.WriteString("address"u8, SafeText.Clean(r.Address));
@@ -163,7 +170,8 @@ internal static class SmtpJson
         w.WriteString("endPhase"u8, SmtpWords.PhaseName(tx.EndPhase));
         JsonReport.WriteTime(w, "endTime"u8, tx.EndTime);
         w.WriteStartArray("commands"u8);
-        foreach (var c in session.Commands) if (c.Transaction == tx.Index) WriteCommand(w, c);
+        var commands = session.Commands;
+        for (int i = 0; i < commands.Count; i++) if (commands[i].Transaction == tx.Index) WriteCommand(w, commands[i]);
         w.WriteEndArray();
         w.WriteEndObject();
     }
@@ -189,7 +197,7 @@ internal static class SmtpJson
         w.WriteNumber("lines"u8, r.Lines);
         // Every line (bounded by SmtpLimits.MaxReplyLines and MaxTextLength; control characters escaped).
         w.WriteStartArray("textLines"u8);
-        foreach (var line in r.TextLines) w.WriteStringValue(SafeText.Clean(line));
+        for (int i = 0; i < r.KeptLineCount; i++) w.WriteStringValue(SafeText.Clean(r.KeptLine(i)));
         w.WriteEndArray();
         w.WriteNumber("linesNotKept"u8, r.LinesNotKept);
         JsonReport.WriteTime(w, "time"u8, r.Time);

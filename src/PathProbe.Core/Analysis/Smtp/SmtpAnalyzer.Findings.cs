@@ -10,15 +10,21 @@ public sealed partial class SmtpAnalyzer
 {
     private void ReportFindings(Flow flow, SmtpFlowState s, StallVerdict? stall, BlackHoleVerdict? hole, string? resetBy, SmtpTcpEnd end, Timestamp captureEnd)
     {
+        // Most sessions raise nothing: nothing is made for them (the flow's facts only for a verdict, one for all).
         var session = s.Session;
         var failures = CollectFailures(session);
-        var deferrals = failures.Where(f => f.Reply.Code < 500).ToList();
-        var rejects = failures.Where(f => f.Reply.Code >= 500).ToList();
-        var facts = FlowFacts.Of(flow);
-        if (deferrals.Count > 0) ReportFailure(flow, facts, s, deferrals, reject: false);
-        if (rejects.Count > 0) ReportFailure(flow, facts, s, rejects, reject: true);
-        ReportAborted(flow, facts, s, stall, resetBy, end, captureEnd, failures.Any(f => f.Reply.Code == 421 || f.Verb == "greeting"));
-        ReportSlow(flow, facts, s);
+        FlowFacts? facts = null;
+        bool refused = false;
+        if (failures is not null)
+        {
+            var deferrals = failures.FindAll(f => f.Reply.Code < 500);
+            var rejects = failures.FindAll(f => f.Reply.Code >= 500);
+            if (deferrals.Count > 0) ReportFailure(flow, facts ??= FlowFacts.Of(flow), s, deferrals, reject: false);
+            if (rejects.Count > 0) ReportFailure(flow, facts ??= FlowFacts.Of(flow), s, rejects, reject: true);
+            refused = failures.Exists(f => f.Reply.Code == 421 || f.Verb == "greeting");
+        }
+        ReportAborted(flow, ref facts, s, stall, resetBy, end, captureEnd, refused);
+        ReportSlow(flow, ref facts, s);
     }
 
     // ---- smtp-deferral / smtp-reject ------------------------------------------------------------------------------
@@ -27,11 +33,12 @@ public sealed partial class SmtpAnalyzer
 
     /// <summary>4xx/5xx replies that concern the mail (the greeting, MAIL, RCPT, DATA, the data, AUTH, HELO,
     /// STARTTLS, unsolicited 421s and replies that cut the data short). A 5xx to EHLO answered by a working HELO
-    /// fallback, and refusals of optional commands (VRFY, EXPN, HELP, unknown verbs) are not problems.</summary>
-    private static List<Failure> CollectFailures(SmtpSession session)
+    /// fallback, and refusals of optional commands (VRFY, EXPN, HELP, unknown verbs) are not problems. Null when there
+    /// is none.</summary>
+    private static List<Failure>? CollectFailures(SmtpSession session)
     {
-        var list = new List<Failure>();
-        if (session.Greeting is { Code: >= 400 } g) list.Add(new Failure("greeting", SmtpCommandKind.None, null, g, -1));
+        List<Failure>? list = null;
+        if (session.Greeting is { Code: >= 400 } g) (list ??= new()).Add(new Failure("greeting", SmtpCommandKind.None, null, g, -1));
         var commands = session.Commands;
         for (int i = 0; i < commands.Count; i++)
         {
@@ -44,7 +51,7 @@ public sealed partial class SmtpAnalyzer
                 SmtpCommandKind.Ehlo => !LaterHeloWorked(commands, i),
                 _ => false,
             };
-            if (relevant) list.Add(new Failure(c.Verb, c.Kind, c.Argument, r, c.Transaction));
+            if (relevant) (list ??= new()).Add(new Failure(c.Verb, c.Kind, c.Argument, r, c.Transaction));
         }
         return list;
     }
@@ -106,7 +113,7 @@ public sealed partial class SmtpAnalyzer
 
     // ---- smtp-aborted ---------------------------------------------------------------------------------------------
 
-    private void ReportAborted(Flow flow, FlowFacts facts, SmtpFlowState s, StallVerdict? stall, string? resetBy, SmtpTcpEnd end, Timestamp captureEnd, bool refusedBySession)
+    private void ReportAborted(Flow flow, ref FlowFacts? facts, SmtpFlowState s, StallVerdict? stall, string? resetBy, SmtpTcpEnd end, Timestamp captureEnd, bool refusedBySession)
     {
         if (end is SmtpTcpEnd.Evicted) return; // not followed: nothing is known about the end
         var session = s.Session;
@@ -115,8 +122,10 @@ public sealed partial class SmtpAnalyzer
 
         // A transaction the network ended (not one the client left with RSET/QUIT, which keeps its own reason).
         SmtpTransaction? tx = null;
-        foreach (var t in session.Transactions)
+        var transactions = session.Transactions;
+        for (int i = 0; i < transactions.Count; i++)
         {
+            var t = transactions[i];
             if (t.Outcome == SmtpOutcome.Incomplete || t.Outcome == SmtpOutcome.Aborted && t.OutcomeReason == session.CloseReason)
             {
                 tx = t;
@@ -153,7 +162,7 @@ public sealed partial class SmtpAnalyzer
             : tx is not null ? Severity.Critical : Severity.Warning;
         _log.Raise(new SmtpAbortedVerdict
         {
-            Flows = [facts],
+            Flows = [facts ??= FlowFacts.Of(flow)],
             Level = severity,
             At = time,
             Position = position,
@@ -182,28 +191,30 @@ public sealed partial class SmtpAnalyzer
 
     // ---- smtp-slow-reply ------------------------------------------------------------------------------------------
 
-    private void ReportSlow(Flow flow, FlowFacts facts, SmtpFlowState s)
+    private void ReportSlow(Flow flow, ref FlowFacts? facts, SmtpFlowState s)
     {
         var session = s.Session;
-        var slow = new List<(SlowReply Reply, string? Enhanced)>();
+        List<(SlowReply Reply, string? Enhanced)>? slow = null;
         long greetLimit = (long)_options.GreetingThreshold.TotalNanoseconds;
         if (session.Greeting is { } g && session.GreetingDelay is { } gd && gd.Ticks * 100 > greetLimit)
-            slow.Add((new SlowReply("greeting", gd.Ticks * 100, greetLimit, g.Code, g.Text, flow.Start), g.EnhancedCode));
-        foreach (var c in session.Commands)
+            (slow ??= new()).Add((new SlowReply("greeting", gd.Ticks * 100, greetLimit, g.Code, g.Text, flow.Start), g.EnhancedCode));
+        var commands = session.Commands;
+        for (int i = 0; i < commands.Count; i++)
         {
+            var c = commands[i];
             // AUTH's time includes the client's own credential round trips; a reply no command asked for has no start.
             if (c.Reply is not { } r || c.Kind is SmtpCommandKind.Auth or SmtpCommandKind.None) continue;
             bool endOfData = c.Kind == SmtpCommandKind.EndOfData ||
                              c.Kind == SmtpCommandKind.Bdat && c.Argument?.EndsWith("LAST", StringComparison.OrdinalIgnoreCase) == true;
             long limit = (long)(endOfData ? _options.DataReplyThreshold : _options.ReplyThreshold).TotalNanoseconds;
             long took = r.Time.UnixNanoseconds - c.Time.UnixNanoseconds;
-            if (took > limit) slow.Add((new SlowReply(c.Kind == SmtpCommandKind.EndOfData ? "end of data" : c.Verb, took, limit, r.Code, r.FullText, c.Time), r.EnhancedCode));
+            if (took > limit) (slow ??= new()).Add((new SlowReply(c.Kind == SmtpCommandKind.EndOfData ? "end of data" : c.Verb, took, limit, r.Code, r.FullText, c.Time), r.EnhancedCode));
         }
-        if (slow.Count == 0) return;
+        if (slow is null) return;
         var worst = slow.MaxBy(x => x.Reply.Nanos);
         _log.Raise(new SmtpSlowReplyVerdict
         {
-            Flows = [facts],
+            Flows = [facts ??= FlowFacts.Of(flow)],
             Slow = slow.Take(_options.MaxRepliesPerFinding).Select(x => x.Reply).ToArray(),
             Slowest = worst.Reply,
             SlowestEnhanced = worst.Enhanced,

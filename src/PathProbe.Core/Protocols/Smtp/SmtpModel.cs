@@ -75,6 +75,13 @@ public sealed record SmtpReply(int Code, string? EnhancedCode, string Text, int 
 
     private int KeptLines => _lines?.Length ?? 1;
 
+    /// <summary>Line <paramref name="i"/> of <see cref="TextLines"/> (below <see cref="KeptLineCount"/>), without making
+    /// the list of a one-line reply.</summary>
+    internal string KeptLine(int i) => _lines is null ? Text : _lines[i];
+
+    /// <summary><see cref="TextLines"/>' count.</summary>
+    internal int KeptLineCount => KeptLines;
+
     /// <summary>Lines beyond <see cref="SmtpLimits.MaxReplyLines"/> (counted in <see cref="Lines"/>, not kept).</summary>
     public int LinesNotKept => Math.Max(0, Lines - KeptLines);
 
