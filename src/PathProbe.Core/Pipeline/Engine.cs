@@ -454,7 +454,10 @@ public sealed class Engine : IFrameSink
                     break;
                 case Stage.Storms: _storms.Finish(); break;
                 case Stage.FlowTable: _flows.Finish(); break;
-                case Stage.PathMtu: if (_tcpAnalysis) _mtu.Finish(); break;
+                case Stage.PathMtu:
+                    if (_tcpAnalysis) _mtu.Finish();
+                    _smtp?.RefreshBlackHoles(); // the black holes' final numbers into the SMTP words and verdicts
+                    break;
                 case Stage.Dns: _dns.Finish(_now); break;
                 case Stage.Fragmentation: _fragmentation.Finish(_now); break;
             }

@@ -47,7 +47,10 @@ public interface IPathMtuView
     /// <summary>The flow is part of a black-hole verdict (either direction).</summary>
     bool BlackHoled(Flow flow);
     /// <summary>The black hole the data of one side of this flow is behind, as last published, or null.</summary>
-    BlackHoleVerdict? BlackHoleOf(Flow flow, bool fromClient);
+    BlackHoleVerdict? BlackHoleOf(Flow flow, bool fromClient) => BlackHoleOf(flow, fromClient, out _);
+    /// <summary>The same, and where its later versions are (<see cref="FindingLog.Get"/>): a black hole's numbers
+    /// change as other flows toward the same peer show more, after this flow has closed.</summary>
+    BlackHoleVerdict? BlackHoleOf(Flow flow, bool fromClient, out VerdictHandle handle);
 }
 
 public sealed class PathMtuDetector : IPathMtuView
@@ -75,13 +78,15 @@ public sealed class PathMtuDetector : IPathMtuView
 
     /// <summary>The black hole the data <paramref name="fromClient"/> (or from the server) of this flow is behind, as
     /// last published, or null.</summary>
-    public BlackHoleVerdict? BlackHoleOf(Flow flow, bool fromClient)
+    public BlackHoleVerdict? BlackHoleOf(Flow flow, bool fromClient, out VerdictHandle handle)
     {
+        handle = default;
         var m = flow.Tcp?.MtuIfAny(fromClient);
         if (m is null || !m.Decided) return null;
         var key = (m.DecidedAsReceiver, m.DecidedAsReceiver ? (fromClient ? flow.ClientAddress : flow.ServerAddress) : (fromClient ? flow.ServerAddress : flow.ClientAddress));
         if (!_groups.TryGetValue(key, out var g)) return null;
         if (g.Changed) Publish(g, final: false); // numbers a resend changed: the reader gets them
+        handle = g.Handle;
         return _log.Get(g.Handle) as BlackHoleVerdict;
     }
 

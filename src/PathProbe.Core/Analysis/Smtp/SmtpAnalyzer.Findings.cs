@@ -85,13 +85,14 @@ public sealed partial class SmtpAnalyzer
         // and the black hole the stalled sender's data is behind.
         StallVerdict? stall = null;
         BlackHoleVerdict? hole = null;
+        VerdictHandle holeHandle = default;
         if (meaning.Kind == SmtpReplyKind.ServerTimeout && stallBefore is { } seen)
         {
             stall = _log.Get(seen.Handle) as StallVerdict ?? seen.Verdict;
-            hole = _mtu?.BlackHoleOf(flow, seen.SenderIsClient);
+            hole = _mtu?.BlackHoleOf(flow, seen.SenderIsClient, out holeHandle);
         }
         var tx = first.Transaction >= 0 ? session.Transactions.FirstOrDefault(t => t.Index == first.Transaction) : null;
-        _log.Raise(new SmtpFailureVerdict
+        var raised = _log.Raise(new SmtpFailureVerdict
         {
             Flows = [facts],
             Reject = reject,
@@ -109,6 +110,7 @@ public sealed partial class SmtpAnalyzer
             StallBefore = stall,
             BlackHole = hole,
         });
+        if (hole is not null) _holeUses.Add(new HoleUse(holeHandle, hole, raised, null, default, null, null, default, 0));
     }
 
     // ---- smtp-aborted ---------------------------------------------------------------------------------------------
@@ -157,10 +159,11 @@ public sealed partial class SmtpAnalyzer
             time = flow.Start;
         }
         // The client's data stuck behind a path-MTU black hole: the capture ending is not why it did not finish.
-        var hole = _mtu?.BlackHoleOf(flow, fromClient: true);
+        VerdictHandle holeHandle = default;
+        var hole = _mtu?.BlackHoleOf(flow, fromClient: true, out holeHandle);
         Severity severity = incomplete ? (hole is not null && tx is not null ? Severity.Critical : Severity.Info)
             : tx is not null ? Severity.Critical : Severity.Warning;
-        _log.Raise(new SmtpAbortedVerdict
+        var raised = _log.Raise(new SmtpAbortedVerdict
         {
             Flows = [facts ??= FlowFacts.Of(flow)],
             Level = severity,
@@ -179,6 +182,7 @@ public sealed partial class SmtpAnalyzer
             DeclaredSize = tx?.DeclaredSize ?? -1,
             Outcome = tx is null ? null : SmtpWords.OutcomeName(tx.Outcome),
         });
+        if (hole is not null) _holeUses.Add(new HoleUse(holeHandle, hole, raised, null, default, null, null, default, 0));
     }
 
     /// <summary>The capture ended while the client waited longer than the reply threshold for something.</summary>

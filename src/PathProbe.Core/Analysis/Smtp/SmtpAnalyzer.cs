@@ -202,14 +202,56 @@ public sealed partial class SmtpAnalyzer
         }
         if (s.Counted) { s.Counted = false; _live--; }
         var stall = _stalls?.Outage(flow);
-        var hole = _mtu?.BlackHoleOf(flow, stall?.SenderIsClient ?? true);
+        VerdictHandle holeHandle = default;
+        var hole = _mtu?.BlackHoleOf(flow, stall?.SenderIsClient ?? true, out holeHandle);
         var (tcpEnd, resetBy, end) = Close(flow, s, now, stall, hole);
+        if (hole is not null) _holeUses.Add(new HoleUse(holeHandle, hole, default, s, tcpEnd, resetBy, stall, flow.End, end.UnixNanoseconds - flow.End.UnixNanoseconds));
         if (s.Connection.ClientStream.Abandoned) _stats.StreamsAbandoned++;
         if (s.Connection.ServerStream.Abandoned) _stats.StreamsAbandoned++;
         s.Connection.Release();
 
         ReportFindings(flow, s, stall, hole, resetBy, tcpEnd, end);
     }
+
+    // ---- black holes that changed after a session closed ----------------------------------------------------------
+
+    /// <summary>A black hole a closed session's words or verdict name, as it was then: its numbers (the largest size
+    /// known to get through, the smallest lost) may change as later flows toward the same peer show more, and one fact
+    /// has one number everywhere (<see cref="RefreshBlackHoles"/>). Either the session's end in words
+    /// (<see cref="SmtpFlowState.EndDetail"/>, with what it was made from) or a verdict that carries the black hole.</summary>
+    private readonly record struct HoleUse(VerdictHandle Hole, BlackHoleVerdict Was, VerdictHandle Verdict, SmtpFlowState? State,
+        SmtpTcpEnd End, string? ResetBy, StallVerdict? Stall, Timestamp Last, long CaptureEndedAfter);
+
+    private readonly List<HoleUse> _holeUses = new();
+
+    /// <summary>After the path-MTU detector's final versions (end of input): every closed session's end in words and
+    /// every SMTP verdict that names a black hole get the black hole's final numbers where they changed since (the
+    /// incident: early sessions saw 1,004-byte packets get through, a later one 1,426; the mtu-blackhole finding says
+    /// 1,426, and so must smtp-aborted and <c>flows[].smtp.endDetail</c>).</summary>
+    public void RefreshBlackHoles()
+    {
+        foreach (var u in _holeUses)
+        {
+            if (_log.Get(u.Hole) is not BlackHoleVerdict latest || ReferenceEquals(latest, u.Was) || SameNumbers(latest, u.Was)) continue;
+            if (u.State is { } s) s.EndDetail = SmtpAbortedWriter.EndDetail(u.End, u.ResetBy, u.Stall, latest, u.Last, u.CaptureEndedAfter);
+            if (u.Verdict.IsValid && _log.Get(u.Verdict) is { } v)
+            {
+                Verdict? updated = v switch
+                {
+                    SmtpAbortedVerdict a when a.BlackHole is not null && !SameNumbers(a.BlackHole, latest) => a with { BlackHole = latest },
+                    SmtpFailureVerdict f when f.BlackHole is not null && !SameNumbers(f.BlackHole, latest) => f with { BlackHole = latest },
+                    _ => null,
+                };
+                if (updated is not null) _log.Update(u.Verdict, updated);
+            }
+        }
+        _holeUses.Clear();
+    }
+
+    /// <summary>What SMTP's words take from a black hole (<see cref="SmtpAbortedWriter.HoleWords"/>, the JSON's
+    /// pathMtuBlackHole) is the same.</summary>
+    private static bool SameNumbers(BlackHoleVerdict a, BlackHoleVerdict b) =>
+        a.ReceiverVantage == b.ReceiverVantage && a.MinProven == b.MinProven && a.LostSize == b.LostSize && a.Min == b.Min;
 
     /// <summary>A flow whose only packet was the client's SYN has left the table: its session, made when first read, is
     /// the one <see cref="PendingSyn"/> makes, closed at <paramref name="now"/> with the TCP layer's verdicts of then.</summary>
