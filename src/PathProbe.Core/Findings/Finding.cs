@@ -186,14 +186,17 @@ public sealed class Finding
 
     private static int[] FlowIds(IReadOnlyList<Verdict> items)
     {
-        var ids = new List<int>();
+        int count = 0;
+        foreach (var v in items) count += v.Flows.Count;
+        var ids = new int[count];
+        int at = 0;
         foreach (var v in items)
-            foreach (var f in v.Flows) ids.Add(f.Id);
-        ids.Sort();
+            for (int i = 0; i < v.Flows.Count; i++) ids[at++] = v.Flows[i].Id;
+        Array.Sort(ids);
         int n = 0;
-        for (int i = 0; i < ids.Count; i++)
+        for (int i = 0; i < ids.Length; i++)
             if (n == 0 || ids[i] != ids[n - 1]) ids[n++] = ids[i];
-        return ids.GetRange(0, n).ToArray();
+        return n == ids.Length ? ids : ids[..n];
     }
 
     public string Name => Kind.Name();

@@ -95,11 +95,15 @@ public sealed class PathMtuDetector : IPathMtuView
     public void PublishChanged()
     {
         foreach (var g in _changed)
-            if (g.Changed) Publish(g, final: false);
+        {
+            g.Queued = false;
+            if (g.Changed) Publish(g, final: false); // not when a reader published it meanwhile
+        }
         _changed.Clear();
     }
 
-    /// <summary>Groups with new numbers not published yet (<see cref="Refresh"/>).</summary>
+    /// <summary>Groups with new numbers not published yet (<see cref="Refresh"/>), each once (<see cref="Group.Queued"/>:
+    /// a group published by a reader and changed again within the second is not added twice).</summary>
     private readonly List<Group> _changed = new();
 
     /// <summary>Frames longer than the receiver's MSS (segmentation offload on the capture host), not used as evidence.</summary>
@@ -537,7 +541,8 @@ public sealed class PathMtuDetector : IPathMtuView
         // Not published per resend: building the verdict (fixes, every flow's details) for each of thousands of resends
         // toward one black hole was a quarter of such a capture's time. Published when read, when the group changes
         // otherwise (a flow closes, a hole fills), once per second of capture time and at the end.
-        if (!g.Changed) { g.Changed = true; _changed.Add(g); }
+        g.Changed = true;
+        if (!g.Queued) { g.Queued = true; _changed.Add(g); }
     }
 
     /// <summary>Raises the group's verdict, or publishes its new version.</summary>
@@ -592,6 +597,7 @@ public sealed class PathMtuDetector : IPathMtuView
     /// advice, and ICMP too-big messages whose flow was not in the capture.</summary>
     public void Finish()
     {
+        foreach (var g in _changed) g.Queued = false;
         _changed.Clear();
         foreach (var g in _groupOrder)
         {
@@ -614,6 +620,8 @@ public sealed class PathMtuDetector : IPathMtuView
         public VerdictHandle Handle;
         /// <summary>A flow record has new numbers not yet in the published verdict.</summary>
         public bool Changed;
+        /// <summary>On the list of changed groups (<see cref="PathMtuDetector.PublishChanged"/>).</summary>
+        public bool Queued;
 
         public FlowRecord? Find(int id, bool fromClient)
         {
