@@ -60,7 +60,13 @@ public sealed class FlowTable
     private readonly long _exchangeSpanNanos;
     private readonly long _endedIdleNanos;
     private long _touches;
-    private Flow? _tcpOldest, _tcpNewest, _otherOldest, _otherNewest, _endedOldest, _endedNewest, _exchangeOldest, _exchangeNewest;
+    /// <summary>The two ends of one of the intrusive lists (<see cref="Lru"/>).</summary>
+    private struct Ends
+    {
+        public Flow? Oldest, Newest;
+    }
+
+    private Ends _tcp, _other, _ended, _exchange;
     private bool _finishing;
     private int _nextId;
 
@@ -280,27 +286,19 @@ public sealed class FlowTable
     private static Lru ListOf(Flow f) =>
         f.Protocol != FlowProtocol.Tcp ? (f.OnExchangeList ? Lru.Exchange : Lru.Other) : f.OnEndedList ? Lru.Ended : Lru.Tcp;
 
-    private ref Flow? Oldest(Lru l)
+    private ref Ends List(Lru l)
     {
         switch (l)
         {
-            case Lru.Tcp: return ref _tcpOldest;
-            case Lru.Other: return ref _otherOldest;
-            case Lru.Ended: return ref _endedOldest;
-            default: return ref _exchangeOldest;
+            case Lru.Tcp: return ref _tcp;
+            case Lru.Other: return ref _other;
+            case Lru.Ended: return ref _ended;
+            default: return ref _exchange;
         }
     }
 
-    private ref Flow? Newest(Lru l)
-    {
-        switch (l)
-        {
-            case Lru.Tcp: return ref _tcpNewest;
-            case Lru.Other: return ref _otherNewest;
-            case Lru.Ended: return ref _endedNewest;
-            default: return ref _exchangeNewest;
-        }
-    }
+    private ref Flow? Oldest(Lru l) => ref List(l).Oldest;
+    private ref Flow? Newest(Lru l) => ref List(l).Newest;
 
     /// <summary>A UDP flow's first packet in a direction, or a packet of an exchange: the flow is an exchange (on its
     /// list, with <see cref="FlowTableOptions.UdpExchangeTimeout"/>) while it was answered and every packet came within
@@ -375,37 +373,37 @@ public sealed class FlowTable
     /// one step when capture time runs forward; equal times keep the order they were touched in).</summary>
     private void LinkByTime(Flow f)
     {
-        Flow? after = _endedNewest;
+        Flow? after = _ended.Newest;
         for (int steps = 0; after != null && after.LastSeen > f.LastSeen; steps++)
         {
             if (steps == MaxOrderSteps) { EndedOutOfOrder++; break; }
             after = after.Older;
         }
         f.Older = after;
-        f.Newer = after is null ? _endedOldest : after.Newer;
-        if (f.Newer != null) f.Newer.Older = f; else _endedNewest = f;
-        if (after != null) after.Newer = f; else _endedOldest = f;
+        f.Newer = after is null ? _ended.Oldest : after.Newer;
+        if (f.Newer != null) f.Newer.Older = f; else _ended.Newest = f;
+        if (after != null) after.Newer = f; else _ended.Oldest = f;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ExpireIdle(Timestamp now)
     {
         long t = now.UnixNanoseconds;
-        while (_tcpOldest != null && t - _tcpOldest.LastSeen.UnixNanoseconds > _tcpIdleNanos) Retire(_tcpOldest, FlowEnd.IdleTimeout);
-        while (_otherOldest != null && t - _otherOldest.LastSeen.UnixNanoseconds > _otherIdleNanos) Retire(_otherOldest, FlowEnd.IdleTimeout);
-        while (_exchangeOldest != null && t - _exchangeOldest.LastSeen.UnixNanoseconds > _exchangeIdleNanos) Retire(_exchangeOldest, FlowEnd.IdleTimeout);
-        while (_endedOldest != null && t - _endedOldest.LastSeen.UnixNanoseconds > _endedIdleNanos)
+        while (_tcp.Oldest != null && t - _tcp.Oldest.LastSeen.UnixNanoseconds > _tcpIdleNanos) Retire(_tcp.Oldest, FlowEnd.IdleTimeout);
+        while (_other.Oldest != null && t - _other.Oldest.LastSeen.UnixNanoseconds > _otherIdleNanos) Retire(_other.Oldest, FlowEnd.IdleTimeout);
+        while (_exchange.Oldest != null && t - _exchange.Oldest.LastSeen.UnixNanoseconds > _exchangeIdleNanos) Retire(_exchange.Oldest, FlowEnd.IdleTimeout);
+        while (_ended.Oldest != null && t - _ended.Oldest.LastSeen.UnixNanoseconds > _endedIdleNanos)
         {
             EndedTimedOut++;
-            Retire(_endedOldest, _endedOldest.EndReason);
+            Retire(_ended.Oldest, _ended.Oldest.EndReason);
         }
     }
 
     private void EvictOldest()
     {
         Flow? victim = OldestTcp();
-        if (victim == null || (_otherOldest != null && _otherOldest.LastSeen < victim.LastSeen)) victim = _otherOldest;
-        if (victim == null || (_exchangeOldest != null && _exchangeOldest.LastSeen < victim.LastSeen)) victim = _exchangeOldest;
+        if (victim == null || (_other.Oldest != null && _other.Oldest.LastSeen < victim.LastSeen)) victim = _other.Oldest;
+        if (victim == null || (_exchange.Oldest != null && _exchange.Oldest.LastSeen < victim.LastSeen)) victim = _exchange.Oldest;
         if (victim == null) return;
         Evicted++;
         Retire(victim, FlowEnd.Evicted);
@@ -414,7 +412,7 @@ public sealed class FlowTable
     /// <summary>The TCP flow to evict: the head of the TCP list (least recently touched) or of the ended list (earliest
     /// last packet), whichever was touched first (<see cref="Flow.LastFrame"/>).</summary>
     private Flow? OldestTcp() =>
-        _endedOldest == null || _tcpOldest != null && _tcpOldest.LastFrame < _endedOldest.LastFrame ? _tcpOldest : _endedOldest;
+        _ended.Oldest == null || _tcp.Oldest != null && _tcp.Oldest.LastFrame < _ended.Oldest.LastFrame ? _tcp.Oldest : _ended.Oldest;
 
     private void Retire(Flow f, FlowEnd reason)
     {
@@ -461,16 +459,16 @@ public sealed class FlowTable
         _free.Clear();
         // TCP flows, ended or not, in the order they were last touched (parallel workers' closes merge in that order).
         var tcp = new List<Flow>(_live.Count);
-        for (var f = _tcpOldest; f != null; f = f.Newer) tcp.Add(f);
-        for (var f = _endedOldest; f != null; f = f.Newer) tcp.Add(f);
+        for (var f = _tcp.Oldest; f != null; f = f.Newer) tcp.Add(f);
+        for (var f = _ended.Oldest; f != null; f = f.Newer) tcp.Add(f);
         tcp.Sort(static (a, b) => a.LastFrame.CompareTo(b.LastFrame));
         foreach (var f in tcp) { Unlink(f); _live.Remove(f); Close(f, f.EndReason); }
         tcp.Clear(); // the records not kept for the report are let go below: this list must not hold them
         // The other flows in the order they were last touched, as the two lists (each in that order) merge.
-        while (_otherOldest != null || _exchangeOldest != null)
+        while (_other.Oldest != null || _exchange.Oldest != null)
         {
-            var f = _exchangeOldest == null || _otherOldest != null && _otherOldest.LastFrame < _exchangeOldest.LastFrame
-                ? _otherOldest! : _exchangeOldest;
+            var f = _exchange.Oldest == null || _other.Oldest != null && _other.Oldest.LastFrame < _exchange.Oldest.LastFrame
+                ? _other.Oldest! : _exchange.Oldest;
             Unlink(f); _live.Remove(f); Close(f, f.EndReason);
         }
         _live.TrimExcess();

@@ -37,14 +37,7 @@ public sealed class SmtpBlackHoleNumbersTests
             }
             shift = last - 1_800_000_000_000_000_000L + 30_000_000_000L;
         }
-        using var o = new BinaryWriter(File.Create(output));
-        o.Write(0xa1b2c3d4u); o.Write((ushort)2); o.Write((ushort)4); o.Write(0); o.Write(0u); o.Write(262144u); o.Write(1u);
-        foreach (var f in frames)
-        {
-            o.Write((uint)(f.Time / 1_000_000_000)); o.Write((uint)(f.Time % 1_000_000_000 / 1000));
-            o.Write((uint)f.Data.Length); o.Write((uint)f.Original);
-            o.Write(f.Data);
-        }
+        PcapFileWriter.Write(output, frames);
         return output;
     }
 
