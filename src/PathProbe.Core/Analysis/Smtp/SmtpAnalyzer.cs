@@ -205,7 +205,7 @@ public sealed partial class SmtpAnalyzer
         VerdictHandle holeHandle = default;
         var hole = _mtu?.BlackHoleOf(flow, stall?.SenderIsClient ?? true, out holeHandle);
         var (tcpEnd, resetBy, end) = Close(flow, s, now, stall, hole);
-        if (hole is not null) _holeUses.Add(new HoleUse(holeHandle, hole, default, s, tcpEnd, resetBy, stall, flow.End, end.UnixNanoseconds - flow.End.UnixNanoseconds));
+        if (hole is not null) RememberHole(new HoleUse(holeHandle, hole, default, s, tcpEnd, resetBy, stall, flow.End, end.UnixNanoseconds - flow.End.UnixNanoseconds));
         if (s.Connection.ClientStream.Abandoned) _stats.StreamsAbandoned++;
         if (s.Connection.ServerStream.Abandoned) _stats.StreamsAbandoned++;
         s.Connection.Release();
@@ -223,6 +223,16 @@ public sealed partial class SmtpAnalyzer
         SmtpTcpEnd End, string? ResetBy, StallVerdict? Stall, Timestamp Last, long CaptureEndedAfter);
 
     private readonly List<HoleUse> _holeUses = new();
+
+    /// <summary>Sessions and verdicts remembered for <see cref="RefreshBlackHoles"/> at most (the report's default flow
+    /// limit): a live capture of many days behind a black hole does not grow this without bound; beyond it, a session's
+    /// words keep the numbers of its close.</summary>
+    internal const int MaxHoleUses = 100_000;
+
+    private void RememberHole(in HoleUse use)
+    {
+        if (_holeUses.Count < MaxHoleUses) _holeUses.Add(use);
+    }
 
     /// <summary>After the path-MTU detector's final versions (end of input): every closed session's end in words and
     /// every SMTP verdict that names a black hole get the black hole's final numbers where they changed since (the
