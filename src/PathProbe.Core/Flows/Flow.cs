@@ -210,6 +210,14 @@ public sealed class Flow
         if (_tcp is not { } c) return;
         _tcp = null;
         c.Reset();
+        Spare(c);
+    }
+
+    /// <summary><paramref name="c"/> (reset) becomes the thread's spare TCP state; one it takes the place of gives its
+    /// grown arrays back first (many SYNs held at once: each hold replaces the spare).</summary>
+    private static void Spare(TcpConnectionState c)
+    {
+        t_spareTcp?.GiveBackArrays();
         t_spareTcp = c;
     }
 
@@ -227,7 +235,7 @@ public sealed class Flow
         };
         _tcp = null;
         c.Reset();
-        t_spareTcp = c;
+        Spare(c);
     }
 
     /// <summary>A held flow leaves the table: the state rebuilt for the detectors at its close is given back when
@@ -240,7 +248,7 @@ public sealed class Flow
             if (!c.OnlySynState) return; // a detector wrote to it at the close: the state stays with the flow
             _tcp = null;
             c.Reset();
-            t_spareTcp = c;
+            Spare(c);
         }
         _syn.Closed = true;
     }

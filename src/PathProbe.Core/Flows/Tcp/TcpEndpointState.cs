@@ -215,6 +215,17 @@ public sealed class TcpConnectionState
         if (ServerMtuActive) ServerMtu!.ReleaseForReport();
     }
 
+    /// <summary>The state is dropped (a spare that another took the place of): the arrays its sides grew go back to the
+    /// thread's free lists (<see cref="GrowArrays{T}"/>) instead of to the collector.</summary>
+    internal void GiveBackArrays()
+    {
+        Client.ReleaseForReport();
+        _server?.ReleaseForReport();
+        _spareServer?.ReleaseForReport();
+        ClientMtu?.ReleaseForReport();
+        ServerMtu?.ReleaseForReport();
+    }
+
     public readonly TcpEndpointState Client = new();
     /// <summary>The server side. Made when the analysis first writes it (its first segment, or an ACK or SYN-ACK
     /// that reaches it); until then a shared, never written stand-in with a fresh side's values, so a SYN-only flow
