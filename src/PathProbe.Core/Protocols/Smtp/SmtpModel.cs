@@ -73,17 +73,15 @@ public sealed record SmtpReply(int Code, string? EnhancedCode, string Text, int 
         init => _lines = value.Count == 1 && value[0] == Text ? null : value as string[] ?? [.. value];
     }
 
-    private int KeptLines => _lines?.Length ?? 1;
+    /// <summary><see cref="TextLines"/>' count.</summary>
+    internal int KeptLineCount => _lines?.Length ?? 1;
 
     /// <summary>Line <paramref name="i"/> of <see cref="TextLines"/> (below <see cref="KeptLineCount"/>), without making
     /// the list of a one-line reply.</summary>
     internal string KeptLine(int i) => _lines is null ? Text : _lines[i];
 
-    /// <summary><see cref="TextLines"/>' count.</summary>
-    internal int KeptLineCount => KeptLines;
-
     /// <summary>Lines beyond <see cref="SmtpLimits.MaxReplyLines"/> (counted in <see cref="Lines"/>, not kept).</summary>
-    public int LinesNotKept => Math.Max(0, Lines - KeptLines);
+    public int LinesNotKept => Math.Max(0, Lines - KeptLineCount);
 
     /// <summary>All kept lines joined by a space: what classification reads (key words often sit on later lines).</summary>
     public string FullText => _lines is null ? Text : string.Join(" ", _lines);

@@ -70,6 +70,8 @@ public sealed class SmtpBlackHoleNumbersTests
             TextReport.Write(text, [a]);
             using var json = new MemoryStream();
             JsonReport.Write(json, [a]);
+            // The refreshed verdicts' JSON is still the published schema's.
+            PathProbe.Tests.Reports.JsonSchemaTests.AssertValid(Encoding.UTF8.GetString(json.ToArray()));
             foreach (var report in new[] { TestText.Flat(text.ToString()), Encoding.UTF8.GetString(json.ToArray()) })
             {
                 Assert.DoesNotContain("1,004-byte ones do", report);
