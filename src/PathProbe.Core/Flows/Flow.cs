@@ -190,18 +190,26 @@ public sealed class Flow
     /// when it is recycled and reset by its recorder for the new flow id.</summary>
     public Timeline.FlowTimeline? Timeline { get; internal set; }
 
-    // The TCP state a held SYN gave back, for the next flow of this thread (a flow table is used by one thread): a SYN
-    // flood runs on one state, and rebuilding a held SYN's state at its close allocates nothing.
-    [ThreadStatic] private static TcpConnectionState? t_spareTcp;
+    // TCP states given back (a held SYN's, a recycled record's that became a UDP flow), for the next flows of this
+    // thread (a flow table is used by one thread): a SYN flood runs on one state, rebuilding a held SYN's state at its
+    // close allocates nothing, and records that change between TCP and UDP (DNS: a resolver's UDP queries and its TCP
+    // retries) take the states others gave back instead of new ones. Bounded (SpareTcpStates).
+    [ThreadStatic] private static Stack<TcpConnectionState>? t_spareTcp;
     [ThreadStatic] private static Analysis.Tcp.TcpAnalyzer? t_replay;
 
-    /// <summary>Gives the flow its TCP state: the record's own (reset), else the spare one, else a new one.</summary>
+    /// <summary>TCP states kept for reuse per thread at most (about 600 bytes each with their sides); what comes back
+    /// beyond that gives its arrays back and is left to the collector.</summary>
+    internal const int SpareTcpStates = 1024;
+
+    /// <summary>Gives the flow its TCP state: the record's own (reset), else a spare one, else a new one.</summary>
     internal void AttachTcp()
     {
         if (_tcp is not null) { _tcp.Reset(); return; }
-        _tcp = t_spareTcp ?? new TcpConnectionState();
-        t_spareTcp = null;
+        _tcp = TakeSpare();
     }
+
+    private static TcpConnectionState TakeSpare() =>
+        t_spareTcp is { Count: > 0 } spare ? spare.Pop() : new TcpConnectionState();
 
     /// <summary>A recycled record made a UDP or ICMP flow: the TCP state of the connection it held before goes (to the
     /// spare), so that no reader takes it for this flow's.</summary>
@@ -213,12 +221,14 @@ public sealed class Flow
         Spare(c);
     }
 
-    /// <summary><paramref name="c"/> (reset) becomes the thread's spare TCP state; one it takes the place of gives its
-    /// grown arrays back first (many SYNs held at once: each hold replaces the spare).</summary>
+    /// <summary><paramref name="c"/> (reset) gives the arrays its sides grew back to the free lists
+    /// (<see cref="GrowArrays{T}"/>: a spare holds none, so the spares are small whatever their flows carried) and goes
+    /// to the thread's spare TCP states, or to the collector when they are full.</summary>
     private static void Spare(TcpConnectionState c)
     {
-        t_spareTcp?.GiveBackArrays();
-        t_spareTcp = c;
+        c.GiveBackArrays();
+        var spare = t_spareTcp ??= new Stack<TcpConnectionState>();
+        if (spare.Count < SpareTcpStates) spare.Push(c);
     }
 
     /// <summary>The flow's only packet, <paramref name="p"/>, is the client's pure SYN (no payload, no SACK blocks)
@@ -263,8 +273,7 @@ public sealed class Flow
 
     private TcpConnectionState MaterializeSyn()
     {
-        var c = t_spareTcp ?? new TcpConnectionState();
-        t_spareTcp = null;
+        var c = TakeSpare();
         ReplaySyn(c);
         _tcp = c;
         return c;
@@ -323,6 +332,7 @@ public sealed class Flow
     internal void Reset()
     {
         Application = null;
+        if (_app is IReusableApplication reusable) reusable.Recycle();
         App = null;
         _syn = default;
         EndReason = FlowEnd.Open;

@@ -28,3 +28,13 @@ public abstract class PendingApplication : IFlowApplication
     string? IFlowApplication.Phase => null;
     PathProbe.Findings.SmtpPosition? IFlowApplication.Position => null;
 }
+
+/// <summary>Application state that is reused when its flow record is recycled (its flow was not kept for the report)
+/// instead of being let go: a DNS resolver's traffic is one short flow per query, and a state made for each of them
+/// would be garbage the collector copies from generation to generation.</summary>
+internal interface IReusableApplication : IFlowApplication
+{
+    /// <summary>The record is recycled (<see cref="Flow.Reset"/>): the state lets go of everything its flow referred to
+    /// and waits, reading as new, for its analyzer to take it for another flow.</summary>
+    void Recycle();
+}

@@ -61,6 +61,9 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
     private readonly long _timeout = (long)options.QueryTimeout.TotalNanoseconds;
     private readonly long _retryWindow = (long)options.RetryWindow.TotalNanoseconds;
     private readonly StreamBudget _budget = new();
+    // Streams of TCP flows that closed, for the next TCP flows (bounded: SpareStreams).
+    private readonly Stack<DnsTcpStreams> _spareStreams = new();
+    internal const int SpareStreams = 256;
     // Unanswered transactions in the order they were first sent: the head is the next to time out.
     private DnsTransaction? _oldest, _newest;
     private long _nextDeadline = long.MaxValue;
@@ -126,6 +129,14 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
         if (flow.AppIfMade is DnsFlowState { Transport: DnsTransport.Tcp } s) s.CloseTcp(new Timestamp(now));
     }
 
+    /// <summary>A closed TCP flow's streams come back: released, they wait for the next TCP flow (or, beyond
+    /// <see cref="SpareStreams"/>, go to the collector).</summary>
+    internal void GiveBack(DnsTcpStreams streams)
+    {
+        streams.Release();
+        if (_spareStreams.Count < SpareStreams) _spareStreams.Push(streams);
+    }
+
     /// <summary>The most recent transaction on <paramref name="flow"/> with DNS id <paramref name="id"/> (the
     /// fragmentation detector links lost answer fragments to their query).</summary>
     public static DnsTransaction? FindTransaction(Flow flow, ushort id) =>
@@ -159,8 +170,8 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
         var app = flow.App;
         if (app is DnsFlowState s) return s;
         if (app is not null) return null; // another protocol analyzer owns the flow
-        s = new DnsFlowState(transport);
-        if (transport == DnsTransport.Tcp) s.AttachTcp(this, flow, _budget);
+        s = DnsFlowState.Take(transport);
+        if (transport == DnsTransport.Tcp) s.AttachTcp(_spareStreams.Count > 0 ? _spareStreams.Pop() : new DnsTcpStreams(this, _budget), flow);
         flow.App = s;
         return s;
     }

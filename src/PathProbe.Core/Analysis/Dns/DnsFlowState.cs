@@ -11,7 +11,7 @@ namespace PathProbe.Analysis.Dns;
 /// DNS state of one flow (<see cref="Flow.App"/>): its transactions and counters, and for TCP the two stream
 /// reassemblers with the length-prefix framing of RFC 1035 §4.2.2 / RFC 7766 §8.
 /// </summary>
-public sealed class DnsFlowState : IFlowApplication
+public sealed class DnsFlowState : IReusableApplication
 {
     // The flow's transactions in the order they were sent: the first in a field of its own, the rest in a list made
     // with the second. Most DNS flows carry one query (a resolver's random source port per query): they hold no list.
@@ -20,7 +20,7 @@ public sealed class DnsFlowState : IFlowApplication
 
     internal DnsFlowState(DnsTransport transport) => Transport = transport;
 
-    public DnsTransport Transport { get; }
+    public DnsTransport Transport { get; private set; }
     /// <summary>The flow's transactions, oldest first (a view; reading it allocates nothing).</summary>
     public DnsTransactions Transactions => new(this);
     internal int TransactionCount => _first is null ? 0 : 1 + (_more?.Count ?? 0);
@@ -78,48 +78,102 @@ public sealed class DnsFlowState : IFlowApplication
 
     public PathProbe.Findings.SmtpPosition? Position => null;
 
-    // ---- TCP --------------------------------------------------------------------------------------------------
-    internal TcpStreamReassembler? ClientStream, ServerStream;
-    internal DnsTcpFramer? ClientFramer, ServerFramer;
+    // States of recycled flow records, for the next DNS flows of this thread (a flow table and its analyzers are used
+    // by one thread): bounded, SpareStates.
+    [ThreadStatic] private static Stack<DnsFlowState>? t_spare;
+    internal const int SpareStates = 1024;
 
-    internal void AttachTcp(DnsAnalyzer owner, Flow flow, StreamBudget budget)
+    /// <summary>A DNS state for a new flow: one a recycled record gave back (<see cref="IReusableApplication.Recycle"/>),
+    /// else a new one.</summary>
+    internal static DnsFlowState Take(DnsTransport transport)
     {
-        ClientStream = new TcpStreamReassembler(budget);
-        ServerStream = new TcpStreamReassembler(budget);
-        ClientFramer = new DnsTcpFramer(owner, this, flow, fromClient: true);
-        ServerFramer = new DnsTcpFramer(owner, this, flow, fromClient: false);
+        if (t_spare is not { Count: > 0 } spare) return new DnsFlowState(transport);
+        var s = spare.Pop();
+        s.Transport = transport;
+        return s;
+    }
+
+    /// <summary>The flow record is recycled: the state lets its transactions go, reads as new, and waits for the next
+    /// DNS flow of this thread (<see cref="Take"/>).</summary>
+    void IReusableApplication.Recycle()
+    {
+        _first = null;
+        _more?.Clear();
+        Queries = Responses = Malformed = UnmatchedResponses = NotTracked = 0;
+        TcpStreamsLost = 0;
+        // Not closed through the flow table (which closes every flow before it recycles it): nothing is delivered now.
+        if (_tcp is { } t) { _tcp = null; t.Owner.GiveBack(t); }
+        var spare = t_spare ??= new Stack<DnsFlowState>();
+        if (spare.Count < SpareStates) spare.Push(this);
+    }
+
+    /// <summary>The flow's TCP streams are attached (from its first TCP packet until it closes).</summary>
+    internal bool HasTcpStreams => _tcp is not null;
+
+    // ---- TCP --------------------------------------------------------------------------------------------------
+    // The two directions' reassemblers and framers while the TCP flow is in the table; the analyzer's spares otherwise.
+    private DnsTcpStreams? _tcp;
+
+    internal void AttachTcp(DnsTcpStreams streams, Flow flow)
+    {
+        streams.Attach(this, flow);
+        _tcp = streams;
     }
 
     internal void OnTcpSegment(bool fromClient, ref DecodedPacket p)
     {
-        if (ClientFramer is not { } c || ServerFramer is not { } s) return; // closed (no packet comes after that)
+        if (_tcp is not { } t) return; // closed (no packet comes after that)
+        var c = t.ClientFramer;
+        var s = t.ServerFramer;
         if (fromClient)
         {
-            ClientStream!.Segment(ref c, p.Seq, p.Payload, p.PayloadWireLength, p.Time, p.TcpFlags);
-            if ((p.TcpFlags & TcpFlags.Ack) != 0) ServerStream!.PeerAck(ref s, p.Ack, p.Time);
+            t.Client.Segment(ref c, p.Seq, p.Payload, p.PayloadWireLength, p.Time, p.TcpFlags);
+            if ((p.TcpFlags & TcpFlags.Ack) != 0) t.Server.PeerAck(ref s, p.Ack, p.Time);
         }
         else
         {
-            ServerStream!.Segment(ref s, p.Seq, p.Payload, p.PayloadWireLength, p.Time, p.TcpFlags);
-            if ((p.TcpFlags & TcpFlags.Ack) != 0) ClientStream!.PeerAck(ref c, p.Ack, p.Time);
+            t.Server.Segment(ref s, p.Seq, p.Payload, p.PayloadWireLength, p.Time, p.TcpFlags);
+            if ((p.TcpFlags & TcpFlags.Ack) != 0) t.Client.PeerAck(ref c, p.Ack, p.Time);
         }
     }
 
-    /// <summary>Flow closing: buffered stream data is delivered and every buffer returned.</summary>
+    /// <summary>Flow closing: buffered stream data is delivered, and the streams go back to the analyzer (the flow has
+    /// left the table; its record may be kept for the report, without them).</summary>
     internal void CloseTcp(Timestamp time)
     {
-        if (ClientStream is null) return;
-        var c = ClientFramer!;
-        var s = ServerFramer!;
-        ClientStream.Flush(ref c, time);
-        ServerStream!.Flush(ref s, time);
-        ClientStream.Release();
-        ServerStream.Release();
-        c.Release();
-        s.Release();
-        // The flow has left the table (its record may be kept for the report): the streams are done with.
-        ClientStream = ServerStream = null;
-        ClientFramer = ServerFramer = null;
+        if (_tcp is not { } t) return;
+        var c = t.ClientFramer;
+        var s = t.ServerFramer;
+        t.Client.Flush(ref c, time);
+        t.Server.Flush(ref s, time);
+        _tcp = null;
+        t.Owner.GiveBack(t);
+    }
+}
+
+/// <summary>The two directions of a DNS-over-TCP flow: a stream reassembler and a message framer each. Made by the
+/// analyzer (<see cref="DnsAnalyzer"/>) for a TCP flow and given back to it when the flow closes, for the next one.</summary>
+internal sealed class DnsTcpStreams(DnsAnalyzer owner, StreamBudget budget)
+{
+    public readonly DnsAnalyzer Owner = owner;
+    public readonly TcpStreamReassembler Client = new(budget), Server = new(budget);
+    public readonly DnsTcpFramer ClientFramer = new(owner, fromClient: true);
+    public readonly DnsTcpFramer ServerFramer = new(owner, fromClient: false);
+
+    /// <summary>Delivers to <paramref name="state"/> of <paramref name="flow"/> from now on, as new streams would.</summary>
+    public void Attach(DnsFlowState state, Flow flow)
+    {
+        ClientFramer.Attach(state, flow);
+        ServerFramer.Attach(state, flow);
+    }
+
+    /// <summary>Lets the flow go: buffers are returned and nothing refers to its state any more.</summary>
+    public void Release()
+    {
+        Client.Reuse();
+        Server.Reuse();
+        ClientFramer.Reuse();
+        ServerFramer.Reuse();
     }
 }
 
@@ -159,12 +213,32 @@ public readonly struct DnsTransactions : IReadOnlyList<DnsTransaction>
 /// lies whole in one delivered span is parsed in place; one split across segments is gathered in a pooled buffer
 /// of exactly its length (at most 65,535 bytes, one per direction).
 /// </summary>
-internal sealed class DnsTcpFramer(DnsAnalyzer owner, DnsFlowState state, Flow flow, bool fromClient) : ITcpStreamSink
+internal sealed class DnsTcpFramer(DnsAnalyzer owner, bool fromClient) : ITcpStreamSink
 {
+    private DnsFlowState _state = null!;
+    private Flow _flow = null!;
     private int _lengthBytes, _length, _have;
     private byte _lengthHigh;
     private byte[]? _buffer;
     private bool _lost;
+
+    /// <summary>Frames the stream of <paramref name="f"/> for <paramref name="s"/> (<see cref="DnsTcpStreams.Attach"/>).</summary>
+    public void Attach(DnsFlowState s, Flow f)
+    {
+        _state = s;
+        _flow = f;
+    }
+
+    /// <summary>Starts over for another flow: the buffer goes back, and the flow and its state are let go.</summary>
+    public void Reuse()
+    {
+        Release();
+        _lengthBytes = _length = _have = 0;
+        _lengthHigh = 0;
+        _lost = false;
+        _state = null!;
+        _flow = null!;
+    }
 
     public void OnData(ReadOnlySpan<byte> data, Timestamp time)
     {
@@ -180,12 +254,12 @@ internal sealed class DnsTcpFramer(DnsAnalyzer owner, DnsFlowState state, Flow f
                 }
                 else if (_lengthBytes == 0) { _lengthHigh = data[0]; _lengthBytes = 1; data = data[1..]; }
                 else { _length = (_lengthHigh << 8) | data[0]; _lengthBytes = 2; data = data[1..]; }
-                if (_lengthBytes == 2 && _length == 0) { state.Malformed++; _lengthBytes = 0; }
+                if (_lengthBytes == 2 && _length == 0) { _state.Malformed++; _lengthBytes = 0; }
                 continue;
             }
             if (_have == 0 && data.Length >= _length)
             {
-                owner.OnTcpMessage(flow, state, fromClient, data[.._length], time);
+                owner.OnTcpMessage(_flow, _state, fromClient, data[.._length], time);
                 data = data[_length..];
                 _lengthBytes = 0;
                 continue;
@@ -197,7 +271,7 @@ internal sealed class DnsTcpFramer(DnsAnalyzer owner, DnsFlowState state, Flow f
             data = data[n..];
             if (_have == _length)
             {
-                owner.OnTcpMessage(flow, state, fromClient, _buffer.AsSpan(0, _length), time);
+                owner.OnTcpMessage(_flow, _state, fromClient, _buffer.AsSpan(0, _length), time);
                 _have = 0;
                 _lengthBytes = 0;
                 Release();
@@ -215,7 +289,7 @@ internal sealed class DnsTcpFramer(DnsAnalyzer owner, DnsFlowState state, Flow f
     {
         if (_lost) return;
         _lost = true;
-        state.TcpStreamsLost++;
+        _state.TcpStreamsLost++;
         Release();
     }
 

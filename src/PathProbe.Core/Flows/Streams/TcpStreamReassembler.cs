@@ -165,6 +165,18 @@ public sealed class TcpStreamReassembler
         BufferedBytes = 0;
     }
 
+    /// <summary>Starts over for a new connection (a DNS flow state reused by a recycled flow record): buffered memory is
+    /// given back (<see cref="Release"/>) and every field reads as in a new reassembler; the limits stay.</summary>
+    internal void Reuse()
+    {
+        Release();
+        _started = false; _next = 0; _finSeen = false; _finSeq = 0;
+        Abandoned = false; AbandonReason = null;
+        DeliveredBytes = 0; Gaps = 0; GapBytes = 0; OutOfOrderSegments = 0; DuplicateBytes = 0;
+        ConflictingOverlaps = 0; ConflictingBytes = 0; SnapCutSegments = 0; BoundHits = 0;
+        BufferedBytes = 0; PeakBufferedBytes = 0;
+    }
+
     // ---- internals -----------------------------------------------------------------------------
 
     private void Deliver<TSink>(ref TSink sink, ReadOnlySpan<byte> data, Timestamp time) where TSink : ITcpStreamSink

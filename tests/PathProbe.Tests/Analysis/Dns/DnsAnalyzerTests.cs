@@ -252,16 +252,68 @@ public sealed class DnsAnalyzerTests
         var answer = Framed(Response(0x200, "tcp.example.test", DnsType.TXT, new[] { (DnsType.TXT, Txt("v=spf1 -all")) }));
         Feed(e, Tcp(Server, 53, Client, 45000, 5001, (uint)(1001 + q.Length), (byte)(Psh | Ack), answer[..(answer.Length / 2)]), 0.003);
         var state = e.Flows.LiveFlows.Select(f => f.App).OfType<DnsFlowState>().Single();
-        Assert.NotNull(state.ClientStream);
+        Assert.True(state.HasTcpStreams);
         var a = e.Complete(Input());
 
         Assert.Same(state, a.Flows.Select(f => f.App).OfType<DnsFlowState>().Single());
-        Assert.Null(state.ClientStream);
-        Assert.Null(state.ServerStream);
-        Assert.Null(state.ClientFramer);
-        Assert.Null(state.ServerFramer);
+        Assert.False(state.HasTcpStreams);
         Assert.Equal("tcp.example.test", Assert.Single(state.Transactions).Name);
         Assert.Equal(1, state.Queries);
+    }
+
+    /// <summary>Flows beyond the report limit leave their records to new flows, and their DNS states (and a TCP flow's
+    /// streams) go with them: a new flow starts with nothing of the old one's (no transaction, no counter, no half
+    /// message in a framer), and the run makes a handful of states for hundreds of flows.</summary>
+    [Fact]
+    public void RecycledRecords_ReuseDnsStatesAndStreams_NothingCarriedOver()
+    {
+        var e = new Engine(new AnalysisOptions { Flows = new PathProbe.Flows.FlowTableOptions { MaxReportedFlows = 2 } });
+        var states = new HashSet<DnsFlowState>(ReferenceEqualityComparer.Instance);
+        double t = 0;
+        for (int i = 0; i < 300; i++, t += 40) // each flow leaves the table (UDP exchange: 30 s; TCP closed: 60 s) before the next few
+        {
+            ushort port = (ushort)(40000 + i);
+            string name = $"q{i}.example.test";
+            if (i % 3 != 2)
+            {
+                Feed(e, Udp(Client, port, Server, 53, Query((ushort)i, name, DnsType.TXT)), t);
+                Feed(e, Udp(Server, 53, Client, port, Response((ushort)i, name, DnsType.TXT, new[] { (DnsType.TXT, Txt("v=spf1 -all")) })), t + 0.01);
+            }
+            else
+            {
+                // TCP: the answer comes in two segments, so the framer holds half a message between them; the previous
+                // TCP flow of a reused state ended with half a message held (its last segment never came).
+                Feed(e, Tcp(Client, port, Server, 53, 1000, 0, Syn), t);
+                Feed(e, Tcp(Server, 53, Client, port, 5000, 1001, (byte)(Syn | Ack)), t + 0.001);
+                var q = Framed(Query((ushort)i, name, DnsType.TXT));
+                Feed(e, Tcp(Client, port, Server, 53, 1001, 5001, (byte)(Psh | Ack), q), t + 0.002);
+                var answer = Framed(Response((ushort)i, name, DnsType.TXT, new[] { (DnsType.TXT, Txt("v=spf1 -all")) }));
+                int half = answer.Length / 2;
+                uint ack = (uint)(1001 + q.Length);
+                Feed(e, Tcp(Server, 53, Client, port, 5001, ack, (byte)(Psh | Ack), answer[..half]), t + 0.003);
+                Feed(e, Tcp(Server, 53, Client, port, (uint)(5001 + half), ack, (byte)(Psh | Ack), answer[half..]), t + 0.004);
+                // A third message's first half, never completed.
+                Feed(e, Tcp(Server, 53, Client, port, (uint)(5001 + answer.Length), ack, (byte)(Psh | Ack), answer[..half]), t + 0.005);
+                Feed(e, Tcp(Client, port, Server, 53, ack, (uint)(5001 + answer.Length + half), (byte)(Fin | Ack)), t + 0.006);
+                Feed(e, Tcp(Server, 53, Client, port, (uint)(5001 + answer.Length + half), ack + 1, (byte)(Fin | Ack)), t + 0.007);
+            }
+            var live = e.Flows.LiveFlows.Where(f => f.ClientPort == port).Select(f => f.App).OfType<DnsFlowState>().Single();
+            states.Add(live);
+            var tr = Assert.Single(live.Transactions);
+            Assert.Equal(name, tr.Name);
+            Assert.Equal(DnsOutcome.Answered, tr.Outcome);
+            Assert.Equal(new[] { "TXT \"v=spf1 -all\"" }, tr.Response!.Records);
+            Assert.Equal((1, 1, 0, 0), (live.Queries, live.Responses, live.UnmatchedResponses, live.Malformed));
+            Assert.Equal(i % 3 == 2 ? DnsTransport.Tcp : DnsTransport.Udp, live.Transport);
+            Assert.Equal(i % 3 == 2, live.HasTcpStreams);
+        }
+        var a = e.Complete(Input());
+
+        Assert.Equal(300, a.Dns!.Transactions);
+        Assert.Equal(300, a.Dns.Responses);
+        Assert.Equal(2, a.Flows.Count); // the report limit: the rest were recycled
+        Assert.All(a.Flows.Select(f => f.App).OfType<DnsFlowState>(), s => Assert.Single(s.Transactions));
+        Assert.InRange(states.Count, 2, 8); // the two kept, and a few that pass from record to record
     }
 
     /// <summary>The fragmentation detector links a lost answer to the flow's latest query with the answer's DNS id
