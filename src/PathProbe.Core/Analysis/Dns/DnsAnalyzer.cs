@@ -187,10 +187,30 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
             Counters.Malformed++;
             return null;
         }
-        Span<char> name = stackalloc char[DnsName.MaxTextLength];
+        bool query = !sum.Header.IsResponse;
+        if (state.TransactionCount == 0 && (!query || !CanTrack(state)))
+        {
+            // Nothing on the flow to match, and no transaction to make: the question's text is not needed.
+            if (query)
+            {
+                state.Queries++;
+                Counters.Queries++;
+                state.NotTracked++;
+                Counters.NotTracked++;
+            }
+            else
+            {
+                state.Responses++;
+                Counters.Responses++;
+                state.UnmatchedResponses++;
+            }
+            return null;
+        }
+        // The analyzer's own scratch (not stackalloc: 2 KB zeroed for every message).
+        Span<char> name = _nameScratch;
         int nameLength = 0;
         bool hasName = sum.QuestionsRead > 0 && DnsReader.TryReadNameText(msg, sum.QuestionNameOffset, name, out nameLength);
-        if (!sum.Header.IsResponse)
+        if (query)
         {
             OnQuery(flow, state, fromClient, in sum, name[..nameLength], hasName, wireLength, time, transport);
             return null;
@@ -227,7 +247,7 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
             same.LastSent = time;
             return;
         }
-        if (state.TransactionCount >= options.MaxTransactionsPerFlow || Counters.Transactions >= options.MaxTransactions)
+        if (!CanTrack(state))
         {
             state.NotTracked++;
             Counters.NotTracked++;
@@ -274,6 +294,12 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
         }
         Link(t);
     }
+
+    /// <summary>A new query on the flow gets a transaction (neither limit is reached).</summary>
+    private bool CanTrack(DnsFlowState state) =>
+        state.TransactionCount < options.MaxTransactionsPerFlow && Counters.Transactions < options.MaxTransactions;
+
+    private readonly char[] _nameScratch = new char[DnsName.MaxTextLength];
 
     /// <summary>The question name as a string: one string per name for the first <see cref="NamePoolCapacity"/>
     /// names of up to <see cref="NamePoolMaxLength"/> characters (a mail server's resolver asks the same names again

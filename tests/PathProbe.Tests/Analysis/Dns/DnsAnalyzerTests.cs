@@ -345,6 +345,32 @@ public sealed class DnsAnalyzerTests
         Assert.Equal(2, a.Dns!.NotTracked);
     }
 
+    /// <summary>Past the limit a flow without transactions counts its queries as not tracked and its answers as
+    /// unmatched (without reading their questions); a tracked flow still matches its answers and retransmissions.</summary>
+    [Fact]
+    public void GlobalLimit_UntrackedFlowsCountQueriesAndAnswers_TrackedOnesStillMatch()
+    {
+        var e = new Engine(new AnalysisOptions { Dns = new DnsOptions { MaxTransactions = 1 } });
+        var q = Query(1, "n.example.test", DnsType.A);
+        var r = Response(1, "n.example.test", DnsType.A, new[] { (DnsType.A, A("192.0.2.1")) });
+        Feed(e, Udp(Client, 40000, Server, 53, q), 0);
+        Feed(e, Udp(Client, 40001, Server, 53, q), 0.1);
+        Feed(e, Udp(Client, 40001, Server, 53, q), 0.2); // resent: still not tracked
+        Feed(e, Udp(Server, 53, Client, 40001, r), 0.3);
+        Feed(e, Udp(Client, 40000, Server, 53, q), 0.4); // resent on the tracked flow: the same transaction
+        Feed(e, Udp(Server, 53, Client, 40000, r), 0.5);
+        var a = e.Complete(Input());
+
+        var tracked = a.Flows.Single(f => f.ClientPort == 40000).App as DnsFlowState;
+        var untracked = a.Flows.Single(f => f.ClientPort == 40001).App as DnsFlowState;
+        var t = Assert.Single(tracked!.Transactions);
+        Assert.Equal((DnsOutcome.Answered, 2), (t.Outcome, t.Sends));
+        Assert.Equal((2L, 1L, 0L, 0L), (tracked.Queries, tracked.Responses, tracked.NotTracked, tracked.UnmatchedResponses));
+        Assert.Empty(untracked!.Transactions);
+        Assert.Equal((2L, 1L, 2L, 1L), (untracked.Queries, untracked.Responses, untracked.NotTracked, untracked.UnmatchedResponses));
+        Assert.Equal((4L, 2L, 2L, 1L), (a.Dns!.Queries, a.Dns.Responses, a.Dns.NotTracked, a.Dns.Transactions));
+    }
+
     [Theory]
     [InlineData("0102 0304 05")]                                         // shorter than a header
     [InlineData("0001 0100 0001 0000 0000 0000 c00c 0001 0001")]         // question name points at itself
