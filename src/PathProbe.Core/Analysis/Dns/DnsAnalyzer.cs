@@ -223,13 +223,13 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
             state.UnmatchedResponses++;
             return null;
         }
-        Summarise(t._response, msg, status, in sum, wireLength, time, reassembled, fragments, largestFragment, ipLength);
+        Summarise(ref t._answer, msg, status, in sum, wireLength, time, reassembled, fragments, largestFragment, ipLength);
         t.Answered = true;
         if (t.Outcome == DnsOutcome.TimedOut) t.AnsweredLate = true;
         t.Outcome = DnsOutcome.Answered;
         if (t.InPendingList) Unlink(t);
-        if (t._response.Truncated && transport == DnsTransport.Udp && _truncated.Count < options.MaxFindingsPerKind) _truncated.Add(t);
-        if (t.RetryOf is { Response.Truncated: true } udp && t.Transport == DnsTransport.Tcp && !udp.TruncationReported)
+        if (t._answer.Truncated && transport == DnsTransport.Udp && _truncated.Count < options.MaxFindingsPerKind) _truncated.Add(t);
+        if (t.RetryOf is { Answered: true, Answer.Truncated: true } udp && t.Transport == DnsTransport.Tcp && !udp.TruncationReported)
             ReportTruncated(udp, time.UnixNanoseconds);
         return t;
     }
@@ -280,7 +280,7 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
             var key = new QuestionKey(t.Client, t.Server, name, t.Type);
             if (_byQuestion.TryGetValue(key, out var prev) && prev.RetriedBy is null &&
                 time.UnixNanoseconds - prev.FirstSent.UnixNanoseconds <= _retryWindow &&
-                (prev.Outcome != DnsOutcome.Answered || (prev.Response!.Truncated && prev.Transport == DnsTransport.Udp && transport == DnsTransport.Tcp)))
+                (prev.Outcome != DnsOutcome.Answered || (prev.Answer.Truncated && prev.Transport == DnsTransport.Udp && transport == DnsTransport.Tcp)))
             {
                 t.RetryOf = prev;
                 prev.RetriedBy = t;
@@ -318,7 +318,7 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
 
     /// <summary>Fills in the transaction's response: numbers from the scan, the answer records' texts into the arena
     /// (no allocation: <see cref="DnsAnswerText"/>).</summary>
-    private void Summarise(DnsResponseInfo r, ReadOnlySpan<byte> msg, DnsStatus status, in DnsSummary sum, int wireLength, Timestamp time,
+    private void Summarise(ref DnsResponseData r, ReadOnlySpan<byte> msg, DnsStatus status, in DnsSummary sum, int wireLength, Timestamp time,
         bool reassembled, int fragments, int largestFragment, int ipLength)
     {
         string? malformed = status == DnsStatus.Ok ? null : status.ToString();
@@ -327,7 +327,7 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
         if (st != DnsStatus.Ok) malformed ??= st.ToString();
         r.Time = time;
         r.Size = wireLength;
-        r.Rcode = sum.Rcode;
+        r.Rcode = (ushort)sum.Rcode; // 12 bits
         r.Truncated = sum.Header.Truncated;
         r.Authoritative = sum.Header.Authoritative;
         r.AnswerCount = sum.Header.AnswerCount;
@@ -335,7 +335,7 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
         r.AdditionalCount = sum.Header.AdditionalCount;
         r.EdnsSize = sum.HasEdns ? sum.UdpPayloadSize : null;
         r.Fragmented = reassembled;
-        r.FragmentCount = reassembled ? fragments : 0;
+        r.FragmentCount = reassembled ? (ushort)Math.Min(fragments, ushort.MaxValue) : (ushort)0; // at most 8,192 in one datagram
         r.LargestFragment = reassembled ? largestFragment : 0;
         r.IpPacketLength = ipLength;
         r.Texts = _texts.Add(_scratch, _lengths, listed);
@@ -411,7 +411,7 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
         udp.TruncationReported = true;
         if (_truncatedFindings >= options.MaxFindingsPerKind) { Counters.FindingsSuppressed++; return; }
         _truncatedFindings++;
-        var r = udp.Response!;
+        ref readonly var r = ref udp.Answer;
         var tcp = udp.RetriedBy is { Transport: DnsTransport.Tcp } x ? x : null;
         var flows = new List<FlowFacts>();
         if (Facts(udp) is { } a) flows.Add(a);
@@ -428,8 +428,8 @@ public sealed class DnsAnalyzer(DnsOptions options, FindingLog log)
             QueryEdnsSize = udp.QueryEdnsSize,
             TcpFlow = tcp?.FlowId,
             RetryAfterNanos = tcp is null ? null : tcp.FirstSent.UnixNanoseconds - r.Time.UnixNanoseconds,
-            TcpAnswerSize = tcp?.Response?.Size,
-            TcpRcode = tcp?.Response is { } tr ? DnsTransaction.RcodeName(tr.Rcode) : null,
+            TcpAnswerSize = tcp is { Answered: true } ? tcp.Answer.Size : null,
+            TcpRcode = tcp is { Answered: true } ? DnsTransaction.RcodeName(tcp.Answer.Rcode) : null,
         });
     }
 

@@ -18,45 +18,82 @@ public enum DnsOutcome : byte
     CaptureEnded,
 }
 
-/// <summary>The answer to a query, as far as PathProbe keeps it (names and text already made terminal-safe). One per
-/// transaction, made with it: an answer fills it in and allocates nothing (its record texts are kept in the
-/// analysis' <see cref="DnsTextArena"/> until a report reads <see cref="Records"/>).</summary>
+/// <summary>The answer to a query, as far as PathProbe keeps it (names and text already made terminal-safe): a view of
+/// its transaction (<see cref="DnsTransaction.Response"/> makes one on each read), whose numbers are kept in the
+/// transaction itself (<see cref="DnsResponseData"/>), so that an answer allocates nothing and the 100,000 answers kept
+/// for a report are not 100,000 more objects. Its record texts are kept in the analysis' <see cref="DnsTextArena"/>
+/// until a report reads <see cref="Records"/>.</summary>
 public sealed class DnsResponseInfo
 {
-    public Timestamp Time { get; internal set; }
+    private readonly DnsTransaction _t;
+
+    internal DnsResponseInfo(DnsTransaction t) => _t = t;
+
+    private ref readonly DnsResponseData D => ref _t.Answer;
+
+    public Timestamp Time => D.Time;
     /// <summary>DNS message size in bytes (UDP payload, or the TCP message without its 2-byte length).</summary>
-    public int Size { get; internal set; }
+    public int Size => D.Size;
     /// <summary>The 12-bit response code (header + OPT).</summary>
-    public int Rcode { get; internal set; }
-    public bool Truncated { get; internal set; }
-    public bool Authoritative { get; internal set; }
-    public int AnswerCount { get; internal set; }
-    public int AuthorityCount { get; internal set; }
-    public int AdditionalCount { get; internal set; }
+    public int Rcode => D.Rcode;
+    public bool Truncated => D.Truncated;
+    public bool Authoritative => D.Authoritative;
+    public int AnswerCount => D.AnswerCount;
+    public int AuthorityCount => D.AuthorityCount;
+    public int AdditionalCount => D.AdditionalCount;
     /// <summary>The responder's EDNS UDP payload size, null without OPT.</summary>
-    public int? EdnsSize { get; internal set; }
+    public int? EdnsSize => D.EdnsSize;
     /// <summary>Arrived as a reassembled IP datagram.</summary>
-    public bool Fragmented { get; internal set; }
-    public int FragmentCount { get; internal set; }
+    public bool Fragmented => D.Fragmented;
+    public int FragmentCount => D.FragmentCount;
     /// <summary>IP packet size of the largest fragment on the wire (0 when not fragmented).</summary>
-    public int LargestFragment { get; internal set; }
+    public int LargestFragment => D.LargestFragment;
     /// <summary>IP packet size of the whole (reassembled) datagram.</summary>
-    public int IpPacketLength { get; internal set; }
+    public int IpPacketLength => D.IpPacketLength;
     /// <summary>Answer records summarised ("MX 10 mx.example.test"), at most <see cref="DnsOptions.MaxRecordsListed"/>;
     /// made from the analysis' text arena on each read.</summary>
-    public IReadOnlyList<string> Records => Texts.Read();
-    internal DnsRecordTexts Texts;
+    public IReadOnlyList<string> Records => D.Texts.Read();
+    internal DnsRecordTexts Texts => D.Texts;
     /// <summary>Answer records not listed because of the limit.</summary>
-    public int RecordsNotListed { get; internal set; }
+    public int RecordsNotListed => D.RecordsNotListed;
     /// <summary>The largest TXT record of the answer section, in text bytes (0 when none), and whether it is an SPF
     /// record ("v=spf1"): what makes an answer large enough to fragment.</summary>
-    public int LargestTxtBytes { get; internal set; }
-    public bool LargestTxtIsSpf { get; internal set; }
+    public int LargestTxtBytes => D.LargestTxtBytes;
+    public bool LargestTxtIsSpf => D.LargestTxtIsSpf;
     /// <summary>TXT records in the answer section and their text bytes together.</summary>
-    public int TxtRecords { get; internal set; }
-    public int TxtBytes { get; internal set; }
+    public int TxtRecords => D.TxtRecords;
+    public int TxtBytes => D.TxtBytes;
     /// <summary>Why the message could not be decoded completely (a <see cref="DnsStatus"/> name), null when it could.</summary>
-    public string? Malformed { get; internal set; }
+    public string? Malformed => D.Malformed;
+}
+
+/// <summary>An answer's numbers (<see cref="DnsResponseInfo"/> reads them), kept in its transaction. Counts that are
+/// 16 bits on the wire (the header's section counts, the response code, the EDNS size, IP fragments of one datagram)
+/// are kept in 16 bits.</summary>
+internal struct DnsResponseData
+{
+    public Timestamp Time;
+    public int Size;
+    public int IpPacketLength;
+    public int LargestFragment;
+    public int RecordsNotListed;
+    public int LargestTxtBytes;
+    public int TxtRecords;
+    public int TxtBytes;
+    public ushort Rcode;
+    public ushort AnswerCount, AuthorityCount, AdditionalCount;
+    public ushort FragmentCount;
+    private ushort _ednsSize;
+    private bool _hasEdns;
+    public bool Truncated, Authoritative, Fragmented, LargestTxtIsSpf;
+    public DnsRecordTexts Texts;
+    public string? Malformed;
+
+    public int? EdnsSize
+    {
+        readonly get => _hasEdns ? _ednsSize : null;
+        set { _hasEdns = value.HasValue; _ednsSize = (ushort)(value ?? 0); }
+    }
 }
 
 /// <summary>
@@ -86,11 +123,13 @@ public sealed class DnsTransaction
     /// <summary>The query's EDNS UDP payload size (RFC 6891); null without OPT, which limits a UDP answer to 512 bytes.</summary>
     public int? QueryEdnsSize { get; init; }
     public DnsOutcome Outcome { get; internal set; }
-    /// <summary>The answer, null until one is matched.</summary>
-    public DnsResponseInfo? Response => Answered ? _response : null;
+    /// <summary>The answer, null until one is matched (a view of this transaction's <see cref="Answer"/>, made on each
+    /// read: the analysis reads <see cref="Answer"/>).</summary>
+    public DnsResponseInfo? Response => Answered ? new DnsResponseInfo(this) : null;
     internal bool Answered;
-    // Made with the transaction (an answer allocates nothing); filled in when the answer is matched.
-    internal readonly DnsResponseInfo _response = new();
+    /// <summary>The answer's numbers, filled in when the answer is matched (valid when <see cref="Answered"/>).</summary>
+    internal ref readonly DnsResponseData Answer => ref _answer;
+    internal DnsResponseData _answer;
     /// <summary>An answer after the timeout had already been reported.</summary>
     public bool AnsweredLate { get; internal set; }
     /// <summary>An earlier transaction for the same question between the same hosts that this one repeats

@@ -110,8 +110,9 @@ public sealed class FragmentationDetector(FragmentationOptions options, DnsAnaly
         if (dnsAnswer?.QueryEdnsSize is { } e) g.MaxQueryEdns = Math.Max(g.MaxQueryEdns, e);
         // The DNS answer that fragmented, and the TXT (SPF) record that made it large: linked to `pathprobe dns`'s
         // spf-size check, which warns about exactly these records.
-        if (dnsAnswer?.Response is { } resp && (g.Question is null || resp.LargestTxtBytes > g.LargestTxtBytes))
+        if (dnsAnswer is { Answered: true } && (g.Question is null || dnsAnswer.Answer.LargestTxtBytes > g.LargestTxtBytes))
         {
+            ref readonly var resp = ref dnsAnswer.Answer;
             g.Question = dnsAnswer.Question;
             g.LargestTxtBytes = resp.LargestTxtBytes;
             g.LargestTxtIsSpf = resp.LargestTxtIsSpf;
@@ -246,7 +247,7 @@ public sealed class FragmentationDetector(FragmentationOptions options, DnsAnaly
             fate = answeredBy is not null ? QueryFate.Answered
                 : t.Outcome == DnsOutcome.TimedOut || root.Outcome == DnsOutcome.TimedOut ? QueryFate.TimedOut
                 : t.Outcome == DnsOutcome.CaptureEnded ? QueryFate.CaptureEnded : QueryFate.Pending;
-            if (answeredBy is not null) answeredAfter = answeredBy.Response!.Time.UnixNanoseconds - root.FirstSent.UnixNanoseconds;
+            if (answeredBy is not null) answeredAfter = answeredBy.Answer.Time.UnixNanoseconds - root.FirstSent.UnixNanoseconds;
         }
         var flows = new List<FlowFacts>();
         foreach (var l in items)
