@@ -43,6 +43,30 @@ public sealed class FragmentationDetectorTests
         Assert.Equal(2, t.Response.FragmentCount);
     }
 
+    /// <summary>A sender's datagrams are counted each, its flows once each: three fragmented answers on one flow and one
+    /// on another are 4 datagrams in 2 flows (the flow is counted with its first reassembled datagram).</summary>
+    [Fact]
+    public void SeveralDatagramsOnOneFlow_FlowCountedOnce()
+    {
+        var e = new Engine();
+        ushort ipId = 0x3000;
+        double t = 0;
+        foreach (var (port, id) in new (ushort, ushort)[] { (40000, 1), (40000, 2), (40001, 3), (40000, 4) })
+        {
+            Feed(e, Udp(Client, port, Server, 53, Query(id, "big.example.test", DnsType.TXT, edns: 4096)), t);
+            var datagram = UdpPayload(53, port, Response(id, "big.example.test", DnsType.TXT,
+                Enumerable.Range(0, 12).Select(i => (DnsType.TXT, Txt(new string((char)('a' + i), 230))))));
+            foreach (var frag in Fragments(Server, Client, 17, datagram, ipId++, 1480)) Feed(e, frag, t + 0.001);
+            t += 0.1;
+        }
+        var a = e.Complete(Input());
+
+        var f = Assert.Single(a.Findings, x => x.Name == "ip-fragmentation");
+        Assert.Equal(2, Ev(f, "flowCount"));
+        Assert.Contains("4 datagrams in 2 flows", f.Summary);
+        Assert.Equal(a.Flows.Where(x => x.ClientToServer.Packets > 0).Select(x => x.Id).Order(), f.Flows.Order());
+    }
+
     [Fact]
     public void FirstFragmentOnly_QueryNeverAnswered_CriticalFragmentLossTiedToQueryAndIcmp()
     {
