@@ -218,15 +218,16 @@ public sealed class Flow
         if (_tcp is not { } c) return;
         _tcp = null;
         c.Reset();
-        Spare(c);
+        Spare(c, used: true);
     }
 
-    /// <summary><paramref name="c"/> (reset) gives the arrays its sides grew back to the free lists
-    /// (<see cref="GrowArrays{T}"/>: a spare holds none, so the spares are small whatever their flows carried) and goes
-    /// to the thread's spare TCP states, or to the collector when they are full.</summary>
-    private static void Spare(TcpConnectionState c)
+    /// <summary><paramref name="c"/> (reset) goes to the thread's spare TCP states, or to the collector when they are
+    /// full. A state whose flow carried more than a SYN (<paramref name="used"/>) first gives the arrays its sides grew
+    /// back to the free lists (<see cref="GrowArrays{T}"/>), so the spares are small whatever their flows carried; a
+    /// held SYN's state keeps its first-size arrays for the next SYN (a flood runs on one state without renting).</summary>
+    private static void Spare(TcpConnectionState c, bool used)
     {
-        c.GiveBackArrays();
+        if (used) c.GiveBackArrays();
         var spare = t_spareTcp ??= new Stack<TcpConnectionState>();
         if (spare.Count < SpareTcpStates) spare.Push(c);
     }
@@ -245,7 +246,7 @@ public sealed class Flow
         };
         _tcp = null;
         c.Reset();
-        Spare(c);
+        Spare(c, used: false); // a pure SYN's state
     }
 
     /// <summary>A held flow leaves the table: the state rebuilt for the detectors at its close is given back when
@@ -258,7 +259,7 @@ public sealed class Flow
             if (!c.OnlySynState) return; // a detector wrote to it at the close: the state stays with the flow
             _tcp = null;
             c.Reset();
-            Spare(c);
+            Spare(c, used: false); // a pure SYN's state
         }
         _syn.Closed = true;
     }
