@@ -198,7 +198,7 @@ public sealed class Flow
     [ThreadStatic] private static Analysis.Tcp.TcpAnalyzer? t_replay;
 
     /// <summary>TCP states kept for reuse per thread at most (about 600 bytes each with their sides); what comes back
-    /// beyond that gives its arrays back and is left to the collector.</summary>
+    /// beyond that is left to the collector (a used one after giving its grown arrays back, see <see cref="Spare"/>).</summary>
     internal const int SpareTcpStates = 1024;
 
     /// <summary>Gives the flow its TCP state: the record's own (reset), else a spare one, else a new one.</summary>
