@@ -190,15 +190,16 @@ public sealed class Flow
     /// when it is recycled and reset by its recorder for the new flow id.</summary>
     public Timeline.FlowTimeline? Timeline { get; internal set; }
 
-    // TCP states given back (a held SYN's, a recycled record's that became a UDP flow), for the next flows of this
-    // thread (a flow table is used by one thread): a SYN flood runs on one state, rebuilding a held SYN's state at its
-    // close allocates nothing, and records that change between TCP and UDP (DNS: a resolver's UDP queries and its TCP
-    // retries) take the states others gave back instead of new ones. Bounded (SpareTcpStates).
-    [ThreadStatic] private static Stack<TcpConnectionState>? t_spareTcp;
+    // The analyzer that rebuilds a held SYN's state (ReplaySyn), one per thread.
     [ThreadStatic] private static Analysis.Tcp.TcpAnalyzer? t_replay;
 
-    /// <summary>TCP states kept for reuse per thread at most (about 600 bytes each with their sides); what comes back
-    /// beyond that is left to the collector (a used one after giving its grown arrays back, see <see cref="Spare"/>).</summary>
+    /// <summary>TCP states given back (a held SYN's, a recycled record's that became a UDP flow) that wait in
+    /// <see cref="ThreadSpares{T}"/> for the next flows of this thread, at most (one with both sides, their counters and
+    /// RTT samples is about 1 KB: 144 + 2 × 176 + 2 × 160 + 2 × 96 bytes by dotnet-gcdump): a SYN flood runs on one
+    /// state, rebuilding a held SYN's state at its close allocates nothing, and records that change between TCP and UDP
+    /// (DNS: a resolver's UDP queries and its TCP retries) take the states others gave back instead of new ones. Beyond
+    /// the bound a state is left to the collector (a used one after giving its grown arrays back, see
+    /// <see cref="Spare"/>).</summary>
     internal const int SpareTcpStates = 1024;
 
     /// <summary>Gives the flow its TCP state: the record's own (reset), else a spare one, else a new one.</summary>
@@ -208,8 +209,7 @@ public sealed class Flow
         _tcp = TakeSpare();
     }
 
-    private static TcpConnectionState TakeSpare() =>
-        t_spareTcp is { Count: > 0 } spare ? spare.Pop() : new TcpConnectionState();
+    private static TcpConnectionState TakeSpare() => ThreadSpares<TcpConnectionState>.Take() ?? new TcpConnectionState();
 
     /// <summary>A recycled record made a UDP or ICMP flow: the TCP state of the connection it held before goes (to the
     /// spare), so that no reader takes it for this flow's.</summary>
@@ -228,8 +228,7 @@ public sealed class Flow
     private static void Spare(TcpConnectionState c, bool used)
     {
         if (used) c.GiveBackArrays();
-        var spare = t_spareTcp ??= new Stack<TcpConnectionState>();
-        if (spare.Count < SpareTcpStates) spare.Push(c);
+        ThreadSpares<TcpConnectionState>.Give(c, SpareTcpStates);
     }
 
     /// <summary>The flow's only packet, <paramref name="p"/>, is the client's pure SYN (no payload, no SACK blocks)

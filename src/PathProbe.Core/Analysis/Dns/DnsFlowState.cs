@@ -78,17 +78,15 @@ public sealed class DnsFlowState : IReusableApplication
 
     public PathProbe.Findings.SmtpPosition? Position => null;
 
-    // States of recycled flow records, for the next DNS flows of this thread (a flow table and its analyzers are used
-    // by one thread): bounded, SpareStates.
-    [ThreadStatic] private static Stack<DnsFlowState>? t_spare;
+    /// <summary>States of recycled flow records waiting for the next DNS flows of this thread (<see cref="ThreadSpares{T}"/>)
+    /// at most.</summary>
     internal const int SpareStates = 1024;
 
     /// <summary>A DNS state for a new flow: one a recycled record gave back (<see cref="IReusableApplication.Recycle"/>),
     /// else a new one.</summary>
     internal static DnsFlowState Take(DnsTransport transport)
     {
-        if (t_spare is not { Count: > 0 } spare) return new DnsFlowState(transport);
-        var s = spare.Pop();
+        if (ThreadSpares<DnsFlowState>.Take() is not { } s) return new DnsFlowState(transport);
         s.Transport = transport;
         return s;
     }
@@ -103,8 +101,7 @@ public sealed class DnsFlowState : IReusableApplication
         TcpStreamsLost = 0;
         // Not closed through the flow table (which closes every flow before it recycles it): nothing is delivered now.
         if (_tcp is { } t) { _tcp = null; t.Owner.GiveBack(t); }
-        var spare = t_spare ??= new Stack<DnsFlowState>();
-        if (spare.Count < SpareStates) spare.Push(this);
+        ThreadSpares<DnsFlowState>.Give(this, SpareStates);
     }
 
     /// <summary>The flow's TCP streams are attached (from its first TCP packet until it closes).</summary>
