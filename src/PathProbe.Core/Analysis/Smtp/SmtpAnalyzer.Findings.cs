@@ -110,7 +110,7 @@ public sealed partial class SmtpAnalyzer
             StallBefore = stall,
             BlackHole = hole,
         });
-        if (hole is not null && raised.IsValid) RememberHole(new HoleUse(holeHandle, hole, raised, null, default, null, null, default, 0));
+        if (hole is not null && raised.IsValid) RememberHole(HoleUse.OfVerdict(holeHandle, hole, raised));
     }
 
     // ---- smtp-aborted ---------------------------------------------------------------------------------------------
@@ -182,7 +182,7 @@ public sealed partial class SmtpAnalyzer
             DeclaredSize = tx?.DeclaredSize ?? -1,
             Outcome = tx is null ? null : SmtpWords.OutcomeName(tx.Outcome),
         });
-        if (hole is not null && raised.IsValid) RememberHole(new HoleUse(holeHandle, hole, raised, null, default, null, null, default, 0));
+        if (hole is not null && raised.IsValid) RememberHole(HoleUse.OfVerdict(holeHandle, hole, raised));
     }
 
     /// <summary>The capture ended while the client waited longer than the reply threshold for something.</summary>

@@ -205,7 +205,7 @@ public sealed partial class SmtpAnalyzer
         VerdictHandle holeHandle = default;
         var hole = _mtu?.BlackHoleOf(flow, stall?.SenderIsClient ?? true, out holeHandle);
         var (tcpEnd, resetBy, end) = Close(flow, s, now, stall, hole);
-        if (hole is not null) RememberHole(new HoleUse(holeHandle, hole, default, s, tcpEnd, resetBy, stall, flow.End, end.UnixNanoseconds - flow.End.UnixNanoseconds));
+        if (hole is not null) RememberHole(HoleUse.OfSession(holeHandle, hole, s, tcpEnd, resetBy, stall, flow.End, end.UnixNanoseconds - flow.End.UnixNanoseconds));
         if (s.Connection.ClientStream.Abandoned) _stats.StreamsAbandoned++;
         if (s.Connection.ServerStream.Abandoned) _stats.StreamsAbandoned++;
         s.Connection.Release();
@@ -220,7 +220,17 @@ public sealed partial class SmtpAnalyzer
     /// has one number everywhere (<see cref="RefreshBlackHoles"/>). Either the session's end in words
     /// (<see cref="SmtpFlowState.EndDetail"/>, with what it was made from) or a verdict that carries the black hole.</summary>
     private readonly record struct HoleUse(VerdictHandle Hole, BlackHoleVerdict Was, VerdictHandle Verdict, SmtpFlowState? State,
-        SmtpTcpEnd End, string? ResetBy, StallVerdict? Stall, Timestamp Last, long CaptureEndedAfter);
+        SmtpTcpEnd End, string? ResetBy, StallVerdict? Stall, Timestamp Last, long CaptureEndedAfter)
+    {
+        /// <summary>A verdict raised with the black hole in it.</summary>
+        public static HoleUse OfVerdict(VerdictHandle hole, BlackHoleVerdict was, VerdictHandle verdict) =>
+            new(hole, was, verdict, null, default, null, null, default, 0);
+
+        /// <summary>A session's end in words, with what <see cref="SmtpAbortedWriter.EndDetail"/> made them from.</summary>
+        public static HoleUse OfSession(VerdictHandle hole, BlackHoleVerdict was, SmtpFlowState state, SmtpTcpEnd end,
+            string? resetBy, StallVerdict? stall, Timestamp last, long captureEndedAfter) =>
+            new(hole, was, default, state, end, resetBy, stall, last, captureEndedAfter);
+    }
 
     private readonly List<HoleUse> _holeUses = new();
 
