@@ -29,6 +29,9 @@ public sealed partial class SmtpAnalyzer
     private readonly Tcp.IStallView? _stalls;
     private readonly Mtu.IPathMtuView? _mtu;
     private readonly StreamBudget _budget;
+    // Reassemblers of sessions that closed, started over, for the next sessions (bounded: SpareStreams).
+    private readonly Stack<TcpStreamReassembler> _spareStreams = new();
+    internal const int SpareStreams = 512;
     private readonly SmtpStats _stats = new();
     private int _live;
     private readonly PendingSyn _pending;
@@ -54,10 +57,14 @@ public sealed partial class SmtpAnalyzer
     /// <see cref="DirectionStats.BaseSeq"/>); the reassembler reads no other field of a pure SYN.</summary>
     private sealed class PendingSyn(SmtpAnalyzer owner) : PendingApplication
     {
-        internal override IFlowApplication Create(Flow flow)
+        internal override IFlowApplication Create(Flow flow) => Create(flow, spares: true);
+
+        /// <summary>The session as the SYN made it; <paramref name="spares"/>: with the analyzer's spare reassemblers
+        /// (on the analyzer's thread only: a closed SYN's session is made when a report reads it).</summary>
+        internal SmtpFlowState Create(Flow flow, bool spares)
         {
             var syn = flow.ClientToServer.First;
-            var state = owner.NewState(flow, syn, SmtpDetection.Port, startedMidSession: false);
+            var state = owner.NewState(flow, syn, SmtpDetection.Port, startedMidSession: false, spares);
             state.Connection.OnSegment(fromClient: true, flow.ClientToServer.BaseSeq, 0, default, 0, TcpFlags.Syn, syn);
             state.Track();
             return state;
@@ -134,12 +141,19 @@ public sealed partial class SmtpAnalyzer
 
     /// <summary>A flow's session from <paramref name="start"/>, counted among the analyzer's (a held SYN's is made
     /// as its SYN would have made it).</summary>
-    private SmtpFlowState NewState(Flow flow, Timestamp start, SmtpDetection detection, bool startedMidSession) =>
-        new(new SmtpConnection(start, implicitTls: flow.ServerPort == 465, _budget, _options.Limits), detection)
+    private SmtpFlowState NewState(Flow flow, Timestamp start, SmtpDetection detection, bool startedMidSession, bool spares = true) =>
+        new(new SmtpConnection(start, implicitTls: flow.ServerPort == 465, _options.Limits, Stream(spares), Stream(spares)), detection)
         {
             Counted = true,
             StartedMidSession = startedMidSession,
         };
+
+    private TcpStreamReassembler Stream(bool spares) =>
+        spares && _spareStreams.Count > 0 ? _spareStreams.Pop() : new TcpStreamReassembler(_budget);
+
+    /// <summary>The session's reassemblers go to the next sessions (<see cref="SpareStreams"/> at most wait); what the
+    /// session found stays.</summary>
+    private void Release(SmtpFlowState s) => s.Connection.Release(_spareStreams, SpareStreams);
 
     private void Count(Flow flow, SmtpDetection detection)
     {
@@ -165,7 +179,7 @@ public sealed partial class SmtpAnalyzer
         s.Candidate = false;
         s.Done = true;
         if (s.Counted) { s.Counted = false; _live--; }
-        s.Connection.Release();
+        Release(s);
         flow.App = null;
     }
 
@@ -196,7 +210,7 @@ public sealed partial class SmtpAnalyzer
             s.Candidate = false;
             s.Done = true;
             if (s.Counted) { s.Counted = false; _live--; }
-            s.Connection.Release();
+            Release(s);
             flow.App = null;
             return;
         }
@@ -208,7 +222,7 @@ public sealed partial class SmtpAnalyzer
         if (hole is not null) RememberHole(HoleUse.OfSession(holeHandle, hole, s, tcpEnd, resetBy, stall, flow.End, end.UnixNanoseconds - flow.End.UnixNanoseconds));
         if (s.Connection.ClientStream.Abandoned) _stats.StreamsAbandoned++;
         if (s.Connection.ServerStream.Abandoned) _stats.StreamsAbandoned++;
-        s.Connection.Release();
+        Release(s);
 
         ReportFindings(flow, s, stall, hole, resetBy, tcpEnd, end);
     }
@@ -279,7 +293,8 @@ public sealed partial class SmtpAnalyzer
     {
         internal override IFlowApplication Create(Flow flow)
         {
-            var s = (SmtpFlowState)owner._pending.Create(flow);
+            // Made when a report reads it, maybe on another thread than the analyzer's: no spare reassemblers taken or given.
+            var s = owner._pending.Create(flow, spares: false);
             s.Counted = false;
             owner.Close(flow, s, now, stall, hole);
             s.Connection.Release();

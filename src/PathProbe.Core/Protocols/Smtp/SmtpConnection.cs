@@ -12,10 +12,17 @@ namespace PathProbe.Protocols.Smtp;
 public sealed class SmtpConnection
 {
     public SmtpConnection(Timestamp connectTime, bool implicitTls = false, StreamBudget? budget = null, SmtpLimits? limits = null)
+        : this(connectTime, implicitTls, limits, new TcpStreamReassembler(budget), new TcpStreamReassembler(budget))
+    {
+    }
+
+    /// <summary>A connection whose reassemblers were given back by one that closed (<see cref="Release(Stack{TcpStreamReassembler}, int)"/>),
+    /// started over, or new ones.</summary>
+    internal SmtpConnection(Timestamp connectTime, bool implicitTls, SmtpLimits? limits, TcpStreamReassembler client, TcpStreamReassembler server)
     {
         Session = new SmtpSession(connectTime, implicitTls, limits);
-        ClientStream = new TcpStreamReassembler(budget);
-        ServerStream = new TcpStreamReassembler(budget);
+        ClientStream = client;
+        ServerStream = server;
     }
 
     public SmtpSession Session { get; }
@@ -37,6 +44,26 @@ public sealed class SmtpConnection
         ServerStream.Release();
         ClientStream = ServerStream = Released;
         Session.ReleaseBuffers();
+    }
+
+    /// <summary><see cref="Release"/>, and the two reassemblers, started over (<see cref="TcpStreamReassembler.Reuse"/>), go
+    /// to <paramref name="spares"/> for the next connections while fewer than <paramref name="bound"/> wait there.
+    /// Nothing reads them through this connection any more (both read as the empty stand-in).</summary>
+    internal void Release(Stack<TcpStreamReassembler> spares, int bound)
+    {
+        if (_released) return;
+        var client = ClientStream;
+        var server = ServerStream;
+        Release();
+        GiveBack(client);
+        GiveBack(server);
+
+        void GiveBack(TcpStreamReassembler r)
+        {
+            if (spares.Count >= bound) return;
+            r.Reuse();
+            spares.Push(r);
+        }
     }
 
     /// <summary>Feeds a decoded TCP segment of this flow.</summary>

@@ -26,14 +26,14 @@ public sealed partial class SmtpSession
         if (_clientMode == ClientMode.Auth)
         {
             // RFC 4954 4: client responses to 334 challenges are credentials (or "*" to cancel). Never decoded.
-            _anomalies.AuthLinesSkipped++;
+            AnomaliesToWrite.AuthLinesSkipped++;
             return;
         }
         if (_clientMode == ClientMode.AwaitTls)
         {
             // The client must wait for the 220 before starting TLS (RFC 3207 4); plaintext sent before it would be
             // executed inside the TLS session by a vulnerable server (command injection).
-            _anomalies.BytesAfterStartTls += line.Length + 2;
+            AnomaliesToWrite.BytesAfterStartTls += line.Length + 2;
             return;
         }
 
@@ -41,7 +41,7 @@ public sealed partial class SmtpSession
         Verb verb = ParseVerb(verbBytes, out string verbText);
         if (verb == Verb.Unknown)
         {
-            _anomalies.UnknownCommands++;
+            AnomaliesToWrite.UnknownCommands++;
             if (verbBytes.IsEmpty) verbText = "(empty)";
         }
 
@@ -169,7 +169,7 @@ public sealed partial class SmtpSession
             MailTime = time,
         };
         if (_transactions.Count < _limits.MaxTransactions) _transactions.Add(tx);
-        else { _anomalies.TransactionsNotKept++; _scratchTx = tx; }
+        else { AnomaliesToWrite.TransactionsNotKept++; _scratchTx = tx; }
         _currentTx = tx;
         CurrentPhase = SmtpPhase.Mail;
         Record(Verb.Mail, "MAIL", KeepArg(args), time, tx, null);
@@ -301,7 +301,7 @@ public sealed partial class SmtpSession
                     else if (data[i] == (byte)'\n')
                     {
                         // "." LF: bare LF end, accepted by many servers (and a smuggling vector); counted.
-                        _anomalies.BareLfLines++;
+                        AnomaliesToWrite.BareLfLines++;
                         AddBody(bytes);
                         EndOfData(time);
                         return i + 1;
@@ -330,7 +330,7 @@ public sealed partial class SmtpSession
                         break;
                     }
                     bool cr = lf > 0 ? data[i + lf - 1] == (byte)'\r' : _bodyPrevCr;
-                    if (!cr) _anomalies.BareLfLines++;
+                    if (!cr) AnomaliesToWrite.BareLfLines++;
                     bytes += lf + 1;
                     i += lf + 1;
                     _bodyPrevCr = false;
@@ -380,7 +380,7 @@ public sealed partial class SmtpSession
         if (!SmtpText.TryParseDecimal(sizeTok, out long size))
         {
             // The server answers 501 and reads the next line as a command; so do we.
-            _anomalies.BdatSizeInvalid++;
+            AnomaliesToWrite.BdatSizeInvalid++;
             Record(Verb.Bdat, verbText, KeepArg(args), time, tx, null);
             return;
         }
@@ -437,8 +437,8 @@ public sealed partial class SmtpSession
     /// first bytes after the gap are taken as a line start (a segment usually starts one).</summary>
     private void StartResync(Timestamp time)
     {
-        _anomalies.Resyncs++;
-        if (_clientFramer.Length > 0 || _clientFramer.Total > 0) _anomalies.ResyncSkippedLines++; // the line the gap cut
+        AnomaliesToWrite.Resyncs++;
+        if (_clientFramer.Length > 0 || _clientFramer.Total > 0) AnomaliesToWrite.ResyncSkippedLines++; // the line the gap cut
         _clientFramer.Reset();
         _clientFramer.SkipToEol = false;
         _clientMode = ClientMode.Resync;
@@ -472,7 +472,7 @@ public sealed partial class SmtpSession
                 int lf = _hold.AsSpan(0, _holdLen).IndexOf((byte)'\n');
                 if (lf < 0) { _holdLen = 0; _holdSkipLine = true; }
                 else DropHeld(lf + 1);
-                _anomalies.ResyncSkippedLines++;
+                AnomaliesToWrite.ResyncSkippedLines++;
                 DropLeadingNonCommands();
             }
         }
@@ -488,7 +488,7 @@ public sealed partial class SmtpSession
             if (lf < 0) return;
             if (IsCommandLine(TrimCr(_hold.AsSpan(0, lf)), out _)) return;
             DropHeld(lf + 1);
-            _anomalies.ResyncSkippedLines++;
+            AnomaliesToWrite.ResyncSkippedLines++;
         }
     }
 
@@ -503,7 +503,7 @@ public sealed partial class SmtpSession
     {
         if (_holdLen == 0) { _holdSkipLine = false; return; }
         int last = _hold.AsSpan(0, _holdLen).LastIndexOf((byte)'\n');
-        if (last + 1 < _holdLen) _anomalies.ResyncSkippedLines++;
+        if (last + 1 < _holdLen) AnomaliesToWrite.ResyncSkippedLines++;
         _holdLen = last + 1;
         _holdSkipLine = false;
     }
@@ -521,7 +521,7 @@ public sealed partial class SmtpSession
             if (lf < 0) break;
             if (IsCommandLine(TrimCr(_hold.AsSpan(pos, lf)), out var verb) && ReplyFits(verb, code) && PlausibleFrom(pos + lf + 1, verb))
             {
-                _anomalies.ResyncSkippedLines += skipped;
+                AnomaliesToWrite.ResyncSkippedLines += skipped;
                 _clientMode = ClientMode.Command;
                 int len = _holdLen - pos;
                 _holdLen = 0;
@@ -556,7 +556,7 @@ public sealed partial class SmtpSession
         if (_holdLen > 0)
         {
             int lines = _hold.AsSpan(0, _holdLen).Count((byte)'\n');
-            _anomalies.ResyncSkippedLines += Math.Max(1, lines);
+            AnomaliesToWrite.ResyncSkippedLines += Math.Max(1, lines);
         }
         _holdLen = 0;
         _clientMode = ClientMode.Command;

@@ -25,7 +25,7 @@ public sealed partial class SmtpSession
 
         public void Enqueue(in Pending p)
         {
-            _items ??= new Pending[8];
+            _items ??= PathProbe.Flows.ThreadSpares<Pending[]>.Take() ?? new Pending[FirstSize];
             if (Count == _items.Length)
             {
                 var bigger = new Pending[_items.Length * 2];
@@ -48,6 +48,23 @@ public sealed partial class SmtpSession
         }
 
         public readonly ref Pending this[int i] => ref _items[(_head + i) % _items.Length];
+
+        private const int FirstSize = 8;
+        /// <summary>Ring arrays of the first size waiting for the next sessions of this thread (a grown one is left to
+        /// the collector).</summary>
+        private const int SpareRings = 1024;
+
+        /// <summary>The session ended: the ring, cleared, goes to the next sessions of this thread; this queue reads as
+        /// empty.</summary>
+        public void GiveBack()
+        {
+            if (_items is { Length: FirstSize } items)
+            {
+                Array.Clear(items);
+                PathProbe.Flows.ThreadSpares<Pending[]>.Give(items, SpareRings);
+            }
+            this = default;
+        }
     }
 
     private enum ReplyTarget : byte { Greeting, Command, Unsolicited }
@@ -76,9 +93,9 @@ public sealed partial class SmtpSession
             kept = new SmtpCommand { Verb = verbText, Kind = verb, Argument = arg, Time = time, Transaction = tx?.Index ?? -1 };
             _commands.Add(kept);
         }
-        else _anomalies.CommandsNotKept++;
+        else AnomaliesToWrite.CommandsNotKept++;
 
-        if (_pending.Count >= _limits.MaxPending) { _anomalies.PendingOverflows++; return; }
+        if (_pending.Count >= _limits.MaxPending) { AnomaliesToWrite.PendingOverflows++; return; }
         _pending.Enqueue(new Pending { Verb = verb, Kept = kept, Tx = tx, Rcpt = r, BdatLast = bdatLast });
         if (tx != null) tx.PendingReplies++;
     }
@@ -89,7 +106,7 @@ public sealed partial class SmtpSession
         if (line.Length < 3 || line[0] is < (byte)'1' or > (byte)'5' || line[1] is < (byte)'0' or > (byte)'9' ||
             line[2] is < (byte)'0' or > (byte)'9' || line.Length > 3 && !IsReplySeparator(line[3]))
         {
-            _anomalies.UnparsableReplies++;
+            AnomaliesToWrite.UnparsableReplies++;
             return;
         }
         int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
@@ -98,13 +115,13 @@ public sealed partial class SmtpSession
         if (line.Length > 3 && line[3] is not ((byte)' ' or (byte)'-'))
         {
             // "220<ESC>..." and the like: a final line whose text starts right after the code (shown escaped).
-            _anomalies.OddReplySeparators++;
+            AnomaliesToWrite.OddReplySeparators++;
             text = line[3..];
         }
         else text = line.Length > 4 ? line[4..] : default;
 
         if (!_replyActive) StartReply(code, text);
-        else if (code != _replyCode) _anomalies.ReplyCodeMismatches++;
+        else if (code != _replyCode) AnomaliesToWrite.ReplyCodeMismatches++;
         else
         {
             if (_newCaps != null) ParseCapability(text, _newCaps);
@@ -119,7 +136,7 @@ public sealed partial class SmtpSession
         _replyActive = true;
         _replyCode = code;
         _replyLines = 0;
-        _replyMore = null;
+        _replyMore?.Clear();
         // After a gap in the client stream: this reply may confirm where the dialogue resumes.
         if (_clientMode == ClientMode.Resync && _greetingDone && _pending.Count == 0) TryResync(code);
         // The first reply is the greeting (RFC 5321 4.3.1), even when an early-talking client sent a command before it.
@@ -138,7 +155,7 @@ public sealed partial class SmtpSession
     private void AddReplyLine(ReadOnlySpan<byte> text)
     {
         _replyMore ??= new List<string>();
-        if (_replyMore.Count + 1 >= _limits.MaxReplyLines) { _anomalies.ReplyLinesNotKept++; return; }
+        if (_replyMore.Count + 1 >= _limits.MaxReplyLines) { AnomaliesToWrite.ReplyLinesNotKept++; return; }
         int enh = SmtpText.EnhancedCodeLength(text);
         if (enh > 0 && _replyEnhanced != null && SmtpText.EqualsAscii(text[..enh], _replyEnhanced))
             text = SmtpText.TrimStart(text[enh..]);
@@ -152,7 +169,7 @@ public sealed partial class SmtpSession
         var reply = _replyMore is { Count: > 0 } more
             ? new SmtpReply(_replyCode, _replyEnhanced, first, _replyLines, time) { TextLines = [first, .. more] }
             : new SmtpReply(_replyCode, _replyEnhanced, first, _replyLines, time);
-        _replyMore = null;
+        _replyMore?.Clear(); // kept for the session's next reply of several lines
         int code = _replyCode;
 
         switch (_replyTarget)
@@ -169,7 +186,7 @@ public sealed partial class SmtpSession
                 // after a gap in the body this is how the end of the data is found again.
                 if (_clientMode == ClientMode.Body)
                 {
-                    _anomalies.RepliesDuringData++;
+                    AnomaliesToWrite.RepliesDuringData++;
                     var tx = _currentTx;
                     if (code is >= 200 and < 300)
                     {
@@ -190,7 +207,7 @@ public sealed partial class SmtpSession
                     KeepUnsolicited(reply, time, tx);
                     break;
                 }
-                _anomalies.RepliesWithoutCommand++;
+                AnomaliesToWrite.RepliesWithoutCommand++;
                 KeepUnsolicited(reply, time, null);
                 break;
             default:
@@ -214,7 +231,7 @@ public sealed partial class SmtpSession
     {
         if (_commands.Count < _limits.MaxCommands)
             _commands.Add(new SmtpCommand { Verb = "", Kind = Verb.None, Time = time, Reply = reply, Transaction = tx?.Index ?? -1 });
-        else _anomalies.CommandsNotKept++;
+        else AnomaliesToWrite.CommandsNotKept++;
     }
 
     private void CommandReply(SmtpReply reply, Timestamp time)
@@ -356,7 +373,7 @@ public sealed partial class SmtpSession
         if (!_transactions.Remove(refused) && _scratchTx == refused)
         {
             _scratchTx = null;
-            _anomalies.TransactionsNotKept--;
+            AnomaliesToWrite.TransactionsNotKept--;
         }
         if (refused.Index == TransactionIndex) TransactionIndex--;
         for (int i = _commands.Count - 1; i >= 0 && _commands[i].Time >= refused.MailTime; i--)

@@ -58,7 +58,10 @@ public sealed partial class SmtpSession
 
     private readonly List<SmtpCommand> _commands = new();
     private readonly List<SmtpTransaction> _transactions = new();
-    private SmtpAnomalies _anomalies;
+    // Made with the session's first anomaly: most sessions have none (184 bytes of counters not kept with each).
+    private AnomaliesBox? _anomalies;
+    private sealed class AnomaliesBox { public SmtpAnomalies Value; }
+    private ref SmtpAnomalies AnomaliesToWrite => ref (_anomalies ??= new()).Value;
 
     /// <param name="connectTime">Time the connection was set up (SYN, or first packet): the greeting delay is
     /// measured from it.</param>
@@ -111,7 +114,7 @@ public sealed partial class SmtpSession
 
     public IReadOnlyList<SmtpCommand> Commands => _commands;
     public IReadOnlyList<SmtpTransaction> Transactions => _transactions;
-    public SmtpAnomalies Anomalies => _anomalies;
+    public SmtpAnomalies Anomalies => _anomalies?.Value ?? default;
 
     public long ClientBytes { get; private set; }
     public long ServerBytes { get; private set; }
@@ -326,7 +329,7 @@ public sealed partial class SmtpSession
         else if (pre.Proxy.State == SmtpProxyState.Failed)
         {
             _preambleSettled = true;
-            _anomalies.ProxyPreambleInvalid++;
+            AnomaliesToWrite.ProxyPreambleInvalid++;
         }
     }
 
@@ -338,8 +341,8 @@ public sealed partial class SmtpSession
     /// snap length cut them, or (<see cref="FlushingUnacknowledged"/>) a hole was left at the end.</summary>
     public void OnClientGap(int bytes, Timestamp time)
     {
-        _anomalies.ClientGaps++;
-        _anomalies.GapBytes += bytes;
+        AnomaliesToWrite.ClientGaps++;
+        AnomaliesToWrite.GapBytes += bytes;
         ClientBytes += bytes;
         if (_preambleCheck || _preamble is { ClientDone: false })
         {
@@ -375,8 +378,8 @@ public sealed partial class SmtpSession
 
     public void OnServerGap(int bytes, Timestamp time)
     {
-        _anomalies.ServerGaps++;
-        _anomalies.GapBytes += bytes;
+        AnomaliesToWrite.ServerGaps++;
+        AnomaliesToWrite.GapBytes += bytes;
         ServerBytes += bytes;
         if (_serverTls) ServerTlsBytes += bytes;
         else LoseLine(ref _serverFramer);
@@ -426,7 +429,8 @@ public sealed partial class SmtpSession
         _probe = null;
         _probeLen = 0;
         // Commands still waiting for a reply when the session ended are in the commands kept for the report.
-        _pending = default;
+        _pending.GiveBack();
+        _replyMore = null;
     }
 
     private void End(string reason, Timestamp time, SmtpOutcome outcome)
@@ -480,11 +484,11 @@ public sealed partial class SmtpSession
         bool truncated = f.Total > cap;
         f.Reset();
 
-        if (truncated) _anomalies.TruncatedLines++;
+        if (truncated) AnomaliesToWrite.TruncatedLines++;
         if (line.Length > 0 && line[^1] == (byte)'\r' && !truncated) line = line[..^1];
-        else if (!truncated) _anomalies.BareLfLines++;
-        if (total > (client ? 1000 : 512)) _anomalies.LongLines++; // RFC 5321 4.5.3.1.4, 4.5.3.1.5
-        SmtpText.CountOdd(line, ref _anomalies);
+        else if (!truncated) AnomaliesToWrite.BareLfLines++;
+        if (total > (client ? 1000 : 512)) AnomaliesToWrite.LongLines++; // RFC 5321 4.5.3.1.4, 4.5.3.1.5
+        if (SmtpText.HasOdd(line)) SmtpText.CountOdd(line, ref AnomaliesToWrite);
 
         if (client) ClientLine(line, time);
         else ServerLine(line, time);

@@ -9,6 +9,9 @@ internal static class SmtpText
     private static readonly SearchValues<byte> Odd = SearchValues.Create([0, .. Enumerable.Range(0x80, 0x80).Select(i => (byte)i)]);
 
     /// <summary>Counts NUL and non-ASCII bytes of a line.</summary>
+    /// <summary>Whether <paramref name="line"/> has a byte <see cref="CountOdd"/> counts.</summary>
+    public static bool HasOdd(ReadOnlySpan<byte> line) => line.IndexOfAny(Odd) >= 0;
+
     public static void CountOdd(ReadOnlySpan<byte> line, ref SmtpAnomalies a)
     {
         int i;
