@@ -167,7 +167,7 @@ public sealed partial class SmtpSession
         _replyActive = false;
         string first = _replyText ?? "";
         var reply = _replyMore is { Count: > 0 } more
-            ? new SmtpReply(_replyCode, _replyEnhanced, first, _replyLines, time) { TextLines = [first, .. more] }
+            ? new SmtpReply(_replyCode, _replyEnhanced, first, _replyLines, time) { TextLines = SmtpText.SharedLines(first, more) }
             : new SmtpReply(_replyCode, _replyEnhanced, first, _replyLines, time);
         _replyMore?.Clear(); // kept for the session's next reply of several lines
         int code = _replyCode;
@@ -260,7 +260,7 @@ public sealed partial class SmtpSession
         {
             case Verb.Ehlo:
             case Verb.Helo:
-                if (ok && _newCaps != null) Capabilities = _newCaps;
+                if (ok && _newCaps != null) Capabilities = _newCaps.Shared();
                 if (ok) ServerReset("EHLO/HELO before the end of the data", time); // RFC 5321 4.1.4
                 break;
             case Verb.Mail:

@@ -6,7 +6,8 @@ namespace PathProbe.Tests.Analysis.Smtp;
 
 /// <summary>
 /// A session that closed gives its reassemblers (<c>SmtpAnalyzer.SpareStreams</c>) and its pending-command ring to the
-/// next sessions: those must read exactly as sessions made from nothing.
+/// next sessions: those must read exactly as sessions made from nothing. Sessions to one server share their
+/// capabilities and the lines of equal replies.
 /// </summary>
 public sealed class SmtpSpareStateTests
 {
@@ -43,14 +44,46 @@ public sealed class SmtpSpareStateTests
         Assert.Equal(expected, Describe(a, 42000));
     }
 
+    [Fact]
+    public void SessionsToOneServer_ShareCapabilitiesAndReplyLines_OtherRepliesKeepTheirs()
+    {
+        // The third session's server differs only by STARTTLS. On a thread of its own: the shared texts are per thread, and other tests' must not fill the bounds.
+        CaptureAnalysis? a = null;
+        var t = new Thread(() =>
+        {
+            var e = new Engine();
+            Mail(new SmtpFrames(e, 25, 43000), 0);
+            Mail(new SmtpFrames(e, 25, 43001), 1000);
+            Mail(new SmtpFrames(e, 25, 43002), 2000, "250-mx.example.test\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 SIZE 10000000\r\n");
+            a = e.Complete(new InputSummary { Path = "shared" });
+        });
+        t.Start();
+        t.Join();
+
+        var s = a!.Flows.OrderBy(f => f.ClientPort).Select(f => Assert.IsType<SmtpFlowState>(f.App).Session).ToList();
+        Assert.Equal(3, s.Count);
+        Assert.Same(s[0].Capabilities, s[1].Capabilities);
+        Assert.NotSame(s[0].Capabilities, s[2].Capabilities);
+        Assert.Equal(10_000_000, s[0].Capabilities!.SizeLimit);
+        Assert.False(s[0].Capabilities!.StartTls);
+        Assert.Equal(10_000_000, s[2].Capabilities!.SizeLimit);
+        Assert.True(s[2].Capabilities!.StartTls);
+
+        var ehlo = s.Select(x => x.Commands.Single(c => c.Verb == "EHLO").Reply!).ToList();
+        Assert.Same(ehlo[0].TextLines, ehlo[1].TextLines);
+        Assert.Equal(["mx.example.test", "PIPELINING", "SIZE 10000000"], ehlo[1].TextLines);
+        Assert.Equal(["mx.example.test", "PIPELINING", "STARTTLS", "SIZE 10000000"], ehlo[2].TextLines);
+        Assert.NotSame(ehlo[0], ehlo[1]); // the replies themselves (their times) are each session's
+    }
+
     /// <summary>One mail, accepted; its bytes cover the sequence numbers the sessions before it left buffered.</summary>
-    private static void Mail(SmtpFrames f, long startMs)
+    private static void Mail(SmtpFrames f, long startMs, string ehloReply = "250-mx.example.test\r\n250-PIPELINING\r\n250 SIZE 10000000\r\n")
     {
         f.NowMs = startMs;
         f.Handshake();
         f.Server("220 mx.example.test ESMTP\r\n", startMs + 10);
         f.Client("EHLO client.example.net\r\n", startMs + 20);
-        f.Server("250-mx.example.test\r\n250-PIPELINING\r\n250 SIZE 10000000\r\n", startMs + 30);
+        f.Server(ehloReply, startMs + 30);
         f.Client("MAIL FROM:<a@example.net>\r\n", startMs + 40);
         f.Server("250 2.1.0 Ok\r\n", startMs + 50);
         f.Client("RCPT TO:<b@example.test>\r\n", startMs + 60);
