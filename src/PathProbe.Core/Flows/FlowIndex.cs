@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 using PathProbe.Primitives;
 
 namespace PathProbe.Flows;
@@ -89,6 +91,17 @@ internal sealed class FlowIndex
     public void TrimExcess()
     {
         if (Count == 0 && _slots.Length > MinCapacity) SetArrays(MinCapacity);
+    }
+
+    /// <summary>Asks for the cache line of <paramref name="flow"/>'s home slot (x86; elsewhere nothing): the flow table
+    /// calls it for the next flow to leave a list, whose record it has just written, so that the slot is in the cache
+    /// when that flow leaves (a removal otherwise waits for memory there: 3.3 % of the CPU samples of DNS traffic (c),
+    /// 0.7 % with this). A prefetch never faults, so an array the collector has moved since costs nothing.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public unsafe void Prefetch(Flow flow)
+    {
+        if (Sse.IsSupported)
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_slots), Home(flow.Key.GetHashCode()))));
     }
 
     private int SlotOf(Flow flow)

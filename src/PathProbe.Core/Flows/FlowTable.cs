@@ -416,7 +416,9 @@ public sealed class FlowTable
 
     private void Retire(Flow f, FlowEnd reason)
     {
+        var next = f.Newer; // the next to leave this list, if idle: Unlink writes its record
         Unlink(f);
+        if (next is not null) _live.Prefetch(next);
         _live.Remove(f);
         if (reason == FlowEnd.IdleTimeout) Expired++;
         // A flow that already ended by FIN/RST keeps that reason; idle expiry just removes it.
