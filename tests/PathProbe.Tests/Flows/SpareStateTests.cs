@@ -80,4 +80,51 @@ public sealed class SpareStateTests
             }
         });
     }
+    [Fact]
+    public void ClosedSide_DataOnlyCounters_KeptAsTwoNumbers_BoxTakenByTheNextSide()
+    {
+        OnOwnThread(() =>
+        {
+            var healthy = new TcpEndpointState();
+            healthy.CountersToWrite.DataSegments = 7;
+            healthy.CountersToWrite.MaxBytesInFlight = 9000;
+            var sick = new TcpEndpointState();
+            sick.CountersToWrite.DataSegments = 5;
+            sick.CountersToWrite.Retransmissions = 2;
+            var before = (healthy.Counters, sick.Counters);
+
+            healthy.ReleaseForReport();
+            sick.ReleaseForReport();
+            Assert.Equal(before, (healthy.Counters, sick.Counters)); // what the reports read is the same
+
+            // The healthy side's box went to the spares, cleared: the next side starts from zero.
+            var next = new TcpEndpointState();
+            next.CountersToWrite.DataSegments++;
+            Assert.Equal(new TcpCounters { DataSegments = 1 }, next.Counters);
+            Assert.Equal(before.Item1, healthy.Counters);
+
+            // A closed side written again (not done today) carries on from its numbers.
+            healthy.CountersToWrite.KeepAlives++;
+            Assert.Equal(before.Item1 with { KeepAlives = 1 }, healthy.Counters);
+
+            // A recycled side reads as new, also one whose counters were kept as two numbers.
+            var other = new TcpEndpointState();
+            other.CountersToWrite.DataSegments = 3;
+            other.ReleaseForReport();
+            other.Reset();
+            Assert.Equal(default, other.Counters);
+        });
+    }
+    [Fact]
+    public void OnlyDataAndInFlight_FalseForEveryOtherCounter()
+    {
+        // Each counter TcpCounters has (by reflection: a counter added later is covered) set alone to 1.
+        foreach (var field in typeof(TcpCounters).GetFields())
+        {
+            object boxed = new TcpCounters();
+            field.SetValue(boxed, Convert.ChangeType(1, field.FieldType));
+            bool only = ((TcpCounters)boxed).OnlyDataAndInFlight;
+            Assert.True(only == field.Name is nameof(TcpCounters.DataSegments) or nameof(TcpCounters.MaxBytesInFlight), field.Name);
+        }
+    }
 }

@@ -98,7 +98,7 @@ public sealed class TcpAnalyzer
         {
             f.DupAckNum = f.DupAckNum == -1 ? 1 : f.DupAckNum + 1;
             ta |= TcpAnalysisFlags.DuplicateAck;
-            if (f.DupAckNum > f.Counters.MaxDuplicateAckNumber) f.CountersToWrite.MaxDuplicateAckNumber = f.DupAckNum;
+            if (f.DupAckNum > f.LiveCounters.MaxDuplicateAckNumber) f.CountersToWrite.MaxDuplicateAckNumber = f.DupAckNum;
         }
 
     finishedFwd:
@@ -386,7 +386,7 @@ public sealed class TcpAnalyzer
         if (inFlight > 0 && inFlight < 2_000_000_000)
         {
             if ((flags & (TcpFlags.Syn | TcpFlags.Fin)) != 0) inFlight--;
-            if (inFlight > f.Counters.MaxBytesInFlight) f.CountersToWrite.MaxBytesInFlight = inFlight;
+            if (inFlight > f.LiveCounters.MaxBytesInFlight) f.CountersToWrite.MaxBytesInFlight = inFlight;
         }
     }
 

@@ -30,6 +30,14 @@ public struct TcpCounters
     /// <summary>Largest bytes in flight (unacknowledged data, SACKed bytes excluded) seen.</summary>
     public long MaxBytesInFlight;
 
+    /// <summary>Every count is zero but <see cref="DataSegments"/> and <see cref="MaxBytesInFlight"/> (a connection
+    /// the analysis found nothing to say about).</summary>
+    internal readonly bool OnlyDataAndInFlight =>
+        MaxDuplicateAckNumber == 0 &&
+        (Retransmissions | FastRetransmissions | SpuriousRetransmissions | OutOfOrder | DuplicateAcks | LostSegments |
+         AckedUnseen | ZeroWindows | ZeroWindowProbes | ZeroWindowProbeAcks | WindowFull | WindowUpdates | KeepAlives |
+         KeepAliveAcks | LargeRetransmissions) == 0;
+
     public readonly long Get(TcpAnalysisFlags kind) => kind switch
     {
         TcpAnalysisFlags.Retransmission => Retransmissions,

@@ -48,21 +48,51 @@ public sealed class TcpEndpointState
     public long UnackedOverflow;
 
     // ---- What PathProbe reports --------------------------------------------------------------------------------
-    /// <summary>This side's counters; zero (a shared, never written instance) until the first data segment or
-    /// classified segment (a SYN-only flow has none: 160 bytes saved per direction).</summary>
-    public ref readonly TcpCounters Counters => ref (_counters ?? NoCounters).Value;
-    /// <summary>The counters to update, made on first need.</summary>
+    /// <summary>This side's counters; zero until the first data segment or classified segment (a SYN-only flow has
+    /// none: 160 bytes saved per direction), and kept as two numbers once the flow closed with nothing but data
+    /// segments and bytes in flight to count (<see cref="ReleaseForReport"/>).</summary>
+    public TcpCounters Counters => _counters is { } box ? box.Value
+        : _closedDataSegments == 0 && _closedMaxBytesInFlight == 0 ? default
+        : new TcpCounters { DataSegments = _closedDataSegments, MaxBytesInFlight = _closedMaxBytesInFlight };
+    /// <summary><see cref="Counters"/> of a side whose flow is still analysed, without a copy (the TCP analyzer's
+    /// reads per segment).</summary>
+    internal ref readonly TcpCounters LiveCounters => ref (_counters ?? NoCounters).Value;
+    /// <summary>The counters to update, made on first need (from a closed flow's spare when one waits).</summary>
     internal ref TcpCounters CountersToWrite
     {
         get
         {
             System.Diagnostics.Debug.Assert(!IsShared, "a side that has not sent is read-only");
-            return ref (_counters ??= new()).Value;
+            return ref (_counters ?? NewCounters()).Value;
         }
     }
     private CountersBox? _counters;
+    // A closed side's counters when the others are zero (most connections): 16 bytes instead of a 160-byte box.
+    private long _closedDataSegments, _closedMaxBytesInFlight;
     private static readonly CountersBox NoCounters = new();
     private sealed class CountersBox { public TcpCounters Value; }
+    /// <summary>Boxes of closed sides waiting for the next sides of this thread (<see cref="ThreadSpares{T}"/>).</summary>
+    internal const int SpareCounters = 1024;
+
+    private CountersBox NewCounters()
+    {
+        var box = ThreadSpares<CountersBox>.Take() ?? new CountersBox();
+        // Written again after its flow closed (not done today): the numbers kept go back into the box.
+        box.Value = new TcpCounters { DataSegments = _closedDataSegments, MaxBytesInFlight = _closedMaxBytesInFlight };
+        _closedDataSegments = _closedMaxBytesInFlight = 0;
+        return _counters = box;
+    }
+
+    /// <summary>The flow closed: counters that are only data segments and bytes in flight are kept as two numbers and
+    /// the box goes to the next sides of this thread.</summary>
+    private void CompactCounters()
+    {
+        if (_counters is not { } box || !box.Value.OnlyDataAndInFlight) return;
+        _closedDataSegments = box.Value.DataSegments;
+        _closedMaxBytesInFlight = box.Value.MaxBytesInFlight;
+        _counters = null;
+        ThreadSpares<CountersBox>.Give(box, SpareCounters); // the next side sets its value (NewCounters)
+    }
     /// <summary>RTT samples taken for data this side sent; empty (a shared, never written instance) until the first.</summary>
     public RttStats Rtt => _rtt ?? NoRtt;
     /// <summary>The samples to add to, made with the first (a flow that never completes a round trip has none).</summary>
@@ -100,6 +130,7 @@ public sealed class TcpEndpointState
         NextSeq = 0; NextSeqTime = 0; MaxSeqToBeAcked = 0; LastAck = 0; LastAckTime = 0; DupAckNum = 0;
         SackCount = 0; UCount = 0; UHead = 0; USorted = true; UnackedOverflow = 0;
         if (_counters is not null) _counters.Value = default;
+        _closedDataSegments = _closedMaxBytesInFlight = 0;
         _rtt?.Reset();
         if (_series is not null) { _series.Current = default; _series.Worst = default; }
         LastDataTime = 0; TsNext = 0;
@@ -107,7 +138,8 @@ public sealed class TcpEndpointState
     }
 
     /// <summary>The flow closed and is kept for the report: what only the analysis of further packets needs (the
-    /// unacknowledged-segment list, the TCP timestamp ring, the RTT samples once their median is taken) is let go.</summary>
+    /// unacknowledged-segment list, the TCP timestamp ring, the RTT samples once their median is taken) is let go, and
+    /// counters with nothing to say but data are kept as two numbers.</summary>
     internal void ReleaseForReport()
     {
         GrowArrays<UnackedSegment>.Return(Unacked);
@@ -117,6 +149,7 @@ public sealed class TcpEndpointState
         GrowArrays<long>.Return(TsTimes);
         TsVals = null; TsTimes = null; TsNext = 0;
         _rtt?.Freeze();
+        CompactCounters();
     }
 
     internal void PushUnacked(uint seq, uint next, long time, bool retransmitted)
