@@ -426,11 +426,6 @@ public sealed partial class SmtpSession
     // ---- resynchronising after a capture gap ------------------------------------------------------
 
     /// <summary>Client bytes since the position was lost, held until a reply confirms a command among them.</summary>
-    private byte[]? _hold;
-    private int _holdLen;
-    private Timestamp _holdTime;
-    /// <summary>The held bytes end inside a line too long to hold: skip to its end.</summary>
-    private bool _holdSkipLine;
 
     /// <summary>A gap left the position in the client stream unknown: from here, lines are held, and only one that
     /// is a valid command and gets a matching reply (<see cref="ReplyFits"/>) puts the decoder back on track. The
@@ -438,39 +433,39 @@ public sealed partial class SmtpSession
     private void StartResync(Timestamp time)
     {
         AnomaliesToWrite.Resyncs++;
-        if (_clientFramer.Length > 0 || _clientFramer.Total > 0) AnomaliesToWrite.ResyncSkippedLines++; // the line the gap cut
-        _clientFramer.Reset();
-        _clientFramer.SkipToEol = false;
+        if (D.ClientFramer.Length > 0 || D.ClientFramer.Total > 0) AnomaliesToWrite.ResyncSkippedLines++; // the line the gap cut
+        D.ClientFramer.Reset();
+        D.ClientFramer.SkipToEol = false;
         _clientMode = ClientMode.Resync;
-        _holdLen = 0;
-        _holdSkipLine = false;
-        _holdTime = time;
+        D.HoldLen = 0;
+        D.HoldSkipLine = false;
+        D.HoldTime = time;
     }
 
     private void HoldForResync(ReadOnlySpan<byte> data, Timestamp time)
     {
-        _hold ??= new byte[_limits.MaxResyncHold];
+        D.Hold ??= new byte[_limits.MaxResyncHold];
         while (!data.IsEmpty)
         {
-            if (_holdSkipLine)
+            if (D.HoldSkipLine)
             {
                 int lf = data.IndexOf((byte)'\n');
                 if (lf < 0) return;
                 data = data[(lf + 1)..];
-                _holdSkipLine = false;
+                D.HoldSkipLine = false;
                 continue;
             }
-            if (_holdLen == 0) _holdTime = time;
-            int n = Math.Min(data.Length, _hold.Length - _holdLen);
-            data[..n].CopyTo(_hold.AsSpan(_holdLen));
-            _holdLen += n;
+            if (D.HoldLen == 0) D.HoldTime = time;
+            int n = Math.Min(data.Length, D.Hold.Length - D.HoldLen);
+            data[..n].CopyTo(D.Hold.AsSpan(D.HoldLen));
+            D.HoldLen += n;
             data = data[n..];
             DropLeadingNonCommands();
-            if (_holdLen == _hold.Length)
+            if (D.HoldLen == D.Hold.Length)
             {
                 // Full without a confirming reply: the first line was not the command we are looking for.
-                int lf = _hold.AsSpan(0, _holdLen).IndexOf((byte)'\n');
-                if (lf < 0) { _holdLen = 0; _holdSkipLine = true; }
+                int lf = D.Hold.AsSpan(0, D.HoldLen).IndexOf((byte)'\n');
+                if (lf < 0) { D.HoldLen = 0; D.HoldSkipLine = true; }
                 else DropHeld(lf + 1);
                 AnomaliesToWrite.ResyncSkippedLines++;
                 DropLeadingNonCommands();
@@ -482,11 +477,11 @@ public sealed partial class SmtpSession
     /// tail of a line the gap cut).</summary>
     private void DropLeadingNonCommands()
     {
-        while (_holdLen > 0)
+        while (D.HoldLen > 0)
         {
-            int lf = _hold.AsSpan(0, _holdLen).IndexOf((byte)'\n');
+            int lf = D.Hold.AsSpan(0, D.HoldLen).IndexOf((byte)'\n');
             if (lf < 0) return;
-            if (IsCommandLine(TrimCr(_hold.AsSpan(0, lf)), out _)) return;
+            if (IsCommandLine(TrimCr(D.Hold.AsSpan(0, lf)), out _)) return;
             DropHeld(lf + 1);
             AnomaliesToWrite.ResyncSkippedLines++;
         }
@@ -494,18 +489,18 @@ public sealed partial class SmtpSession
 
     private void DropHeld(int n)
     {
-        _hold.AsSpan(n, _holdLen - n).CopyTo(_hold);
-        _holdLen -= n;
+        D.Hold.AsSpan(n, D.HoldLen - n).CopyTo(D.Hold);
+        D.HoldLen -= n;
     }
 
     /// <summary>Another gap while resynchronising: the held line in progress is cut too.</summary>
     private void DropPartialHold()
     {
-        if (_holdLen == 0) { _holdSkipLine = false; return; }
-        int last = _hold.AsSpan(0, _holdLen).LastIndexOf((byte)'\n');
-        if (last + 1 < _holdLen) AnomaliesToWrite.ResyncSkippedLines++;
-        _holdLen = last + 1;
-        _holdSkipLine = false;
+        if (D.HoldLen == 0) { D.HoldSkipLine = false; return; }
+        int last = D.Hold.AsSpan(0, D.HoldLen).LastIndexOf((byte)'\n');
+        if (last + 1 < D.HoldLen) AnomaliesToWrite.ResyncSkippedLines++;
+        D.HoldLen = last + 1;
+        D.HoldSkipLine = false;
     }
 
     /// <summary>A reply came while resynchronising and no command before the gap is waiting for one. The first held
@@ -515,17 +510,17 @@ public sealed partial class SmtpSession
     private bool TryResync(int code)
     {
         int pos = 0, skipped = 0;
-        while (pos < _holdLen)
+        while (pos < D.HoldLen)
         {
-            int lf = _hold.AsSpan(pos, _holdLen - pos).IndexOf((byte)'\n');
+            int lf = D.Hold.AsSpan(pos, D.HoldLen - pos).IndexOf((byte)'\n');
             if (lf < 0) break;
-            if (IsCommandLine(TrimCr(_hold.AsSpan(pos, lf)), out var verb) && ReplyFits(verb, code) && PlausibleFrom(pos + lf + 1, verb))
+            if (IsCommandLine(TrimCr(D.Hold.AsSpan(pos, lf)), out var verb) && ReplyFits(verb, code) && PlausibleFrom(pos + lf + 1, verb))
             {
                 AnomaliesToWrite.ResyncSkippedLines += skipped;
                 _clientMode = ClientMode.Command;
-                int len = _holdLen - pos;
-                _holdLen = 0;
-                ClientStream(_hold.AsSpan(pos, len), _holdTime);
+                int len = D.HoldLen - pos;
+                D.HoldLen = 0;
+                ClientStream(D.Hold.AsSpan(pos, len), D.HoldTime);
                 return true;
             }
             skipped++;
@@ -539,11 +534,11 @@ public sealed partial class SmtpSession
     private bool PlausibleFrom(int pos, SmtpCommandKind candidate)
     {
         if (candidate is Verb.Data or Verb.Bdat) return true;
-        while (pos < _holdLen)
+        while (pos < D.HoldLen)
         {
-            int lf = _hold.AsSpan(pos, _holdLen - pos).IndexOf((byte)'\n');
+            int lf = D.Hold.AsSpan(pos, D.HoldLen - pos).IndexOf((byte)'\n');
             if (lf < 0) return true; // a line still coming
-            if (!IsCommandLine(TrimCr(_hold.AsSpan(pos, lf)), out var verb)) return false;
+            if (!IsCommandLine(TrimCr(D.Hold.AsSpan(pos, lf)), out var verb)) return false;
             if (verb is Verb.Data or Verb.Bdat) return true;
             pos += lf + 1;
         }
@@ -553,12 +548,12 @@ public sealed partial class SmtpSession
     /// <summary>The session ends while resynchronising: held lines were never confirmed, so they are not decoded.</summary>
     private void EndResyncUnconfirmed()
     {
-        if (_holdLen > 0)
+        if (D.HoldLen > 0)
         {
-            int lines = _hold.AsSpan(0, _holdLen).Count((byte)'\n');
+            int lines = D.Hold.AsSpan(0, D.HoldLen).Count((byte)'\n');
             AnomaliesToWrite.ResyncSkippedLines += Math.Max(1, lines);
         }
-        _holdLen = 0;
+        D.HoldLen = 0;
         _clientMode = ClientMode.Command;
     }
 

@@ -69,21 +69,11 @@ public sealed partial class SmtpSession
 
     private enum ReplyTarget : byte { Greeting, Command, Unsolicited }
 
-    private PendingQueue _pending;
     private bool _greetingDone;
     /// <summary>The transaction open on the server, as its replies say: set by a 2xx to MAIL, cleared by the reply to
     /// the data, RSET, EHLO/HELO, QUIT or a 421.</summary>
     private SmtpTransaction? _serverTx;
 
-    // The reply being assembled (multi-line: "250-" lines, then "250 ").
-    private bool _replyActive;
-    private ReplyTarget _replyTarget;
-    private int _replyCode;
-    private int _replyLines;
-    private string? _replyText;
-    private string? _replyEnhanced;
-    private List<string>? _replyMore;
-    private SmtpCapabilities? _newCaps;
 
     private void Record(Verb verb, string verbText, string? arg, Timestamp time, SmtpTransaction? tx, SmtpRecipient? r, bool bdatLast = false)
     {
@@ -95,8 +85,8 @@ public sealed partial class SmtpSession
         }
         else AnomaliesToWrite.CommandsNotKept++;
 
-        if (_pending.Count >= _limits.MaxPending) { AnomaliesToWrite.PendingOverflows++; return; }
-        _pending.Enqueue(new Pending { Verb = verb, Kept = kept, Tx = tx, Rcpt = r, BdatLast = bdatLast });
+        if (D.Pending.Count >= _limits.MaxPending) { AnomaliesToWrite.PendingOverflows++; return; }
+        D.Pending.Enqueue(new Pending { Verb = verb, Kept = kept, Tx = tx, Rcpt = r, BdatLast = bdatLast });
         if (tx != null) tx.PendingReplies++;
     }
 
@@ -120,64 +110,64 @@ public sealed partial class SmtpSession
         }
         else text = line.Length > 4 ? line[4..] : default;
 
-        if (!_replyActive) StartReply(code, text);
-        else if (code != _replyCode) AnomaliesToWrite.ReplyCodeMismatches++;
+        if (!D.ReplyActive) StartReply(code, text);
+        else if (code != D.ReplyCode) AnomaliesToWrite.ReplyCodeMismatches++;
         else
         {
-            if (_newCaps != null) ParseCapability(text, _newCaps);
+            if (D.NewCaps != null) ParseCapability(text, D.NewCaps);
             AddReplyLine(text);
         }
-        _replyLines++;
+        D.ReplyLines++;
         if (!more) CompleteReply(time);
     }
 
     private void StartReply(int code, ReadOnlySpan<byte> text)
     {
-        _replyActive = true;
-        _replyCode = code;
-        _replyLines = 0;
-        _replyMore?.Clear();
+        D.ReplyActive = true;
+        D.ReplyCode = code;
+        D.ReplyLines = 0;
+        D.ReplyMore?.Clear();
         // After a gap in the client stream: this reply may confirm where the dialogue resumes.
-        if (_clientMode == ClientMode.Resync && _greetingDone && _pending.Count == 0) TryResync(code);
+        if (_clientMode == ClientMode.Resync && _greetingDone && D.Pending.Count == 0) TryResync(code);
         // The first reply is the greeting (RFC 5321 4.3.1), even when an early-talking client sent a command before it.
-        _replyTarget = !_greetingDone ? ReplyTarget.Greeting
-            : _pending.Count > 0 ? ReplyTarget.Command : ReplyTarget.Unsolicited;
+        D.ReplyTarget = !_greetingDone ? ReplyTarget.Greeting
+            : D.Pending.Count > 0 ? ReplyTarget.Command : ReplyTarget.Unsolicited;
 
         int enh = SmtpText.EnhancedCodeLength(text);
-        _replyEnhanced = enh > 0 ? SmtpText.Shared(text[..enh], 16) : null;
-        _replyText = SmtpText.Shared(enh > 0 ? SmtpText.TrimStart(text[enh..]) : text, _limits.MaxTextLength);
+        D.ReplyEnhanced = enh > 0 ? SmtpText.Shared(text[..enh], 16) : null;
+        D.ReplyText = SmtpText.Shared(enh > 0 ? SmtpText.TrimStart(text[enh..]) : text, _limits.MaxTextLength);
         // RFC 5321 4.1.1.1: the first line of the EHLO reply is the server's name; each further line a keyword.
-        _newCaps = _replyTarget == ReplyTarget.Command && _pending.Peek().Verb == Verb.Ehlo && code == 250
+        D.NewCaps = D.ReplyTarget == ReplyTarget.Command && D.Pending.Peek().Verb == Verb.Ehlo && code == 250
             ? new SmtpCapabilities() : null;
     }
 
     /// <summary>A continuation line's text, without an enhanced code that repeats the first line's.</summary>
     private void AddReplyLine(ReadOnlySpan<byte> text)
     {
-        _replyMore ??= new List<string>();
-        if (_replyMore.Count + 1 >= _limits.MaxReplyLines) { AnomaliesToWrite.ReplyLinesNotKept++; return; }
+        D.ReplyMore ??= new List<string>();
+        if (D.ReplyMore.Count + 1 >= _limits.MaxReplyLines) { AnomaliesToWrite.ReplyLinesNotKept++; return; }
         int enh = SmtpText.EnhancedCodeLength(text);
-        if (enh > 0 && _replyEnhanced != null && SmtpText.EqualsAscii(text[..enh], _replyEnhanced))
+        if (enh > 0 && D.ReplyEnhanced != null && SmtpText.EqualsAscii(text[..enh], D.ReplyEnhanced))
             text = SmtpText.TrimStart(text[enh..]);
-        _replyMore.Add(SmtpText.Shared(text, _limits.MaxTextLength));
+        D.ReplyMore.Add(SmtpText.Shared(text, _limits.MaxTextLength));
     }
 
     private void CompleteReply(Timestamp time)
     {
-        _replyActive = false;
-        string first = _replyText ?? "";
-        var reply = _replyMore is { Count: > 0 } more
-            ? new SmtpReply(_replyCode, _replyEnhanced, first, _replyLines, time) { TextLines = SmtpText.SharedLines(first, more) }
-            : new SmtpReply(_replyCode, _replyEnhanced, first, _replyLines, time);
-        _replyMore?.Clear(); // kept for the session's next reply of several lines
-        int code = _replyCode;
+        D.ReplyActive = false;
+        string first = D.ReplyText ?? "";
+        var reply = D.ReplyMore is { Count: > 0 } more
+            ? new SmtpReply(D.ReplyCode, D.ReplyEnhanced, first, D.ReplyLines, time) { TextLines = SmtpText.SharedLines(first, more) }
+            : new SmtpReply(D.ReplyCode, D.ReplyEnhanced, first, D.ReplyLines, time);
+        D.ReplyMore?.Clear(); // kept for the session's next reply of several lines
+        int code = D.ReplyCode;
 
-        switch (_replyTarget)
+        switch (D.ReplyTarget)
         {
             case ReplyTarget.Greeting:
                 _greetingDone = true;
                 Greeting = reply;
-                Banner = SmtpText.ToDisplay(System.Text.Encoding.ASCII.GetBytes($"{code} {(_replyEnhanced != null ? _replyEnhanced + " " : "")}{reply.Text}"), _limits.MaxTextLength);
+                Banner = SmtpText.ToDisplay(System.Text.Encoding.ASCII.GetBytes($"{code} {(D.ReplyEnhanced != null ? D.ReplyEnhanced + " " : "")}{reply.Text}"), _limits.MaxTextLength);
                 if (CurrentPhase == SmtpPhase.Connect) CurrentPhase = SmtpPhase.Greeting;
                 break;
             case ReplyTarget.Unsolicited:
@@ -192,7 +182,7 @@ public sealed partial class SmtpSession
                     {
                         // The terminating dot was lost in a capture gap: the server's end-of-data reply ends the data.
                         EndOfData(time);
-                        var end = _pending.Dequeue();
+                        var end = D.Pending.Dequeue();
                         if (end.Tx != null) end.Tx.PendingReplies--;
                         if (end.Kept != null) end.Kept.Reply = reply;
                         if (tx != null) FinalReply(tx, reply, time);
@@ -222,9 +212,9 @@ public sealed partial class SmtpSession
             if (_scratchTx != null) SetOutcome(_scratchTx, SmtpOutcome.Deferred, "421 service closing", time);
             _serverTx = null;
             if (_clientMode is ClientMode.Body or ClientMode.Bdat or ClientMode.Auth or ClientMode.AwaitTls) _clientMode = ClientMode.Command;
-            if (_replyTarget != ReplyTarget.Greeting && CurrentPhase is not (SmtpPhase.Closed or SmtpPhase.Tls)) CurrentPhase = SmtpPhase.ServerClosing;
+            if (D.ReplyTarget != ReplyTarget.Greeting && CurrentPhase is not (SmtpPhase.Closed or SmtpPhase.Tls)) CurrentPhase = SmtpPhase.ServerClosing;
         }
-        _newCaps = null;
+        D.NewCaps = null;
     }
 
     private void KeepUnsolicited(SmtpReply reply, Timestamp time, SmtpTransaction? tx)
@@ -237,7 +227,7 @@ public sealed partial class SmtpSession
     private void CommandReply(SmtpReply reply, Timestamp time)
     {
         int code = reply.Code;
-        ref Pending head = ref _pending.Peek();
+        ref Pending head = ref D.Pending.Peek();
 
         // Intermediate replies keep the command at the head of the queue.
         if (head.Verb == Verb.Auth && code == 334)
@@ -246,7 +236,7 @@ public sealed partial class SmtpSession
             return;
         }
 
-        Pending p = _pending.Dequeue();
+        Pending p = D.Pending.Dequeue();
         if (p.Tx != null) p.Tx.PendingReplies--;
         if (p.Kept != null)
         {
@@ -260,7 +250,7 @@ public sealed partial class SmtpSession
         {
             case Verb.Ehlo:
             case Verb.Helo:
-                if (ok && _newCaps != null) Capabilities = _newCaps.Shared();
+                if (ok && D.NewCaps != null) Capabilities = D.NewCaps.Shared();
                 if (ok) ServerReset("EHLO/HELO before the end of the data", time); // RFC 5321 4.1.4
                 break;
             case Verb.Mail:
@@ -326,8 +316,8 @@ public sealed partial class SmtpSession
                     TlsStartTime = time;
                     _serverTls = true;
                     _clientMode = ClientMode.Tls;
-                    _clientFramer.Reset();
-                    _clientFramer.SkipToEol = false;
+                    D.ClientFramer.Reset();
+                    D.ClientFramer.SkipToEol = false;
                     CurrentPhase = SmtpPhase.Tls;
                 }
                 else
@@ -378,9 +368,9 @@ public sealed partial class SmtpSession
         if (refused.Index == TransactionIndex) TransactionIndex--;
         for (int i = _commands.Count - 1; i >= 0 && _commands[i].Time >= refused.MailTime; i--)
             if (_commands[i].Transaction == refused.Index) _commands[i].Transaction = open.Index;
-        for (int i = 0; i < _pending.Count; i++)
+        for (int i = 0; i < D.Pending.Count; i++)
         {
-            ref Pending q = ref _pending[i];
+            ref Pending q = ref D.Pending[i];
             if (q.Tx != refused) continue;
             q.Tx = open;
             open.PendingReplies++;

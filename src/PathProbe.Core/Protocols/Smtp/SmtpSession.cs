@@ -53,8 +53,54 @@ public sealed partial class SmtpSession
     private ClientMode _clientMode;
     private bool _serverTls;
     private bool _serverDead;
-    private Framer _clientFramer;
-    private Framer _serverFramer;
+    // What only the decoding of further bytes needs (Decoding): given to the next sessions of this thread when the
+    // session's flow closes (ReleaseBuffers), so that a session kept for the report does not hold it.
+    private Decoding? _decoding;
+    private Decoding D => _decoding ??= PathProbe.Flows.ThreadSpares<Decoding>.Take() ?? new Decoding();
+
+    /// <summary>The decoder's working state: line assembly per direction, the reply being assembled, the commands
+    /// waiting for replies, client bytes held while resynchronising, and the first bytes probed for a proxy preamble
+    /// or a banner.</summary>
+    private sealed class Decoding
+    {
+        public Framer ClientFramer, ServerFramer;
+        /// <summary>Client bytes since the position was lost, held until a reply confirms a command among them.</summary>
+        public byte[]? Hold;
+        public int HoldLen;
+        public Timestamp HoldTime;
+        /// <summary>The held bytes end inside a line too long to hold: skip to its end.</summary>
+        public bool HoldSkipLine;
+        public PendingQueue Pending;
+        // The reply being assembled (multi-line: "250-" lines, then "250 ").
+        public bool ReplyActive;
+        public ReplyTarget ReplyTarget;
+        public int ReplyCode;
+        public int ReplyLines;
+        public string? ReplyText;
+        public string? ReplyEnhanced;
+        public List<string>? ReplyMore;
+        public SmtpCapabilities? NewCaps;
+        public uint BannerProbe;
+        public int BannerProbeLen;
+        public byte[]? Probe;
+        public int ProbeLen;
+        public Timestamp ProbeTime;
+
+        /// <summary>Everything as in a new one but the list for reply lines, kept empty; the ring of pending commands
+        /// goes to its own spares, and the framers' buffers (sized by the session's limits) to the collector.</summary>
+        public void Clear()
+        {
+            var more = ReplyMore;
+            Pending.GiveBack();
+            ClientFramer = default; ServerFramer = default;
+            Hold = null; HoldLen = 0; HoldTime = default; HoldSkipLine = false;
+            ReplyActive = false; ReplyTarget = default; ReplyCode = 0; ReplyLines = 0; ReplyText = null; ReplyEnhanced = null;
+            NewCaps = null; BannerProbe = 0; BannerProbeLen = 0; Probe = null; ProbeLen = 0; ProbeTime = default;
+            more?.Clear();
+            ReplyMore = more;
+        }
+    }
+    private const int SpareDecodings = 1024;
 
     private readonly List<SmtpCommand> _commands = new();
     private readonly List<SmtpTransaction> _transactions = new();
@@ -186,7 +232,7 @@ public sealed partial class SmtpSession
                     HoldForResync(data, time);
                     return;
                 default:
-                    data = data[FrameLine(ref _clientFramer, data, time, client: true)..];
+                    data = data[FrameLine(ref D.ClientFramer, data, time, client: true)..];
                     break;
             }
         }
@@ -213,26 +259,24 @@ public sealed partial class SmtpSession
         {
             if (_serverDead) return;
             if (_serverTls) { ServerTlsBytes += data.Length; return; }
-            data = data[FrameLine(ref _serverFramer, data, time, client: false)..];
+            data = data[FrameLine(ref D.ServerFramer, data, time, client: false)..];
         }
     }
 
-    private uint _bannerProbe;
-    private int _bannerProbeLen;
 
     /// <summary>Decides <see cref="BannerAfterProxy"/> on the server's first four bytes after the tunnel came up,
     /// keeping fewer while they still start a greeting code.</summary>
     private void CheckBannerAfterProxy(ReadOnlySpan<byte> data)
     {
         Span<byte> look = stackalloc byte[4];
-        for (int i = 0; i < _bannerProbeLen; i++) look[i] = (byte)(_bannerProbe >> (8 * i));
-        int n = Math.Min(4 - _bannerProbeLen, data.Length);
-        data[..n].CopyTo(look[_bannerProbeLen..]);
-        int have = _bannerProbeLen + n;
+        for (int i = 0; i < D.BannerProbeLen; i++) look[i] = (byte)(D.BannerProbe >> (8 * i));
+        int n = Math.Min(4 - D.BannerProbeLen, data.Length);
+        data[..n].CopyTo(look[D.BannerProbeLen..]);
+        int have = D.BannerProbeLen + n;
         if (have < 4 && ("220"u8.StartsWith(look[..have]) || "421"u8.StartsWith(look[..have]) || "554"u8.StartsWith(look[..have])))
         {
-            for (int i = _bannerProbeLen; i < have; i++) _bannerProbe |= (uint)look[i] << (8 * i);
-            _bannerProbeLen = have;
+            for (int i = D.BannerProbeLen; i < have; i++) D.BannerProbe |= (uint)look[i] << (8 * i);
+            D.BannerProbeLen = have;
             return;
         }
         BannerAfterProxy = have == 4 && LooksLikeGreeting(look);
@@ -262,9 +306,6 @@ public sealed partial class SmtpSession
 
     private bool _preambleCheck;
     private SmtpPreamble? _preamble;
-    private byte[]? _probe;
-    private int _probeLen;
-    private Timestamp _probeTime;
 
     /// <summary>The client's first bytes: a proxy preamble is consumed (and noted); anything else is returned for the
     /// SMTP decoder. Up to 12 bytes are kept while they could still start a preamble signature.</summary>
@@ -274,40 +315,40 @@ public sealed partial class SmtpSession
         {
             SmtpPreamble.Detect d;
             SmtpProxyKind kind;
-            if (_probeLen == 0) d = SmtpPreamble.Check(data, out kind);
+            if (D.ProbeLen == 0) d = SmtpPreamble.Check(data, out kind);
             else
             {
                 Span<byte> look = stackalloc byte[16];
-                _probe.AsSpan(0, _probeLen).CopyTo(look);
-                int n = Math.Min(data.Length, look.Length - _probeLen);
-                data[..n].CopyTo(look[_probeLen..]);
-                d = SmtpPreamble.Check(look[..(_probeLen + n)], out kind);
+                D.Probe.AsSpan(0, D.ProbeLen).CopyTo(look);
+                int n = Math.Min(data.Length, look.Length - D.ProbeLen);
+                data[..n].CopyTo(look[D.ProbeLen..]);
+                d = SmtpPreamble.Check(look[..(D.ProbeLen + n)], out kind);
             }
-            if (d == SmtpPreamble.Detect.NeedMore && _probeLen + data.Length < 16)
+            if (d == SmtpPreamble.Detect.NeedMore && D.ProbeLen + data.Length < 16)
             {
-                _probe ??= new byte[16];
-                if (_probeLen == 0) _probeTime = time;
-                data.CopyTo(_probe.AsSpan(_probeLen));
-                _probeLen += data.Length;
+                D.Probe ??= new byte[16];
+                if (D.ProbeLen == 0) D.ProbeTime = time;
+                data.CopyTo(D.Probe.AsSpan(D.ProbeLen));
+                D.ProbeLen += data.Length;
                 return default;
             }
             _preambleCheck = false;
             if (d != SmtpPreamble.Detect.Yes)
             {
-                if (_probeLen > 0)
+                if (D.ProbeLen > 0)
                 {
-                    int held = _probeLen;
-                    _probeLen = 0;
-                    ClientStream(_probe.AsSpan(0, held), _probeTime);
+                    int held = D.ProbeLen;
+                    D.ProbeLen = 0;
+                    ClientStream(D.Probe.AsSpan(0, held), D.ProbeTime);
                 }
                 return data;
             }
-            _preamble = new SmtpPreamble(kind, _probeLen > 0 ? _probeTime : time);
-            if (_probeLen > 0)
+            _preamble = new SmtpPreamble(kind, D.ProbeLen > 0 ? D.ProbeTime : time);
+            if (D.ProbeLen > 0)
             {
-                int held = _probeLen;
-                _probeLen = 0;
-                _preamble.Client(_probe.AsSpan(0, held), _probeTime);
+                int held = D.ProbeLen;
+                D.ProbeLen = 0;
+                _preamble.Client(D.Probe.AsSpan(0, held), D.ProbeTime);
             }
         }
         var pre = _preamble!;
@@ -348,7 +389,7 @@ public sealed partial class SmtpSession
         {
             // Lost inside (or instead of) a proxy preamble: where SMTP starts is unknown.
             _preambleCheck = false;
-            _probeLen = 0;
+            D.ProbeLen = 0;
             if (_preamble is { } pre && !pre.ClientDone) { pre.Abandon("bytes missing from the capture"); AfterPreambleStep(); }
             StartResync(time);
             return;
@@ -370,7 +411,7 @@ public sealed partial class SmtpSession
                 StartResync(time);
                 break;
             // AUTH continuation lines are skipped anyway; the next line after the gap is still one of them.
-            case ClientMode.Auth or ClientMode.AwaitTls: LoseLine(ref _clientFramer); break;
+            case ClientMode.Auth or ClientMode.AwaitTls: LoseLine(ref D.ClientFramer); break;
             case ClientMode.Resync: DropPartialHold(); break;
             default: StartResync(time); break;
         }
@@ -382,7 +423,7 @@ public sealed partial class SmtpSession
         AnomaliesToWrite.GapBytes += bytes;
         ServerBytes += bytes;
         if (_serverTls) ServerTlsBytes += bytes;
-        else LoseLine(ref _serverFramer);
+        else LoseLine(ref D.ServerFramer);
     }
 
     public void OnClientAbandon(string reason)
@@ -416,21 +457,18 @@ public sealed partial class SmtpSession
         if (_scratchTx != null) EndTransaction(_scratchTx, SmtpOutcome.Incomplete, "capture ended", time);
     }
 
-    /// <summary>Drops the line-assembly buffers (up to <see cref="SmtpLimits.HardLineCap"/> bytes per direction), the
-    /// preamble probe and the queue of commands awaiting replies of a session whose connection is gone, so a closed
-    /// session kept for the report holds only its summary. A partial line still in a buffer is discarded; data fed
+    /// <summary>Drops the decoder's working state of a session whose connection is gone (the line-assembly buffers, up
+    /// to <see cref="SmtpLimits.HardLineCap"/> bytes per direction, the reply being assembled, the queue of commands
+    /// awaiting replies, held and probed bytes), so a closed session kept for the report holds only its summary; the
+    /// state goes, cleared, to the next sessions of this thread. A partial line or reply is discarded; data fed
     /// afterwards is decoded from a fresh line start, and a reply to a command sent before is taken as unsolicited.</summary>
     public void ReleaseBuffers()
     {
-        _clientFramer = default;
-        _serverFramer = default;
-        _hold = null;
-        _holdLen = 0;
-        _probe = null;
-        _probeLen = 0;
         // Commands still waiting for a reply when the session ended are in the commands kept for the report.
-        _pending.GiveBack();
-        _replyMore = null;
+        if (_decoding is not { } d) return;
+        _decoding = null;
+        d.Clear();
+        PathProbe.Flows.ThreadSpares<Decoding>.Give(d, SpareDecodings);
     }
 
     private void End(string reason, Timestamp time, SmtpOutcome outcome)
