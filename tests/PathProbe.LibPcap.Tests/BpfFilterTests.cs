@@ -200,10 +200,18 @@ public sealed class BpfFilterTests(ITestOutputHelper output) : IDisposable
         byte[] frame = Convert.FromHexString("02000000000102000000000208004500002800010000400600" + "00c6336410cb0071190e1c0019000000000000000050022000d0a40000");
         int hits = 0;
         for (int i = 0; i < 1000; i++) hits += f.Matches(frame, frame.Length) ? 1 : 0; // warm up
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 100_000; i++) hits += f.Matches(frame, frame.Length) ? 1 : 0;
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.Equal(101_000, hits); // TCP port 25
+        // Three windows of 100,000 calls, the least counts (as PathProbe.Tests' Allocations.Least): an allocation per
+        // call shows in every window, while the runtime's tiering and class loading for the tests running beside this
+        // one can land on this thread once (32,664 bytes in one window, seen once in CI with code that had passed).
+        long least = long.MaxValue;
+        for (int w = 0; w < 3; w++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 100_000; i++) hits += f.Matches(frame, frame.Length) ? 1 : 0;
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        Assert.Equal(0, least);
+        Assert.Equal(301_000, hits); // TCP port 25
     }
 
     [SkippableFact]
