@@ -9,16 +9,8 @@ namespace PathProbe.Tests.Protocols.Smtp;
 /// </summary>
 public sealed class SmtpSessionReuseTests
 {
-    private static readonly string[] Dialogue =
-    [
-        "S:220 mx.example.test ESMTP\r\n",
-        "C:EHLO client.example.net\r\n",
-        "S:250-mx.example.test\r\n250-PIPELINING\r\n250 SIZE 1000\r\n",
-        "C:MAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.test>\r\nDATA\r\n",
-        "S:250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go\r\n",
-        "C:Subject: x\r\n\r\nhi\r\n.\r\nQUIT\r\n",
-        "S:250 2.0.0 queued\r\n221 bye\r\n",
-    ];
+    /// <summary>A whole mail: an EHLO reply of several lines, every command answered.</summary>
+    private static string[] Dialogue => SmtpSessionTests.Plain;
 
     /// <summary>Sessions released in the middle of things: a reply of several lines not finished, commands sent and not
     /// answered with a line cut short, a server line cut short, and last (its state is the next one taken) a greeting
