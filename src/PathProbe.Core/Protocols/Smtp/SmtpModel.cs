@@ -60,41 +60,109 @@ public enum SmtpOutcome : byte
 /// <summary>A reply: the code, the RFC 3463 enhanced code when present, and its text, cleaned for display.
 /// <see cref="Text"/> is the first line; <see cref="TextLines"/> keeps every line (at most
 /// <see cref="SmtpLimits.MaxReplyLines"/>, each at most <see cref="SmtpLimits.MaxTextLength"/> characters), without the
-/// code and without an enhanced code that repeats the first line's (Gmail puts it on every line).</summary>
-public sealed record SmtpReply(int Code, string? EnhancedCode, string Text, int Lines, Timestamp Time)
+/// code and without an enhanced code that repeats the first line's (Gmail puts it on every line).
+/// Only <see cref="Time"/> is the reply's own: the rest is a <see cref="SmtpReplyText"/> that replies of this thread
+/// with the same code, texts and line count share (a server says "250 2.1.5 Ok" in every session).</summary>
+public sealed record SmtpReply
 {
-    /// <summary>Every kept line when there is more than one; null for a one-line reply (most of them), whose
-    /// <see cref="TextLines"/> are made when asked for rather than kept with each of thousands of replies.</summary>
-    private readonly string[]? _lines;
+    private readonly SmtpReplyText _text;
 
-    /// <summary>The text of each kept line; the first is <see cref="Text"/>.</summary>
+    public SmtpReply(int Code, string? EnhancedCode, string Text, int Lines, Timestamp Time)
+    {
+        _text = SmtpReplyText.Shared(Code, EnhancedCode, Text, Lines, null);
+        this.Time = Time;
+    }
+
+    /// <summary>What the reply says, shared with the equal replies of this thread.</summary>
+    internal SmtpReplyText Content => _text;
+
+    public int Code => _text.Code;
+    public string? EnhancedCode => _text.EnhancedCode;
+    /// <summary>The first line.</summary>
+    public string Text => _text.Text;
+    /// <summary>Lines the reply had, kept or not.</summary>
+    public int Lines => _text.Lines;
+    public Timestamp Time { get; }
+
+    /// <summary>The text of each kept line; the first is <see cref="Text"/>. A one-line reply (most of them) keeps no
+    /// list: it is made when asked for.</summary>
     public IReadOnlyList<string> TextLines
     {
-        get => _lines ?? [Text];
-        init => _lines = value.Count == 1 && value[0] == Text ? null : value as string[] ?? [.. value];
+        get => _text.KeptLines ?? [Text];
+        init => _text = SmtpReplyText.Shared(Code, EnhancedCode, Text, Lines,
+            value.Count == 1 && value[0] == Text ? null : value as string[] ?? [.. value]);
     }
 
     /// <summary><see cref="TextLines"/>' count.</summary>
-    internal int KeptLineCount => _lines?.Length ?? 1;
+    internal int KeptLineCount => _text.KeptLines?.Length ?? 1;
 
     /// <summary>Line <paramref name="i"/> of <see cref="TextLines"/> (below <see cref="KeptLineCount"/>), without making
     /// the list of a one-line reply.</summary>
-    internal string KeptLine(int i) => _lines is null ? Text : _lines[i];
+    internal string KeptLine(int i) => _text.KeptLines is { } lines ? lines[i] : Text;
 
     /// <summary>Lines beyond <see cref="SmtpLimits.MaxReplyLines"/> (counted in <see cref="Lines"/>, not kept).</summary>
     public int LinesNotKept => Math.Max(0, Lines - KeptLineCount);
 
     /// <summary>All kept lines joined by a space: what classification reads (key words often sit on later lines).</summary>
-    public string FullText => _lines is null ? Text : string.Join(" ", _lines);
+    public string FullText => _text.KeptLines is { } lines ? string.Join(" ", lines) : Text;
 
     /// <summary>The text that carries the outcome: for a 2xx the last line (where MTAs put the queue id, e.g. Exim's
     /// "250- 4404 byte chunk, total 4404" / "250 OK id=1lHkUh-008hPw-NY"); for a refusal all lines, because
     /// providers wrap one sentence over several lines.</summary>
-    public string OutcomeText => Code is >= 200 and < 300 && _lines is not null ? _lines[^1] : FullText;
+    public string OutcomeText => Code is >= 200 and < 300 && _text.KeptLines is { } lines ? lines[^1] : FullText;
 
     public bool IsPositive => Code is >= 200 and < 400;
     public bool IsTransient => Code is >= 400 and < 500;
     public bool IsPermanent => Code >= 500;
+}
+
+/// <summary>What a <see cref="SmtpReply"/> says, apart from its time: one instance for the equal replies of a thread
+/// (a per-thread pool by content, bounded to the first <see cref="SharedMax"/> different ones; never written once
+/// made). Equal by content, as the replies' record equality was.</summary>
+public sealed record SmtpReplyText(int Code, string? EnhancedCode, string Text, int Lines, string[]? KeptLines)
+{
+    internal const int SharedMax = 4096;
+    [ThreadStatic] private static Dictionary<Key, SmtpReplyText>? t_shared;
+
+    /// <summary>The pooled instance with these contents, or a new one (kept for the next while the pool has room); a
+    /// hit allocates nothing.</summary>
+    internal static SmtpReplyText Shared(int code, string? enhanced, string text, int lines, string[]? kept)
+    {
+        var key = new Key(code, enhanced, text, lines, kept);
+        var pool = t_shared ??= new Dictionary<Key, SmtpReplyText>();
+        if (pool.TryGetValue(key, out var known)) return known;
+        var made = new SmtpReplyText(code, enhanced, text, lines, kept);
+        if (pool.Count < SharedMax) pool[key] = made;
+        return made;
+    }
+
+    // The kept lines compare by content (the record's own equality would compare the array's reference).
+    public bool Equals(SmtpReplyText? o) => o is not null && new Key(this).Equals(new Key(o));
+    public override int GetHashCode() => new Key(this).GetHashCode();
+
+    private readonly struct Key(int code, string? enhanced, string text, int lines, string[]? kept) : IEquatable<Key>
+    {
+        private readonly int _code = code, _lines = lines;
+        private readonly string? _enhanced = enhanced;
+        private readonly string _text = text;
+        private readonly string[]? _kept = kept;
+
+        public Key(SmtpReplyText t) : this(t.Code, t.EnhancedCode, t.Text, t.Lines, t.KeptLines) { }
+
+        public bool Equals(Key o) =>
+            _code == o._code && _lines == o._lines && _enhanced == o._enhanced && _text == o._text &&
+            (ReferenceEquals(_kept, o._kept) || _kept is not null && o._kept is not null && _kept.AsSpan().SequenceEqual(o._kept));
+
+        public override bool Equals(object? obj) => obj is Key k && Equals(k);
+
+        public override int GetHashCode()
+        {
+            var h = new HashCode();
+            h.Add(_code); h.Add(_lines); h.Add(_enhanced); h.Add(_text);
+            if (_kept is not null) foreach (var l in _kept) h.Add(l);
+            return h.ToHashCode();
+        }
+    }
 }
 
 /// <summary>What a command is (the verb as the decoder understood it).</summary>

@@ -1,5 +1,6 @@
 using System.Text;
 using PathProbe.Protocols.Smtp;
+using PathProbe.Primitives;
 
 namespace PathProbe.Tests.Protocols.Smtp;
 
@@ -104,6 +105,37 @@ public sealed class SmtpKeptTextTests
         Assert.Equal("PIPELININ", SmtpText.Shared(plain, 9, upper: true)); // cut to its limit before the pool is asked
         Assert.Equal("PIPELINING", SmtpText.Shared(plain, 64, upper: true));
     });
+
+    [Fact]
+    public void Replies_WithEqualTexts_ShareWhatTheySay_EachKeepsItsTime()
+    {
+        Exception? error = null;
+        var t = new Thread(() =>
+        {
+            // On a thread of its own: the shared texts are per thread, and other tests' must not fill the bound.
+            try
+            {
+                var a = new SmtpReply(250, "2.1.5", "Ok", 1, new Timestamp(1));
+                var b = new SmtpReply(250, "2.1.5", "Ok", 1, new Timestamp(2));
+                var c = new SmtpReply(250, null, "mx", 2, new Timestamp(3)) { TextLines = ["mx", "PIPELINING"] };
+                var d = new SmtpReply(250, null, "mx", 2, new Timestamp(4)) { TextLines = new List<string> { "mx", "PIPELINING" } };
+                var e = new SmtpReply(550, "2.1.5", "Ok", 1, new Timestamp(5));
+                var f = new SmtpReply(250, "2.1.5", "Ok", 1, new Timestamp(6)) { TextLines = ["Ok"] };
+                Assert.Same(a.Content, b.Content);
+                Assert.Same(c.Content, d.Content); // another list with the same lines
+                Assert.Same(a.Content, f.Content); // one kept line is no list
+                Assert.NotSame(a.Content, e.Content);
+                Assert.Equal((250, 550, 2L, 5L), (b.Code, e.Code, b.Time.UnixNanoseconds, e.Time.UnixNanoseconds));
+                Assert.Equal(["mx", "PIPELINING"], d.TextLines);
+                Assert.Equal(new SmtpReply(250, "2.1.5", "Ok", 1, new Timestamp(1)), a); // equal by what it says and when
+                Assert.NotEqual(a, b);
+            }
+            catch (Exception x) { error = x; }
+        });
+        t.Start();
+        t.Join();
+        if (error is not null) throw new Xunit.Sdk.XunitException("on the test's thread: " + error);
+    }
 
     [Fact]
     public void Reply_OneLine_KeepsNoArray_ButReadsAsBefore()
