@@ -425,8 +425,6 @@ public sealed partial class SmtpSession
 
     // ---- resynchronising after a capture gap ------------------------------------------------------
 
-    /// <summary>Client bytes since the position was lost, held until a reply confirms a command among them.</summary>
-
     /// <summary>A gap left the position in the client stream unknown: from here, lines are held, and only one that
     /// is a valid command and gets a matching reply (<see cref="ReplyFits"/>) puts the decoder back on track. The
     /// first bytes after the gap are taken as a line start (a segment usually starts one).</summary>

@@ -74,7 +74,6 @@ public sealed partial class SmtpSession
     /// the data, RSET, EHLO/HELO, QUIT or a 421.</summary>
     private SmtpTransaction? _serverTx;
 
-
     private void Record(Verb verb, string verbText, string? arg, Timestamp time, SmtpTransaction? tx, SmtpRecipient? r, bool bdatLast = false)
     {
         SmtpCommand? kept = null;

@@ -263,7 +263,6 @@ public sealed partial class SmtpSession
         }
     }
 
-
     /// <summary>Decides <see cref="BannerAfterProxy"/> on the server's first four bytes after the tunnel came up,
     /// keeping fewer while they still start a greeting code.</summary>
     private void CheckBannerAfterProxy(ReadOnlySpan<byte> data)
