@@ -175,10 +175,13 @@ public sealed class DnsAnswerTextTests
         Assert.Equal(["MX 10 mx.example.test", spf, "TXT \"caf\u00e9\""], wide.Read());
         Assert.Equal(1, arena.Shared);
 
-        // Many repeats of a few answers: the arena holds one chunk.
+        // Many repeats of a few answers: the arena holds one chunk, and the repeats are shared. Not every one: the table
+        // keeps one text per slot (the newest), and its hash is seeded per process, so two of the 53 texts share a slot
+        // in about 8 % of runs and then take it from each other (a CI run shared 9,553 instead of 9,951); more than
+        // three such pairs, below the bound, is about two runs in a million.
         for (int i = 0; i < 10_000; i++) Add($"A 192.0.2.{i % 50}");
         Assert.Equal(64 * 1024, arena.Bytes);
-        Assert.Equal(1 + 10_000 - 50, arena.Shared);
+        Assert.InRange(arena.Shared, 1 + 10_000 - 50 - 3 * 2 * (10_000 / 50 - 1), 1 + 10_000 - 50);
         Assert.Equal(["A 192.0.2.7"], Add("A 192.0.2.7").Read());
     }
 }
