@@ -1,8 +1,9 @@
 namespace PathProbe.Flows;
 
 /// <summary>
-/// Per-flow state given back when its flow record no longer needs it (a TCP state of a record that became a UDP flow,
-/// a recycled record's DNS state), waiting for the next flow of this thread to take it instead of a new one. Per
+/// Per-flow state given back when its flow no longer needs it (a TCP state of a record that became a UDP flow, a
+/// recycled record's DNS state, a closed TCP side's counter box, a closed SMTP session's decoding state), waiting for
+/// the next flow of this thread to take it instead of a new one. Per
 /// thread, because a flow table and its analyzers are used by one thread; bounded by the giver, so a burst of flows
 /// leaving at once does not keep their states. Arrays have their own free lists (<see cref="Tcp.GrowArrays{T}"/>).
 /// </summary>

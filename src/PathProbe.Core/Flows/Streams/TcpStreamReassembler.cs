@@ -165,8 +165,9 @@ public sealed class TcpStreamReassembler
         BufferedBytes = 0;
     }
 
-    /// <summary>Starts over for a new connection (a DNS flow state reused by a recycled flow record): buffered memory is
-    /// given back (<see cref="Release"/>) and every field reads as in a new reassembler; the limits stay.</summary>
+    /// <summary>Starts over for a new connection (a closed DNS-over-TCP flow's or SMTP session's reassembler taken by the
+    /// next one of its analyzer): buffered memory is given back (<see cref="Release"/>) and every field reads as in a new
+    /// reassembler; the limits and the budget stay.</summary>
     internal void Reuse()
     {
         Release();

@@ -68,9 +68,16 @@ public sealed record SmtpReply
     private readonly SmtpReplyText _text;
 
     public SmtpReply(int Code, string? EnhancedCode, string Text, int Lines, Timestamp Time)
+        : this(Code, EnhancedCode, Text, Lines, Time, null)
     {
-        _text = SmtpReplyText.Shared(Code, EnhancedCode, Text, Lines, null);
-        this.Time = Time;
+    }
+
+    /// <summary>A reply with its kept lines (<paramref name="keptLines"/>, the first being <paramref name="text"/>; null
+    /// for one line): one look into the pool, where setting <see cref="TextLines"/> afterwards takes two.</summary>
+    internal SmtpReply(int code, string? enhancedCode, string text, int lines, Timestamp time, string[]? keptLines)
+    {
+        _text = SmtpReplyText.Shared(code, enhancedCode, text, lines, keptLines);
+        Time = time;
     }
 
     /// <summary>What the reply says, shared with the equal replies of this thread.</summary>

@@ -25,7 +25,7 @@ public sealed partial class SmtpSession
 
         public void Enqueue(in Pending p)
         {
-            _items ??= PathProbe.Flows.ThreadSpares<Pending[]>.Take() ?? new Pending[FirstSize];
+            _items ??= new Pending[FirstSize];
             if (Count == _items.Length)
             {
                 var bigger = new Pending[_items.Length * 2];
@@ -50,20 +50,16 @@ public sealed partial class SmtpSession
         public readonly ref Pending this[int i] => ref _items[(_head + i) % _items.Length];
 
         private const int FirstSize = 8;
-        /// <summary>Ring arrays of the first size waiting for the next sessions of this thread (a grown one is left to
-        /// the collector).</summary>
-        private const int SpareRings = 1024;
 
-        /// <summary>The session ended: the ring, cleared, goes to the next sessions of this thread; this queue reads as
-        /// empty.</summary>
-        public void GiveBack()
+        /// <summary>Reads as empty, keeping (cleared) a ring of the first size for the next session to use this
+        /// decoding state (a grown one is left to the collector).</summary>
+        public void Clear()
         {
-            if (_items is { Length: FirstSize } items)
-            {
-                Array.Clear(items);
-                PathProbe.Flows.ThreadSpares<Pending[]>.Give(items, SpareRings);
-            }
+            var items = _items;
             this = default;
+            if (items is not { Length: FirstSize }) return;
+            Array.Clear(items);
+            _items = items;
         }
     }
 
@@ -156,7 +152,7 @@ public sealed partial class SmtpSession
         D.ReplyActive = false;
         string first = D.ReplyText ?? "";
         var reply = D.ReplyMore is { Count: > 0 } more
-            ? new SmtpReply(D.ReplyCode, D.ReplyEnhanced, first, D.ReplyLines, time) { TextLines = SmtpText.SharedLines(first, more) }
+            ? new SmtpReply(D.ReplyCode, D.ReplyEnhanced, first, D.ReplyLines, time, [first, .. more])
             : new SmtpReply(D.ReplyCode, D.ReplyEnhanced, first, D.ReplyLines, time);
         D.ReplyMore?.Clear(); // kept for the session's next reply of several lines
         int code = D.ReplyCode;

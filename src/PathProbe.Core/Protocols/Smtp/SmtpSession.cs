@@ -86,12 +86,12 @@ public sealed partial class SmtpSession
         public int ProbeLen;
         public Timestamp ProbeTime;
 
-        /// <summary>Everything as in a new one but the list for reply lines, kept empty; the ring of pending commands
-        /// goes to its own spares, and the framers' buffers (sized by the session's limits) to the collector.</summary>
+        /// <summary>Everything as in a new one but the list for reply lines and the ring of pending commands, kept
+        /// empty; the framers' buffers (sized by the session's limits) go to the collector.</summary>
         public void Clear()
         {
             var more = ReplyMore;
-            Pending.GiveBack();
+            Pending.Clear();
             ClientFramer = default; ServerFramer = default;
             Hold = null; HoldLen = 0; HoldTime = default; HoldSkipLine = false;
             ReplyActive = false; ReplyTarget = default; ReplyCode = 0; ReplyLines = 0; ReplyText = null; ReplyEnhanced = null;

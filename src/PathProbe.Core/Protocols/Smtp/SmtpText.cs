@@ -73,33 +73,6 @@ internal static class SmtpText
         return text;
     }
 
-    /// <summary>The lines of a reply of several lines (<paramref name="first"/>, then <paramref name="more"/>): the
-    /// array an earlier reply of this thread with the same lines has, or a new one, kept for the next (a server's
-    /// EHLO reply is the same in every session). Bounded like <see cref="Shared"/>: the first <see cref="SharedMaxTexts"/>
-    /// different ones. The array is never written after it is made.</summary>
-    public static string[] SharedLines(string first, List<string> more)
-    {
-        string[] lines = [first, .. more];
-        var pool = t_lines ??= new HashSet<string[]>(SameLines.Instance);
-        if (pool.TryGetValue(lines, out var known)) return known;
-        if (pool.Count < SharedMaxTexts) pool.Add(lines);
-        return lines;
-    }
-
-    [ThreadStatic] private static HashSet<string[]>? t_lines;
-
-    private sealed class SameLines : IEqualityComparer<string[]>
-    {
-        public static readonly SameLines Instance = new();
-        public bool Equals(string[]? a, string[]? b) => ReferenceEquals(a, b) || a is not null && b is not null && a.AsSpan().SequenceEqual(b);
-        public int GetHashCode(string[] lines)
-        {
-            var h = new HashCode();
-            foreach (var l in lines) h.Add(l);
-            return h.ToHashCode();
-        }
-    }
-
     internal const int SharedMaxLength = 64;
     internal const int SharedMaxTexts = 4096;
     [ThreadStatic] private static Dictionary<string, string>? t_pool, t_upper;
