@@ -23,6 +23,8 @@ command -v ip        >/dev/null 2>&1 || packages+=(iproute2)
 # The TUI end-to-end test drives the real program in tmux.
 command -v tmux      >/dev/null 2>&1 || packages+=(tmux)
 command -v ethtool   >/dev/null 2>&1 || packages+=(ethtool)
+# ISA-L's gzip inflater (used for gzip captures when installed): IsalInflateStreamTests.
+ldconfig -p 2>/dev/null | grep -q libisal.so.2 || packages+=(libisal2)
 # The metadata-bomb tests measure the real command's peak RSS with /usr/bin/time -v.
 [ -x /usr/bin/time ] || packages+=(time)
 [ -x /usr/bin/python3 ] || packages+=(python3)

@@ -87,8 +87,9 @@ public static class CaptureFile
         if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b)
         {
             compressed = true;
-            // Decompression runs on its own thread, a few 1 MiB blocks ahead of the reader (ReadAheadStream).
-            stream = new ReadAheadStream(new GZipStream(new PrefixedStream(head.AsSpan(0, n).ToArray(), stream), CompressionMode.Decompress),
+            // Decompression (ISA-L when installed, else zlib-ng) runs on its own thread, a few 1 MiB blocks ahead of the
+            // reader (ReadAheadStream).
+            stream = new ReadAheadStream(IsalInflateStream.Create(new PrefixedStream(head.AsSpan(0, n).ToArray(), stream)),
                 ReadAheadStream.InflateBlocks, "pathprobe-inflate");
             try
             {

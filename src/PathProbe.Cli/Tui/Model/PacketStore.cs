@@ -183,7 +183,7 @@ public static class PacketStore
             file.ReadExactly(data);
             return data;
         }
-        using var z = new GZipStream(file, CompressionMode.Decompress);
+        using var z = PathProbe.Capture.IsalInflateStream.Create(file);
         var skip = new byte[1 << 16];
         long left = e.Offset;
         while (left > 0)
