@@ -20,7 +20,7 @@ namespace PathProbe.Capture;
 /// input buffer are allocated once, outside the moving heap.
 /// </para>
 /// </summary>
-public sealed unsafe class IsalInflateStream : Stream
+public sealed unsafe class IsalInflateStream : ReadOnlyStream
 {
     // struct inflate_state (igzip_lib.h, ISA-L 2.x, x86-64 and arm64: LP64).
     private const int StateSize = 87368;
@@ -156,14 +156,6 @@ public sealed unsafe class IsalInflateStream : Stream
     ~IsalInflateStream() => Dispose(false);
 
     public override bool CanRead => _state is not null;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     /// <summary>The three functions used, from <c>libisal.so.2</c>.</summary>
     private sealed class Api

@@ -2,15 +2,11 @@ namespace PathProbe.Capture;
 
 /// <summary>A read-only stream that replays bytes already consumed for format detection, then continues with
 /// the inner stream (which may not be seekable, e.g. a pipe or a GZipStream).</summary>
-internal sealed class PrefixedStream(byte[] prefix, Stream inner) : Stream
+internal sealed class PrefixedStream(byte[] prefix, Stream inner) : ReadOnlyStream
 {
     private int _prefixPos;
 
     public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
@@ -26,10 +22,6 @@ internal sealed class PrefixedStream(byte[] prefix, Stream inner) : Stream
         return inner.Read(buffer);
     }
 
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

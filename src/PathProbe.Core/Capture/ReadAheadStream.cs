@@ -19,7 +19,7 @@ namespace PathProbe.Capture;
 /// gzip stream, a read error) is then thrown with its original type and message, at the same position as without this
 /// stream. One reader thread only.</para>
 /// </remarks>
-internal sealed class ReadAheadStream : Stream
+internal sealed class ReadAheadStream : ReadOnlyStream
 {
     internal const int BlockSize = 1 << 20;
     /// <summary>Free bytes before each block's data: room for the unread end of the reader's previous buffer (a record
@@ -156,14 +156,6 @@ internal sealed class ReadAheadStream : Stream
     }
 
     public override bool CanRead => !_disposed;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

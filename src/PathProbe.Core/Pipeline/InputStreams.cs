@@ -93,7 +93,7 @@ public static class InputStreams
 /// cancelled it returns 0 (end of input), so the reader above stops cleanly. Allocates per chunk from a pool,
 /// never per packet.
 /// </summary>
-internal sealed class InterruptibleStream : Stream
+internal sealed class InterruptibleStream : Capture.ReadOnlyStream
 {
     private const int ChunkSize = 64 * 1024;
     private readonly Stream _inner;
@@ -180,14 +180,7 @@ internal sealed class InterruptibleStream : Stream
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
     public override long Position { get => _position; set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

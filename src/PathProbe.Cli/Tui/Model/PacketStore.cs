@@ -209,12 +209,10 @@ public static class PacketStore
     }
 
     /// <summary>A read-only view of the first <c>length</c> bytes of a stream (the flushed part of the live spool).</summary>
-    private sealed class LimitedStream(Stream inner, long length) : Stream
+    private sealed class LimitedStream(Stream inner, long length) : PathProbe.Capture.ReadOnlyStream
     {
         private long _position;
         public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
         public override long Length => length;
         public override long Position { get => _position; set => throw new NotSupportedException(); }
         public override int Read(byte[] buffer, int offset, int count)
@@ -223,10 +221,6 @@ public static class PacketStore
             _position += n;
             return n;
         }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
         protected override void Dispose(bool disposing)
         {
             if (disposing) inner.Dispose();
