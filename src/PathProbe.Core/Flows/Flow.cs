@@ -148,6 +148,9 @@ public sealed class Flow
     /// <summary>The application state if it is made, without making a pending one.</summary>
     public IFlowApplication? AppIfMade => _app is PendingApplication ? null : _app;
 
+    /// <summary>The application state or its stand-in, as stored (for <see cref="CachePrefetch"/>: reads no object).</summary>
+    internal object? AppStored => _app;
+
     /// <summary>The stand-in an analyzer left for a state not made yet, else null.</summary>
     internal PendingApplication? PendingApp => _app as PendingApplication;
 

@@ -418,7 +418,16 @@ public sealed class FlowTable
     {
         var next = f.Newer; // the next to leave this list, if idle: Unlink writes its record
         Unlink(f);
-        if (next is not null) _live.Prefetch(next);
+        if (next is not null)
+        {
+            _live.Prefetch(next);
+            // Idle expiry walks records untouched for the idle time, out of the caches: while this one closes, the
+            // record after the next and the next one's application and TCP states are loaded (the next record is in
+            // the cache: Unlink wrote it).
+            if (next.Newer is { } after) CachePrefetch.Object(after, 4);
+            if (next.AppStored is { } app) CachePrefetch.Object(app, 2);
+            if (next.TcpIfMade is { } tcp) CachePrefetch.Object(tcp, 3);
+        }
         _live.Remove(f);
         if (reason == FlowEnd.IdleTimeout) Expired++;
         // A flow that already ended by FIN/RST keeps that reason; idle expiry just removes it.
