@@ -8,7 +8,7 @@
 #
 # --top N also lists the N functions most samples were in (the leaf of the stack), with their stage.
 #
-# Stages (by the first matching frame from the leaf up): read (CaptureReader, pcap/pcapng readers, gzip/zlib,
+# Stages (by the first matching frame from the leaf up): read (CaptureReader, pcap/pcapng readers, gzip (zlib-ng or ISA-L),
 # the kernel's read), decode (FrameDecoder, IP reassembly), flows (FlowTable), tcp (TcpAnalyzer, the stall and storm
 # detectors), path-mtu (PathMtuDetector), smtp (SmtpAnalyzer and everything under it: stream reassembly, the
 # session), dns (DnsAnalyzer, FragmentationDetector), report (TextReport, JsonReport, the writers), engine (the
@@ -41,7 +41,7 @@ for f in "$@"; do
   python3 - "$work/stacks.txt" "$f" "$top" <<'EOF'
 import re, sys
 stages = [
-    ("read",     re.compile(r"CaptureReader|PcapReader|PcapNgReader|ReadAheadStream|PrefixedStream|GZipStream|DeflateStream|Inflater|libz|zlib|inflate|ksys_read|vfs_read|filemap_read|copy_user|FileStream|RandomAccess")),
+    ("read",     re.compile(r"CaptureReader|PcapReader|PcapNgReader|ReadAheadStream|PrefixedStream|GZipStream|DeflateStream|Inflater|IsalInflateStream|libisal|libz|zlib|inflate|ksys_read|vfs_read|filemap_read|copy_user|FileStream|RandomAccess")),
     ("decode",   re.compile(r"FrameDecoder|IpReassembler|PathProbe[._]Decoding")),
     ("flows",    re.compile(r"FlowTable")),
     ("tcp",      re.compile(r"TcpAnalyzer|TcpFindingDetector|RetransmissionStormDetector|TcpEndpointState")),
