@@ -7,9 +7,12 @@ namespace PathProbe.Flows;
 /// an object the collector moves meanwhile is just not prefetched.</summary>
 internal static class CachePrefetch
 {
+    // The layout of any object seen through Unsafe.As: its first field's address. Never made, never written.
     private sealed class RawData
     {
+#pragma warning disable CS0649
         public byte Data;
+#pragma warning restore CS0649
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
