@@ -82,6 +82,7 @@ public sealed class CaptureFileTests : IDisposable
     }
 
     [SkippableFact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public void Open_UnreadableFile_ThrowsPermissionDenied()
     {
         Skip.If(OperatingSystem.IsWindows(), "not on Windows");

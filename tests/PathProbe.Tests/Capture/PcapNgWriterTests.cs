@@ -6,7 +6,7 @@ using static PathProbe.Tests.Capture.CaptureTestHelpers;
 
 namespace PathProbe.Tests.Capture;
 
-public class PcapNgWriterTests(ITestOutputHelper output)
+public class PcapNgWriterTests
 {
     private static byte[] WriteSample(int count)
     {

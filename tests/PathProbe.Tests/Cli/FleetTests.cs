@@ -238,6 +238,7 @@ public sealed class FleetTests : IDisposable
     }
 
     [SkippableFact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public void SystemdUnit_PassesSystemdAnalyzeVerify()
     {
         string? analyze = TestPaths.Tool("systemd-analyze");

@@ -220,7 +220,7 @@ public sealed class FlowTableTests
         Assert.Contains(b, t.ClosedFlows);          // due: 60.02 s after its last packet
         Assert.DoesNotContain(a, t.ClosedFlows);    // not yet: 59.98 s
         Udp(t, Client, 33334, Server, 53, 70_050);
-        Assert.Equal([b, a], t.ClosedFlows);
+        Assert.Equal([b!, a!], t.ClosedFlows);
         Assert.Equal(0, t.EndedOutOfOrder);
     }
 
@@ -237,14 +237,14 @@ public sealed class FlowTableTests
         Tcp(t, Client, 40001, Server, 25, TcpFlags.Ack, 5, out _, seq: 2);   // a touched after b, same time
         Close(t, 40003, 4);                                                  // c closes last, its time a step back
         t.Finish();
-        Assert.Equal([b, a, c], t.ClosedFlows);
+        Assert.Equal([b!, a!, c!], t.ClosedFlows);
 
         var small = new FlowTable(new FlowTableOptions { MaxFlows = 2 });
         var x = Tcp(small, Client, 40001, Server, 25, TcpFlags.Syn, 0, out _, seq: 1);
         var y = Tcp(small, Client, 40002, Server, 25, TcpFlags.Syn, 1, out _, seq: 1);
         Close(small, 40001, 2); // x closes, now the most recently touched
         Tcp(small, Client, 40003, Server, 25, TcpFlags.Syn, 3, out _, seq: 3);
-        Assert.Equal([y], small.ClosedFlows);
+        Assert.Equal([y!], small.ClosedFlows);
         Assert.Equal(FlowEnd.Evicted, y!.EndReason);
         Assert.Equal(FlowEnd.Fin, x!.EndReason);
     }

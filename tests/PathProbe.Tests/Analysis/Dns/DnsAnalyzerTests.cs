@@ -200,7 +200,7 @@ public sealed class DnsAnalyzerTests
         var one = states.Single(s => s.Queries == 1).Transactions;
         var five = states.Single(s => s.Queries == 5).Transactions;
 
-        Assert.Equal(1, one.Count);
+        Assert.Single(one);
         Assert.Equal("one.example.test", one[0].Name);
         Assert.Equal(Enumerable.Range(0, 5).Select(i => $"n{i}.example.test"), five.Select(t => t.Name));
         Assert.Equal(new[] { 10, 11, 12, 13, 14 }, Enumerable.Range(0, five.Count).Select(i => (int)five[i].Id));

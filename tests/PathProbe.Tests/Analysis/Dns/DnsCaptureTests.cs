@@ -9,7 +9,7 @@ namespace PathProbe.Tests.Analysis.Dns;
 
 /// <summary>DNS and fragmentation analysis end to end on the bundled DNS captures (see captures/README.md), and
 /// every DNS message PathProbe matched against tshark's dissection.</summary>
-public sealed class DnsCaptureTests(ITestOutputHelper output)
+public sealed class DnsCaptureTests
 {
     private static CaptureAnalysis Analyze(string name) => FileAnalyzer.Analyze(Path.Combine(TestPaths.Captures, name));
 

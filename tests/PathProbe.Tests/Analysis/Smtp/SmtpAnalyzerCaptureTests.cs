@@ -219,8 +219,8 @@ public sealed class SmtpAnalyzerCaptureTests
         long sent = app.Session.CurrentMessageBytes;
         Assert.Equal(15 * 1448 + 952, sent); // the first flight: 15 full segments and one of 952 bytes (captures/README.md)
         var position = app.Position;
-        Assert.Equal(PathProbe.Protocols.Smtp.SmtpPhase.Data, position.Phase);
-        Assert.Equal(sent, position.Message.Bytes);
+        Assert.Equal(PathProbe.Protocols.Smtp.SmtpPhase.Data, position!.Phase);
+        Assert.Equal(sent, position.Message!.Bytes);
         Assert.Equal("DATA after 354 (transaction 1, 22.7 kB of the message sent)", PathProbe.Findings.Kinds.SmtpWords.Position(position, null));
     }
 

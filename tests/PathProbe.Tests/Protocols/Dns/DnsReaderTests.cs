@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 
 namespace PathProbe.Tests.Protocols.Dns;
 
-public class DnsReaderTests(ITestOutputHelper output)
+public class DnsReaderTests
 {
     private static byte[] Hex(string hex) => Convert.FromHexString(string.Concat(hex.Where(c => !char.IsWhiteSpace(c))));
 

@@ -54,8 +54,8 @@ public sealed class SmtpHostileInputTests
         Assert.Equal(2, s.Anomalies.NulBytes);
         Assert.Equal(2, s.Anomalies.NonAsciiBytes);
         Assert.Equal("ab?", s.EhloName);
-        Assert.DoesNotContain('\x1b', s.Banner);
-        Assert.DoesNotContain('\0', s.Banner);
+        Assert.DoesNotContain('\x1b', s.Banner!);
+        Assert.DoesNotContain('\0', s.Banner!);
     }
 
     [Theory]
