@@ -1,9 +1,10 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 
 namespace PathProbe.Flows;
 
-/// <summary>Asks the CPU to load an object's first cache lines ahead of use (x86 SSE; nothing elsewhere). A hint only:
+/// <summary>Asks the CPU to load an object's first cache lines, or an array element's line, ahead of use (x86 SSE; nothing elsewhere). A hint only:
 /// an object the collector moves meanwhile is just not prefetched.</summary>
 internal static class CachePrefetch
 {
@@ -13,6 +14,14 @@ internal static class CachePrefetch
 #pragma warning disable CS0649
         public byte Data;
 #pragma warning restore CS0649
+    }
+
+    /// <summary>Asks for the cache line of <paramref name="array"/>[<paramref name="index"/>] (in bounds).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Element<T>(T[] array, int index)
+    {
+        if (Sse.IsSupported)
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(array), index)));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -1,6 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics.X86;
 using PathProbe.Primitives;
 
 namespace PathProbe.Flows;
@@ -98,11 +96,7 @@ internal sealed class FlowIndex
     /// when that flow leaves (a removal otherwise waits for memory there: 3.3 % of the CPU samples of DNS traffic (c),
     /// 0.7 % with this). A prefetch never faults, so an array the collector has moved since costs nothing.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public unsafe void Prefetch(Flow flow)
-    {
-        if (Sse.IsSupported)
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_slots), Home(flow.Key.GetHashCode()))));
-    }
+    public void Prefetch(Flow flow) => CachePrefetch.Element(_slots, Home(flow.Key.GetHashCode()));
 
     private int SlotOf(Flow flow)
     {

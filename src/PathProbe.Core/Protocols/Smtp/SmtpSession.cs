@@ -525,7 +525,8 @@ public sealed partial class SmtpSession
         if (line.Length > 0 && line[^1] == (byte)'\r' && !truncated) line = line[..^1];
         else if (!truncated) AnomaliesToWrite.BareLfLines++;
         if (total > (client ? 1000 : 512)) AnomaliesToWrite.LongLines++; // RFC 5321 4.5.3.1.4, 4.5.3.1.5
-        if (SmtpText.HasOdd(line)) SmtpText.CountOdd(line, ref AnomaliesToWrite);
+        // Counters made only for a line with such bytes (most sessions have none), scanned once.
+        if (SmtpText.FirstOdd(line) is var odd and >= 0) SmtpText.CountOdd(line[odd..], ref AnomaliesToWrite);
 
         if (client) ClientLine(line, time);
         else ServerLine(line, time);

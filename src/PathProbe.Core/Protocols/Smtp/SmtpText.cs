@@ -8,8 +8,8 @@ internal static class SmtpText
 {
     private static readonly SearchValues<byte> Odd = SearchValues.Create([0, .. Enumerable.Range(0x80, 0x80).Select(i => (byte)i)]);
 
-    /// <summary>Whether <paramref name="line"/> has a byte <see cref="CountOdd"/> counts.</summary>
-    public static bool HasOdd(ReadOnlySpan<byte> line) => line.IndexOfAny(Odd) >= 0;
+    /// <summary>Where the first byte <see cref="CountOdd"/> counts is in <paramref name="line"/>, or -1.</summary>
+    public static int FirstOdd(ReadOnlySpan<byte> line) => line.IndexOfAny(Odd);
 
     /// <summary>Counts NUL and non-ASCII bytes of a line.</summary>
     public static void CountOdd(ReadOnlySpan<byte> line, ref SmtpAnomalies a)
